@@ -1,0 +1,38 @@
+/* hop/common.h: the export macro and every public type, declared once.
+ *
+ * Each public type is a struct whose layout is in the header that owns it, so
+ * that callers can allocate it themselves (on a task's stack, inside their own
+ * structs) the way libuv's requests are allocated. */
+#ifndef HOP_COMMON_H
+#define HOP_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define HOP_EXTERN __attribute__((visibility("default")))
+#else
+#define HOP_EXTERN
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hop_task_s hop_task_t;
+typedef struct hop_task_options_s hop_task_options_t;
+typedef struct hop_awaitable_s hop_awaitable_t;
+typedef struct hop_awaitable_ops_s hop_awaitable_ops_t;
+typedef struct hop_future_s hop_future_t;
+typedef struct hop_future_waiter_s hop_future_waiter_t;
+typedef struct hop_executor_s hop_executor_t;
+typedef struct hop_executor_ops_s hop_executor_ops_t;
+typedef struct hop_job_s hop_job_t;
+typedef struct hop_stack_stats_s hop_stack_stats_t;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOP_COMMON_H */

@@ -1,0 +1,52 @@
+/* hop/error.h: error codes.
+ *
+ * Every hop function that can fail returns 0 (or a count) on success and a
+ * negative HOP_E* code on failure, in libuv's style. There is no "last error"
+ * state: the return value is the whole story. Codes that have an errno
+ * equivalent use -errno; hop's own codes sit in a private range (-4080...). */
+#ifndef HOP_ERROR_H
+#define HOP_ERROR_H
+
+#include <errno.h>
+
+#include "hop/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* XX(name, value, message): the one map from which the enum, hop_strerror()
+ * and hop_err_name() are generated. */
+#define HOP_ERRNO_MAP(XX)                                                                    \
+    XX(EINVAL, -EINVAL, "invalid argument")                                                  \
+    XX(ENOMEM, -ENOMEM,                                                                      \
+       "out of memory (or of memory mappings: each guarded task stack costs two, "          \
+       "see vm.max_map_count and HOP_TASK_UNGUARDED_STACK)")                                \
+    XX(EAGAIN, -EAGAIN, "not ready yet, try again")                                          \
+    XX(EBUSY, -EBUSY, "resource busy: work is still pending")                                \
+    XX(EALREADY, -EALREADY, "already completed")                                             \
+    XX(ECANCELED, -ECANCELED, "operation canceled")                                          \
+    XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                                   \
+    XX(EDEADLK, -EDEADLK, "would deadlock")                         \
+    XX(ECLOSED, -4080, "executor or object is closed")                                       \
+    XX(ENOTTASK, -4081, "not called from inside a hop task")                                 \
+    XX(ESTATE, -4082, "object is in the wrong state for this call")
+
+typedef enum {
+#define HOP__ERRNO_ENUM(name, value, message) HOP_##name = (value),
+    HOP_ERRNO_MAP(HOP__ERRNO_ENUM)
+#undef HOP__ERRNO_ENUM
+} hop_errno_t;
+
+/* hop_strerror: a static English message for a HOP_E* code; "unknown error"
+ * for anything else. Any thread; never fails; the string is never freed. */
+HOP_EXTERN const char *hop_strerror(int error);
+
+/* hop_err_name: the code's name ("HOP_EINVAL"), or "HOP_UNKNOWN". Any thread. */
+HOP_EXTERN const char *hop_err_name(int error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOP_ERROR_H */

@@ -1,0 +1,88 @@
+/* hop/executor.h: the executor interface.
+ *
+ * An executor runs jobs. A job is an intrusive record (hop_job_t) that the
+ * submitter owns and keeps alive until the job runs, so submitting never
+ * allocates. Tasks are resumed by submitting the job embedded in the task to
+ * the task's executor; plain work is a job like any other.
+ *
+ * hop ships the inline and manual executors (hop/inline_executor.h,
+ * hop/manual_executor.h); the thread pool and libuv loops fill the same table.
+ * Users can write their own executor: embed hop_executor_t first in a struct,
+ * point .ops at a static hop_executor_ops_t, and run each accepted job with
+ * hop_executor_run_job(). */
+#ifndef HOP_EXECUTOR_H
+#define HOP_EXECUTOR_H
+
+#include "hop/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void (*hop_job_fn)(hop_job_t *job);
+
+struct hop_job_s {
+    /* public */
+    hop_job_fn run;
+    /* private: the link executors use for their queues; free while the job
+     * is not submitted. */
+    hop_job_t *next;
+    void *executor_private;
+};
+
+/* Flags for the submit operation. */
+enum {
+    /* The job continues work the executor already accepted (a task of this
+     * executor resuming after an await). An executor that is closing must
+     * still run it: refusing would lose a continuation. */
+    HOP_SUBMIT_CONTINUATION = 1u << 0
+};
+
+struct hop_executor_ops_s {
+    /* For logs and debuggers: "inline", "manual", "pool", "loop", ... */
+    const char *name;
+    /* submit: queue or run job. Called from any thread, concurrently. Must not
+     * allocate on the common path and must not block for long. Returns 0 once
+     * the job is accepted (it will run exactly once), or HOP_ECLOSED if the
+     * executor no longer takes new work (never for HOP_SUBMIT_CONTINUATION). */
+    int (*submit)(hop_executor_t *executor, hop_job_t *job, unsigned int flags);
+};
+
+struct hop_executor_s {
+    /* public */
+    const hop_executor_ops_t *ops;
+    /* private: room for growth without breaking layout */
+    void *reserved[2];
+};
+
+/* hop_job_init: prepares job to call run(job) when an executor runs it.
+ * Any thread. Returns 0, or HOP_EINVAL for a NULL job or run. */
+HOP_EXTERN int hop_job_init(hop_job_t *job, hop_job_fn run);
+
+/* hop_executor_submit: hands job to executor as new work. Any thread; does not
+ * suspend; blocks only as long as the executor's submit does (never, for the
+ * executors hop ships). The caller keeps job alive until it runs.
+ * Returns 0, HOP_EINVAL (NULL argument, job without run function, executor
+ * without ops), or HOP_ECLOSED (the executor no longer accepts work; the job
+ * will not run). */
+HOP_EXTERN int hop_executor_submit(hop_executor_t *executor, hop_job_t *job);
+
+/* hop_executor_current: inside a task, the executor the task belongs to (it
+ * changes when the task dispatches elsewhere); outside a task, the executor
+ * whose job this thread is running, or NULL. Any thread. Read it again after
+ * every await: never keep it across a suspension (see hop/task.h). */
+HOP_EXTERN hop_executor_t *hop_executor_current(void);
+
+/* hop_executor_name: ops->name, or "?" when executor or its name is NULL. */
+HOP_EXTERN const char *hop_executor_name(const hop_executor_t *executor);
+
+/* hop_executor_run_job: for executor implementations. Runs job->run(job) on
+ * the calling thread with executor as the thread's current executor for the
+ * duration. Nested calls are allowed (an inline executor inside another). */
+HOP_EXTERN void hop_executor_run_job(hop_executor_t *executor, hop_job_t *job);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOP_EXECUTOR_H */

@@ -1,0 +1,15 @@
+/* hop/hop.h: the umbrella header. Include this one. */
+#ifndef HOP_HOP_H
+#define HOP_HOP_H
+
+#include "hop/common.h"
+#include "hop/error.h"
+#include "hop/version.h"
+#include "hop/executor.h"
+#include "hop/awaitable.h"
+#include "hop/future.h"
+#include "hop/task.h"
+#include "hop/inline_executor.h"
+#include "hop/manual_executor.h"
+
+#endif /* HOP_HOP_H */

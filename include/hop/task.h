@@ -1,0 +1,165 @@
+/* hop/task.h: stackful tasks.
+ *
+ * A task runs a void *(*)(void *) function on a stack of its own, so any C
+ * function it calls, however deep, may await: there are no "async" colours.
+ * A task belongs to one executor at a time, which runs it whenever it is
+ * resumed; hop_dispatch_to_executor() moves it to another.
+ *
+ * Lifecycle: HOP_TASK_CREATED -> HOP_TASK_RUNNING <-> HOP_TASK_SUSPENDED ->
+ * HOP_TASK_DONE, or HOP_TASK_CANCELLED when hop_task_cancel() was called
+ * before the task finished (the task's future then holds HOP_ECANCELED).
+ *
+ * Handles are reference counted. hop_task_spawn() hands the caller one
+ * reference (or none, if it passes NULL: a detached task); the running task
+ * holds its own until it finishes. The task's result belongs to the task:
+ * joiners borrow it, and the result destructor given at spawn, if any, is
+ * called with it when the last reference is dropped.
+ *
+ * THREAD-LOCAL STORAGE AND MIGRATION. A task may resume on another thread
+ * after any await (any hop call documented to suspend). Compilers may compute
+ * the address of a thread-local variable once and reuse it after a call, and
+ * errno is thread-local. So, inside a task:
+ *   - do not keep a pointer to thread-local data (including &errno) across an
+ *     await, and do not assume a _Thread_local read before an await is the
+ *     same variable after it;
+ *   - read errno right after the call that sets it, before any await;
+ *   - read hop's own per-thread state only through hop_task_current() and
+ *     hop_executor_current(), which are opaque calls the compiler cannot
+ *     cache across a suspension.
+ * Task-local state belongs in the task's own stack or in the argument. */
+#ifndef HOP_TASK_H
+#define HOP_TASK_H
+
+#include "hop/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void *(*hop_task_fn)(void *arg);
+typedef void (*hop_result_destructor_fn)(void *result);
+
+typedef enum {
+    HOP_TASK_CREATED = 0, /* spawned, not yet run */
+    HOP_TASK_RUNNING,     /* on a thread right now */
+    HOP_TASK_SUSPENDED,   /* waiting in hop_await() */
+    HOP_TASK_DONE,        /* returned; its future holds the result */
+    HOP_TASK_CANCELLED    /* finished after hop_task_cancel(); future holds HOP_ECANCELED */
+} hop_task_state_t;
+
+/* Default stack size: 256 KiB of address space. Only the pages a task touches
+ * become resident (a task that awaits right away costs about two pages), and
+ * 256 KiB leaves room for the deepest ordinary libc calls (getaddrinfo,
+ * printf with floating point, qsort) with a margin. The tests check both. */
+#define HOP_STACK_SIZE_DEFAULT ((size_t)256 * 1024)
+/* Smallest stack hop accepts; smaller requests are rounded up. */
+#define HOP_STACK_SIZE_MIN ((size_t)16 * 1024)
+
+enum {
+    /* No PROT_NONE guard page below the stack. A guarded stack costs two of
+     * the kernel's memory mappings (vm.max_map_count, 65,530 by default, so
+     * about 30,000 guarded stacks per process); unguarded ones cost one at
+     * most, and adjacent ones merge. An overflow then corrupts memory silently
+     * instead of faulting: use only with stacks you have measured. */
+    HOP_TASK_UNGUARDED_STACK = 1u << 0
+};
+
+struct hop_task_options_s {
+    size_t stack_size;      /* 0: HOP_STACK_SIZE_DEFAULT; rounded up to pages */
+    const char *name;       /* copied (first 31 bytes); NULL: unnamed */
+    hop_result_destructor_fn result_destructor; /* NULL: the result is not freed */
+    unsigned int flags;     /* HOP_TASK_* */
+};
+
+/* hop_task_spawn: creates a task running fn(arg) and submits it to executor.
+ * Any thread; does not suspend. options may be NULL for the defaults. If task
+ * is not NULL it receives a new reference, released with hop_task_unref();
+ * if it is NULL the task is detached. With the inline executor the task runs
+ * right away, inside this call, until its first suspension.
+ * Returns 0; HOP_EINVAL (NULL executor or fn); HOP_ENOMEM (no memory or no
+ * memory mappings left for the stack); HOP_ECLOSED (the executor takes no new
+ * work: nothing was created). On error *task is set to NULL. */
+HOP_EXTERN int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg,
+                              const hop_task_options_t *options, hop_task_t **task);
+
+/* hop_task_current: the task running on this thread, or NULL outside tasks.
+ * An opaque call: safe to use again after an await. */
+HOP_EXTERN hop_task_t *hop_task_current(void);
+
+/* hop_task_join: suspends the current task until task finishes; then stores
+ * the task's result in *result (if result is not NULL; borrowed, see above)
+ * and returns 0, or HOP_ECANCELED if task was cancelled. Task only: from a
+ * plain thread, use hop_future_wait(hop_task_future(task), ...).
+ * Errors: HOP_EINVAL (NULL task), HOP_ENOTTASK (not in a task), HOP_EDEADLK
+ * (a task joining itself), HOP_ECANCELED (the joiner itself was cancelled). */
+HOP_EXTERN int hop_task_join(hop_task_t *task, void **result);
+
+/* hop_task_future: the future that completes when task finishes, valid while
+ * the caller holds a reference to task. Any thread. NULL for a NULL task. */
+HOP_EXTERN hop_future_t *hop_task_future(hop_task_t *task);
+
+/* hop_task_cancel: asks task to stop. A task that has not started yet never
+ * runs its function. A task that has started sees HOP_ECANCELED from every
+ * await from now on (hop_await() returns it without suspending), so its
+ * cleanup code runs and it finishes; an await it is suspended in right now is
+ * not cut short (waking it early is the awaitable's cancel hook's job). Either
+ * way the task ends as HOP_TASK_CANCELLED and its future holds HOP_ECANCELED;
+ * a result it returns is still passed to the result destructor.
+ * Any thread. Returns 0, HOP_EINVAL (NULL), or HOP_EALREADY (already finished). */
+HOP_EXTERN int hop_task_cancel(hop_task_t *task);
+
+/* hop_task_state: a snapshot of task's state; it may change right after if
+ * other threads run the task. Any thread. */
+HOP_EXTERN hop_task_state_t hop_task_state(const hop_task_t *task);
+
+/* hop_task_state_name: "created", "running", ... for logs. */
+HOP_EXTERN const char *hop_task_state_name(hop_task_state_t state);
+
+/* hop_task_name: the name given at spawn, or "" (never NULL). Any thread. */
+HOP_EXTERN const char *hop_task_name(const hop_task_t *task);
+
+/* hop_task_executor: the executor task belongs to now. Any thread; a snapshot. */
+HOP_EXTERN hop_executor_t *hop_task_executor(const hop_task_t *task);
+
+/* hop_task_ref: adds a reference to task and returns task. Any thread. */
+HOP_EXTERN hop_task_t *hop_task_ref(hop_task_t *task);
+
+/* hop_task_unref: drops a reference (detaching the task if it is still
+ * running). The last one frees the task: the result destructor runs on the
+ * calling thread. Any thread; NULL is ignored. */
+HOP_EXTERN void hop_task_unref(hop_task_t *task);
+
+/* hop_yield: lets the task's executor run other work, then resumes the task
+ * on the same executor. Task only; suspends. Returns 0, HOP_ENOTTASK or
+ * HOP_ECANCELED. */
+HOP_EXTERN int hop_yield(void);
+
+/* hop_dispatch_to_executor: the rest of the current task runs on executor:
+ * the task suspends, is submitted there, and returns from this call on one of
+ * executor's threads; executor becomes the task's executor. Task only.
+ * Returns 0; HOP_EINVAL (NULL executor); HOP_ENOTTASK; HOP_ECANCELED;
+ * HOP_ECLOSED (executor takes no new work: the task stays where it was). */
+HOP_EXTERN int hop_dispatch_to_executor(hop_executor_t *executor);
+
+struct hop_stack_stats_s {
+    size_t mapped;        /* stacks currently mapped (in use + cached) */
+    size_t in_use;        /* stacks held by live tasks */
+    size_t cached_shared; /* stacks in the shared pool (the rest of the cached ones
+                             sit in per-thread caches) */
+    size_t map_calls;     /* mmap calls made so far, in all */
+};
+
+/* hop_stack_stats: process-wide counters of task stacks, for leak checks and
+ * monitoring. Any thread; each counter is read atomically, but the set is not
+ * a single snapshot while other threads spawn or finish tasks. */
+HOP_EXTERN void hop_stack_stats(hop_stack_stats_t *stats);
+
+/* hop_stack_cache_flush: returns this thread's cached stacks and the shared
+ * pool's to the system. Any thread; stacks in use are not affected. */
+HOP_EXTERN void hop_stack_cache_flush(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOP_TASK_H */

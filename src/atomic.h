@@ -1,0 +1,84 @@
+/* src/atomic.h: the atomics hop's core uses, on ConcurrencyKit's ck_pr.
+ *
+ * Why a layer at all: ck_pr is inline assembly on x86_64 and aarch64, which
+ * ThreadSanitizer cannot see, so a TSan build would report every lock-free
+ * hand-off as a race (and miss real ones). Under HOP_TSAN the same names map
+ * to the compiler's __atomic builtins, which TSan instruments; loads are then
+ * acquire, stores release and read-modify-writes sequentially consistent, a
+ * superset of the orderings the ck_pr code gets from its explicit fences
+ * (TSan does not model standalone fences, so they become no-ops there).
+ * Never mix these with plain accesses or C11 atomics on the same object. */
+#ifndef HOP_SRC_ATOMIC_H
+#define HOP_SRC_ATOMIC_H
+
+#include <stdbool.h>
+
+#include "sanitizer.h"
+
+#if HOP__TSAN
+
+#define hop__atomic_load_uint(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define hop__atomic_load_ptr(p) __atomic_load_n((void **)(p), __ATOMIC_ACQUIRE)
+#define hop__atomic_store_uint(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define hop__atomic_store_ptr(p, v) __atomic_store_n((void **)(p), (void *)(v), __ATOMIC_RELEASE)
+static inline bool hop__atomic_cas_uint(unsigned int *p, unsigned int expected, unsigned int desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+static inline bool hop__atomic_cas_ptr(void *p, void *expected, void *desired) {
+    return __atomic_compare_exchange_n((void **)p, &expected, desired, false, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
+}
+#define hop__atomic_fas_uint(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
+#define hop__atomic_fas_ptr(p, v) __atomic_exchange_n((void **)(p), (void *)(v), __ATOMIC_SEQ_CST)
+#define hop__atomic_faa_uint(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
+#define hop__atomic_fence_acquire() ((void)0)
+#define hop__atomic_fence_release() ((void)0)
+#define hop__atomic_fence_full() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define hop__atomic_pause() ((void)0)
+
+#else /* ck_pr */
+
+#include <ck_pr.h>
+
+#define hop__atomic_load_uint(p) ck_pr_load_uint(p)
+#define hop__atomic_load_ptr(p) ck_pr_load_ptr(p)
+#define hop__atomic_store_uint(p, v) ck_pr_store_uint((p), (v))
+#define hop__atomic_store_ptr(p, v) ck_pr_store_ptr((p), (v))
+#define hop__atomic_cas_uint(p, e, d) ck_pr_cas_uint((p), (e), (d))
+#define hop__atomic_cas_ptr(p, e, d) ck_pr_cas_ptr((p), (e), (d))
+#define hop__atomic_fas_uint(p, v) ck_pr_fas_uint((p), (v))
+#define hop__atomic_fas_ptr(p, v) ck_pr_fas_ptr((p), (v))
+#define hop__atomic_faa_uint(p, v) ck_pr_faa_uint((p), (v))
+#define hop__atomic_fence_acquire() ck_pr_fence_acquire()
+#define hop__atomic_fence_release() ck_pr_fence_release()
+#define hop__atomic_fence_full() ck_pr_fence_memory()
+#define hop__atomic_pause() ck_pr_stall()
+
+#endif
+
+/* A test-and-test-and-set spin lock for critical sections of a few pointer
+ * writes that never suspend. Built on the layer above (not ck_spinlock) so
+ * that TSan builds see its acquire/release. */
+typedef struct {
+    unsigned int locked;
+} hop__spinlock_t;
+
+#define HOP__SPINLOCK_INIT {0}
+
+static inline void hop__spinlock_lock(hop__spinlock_t *lock) {
+    for (;;) {
+        /* The CAS is a full barrier: the critical section cannot move above it. */
+        if (hop__atomic_cas_uint(&lock->locked, 0u, 1u))
+            return;
+        while (hop__atomic_load_uint(&lock->locked) != 0u)
+            hop__atomic_pause();
+    }
+}
+
+static inline void hop__spinlock_unlock(hop__spinlock_t *lock) {
+    /* Writes inside the critical section become visible before the release. */
+    hop__atomic_fence_release();
+    hop__atomic_store_uint(&lock->locked, 0u);
+}
+
+#endif /* HOP_SRC_ATOMIC_H */

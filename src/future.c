@@ -1,0 +1,277 @@
+/* src/future.c: one-shot futures.
+ *
+ * state holds two bits. LOCKED guards the waiter list for a few pointer
+ * writes. DONE is set by the completer in the same store that drops the lock,
+ * and after that store the completer never touches the future again (only
+ * the detached waiters), so a thread that sees DONE may free the future.
+ *
+ *   complete:  CAS claimed 0 -> 1 (exactly one completer), write status and
+ *              result, take LOCKED, detach the list, store DONE (release),
+ *              then notify the detached waiters in arrival order.
+ *   wait:      take LOCKED unless DONE; append; unlock.  DONE instead means
+ *              the result is there: no waiting at all.
+ *   withdraw:  take LOCKED unless DONE; unlink; unlock.  DONE instead means
+ *              the completer owns the node and will notify it: wait for that. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <time.h>
+
+#include "internal.h"
+#include "task_internal.h"
+
+#define HOP__FUTURE_LOCKED 1u
+#define HOP__FUTURE_DONE 2u
+
+int hop_future_init(hop_future_t *future) {
+    if (!future)
+        return HOP_EINVAL;
+    future->state = 0;
+    future->claimed = 0;
+    future->status = 0;
+    future->result = NULL;
+    future->head = NULL;
+    future->tail = NULL;
+    return 0;
+}
+
+/* Takes the list lock and returns true, or returns false once DONE. */
+static bool hop__future_lock_unless_done(hop_future_t *f) {
+    for (;;) {
+        unsigned int state = hop__atomic_load_uint(&f->state);
+        if (state & HOP__FUTURE_DONE)
+            return false;
+        if (state == 0 && hop__atomic_cas_uint(&f->state, 0u, HOP__FUTURE_LOCKED))
+            return true;
+        hop__atomic_pause();
+    }
+}
+
+static void hop__future_unlock(hop_future_t *f) {
+    /* The list writes happen before the next locker reads them. */
+    hop__atomic_fence_release();
+    hop__atomic_store_uint(&f->state, 0u);
+}
+
+/* Appends w unless f is done; returns false (w not added) if it is. */
+static bool hop__future_add_waiter(hop_future_t *f, hop_future_waiter_t *w) {
+    if (!hop__future_lock_unless_done(f))
+        return false;
+    w->next = NULL;
+    w->prev = f->tail;
+    if (f->tail)
+        f->tail->next = w;
+    else
+        f->head = w;
+    f->tail = w;
+    hop__future_unlock(f);
+    return true;
+}
+
+/* Unlinks w; returns false if f completed first (w will be notified). */
+static bool hop__future_remove_waiter(hop_future_t *f, hop_future_waiter_t *w) {
+    if (!hop__future_lock_unless_done(f))
+        return false;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        f->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        f->tail = w->prev;
+    hop__future_unlock(f);
+    return true;
+}
+
+static int hop__future_complete(hop_future_t *f, int status, void *result) {
+    if (!hop__atomic_cas_uint(&f->claimed, 0u, 1u))
+        return HOP_EALREADY;
+    f->status = status;
+    f->result = result;
+    /* Only the claimer sets DONE, so this can only wait for the lock. */
+    if (!hop__future_lock_unless_done(f))
+        hop__fatal("future %p completed by two threads", (void *)f);
+    hop_future_waiter_t *w = f->head;
+    f->head = f->tail = NULL;
+    /* status, result and the emptied list are visible to whoever sees DONE;
+     * this store also releases the lock. The future is not touched again. */
+    hop__atomic_fence_release();
+    hop__atomic_store_uint(&f->state, HOP__FUTURE_DONE);
+    while (w) {
+        /* Read next first: notify may end the node's lifetime. */
+        hop_future_waiter_t *next = w->next;
+        w->notify(w, f);
+        w = next;
+    }
+    return 0;
+}
+
+int hop_future_set_result(hop_future_t *future, void *result) {
+    if (!future)
+        return HOP_EINVAL;
+    return hop__future_complete(future, 0, result);
+}
+
+int hop_future_set_error(hop_future_t *future, int error) {
+    if (!future || error >= 0)
+        return HOP_EINVAL;
+    return hop__future_complete(future, error, NULL);
+}
+
+bool hop_future_is_done(const hop_future_t *future) {
+    if (!future)
+        return false;
+    bool done = (hop__atomic_load_uint((unsigned int *)&future->state) & HOP__FUTURE_DONE) != 0;
+    /* Reads of status and result come after the DONE they depend on. */
+    hop__atomic_fence_acquire();
+    return done;
+}
+
+int hop_future_result(const hop_future_t *future, void **result) {
+    if (!future)
+        return HOP_EINVAL;
+    if (!hop_future_is_done(future))
+        return HOP_EAGAIN;
+    if (result)
+        *result = future->result;
+    return future->status;
+}
+
+/* Awaiting from a task: an awaitable with a waiter node, on the task's stack. */
+typedef struct {
+    hop_awaitable_t base;
+    hop_future_waiter_t waiter;
+    hop_future_t *future;
+    void **result;
+} hop__future_await_t;
+
+static void hop__future_notify_task(hop_future_waiter_t *w, hop_future_t *f) {
+    (void)f;
+    hop__future_await_t *a = hop__container_of(w, hop__future_await_t, waiter);
+    hop_awaitable_complete(&a->base, 0);
+}
+
+static bool hop__future_await_ready(hop_awaitable_t *aw) {
+    return hop_future_is_done(((hop__future_await_t *)aw)->future);
+}
+
+static bool hop__future_await_suspend(hop_awaitable_t *aw) {
+    hop__future_await_t *a = (hop__future_await_t *)aw;
+    a->waiter.notify = hop__future_notify_task;
+    /* Completed since ready() looked: carry on without a round trip. */
+    return hop__future_add_waiter(a->future, &a->waiter);
+}
+
+static int hop__future_await_resume(hop_awaitable_t *aw) {
+    hop__future_await_t *a = (hop__future_await_t *)aw;
+    return hop_future_result(a->future, a->result);
+}
+
+static const hop_awaitable_ops_t hop__future_await_ops = {
+    .ready = hop__future_await_ready,
+    .suspend = hop__future_await_suspend,
+    .resume = hop__future_await_resume,
+};
+
+int hop_future_await(hop_future_t *future, void **result) {
+    if (!future)
+        return HOP_EINVAL;
+    hop__future_await_t a = {.future = future, .result = result};
+    hop_awaitable_init(&a.base, &hop__future_await_ops);
+    return hop_await(&a.base);
+}
+
+/* Blocking a plain thread. */
+typedef struct {
+    hop_future_waiter_t waiter;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int notified;
+} hop__future_blocking_t;
+
+static void hop__future_notify_thread(hop_future_waiter_t *w, hop_future_t *f) {
+    (void)f;
+    hop__future_blocking_t *b = hop__container_of(w, hop__future_blocking_t, waiter);
+    /* Signal under the lock: once it is released the waiter may return and
+     * end b's lifetime, and this thread no longer touches b. */
+    pthread_mutex_lock(&b->lock);
+    b->notified = 1;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
+static void hop__deadline_after_ms(struct timespec *deadline, int64_t ms) {
+    clock_gettime(CLOCK_MONOTONIC, deadline);
+    deadline->tv_sec += (time_t)(ms / 1000);
+    deadline->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (deadline->tv_nsec >= 1000000000L) {
+        deadline->tv_sec++;
+        deadline->tv_nsec -= 1000000000L;
+    }
+}
+
+int hop_future_wait(hop_future_t *future, int64_t timeout_ms, void **result) {
+    if (!future || timeout_ms < HOP_WAIT_FOREVER)
+        return HOP_EINVAL;
+    if (hop_future_is_done(future))
+        return hop_future_result(future, result);
+    if (hop_task_current())
+        return HOP_EDEADLK;
+    if (timeout_ms == 0)
+        return HOP_ETIMEDOUT;
+
+    hop__future_blocking_t b = {.notified = 0};
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&b.cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&b.lock, NULL);
+    b.waiter.notify = hop__future_notify_thread;
+
+    int status;
+    if (!hop__future_add_waiter(future, &b.waiter)) {
+        status = hop_future_result(future, result);
+        goto out;
+    }
+    struct timespec deadline;
+    if (timeout_ms > 0)
+        hop__deadline_after_ms(&deadline, timeout_ms);
+    pthread_mutex_lock(&b.lock);
+    int timed_out = 0;
+    while (!b.notified && !timed_out) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&b.cond, &b.lock);
+        else if (pthread_cond_timedwait(&b.cond, &b.lock, &deadline) == ETIMEDOUT)
+            timed_out = 1;
+    }
+    pthread_mutex_unlock(&b.lock);
+    if (timed_out && !b.notified && hop__future_remove_waiter(future, &b.waiter)) {
+        status = HOP_ETIMEDOUT;
+        goto out;
+    }
+    /* Notified, or the completer took the node just as time ran out: it
+     * will signal, and b must outlive that, so wait for it. */
+    pthread_mutex_lock(&b.lock);
+    while (!b.notified)
+        pthread_cond_wait(&b.cond, &b.lock);
+    pthread_mutex_unlock(&b.lock);
+    status = hop_future_result(future, result);
+out:
+    pthread_cond_destroy(&b.cond);
+    pthread_mutex_destroy(&b.lock);
+    return status;
+}
+
+static void hop__future_notify_callback(hop_future_waiter_t *w, hop_future_t *f) { w->cb(f, w->arg); }
+
+int hop_future_then(hop_future_t *future, hop_future_waiter_t *waiter, hop_future_cb cb, void *arg) {
+    if (!future || !waiter || !cb)
+        return HOP_EINVAL;
+    waiter->cb = cb;
+    waiter->arg = arg;
+    waiter->notify = hop__future_notify_callback;
+    if (!hop__future_add_waiter(future, waiter))
+        cb(future, arg); /* already complete: run now, on this thread */
+    return 0;
+}

@@ -1,0 +1,227 @@
+/* src/stack.c: task stacks. See stack.h for the policy. */
+#define _GNU_SOURCE
+#include "stack.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "hop/error.h"
+#include "hop/task.h"
+#include "sanitizer.h"
+
+/* A cached stack stores its own bookkeeping in its top bytes: nothing is
+ * allocated to cache it. */
+typedef struct hop__cached_stack_s {
+    struct hop__cached_stack_s *next;
+    hop__stack_t stack;
+} hop__cached_stack_t;
+
+typedef struct {
+    hop__cached_stack_t *head;
+    unsigned int count;
+    int registered; /* the thread-exit destructor is armed */
+} hop__stack_cache_t;
+
+static _Thread_local hop__stack_cache_t hop__thread_cache;
+
+static pthread_mutex_t hop__shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static hop__stack_cache_t hop__shared_pool; /* guarded by hop__shared_lock */
+
+static unsigned int hop__stats_mapped;
+static unsigned int hop__stats_in_use;
+static unsigned int hop__stats_shared;
+static unsigned int hop__stats_map_calls;
+
+static pthread_once_t hop__stack_once = PTHREAD_ONCE_INIT;
+static pthread_key_t hop__stack_key;
+static size_t hop__page_size;
+
+static void hop__stack_thread_exit(void *unused);
+
+static void hop__stack_init_once(void) {
+    long page = sysconf(_SC_PAGESIZE);
+    hop__page_size = page > 0 ? (size_t)page : 4096;
+    pthread_key_create(&hop__stack_key, hop__stack_thread_exit);
+}
+
+size_t hop__stack_round_size(size_t size) {
+    pthread_once(&hop__stack_once, hop__stack_init_once);
+    if (size == 0)
+        size = HOP_STACK_SIZE_DEFAULT;
+    if (size < HOP_STACK_SIZE_MIN)
+        size = HOP_STACK_SIZE_MIN;
+    if (size > SIZE_MAX - hop__page_size * 2)
+        return 0;
+    return (size + hop__page_size - 1) & ~(hop__page_size - 1);
+}
+
+static size_t hop__stack_guard_size(unsigned int flags) {
+    return (flags & HOP_TASK_UNGUARDED_STACK) ? 0 : hop__page_size;
+}
+
+static int hop__stack_map(size_t size, unsigned int flags, hop__stack_t *stack) {
+    size_t guard = hop__stack_guard_size(flags);
+    /* MAP_NORESERVE: only touched pages count, as for thread stacks.
+     * MAP_STACK: a hint some kernels and tools use. */
+    void *base = mmap(NULL, size + guard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                      -1, 0);
+    if (base == MAP_FAILED)
+        return HOP_ENOMEM;
+    /* The guard costs a second mapping; when vm.max_map_count is reached
+     * mprotect fails with ENOMEM, reported the same way. */
+    if (guard && mprotect(base, guard, PROT_NONE) != 0) {
+        munmap(base, size + guard);
+        return HOP_ENOMEM;
+    }
+    stack->low = (char *)base + guard;
+    stack->size = size;
+    stack->flags = flags & HOP_TASK_UNGUARDED_STACK;
+    stack->valgrind_id = hop__valgrind_stack_register(stack->low, (char *)stack->low + size);
+    hop__atomic_faa_uint(&hop__stats_mapped, 1u);
+    hop__atomic_faa_uint(&hop__stats_map_calls, 1u);
+    return 0;
+}
+
+static void hop__stack_unmap(hop__stack_t *stack) {
+    size_t guard = hop__stack_guard_size(stack->flags);
+    hop__valgrind_stack_deregister(stack->valgrind_id);
+    munmap((char *)stack->low - guard, stack->size + guard);
+    hop__atomic_faa_uint(&hop__stats_mapped, (unsigned int)-1);
+}
+
+static hop__cached_stack_t *hop__stack_record(const hop__stack_t *stack) {
+    uintptr_t top = (uintptr_t)stack->low + stack->size;
+    return (hop__cached_stack_t *)((top - sizeof(hop__cached_stack_t)) & ~(uintptr_t)15);
+}
+
+/* Takes a stack of exactly size and flags out of cache, or returns 0. */
+static int hop__stack_cache_take(hop__stack_cache_t *cache, size_t size, unsigned int flags, hop__stack_t *out) {
+    hop__cached_stack_t **link = &cache->head;
+    for (hop__cached_stack_t *c = cache->head; c; link = &c->next, c = c->next) {
+        if (c->stack.size == size && c->stack.flags == flags) {
+            *link = c->next;
+            cache->count--;
+            *out = c->stack;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void hop__stack_cache_put(hop__stack_cache_t *cache, const hop__stack_t *stack) {
+    /* A finished task's frames may still be poisoned in ASan's shadow. */
+    hop__asan_unpoison(stack->low, stack->size);
+    hop__cached_stack_t *c = hop__stack_record(stack);
+    c->stack = *stack;
+    c->next = cache->head;
+    cache->head = c;
+    cache->count++;
+}
+
+/* Takes any stack out of cache, or returns 0. */
+static int hop__stack_cache_pop(hop__stack_cache_t *cache, hop__stack_t *out) {
+    hop__cached_stack_t *c = cache->head;
+    if (!c)
+        return 0;
+    cache->head = c->next;
+    cache->count--;
+    *out = c->stack;
+    return 1;
+}
+
+int hop__stack_acquire(size_t size, unsigned int flags, hop__stack_t *stack) {
+    size = hop__stack_round_size(size);
+    if (size == 0)
+        return HOP_ENOMEM;
+    flags &= HOP_TASK_UNGUARDED_STACK;
+    int found = hop__stack_cache_take(&hop__thread_cache, size, flags, stack);
+    if (!found && hop__atomic_load_uint(&hop__stats_shared) != 0) {
+        pthread_mutex_lock(&hop__shared_lock);
+        found = hop__stack_cache_take(&hop__shared_pool, size, flags, stack);
+        if (found)
+            hop__atomic_store_uint(&hop__stats_shared, hop__shared_pool.count);
+        pthread_mutex_unlock(&hop__shared_lock);
+    }
+    if (!found) {
+        int err = hop__stack_map(size, flags, stack);
+        if (err)
+            return err;
+    }
+    hop__asan_unpoison(stack->low, stack->size);
+    hop__atomic_faa_uint(&hop__stats_in_use, 1u);
+    return 0;
+}
+
+static void hop__stack_arm_thread_exit(void) {
+    if (!hop__thread_cache.registered) {
+        pthread_once(&hop__stack_once, hop__stack_init_once);
+        /* Any non-NULL value makes pthreads call the destructor at exit. */
+        pthread_setspecific(hop__stack_key, &hop__thread_cache);
+        hop__thread_cache.registered = 1;
+    }
+}
+
+void hop__stack_release(hop__stack_t *stack) {
+    hop__atomic_faa_uint(&hop__stats_in_use, (unsigned int)-1);
+    if (hop__thread_cache.count < HOP__STACK_THREAD_CACHE_MAX) {
+        hop__stack_arm_thread_exit();
+        hop__stack_cache_put(&hop__thread_cache, stack);
+        return;
+    }
+    pthread_mutex_lock(&hop__shared_lock);
+    if (hop__shared_pool.count < HOP__STACK_SHARED_POOL_MAX) {
+        hop__stack_cache_put(&hop__shared_pool, stack);
+        hop__atomic_store_uint(&hop__stats_shared, hop__shared_pool.count);
+        stack = NULL;
+    }
+    pthread_mutex_unlock(&hop__shared_lock);
+    if (stack)
+        hop__stack_unmap(stack);
+}
+
+/* Moves a thread's cache to the shared pool (unmapping what does not fit),
+ * at thread exit. */
+static void hop__stack_thread_exit(void *unused) {
+    (void)unused;
+    hop__stack_t stack;
+    while (hop__stack_cache_pop(&hop__thread_cache, &stack)) {
+        int kept = 0;
+        pthread_mutex_lock(&hop__shared_lock);
+        if (hop__shared_pool.count < HOP__STACK_SHARED_POOL_MAX) {
+            hop__stack_cache_put(&hop__shared_pool, &stack);
+            hop__atomic_store_uint(&hop__stats_shared, hop__shared_pool.count);
+            kept = 1;
+        }
+        pthread_mutex_unlock(&hop__shared_lock);
+        if (!kept)
+            hop__stack_unmap(&stack);
+    }
+    hop__thread_cache.registered = 0;
+}
+
+void hop_stack_cache_flush(void) {
+    hop__stack_t stack;
+    while (hop__stack_cache_pop(&hop__thread_cache, &stack))
+        hop__stack_unmap(&stack);
+    for (;;) {
+        pthread_mutex_lock(&hop__shared_lock);
+        int found = hop__stack_cache_pop(&hop__shared_pool, &stack);
+        hop__atomic_store_uint(&hop__stats_shared, hop__shared_pool.count);
+        pthread_mutex_unlock(&hop__shared_lock);
+        if (!found)
+            break;
+        hop__stack_unmap(&stack);
+    }
+}
+
+void hop_stack_stats(hop_stack_stats_t *stats) {
+    if (!stats)
+        return;
+    stats->mapped = hop__atomic_load_uint(&hop__stats_mapped);
+    stats->in_use = hop__atomic_load_uint(&hop__stats_in_use);
+    stats->cached_shared = hop__atomic_load_uint(&hop__stats_shared);
+    stats->map_calls = hop__atomic_load_uint(&hop__stats_map_calls);
+}

@@ -1,0 +1,36 @@
+/* src/stack.h: task stacks: mmap'd, guarded, recycled.
+ *
+ * A stack is [low, low + size) with, unless unguarded, one PROT_NONE page
+ * right below low so an overflow faults instead of corrupting the heap.
+ * Released stacks go to the releasing thread's cache (bounded), then to a
+ * shared pool (bounded), then back to the system, so a thread that finishes
+ * tasks created elsewhere does not hoard memory (PITFALLS 6), and steady
+ * spawn/finish on one thread makes no system call. */
+#ifndef HOP_SRC_STACK_H
+#define HOP_SRC_STACK_H
+
+#include <stddef.h>
+
+typedef struct hop__stack_s {
+    void *low;          /* lowest usable byte */
+    size_t size;        /* usable bytes */
+    unsigned int flags; /* HOP_TASK_UNGUARDED_STACK or 0 */
+    unsigned int valgrind_id;
+} hop__stack_t;
+
+/* Per-thread cache bound, and shared pool bound, in stacks. */
+#define HOP__STACK_THREAD_CACHE_MAX 16
+#define HOP__STACK_SHARED_POOL_MAX 256
+
+/* hop__stack_acquire: a stack of at least size usable bytes (rounded up to
+ * pages). Any thread. Returns 0 or HOP_ENOMEM. */
+int hop__stack_acquire(size_t size, unsigned int flags, hop__stack_t *stack);
+
+/* hop__stack_release: gives the stack back; nothing may run on it any more.
+ * Any thread. */
+void hop__stack_release(hop__stack_t *stack);
+
+/* hop__stack_round_size: the usable size hop__stack_acquire gives for size. */
+size_t hop__stack_round_size(size_t size);
+
+#endif /* HOP_SRC_STACK_H */

@@ -1,0 +1,266 @@
+/* src/task.c: task creation, the run/suspend cycle, lifecycle, references.
+ *
+ * The cycle. An executor runs a task's resume_job; hop__task_run() switches
+ * from the executor thread's own stack into the task. The task runs until it
+ * awaits or returns, and switches back. Only then, back on the executor
+ * thread's stack, does hop__task_run() call the awaitable's suspend(), which
+ * may hand the task to another thread. So a task is never published while
+ * its stack is still in use (PITFALLS 1): by the time any other thread can
+ * resume it, the thread it left has stopped touching the task's stack.
+ *
+ * Thread-local state. hop__task_run() runs on the executor thread's own
+ * stack and never migrates, so it may use this thread's locals freely. Code
+ * on the task's stack may continue on another thread after any switch, so it
+ * reaches thread-locals only through hop__current_task_slot(), a call the
+ * compiler cannot merge across the switch (PITFALLS 2). */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "task_internal.h"
+
+static _Thread_local hop_task_t *hop__current_task;
+static _Thread_local hop_executor_t *hop__current_executor;
+
+/* The barrier makes the returned address opaque, and noinline keeps the
+ * TLS address computation inside this call, fresh each time. */
+__attribute__((noinline)) static hop_task_t **hop__current_task_slot(void) {
+    hop_task_t **slot = &hop__current_task;
+    __asm__ volatile("" : "+r"(slot)::"memory");
+    return slot;
+}
+
+__attribute__((noinline)) static hop_executor_t **hop__current_executor_slot(void) {
+    hop_executor_t **slot = &hop__current_executor;
+    __asm__ volatile("" : "+r"(slot)::"memory");
+    return slot;
+}
+
+__attribute__((noinline)) hop_task_t *hop_task_current(void) { return *hop__current_task_slot(); }
+
+hop_executor_t *hop_executor_current(void) {
+    hop_task_t *t = hop_task_current();
+    if (t)
+        return hop__atomic_load_ptr(&t->executor);
+    return *hop__current_executor_slot();
+}
+
+void hop_executor_run_job(hop_executor_t *executor, hop_job_t *job) {
+    hop_executor_t **slot = hop__current_executor_slot();
+    hop_executor_t *outer = *slot;
+    *slot = executor;
+    job->run(job);
+    /* Same thread as above: the job ran to completion here, whatever tasks
+     * it resumed switched back before it returned. */
+    *slot = outer;
+}
+
+static void hop__task_free(hop_task_t *t) {
+    if (t->result_destructor)
+        t->result_destructor(t->result);
+    /* The record lives in the stack it describes: copy before releasing. */
+    hop__stack_t stack = t->stack;
+    hop__stack_release(&stack);
+}
+
+hop_task_t *hop_task_ref(hop_task_t *task) {
+    if (task)
+        hop__atomic_faa_uint(&task->refs, 1u);
+    return task;
+}
+
+void hop_task_unref(hop_task_t *task) {
+    if (!task)
+        return;
+    /* The decrement is a full barrier: every use of the task by this
+     * reference happens before the free by whoever drops the last one. */
+    unsigned int before = hop__atomic_faa_uint(&task->refs, (unsigned int)-1);
+    if (before == 1u)
+        hop__task_free(task);
+    else if (before == 0u)
+        hop__fatal("task %p released more often than referenced", (void *)task);
+}
+
+void hop__task_switch_out(hop_task_t *t) {
+    hop__asan_start_switch(&t->asan_fake_stack, t->caller_stack_bottom, t->caller_stack_size);
+    hop__tsan_fiber_switch(t->tsan_caller_fiber);
+    hop__context_switch(&t->context, t->caller, NULL);
+    /* Resumed, by hop__task_run() on whichever thread: record its stack. */
+    hop__asan_finish_switch(t->asan_fake_stack, &t->caller_stack_bottom, &t->caller_stack_size);
+}
+
+__attribute__((noreturn)) static void hop__task_entry(void *value) {
+    hop_task_t *t = value;
+    hop__asan_finish_switch(NULL, &t->caller_stack_bottom, &t->caller_stack_size);
+    t->result = t->fn(t->arg);
+    t->switch_reason = HOP__SWITCH_DONE;
+    /* NULL: this stack is finished for good, ASan may drop its fake frames. */
+    hop__asan_start_switch(NULL, t->caller_stack_bottom, t->caller_stack_size);
+    hop__tsan_fiber_switch(t->tsan_caller_fiber);
+    hop__context_switch(&t->context, t->caller, NULL);
+    hop__fatal("finished task %p (%s) was resumed", (void *)t, t->name);
+}
+
+/* Runs on the thread that resumed t, after t returned from its function (or
+ * was cancelled before it started). */
+static void hop__task_finish(hop_task_t *t) {
+    hop__tsan_fiber_destroy(t->tsan_fiber);
+    t->tsan_fiber = NULL;
+    /* One atomic step decides between "cancelled" and "done", so that
+     * hop_task_cancel() either gets in before this or reports HOP_EALREADY. */
+    unsigned int cancel = hop__atomic_fas_uint(&t->cancel, HOP__CANCEL_FINISHED);
+    if (cancel == HOP__CANCEL_REQUESTED) {
+        hop__atomic_store_uint(&t->state, HOP_TASK_CANCELLED);
+        hop_future_set_error(&t->future, HOP_ECANCELED);
+    } else {
+        hop__atomic_store_uint(&t->state, HOP_TASK_DONE);
+        hop_future_set_result(&t->future, t->result);
+    }
+    hop_task_unref(t); /* the running task's own reference */
+}
+
+/* Runs t until it suspends or finishes, on the calling (executor) thread. */
+static void hop__task_run(hop_task_t *t) {
+    hop__context_t here;
+    hop_task_t **slot = hop__current_task_slot();
+    hop_task_t *outer = *slot; /* non-NULL when an inline executor nests tasks */
+
+    if (hop__atomic_load_uint(&t->state) == HOP_TASK_CREATED &&
+        hop__atomic_load_uint(&t->cancel) == HOP__CANCEL_REQUESTED) {
+        hop__task_finish(t); /* cancelled before it ever ran */
+        return;
+    }
+    for (;;) {
+        void *fake_stack = NULL;
+        t->caller = &here;
+        hop__atomic_store_uint(&t->state, HOP_TASK_RUNNING);
+        *slot = t;
+        t->tsan_caller_fiber = hop__tsan_fiber_current();
+        hop__asan_start_switch(&fake_stack, t->stack.low, t->stack_usable);
+        hop__tsan_fiber_switch(t->tsan_fiber);
+        hop__context_switch(&here, &t->context, t);
+        hop__asan_finish_switch(fake_stack, NULL, NULL);
+        *slot = outer;
+
+        if (t->switch_reason == HOP__SWITCH_DONE) {
+            hop__task_finish(t);
+            return;
+        }
+        hop_awaitable_t *aw = t->awaiting;
+        hop__atomic_store_uint(&t->state, HOP_TASK_SUSPENDED);
+        /* From here a completion may win: before suspend() runs nobody can
+         * have been handed aw, so a premature completion fails harmlessly. */
+        hop__atomic_store_uint(&aw->state, HOP__AWAIT_SUSPENDED);
+        if (aw->ops->suspend(aw))
+            return; /* t now belongs to whoever completes aw: hands off */
+        /* suspend() says the wait is already over. Unless a completion raced
+         * in (which then resumes t through the executor), continue t here. */
+        if (!hop__atomic_cas_uint(&aw->state, HOP__AWAIT_SUSPENDED, HOP__AWAIT_IDLE))
+            return;
+    }
+}
+
+static void hop__task_resume_job(hop_job_t *job) { hop__task_run(hop__container_of(job, hop_task_t, resume_job)); }
+
+int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const hop_task_options_t *options,
+                   hop_task_t **task) {
+    static const hop_task_options_t defaults = {0};
+    if (task)
+        *task = NULL;
+    if (!executor || !executor->ops || !executor->ops->submit || !fn)
+        return HOP_EINVAL;
+    if (!options)
+        options = &defaults;
+
+    hop__stack_t stack;
+    int err = hop__stack_acquire(options->stack_size, options->flags, &stack);
+    if (err)
+        return err;
+    uintptr_t top = (uintptr_t)stack.low + stack.size;
+    hop_task_t *t = (hop_task_t *)((top - sizeof(hop_task_t)) & ~(uintptr_t)63);
+    memset(t, 0, sizeof *t);
+    t->stack = stack;
+    t->stack_usable = (size_t)((uintptr_t)t - (uintptr_t)stack.low);
+    t->fn = fn;
+    t->arg = arg;
+    t->result_destructor = options->result_destructor;
+    t->executor = executor;
+    t->state = HOP_TASK_CREATED;
+    t->refs = task ? 2u : 1u;
+    if (options->name) {
+        strncpy(t->name, options->name, sizeof t->name - 1);
+        t->name[sizeof t->name - 1] = '\0';
+    }
+    hop_future_init(&t->future);
+    hop_job_init(&t->resume_job, hop__task_resume_job);
+    hop__context_make(&t->context, stack.low, t->stack_usable, hop__task_entry);
+    t->tsan_fiber = hop__tsan_fiber_create();
+    hop__tsan_fiber_name(t->tsan_fiber, t->name);
+
+    if (task)
+        *task = t; /* before submit: an inline executor may run t to its end in there */
+    /* The submit is the release that publishes the record to the executor. */
+    err = executor->ops->submit(executor, &t->resume_job, 0);
+    if (err) {
+        if (task)
+            *task = NULL;
+        hop__tsan_fiber_destroy(t->tsan_fiber);
+        t->result_destructor = NULL;
+        hop__task_free(t);
+        return err;
+    }
+    return 0;
+}
+
+int hop_task_cancel(hop_task_t *task) {
+    if (!task)
+        return HOP_EINVAL;
+    if (hop__atomic_cas_uint(&task->cancel, HOP__CANCEL_NONE, HOP__CANCEL_REQUESTED))
+        return 0;
+    return hop__atomic_load_uint(&task->cancel) == HOP__CANCEL_REQUESTED ? 0 : HOP_EALREADY;
+}
+
+bool hop__task_cancel_requested(const hop_task_t *task) {
+    return hop__atomic_load_uint((unsigned int *)&task->cancel) == HOP__CANCEL_REQUESTED;
+}
+
+hop_future_t *hop_task_future(hop_task_t *task) { return task ? &task->future : NULL; }
+
+hop_task_state_t hop_task_state(const hop_task_t *task) {
+    if (!task)
+        return HOP_TASK_DONE;
+    return (hop_task_state_t)hop__atomic_load_uint((unsigned int *)&task->state);
+}
+
+const char *hop_task_state_name(hop_task_state_t state) {
+    switch (state) {
+    case HOP_TASK_CREATED:
+        return "created";
+    case HOP_TASK_RUNNING:
+        return "running";
+    case HOP_TASK_SUSPENDED:
+        return "suspended";
+    case HOP_TASK_DONE:
+        return "done";
+    case HOP_TASK_CANCELLED:
+        return "cancelled";
+    }
+    return "?";
+}
+
+const char *hop_task_name(const hop_task_t *task) { return task ? task->name : ""; }
+
+hop_executor_t *hop_task_executor(const hop_task_t *task) {
+    return task ? hop__atomic_load_ptr((hop_executor_t **)&task->executor) : NULL;
+}
+
+int hop_task_join(hop_task_t *task, void **result) {
+    if (!task)
+        return HOP_EINVAL;
+    hop_task_t *self = hop_task_current();
+    if (!self)
+        return HOP_ENOTTASK;
+    if (self == task)
+        return HOP_EDEADLK;
+    return hop_future_await(&task->future, result);
+}
