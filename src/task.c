@@ -130,6 +130,12 @@ static void hop__task_run(hop_task_t *t) {
         hop__task_finish(t); /* cancelled before it ever ran */
         return;
     }
+    /* Created at the first run, not at spawn: TSan caps live fibers (8,128,
+     * as it caps threads), and tasks that are only queued need none. */
+    if (HOP__TSAN && !t->tsan_fiber) {
+        t->tsan_fiber = hop__tsan_fiber_create();
+        hop__tsan_fiber_name(t->tsan_fiber, t->name);
+    }
     for (;;) {
         void *fake_stack = NULL;
         t->caller = &here;
@@ -194,8 +200,6 @@ int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const ho
     hop_future_init(&t->future);
     hop_job_init(&t->resume_job, hop__task_resume_job);
     hop__context_make(&t->context, stack.low, t->stack_usable, hop__task_entry);
-    t->tsan_fiber = hop__tsan_fiber_create();
-    hop__tsan_fiber_name(t->tsan_fiber, t->name);
 
     if (task)
         *task = t; /* before submit: an inline executor may run t to its end in there */
@@ -204,7 +208,6 @@ int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const ho
     if (err) {
         if (task)
             *task = NULL;
-        hop__tsan_fiber_destroy(t->tsan_fiber);
         t->result_destructor = NULL;
         hop__task_free(t);
         return err;
