@@ -12,8 +12,8 @@
  *
  * What the switch does not save, and why that is safe: caller-saved
  * (scratch) registers, because the switch is an ordinary call and the
- * compiler already assumes a call destroys them; the x87 and SSE status
- * flags, and on aarch64 FPSR, which the ABI makes caller-owned; the signal
+ * compiler already assumes a call destroys them; the x87 status word and
+ * on aarch64 FPSR, which the ABI makes caller-owned; the signal
  * mask, which stays per thread (this is what makes it ~50x cheaper than
  * swapcontext, which makes a sigprocmask system call). */
 #ifndef HOP_SRC_CONTEXT_H

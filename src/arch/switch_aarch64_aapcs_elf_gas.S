@@ -32,7 +32,8 @@
  * differs, because writing it can stall the pipeline. Not saved: x0-x18
  * (scratch; x18 is the platform register, unused by Linux user code), the
  * upper halves of v8-v15 and v0-v7, v16-v31 (caller-saved), FPSR's sticky
- * flags (caller-owned), the signal mask (per thread).
+ * flags (caller-owned), the signal mask (per thread). No BTI or PAC marking:
+ * Debian does not enable branch protection by default.
  */
         .file   "switch_aarch64_aapcs_elf_gas.S"
         .text
@@ -43,6 +44,7 @@
 hop__context_switch:
         .cfi_startproc
         sub     sp, sp, #0xb0           /* the frame */
+        .cfi_def_cfa_offset 0xb0        /* same shape on both stacks: stays true across the swap */
         stp     d8, d9, [sp, #0x00]     /* callee-saved floating point */
         stp     d10, d11, [sp, #0x10]
         stp     d12, d13, [sp, #0x20]
@@ -53,6 +55,8 @@ hop__context_switch:
         stp     x25, x26, [sp, #0x70]
         stp     x27, x28, [sp, #0x80]
         stp     x29, x30, [sp, #0x90]   /* frame pointer and return address */
+        .cfi_offset x29, -0x20
+        .cfi_offset x30, -0x18
         mrs     x9, fpcr
         str     x9, [sp, #0xa0]         /* floating-point control */
 
@@ -78,6 +82,7 @@ hop__context_switch:
         ldp     x27, x28, [sp, #0x80]
         ldp     x29, x30, [sp, #0x90]
         add     sp, sp, #0xb0
+        .cfi_def_cfa_offset 0
         mov     x0, x2                  /* value: return value, or entry's argument */
         ret                             /* through x30 */
         .cfi_endproc

@@ -25,10 +25,16 @@
  *
  * Saved: everything the ABI makes callee-saved: rbx, rbp, r12-r15, rsp, and
  * the control bits of MXCSR and the x87 control word (rounding, precision,
- * exception masks). Not saved: scratch registers (the caller expects them
- * clobbered by any call), status flags of MXCSR and x87 (caller-owned), the
- * signal mask (per thread), and the x87 register stack, which the ABI
- * requires to be empty at a call.
+ * exception masks). MXCSR is saved whole, so its status flags travel with
+ * each context too (harmless: the ABI leaves them to the caller). Not saved:
+ * scratch registers (the caller expects them clobbered by any call), the x87
+ * status word (caller-owned), the signal mask (per thread), and the x87
+ * register stack, which the ABI requires to be empty at a call.
+ *
+ * Unwind information: the frame has the same shape on both stacks, so the
+ * CFI below, which follows the pushes, stays true across the stack swap.
+ * Not compatible with CET shadow stacks (the return lands on another stack),
+ * which Debian does not enable.
  */
         .file   "switch_x86_64_sysv_elf_gas.S"
         .text
@@ -39,12 +45,25 @@
 hop__context_switch:
         .cfi_startproc
         pushq   %rbp                    /* callee-saved registers, 0x30 .. 0x08 */
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %rbp, 0
         pushq   %rbx
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %rbx, 0
         pushq   %r15
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %r15, 0
         pushq   %r14
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %r14, 0
         pushq   %r13
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %r13, 0
         pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %r12, 0
         leaq    -0x8(%rsp), %rsp        /* room for the floating-point control words */
+        .cfi_adjust_cfa_offset 8
         stmxcsr (%rsp)                  /* MXCSR at 0x00 */
         fnstcw  0x4(%rsp)               /* x87 control word at 0x04 */
 
@@ -54,12 +73,19 @@ hop__context_switch:
         ldmxcsr (%rsp)                  /* restore to's floating-point control */
         fldcw   0x4(%rsp)
         leaq    0x8(%rsp), %rsp
+        .cfi_adjust_cfa_offset -8
         popq    %r12                    /* restore to's callee-saved registers */
+        .cfi_adjust_cfa_offset -8
         popq    %r13
+        .cfi_adjust_cfa_offset -8
         popq    %r14
+        .cfi_adjust_cfa_offset -8
         popq    %r15
+        .cfi_adjust_cfa_offset -8
         popq    %rbx
+        .cfi_adjust_cfa_offset -8
         popq    %rbp
+        .cfi_adjust_cfa_offset -8
         movq    %rdx, %rax              /* value: the return value of to's switch ... */
         movq    %rdx, %rdi              /* ... and the argument of a fresh entry */
         ret                             /* into to's saved return address */
