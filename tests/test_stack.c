@@ -141,4 +141,36 @@ Test(stack, running_out_of_memory_mappings_is_reported_as_enomem, .timeout = 120
     cr_assert_gt(count, 1000, "only %zu stacks before ENOMEM", count);
     HOP_OK(hop_manual_executor_destroy(manual));
 }
+
+/* The documented way past the mapping limit: unguarded stacks, which the
+ * kernel merges into a few mappings. 100,000 tasks suspended at once. */
+static hop_future_t gate;
+static void *wait_at_gate(void *arg) {
+    HOP_OK(hop_future_await(&gate, NULL));
+    return arg;
+}
+
+Test(stack, a_hundred_thousand_suspended_tasks_fit_with_unguarded_stacks, .timeout = 120) {
+    enum { COUNT = 100000 };
+    HOP_OK(hop_manual_executor_create(&manual));
+    hop_future_init(&gate);
+    hop_task_t **tasks = malloc(COUNT * sizeof *tasks);
+    cr_assert_not_null(tasks);
+    hop_task_options_t options = {.stack_size = HOP_STACK_SIZE_MIN, .flags = HOP_TASK_UNGUARDED_STACK};
+    for (int i = 0; i < COUNT; i++)
+        HOP_OK(hop_task_spawn(manual, wait_at_gate, NULL, &options, &tasks[i]));
+    cr_assert_eq(hop_manual_executor_run_all(manual, 0), COUNT);
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.in_use, COUNT);
+    cr_assert_eq(hop_task_state(tasks[COUNT - 1]), HOP_TASK_SUSPENDED);
+    HOP_OK(hop_future_set_result(&gate, NULL));
+    cr_assert_eq(hop_manual_executor_run_all(manual, 0), COUNT);
+    for (int i = 0; i < COUNT; i++) {
+        cr_assert_eq(hop_task_state(tasks[i]), HOP_TASK_DONE);
+        hop_task_unref(tasks[i]);
+    }
+    free(tasks);
+    HOP_OK(hop_manual_executor_destroy(manual));
+}
 #endif
