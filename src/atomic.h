@@ -7,11 +7,16 @@
  * acquire, stores release and read-modify-writes sequentially consistent, a
  * superset of the orderings the ck_pr code gets from its explicit fences
  * (TSan does not model standalone fences, so they become no-ops there).
- * Never mix these with plain accesses or C11 atomics on the same object. */
+ * Never mix these with plain accesses or C11 atomics on the same object.
+ *
+ * Contract, in both builds: read-modify-writes (cas, fas, faa) are full
+ * barriers; plain loads and stores are atomic but order nothing (ck_pr), so
+ * code that needs acquire or release on them says so with the fences below. */
 #ifndef HOP_SRC_ATOMIC_H
 #define HOP_SRC_ATOMIC_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "sanitizer.h"
 
@@ -31,6 +36,12 @@ static inline bool hop__atomic_cas_ptr(void *p, void *expected, void *desired) {
 #define hop__atomic_fas_uint(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
 #define hop__atomic_fas_ptr(p, v) __atomic_exchange_n((void **)(p), (void *)(v), __ATOMIC_SEQ_CST)
 #define hop__atomic_faa_uint(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
+#define hop__atomic_load_u64(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define hop__atomic_store_u64(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+static inline bool hop__atomic_cas_u64(uint64_t *p, uint64_t expected, uint64_t desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+#define hop__atomic_faa_u64(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 #define hop__atomic_fence_acquire() ((void)0)
 #define hop__atomic_fence_release() ((void)0)
 #define hop__atomic_fence_full() __atomic_thread_fence(__ATOMIC_SEQ_CST)
@@ -40,15 +51,33 @@ static inline bool hop__atomic_cas_ptr(void *p, void *expected, void *desired) {
 
 #include <ck_pr.h>
 
+/* ck_pr's read-modify-writes order nothing by themselves on weakly ordered
+ * CPUs (plain ldxr/stxr on aarch64). hop's RMWs are full barriers, as the
+ * TSan mapping's are: a release fence before, an acquire fence after. Under
+ * ck's TSO model (x86_64) both fences are compiler barriers only, since a
+ * locked instruction already orders everything. */
+#define HOP__ATOMIC_RMW(type, suffix, op_args, call)                                  \
+    static inline type hop__atomic_##suffix op_args {                              \
+        ck_pr_fence_release();                                                     \
+        type result = call;                                                        \
+        ck_pr_fence_acquire();                                                     \
+        return result;                                                             \
+    }
+HOP__ATOMIC_RMW(bool, cas_uint, (unsigned int *p, unsigned int e, unsigned int d), ck_pr_cas_uint(p, e, d))
+HOP__ATOMIC_RMW(bool, cas_ptr, (void *p, void *e, void *d), ck_pr_cas_ptr(p, e, d))
+HOP__ATOMIC_RMW(bool, cas_u64, (uint64_t *p, uint64_t e, uint64_t d), ck_pr_cas_64(p, e, d))
+HOP__ATOMIC_RMW(unsigned int, fas_uint, (unsigned int *p, unsigned int v), ck_pr_fas_uint(p, v))
+HOP__ATOMIC_RMW(void *, fas_ptr, (void *p, void *v), ck_pr_fas_ptr(p, v))
+HOP__ATOMIC_RMW(unsigned int, faa_uint, (unsigned int *p, unsigned int v), ck_pr_faa_uint(p, v))
+HOP__ATOMIC_RMW(uint64_t, faa_u64, (uint64_t *p, uint64_t v), ck_pr_faa_64(p, v))
+#undef HOP__ATOMIC_RMW
+
 #define hop__atomic_load_uint(p) ck_pr_load_uint(p)
 #define hop__atomic_load_ptr(p) ck_pr_load_ptr(p)
+#define hop__atomic_load_u64(p) ck_pr_load_64(p)
 #define hop__atomic_store_uint(p, v) ck_pr_store_uint((p), (v))
 #define hop__atomic_store_ptr(p, v) ck_pr_store_ptr((p), (v))
-#define hop__atomic_cas_uint(p, e, d) ck_pr_cas_uint((p), (e), (d))
-#define hop__atomic_cas_ptr(p, e, d) ck_pr_cas_ptr((p), (e), (d))
-#define hop__atomic_fas_uint(p, v) ck_pr_fas_uint((p), (v))
-#define hop__atomic_fas_ptr(p, v) ck_pr_fas_ptr((p), (v))
-#define hop__atomic_faa_uint(p, v) ck_pr_faa_uint((p), (v))
+#define hop__atomic_store_u64(p, v) ck_pr_store_64((p), (v))
 #define hop__atomic_fence_acquire() ck_pr_fence_acquire()
 #define hop__atomic_fence_release() ck_pr_fence_release()
 #define hop__atomic_fence_full() ck_pr_fence_memory()

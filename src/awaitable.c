@@ -93,13 +93,23 @@ typedef struct {
 static bool hop__dispatch_suspend(hop_awaitable_t *aw) {
     hop__dispatch_t *d = (hop__dispatch_t *)aw;
     hop_task_t *t = aw->task;
+    if (d->target == hop__atomic_load_ptr(&t->executor)) {
+        /* Already home: a dispatch there is a yield, and keeps the count. */
+        hop_awaitable_complete(aw, 0);
+        return true;
+    }
     hop_executor_t *home = hop__atomic_load_ptr(&t->executor);
     /* Set before the submit: the target may resume t (and t may read its
      * executor, or await again) before submit returns. */
     hop__atomic_store_ptr(&t->executor, d->target);
+    hop__executor_task_enter(d->target);
     int err = hop__awaitable_complete_on(aw, 0, d->target, 0);
-    if (err == 0)
-        return true; /* t may already be running on the target: hands off */
+    if (err == 0) {
+        /* t may already be running on the target: hands off t and aw. */
+        hop__executor_task_leave(home);
+        return true;
+    }
+    hop__executor_task_leave(d->target);
     hop__atomic_store_ptr(&t->executor, home);
     d->error = err;
     return false; /* refused: continue at home, reporting why */

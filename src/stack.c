@@ -19,47 +19,63 @@ typedef struct hop__cached_stack_s {
     hop__stack_t stack;
 } hop__cached_stack_t;
 
-typedef struct {
+/* count is written only by the owning thread (shared pool: under the lock)
+ * and read by hop_stack_stats() from any thread, hence atomic. */
+typedef struct hop__stack_cache_s {
     hop__cached_stack_t *head;
     unsigned int count;
-    int registered; /* the thread-exit destructor is armed */
+    int registered; /* in the registry, with its thread-exit destructor armed */
+    struct hop__stack_cache_s *next_cache;
+    struct hop__stack_cache_s *prev_cache;
 } hop__stack_cache_t;
 
 static _Thread_local hop__stack_cache_t hop__thread_cache;
 
 static pthread_mutex_t hop__shared_lock = PTHREAD_MUTEX_INITIALIZER;
-static hop__stack_cache_t hop__shared_pool; /* guarded by hop__shared_lock */
+static hop__stack_cache_t hop__shared_pool;   /* guarded by hop__shared_lock */
+static hop__stack_cache_t *hop__cache_registry; /* every thread's cache; guarded by hop__shared_lock */
 
+/* Changed only when a stack is mapped or unmapped, never on the spawn path:
+ * "in use" is derived (mapped minus cached), so that spawning and finishing
+ * tasks write no cache line that other threads write too. */
 static unsigned int hop__stats_mapped;
-static unsigned int hop__stats_in_use;
 static unsigned int hop__stats_shared;
 static unsigned int hop__stats_map_calls;
 
 static pthread_once_t hop__stack_once = PTHREAD_ONCE_INIT;
 static pthread_key_t hop__stack_key;
-static size_t hop__page_size;
+static uint64_t hop__page_size; /* atomic: 0 until the first use */
 
 static void hop__stack_thread_exit(void *unused);
 
 static void hop__stack_init_once(void) {
     long page = sysconf(_SC_PAGESIZE);
-    hop__page_size = page > 0 ? (size_t)page : 4096;
     pthread_key_create(&hop__stack_key, hop__stack_thread_exit);
+    hop__atomic_store_u64(&hop__page_size, page > 0 ? (uint64_t)page : 4096u);
+}
+
+static size_t hop__stack_page_size(void) {
+    uint64_t page = hop__atomic_load_u64(&hop__page_size);
+    if (page == 0) {
+        pthread_once(&hop__stack_once, hop__stack_init_once);
+        page = hop__atomic_load_u64(&hop__page_size);
+    }
+    return (size_t)page;
 }
 
 size_t hop__stack_round_size(size_t size) {
-    pthread_once(&hop__stack_once, hop__stack_init_once);
+    size_t page = hop__stack_page_size();
     if (size == 0)
         size = HOP_STACK_SIZE_DEFAULT;
     if (size < HOP_STACK_SIZE_MIN)
         size = HOP_STACK_SIZE_MIN;
-    if (size > SIZE_MAX - hop__page_size * 2)
+    if (size > SIZE_MAX - page * 2)
         return 0;
-    return (size + hop__page_size - 1) & ~(hop__page_size - 1);
+    return (size + page - 1) & ~(page - 1);
 }
 
 static size_t hop__stack_guard_size(unsigned int flags) {
-    return (flags & HOP_TASK_UNGUARDED_STACK) ? 0 : hop__page_size;
+    return (flags & HOP_TASK_UNGUARDED_STACK) ? 0 : hop__stack_page_size();
 }
 
 static int hop__stack_map(size_t size, unsigned int flags, hop__stack_t *stack) {
@@ -103,7 +119,7 @@ static int hop__stack_cache_take(hop__stack_cache_t *cache, size_t size, unsigne
     for (hop__cached_stack_t *c = cache->head; c; link = &c->next, c = c->next) {
         if (c->stack.size == size && c->stack.flags == flags) {
             *link = c->next;
-            cache->count--;
+            hop__atomic_store_uint(&cache->count, cache->count - 1);
             *out = c->stack;
             return 1;
         }
@@ -118,7 +134,7 @@ static void hop__stack_cache_put(hop__stack_cache_t *cache, const hop__stack_t *
     c->stack = *stack;
     c->next = cache->head;
     cache->head = c;
-    cache->count++;
+    hop__atomic_store_uint(&cache->count, cache->count + 1);
 }
 
 /* Takes any stack out of cache, or returns 0. */
@@ -127,7 +143,7 @@ static int hop__stack_cache_pop(hop__stack_cache_t *cache, hop__stack_t *out) {
     if (!c)
         return 0;
     cache->head = c->next;
-    cache->count--;
+    hop__atomic_store_uint(&cache->count, cache->count - 1);
     *out = c->stack;
     return 1;
 }
@@ -151,23 +167,28 @@ int hop__stack_acquire(size_t size, unsigned int flags, hop__stack_t *stack) {
             return err;
     }
     hop__asan_unpoison(stack->low, stack->size);
-    hop__atomic_faa_uint(&hop__stats_in_use, 1u);
     return 0;
 }
 
-static void hop__stack_arm_thread_exit(void) {
+static void hop__stack_register_thread(void) {
     if (!hop__thread_cache.registered) {
-        pthread_once(&hop__stack_once, hop__stack_init_once);
+        hop__stack_page_size(); /* creates the key */
         /* Any non-NULL value makes pthreads call the destructor at exit. */
         pthread_setspecific(hop__stack_key, &hop__thread_cache);
+        pthread_mutex_lock(&hop__shared_lock);
+        hop__thread_cache.next_cache = hop__cache_registry;
+        hop__thread_cache.prev_cache = NULL;
+        if (hop__cache_registry)
+            hop__cache_registry->prev_cache = &hop__thread_cache;
+        hop__cache_registry = &hop__thread_cache;
+        pthread_mutex_unlock(&hop__shared_lock);
         hop__thread_cache.registered = 1;
     }
 }
 
 void hop__stack_release(hop__stack_t *stack) {
-    hop__atomic_faa_uint(&hop__stats_in_use, (unsigned int)-1);
     if (hop__thread_cache.count < HOP__STACK_THREAD_CACHE_MAX) {
-        hop__stack_arm_thread_exit();
+        hop__stack_register_thread();
         hop__stack_cache_put(&hop__thread_cache, stack);
         return;
     }
@@ -199,7 +220,16 @@ static void hop__stack_thread_exit(void *unused) {
         if (!kept)
             hop__stack_unmap(&stack);
     }
-    hop__thread_cache.registered = 0;
+    pthread_mutex_lock(&hop__shared_lock);
+    hop__stack_cache_t *c = &hop__thread_cache;
+    if (c->prev_cache)
+        c->prev_cache->next_cache = c->next_cache;
+    else
+        hop__cache_registry = c->next_cache;
+    if (c->next_cache)
+        c->next_cache->prev_cache = c->prev_cache;
+    pthread_mutex_unlock(&hop__shared_lock);
+    c->registered = 0;
 }
 
 void hop_stack_cache_flush(void) {
@@ -220,8 +250,14 @@ void hop_stack_cache_flush(void) {
 void hop_stack_stats(hop_stack_stats_t *stats) {
     if (!stats)
         return;
+    unsigned int cached = 0;
+    pthread_mutex_lock(&hop__shared_lock);
+    for (hop__stack_cache_t *c = hop__cache_registry; c; c = c->next_cache)
+        cached += hop__atomic_load_uint(&c->count);
+    pthread_mutex_unlock(&hop__shared_lock);
     stats->mapped = hop__atomic_load_uint(&hop__stats_mapped);
-    stats->in_use = hop__atomic_load_uint(&hop__stats_in_use);
     stats->cached_shared = hop__atomic_load_uint(&hop__stats_shared);
+    cached += (unsigned int)stats->cached_shared;
+    stats->in_use = stats->mapped > cached ? stats->mapped - cached : 0;
     stats->map_calls = hop__atomic_load_uint(&hop__stats_map_calls);
 }

@@ -116,7 +116,10 @@ static void hop__task_finish(hop_task_t *t) {
         hop__atomic_store_uint(&t->state, HOP_TASK_DONE);
         hop_future_set_result(&t->future, t->result);
     }
+    hop_executor_t *executor = hop__atomic_load_ptr(&t->executor);
     hop_task_unref(t); /* the running task's own reference */
+    /* Last: an executor waiting for its tasks to finish may be freed now. */
+    hop__executor_task_leave(executor);
 }
 
 /* Runs t until it suspends or finishes, on the calling (executor) thread. */
@@ -204,8 +207,10 @@ int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const ho
     if (task)
         *task = t; /* before submit: an inline executor may run t to its end in there */
     /* The submit is the release that publishes the record to the executor. */
+    hop__executor_task_enter(executor);
     err = executor->ops->submit(executor, &t->resume_job, 0);
     if (err) {
+        hop__executor_task_leave(executor);
         if (task)
             *task = NULL;
         t->result_destructor = NULL;

@@ -57,6 +57,16 @@ void hop__task_switch_out(hop_task_t *t);
  * the task has not finished. Any thread. */
 bool hop__task_cancel_requested(const hop_task_t *task);
 
+/* hop__executor_task_enter / _leave: call the executor's optional hooks. */
+static inline void hop__executor_task_enter(hop_executor_t *executor) {
+    if (executor->ops->task_enter)
+        executor->ops->task_enter(executor);
+}
+static inline void hop__executor_task_leave(hop_executor_t *executor) {
+    if (executor->ops->task_leave)
+        executor->ops->task_leave(executor);
+}
+
 /* hop__awaitable_complete_on: the one winning completion of aw: submits its
  * task to executor with flags. On a refused submit, aw is put back as it was
  * (still suspended) and the error returned. */

@@ -20,16 +20,21 @@
  *   | 0x20 | r15                                              |
  *   | 0x28 | rbx                                              |
  *   | 0x30 | rbp                                              |
- *   | 0x38 | return address (rip)                             |
+ *   | 0x38 | return address (rip), where the switch jumps to     |
  *   +------+-------------------------------------------------+
  *
  * Saved: everything the ABI makes callee-saved: rbx, rbp, r12-r15, rsp, and
  * the control bits of MXCSR and the x87 control word (rounding, precision,
- * exception masks). MXCSR is saved whole, so its status flags travel with
- * each context too (harmless: the ABI leaves them to the caller). Not saved:
- * scratch registers (the caller expects them clobbered by any call), the x87
- * status word (caller-owned), the signal mask (per thread), and the x87
- * register stack, which the ABI requires to be empty at a call.
+ * exception masks, DAZ/FZ), each written back only if it differs. Not saved:
+ * scratch registers (the caller expects them clobbered by any call), the
+ * status flags of MXCSR and the x87 status word (caller-owned), the signal
+ * mask (per thread), and the x87 register stack, which the ABI requires to
+ * be empty at a call.
+ *
+ * Why it ends with jmp, not ret: a ret is predicted from the CPU's return
+ * stack, which holds the return address of *this* context's call, so every
+ * switch would mispredict (measured: 10.7 ns per switch with ret, 3 ns with
+ * jmp; bench/RESULTS.md). Boost.Context does the same.
  *
  * Unwind information: the frame has the same shape on both stacks, so the
  * CFI below, which follows the pushes, stays true across the stack swap.
@@ -70,8 +75,29 @@ hop__context_switch:
         movq    %rsp, (%rdi)            /* from->sp = this frame */
         movq    (%rsi), %rsp            /* continue on to's stack */
 
-        ldmxcsr (%rsp)                  /* restore to's floating-point control */
+        /* Floating-point control: only the control bits of MXCSR
+         * (rounding, masks, DAZ, FZ) and the x87 control word belong to
+         * the context; the status flags stay with the thread, as the ABI
+         * leaves them to the caller. Writing MXCSR or the x87 control word
+         * is slow, so each is written only when it differs. The red zone
+         * below %rsp is scratch. */
+        movl    (%rsp), %eax            /* to's MXCSR */
+        stmxcsr -0x8(%rsp)
+        movl    -0x8(%rsp), %ecx        /* this thread's MXCSR now */
+        xorl    %ecx, %eax              /* eax = to ^ now */
+        testl   $0xffc0, %eax           /* any control bit different? */
+        jz      1f
+        andl    $0xffc0, %eax
+        xorl    %eax, %ecx              /* to's control bits, now's status flags */
+        movl    %ecx, -0x8(%rsp)
+        ldmxcsr -0x8(%rsp)
+1:
+        fnstcw  -0x8(%rsp)
+        movzwl  -0x8(%rsp), %ecx
+        cmpw    0x4(%rsp), %cx
+        je      2f
         fldcw   0x4(%rsp)
+2:
         leaq    0x8(%rsp), %rsp
         .cfi_adjust_cfa_offset -8
         popq    %r12                    /* restore to's callee-saved registers */
@@ -88,7 +114,10 @@ hop__context_switch:
         .cfi_adjust_cfa_offset -8
         movq    %rdx, %rax              /* value: the return value of to's switch ... */
         movq    %rdx, %rdi              /* ... and the argument of a fresh entry */
-        ret                             /* into to's saved return address */
+        popq    %rcx                    /* to's return address */
+        .cfi_adjust_cfa_offset -8
+        .cfi_register %rip, %rcx
+        jmp     *%rcx                   /* not ret: see the note above */
         .cfi_endproc
         .size   hop__context_switch, .-hop__context_switch
 
