@@ -46,6 +46,16 @@ struct hop_executor_ops_s {
      * the job is accepted (it will run exactly once), or HOP_ECLOSED if the
      * executor no longer takes new work (never for HOP_SUBMIT_CONTINUATION). */
     int (*submit)(hop_executor_t *executor, hop_job_t *job, unsigned int flags);
+    /* task_enter, task_leave (optional): a task now belongs to executor
+     * (spawned onto it, or dispatched to it; called on the submitting thread
+     * just before the submit), or no longer does (it finished there, or was
+     * dispatched away; called after the last use of executor for that task).
+     * Together they let an executor know how many tasks it owns, suspended
+     * ones included, so that shutting down can wait for them instead of
+     * stranding a continuation. Called from any thread, concurrently; keep
+     * them cheap (per-thread counters), they sit on every spawn and hop. */
+    void (*task_enter)(hop_executor_t *executor);
+    void (*task_leave)(hop_executor_t *executor);
 };
 
 struct hop_executor_s {

@@ -109,7 +109,7 @@ HOP_EXTERN hop_future_t *hop_task_future(hop_task_t *task);
 HOP_EXTERN int hop_task_cancel(hop_task_t *task);
 
 /* hop_task_state: a snapshot of task's state; it may change right after if
- * other threads run the task. Any thread. */
+ * other threads run the task. Any thread. HOP_TASK_DONE for NULL. */
 HOP_EXTERN hop_task_state_t hop_task_state(const hop_task_t *task);
 
 /* hop_task_state_name: "created", "running", ... for logs. */
