@@ -21,6 +21,9 @@ extern "C" {
 
 typedef void (*hop_job_fn)(hop_job_t *job);
 
+/* A job belongs to its submitter. Once an executor has called job->run(job)
+ * it must not touch the job again: run may end the job's lifetime (a job on
+ * an awaiting task's stack is gone as soon as that task resumes). */
 struct hop_job_s {
     /* public */
     hop_job_fn run;

@@ -11,5 +11,8 @@
 #include "hop/task.h"
 #include "hop/inline_executor.h"
 #include "hop/manual_executor.h"
+#include "hop/offload.h"
+#include "hop/pool.h"
+#include "hop/loop.h"
 
 #endif /* HOP_HOP_H */

@@ -1,0 +1,131 @@
+/* hop/loop.h: libuv event loops as executors, and hop_run.
+ *
+ * A hop loop owns a uv_loop_t and runs it on one thread: a thread it starts
+ * (hop_loop_start) or the thread that calls hop_loop_run. Everything
+ * submitted to the loop (task resumptions, plain jobs, completions of
+ * hop_run_in_executor) runs on that thread. Work from other threads arrives
+ * through a lock-free multi-producer inbox that never blocks a producer and
+ * never fills; a uv_async_t wakes the loop, and wake-ups are coalesced: a
+ * producer signals only when the loop has announced that it drained its
+ * inbox, so a burst of completions costs one wake-up, not one per job. The
+ * loop drains its inbox in bounded batches so that I/O callbacks are not
+ * starved.
+ *
+ * libuv is not thread-safe: only the loop's own thread may call uv_* on its
+ * uv_loop_t and handles. Existing libuv code can adopt hop gradually: get the
+ * uv_loop_t with hop_loop_uv() and create handles from a job or task running
+ * on the loop (hop_loop_post, hop_dispatch_to_loop).
+ *
+ * The struct is caller-allocated like libuv's handles: after hop_loop_close()
+ * it stays valid and every submit to it returns HOP_ECLOSED. */
+#ifndef HOP_LOOP_H
+#define HOP_LOOP_H
+
+#include <uv.h>
+
+#include "hop/common.h"
+#include "hop/executor.h"
+#include "hop/task.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hop_loop_s hop_loop_t;
+typedef struct hop_loop_options_s hop_loop_options_t;
+typedef struct hop_loop_stats_s hop_loop_stats_t;
+
+struct hop_loop_options_s {
+    const char *name;       /* thread name for hop_loop_start, at most 15 bytes; NULL: "hop-loop" */
+    unsigned int batch;     /* inbox jobs run per wake-up before I/O gets a turn; 0: 256 */
+    int spin_us;            /* how long the loop thread polls its inbox before blocking in
+                               libuv while it waits for offloaded work; -1: default
+                               (measured, see bench/RESULTS.md); 0: never */
+};
+
+struct hop_loop_s {
+    /* public: the loop as an executor (same as hop_loop_executor()) */
+    hop_executor_t executor;
+    /* private */
+    void *internal;
+    unsigned int state;
+};
+
+struct hop_loop_stats_s {
+    uint64_t jobs_run;      /* inbox jobs run on the loop thread */
+    uint64_t wakeups_sent;  /* uv_async_send calls made by producers */
+    uint64_t batches;       /* times the loop drained its inbox */
+};
+
+/* hop_loop_init: creates the loop (its uv_loop_t, inbox and async handle);
+ * nothing runs until hop_loop_start or hop_loop_run. options may be NULL.
+ * Any thread. Returns 0, HOP_EINVAL, HOP_ENOMEM, or a libuv failure mapped
+ * to HOP_EAGAIN. */
+HOP_EXTERN int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options);
+
+/* hop_loop_start: runs the loop on a new thread until hop_loop_close.
+ * Any thread. Returns 0; HOP_EINVAL; HOP_EBUSY (already running);
+ * HOP_ECLOSED; HOP_EAGAIN (no thread). */
+HOP_EXTERN int hop_loop_start(hop_loop_t *loop);
+
+/* hop_loop_run: runs the loop on the calling thread, which becomes the
+ * loop's thread, until hop_loop_stop is called (from any thread, or from a
+ * job on the loop). Blocks. Returns 0; HOP_EINVAL; HOP_EBUSY (running
+ * elsewhere already); HOP_ECLOSED. */
+HOP_EXTERN int hop_loop_run(hop_loop_t *loop);
+
+/* hop_loop_stop: makes hop_loop_run return after the job in progress; queued
+ * work stays queued for the next run. Any thread; never blocks. Returns 0 or
+ * HOP_EINVAL. A started loop (hop_loop_start) is stopped by hop_loop_close. */
+HOP_EXTERN int hop_loop_stop(hop_loop_t *loop);
+
+/* hop_loop_close: shuts the loop down: refuses new work (HOP_ECLOSED) while
+ * still accepting continuations of its tasks; runs everything already
+ * accepted and waits until every task that belongs to the loop has finished;
+ * stops the loop and joins its thread (if started); closes every handle left
+ * on the uv_loop_t (uv_close, handles of users included) and closes it.
+ * Blocks. Call it from a thread other than the loop's, or, for a loop driven
+ * by hop_loop_run, after that returned (it then runs the loop on the calling
+ * thread to drain it). Returns 0; HOP_EINVAL; HOP_EDEADLK (called on the
+ * loop's own thread while it runs); HOP_EBUSY (hop_loop_run is running on
+ * another thread); HOP_EALREADY. */
+HOP_EXTERN int hop_loop_close(hop_loop_t *loop);
+
+/* hop_loop_executor: the loop as an executor. NULL for NULL. */
+HOP_EXTERN hop_executor_t *hop_loop_executor(hop_loop_t *loop);
+
+/* hop_loop_uv: the loop's uv_loop_t, for the loop's own thread (libuv is
+ * not thread-safe). NULL for NULL or a closed loop. */
+HOP_EXTERN uv_loop_t *hop_loop_uv(hop_loop_t *loop);
+
+/* hop_loop_post: runs job on the loop's thread, like asyncio's
+ * call_soon_threadsafe. Any thread; never blocks, never allocates. Returns
+ * 0, HOP_EINVAL, HOP_ECLOSED. Same as hop_executor_submit on the loop. */
+HOP_EXTERN int hop_loop_post(hop_loop_t *loop, hop_job_t *job);
+
+/* hop_loop_current: the loop whose thread is calling, or NULL. Inside a
+ * task, read it again after every await. */
+HOP_EXTERN hop_loop_t *hop_loop_current(void);
+
+/* hop_loop_stats: counters since hop_loop_init. Any thread. */
+HOP_EXTERN int hop_loop_stats(const hop_loop_t *loop, hop_loop_stats_t *stats);
+
+/* hop_dispatch_to_loop: the rest of the current task runs on loop's thread
+ * (hop_dispatch_to_executor on the loop). Task only; suspends. Returns 0,
+ * HOP_EINVAL, HOP_ENOTTASK, HOP_ECANCELED, HOP_ECLOSED (the task stays
+ * where it was). */
+HOP_EXTERN int hop_dispatch_to_loop(hop_loop_t *loop);
+
+/* hop_run: like asyncio.run: creates a loop on the calling thread, runs
+ * main(arg) as a task on it, and returns when main has finished and every
+ * other task on that loop has too; then closes the loop. *result (if not
+ * NULL) receives main's result. Blocks. Returns main's status: 0 or
+ * HOP_ECANCELED; HOP_EINVAL (NULL main); HOP_EBUSY (called on a thread that
+ * is already running a loop); HOP_ENOMEM. */
+HOP_EXTERN int hop_run(hop_task_fn main, void *arg, void **result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOP_LOOP_H */

@@ -1,0 +1,96 @@
+/* hop/pool.h: the work-stealing thread pool.
+ *
+ * N worker threads (named "hop-pool-<i>" unless options say otherwise), each
+ * with its own lock-free work-stealing deque (Chase-Lev) and a one-job LIFO
+ * slot that other workers may steal; jobs submitted from outside the pool
+ * enter through a shared injection queue. Idle workers steal from random
+ * victims, spin briefly, then park without burning CPU; a submission wakes
+ * at most one parked worker, and only when no worker is already searching.
+ *
+ * Jobs are plain (hop_job_t: a function and the caller's record, no stack)
+ * or tasks (hop_task_spawn onto hop_pool_executor(pool)); both are
+ * first-class. The pool is caller-allocated like libuv's handles: after
+ * hop_pool_close() the struct stays valid, and every submit to it returns
+ * HOP_ECLOSED, so a stale pointer to a closed pool fails cleanly.
+ *
+ * Blocking calls stall the worker that makes them and every job queued
+ * behind it: give blocking work its own pool (hop_run_in_executor). */
+#ifndef HOP_POOL_H
+#define HOP_POOL_H
+
+#include "hop/common.h"
+#include "hop/executor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hop_pool_s hop_pool_t;
+typedef struct hop_pool_options_s hop_pool_options_t;
+typedef struct hop_pool_stats_s hop_pool_stats_t;
+
+struct hop_pool_options_s {
+    unsigned int threads;   /* 0: one per online CPU */
+    const char *name;       /* thread name prefix, at most 10 bytes used; NULL: "hop-pool" */
+    int spin_us;            /* how long an idle worker searches before parking;
+                               -1: the default (measured, see bench/RESULTS.md); 0: never spin */
+};
+
+struct hop_pool_s {
+    /* public: the pool as an executor (same as hop_pool_executor()) */
+    hop_executor_t executor;
+    /* private */
+    void *internal;
+    unsigned int state;
+    unsigned int threads;
+};
+
+struct hop_pool_stats_s {
+    uint64_t jobs_run;      /* jobs and task resumptions run */
+    uint64_t steals;        /* jobs taken from another worker */
+    uint64_t parks;         /* times a worker went to sleep */
+    uint64_t wakeups;       /* times a worker was woken by a submission */
+    uint64_t injected;      /* jobs that entered through the injection queue */
+};
+
+/* hop_pool_init: starts the pool's threads. options may be NULL (defaults).
+ * Any thread. Returns 0; HOP_EINVAL (NULL pool, threads above 1024, spin_us
+ * below -1); HOP_ENOMEM; HOP_EAGAIN (the system refused a thread: nothing is
+ * left running). */
+HOP_EXTERN int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options);
+
+/* hop_pool_executor: the pool as an executor, for hop_task_spawn,
+ * hop_dispatch_to_executor, hop_run_in_executor. NULL for NULL. */
+HOP_EXTERN hop_executor_t *hop_pool_executor(hop_pool_t *pool);
+
+/* hop_pool_submit: runs job on one of the pool's threads. Any thread; never
+ * blocks, never allocates. From a worker of this pool the job goes to that
+ * worker's own queue (LIFO slot first), otherwise through the injection
+ * queue. Returns 0 (the job will run exactly once), HOP_EINVAL (NULL pool,
+ * job or job->run), HOP_ECLOSED (the pool is closing or closed: it will not
+ * run). */
+HOP_EXTERN int hop_pool_submit(hop_pool_t *pool, hop_job_t *job);
+
+/* hop_pool_close: shuts the pool down in this order: refuses new work
+ * (HOP_ECLOSED) while still accepting continuations of the tasks it owns;
+ * runs every job already accepted and waits until every task that belongs
+ * to the pool has finished (tasks suspended on something that never
+ * completes keep it waiting: finish or move them first); joins the threads;
+ * frees its memory. Blocks the calling thread; must not be called from one
+ * of the pool's own threads or from a task on the pool.
+ * Returns 0; HOP_EINVAL (NULL or never initialised); HOP_EDEADLK (called
+ * from the pool itself: nothing changed); HOP_EALREADY (already closed). */
+HOP_EXTERN int hop_pool_close(hop_pool_t *pool);
+
+/* hop_pool_size: the number of worker threads; 0 once closed. */
+HOP_EXTERN unsigned int hop_pool_size(const hop_pool_t *pool);
+
+/* hop_pool_stats: counters since hop_pool_init, summed over the workers
+ * (not one snapshot). Any thread while the pool is open. HOP_EINVAL, or 0. */
+HOP_EXTERN int hop_pool_stats(const hop_pool_t *pool, hop_pool_stats_t *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOP_POOL_H */
