@@ -21,8 +21,6 @@
 #ifndef HOP_LOOP_H
 #define HOP_LOOP_H
 
-#include <uv.h>
-
 #include "hop/common.h"
 #include "hop/executor.h"
 #include "hop/task.h"
@@ -30,6 +28,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* libuv's loop type (uv_loop_t), declared rather than included so that
+ * <hop/hop.h> does not need <uv.h>'s feature macros; include <uv.h> to use it. */
+struct uv_loop_s;
 
 typedef struct hop_loop_s hop_loop_t;
 typedef struct hop_loop_options_s hop_loop_options_t;
@@ -96,7 +98,7 @@ HOP_EXTERN hop_executor_t *hop_loop_executor(hop_loop_t *loop);
 
 /* hop_loop_uv: the loop's uv_loop_t, for the loop's own thread (libuv is
  * not thread-safe). NULL for NULL or a closed loop. */
-HOP_EXTERN uv_loop_t *hop_loop_uv(hop_loop_t *loop);
+HOP_EXTERN struct uv_loop_s *hop_loop_uv(hop_loop_t *loop);
 
 /* hop_loop_post: runs job on the loop's thread, like asyncio's
  * call_soon_threadsafe. Any thread; never blocks, never allocates. Returns
