@@ -1,0 +1,145 @@
+/* tests/test_offload.c: hop_run_in_executor on the deterministic
+ * executors; tests/test_hop.c covers it on the pool and loops. */
+#include <pthread.h>
+
+#include "helpers.h"
+
+static hop_executor_t *home, *workers;
+
+static void setup(void) {
+    HOP_OK(hop_manual_executor_create(&home));
+    HOP_OK(hop_manual_executor_create(&workers));
+}
+static void teardown(void) {
+    hop_manual_executor_run_all(home, 0);
+    hop_manual_executor_run_all(workers, 0);
+    HOP_OK(hop_manual_executor_destroy(home));
+    HOP_OK(hop_manual_executor_destroy(workers));
+}
+
+TestSuite(offload, .init = setup, .fini = teardown, .timeout = 60);
+
+static hop_executor_t *ran_on;
+static void *triple(void *arg) {
+    ran_on = hop_executor_current();
+    cr_assert_null(hop_task_current(), "fn runs as a plain job, not in a task");
+    return (void *)((intptr_t)arg * 3);
+}
+
+static hop_executor_t *resumed_on;
+static void *offload_task(void *arg) {
+    int local = 7;
+    void *result = NULL;
+    HOP_OK(hop_run_in_executor(workers, triple, arg, &result));
+    resumed_on = hop_executor_current();
+    return (void *)((intptr_t)result + local);
+}
+
+Test(offload, fn_runs_on_the_target_and_the_task_resumes_at_home_with_the_result) {
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(home, offload_task, (void *)5, NULL, &t));
+    cr_assert_eq(hop_manual_executor_run_all(home, 0), 1);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_SUSPENDED);
+    cr_assert_eq(hop_manual_executor_pending(workers), 1, "the job waits on the target");
+    cr_assert_eq(hop_manual_executor_run_all(workers, 0), 1);
+    cr_assert_eq(ran_on, workers);
+    cr_assert_eq(hop_manual_executor_pending(home), 1, "the completion went home");
+    hop_manual_executor_run_all(home, 0);
+    cr_assert_eq(resumed_on, home);
+    void *result;
+    HOP_OK(hop_future_result(hop_task_future(t), &result));
+    cr_assert_eq((intptr_t)result, 22);
+    cr_assert_eq(hop_task_executor(t), home, "the task never moved");
+    hop_task_unref(t);
+}
+
+static void *offload_to_closed(void *arg) {
+    (void)arg;
+    void *result = (void *)1;
+    HOP_ERR(hop_run_in_executor(workers, triple, NULL, &result), HOP_ECLOSED);
+    cr_assert_eq(result, (void *)1, "result untouched on error");
+    HOP_ERR(hop_run_in_executor(NULL, triple, NULL, NULL), HOP_EINVAL);
+    HOP_ERR(hop_run_in_executor(workers, NULL, NULL, NULL), HOP_EINVAL);
+    return NULL;
+}
+
+Test(offload, a_closed_target_refuses_and_fn_never_runs) {
+    HOP_OK(hop_manual_executor_close(workers));
+    ran_on = NULL;
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(home, offload_to_closed, NULL, NULL, &t));
+    hop_manual_executor_run_all(home, 0);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
+    cr_assert_null(ran_on);
+    hop_task_unref(t);
+}
+
+Test(offload, outside_a_task_it_returns_enottask) {
+    HOP_ERR(hop_run_in_executor(workers, triple, NULL, NULL), HOP_ENOTTASK);
+    cr_assert_eq(hop_manual_executor_pending(workers), 0);
+}
+
+static int fn_calls;
+static void *count_call(void *arg) {
+    fn_calls++;
+    return arg;
+}
+static int cancelled_status;
+static void *cancelled_offload(void *arg) {
+    (void)arg;
+    HOP_OK(hop_yield());
+    cancelled_status = hop_run_in_executor(workers, count_call, NULL, NULL);
+    return NULL;
+}
+
+Test(offload, a_cancelled_task_does_not_start_the_job) {
+    fn_calls = 0;
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(home, cancelled_offload, NULL, NULL, &t));
+    hop_manual_executor_run_one(home);
+    HOP_OK(hop_task_cancel(t));
+    hop_manual_executor_run_all(home, 0);
+    cr_assert_eq(fn_calls, 0);
+    cr_assert_eq(hop_manual_executor_pending(workers), 0);
+    cr_assert_eq(cancelled_status, HOP_ECANCELED);
+    HOP_ERR(hop_future_result(hop_task_future(t), NULL), HOP_ECANCELED);
+    hop_task_unref(t);
+}
+
+/* The target is driven by another thread: the completion crosses threads. */
+static int stop_driver;
+static void *drive(void *arg) {
+    while (!__atomic_load_n(&stop_driver, __ATOMIC_ACQUIRE))
+        if (hop_manual_executor_run_one(arg) == 0)
+            sched_yield();
+    return NULL;
+}
+
+static void *many_offloads(void *arg) {
+    (void)arg;
+    intptr_t sum = 0;
+    for (intptr_t i = 0; i < 2000; i++) {
+        void *r;
+        HOP_OK(hop_run_in_executor(workers, count_call, (void *)i, &r));
+        sum += (intptr_t)r;
+        cr_assert_eq(hop_executor_current(), home);
+    }
+    return (void *)sum;
+}
+
+Test(offload, thousands_of_round_trips_through_another_thread_each_return_once) {
+    stop_driver = 0;
+    fn_calls = 0;
+    pthread_t driver;
+    pthread_create(&driver, NULL, drive, workers);
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(home, many_offloads, NULL, NULL, &t));
+    test_run_until_finished(home, t);
+    __atomic_store_n(&stop_driver, 1, __ATOMIC_RELEASE);
+    pthread_join(driver, NULL);
+    void *result;
+    HOP_OK(hop_future_result(hop_task_future(t), &result));
+    cr_assert_eq((intptr_t)result, 2000 * 1999 / 2);
+    cr_assert_eq(fn_calls, 2000);
+    hop_task_unref(t);
+}
