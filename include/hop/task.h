@@ -9,6 +9,15 @@
  * HOP_TASK_DONE, or HOP_TASK_CANCELLED when hop_task_cancel() was called
  * before the task finished (the task's future then holds HOP_ECANCELED).
  *
+ * Where a task resumes. A task belongs to one executor at a time: the one it
+ * was spawned on, until it calls hop_dispatch_to_executor() (or
+ * hop_dispatch_to_loop()), which moves it. Whatever it awaits, and whichever
+ * thread completes that (a future set on a plain thread, a job finished on a
+ * pool worker), the task resumes on the executor it belongs to, in the
+ * spirit of C#'s SynchronizationContext: a loop task always resumes on its
+ * loop's thread, a pool task on some pool thread. Only the inline executor
+ * resumes a task on the completing thread itself.
+ *
  * Handles are reference counted. hop_task_spawn() hands the caller one
  * reference (or none, if it passes NULL: a detached task); the running task
  * holds its own until it finishes. The task's result belongs to the task:
