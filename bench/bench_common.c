@@ -84,11 +84,25 @@ void bench_options_finish(bench_options_t *o, int default_repeat, int quick_repe
         o->repeat = o->quick ? quick_repeat : default_repeat;
 }
 
+/* Whether name contains one of the comma-separated substrings of filter. */
+static bool bench_filter_match(const char *name, const char *filter) {
+    while (*filter) {
+        size_t len = strcspn(filter, ",");
+        for (const char *p = name; len && *p; p++)
+            if (strncmp(p, filter, len) == 0)
+                return true;
+        filter += len;
+        if (*filter == ',')
+            filter++;
+    }
+    return false;
+}
+
 void bench_filter(bench_t *benches, int count, const char *filter) {
     if (!filter)
         return;
     for (int i = 0; i < count; i++)
-        if (!strstr(benches[i].name, filter))
+        if (!bench_filter_match(benches[i].name, filter))
             benches[i].skipped = "filtered out";
 }
 

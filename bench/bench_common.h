@@ -98,8 +98,9 @@ bool bench_parse_option(bench_options_t *o, int argc, char **argv, int *i);
  * default repeat (default_repeat, or quick_repeat with --quick). */
 void bench_options_finish(bench_options_t *o, int default_repeat, int quick_repeat);
 
-/* bench_filter: marks every row whose name does not contain filter as
- * skipped "filtered out" (not printed, not in the JSON). NULL: keeps all. */
+/* bench_filter: filter is one or more substrings separated by commas; marks
+ * every row whose name contains none of them as skipped "filtered out" (not
+ * printed, not in the JSON). NULL: keeps all. */
 void bench_filter(bench_t *benches, int count, const char *filter);
 
 /* bench_measured: true if row b was measured (skipped and filtered rows
