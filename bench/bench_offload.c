@@ -60,6 +60,8 @@ static inline void cpu_relax(void) {
 static struct {
     unsigned int threads; /* --threads: hop's pool, libuv's threadpool, the pthread pool, Python's executor */
     int fib_n;            /* --fib */
+    int pool_spin_us;     /* --pool-spin-us: hop_pool_options_t.spin_us (-1: hop's default) */
+    int loop_spin_us;     /* --loop-spin-us: hop_loop_options_t.spin_us (-1: hop's default) */
     hop_pool_t pool;
     hop_loop_t loop;
     char python_version[64];
@@ -734,13 +736,16 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: hop-bench-offload [--quick] [--repeat N] [--json FILE] [--filter SUBSTRING] [--threads N]\n"
             "                         [--fib N]\n"
-            "  --quick        repetitions of ~20 ms instead of ~75 ms, 5 of them, fib(27): ~20 s in all\n"
+            "  --quick        repetitions of ~20 ms instead of ~75 ms, and 5 of them\n"
             "  --repeat N     repetitions per figure, the median is reported (default 11; 5 with --quick)\n"
             "  --json FILE    also write the figures and the machine's description to FILE\n"
             "  --filter S,..  measure only the rows whose name contains one of the substrings\n"
             "                 (roundtrip, offload, forkjoin, idle, hop, uv_queue_work, asyncio, ...)\n"
             "  --threads N    threads of hop's pool and of every peer's pool (default 2)\n"
-            "  --fib N        the fork-join workload computes fib(N) (default 30; 27 with --quick)\n"
+            "  --fib N        the fork-join workload computes fib(N) (default 30)\n"
+            "  --pool-spin-us N, --loop-spin-us N\n"
+            "                 spin_us of hop's pool and loop options (default -1: hop's own default);\n"
+            "                 for investigation: the recorded results use the defaults\n"
             "Environment: HOP_BENCH_PYTHON (default python3) runs bench/peers/asyncio_offload.py.\n"
             "UV_THREADPOOL_SIZE is set to --threads for libuv's peer, whatever it was.\n");
 }
@@ -756,6 +761,7 @@ int main(int argc, char **argv) {
     const char *filter = NULL;
     env.threads = 2;
     env.fib_n = 0;
+    env.pool_spin_us = env.loop_spin_us = -1;
     for (int i = 1; i < argc; i++) {
         if (bench_parse_option(&o, argc, argv, &i)) {
             continue;
@@ -767,6 +773,14 @@ int main(int argc, char **argv) {
             if (*end || n < 1 || n > BENCH_MAX_THREADS)
                 bench_die("--threads wants a count from 1 to %d, not \"%s\"", BENCH_MAX_THREADS, argv[i]);
             env.threads = (unsigned int)n;
+        } else if ((strcmp(argv[i], "--pool-spin-us") == 0 || strcmp(argv[i], "--loop-spin-us") == 0) &&
+                   i + 1 < argc) {
+            bool pool = argv[i][2] == 'p';
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < -1 || n > 1000000)
+                bench_die("%s wants microseconds (-1: hop's default), not \"%s\"", argv[i - 1], argv[i]);
+            *(pool ? &env.pool_spin_us : &env.loop_spin_us) = (int)n;
         } else if (strcmp(argv[i], "--fib") == 0 && i + 1 < argc) {
             char *end;
             long n = strtol(argv[++i], &end, 10);
@@ -783,7 +797,7 @@ int main(int argc, char **argv) {
     }
     bench_options_finish(&o, 11, 5);
     if (env.fib_n == 0)
-        env.fib_n = o.quick ? 27 : 30;
+        env.fib_n = 30;
 #if !defined(__OPTIMIZE__)
     fprintf(stderr, "hop-bench-offload: warning: built without optimisation; use a Release build\n");
 #endif
@@ -794,11 +808,12 @@ int main(int argc, char **argv) {
     snprintf(threads, sizeof threads, "%u", env.threads);
     setenv("UV_THREADPOOL_SIZE", threads, 1);
 
-    hop_pool_options_t pool_options = {.threads = env.threads, .name = NULL, .spin_us = -1};
+    hop_pool_options_t pool_options = {.threads = env.threads, .name = NULL, .spin_us = env.pool_spin_us};
     int err = hop_pool_init(&env.pool, &pool_options);
     if (err)
         bench_die("hop_pool_init: %s", hop_strerror(err));
-    err = hop_loop_init(&env.loop, NULL);
+    hop_loop_options_t loop_options = {.name = NULL, .batch = 0, .spin_us = env.loop_spin_us};
+    err = hop_loop_init(&env.loop, &loop_options);
     if (!err)
         err = hop_loop_start(&env.loop);
     if (err)
@@ -956,10 +971,13 @@ int main(int argc, char **argv) {
            o.repeat, (double)o.target_ns / 1e6);
     printf("machine: %s, %ld cores online, %s, %s\n", machine.cpu, machine.nproc, machine.kernel,
            BENCH_COMPILER);
-    printf("hop: pool of %u threads and one loop (hop_loop_start), default spin settings; "
+    char pool_spin[32], loop_spin[32];
+    snprintf(pool_spin, sizeof pool_spin, env.pool_spin_us < 0 ? "default" : "%d us", env.pool_spin_us);
+    snprintf(loop_spin, sizeof loop_spin, env.loop_spin_us < 0 ? "default" : "%d us", env.loop_spin_us);
+    printf("hop: pool of %u threads (spin %s) and one loop (hop_loop_start, spin %s); "
            "libuv %s: UV_THREADPOOL_SIZE=%u;\n"
            "pthread pool: %u workers; asyncio: %s, ThreadPoolExecutor(max_workers=%u)\n\n",
-           env.threads, uv_version_string(), env.threads, env.threads,
+           env.threads, pool_spin, loop_spin, uv_version_string(), env.threads, env.threads,
            env.python_version[0] ? env.python_version : "Python (not run)", env.threads);
     bench_print_table(stdout, benches, COUNT);
     printf("(ratio: cost relative to the first row of the workload, > 1 is slower; cpu/op: process CPU time,\n"
@@ -973,6 +991,8 @@ int main(int argc, char **argv) {
         bench_json_raw(json, "inflight", "%d", BENCH_INFLIGHT);
         bench_json_raw(json, "fib_n", "%d", env.fib_n);
         bench_json_raw(json, "fib_cutoff", "%d", BENCH_FIB_CUTOFF);
+        bench_json_raw(json, "pool_spin_us", "%d", env.pool_spin_us);
+        bench_json_raw(json, "loop_spin_us", "%d", env.loop_spin_us);
         bench_json_string(json, "libuv_version", uv_version_string());
         bench_json_string(json, "python", env.python_version[0] ? env.python_version : "not run");
         bench_json_common(json, &o, &machine);
