@@ -41,8 +41,10 @@ struct hop_loop_options_s {
     const char *name;       /* thread name for hop_loop_start, at most 15 bytes; NULL: "hop-loop" */
     unsigned int batch;     /* inbox jobs run per wake-up before I/O gets a turn; 0: 256 */
     int spin_us;            /* how long the loop thread polls its inbox before blocking in
-                               libuv while it waits for offloaded work; -1: default
-                               (measured, see bench/RESULTS.md); 0: never */
+                               libuv while it waits for offloaded work (it owns tasks and
+                               has nothing to run); -1: default, 50 (waking a thread blocked
+                               in epoll costs about 40 us on the VMs hop is tuned on: the
+                               measurements are in executors/loop.c); 0: never */
 };
 
 struct hop_loop_s {
@@ -60,9 +62,12 @@ struct hop_loop_stats_s {
 };
 
 /* hop_loop_init: creates the loop (its uv_loop_t, inbox and async handle);
- * nothing runs until hop_loop_start or hop_loop_run. options may be NULL.
- * Any thread. Returns 0, HOP_EINVAL, HOP_ENOMEM, or a libuv failure mapped
- * to HOP_EAGAIN. */
+ * nothing runs until hop_loop_start or hop_loop_run, but jobs may be posted
+ * and tasks spawned onto it already. options may be NULL. Not thread-safe
+ * against other use of the same loop. Returns 0; HOP_EINVAL (NULL loop, a
+ * name longer than 15 bytes, spin_us below -1); HOP_ENOMEM; HOP_EAGAIN (libuv
+ * could not create the loop). On failure the loop is left closed: submits to
+ * it return HOP_ECLOSED. */
 HOP_EXTERN int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options);
 
 /* hop_loop_start: runs the loop on a new thread until hop_loop_close.
@@ -72,13 +77,17 @@ HOP_EXTERN int hop_loop_start(hop_loop_t *loop);
 
 /* hop_loop_run: runs the loop on the calling thread, which becomes the
  * loop's thread, until hop_loop_stop is called (from any thread, or from a
- * job on the loop). Blocks. Returns 0; HOP_EINVAL; HOP_EBUSY (running
- * elsewhere already); HOP_ECLOSED. */
+ * job on the loop). Blocks. Successive runs may use different threads.
+ * Returns 0; HOP_EINVAL; HOP_EBUSY (running elsewhere already, or this
+ * thread is running a loop: loops do not nest); HOP_ECLOSED. */
 HOP_EXTERN int hop_loop_run(hop_loop_t *loop);
 
 /* hop_loop_stop: makes hop_loop_run return after the job in progress; queued
- * work stays queued for the next run. Any thread; never blocks. Returns 0 or
- * HOP_EINVAL. A started loop (hop_loop_start) is stopped by hop_loop_close. */
+ * work stays queued for the next run (tasks on the loop stay suspended).
+ * A stop requested while no hop_loop_run is running makes the next one
+ * return at once. Any thread; never blocks. Returns 0 or HOP_EINVAL.
+ * A started loop (hop_loop_start) ignores it: hop_loop_close stops it, and
+ * so does hop_run's loop, which ends when its tasks have. A closed loop: 0. */
 HOP_EXTERN int hop_loop_stop(hop_loop_t *loop);
 
 /* hop_loop_close: shuts the loop down: refuses new work (HOP_ECLOSED) while
@@ -86,11 +95,16 @@ HOP_EXTERN int hop_loop_stop(hop_loop_t *loop);
  * accepted and waits until every task that belongs to the loop has finished;
  * stops the loop and joins its thread (if started); closes every handle left
  * on the uv_loop_t (uv_close, handles of users included) and closes it.
- * Blocks. Call it from a thread other than the loop's, or, for a loop driven
- * by hop_loop_run, after that returned (it then runs the loop on the calling
- * thread to drain it). Returns 0; HOP_EINVAL; HOP_EDEADLK (called on the
- * loop's own thread while it runs); HOP_EBUSY (hop_loop_run is running on
- * another thread); HOP_EALREADY. */
+ * Blocks, for as long as the loop's tasks take: a task suspended on
+ * something that never completes keeps close waiting. Call it from a thread
+ * other than the loop's, or, for a loop driven by hop_loop_run, after that
+ * returned (it then runs the loop on the calling thread to drain it).
+ * Handles left open are closed without a close callback, on the calling
+ * thread: close handles that need one (to free them) yourself first. A post
+ * racing with close is either run or refused with HOP_ECLOSED, never lost.
+ * Returns 0; HOP_EINVAL; HOP_EDEADLK (called on the loop's own thread while
+ * it runs, from a job or task on it); HOP_EBUSY (hop_loop_run is running on
+ * another thread); HOP_EALREADY (closed, or being closed by another call). */
 HOP_EXTERN int hop_loop_close(hop_loop_t *loop);
 
 /* hop_loop_executor: the loop as an executor. NULL for NULL. */
@@ -101,15 +115,22 @@ HOP_EXTERN hop_executor_t *hop_loop_executor(hop_loop_t *loop);
 HOP_EXTERN struct uv_loop_s *hop_loop_uv(hop_loop_t *loop);
 
 /* hop_loop_post: runs job on the loop's thread, like asyncio's
- * call_soon_threadsafe. Any thread; never blocks, never allocates. Returns
- * 0, HOP_EINVAL, HOP_ECLOSED. Same as hop_executor_submit on the loop. */
+ * call_soon_threadsafe. Jobs from one thread run in the order posted. Any
+ * thread; never blocks, never allocates: a few atomic operations, plus one
+ * uv_async_send (a write to an eventfd) when the loop is asleep. Returns 0,
+ * HOP_EINVAL (NULL loop or job, job without run function), HOP_ECLOSED.
+ * Same as hop_executor_submit on the loop. */
 HOP_EXTERN int hop_loop_post(hop_loop_t *loop, hop_job_t *job);
 
-/* hop_loop_current: the loop whose thread is calling, or NULL. Inside a
- * task, read it again after every await. */
+/* hop_loop_current: the loop running on the calling thread (in a job or a
+ * task on it, or in a uv callback), or NULL. An opaque call: inside a task,
+ * call it again after every await rather than keeping its value (the task
+ * may have moved to another thread, see hop/task.h). */
 HOP_EXTERN hop_loop_t *hop_loop_current(void);
 
-/* hop_loop_stats: counters since hop_loop_init. Any thread. */
+/* hop_loop_stats: counters since hop_loop_init, each read atomically (not
+ * one snapshot). Any thread. Returns 0; HOP_EINVAL (NULL argument);
+ * HOP_ECLOSED (the counters went with the loop: *stats is zeroed). */
 HOP_EXTERN int hop_loop_stats(const hop_loop_t *loop, hop_loop_stats_t *stats);
 
 /* hop_dispatch_to_loop: the rest of the current task runs on loop's thread
@@ -120,10 +141,13 @@ HOP_EXTERN int hop_dispatch_to_loop(hop_loop_t *loop);
 
 /* hop_run: like asyncio.run: creates a loop on the calling thread, runs
  * main(arg) as a task on it, and returns when main has finished and every
- * other task on that loop has too; then closes the loop. *result (if not
- * NULL) receives main's result. Blocks. Returns main's status: 0 or
- * HOP_ECANCELED; HOP_EINVAL (NULL main); HOP_EBUSY (called on a thread that
- * is already running a loop); HOP_ENOMEM. */
+ * other task on that loop has too (tasks that dispatched elsewhere are not
+ * waited for); then closes the loop. *result (if not NULL) receives main's
+ * result (NULL on error). Inside, hop_loop_current() is that loop; it is gone
+ * once hop_run returns, so other threads must not post to it after. Blocks.
+ * Returns main's status: 0 or HOP_ECANCELED; HOP_EINVAL (NULL main);
+ * HOP_EBUSY (called on a thread that is already running a loop); HOP_ENOMEM;
+ * HOP_EAGAIN (libuv could not create the loop). */
 HOP_EXTERN int hop_run(hop_task_fn main, void *arg, void **result);
 
 #ifdef __cplusplus

@@ -1,0 +1,880 @@
+/* tests/test_loop.c: libuv loops as executors (executors/loop.c), the
+ * dispatch to them, and hop_run.
+ *
+ * Jobs and tasks on a loop run on the loop's thread; the tests record what
+ * they see there (thread, current loop, current executor) and assert on the
+ * test's own thread. No test asserts on speed: the wake-up test counts
+ * system calls, the idle tests measure CPU time against a generous bound. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <uv.h>
+
+#include "helpers.h"
+
+TestSuite(loop, .timeout = 60);
+
+/* glibc declares pthread_self() const: the compiler may reuse a value read
+ * before an await on another thread. Read it through an opaque call. */
+__attribute__((noinline)) static pthread_t current_thread(void) {
+    pthread_t self = pthread_self();
+    __asm__ volatile("" : "+m"(self)::"memory");
+    return self;
+}
+
+static unsigned int load_uint(const unsigned int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static void store_uint(unsigned int *p, unsigned int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static void add_uint(unsigned int *p, unsigned int v) { __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
+
+/* Waits (politely) until *p reaches at least value. */
+static void wait_for(const unsigned int *p, unsigned int value) {
+    while (load_uint(p) < value)
+        test_sleep_ms(1);
+}
+
+/* ---- probes: what a job on the loop sees ---- */
+
+typedef struct {
+    hop_job_t job;
+    pthread_t thread;
+    hop_loop_t *current;
+    hop_executor_t *executor;
+    unsigned int done;
+} probe_t;
+
+static void probe_run(hop_job_t *job) {
+    probe_t *p = (probe_t *)job;
+    p->thread = current_thread();
+    p->current = hop_loop_current();
+    p->executor = hop_executor_current();
+    store_uint(&p->done, 1);
+}
+
+/* The thread that runs loop's jobs, learnt by posting a probe. */
+static pthread_t loop_thread(hop_loop_t *loop) {
+    probe_t p = {0};
+    hop_job_init(&p.job, probe_run);
+    HOP_OK(hop_loop_post(loop, &p.job));
+    wait_for(&p.done, 1);
+    cr_assert_eq(p.current, loop, "hop_loop_current() in a job on the loop");
+    cr_assert_eq(p.executor, hop_loop_executor(loop), "hop_executor_current() in a job on the loop");
+    return p.thread;
+}
+
+/* ---- posts ---- */
+
+#define PRODUCERS 4
+#define POSTS 5000
+
+typedef struct {
+    hop_job_t job;
+    unsigned int producer;
+    unsigned int seq;
+} post_t;
+
+static hop_loop_t post_loop;
+static pthread_t post_loop_thread;
+static unsigned int post_next[PRODUCERS]; /* loop thread only */
+static unsigned int post_ran, post_misplaced, post_out_of_order;
+
+static void post_run(hop_job_t *job) {
+    post_t *p = (post_t *)job;
+    if (!pthread_equal(current_thread(), post_loop_thread) || hop_loop_current() != &post_loop)
+        add_uint(&post_misplaced, 1);
+    if (p->seq != post_next[p->producer])
+        add_uint(&post_out_of_order, 1);
+    post_next[p->producer] = p->seq + 1;
+    add_uint(&post_ran, 1);
+}
+
+static void *post_many(void *arg) {
+    post_t *posts = arg;
+    for (unsigned int i = 0; i < POSTS; i++) {
+        HOP_OK(hop_job_init(&posts[i].job, post_run));
+        HOP_OK(hop_loop_post(&post_loop, &posts[i].job));
+        if (i % 512 == 0)
+            sched_yield();
+    }
+    return NULL;
+}
+
+Test(loop, posts_from_several_threads_each_run_once_on_the_loop_thread_in_per_producer_order) {
+    HOP_OK(hop_loop_init(&post_loop, NULL));
+    HOP_OK(hop_loop_start(&post_loop));
+    post_loop_thread = loop_thread(&post_loop);
+    cr_assert_not(pthread_equal(post_loop_thread, current_thread()));
+    static post_t posts[PRODUCERS][POSTS];
+    pthread_t producers[PRODUCERS];
+    for (unsigned int p = 0; p < PRODUCERS; p++) {
+        for (unsigned int i = 0; i < POSTS; i++)
+            posts[p][i] = (post_t){.producer = p, .seq = i};
+        pthread_create(&producers[p], NULL, post_many, posts[p]);
+    }
+    for (unsigned int p = 0; p < PRODUCERS; p++)
+        pthread_join(producers[p], NULL);
+    wait_for(&post_ran, PRODUCERS * POSTS);
+    HOP_OK(hop_loop_close(&post_loop));
+    cr_assert_eq(load_uint(&post_ran), PRODUCERS * POSTS, "every post ran exactly once");
+    cr_assert_eq(load_uint(&post_misplaced), 0, "every post ran on the loop's thread");
+    cr_assert_eq(load_uint(&post_out_of_order), 0, "each producer's posts ran in order");
+}
+
+static void *name_of_thread(hop_loop_t *loop, char *name) {
+    pthread_t thread = loop_thread(loop);
+    pthread_getname_np(thread, name, 16);
+    return NULL;
+}
+
+Test(loop, a_started_loop_thread_carries_the_name_from_the_options) {
+    hop_loop_t a, b;
+    char name[16];
+    HOP_OK(hop_loop_init(&a, NULL));
+    HOP_OK(hop_loop_start(&a));
+    name_of_thread(&a, name);
+    cr_assert_str_eq(name, "hop-loop");
+    hop_loop_options_t options = {.name = "io-17", .batch = 0, .spin_us = -1};
+    HOP_OK(hop_loop_init(&b, &options));
+    HOP_OK(hop_loop_start(&b));
+    name_of_thread(&b, name);
+    cr_assert_str_eq(name, "io-17");
+    HOP_ERR(hop_loop_start(&b), HOP_EBUSY);
+    HOP_OK(hop_loop_close(&a));
+    HOP_OK(hop_loop_close(&b));
+}
+
+/* ---- tasks on a loop ---- */
+
+typedef struct {
+    hop_loop_t *loop;
+    pthread_t expected;
+    hop_future_t *future;
+    unsigned int misplaced;
+    unsigned int suspended;
+} where_t;
+
+static void check_where(where_t *w) {
+    if (!pthread_equal(current_thread(), w->expected))
+        w->misplaced++;
+    if (hop_loop_current() != w->loop || hop_executor_current() != hop_loop_executor(w->loop))
+        w->misplaced++;
+}
+
+static void *stay_on_loop(void *arg) {
+    where_t *w = arg;
+    check_where(w);
+    HOP_OK(hop_yield());
+    check_where(w);
+    store_uint(&w->suspended, 1);
+    void *value;
+    HOP_OK(hop_future_await(w->future, &value));
+    check_where(w);
+    return value;
+}
+
+Test(loop, tasks_spawned_on_a_loop_run_on_its_thread_and_see_it_as_current_across_awaits) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    hop_future_t future;
+    hop_future_init(&future);
+    where_t w = {.loop = &loop, .expected = loop_thread(&loop), .future = &future};
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_loop_executor(&loop), stay_on_loop, &w, NULL, &t));
+    wait_for(&w.suspended, 1);
+    HOP_OK(hop_future_set_result(&future, (void *)7)); /* completed from this thread */
+    void *result;
+    HOP_OK(hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, &result));
+    cr_assert_eq(result, (void *)7);
+    cr_assert_eq(w.misplaced, 0, "the task ran off the loop's thread, or saw the wrong current loop");
+    cr_assert_null(hop_loop_current(), "no loop runs on the test's thread");
+    hop_task_unref(t);
+    HOP_OK(hop_loop_close(&loop));
+}
+
+/* ---- hopping between loops ---- */
+
+#define LOOPS 3
+
+static hop_loop_t hop_loops[LOOPS];
+static pthread_t hop_loop_threads[LOOPS];
+
+typedef struct {
+    unsigned int seed;
+    int hops;
+    long checksum;
+    long expected;
+    unsigned int misplaced;
+} hopper_t;
+
+static void *hop_around(void *arg) {
+    hopper_t *h = arg;
+    long locals[6] = {1, 2, 3, 4, 5, 6};
+    for (int i = 0; i < h->hops; i++) {
+        int target = rand_r(&h->seed) % LOOPS;
+        HOP_OK(hop_dispatch_to_loop(&hop_loops[target]));
+        if (!pthread_equal(current_thread(), hop_loop_threads[target]) || hop_loop_current() != &hop_loops[target])
+            h->misplaced++;
+        for (int k = 0; k < 6; k++)
+            locals[k] += k;
+        h->checksum += target + 1;
+    }
+    for (int k = 0; k < 6; k++)
+        if (locals[k] != (k + 1) + (long)k * h->hops)
+            h->misplaced++;
+    return NULL;
+}
+
+static void run_hoppers(int count, int hops) {
+    for (int i = 0; i < LOOPS; i++) {
+        HOP_OK(hop_loop_init(&hop_loops[i], NULL));
+        HOP_OK(hop_loop_start(&hop_loops[i]));
+        hop_loop_threads[i] = loop_thread(&hop_loops[i]);
+    }
+    hopper_t *hoppers = calloc((size_t)count, sizeof *hoppers);
+    hop_task_t **tasks = calloc((size_t)count, sizeof *tasks);
+    for (int i = 0; i < count; i++) {
+        hoppers[i] = (hopper_t){.seed = (unsigned int)i * 7919u + 1u, .hops = hops};
+        unsigned int seed = hoppers[i].seed;
+        for (int k = 0; k < hops; k++)
+            hoppers[i].expected += rand_r(&seed) % LOOPS + 1;
+        HOP_OK(hop_task_spawn(hop_loop_executor(&hop_loops[i % LOOPS]), hop_around, &hoppers[i], NULL, &tasks[i]));
+    }
+    for (int i = 0; i < count; i++) {
+        HOP_OK(hop_future_wait(hop_task_future(tasks[i]), HOP_WAIT_FOREVER, NULL));
+        cr_assert_eq(hoppers[i].misplaced, 0, "task %d landed on the wrong thread or lost its locals", i);
+        cr_assert_eq(hoppers[i].checksum, hoppers[i].expected, "task %d skipped or repeated a hop", i);
+        hop_task_unref(tasks[i]);
+    }
+    for (int i = 0; i < LOOPS; i++)
+        HOP_OK(hop_loop_close(&hop_loops[i]));
+    free(hoppers);
+    free(tasks);
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.in_use, 0, "every task's stack came back");
+}
+
+Test(loop, a_task_dispatched_between_loops_lands_on_each_loops_thread_and_keeps_its_locals) {
+    run_hoppers(1, 2000);
+}
+
+Test(loop, many_tasks_hopping_among_three_loops_all_land_right_and_finish, .timeout = 120) {
+    run_hoppers(64, 300);
+}
+
+/* ---- hop_run ---- */
+
+static pthread_t hop_run_caller;
+
+static void *main_returns_42(void *arg) {
+    (void)arg;
+    cr_assert_not_null(hop_loop_current());
+    cr_assert(pthread_equal(current_thread(), hop_run_caller), "main runs on hop_run's thread");
+    HOP_OK(hop_yield());
+    void *nested = (void *)1;
+    HOP_ERR(hop_run(main_returns_42, NULL, &nested), HOP_EBUSY);
+    cr_assert_null(nested);
+    HOP_ERR(hop_loop_close(hop_loop_current()), HOP_EDEADLK);
+    return (void *)42;
+}
+
+Test(loop, hop_run_returns_the_result_of_main) {
+    hop_run_caller = current_thread();
+    void *result = NULL;
+    HOP_OK(hop_run(main_returns_42, NULL, &result));
+    cr_assert_eq(result, (void *)42);
+    cr_assert_null(hop_loop_current(), "hop_run's loop is gone once it returns");
+}
+
+static void *main_cancels_itself(void *arg) {
+    (void)arg;
+    HOP_OK(hop_task_cancel(hop_task_current()));
+    HOP_ERR(hop_yield(), HOP_ECANCELED);
+    return NULL;
+}
+
+Test(loop, hop_run_returns_ecanceled_when_main_was_cancelled) {
+    HOP_ERR(hop_run(main_cancels_itself, NULL, NULL), HOP_ECANCELED);
+}
+
+typedef struct {
+    hop_job_t job;
+    int status;
+    unsigned int done;
+} nested_run_t;
+
+static void *main_unused(void *arg) { return arg; }
+
+static void nested_run(hop_job_t *job) {
+    nested_run_t *n = (nested_run_t *)job;
+    n->status = hop_run(main_unused, NULL, NULL);
+    store_uint(&n->done, 1);
+}
+
+Test(loop, hop_run_on_a_thread_that_runs_a_loop_returns_ebusy) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    nested_run_t n = {0};
+    hop_job_init(&n.job, nested_run);
+    HOP_OK(hop_loop_post(&loop, &n.job));
+    wait_for(&n.done, 1);
+    HOP_ERR(n.status, HOP_EBUSY);
+    HOP_OK(hop_loop_close(&loop));
+}
+
+#define CHILDREN 8
+
+static hop_future_t child_futures[CHILDREN];
+static unsigned int children_done;
+static pthread_t child_completer;
+
+static void *child(void *arg) {
+    hop_loop_t *home = hop_loop_current();
+    void *value;
+    HOP_OK(hop_future_await(arg, &value));
+    if (hop_loop_current() == home)
+        add_uint(&children_done, 1);
+    return NULL;
+}
+
+static void *complete_children_later(void *arg) {
+    (void)arg;
+    test_sleep_ms(50);
+    for (int i = 0; i < CHILDREN; i++)
+        hop_future_set_result(&child_futures[i], NULL);
+    return NULL;
+}
+
+static void *main_spawns_children(void *arg) {
+    (void)arg;
+    for (int i = 0; i < CHILDREN; i++) {
+        hop_future_init(&child_futures[i]);
+        HOP_OK(hop_task_spawn(hop_executor_current(), child, &child_futures[i], NULL, NULL));
+    }
+    pthread_create(&child_completer, NULL, complete_children_later, NULL);
+    return (void *)5; /* without joining them */
+}
+
+Test(loop, hop_run_waits_for_the_tasks_main_spawned_on_its_loop) {
+    void *result;
+    HOP_OK(hop_run(main_spawns_children, NULL, &result));
+    cr_assert_eq(result, (void *)5);
+    cr_assert_eq(load_uint(&children_done), CHILDREN, "hop_run returned before main's children finished");
+    pthread_join(child_completer, NULL);
+}
+
+/* ---- libuv on the loop ---- */
+
+typedef struct {
+    hop_job_t job;
+    hop_loop_t *loop;
+    uv_timer_t timer;
+    uint64_t timeout_ms;
+    uint64_t repeat_ms;
+    unsigned int fired;
+    pthread_t fired_on;
+} timer_job_t;
+
+static void timer_fired(uv_timer_t *timer) {
+    timer_job_t *t = timer->data;
+    t->fired_on = current_thread();
+    add_uint(&t->fired, 1);
+    if (!t->repeat_ms)
+        uv_close((uv_handle_t *)timer, NULL);
+}
+
+static void start_timer(hop_job_t *job) {
+    timer_job_t *t = (timer_job_t *)job;
+    uv_loop_t *uv = hop_loop_uv(t->loop);
+    cr_assert_not_null(uv);
+    uv_timer_init(uv, &t->timer);
+    t->timer.data = t;
+    uv_timer_start(&t->timer, timer_fired, t->timeout_ms, t->repeat_ms);
+}
+
+Test(loop, a_job_on_the_loop_can_start_a_uv_timer_on_hop_loop_uv_and_it_fires) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    pthread_t thread = loop_thread(&loop);
+    timer_job_t t = {.loop = &loop, .timeout_ms = 10};
+    hop_job_init(&t.job, start_timer);
+    HOP_OK(hop_loop_post(&loop, &t.job));
+    wait_for(&t.fired, 1);
+    cr_assert(pthread_equal(t.fired_on, thread), "the timer fired on the loop's thread");
+    HOP_OK(hop_loop_close(&loop));
+}
+
+Test(loop, close_closes_a_uv_handle_that_a_user_left_open) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    static timer_job_t t;
+    t = (timer_job_t){.loop = &loop, .timeout_ms = 1, .repeat_ms = 1};
+    hop_job_init(&t.job, start_timer);
+    HOP_OK(hop_loop_post(&loop, &t.job));
+    wait_for(&t.fired, 2);
+    HOP_OK(hop_loop_close(&loop)); /* would fail uv_loop_close, or hang, otherwise */
+    cr_assert(uv_is_closing((uv_handle_t *)&t.timer), "the user's repeating timer was closed");
+    cr_assert_not(uv_is_active((uv_handle_t *)&t.timer));
+}
+
+/* ---- wake-ups and batches ---- */
+
+typedef struct {
+    hop_job_t job;
+    unsigned int started;
+    unsigned int release;
+} blocker_t;
+
+static void block_until_released(hop_job_t *job) {
+    blocker_t *b = (blocker_t *)job;
+    store_uint(&b->started, 1);
+    while (!load_uint(&b->release))
+        sched_yield();
+}
+
+static unsigned int burst_ran;
+static void count_burst(hop_job_t *job) {
+    (void)job;
+    add_uint(&burst_ran, 1);
+}
+
+#define BURST 1000
+
+Test(loop, a_burst_of_posts_while_the_loop_is_busy_costs_a_few_wakeups_not_one_each) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    blocker_t b = {0};
+    hop_job_init(&b.job, block_until_released);
+    HOP_OK(hop_loop_post(&loop, &b.job));
+    wait_for(&b.started, 1);
+    hop_loop_stats_t before, after;
+    HOP_OK(hop_loop_stats(&loop, &before));
+    static hop_job_t burst[BURST];
+    for (int i = 0; i < BURST; i++) {
+        hop_job_init(&burst[i], count_burst);
+        HOP_OK(hop_loop_post(&loop, &burst[i]));
+    }
+    store_uint(&b.release, 1);
+    wait_for(&burst_ran, BURST);
+    HOP_OK(hop_loop_stats(&loop, &after));
+    uint64_t wakeups = after.wakeups_sent - before.wakeups_sent;
+    cr_assert_lt(wakeups, 100, "%llu uv_async_send calls for %d posts", (unsigned long long)wakeups, BURST);
+    cr_assert_geq(after.jobs_run - before.jobs_run, BURST);
+    cr_assert_gt(after.batches, before.batches);
+    HOP_OK(hop_loop_close(&loop));
+    cr_assert_eq(load_uint(&burst_ran), BURST, "every post ran once");
+}
+
+typedef struct {
+    hop_job_t job;
+    hop_loop_t *loop;
+    unsigned int runs;
+    unsigned int *stop;
+} reposter_t;
+
+static void repost_self(hop_job_t *job) {
+    reposter_t *r = (reposter_t *)job;
+    r->runs++;
+    if (!load_uint(r->stop))
+        HOP_OK(hop_loop_post(r->loop, job));
+}
+
+Test(loop, a_job_that_reposts_itself_forever_does_not_starve_a_uv_timer) {
+    hop_loop_t loop;
+    hop_loop_options_t options = {.name = NULL, .batch = 64, .spin_us = -1};
+    HOP_OK(hop_loop_init(&loop, &options));
+    static timer_job_t t;
+    t = (timer_job_t){.loop = &loop, .timeout_ms = 20};
+    hop_job_init(&t.job, start_timer);
+    reposter_t r = {.loop = &loop, .stop = &t.fired};
+    hop_job_init(&r.job, repost_self);
+    HOP_OK(hop_loop_post(&loop, &t.job));
+    HOP_OK(hop_loop_post(&loop, &r.job));
+    HOP_OK(hop_loop_start(&loop));
+    wait_for(&t.fired, 1); /* the suite's timeout fails the test if it never fires */
+    HOP_OK(hop_loop_close(&loop));
+    cr_assert_gt(r.runs, options.batch, "the re-posting job kept the inbox busy across batches");
+}
+
+/* ---- close ---- */
+
+#define IN_FLIGHT 8
+
+typedef struct {
+    hop_future_t future;
+    unsigned int suspended;
+    unsigned int finished;
+} waiter_t;
+
+static void *await_then_finish(void *arg) {
+    waiter_t *w = arg;
+    store_uint(&w->suspended, 1);
+    void *value;
+    HOP_OK(hop_future_await(&w->future, &value));
+    HOP_OK(hop_yield());
+    store_uint(&w->finished, 1);
+    return value;
+}
+
+static void *complete_waiters_later(void *arg) {
+    waiter_t *ws = arg;
+    test_sleep_ms(100);
+    for (int i = 0; i < IN_FLIGHT; i++)
+        hop_future_set_result(&ws[i].future, (void *)(intptr_t)(i + 1));
+    return NULL;
+}
+
+Test(loop, close_waits_for_tasks_that_await_futures_another_thread_completes_later) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    static waiter_t ws[IN_FLIGHT];
+    hop_task_t *tasks[IN_FLIGHT];
+    for (int i = 0; i < IN_FLIGHT; i++) {
+        hop_future_init(&ws[i].future);
+        HOP_OK(hop_task_spawn(hop_loop_executor(&loop), await_then_finish, &ws[i], NULL, &tasks[i]));
+    }
+    for (int i = 0; i < IN_FLIGHT; i++)
+        wait_for(&ws[i].suspended, 1);
+    pthread_t completer;
+    pthread_create(&completer, NULL, complete_waiters_later, ws);
+    HOP_OK(hop_loop_close(&loop));
+    for (int i = 0; i < IN_FLIGHT; i++) {
+        cr_assert_eq(load_uint(&ws[i].finished), 1, "task %d had not finished when close returned", i);
+        cr_assert_eq(hop_task_state(tasks[i]), HOP_TASK_DONE);
+        void *value;
+        HOP_OK(hop_future_result(hop_task_future(tasks[i]), &value));
+        cr_assert_eq(value, (void *)(intptr_t)(i + 1));
+        hop_task_unref(tasks[i]);
+    }
+    pthread_join(completer, NULL);
+}
+
+static void never(hop_job_t *job) { (void)job; cr_assert(false, "a refused job ran"); }
+
+Test(loop, after_close_posts_spawns_and_restarts_return_eclosed) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    HOP_OK(hop_loop_close(&loop));
+    hop_job_t job;
+    hop_job_init(&job, never);
+    HOP_ERR(hop_loop_post(&loop, &job), HOP_ECLOSED);
+    HOP_ERR(hop_executor_submit(hop_loop_executor(&loop), &job), HOP_ECLOSED);
+    hop_task_t *t = (hop_task_t *)1;
+    HOP_ERR(hop_task_spawn(hop_loop_executor(&loop), main_unused, NULL, NULL, &t), HOP_ECLOSED);
+    cr_assert_null(t);
+    HOP_ERR(hop_loop_start(&loop), HOP_ECLOSED);
+    HOP_ERR(hop_loop_run(&loop), HOP_ECLOSED);
+    HOP_ERR(hop_loop_close(&loop), HOP_EALREADY);
+    cr_assert_null(hop_loop_uv(&loop));
+    cr_assert_eq(hop_loop_executor(&loop), &loop.executor, "the struct stays valid");
+    hop_loop_stats_t stats;
+    HOP_ERR(hop_loop_stats(&loop, &stats), HOP_ECLOSED);
+    HOP_OK(hop_loop_stop(&loop));
+}
+
+static hop_loop_t closed_loop;
+static hop_executor_t *manual_home;
+
+static void *dispatch_to_closed_loop(void *arg) {
+    (void)arg;
+    HOP_ERR(hop_dispatch_to_loop(&closed_loop), HOP_ECLOSED);
+    cr_assert_eq(hop_executor_current(), manual_home, "a refused dispatch leaves the task where it was");
+    cr_assert_null(hop_loop_current());
+    return (void *)1;
+}
+
+Test(loop, dispatch_to_a_closed_loop_returns_eclosed_and_the_task_stays_home) {
+    HOP_OK(hop_manual_executor_create(&manual_home));
+    HOP_OK(hop_loop_init(&closed_loop, NULL));
+    HOP_OK(hop_loop_close(&closed_loop)); /* never started: closes on this thread */
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(manual_home, dispatch_to_closed_loop, NULL, NULL, &t));
+    test_run_until_finished(manual_home, t);
+    void *result;
+    HOP_OK(hop_future_result(hop_task_future(t), &result));
+    cr_assert_eq(result, (void *)1);
+    hop_task_unref(t);
+    HOP_OK(hop_manual_executor_destroy(manual_home));
+}
+
+typedef struct {
+    hop_job_t job;
+    hop_loop_t *loop;
+    int status;
+    unsigned int done;
+} close_from_job_t;
+
+static void close_from_job(hop_job_t *job) {
+    close_from_job_t *c = (close_from_job_t *)job;
+    c->status = hop_loop_close(c->loop);
+    store_uint(&c->done, 1);
+}
+
+static void *close_from_task(void *arg) { return (void *)(intptr_t)hop_loop_close(arg); }
+
+Test(loop, close_on_the_loops_own_thread_returns_edeadlk) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    close_from_job_t c = {.loop = &loop};
+    hop_job_init(&c.job, close_from_job);
+    HOP_OK(hop_loop_post(&loop, &c.job));
+    wait_for(&c.done, 1);
+    HOP_ERR(c.status, HOP_EDEADLK);
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_loop_executor(&loop), close_from_task, &loop, NULL, &t));
+    void *status;
+    HOP_OK(hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, &status));
+    HOP_ERR((int)(intptr_t)status, HOP_EDEADLK);
+    hop_task_unref(t);
+    HOP_OK(hop_loop_close(&loop));
+    HOP_ERR(hop_loop_close(&loop), HOP_EALREADY);
+}
+
+/* Posts racing with close: each is either run or refused, none is lost,
+ * and none touches the loop's internals after they are freed (ASan, TSan).
+ * The submit op is called directly: hop_executor_submit reads
+ * executor->ops with a plain load, which races (formally) with close
+ * switching ops to the closed table. */
+#define RACERS 2
+#define RACE_POSTS 20000
+
+static hop_loop_t race_loop;
+static const hop_executor_ops_t *race_ops;
+static unsigned int race_ran;
+
+static void race_count(hop_job_t *job) {
+    (void)job;
+    add_uint(&race_ran, 1);
+}
+
+static void *race_post(void *arg) {
+    hop_job_t *jobs = arg;
+    unsigned int accepted = 0;
+    for (unsigned int i = 0; i < RACE_POSTS; i++) {
+        hop_job_init(&jobs[i], race_count);
+        int err = race_ops->submit(&race_loop.executor, &jobs[i], 0);
+        if (err == 0)
+            accepted++;
+        else
+            cr_assert_eq(err, HOP_ECLOSED);
+    }
+    return (void *)(uintptr_t)accepted;
+}
+
+Test(loop, posts_racing_with_close_are_each_either_run_or_refused) {
+    HOP_OK(hop_loop_init(&race_loop, NULL));
+    HOP_OK(hop_loop_start(&race_loop));
+    race_ops = race_loop.executor.ops;
+    static hop_job_t jobs[RACERS][RACE_POSTS];
+    pthread_t racers[RACERS];
+    for (int i = 0; i < RACERS; i++)
+        pthread_create(&racers[i], NULL, race_post, jobs[i]);
+    test_sleep_ms(2);
+    HOP_OK(hop_loop_close(&race_loop));
+    unsigned int accepted = 0;
+    for (int i = 0; i < RACERS; i++) {
+        void *count;
+        pthread_join(racers[i], &count);
+        accepted += (unsigned int)(uintptr_t)count;
+    }
+    cr_assert_eq(load_uint(&race_ran), accepted, "accepted %u posts, ran %u", accepted, load_uint(&race_ran));
+}
+
+/* ---- hop_loop_run and hop_loop_stop ---- */
+
+typedef struct {
+    hop_loop_t *loop;
+    int status;
+} runner_t;
+
+static void *run_loop_here(void *arg) {
+    runner_t *r = arg;
+    r->status = hop_loop_run(r->loop);
+    return NULL;
+}
+
+static unsigned int counted_runs;
+static pthread_t counted_last_thread;
+static void count_and_note_thread(hop_job_t *job) {
+    (void)job;
+    counted_last_thread = current_thread();
+    add_uint(&counted_runs, 1);
+}
+
+Test(loop, a_loop_run_on_a_test_thread_stops_on_hop_loop_stop_runs_again_and_close_drains_it) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    static hop_job_t jobs[3];
+    for (int i = 0; i < 3; i++)
+        hop_job_init(&jobs[i], count_and_note_thread);
+
+    runner_t r = {.loop = &loop, .status = 1};
+    pthread_t runner;
+    pthread_create(&runner, NULL, run_loop_here, &r);
+    HOP_OK(hop_loop_post(&loop, &jobs[0]));
+    wait_for(&counted_runs, 1);
+    cr_assert(pthread_equal(counted_last_thread, runner), "the job ran on the thread in hop_loop_run");
+    HOP_ERR(hop_loop_start(&loop), HOP_EBUSY);
+    HOP_ERR(hop_loop_close(&loop), HOP_EBUSY);
+    HOP_OK(hop_loop_stop(&loop));
+    pthread_join(runner, NULL);
+    HOP_OK(r.status);
+
+    /* Stopped: posts queue up, and run when it runs again. */
+    HOP_OK(hop_loop_post(&loop, &jobs[1]));
+    test_sleep_ms(20);
+    cr_assert_eq(load_uint(&counted_runs), 1, "nothing runs while the loop is stopped");
+    r.status = 1;
+    pthread_create(&runner, NULL, run_loop_here, &r);
+    wait_for(&counted_runs, 2);
+    cr_assert(pthread_equal(counted_last_thread, runner));
+    HOP_OK(hop_loop_stop(&loop));
+    pthread_join(runner, NULL);
+    HOP_OK(r.status);
+
+    /* Close runs what is still queued, on the closing thread. */
+    HOP_OK(hop_loop_post(&loop, &jobs[2]));
+    HOP_OK(hop_loop_close(&loop));
+    cr_assert_eq(load_uint(&counted_runs), 3, "close ran the queued job");
+    cr_assert(pthread_equal(counted_last_thread, current_thread()));
+}
+
+/* ---- bad input ---- */
+
+Test(loop, bad_input_returns_einval_and_dispatch_outside_a_task_returns_enottask) {
+    hop_loop_t loop;
+    hop_job_t job, no_run = {0};
+    hop_job_init(&job, never);
+    HOP_ERR(hop_loop_init(NULL, NULL), HOP_EINVAL);
+    hop_loop_options_t long_name = {.name = "a-name-longer-than-15", .spin_us = -1};
+    HOP_ERR(hop_loop_init(&loop, &long_name), HOP_EINVAL);
+    HOP_ERR(hop_loop_post(&loop, &job), HOP_ECLOSED); /* a failed init leaves a closed loop */
+    hop_loop_options_t bad_spin = {.spin_us = -2};
+    HOP_ERR(hop_loop_init(&loop, &bad_spin), HOP_EINVAL);
+    HOP_ERR(hop_loop_start(NULL), HOP_EINVAL);
+    HOP_ERR(hop_loop_run(NULL), HOP_EINVAL);
+    HOP_ERR(hop_loop_stop(NULL), HOP_EINVAL);
+    HOP_ERR(hop_loop_close(NULL), HOP_EINVAL);
+    HOP_ERR(hop_loop_stats(NULL, NULL), HOP_EINVAL);
+    cr_assert_null(hop_loop_executor(NULL));
+    cr_assert_null(hop_loop_uv(NULL));
+    HOP_ERR(hop_dispatch_to_loop(NULL), HOP_EINVAL);
+    HOP_ERR(hop_run(NULL, NULL, NULL), HOP_EINVAL);
+    cr_assert_null(hop_loop_current());
+
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_ERR(hop_loop_post(NULL, &job), HOP_EINVAL);
+    HOP_ERR(hop_loop_post(&loop, NULL), HOP_EINVAL);
+    HOP_ERR(hop_loop_post(&loop, &no_run), HOP_EINVAL);
+    HOP_ERR(hop_loop_stats(&loop, NULL), HOP_EINVAL);
+    HOP_ERR(hop_dispatch_to_loop(&loop), HOP_ENOTTASK);
+    cr_assert_not_null(hop_loop_uv(&loop));
+    HOP_OK(hop_loop_close(&loop));
+}
+
+/* ---- CPU use while idle ---- */
+
+static double cpu_ms(void) {
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return (double)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
+           (double)(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
+}
+
+Test(loop, an_idle_loop_does_not_burn_cpu) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    loop_thread(&loop);
+    double before = cpu_ms();
+    test_sleep_ms(300);
+    double used = cpu_ms() - before;
+    cr_assert_lt(used, 30.0, "an idle loop used %.1f ms of CPU in 300 ms", used);
+    HOP_OK(hop_loop_close(&loop));
+}
+
+Test(loop, a_loop_whose_tasks_all_wait_spins_briefly_then_blocks) {
+    hop_loop_t loop;
+    hop_loop_options_t options = {.name = NULL, .batch = 0, .spin_us = 1000};
+    HOP_OK(hop_loop_init(&loop, &options));
+    HOP_OK(hop_loop_start(&loop));
+    static waiter_t w;
+    hop_future_init(&w.future);
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_loop_executor(&loop), await_then_finish, &w, NULL, &t));
+    wait_for(&w.suspended, 1);
+    test_sleep_ms(10);
+    double before = cpu_ms();
+    test_sleep_ms(300);
+    double used = cpu_ms() - before;
+    cr_assert_lt(used, 30.0, "a loop waiting for its task used %.1f ms of CPU in 300 ms", used);
+    HOP_OK(hop_future_set_result(&w.future, NULL));
+    HOP_OK(hop_loop_close(&loop));
+    cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
+    hop_task_unref(t);
+}
+
+/* ---- round trips, with and without spinning ---- */
+
+#define ROUND_TRIPS 2000
+
+typedef struct {
+    hop_future_t *futures;
+    unsigned int ready; /* index of the future the loop task now awaits, + 1 */
+} ping_t;
+
+static void *ping_on_loop(void *arg) {
+    ping_t *p = arg;
+    pthread_t home = current_thread();
+    for (unsigned int i = 0; i < ROUND_TRIPS; i++) {
+        store_uint(&p->ready, i + 1);
+        void *value;
+        HOP_OK(hop_future_await(&p->futures[i], &value));
+        if (!pthread_equal(current_thread(), home) || value != (void *)(uintptr_t)i)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void *pong(void *arg) {
+    ping_t *p = arg;
+    for (unsigned int i = 0; i < ROUND_TRIPS; i++) {
+        while (load_uint(&p->ready) < i + 1)
+            sched_yield();
+        HOP_OK(hop_future_set_result(&p->futures[i], (void *)(uintptr_t)i));
+    }
+    return NULL;
+}
+
+static void round_trips(int spin_us) {
+    hop_loop_t loop;
+    hop_loop_options_t options = {.name = NULL, .batch = 0, .spin_us = spin_us};
+    HOP_OK(hop_loop_init(&loop, &options));
+    HOP_OK(hop_loop_start(&loop));
+    ping_t p = {.futures = calloc(ROUND_TRIPS, sizeof(hop_future_t))};
+    for (unsigned int i = 0; i < ROUND_TRIPS; i++)
+        hop_future_init(&p.futures[i]);
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_loop_executor(&loop), ping_on_loop, &p, NULL, &t));
+    pthread_t ponger;
+    pthread_create(&ponger, NULL, pong, &p);
+    void *failed;
+    HOP_OK(hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, &failed));
+    pthread_join(ponger, NULL);
+    cr_assert_null(failed, "a completion resumed the task elsewhere or with the wrong value");
+    hop_task_unref(t);
+    HOP_OK(hop_loop_close(&loop));
+    free(p.futures);
+}
+
+Test(loop, round_trips_through_another_thread_complete_without_spinning) { round_trips(0); }
+
+Test(loop, round_trips_through_another_thread_complete_while_spinning) { round_trips(200); }
