@@ -99,7 +99,7 @@ static void *post_many(void *arg) {
     return NULL;
 }
 
-Test(loop, posts_from_several_threads_each_run_once_on_the_loop_thread_in_per_producer_order) {
+Test(loop, posts_from_several_threads_each_run_once_on_the_loop_thread_in_per_producer_order, .timeout = 30) {
     HOP_OK(hop_loop_init(&post_loop, NULL));
     HOP_OK(hop_loop_start(&post_loop));
     post_loop_thread = loop_thread(&post_loop);
@@ -126,7 +126,7 @@ static void *name_of_thread(hop_loop_t *loop, char *name) {
     return NULL;
 }
 
-Test(loop, a_started_loop_thread_carries_the_name_from_the_options) {
+Test(loop, a_started_loop_thread_carries_the_name_from_the_options, .timeout = 30) {
     hop_loop_t a, b;
     char name[16];
     HOP_OK(hop_loop_init(&a, NULL));
@@ -172,7 +172,7 @@ static void *stay_on_loop(void *arg) {
     return value;
 }
 
-Test(loop, tasks_spawned_on_a_loop_run_on_its_thread_and_see_it_as_current_across_awaits) {
+Test(loop, tasks_spawned_on_a_loop_run_on_its_thread_and_see_it_as_current_across_awaits, .timeout = 30) {
     hop_loop_t loop;
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
@@ -255,7 +255,7 @@ static void run_hoppers(int count, int hops) {
     cr_assert_eq(stats.in_use, 0, "every task's stack came back");
 }
 
-Test(loop, a_task_dispatched_between_loops_lands_on_each_loops_thread_and_keeps_its_locals) {
+Test(loop, a_task_dispatched_between_loops_lands_on_each_loops_thread_and_keeps_its_locals, .timeout = 30) {
     run_hoppers(1, 2000);
 }
 
@@ -279,7 +279,7 @@ static void *main_returns_42(void *arg) {
     return (void *)42;
 }
 
-Test(loop, hop_run_returns_the_result_of_main) {
+Test(loop, hop_run_returns_the_result_of_main, .timeout = 30) {
     hop_run_caller = current_thread();
     void *result = NULL;
     HOP_OK(hop_run(main_returns_42, NULL, &result));
@@ -294,7 +294,7 @@ static void *main_cancels_itself(void *arg) {
     return NULL;
 }
 
-Test(loop, hop_run_returns_ecanceled_when_main_was_cancelled) {
+Test(loop, hop_run_returns_ecanceled_when_main_was_cancelled, .timeout = 30) {
     HOP_ERR(hop_run(main_cancels_itself, NULL, NULL), HOP_ECANCELED);
 }
 
@@ -312,7 +312,7 @@ static void nested_run(hop_job_t *job) {
     store_uint(&n->done, 1);
 }
 
-Test(loop, hop_run_on_a_thread_that_runs_a_loop_returns_ebusy) {
+Test(loop, hop_run_on_a_thread_that_runs_a_loop_returns_ebusy, .timeout = 30) {
     hop_loop_t loop;
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
@@ -357,7 +357,7 @@ static void *main_spawns_children(void *arg) {
     return (void *)5; /* without joining them */
 }
 
-Test(loop, hop_run_waits_for_the_tasks_main_spawned_on_its_loop) {
+Test(loop, hop_run_waits_for_the_tasks_main_spawned_on_its_loop, .timeout = 30) {
     void *result;
     HOP_OK(hop_run(main_spawns_children, NULL, &result));
     cr_assert_eq(result, (void *)5);
@@ -394,7 +394,7 @@ static void start_timer(hop_job_t *job) {
     uv_timer_start(&t->timer, timer_fired, t->timeout_ms, t->repeat_ms);
 }
 
-Test(loop, a_job_on_the_loop_can_start_a_uv_timer_on_hop_loop_uv_and_it_fires) {
+Test(loop, a_job_on_the_loop_can_start_a_uv_timer_on_hop_loop_uv_and_it_fires, .timeout = 30) {
     hop_loop_t loop;
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
@@ -407,7 +407,7 @@ Test(loop, a_job_on_the_loop_can_start_a_uv_timer_on_hop_loop_uv_and_it_fires) {
     HOP_OK(hop_loop_close(&loop));
 }
 
-Test(loop, close_closes_a_uv_handle_that_a_user_left_open) {
+Test(loop, close_closes_a_uv_handle_that_a_user_left_open, .timeout = 30) {
     hop_loop_t loop;
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
@@ -444,7 +444,7 @@ static void count_burst(hop_job_t *job) {
 
 #define BURST 1000
 
-Test(loop, a_burst_of_posts_while_the_loop_is_busy_costs_a_few_wakeups_not_one_each) {
+Test(loop, a_burst_of_posts_while_the_loop_is_busy_costs_a_few_wakeups_not_one_each, .timeout = 30) {
     hop_loop_t loop;
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
@@ -484,7 +484,7 @@ static void repost_self(hop_job_t *job) {
         HOP_OK(hop_loop_post(r->loop, job));
 }
 
-Test(loop, a_job_that_reposts_itself_forever_does_not_starve_a_uv_timer) {
+Test(loop, a_job_that_reposts_itself_forever_does_not_starve_a_uv_timer, .timeout = 30) {
     hop_loop_t loop;
     hop_loop_options_t options = {.name = NULL, .batch = 64, .spin_us = -1};
     HOP_OK(hop_loop_init(&loop, &options));
@@ -529,7 +529,7 @@ static void *complete_waiters_later(void *arg) {
     return NULL;
 }
 
-Test(loop, close_waits_for_tasks_that_await_futures_another_thread_completes_later) {
+Test(loop, close_waits_for_tasks_that_await_futures_another_thread_completes_later, .timeout = 30) {
     hop_loop_t loop;
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
@@ -555,9 +555,30 @@ Test(loop, close_waits_for_tasks_that_await_futures_another_thread_completes_lat
     pthread_join(completer, NULL);
 }
 
+Test(loop, close_on_a_loop_nobody_runs_drives_it_on_the_closing_thread_until_its_tasks_finish, .timeout = 30) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    static waiter_t ws[IN_FLIGHT];
+    hop_task_t *tasks[IN_FLIGHT];
+    for (int i = 0; i < IN_FLIGHT; i++) {
+        ws[i] = (waiter_t){0};
+        hop_future_init(&ws[i].future);
+        HOP_OK(hop_task_spawn(hop_loop_executor(&loop), await_then_finish, &ws[i], NULL, &tasks[i]));
+    }
+    cr_assert_eq(load_uint(&ws[0].suspended), 0, "nothing runs before the loop does");
+    pthread_t completer;
+    pthread_create(&completer, NULL, complete_waiters_later, ws);
+    HOP_OK(hop_loop_close(&loop)); /* runs the tasks here, then waits for the completions */
+    for (int i = 0; i < IN_FLIGHT; i++) {
+        cr_assert_eq(hop_task_state(tasks[i]), HOP_TASK_DONE, "task %d", i);
+        hop_task_unref(tasks[i]);
+    }
+    pthread_join(completer, NULL);
+}
+
 static void never(hop_job_t *job) { (void)job; cr_assert(false, "a refused job ran"); }
 
-Test(loop, after_close_posts_spawns_and_restarts_return_eclosed) {
+Test(loop, after_close_posts_spawns_and_restarts_return_eclosed, .timeout = 30) {
     hop_loop_t loop;
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
@@ -590,7 +611,7 @@ static void *dispatch_to_closed_loop(void *arg) {
     return (void *)1;
 }
 
-Test(loop, dispatch_to_a_closed_loop_returns_eclosed_and_the_task_stays_home) {
+Test(loop, dispatch_to_a_closed_loop_returns_eclosed_and_the_task_stays_home, .timeout = 30) {
     HOP_OK(hop_manual_executor_create(&manual_home));
     HOP_OK(hop_loop_init(&closed_loop, NULL));
     HOP_OK(hop_loop_close(&closed_loop)); /* never started: closes on this thread */
@@ -619,7 +640,7 @@ static void close_from_job(hop_job_t *job) {
 
 static void *close_from_task(void *arg) { return (void *)(intptr_t)hop_loop_close(arg); }
 
-Test(loop, close_on_the_loops_own_thread_returns_edeadlk) {
+Test(loop, close_on_the_loops_own_thread_returns_edeadlk, .timeout = 30) {
     hop_loop_t loop;
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
@@ -669,7 +690,7 @@ static void *race_post(void *arg) {
     return (void *)(uintptr_t)accepted;
 }
 
-Test(loop, posts_racing_with_close_are_each_either_run_or_refused) {
+Test(loop, posts_racing_with_close_are_each_either_run_or_refused, .timeout = 30) {
     HOP_OK(hop_loop_init(&race_loop, NULL));
     HOP_OK(hop_loop_start(&race_loop));
     race_ops = race_loop.executor.ops;
@@ -709,7 +730,7 @@ static void count_and_note_thread(hop_job_t *job) {
     add_uint(&counted_runs, 1);
 }
 
-Test(loop, a_loop_run_on_a_test_thread_stops_on_hop_loop_stop_runs_again_and_close_drains_it) {
+Test(loop, a_loop_run_on_a_test_thread_stops_on_hop_loop_stop_runs_again_and_close_drains_it, .timeout = 30) {
     hop_loop_t loop;
     HOP_OK(hop_loop_init(&loop, NULL));
     static hop_job_t jobs[3];
@@ -749,7 +770,7 @@ Test(loop, a_loop_run_on_a_test_thread_stops_on_hop_loop_stop_runs_again_and_clo
 
 /* ---- bad input ---- */
 
-Test(loop, bad_input_returns_einval_and_dispatch_outside_a_task_returns_enottask) {
+Test(loop, bad_input_returns_einval_and_dispatch_outside_a_task_returns_enottask, .timeout = 30) {
     hop_loop_t loop;
     hop_job_t job, no_run = {0};
     hop_job_init(&job, never);
@@ -789,7 +810,7 @@ static double cpu_ms(void) {
            (double)(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
 }
 
-Test(loop, an_idle_loop_does_not_burn_cpu) {
+Test(loop, an_idle_loop_does_not_burn_cpu, .timeout = 30) {
     hop_loop_t loop;
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
@@ -801,7 +822,7 @@ Test(loop, an_idle_loop_does_not_burn_cpu) {
     HOP_OK(hop_loop_close(&loop));
 }
 
-Test(loop, a_loop_whose_tasks_all_wait_spins_briefly_then_blocks) {
+Test(loop, a_loop_whose_tasks_all_wait_spins_briefly_then_blocks, .timeout = 30) {
     hop_loop_t loop;
     hop_loop_options_t options = {.name = NULL, .batch = 0, .spin_us = 1000};
     HOP_OK(hop_loop_init(&loop, &options));
@@ -875,6 +896,6 @@ static void round_trips(int spin_us) {
     free(p.futures);
 }
 
-Test(loop, round_trips_through_another_thread_complete_without_spinning) { round_trips(0); }
+Test(loop, round_trips_through_another_thread_complete_without_spinning, .timeout = 30) { round_trips(0); }
 
-Test(loop, round_trips_through_another_thread_complete_while_spinning) { round_trips(200); }
+Test(loop, round_trips_through_another_thread_complete_while_spinning, .timeout = 30) { round_trips(200); }
