@@ -50,6 +50,16 @@ uint64_t bench_cpu_ns(void) {
     return us * 1000u;
 }
 
+/* CPU time at the two ends of a run function's window; 0: not marked. The
+ * marks may come from another thread than the harness's, but never
+ * concurrently with the harness reading them: the run function returns
+ * after its window closed. */
+static _Atomic uint64_t bench_window_cpu0, bench_window_cpu1;
+
+void bench_window_begin(void) { bench_window_cpu0 = bench_cpu_ns(); }
+
+void bench_window_end(void) { bench_window_cpu1 = bench_cpu_ns(); }
+
 /* ---------------------------------------------------------------------------
  * Options. */
 
@@ -71,6 +81,13 @@ bool bench_parse_option(bench_options_t *o, int argc, char **argv, int *i) {
         o->repeat = (int)n;
     } else if (strcmp(arg, "--json") == 0 && *i + 1 < argc) {
         o->json_path = argv[++*i];
+    } else if (strcmp(arg, "--iterations") == 0 && *i + 1 < argc) {
+        char *end;
+        const char *value = argv[++*i];
+        unsigned long long n = strtoull(value, &end, 10);
+        if (*end || n < 1 || value[0] == '-')
+            bench_die("--iterations wants a positive count, not \"%s\"", value);
+        o->iterations = n;
     } else {
         return false;
     }
@@ -188,8 +205,12 @@ static void bench_measure(bench_t *b, const bench_options_t *o, int index, int c
         }
         return;
     }
-    fprintf(stderr, "[%d/%d] %s, %s: calibrating\n", index, count, b->workload, b->peer);
-    b->iters = bench_calibrate(b, o->target_ns);
+    if (o->iterations) {
+        b->iters = o->iterations;
+    } else {
+        fprintf(stderr, "[%d/%d] %s, %s: calibrating\n", index, count, b->workload, b->peer);
+        b->iters = bench_calibrate(b, o->target_ns);
+    }
     fprintf(stderr, "[%d/%d] %s, %s: %d x %llu iterations\n", index, count, b->workload, b->peer, o->repeat,
             (unsigned long long)b->iters);
 
@@ -200,9 +221,12 @@ static void bench_measure(bench_t *b, const bench_options_t *o, int index, int c
     double *cpu_per_unit = ns_per_unit + n, *cores = ns_per_unit + 2 * n;
     double units = (double)b->iters * b->units_per_iter;
     for (int r = 0; r < n; r++) {
+        bench_window_cpu0 = bench_window_cpu1 = 0;
         uint64_t cpu0 = bench_cpu_ns();
         uint64_t ns = b->run(b->state, b->iters);
         uint64_t cpu = bench_cpu_ns() - cpu0;
+        if (bench_window_cpu0 && bench_window_cpu1 >= bench_window_cpu0)
+            cpu = bench_window_cpu1 - bench_window_cpu0;
         ns_per_unit[r] = (double)ns / units;
         cpu_per_unit[r] = (double)cpu / units;
         cores[r] = (double)cpu / (double)(ns ? ns : 1);
@@ -263,6 +287,8 @@ void bench_machine(bench_machine_t *m) {
         fclose(f);
     }
     m->nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    double load[1];
+    m->load1 = getloadavg(load, 1) == 1 ? load[0] : -1.0;
     struct utsname u;
     if (uname(&u) == 0)
         snprintf(m->kernel, sizeof m->kernel, "%s %s %s", u.sysname, u.release, u.machine);
@@ -379,6 +405,7 @@ void bench_json_common(FILE *f, const bench_options_t *o, const bench_machine_t 
     bench_json_write_string(f, m->kernel);
     fprintf(f, ",\n    \"compiler\": ");
     bench_json_write_string(f, BENCH_COMPILER);
+    fprintf(f, ",\n    \"load_average_1min_at_start\": %.2f", m->load1);
     fprintf(f, "\n  }");
 }
 

@@ -64,12 +64,14 @@ struct bench_options_s {
     uint64_t target_ns; /* how long one repetition should last */
     bool quick;
     const char *json_path;
+    uint64_t iterations; /* --iterations: fixed count, no calibration or warm-up (for profilers); 0: calibrate */
 };
 
 struct bench_machine_s {
     char cpu[256];
     long nproc;
     char kernel[512];
+    double load1; /* 1-minute load average when the program started; -1: unknown */
 };
 
 /* bench_init: the program's name, for messages. Call first. */
@@ -85,11 +87,20 @@ uint64_t bench_now_ns(void);
  * user + system, every thread), in nanoseconds; microsecond resolution. */
 uint64_t bench_cpu_ns(void);
 
+/* bench_window_begin, bench_window_end: for a run function whose timed
+ * window is narrower than the call (setup and teardown excluded): called
+ * at the window's two ends (from any thread, one at a time), they make the
+ * harness measure CPU time over the same window instead of around the whole
+ * call. */
+void bench_window_begin(void);
+void bench_window_end(void);
+
 /* bench_options_init: the defaults (~75 ms repetitions; --repeat decided by
  * bench_options_finish). */
 void bench_options_init(bench_options_t *o);
 
-/* bench_parse_option: if argv[*i] is --quick, --repeat N or --json FILE,
+/* bench_parse_option: if argv[*i] is --quick, --repeat N, --json FILE or
+ * --iterations N,
  * consumes it (and its value, advancing *i) and returns true; dies on a bad
  * value; returns false for anything else. */
 bool bench_parse_option(bench_options_t *o, int argc, char **argv, int *i);
@@ -117,7 +128,8 @@ void bench_run_all(bench_t *benches, int count, const bench_options_t *o);
 void bench_set_result(bench_t *b, uint64_t iters, double median_ns, double min_ns, double max_ns,
                       double cpu_ns, double cores);
 
-/* bench_machine: CPU model, online CPUs, kernel. */
+/* bench_machine: CPU model, online CPUs, kernel, load average (other
+ * processes running next to the benchmark make every figure suspect). */
 void bench_machine(bench_machine_t *m);
 
 /* bench_print_table: the table on f: one line per row (filtered rows left

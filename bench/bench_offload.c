@@ -101,6 +101,7 @@ static void *rt_hop_offload_task(void *arg) {
     hop_run_t *r = arg;
     hop_executor_t *pool = hop_pool_executor(&env.pool);
     uintptr_t acc = 0;
+    bench_window_begin();
     uint64_t t0 = bench_now_ns();
     for (uint64_t i = 0; i < r->iters; i++) {
         void *result;
@@ -113,6 +114,7 @@ static void *rt_hop_offload_task(void *arg) {
         acc += (uintptr_t)result;
     }
     r->ns = bench_now_ns() - t0;
+    bench_window_end();
     bench_sink = acc;
     return NULL;
 }
@@ -128,6 +130,7 @@ static void *rt_hop_dispatch_task(void *arg) {
     hop_run_t *r = arg;
     hop_executor_t *pool = hop_pool_executor(&env.pool);
     uintptr_t acc = 0;
+    bench_window_begin();
     uint64_t t0 = bench_now_ns();
     for (uint64_t i = 0; i < r->iters; i++) {
         int err = hop_dispatch_to_executor(pool);
@@ -145,6 +148,7 @@ static void *rt_hop_dispatch_task(void *arg) {
         }
     }
     r->ns = bench_now_ns() - t0;
+    bench_window_end();
     bench_sink = acc;
     return NULL;
 }
@@ -249,10 +253,12 @@ static void *tp_hop_driver_task(void *arg) {
             bench_die("offload, hop: hop_task_spawn of child %llu: %s", (unsigned long long)k, hop_strerror(err));
     }
     hop_future_await(&s.ready, NULL);
+    bench_window_begin();
     uint64_t t0 = bench_now_ns();
     hop_future_set_result(&s.start, NULL);
     hop_future_await(&s.done, NULL);
     r->ns = bench_now_ns() - t0;
+    bench_window_end();
     hop_future_set_result(&s.release, NULL);
     for (uint64_t k = 0; k < n; k++) {
         hop_task_join(tasks[k], NULL);
@@ -557,6 +563,7 @@ static uint64_t spin_run(void *state, uint64_t iters) {
     /* Not timed: a new thread can take milliseconds to get a CPU. */
     while (atomic_load_explicit(&spin.resp, memory_order_acquire) != UINT_FAST64_MAX)
         cpu_relax();
+    bench_window_begin();
     uint64_t t0 = bench_now_ns();
     for (uint_fast64_t i = 1; i <= iters; i++) {
         atomic_store_explicit(&spin.req, i, memory_order_release);
@@ -564,6 +571,7 @@ static uint64_t spin_run(void *state, uint64_t iters) {
             cpu_relax();
     }
     uint64_t t1 = bench_now_ns();
+    bench_window_end();
     atomic_store_explicit(&spin.req, UINT_FAST64_MAX, memory_order_release);
     pthread_join(partner, NULL);
     return t1 - t0;
@@ -743,6 +751,8 @@ static void usage(FILE *f) {
             "                 (roundtrip, offload, forkjoin, idle, hop, uv_queue_work, asyncio, ...)\n"
             "  --threads N    threads of hop's pool and of every peer's pool (default 2)\n"
             "  --fib N        the fork-join workload computes fib(N) (default 30)\n"
+            "  --iterations N run every row N iterations (round trips, jobs, fibs) per repetition,\n"
+            "                 without calibration or warm-up (for valgrind --tool=callgrind)\n"
             "  --pool-spin-us N, --loop-spin-us N\n"
             "                 spin_us of hop's pool and loop options (default -1: hop's own default);\n"
             "                 for investigation: the recorded results use the defaults\n"
@@ -969,8 +979,8 @@ int main(int argc, char **argv) {
 
     printf("hop-bench-offload: hop %s, %d repetitions of ~%.0f ms, median reported\n", hop_version_string(),
            o.repeat, (double)o.target_ns / 1e6);
-    printf("machine: %s, %ld cores online, %s, %s\n", machine.cpu, machine.nproc, machine.kernel,
-           BENCH_COMPILER);
+    printf("machine: %s, %ld cores online, %s, %s, load average %.2f at start\n", machine.cpu, machine.nproc,
+           machine.kernel, BENCH_COMPILER, machine.load1);
     char pool_spin[32], loop_spin[32];
     snprintf(pool_spin, sizeof pool_spin, env.pool_spin_us < 0 ? "default" : "%d us", env.pool_spin_us);
     snprintf(loop_spin, sizeof loop_spin, env.loop_spin_us < 0 ? "default" : "%d us", env.loop_spin_us);

@@ -325,7 +325,9 @@ static void usage(FILE *f) {
                "  --quick      shorter repetitions (~20 ms instead of ~75 ms) and fewer of them\n"
                "  --json FILE  also write the figures and the machine's description to FILE\n"
                "  --fp-flags-differ  switch between contexts whose MXCSR exception flags differ\n"
-               "               (default: both clear; see bench/README.md)\n");
+               "               (default: both clear; see bench/README.md)\n"
+               "  --iterations N  run every row N iterations per repetition, without calibration or\n"
+               "               warm-up (for valgrind --tool=callgrind)\n");
 }
 
 int main(int argc, char **argv) {
@@ -422,8 +424,8 @@ int main(int argc, char **argv) {
 
     printf("hop-bench-switch: hop %s (%s context switch), %d repetitions of ~%.0f ms, median reported\n",
            hop_version_string(), BENCH_HOP_BACKEND, o.repeat, (double)o.target_ns / 1e6);
-    printf("machine: %s, %ld cores online, %s, %s\n", machine.cpu, machine.nproc, machine.kernel,
-           BENCH_COMPILER);
+    printf("machine: %s, %ld cores online, %s, %s, load average %.2f at start\n", machine.cpu, machine.nproc,
+           machine.kernel, BENCH_COMPILER, machine.load1);
     printf("switch peers run with MXCSR exception flags %s\n\n",
            bench_fp_flags_differ ? "DIFFERING between the two contexts (--fp-flags-differ)"
                                  : "clear on both sides");
