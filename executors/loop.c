@@ -667,6 +667,16 @@ int hop_dispatch_to_loop(hop_loop_t *loop) {
     return hop_dispatch_to_executor(&loop->executor);
 }
 
+/* main's future completed (wherever main ran last): drops the hold hop_run
+ * took for it, exactly like a task leaving the loop, waking the loop if that
+ * was the last. The waiter and the loop live in hop_run's frame: this is
+ * their last use, and hop_run cannot return before it (the loop does not
+ * stop while the hold is there, and close waits for the pin). */
+static void hop__loop_main_done(hop_future_t *future, void *arg) {
+    (void)future;
+    hop__loop_task_leave(&((hop_loop_t *)arg)->executor);
+}
+
 int hop_run(hop_task_fn main, void *arg, void **result) {
     if (result)
         *result = NULL;
@@ -685,6 +695,12 @@ int hop_run(hop_task_fn main, void *arg, void **result) {
         hop_loop_close(&loop);
         return err;
     }
+    /* main may dispatch itself to another executor and finish there: the
+     * loop then owns no task while main still runs. Hold the loop open for
+     * main as if it were still here until its future completes. */
+    hop_future_waiter_t main_done;
+    hop__atomic_faa_uint(&hop__loop_internal(&loop)->tasks, 1u);
+    hop_future_then(hop_task_future(task), &main_done, hop__loop_main_done, &loop);
     /* Not hop_loop_run: a hop_loop_stop (or a user's uv_stop) must not end
      * hop_run before its tasks have. Nobody else can know the loop yet. */
     hop__loop_update_flags(&loop, HOP__LOOP_RUNNING, 0);

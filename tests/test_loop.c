@@ -365,6 +365,25 @@ Test(loop, hop_run_waits_for_the_tasks_main_spawned_on_its_loop, .timeout = 30) 
     pthread_join(child_completer, NULL);
 }
 
+static hop_loop_t elsewhere;
+
+static void *main_moves_away(void *arg) {
+    (void)arg;
+    HOP_OK(hop_dispatch_to_loop(&elsewhere));
+    test_sleep_ms(50); /* hop_run's loop owns no task meanwhile */
+    HOP_OK(hop_yield());
+    return (void *)(intptr_t)(hop_loop_current() == &elsewhere ? 9 : 0);
+}
+
+Test(loop, hop_run_waits_for_main_even_after_main_moved_to_another_loop, .timeout = 30) {
+    HOP_OK(hop_loop_init(&elsewhere, NULL));
+    HOP_OK(hop_loop_start(&elsewhere));
+    void *result = NULL;
+    HOP_OK(hop_run(main_moves_away, NULL, &result));
+    cr_assert_eq(result, (void *)9, "hop_run returned before main finished on the other loop");
+    HOP_OK(hop_loop_close(&elsewhere));
+}
+
 /* ---- libuv on the loop ---- */
 
 typedef struct {
