@@ -44,7 +44,16 @@ static inline bool hop__atomic_cas_u64(uint64_t *p, uint64_t expected, uint64_t 
 #define hop__atomic_faa_u64(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 #define hop__atomic_fence_acquire() ((void)0)
 #define hop__atomic_fence_release() ((void)0)
-#define hop__atomic_fence_full() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+/* TSan does not model standalone fences (gcc says so with -Wtsan): the fence
+ * still orders the hardware, TSan just cannot use it to prove an order. */
+static inline void hop__atomic_fence_full(void) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpragmas"
+#pragma GCC diagnostic ignored "-Wunknown-warning-option"
+#pragma GCC diagnostic ignored "-Wtsan"
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#pragma GCC diagnostic pop
+}
 #define hop__atomic_pause() ((void)0)
 
 #else /* ck_pr */

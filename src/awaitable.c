@@ -49,7 +49,7 @@ int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, hop_executor_t *
     hop_task_t *t = aw->task;
     aw->status = status;
     /* The submit publishes status and the task to the executor's thread. */
-    int err = executor->ops->submit(executor, &t->resume_job, flags);
+    int err = hop__executor_submit(executor, &t->resume_job, flags);
     if (err) {
         /* Nothing was handed over: the task is still suspended on aw. */
         hop__atomic_store_uint(&aw->state, HOP__AWAIT_SUSPENDED);
@@ -121,7 +121,7 @@ static const hop_awaitable_ops_t hop__dispatch_ops = {.suspend = hop__dispatch_s
                                                       .resume = hop__dispatch_resume};
 
 int hop_dispatch_to_executor(hop_executor_t *executor) {
-    if (!executor || !executor->ops || !executor->ops->submit)
+    if (!hop__executor_ops(executor))
         return HOP_EINVAL;
     hop__dispatch_t d = {.target = executor, .error = 0};
     hop_awaitable_init(&d.base, &hop__dispatch_ops);

@@ -11,13 +11,12 @@ int hop_job_init(hop_job_t *job, hop_job_fn run) {
 }
 
 int hop_executor_submit(hop_executor_t *executor, hop_job_t *job) {
-    if (!executor || !executor->ops || !executor->ops->submit || !job || !job->run)
+    if (!hop__executor_ops(executor) || !job || !job->run)
         return HOP_EINVAL;
-    return executor->ops->submit(executor, job, 0);
+    return hop__executor_submit(executor, job, 0);
 }
 
 const char *hop_executor_name(const hop_executor_t *executor) {
-    if (!executor || !executor->ops || !executor->ops->name)
-        return "?";
-    return executor->ops->name;
+    const hop_executor_ops_t *ops = hop__executor_ops((hop_executor_t *)executor);
+    return ops && ops->name ? ops->name : "?";
 }

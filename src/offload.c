@@ -29,7 +29,7 @@ static void hop__offload_run(hop_job_t *job) {
 
 static bool hop__offload_suspend(hop_awaitable_t *aw) {
     hop__offload_t *o = (hop__offload_t *)aw;
-    int err = o->target->ops->submit(o->target, &o->job, 0);
+    int err = hop__executor_submit(o->target, &o->job, 0);
     if (err == 0)
         return true; /* the job owns o until it completes the awaitable */
     o->error = err;
@@ -42,7 +42,7 @@ static const hop_awaitable_ops_t hop__offload_ops = {.suspend = hop__offload_sus
                                                      .resume = hop__offload_resume};
 
 int hop_run_in_executor(hop_executor_t *executor, void *(*fn)(void *arg), void *arg, void **result) {
-    if (!executor || !executor->ops || !executor->ops->submit || !fn)
+    if (!hop__executor_ops(executor) || !fn)
         return HOP_EINVAL;
     hop__offload_t o = {.target = executor, .fn = fn, .arg = arg};
     hop_job_init(&o.job, hop__offload_run);

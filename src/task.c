@@ -176,7 +176,7 @@ int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const ho
     static const hop_task_options_t defaults = {0};
     if (task)
         *task = NULL;
-    if (!executor || !executor->ops || !executor->ops->submit || !fn)
+    if (!hop__executor_ops(executor) || !fn)
         return HOP_EINVAL;
     if (!options)
         options = &defaults;
@@ -208,7 +208,7 @@ int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const ho
         *task = t; /* before submit: an inline executor may run t to its end in there */
     /* The submit is the release that publishes the record to the executor. */
     hop__executor_task_enter(executor);
-    err = executor->ops->submit(executor, &t->resume_job, 0);
+    err = hop__executor_submit(executor, &t->resume_job, 0);
     if (err) {
         hop__executor_task_leave(executor);
         if (task)

@@ -59,12 +59,14 @@ bool hop__task_cancel_requested(const hop_task_t *task);
 
 /* hop__executor_task_enter / _leave: call the executor's optional hooks. */
 static inline void hop__executor_task_enter(hop_executor_t *executor) {
-    if (executor->ops->task_enter)
-        executor->ops->task_enter(executor);
+    const hop_executor_ops_t *ops = hop__executor_ops(executor);
+    if (ops && ops->task_enter)
+        ops->task_enter(executor);
 }
 static inline void hop__executor_task_leave(hop_executor_t *executor) {
-    if (executor->ops->task_leave)
-        executor->ops->task_leave(executor);
+    const hop_executor_ops_t *ops = hop__executor_ops(executor);
+    if (ops && ops->task_leave)
+        ops->task_leave(executor);
 }
 
 /* hop__awaitable_complete_on: the one winning completion of aw: submits its

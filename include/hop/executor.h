@@ -62,7 +62,10 @@ struct hop_executor_ops_s {
 };
 
 struct hop_executor_s {
-    /* public */
+    /* public. hop reads ops atomically, so an executor may swap the table
+     * while others submit (hop's pool and loop point it at a "closed" table
+     * whose submit returns HOP_ECLOSED once they shut down); write it with
+     * an atomic store (__atomic_store_n) if you do. */
     const hop_executor_ops_t *ops;
     /* private: room for growth without breaking layout */
     void *reserved[2];
