@@ -95,6 +95,40 @@ static uint64_t hop_run_task(hop_executor_t *executor, hop_task_fn fn, uint64_t 
     return r.ns;
 }
 
+/* hop's own counters (hop_pool_stats, hop_loop_stats) around every run of a
+ * hop row, calibration included, divided by the operations run: how many
+ * times per round trip or job a worker parked or was woken, the loop was
+ * signalled, and so on. They say where the time goes when a figure is off. */
+typedef struct {
+    bench_run_fn inner;
+    void *inner_state;
+    double units_per_iter;
+    uint64_t ops;
+    hop_pool_stats_t pool;
+    hop_loop_stats_t loop;
+} hop_counted_t;
+
+static uint64_t hop_counted_run(void *state, uint64_t iters) {
+    hop_counted_t *c = state;
+    hop_pool_stats_t p0, p1;
+    hop_loop_stats_t l0, l1;
+    hop_pool_stats(&env.pool, &p0);
+    hop_loop_stats(&env.loop, &l0);
+    uint64_t ns = c->inner(c->inner_state, iters);
+    hop_pool_stats(&env.pool, &p1);
+    hop_loop_stats(&env.loop, &l1);
+    c->ops += (uint64_t)((double)iters * c->units_per_iter);
+    c->pool.jobs_run += p1.jobs_run - p0.jobs_run;
+    c->pool.steals += p1.steals - p0.steals;
+    c->pool.parks += p1.parks - p0.parks;
+    c->pool.wakeups += p1.wakeups - p0.wakeups;
+    c->pool.injected += p1.injected - p0.injected;
+    c->loop.jobs_run += l1.jobs_run - l0.jobs_run;
+    c->loop.wakeups_sent += l1.wakeups_sent - l0.wakeups_sent;
+    c->loop.batches += l1.batches - l0.batches;
+    return ns;
+}
+
 /* roundtrip, hop run_in_executor: one task on the loop offloads the empty
  * job to the pool and waits for it, iters times. */
 static void *rt_hop_offload_task(void *arg) {
@@ -971,6 +1005,14 @@ int main(int argc, char **argv) {
                   .unit_ns = 1e6,
                   .external = idle_external},
     };
+    static hop_counted_t counted[COUNT];
+    static const int hop_rows[] = {RT_HOP, RT_HOP_DISPATCH, TP_HOP, FJ_HOP, FJ_HOP_CUTOFF};
+    for (size_t k = 0; k < sizeof hop_rows / sizeof hop_rows[0]; k++) {
+        bench_t *b = &benches[hop_rows[k]];
+        counted[hop_rows[k]] = (hop_counted_t){.inner = b->run, .inner_state = b->state, .units_per_iter = 1.0};
+        b->run = hop_counted_run;
+        b->state = &counted[hop_rows[k]];
+    }
     bench_filter(benches, COUNT, filter);
 
     bench_machine_t machine;
@@ -1081,6 +1123,31 @@ int main(int argc, char **argv) {
         if (json)
             fprintf(json, "%s\"idle_cpu_ms_per_500ms\": %.4f, \"idle_cpu_percent\": %.4f, \"idle_target_max_percent\": 1",
                     sep, b[IDLE].median, pct),
+                sep = ",\n    ";
+    }
+    bool header = false;
+    for (int i = 0; i < COUNT; i++) {
+        const hop_counted_t *c = &counted[i];
+        if (!c->inner || !c->ops || !benches[i].measured)
+            continue;
+        double n = (double)c->ops;
+        if (!header) {
+            printf("\nhop's counters per operation (round trip, job or fib), all runs of the row:\n");
+            printf("  %-30s %9s %9s %9s %9s %9s %9s %9s\n", "row", "pool.jobs", "injected", "steals", "parks",
+                   "wakeups", "loop.jobs", "loop.wake");
+            header = true;
+        }
+        printf("  %-30s %9.3f %9.3f %9.3f %9.4f %9.4f %9.3f %9.4f\n", benches[i].name, c->pool.jobs_run / n,
+               c->pool.injected / n, c->pool.steals / n, c->pool.parks / n, c->pool.wakeups / n,
+               c->loop.jobs_run / n, c->loop.wakeups_sent / n);
+        if (json)
+            fprintf(json,
+                    "%s\"counters_per_op.%s\": {\"pool_jobs_run\": %.4f, \"pool_injected\": %.4f, \"pool_steals\": "
+                    "%.4f, \"pool_parks\": %.5f, \"pool_wakeups\": %.5f, \"loop_jobs_run\": %.4f, "
+                    "\"loop_wakeups_sent\": %.5f, \"loop_batches\": %.5f}",
+                    sep, benches[i].name, c->pool.jobs_run / n, c->pool.injected / n, c->pool.steals / n,
+                    c->pool.parks / n, c->pool.wakeups / n, c->loop.jobs_run / n, c->loop.wakeups_sent / n,
+                    c->loop.batches / n),
                 sep = ",\n    ";
     }
     if (json) {
