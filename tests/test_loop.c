@@ -679,15 +679,13 @@ Test(loop, close_on_the_loops_own_thread_returns_edeadlk, .timeout = 30) {
 }
 
 /* Posts racing with close: each is either run or refused, none is lost,
- * and none touches the loop's internals after they are freed (ASan, TSan).
- * The submit op is called directly: hop_executor_submit reads
- * executor->ops with a plain load, which races (formally) with close
- * switching ops to the closed table. */
+ * and none touches the loop's internals after they are freed (ASan, TSan),
+ * including those that still go through the loop's own submit while close
+ * switches the executor to its closed table. */
 #define RACERS 2
 #define RACE_POSTS 20000
 
 static hop_loop_t race_loop;
-static const hop_executor_ops_t *race_ops;
 static unsigned int race_ran;
 
 static void race_count(hop_job_t *job) {
@@ -700,7 +698,7 @@ static void *race_post(void *arg) {
     unsigned int accepted = 0;
     for (unsigned int i = 0; i < RACE_POSTS; i++) {
         hop_job_init(&jobs[i], race_count);
-        int err = race_ops->submit(&race_loop.executor, &jobs[i], 0);
+        int err = hop_loop_post(&race_loop, &jobs[i]);
         if (err == 0)
             accepted++;
         else
@@ -712,7 +710,6 @@ static void *race_post(void *arg) {
 Test(loop, posts_racing_with_close_are_each_either_run_or_refused, .timeout = 30) {
     HOP_OK(hop_loop_init(&race_loop, NULL));
     HOP_OK(hop_loop_start(&race_loop));
-    race_ops = race_loop.executor.ops;
     static hop_job_t jobs[RACERS][RACE_POSTS];
     pthread_t racers[RACERS];
     for (int i = 0; i < RACERS; i++)
