@@ -62,9 +62,14 @@ static struct {
     int fib_n;            /* --fib */
     int pool_spin_us;     /* --pool-spin-us: hop_pool_options_t.spin_us (-1: hop's default) */
     int loop_spin_us;     /* --loop-spin-us: hop_loop_options_t.spin_us (-1: hop's default) */
-    hop_pool_t pool;
-    hop_loop_t loop;
-    char python_version[64];
+    /* Each on its own cache lines: outside threads pin both with a locked
+     * add on every submit (hop_pool_t.state, hop_loop_t.state), and the two
+     * side by side in one line would make the loop's submits to the pool and
+     * the workers' submits to the loop fight over it (false sharing that
+     * hop's headers do not warn about). */
+    _Alignas(128) hop_pool_t pool;
+    _Alignas(128) hop_loop_t loop;
+    _Alignas(128) char python_version[64];
 } env;
 
 /* ---------------------------------------------------------------------------
