@@ -132,6 +132,8 @@ typedef struct hop__loop_s {
     int finished;          /* the stop condition of mode held: leave uv_run for good */
     unsigned int batch;
     uint64_t spin_ns;
+    bool task_left;       /* loop thread only: a task left (dispatched away or
+                             finished) since the last spin; see spin_budget */
     hop_loop_t *loop;
     uv_loop_t uv;
     uv_async_t async;     /* producers' wake-ups */
@@ -254,6 +256,8 @@ static void hop__loop_task_leave(hop_executor_t *executor) {
          * On its own thread it re-checks before blocking anyway. */
         if (before == 1u && !here)
             hop__loop_signal(l);
+        if (here)
+            l->task_left = true;
     }
     if (!here)
         hop__loop_unpin(loop);
@@ -332,10 +336,15 @@ static void hop__loop_check_cb(uv_check_t *handle) {
         hop__atomic_store_uint(&l->wake, HOP__WAKE_AWAKE);
 }
 
-/* How long this turn may spin, in ns: 0 unless the loop owns tasks; never
- * past the next timer (libuv's own poll timeout, in ms). */
+/* How long this turn may spin, in ns: 0 unless the loop owns tasks, or a
+ * task left it since the last spin (a task that dispatched itself to the
+ * pool usually comes back within microseconds, as in dispatch_to_executor +
+ * dispatch_to_loop; one spin window per departure, then the loop blocks);
+ * never past the next timer (libuv's own poll timeout, in ms). */
 static uint64_t hop__loop_spin_budget(hop__loop_t *l) {
-    if (!l->spin_ns || hop__atomic_load_uint(&l->tasks) == 0u)
+    bool departed = l->task_left;
+    l->task_left = false;
+    if (!l->spin_ns || (hop__atomic_load_uint(&l->tasks) == 0u && !departed))
         return 0;
     int timeout_ms = uv_backend_timeout(&l->uv);
     if (timeout_ms >= 0 && (uint64_t)timeout_ms * 1000000u < l->spin_ns)
@@ -350,7 +359,7 @@ static uint64_t hop__loop_spin_budget(hop__loop_t *l) {
 static void hop__loop_prepare_cb(uv_prepare_t *handle) {
     hop__loop_t *l = handle->data;
     uint64_t spin_until = 0;
-    bool spun = false;
+    bool spun = false, for_departure = false;
     for (;;) {
         if (hop__loop_should_stop(l)) {
             uv_stop(&l->uv);
@@ -373,6 +382,7 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
         }
         /* Empty, or a push half done (its producer signals if we sleep). */
         if (!spun) {
+            for_departure = hop__atomic_load_uint(&l->tasks) == 0u;
             uint64_t budget = hop__loop_spin_budget(l);
             spun = true;
             if (budget)
@@ -381,8 +391,13 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
         if (spin_until) {
             for (int i = 0; i < 64 && hop__mpsc_queue_peek_spsc(&l->inbox) != HOP__MPSC_ITEM; i++)
                 hop__atomic_pause();
-            /* A task that finished elsewhere ends the reason to spin. */
-            if (uv_hrtime() < spin_until && hop__atomic_load_uint(&l->tasks) != 0u)
+            /* On a loaded machine the thread we wait for may be runnable on
+             * this very CPU: spinning through our time slice would delay it
+             * by the whole spin. Yielding costs little when nobody waits. */
+            sched_yield();
+            /* A task that finished elsewhere ends the reason to spin, unless
+             * the spin is for a departed task that may come back. */
+            if (uv_hrtime() < spin_until && (for_departure || hop__atomic_load_uint(&l->tasks) != 0u))
                 continue;
             spin_until = 0;
             continue; /* one last look before announcing */
