@@ -30,10 +30,13 @@ typedef struct hop_pool_options_s hop_pool_options_t;
 typedef struct hop_pool_stats_s hop_pool_stats_t;
 
 struct hop_pool_options_s {
-    unsigned int threads;   /* 0: one per online CPU */
+    unsigned int threads;   /* 0: one per CPU this process may run on (its affinity mask) */
     const char *name;       /* thread name prefix, at most 10 bytes used; NULL: "hop-pool" */
     int spin_us;            /* how long an idle worker searches before parking;
-                               -1: the default (measured, see bench/RESULTS.md); 0: never spin */
+                               -1: the default, 50 (a parked worker takes up to about
+                               45 us to wake on the VMs hop is tuned on: the
+                               measurements are in executors/pool.c); 0: never spin
+                               (best when other threads keep every CPU busy) */
 };
 
 struct hop_pool_s {
@@ -49,14 +52,18 @@ struct hop_pool_stats_s {
     uint64_t jobs_run;      /* jobs and task resumptions run */
     uint64_t steals;        /* jobs taken from another worker */
     uint64_t parks;         /* times a worker went to sleep */
-    uint64_t wakeups;       /* times a worker was woken by a submission */
+    uint64_t wakeups;       /* times a worker woke up again (woken by a submission, or by
+                               close); parks - wakeups: workers asleep right now */
     uint64_t injected;      /* jobs that entered through the injection queue */
 };
 
 /* hop_pool_init: starts the pool's threads. options may be NULL (defaults).
- * Any thread. Returns 0; HOP_EINVAL (NULL pool, threads above 1024, spin_us
- * below -1); HOP_ENOMEM; HOP_EAGAIN (the system refused a thread: nothing is
- * left running). */
+ * Any thread; pool must not be in use (a closed pool may be initialised
+ * again). The threads take no asynchronous signals (they are blocked there,
+ * faults excepted), so those reach the application's own threads.
+ * Returns 0; HOP_EINVAL (NULL pool, threads above 1024, spin_us below -1);
+ * HOP_ENOMEM; HOP_EAGAIN (the system refused a thread: nothing is left
+ * running). */
 HOP_EXTERN int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options);
 
 /* hop_pool_executor: the pool as an executor, for hop_task_spawn,
@@ -72,21 +79,26 @@ HOP_EXTERN hop_executor_t *hop_pool_executor(hop_pool_t *pool);
 HOP_EXTERN int hop_pool_submit(hop_pool_t *pool, hop_job_t *job);
 
 /* hop_pool_close: shuts the pool down in this order: refuses new work
- * (HOP_ECLOSED) while still accepting continuations of the tasks it owns;
- * runs every job already accepted and waits until every task that belongs
- * to the pool has finished (tasks suspended on something that never
- * completes keep it waiting: finish or move them first); joins the threads;
- * frees its memory. Blocks the calling thread; must not be called from one
- * of the pool's own threads or from a task on the pool.
+ * (HOP_ECLOSED; spawns and dispatches onto the pool too) while still
+ * accepting continuations of the tasks it owns; runs every job already
+ * accepted and waits until every task that belongs to the pool has finished
+ * (tasks suspended on something that never completes keep it waiting:
+ * finish or move them first); joins the threads; frees its memory. Blocks
+ * the calling thread (polling, at most every millisecond, while tasks are
+ * suspended); must not be called from one of the pool's own threads or from
+ * a task on the pool.
  * Returns 0; HOP_EINVAL (NULL or never initialised); HOP_EDEADLK (called
- * from the pool itself: nothing changed); HOP_EALREADY (already closed). */
+ * from the pool itself: nothing changed); HOP_EALREADY (already closed, or
+ * being closed by another thread). */
 HOP_EXTERN int hop_pool_close(hop_pool_t *pool);
 
 /* hop_pool_size: the number of worker threads; 0 once closed. */
 HOP_EXTERN unsigned int hop_pool_size(const hop_pool_t *pool);
 
 /* hop_pool_stats: counters since hop_pool_init, summed over the workers
- * (not one snapshot). Any thread while the pool is open. HOP_EINVAL, or 0. */
+ * (not one snapshot). Any thread while the pool is open (not concurrently
+ * with hop_pool_close). Returns 0, or HOP_EINVAL (NULL argument, a pool
+ * never initialised or closed). */
 HOP_EXTERN int hop_pool_stats(const hop_pool_t *pool, hop_pool_stats_t *stats);
 
 #ifdef __cplusplus

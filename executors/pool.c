@@ -1,0 +1,974 @@
+/* executors/pool.c: the work-stealing thread pool (hop/pool.h).
+ *
+ * Where jobs wait. Each worker has a Chase-Lev deque (src/deque.h) and a
+ * one-job LIFO slot. A job submitted by a worker goes into that worker's
+ * LIFO slot, pushing the slot's previous job into the deque: the newest job
+ * runs next, on a warm cache (a task handing a message to another task, the
+ * child of a fork). Everything else enters through the injection queue, a
+ * FIFO under a spin lock with an atomic length, so that the common "is there
+ * anything?" check takes no lock. A full deque moves its older half to the
+ * injection queue in one batch.
+ *
+ * In which order a worker takes jobs (hop__pool_next_local): its LIFO slot,
+ * but at most HOP__POOL_LIFO_MAX times in a row, so that two tasks passing a
+ * message back and forth cannot starve the deque; then its deque, newest
+ * first; then the injection queue, which it also looks at every
+ * HOP__POOL_INJECT_INTERVAL jobs however busy it is (Go's schedtick % 61),
+ * so that outside submissions are not starved by local work. A job that
+ * resubmits itself while running (a task yielding) goes to the injection
+ * queue, as Go's Gosched does: the deque and the LIFO slot would run it again
+ * at once. With nothing local, the worker searches: it steals the oldest
+ * job of random victims, and in the last round of its search their LIFO
+ * slots too, so that a job parked behind a worker that blocks is not
+ * stranded (PITFALLS 8) while a busy worker keeps its own next job.
+ *
+ * Searching and parking (PITFALLS 3), after Tokio's idle.rs and Go's
+ * proc.go. One word, idle, counts searchers (low 16 bits) and unparked
+ * workers (high 16 bits). At most half of the workers search at once. A
+ * submission wakes a parked worker only if nobody is searching, and the
+ * woken worker counts as a searcher from that moment; a searcher that finds
+ * work, was the last one, and sees more work queued wakes the next, so a
+ * burst fans out while a single job wakes one worker. Without lost
+ * wake-ups:
+ *
+ *   producer: push the job; full barrier; read idle; wake if needed.
+ *   worker:   announce (RMW on idle, join the sleepers); re-check every
+ *             queue; sleep only if the injection queue is empty and the
+ *             other queues are too, or a searcher is there to look.
+ *
+ * Either the producer sees the announcement and wakes someone, or the worker
+ * sees the job. A producer that skipped the wake-up because a searcher
+ * existed relies on this: the searcher that takes the count of searchers to
+ * zero re-checks every queue after doing so (it is itself a parking worker
+ * announcing, or a finder that wakes the next if work is left). Each worker
+ * sleeps on its own futex word: a wake-up is one FUTEX_WAKE on a word nobody
+ * else waits on, made only when the worker really sleeps, and the waker
+ * never takes a lock the sleeper holds (a condition variable would need its
+ * mutex on both sides; it is the fallback where there is no futex). See
+ * HOP__SLEEP_* for the word's states.
+ *
+ * SPINNING. A worker with nothing to do searches for spin_us, pausing
+ * between rounds, before it parks. On the 2-vCPU development VM (Xeon, KVM,
+ * Linux 6.18 with guest halt-polling) waking a parked worker costs 1-2 us
+ * while its idle vCPU still polls and 35-45 us once it has really halted; a
+ * searching worker picks a job up in 0.3 us. Measured with a throwaway
+ * program: a non-pool thread submits a job, blocks until the job has run,
+ * computes for `gap` us, submits the next; 2,000 jobs; latency from submit
+ * to the job's first instruction, median / p99 in us, then the pool's CPU
+ * time per job in us:
+ *
+ *   spin_us  gap 10 us         gap 30 us         gap 100 us         gap 1 ms
+ *      0      0.9 / 1.5    1   40.4 / 59    19   41.1 / 72     22   44.1 / 86    23
+ *     20     27.8 / 49    38   28.8 / 48    39   40.2 / 97     42   44.0 / 78    43
+ *     50      0.3 / 14    29   13.4 / 37    58   41.1 / 56     70   43.8 / 222   74
+ *    100      0.3 / 0.7   34    0.3 / 2.7   51   31.9 / 268   123   44.2 / 84   124
+ *    200      0.3 / 13    30    0.3 / 0.5   51    0.3 / 0.4   116   44.9 / 77   224
+ *
+ * (20 us catches nothing there: the submitter itself takes about that long
+ * to wake up and submit again.) hop-bench-offload's loop -> pool -> loop
+ * round trip (hop_run_in_executor, median of 11 runs, three tries): 18.1 to
+ * 19.5 us with spin_us 0, 0.89 to 0.99 us with 20, 50, 100 or 200. Spinning
+ * pays when the next job comes within the window, and costs up to spin_us
+ * of CPU per idle period: 50 us is about one wake-up, the competitive choice
+ * (never worse than twice the better of spinning and parking), and the
+ * loop's default too. The price to know: with no spare CPU, a spinning
+ * worker may share a CPU with a thread that keeps computing, and a job then
+ * now and then waits for the scheduler's next tick: for a submitter that
+ * spins until its job has run, jobs about 150 us apart, p99 2.8 ms with
+ * spin_us 50 against 2.2 us with 0 (medians 1.4 and 1.3 us). Programs like
+ * that want spin_us = 0. Yielding the CPU between rounds (sched_yield) was
+ * measured too: it made that submitter's median 1 ms, and helped nothing.
+ *
+ * Closing (PITFALLS 10): see hop_pool_close(). Every field shared between
+ * threads is touched only through src/atomic.h, or under a lock. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../src/deque.h"
+#include "../src/internal.h"
+
+#if defined(__linux__) && !defined(HOP_POOL_NO_FUTEX)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#define HOP__POOL_FUTEX 1
+#else
+#define HOP__POOL_FUTEX 0
+#endif
+
+#define HOP__POOL_MAX_THREADS 1024u
+#define HOP__POOL_NAME_MAX 10
+/* LIFO-slot jobs a worker runs in a row before its deque gets a turn. */
+#define HOP__POOL_LIFO_MAX 3u
+/* Local jobs between two looks at the injection queue; prime, as Go's. */
+#define HOP__POOL_INJECT_INTERVAL 61u
+/* Most jobs a worker moves from the injection queue into its deque at once. */
+#define HOP__POOL_INJECT_BATCH (HOP__DEQUE_CAPACITY / 4u)
+/* Default search window before parking, in microseconds: measured, see
+ * SPINNING in the comment at the top. */
+#define HOP__POOL_SPIN_US_DEFAULT 50
+/* pause instructions between two search rounds (a round costs about as
+ * much again): the searcher notices a submission within a microsecond. */
+#define HOP__POOL_SPIN_PAUSES 4
+
+/* hop_pool_t.state: two flags, and in the rest of the word the number of
+ * non-worker threads inside submit, task_enter or task_leave. Those threads
+ * touch pool->internal, so close frees it only once CLOSED is set with none
+ * of them inside (one CAS), and a caller that finds CLOSED never touches it. */
+#define HOP__POOL_CLOSING 1u
+#define HOP__POOL_CLOSED 2u
+#define HOP__POOL_CALLER 4u
+
+/* hop__pool_internal_t.idle */
+#define HOP__IDLE_SEARCHING_ONE 1u
+#define HOP__IDLE_UNPARKED_ONE (1u << 16)
+#define HOP__IDLE_SEARCHING(s) ((s)&0xffffu)
+#define HOP__IDLE_UNPARKED(s) ((s) >> 16)
+
+/* hop__pool_worker_t.sleep: a futex word with a uv_async_send-like
+ * protocol, so that a wake-up makes a system call only when the worker is
+ * really asleep:
+ *   AWAKE -> PARKING   the worker, announcing itself (under idle_lock);
+ *   PARKING -> ASLEEP  the worker, by CAS, once its re-check found nothing;
+ *                      then it waits in the kernel while the word is ASLEEP;
+ *   any -> AWAKE       a waker, by FAS; only if it replaced ASLEEP does it
+ *                      call FUTEX_WAKE. A worker still PARKING sees AWAKE,
+ *                      its CAS fails, and it does not sleep at all. */
+#define HOP__SLEEP_AWAKE 0u
+#define HOP__SLEEP_PARKING 1u
+#define HOP__SLEEP_ASLEEP 2u
+
+#define HOP__POOL_NOT_SLEEPING UINT32_MAX
+
+typedef struct hop__pool_internal_s hop__pool_internal_t;
+
+typedef struct hop__pool_worker_s {
+    hop__deque_t deque;
+
+    /* Written by other threads too: stealers and wakers. */
+    _Alignas(HOP__CACHELINE) hop_job_t *lifo; /* FAS in and out, by owner and thieves */
+    unsigned int sleep;                        /* HOP__SLEEP_* */
+
+    /* Written by the owner only (atomic stores), read by hop_pool_stats and
+     * hop_pool_close. */
+    _Alignas(HOP__CACHELINE) uint64_t tasks; /* task_enter minus task_leave on this thread, mod 2^64 */
+    uint64_t jobs_run;
+    uint64_t steals;
+    uint64_t parks;
+    uint64_t wakeups;
+    unsigned int acked; /* 1 once this worker has seen closing */
+
+    /* The owner's own. */
+    hop__pool_internal_t *pool;
+    hop_job_t *running; /* the job being run: compared, never dereferenced */
+    unsigned int index;
+    unsigned int rng;
+    unsigned int tick;
+    unsigned int lifo_streak;
+    bool searching;
+    bool saw_closing;
+    uint32_t sleeper_slot; /* place in pool->sleepers, or NOT_SLEEPING; guarded by idle_lock */
+    pthread_t thread;
+    char name[16];
+#if !HOP__POOL_FUTEX
+    pthread_mutex_t sleep_lock;
+    pthread_cond_t sleep_cond;
+#endif
+} hop__pool_worker_t;
+
+struct hop__pool_internal_s {
+    hop_pool_t *pool;
+    hop__pool_worker_t *workers;
+    uint32_t *sleepers; /* indices of parked workers, a stack; guarded by idle_lock */
+    unsigned int nworkers;
+    int64_t spin_ns;
+
+    /* Read by every worker between jobs; written once each. */
+    _Alignas(HOP__CACHELINE) unsigned int closing; /* workers refuse new work from now on */
+    unsigned int exiting;                          /* nothing is left to wait for: leave when idle */
+
+    _Alignas(HOP__CACHELINE) hop__spinlock_t inject_lock;
+    hop_job_t *inject_head; /* guarded by inject_lock, as is inject_tail */
+    hop_job_t *inject_tail;
+    uint64_t inject_len; /* written under inject_lock, read without it */
+    uint64_t injected;   /* statistics; written under inject_lock */
+
+    _Alignas(HOP__CACHELINE) unsigned int idle; /* HOP__IDLE_* */
+
+    _Alignas(HOP__CACHELINE) hop__spinlock_t idle_lock;
+    unsigned int nsleepers; /* guarded by idle_lock */
+
+    /* task_enter minus task_leave by threads that are not workers, mod 2^64. */
+    _Alignas(HOP__CACHELINE) uint64_t outside_tasks;
+};
+
+static int hop__pool_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags);
+static void hop__pool_task_enter(hop_executor_t *executor);
+static void hop__pool_task_leave(hop_executor_t *executor);
+static int hop__pool_closed_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags);
+
+static const hop_executor_ops_t hop__pool_ops = {.name = "pool",
+                                                 .submit = hop__pool_submit,
+                                                 .task_enter = hop__pool_task_enter,
+                                                 .task_leave = hop__pool_task_leave};
+
+/* What a closed pool's executor points at: it refuses everything. */
+static const hop_executor_ops_t hop__pool_closed_ops = {.name = "pool (closed)", .submit = hop__pool_closed_submit};
+
+/* The worker this thread is, if any. Read only through hop__pool_self_slot():
+ * submit and the task hooks run on task stacks too, and a compiler that
+ * inlined them into a task could otherwise reuse a thread-local address from
+ * before an await (PITFALLS 2). */
+static _Thread_local hop__pool_worker_t *hop__pool_self;
+
+__attribute__((noinline)) static hop__pool_worker_t **hop__pool_self_slot(void) {
+    hop__pool_worker_t **slot = &hop__pool_self;
+    __asm__ volatile("" : "+r"(slot)::"memory");
+    return slot;
+}
+
+/* This thread's worker if it is one of pool's, else NULL. */
+static hop__pool_worker_t *hop__pool_worker_of(const hop_pool_t *pool) {
+    hop__pool_worker_t *w = *hop__pool_self_slot();
+    return w && w->pool->pool == pool ? w : NULL;
+}
+
+static int64_t hop__pool_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Owner-only counters: a load and a store, no locked instruction. */
+static inline void hop__pool_count(uint64_t *counter, uint64_t delta) {
+    hop__atomic_store_u64(counter, hop__atomic_load_u64(counter) + delta);
+}
+
+/* ---- Sleeping and waking one worker ------------------------------------ */
+
+/* Sleeps until a waker has moved w->sleep from ASLEEP to AWAKE. */
+static void hop__pool_sleep(hop__pool_worker_t *w) {
+#if HOP__POOL_FUTEX
+    while (hop__atomic_load_uint(&w->sleep) == HOP__SLEEP_ASLEEP)
+        syscall(SYS_futex, &w->sleep, FUTEX_WAIT_PRIVATE, HOP__SLEEP_ASLEEP, NULL, NULL, 0);
+#else
+    pthread_mutex_lock(&w->sleep_lock);
+    while (hop__atomic_load_uint(&w->sleep) == HOP__SLEEP_ASLEEP)
+        pthread_cond_wait(&w->sleep_cond, &w->sleep_lock);
+    pthread_mutex_unlock(&w->sleep_lock);
+#endif
+}
+
+/* Any thread. */
+static void hop__pool_wake(hop__pool_worker_t *w) {
+    if (hop__atomic_fas_uint(&w->sleep, HOP__SLEEP_AWAKE) != HOP__SLEEP_ASLEEP)
+        return; /* awake, or still re-checking: it will see AWAKE */
+#if HOP__POOL_FUTEX
+    syscall(SYS_futex, &w->sleep, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+#else
+    /* Under the lock: the sleeper is either before its check or inside the wait. */
+    pthread_mutex_lock(&w->sleep_lock);
+    pthread_cond_signal(&w->sleep_cond);
+    pthread_mutex_unlock(&w->sleep_lock);
+#endif
+}
+
+/* ---- The injection queue ------------------------------------------------ */
+
+/* Appends first..last (count jobs linked by next). Any thread. */
+static void hop__pool_inject(hop__pool_internal_t *p, hop_job_t *first, hop_job_t *last, uint64_t count) {
+    last->next = NULL;
+    hop__spinlock_lock(&p->inject_lock);
+    if (p->inject_tail)
+        p->inject_tail->next = first;
+    else
+        p->inject_head = first;
+    p->inject_tail = last;
+    hop__atomic_store_u64(&p->inject_len, hop__atomic_load_u64(&p->inject_len) + count);
+    hop__atomic_store_u64(&p->injected, hop__atomic_load_u64(&p->injected) + count);
+    hop__spinlock_unlock(&p->inject_lock);
+}
+
+/* Takes a fair share of the injection queue (Go's globrunqget: len/N + 1,
+ * bounded by the room in the deque): returns the first job and pushes the
+ * rest into w's deque, so one lock serves several jobs. Owner only. */
+static hop_job_t *hop__pool_inject_pop(hop__pool_worker_t *w) {
+    hop__pool_internal_t *p = w->pool;
+    if (hop__atomic_load_u64(&p->inject_len) == 0)
+        return NULL;
+    uint64_t room = HOP__DEQUE_CAPACITY - hop__deque_size_hint(&w->deque);
+    hop__spinlock_lock(&p->inject_lock);
+    uint64_t len = hop__atomic_load_u64(&p->inject_len);
+    if (len == 0) {
+        hop__spinlock_unlock(&p->inject_lock);
+        return NULL;
+    }
+    uint64_t n = len / p->nworkers + 1;
+    if (n > len)
+        n = len;
+    if (n > HOP__POOL_INJECT_BATCH)
+        n = HOP__POOL_INJECT_BATCH;
+    if (n > room + 1)
+        n = room + 1;
+    hop_job_t *first = p->inject_head, *last = first;
+    for (uint64_t i = 1; i < n; i++)
+        last = last->next;
+    p->inject_head = last->next;
+    if (!p->inject_head)
+        p->inject_tail = NULL;
+    hop__atomic_store_u64(&p->inject_len, len - n);
+    hop__spinlock_unlock(&p->inject_lock);
+
+    hop_job_t *job = first->next;
+    for (uint64_t i = 1; i < n; i++) {
+        hop_job_t *next = job->next;
+        /* Cannot fail: room was measured by the owner, and thieves only
+         * make more. */
+        if (!hop__deque_push(&w->deque, job))
+            hop__fatal("pool worker %u: deque full after measuring room", w->index);
+        job = next;
+    }
+    return first;
+}
+
+/* ---- Searching and parking ------------------------------------------------ */
+
+/* Wakes one parked worker, as a searcher, if nobody is searching and
+ * somebody is parked. The caller has made its work visible and then passed
+ * a full barrier (an RMW, or hop__atomic_fence_full): this read of idle must
+ * not be older than the push, or it could miss a worker that is going to
+ * sleep after missing the push (the other half of hop__pool_park). */
+static void hop__pool_notify(hop__pool_internal_t *p) {
+    unsigned int s = hop__atomic_load_uint(&p->idle);
+    if (HOP__IDLE_SEARCHING(s) != 0 || HOP__IDLE_UNPARKED(s) == p->nworkers)
+        return;
+    hop__spinlock_lock(&p->idle_lock);
+    s = hop__atomic_load_uint(&p->idle);
+    if (HOP__IDLE_SEARCHING(s) != 0 || p->nsleepers == 0) {
+        hop__spinlock_unlock(&p->idle_lock);
+        return;
+    }
+    /* The most recently parked: its cache is the warmest. */
+    hop__pool_worker_t *w = &p->workers[p->sleepers[--p->nsleepers]];
+    w->sleeper_slot = HOP__POOL_NOT_SLEEPING;
+    /* Counted as unparked and searching before it even wakes, so that the
+     * next submissions do not wake another one. */
+    hop__atomic_faa_uint(&p->idle, HOP__IDLE_SEARCHING_ONE + HOP__IDLE_UNPARKED_ONE);
+    hop__spinlock_unlock(&p->idle_lock);
+    hop__pool_wake(w);
+}
+
+/* Wakes every worker, parked or not, without touching the sleepers: each
+ * one takes itself off the list when it finds itself still on it. Each wake
+ * starts with a FAS, a full barrier, so a flag stored before this call is
+ * visible to a worker that this call finds parking (see hop__pool_park). */
+static void hop__pool_wake_all(hop__pool_internal_t *p) {
+    for (unsigned int i = 0; i < p->nworkers; i++)
+        hop__pool_wake(&p->workers[i]);
+}
+
+/* Takes w off the sleepers if it is still there. Under idle_lock. */
+static bool hop__pool_unlist(hop__pool_internal_t *p, hop__pool_worker_t *w) {
+    uint32_t slot = w->sleeper_slot;
+    if (slot == HOP__POOL_NOT_SLEEPING)
+        return false;
+    uint32_t moved = p->sleepers[--p->nsleepers];
+    p->sleepers[slot] = moved;
+    p->workers[moved].sleeper_slot = slot;
+    w->sleeper_slot = HOP__POOL_NOT_SLEEPING;
+    return true;
+}
+
+/* Anything queued anywhere? Any thread; exact only after a full barrier
+ * that follows the pushes one wants to see. */
+static bool hop__pool_work_visible(hop__pool_internal_t *p) {
+    if (hop__atomic_load_u64(&p->inject_len) != 0)
+        return true;
+    for (unsigned int i = 0; i < p->nworkers; i++) {
+        hop__pool_worker_t *v = &p->workers[i];
+        if (hop__deque_size_hint(&v->deque) != 0 || hop__atomic_load_ptr(&v->lifo) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* At most half of the workers search at once: more would only fight over
+ * the same few jobs (Tokio's idle.rs). */
+static bool hop__pool_start_searching(hop__pool_worker_t *w) {
+    hop__pool_internal_t *p = w->pool;
+    unsigned int s = hop__atomic_load_uint(&p->idle);
+    if (2 * HOP__IDLE_SEARCHING(s) >= p->nworkers)
+        return false;
+    hop__atomic_faa_uint(&p->idle, HOP__IDLE_SEARCHING_ONE);
+    w->searching = true;
+    return true;
+}
+
+/* w found work. The last searcher to stop hands searching over to a
+ * parked worker if more work is queued: producers that saw a searcher woke
+ * nobody, so their jobs are its to pass on (Go's resetspinning, Tokio's
+ * transition_worker_from_searching). Unlike them, it looks first: for a
+ * lone job, waking a second worker only for it to search in vain costs a
+ * futex round trip, and on small machines the CPU the submitter needs. The
+ * FAA is a full barrier, so the look sees every push made before a producer
+ * read the old count (as hop__pool_park's re-check does). */
+static void hop__pool_stop_searching(hop__pool_worker_t *w) {
+    w->searching = false;
+    unsigned int before = hop__atomic_faa_uint(&w->pool->idle, 0u - HOP__IDLE_SEARCHING_ONE);
+    if (HOP__IDLE_SEARCHING(before) == 1 && hop__pool_work_visible(w->pool))
+        hop__pool_notify(w->pool);
+}
+
+static unsigned int hop__pool_random(hop__pool_worker_t *w) {
+    /* xorshift32: victims need spreading, not quality. */
+    unsigned int x = w->rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    w->rng = x;
+    return x;
+}
+
+static hop_job_t *hop__pool_take_lifo(hop__pool_worker_t *w) {
+    /* Look before the FAS: the slot is often empty, and a load costs no
+     * locked instruction. */
+    if (!hop__atomic_load_ptr(&w->lifo))
+        return NULL;
+    return hop__atomic_fas_ptr(&w->lifo, NULL);
+}
+
+/* One look at the injection queue and at every other worker, from a random
+ * one on. Their LIFO slots only if lifo_too. *contended: a steal lost a race,
+ * so some deque was not empty. */
+static hop_job_t *hop__pool_steal_pass(hop__pool_worker_t *w, bool lifo_too, bool *contended) {
+    hop__pool_internal_t *p = w->pool;
+    hop_job_t *job = hop__pool_inject_pop(w);
+    if (job || p->nworkers == 1)
+        return job;
+    unsigned int i = hop__pool_random(w) % p->nworkers;
+    for (unsigned int k = 0; k < p->nworkers; k++, i = i + 1 == p->nworkers ? 0 : i + 1) {
+        hop__pool_worker_t *v = &p->workers[i];
+        if (v == w)
+            continue;
+        /* The hint spares empty deques the full fence of a real steal. */
+        if (hop__deque_size_hint(&v->deque) != 0) {
+            void *item;
+            hop__deque_steal_t got = hop__deque_steal(&v->deque, &item);
+            if (got == HOP__DEQUE_STOLEN) {
+                hop__pool_count(&w->steals, 1);
+                return item;
+            }
+            if (got == HOP__DEQUE_LOST)
+                *contended = true;
+        }
+        if (lifo_too && (job = hop__pool_take_lifo(v)) != NULL) {
+            hop__pool_count(&w->steals, 1);
+            return job;
+        }
+    }
+    return NULL;
+}
+
+static void hop__pool_check_closing(hop__pool_worker_t *w);
+
+/* Searches for spin_ns (at least one pass), then gives up. w is searching. */
+static hop_job_t *hop__pool_search(hop__pool_worker_t *w) {
+    hop__pool_internal_t *p = w->pool;
+    int64_t deadline = p->spin_ns > 0 ? hop__pool_now_ns() + p->spin_ns : 0;
+    for (;;) {
+        /* The LIFO slots of others only in the last round: a busy worker
+         * gets the time to run its own next job, a blocked one does not
+         * strand it. */
+        bool last = deadline == 0 || hop__pool_now_ns() >= deadline;
+        bool contended = false;
+        hop_job_t *job = hop__pool_steal_pass(w, last, &contended);
+        if (job)
+            return job;
+        if (last && !contended)
+            return NULL;
+        hop__pool_check_closing(w);
+        if (hop__atomic_load_uint(&p->exiting))
+            return NULL;
+        for (int i = 0; i < HOP__POOL_SPIN_PAUSES; i++)
+            hop__atomic_pause();
+    }
+}
+
+/* The re-check of a parking worker, made after its announcement. */
+static bool hop__pool_should_stay_up(hop__pool_worker_t *w) {
+    hop__pool_internal_t *p = w->pool;
+    if (hop__atomic_load_uint(&p->exiting))
+        return true;
+    if (!w->saw_closing && hop__atomic_load_uint(&p->closing))
+        return true; /* close waits for this worker to acknowledge */
+    /* The injection queue is anyone's to take from without searching (Go's
+     * findRunnable looks at its global queue before spinning). A worker
+     * that has just finished a job takes what was submitted meanwhile,
+     * rather than leave it to a searcher that may still be waking up. */
+    if (hop__atomic_load_u64(&p->inject_len) != 0)
+        return true;
+    if (!hop__pool_work_visible(p))
+        return false;
+    /* Work is there. A searcher will find it, or re-check when it stops;
+     * with none, this worker goes to get it. */
+    return HOP__IDLE_SEARCHING(hop__atomic_load_uint(&p->idle)) == 0;
+}
+
+/* Parks w until a submission (or close) wakes it. Returns early, without
+ * sleeping, when the re-check finds a reason to stay up. On return
+ * w->searching says whether the worker was woken as a searcher. */
+static void hop__pool_park(hop__pool_worker_t *w) {
+    hop__pool_internal_t *p = w->pool;
+    unsigned int leaving = HOP__IDLE_UNPARKED_ONE + (w->searching ? HOP__IDLE_SEARCHING_ONE : 0);
+    w->searching = false;
+    hop__spinlock_lock(&p->idle_lock);
+    w->sleeper_slot = p->nsleepers;
+    p->sleepers[p->nsleepers++] = w->index;
+    hop__atomic_store_uint(&w->sleep, HOP__SLEEP_PARKING);
+    /* The announcement. The FAA is a full barrier: it is visible before the
+     * re-check below reads a queue, which pairs with producers' push,
+     * barrier, read of idle (hop__pool_notify). A last searcher leaving
+     * here re-checks after it too, as the searching rule requires. */
+    hop__atomic_faa_uint(&p->idle, 0u - leaving);
+    hop__spinlock_unlock(&p->idle_lock);
+
+    if (hop__pool_should_stay_up(w)) {
+        hop__spinlock_lock(&p->idle_lock);
+        bool listed = hop__pool_unlist(p, w);
+        if (listed)
+            hop__atomic_faa_uint(&p->idle, HOP__IDLE_UNPARKED_ONE);
+        hop__spinlock_unlock(&p->idle_lock);
+        if (listed) {
+            hop__atomic_store_uint(&w->sleep, HOP__SLEEP_AWAKE);
+            return;
+        }
+        /* A waker took w off the list first: w is a searcher now, and the
+         * wake-up is on its way; take it like any other. */
+    }
+    hop__pool_count(&w->parks, 1);
+    if (hop__atomic_cas_uint(&w->sleep, HOP__SLEEP_PARKING, HOP__SLEEP_ASLEEP))
+        hop__pool_sleep(w);
+    hop__pool_count(&w->wakeups, 1);
+    hop__spinlock_lock(&p->idle_lock);
+    if (hop__pool_unlist(p, w)) {
+        /* Still listed: close woke it, not a submission; not a searcher. */
+        hop__atomic_faa_uint(&p->idle, HOP__IDLE_UNPARKED_ONE);
+    } else {
+        w->searching = true; /* notify counted it as one */
+    }
+    hop__spinlock_unlock(&p->idle_lock);
+}
+
+/* ---- The worker ------------------------------------------------------------- */
+
+/* Between jobs: the first time w sees closing, it says so. From then on every
+ * read of closing on this thread sees it too (reads of one location do not
+ * go back in time), so w refuses new work from that point. */
+static void hop__pool_check_closing(hop__pool_worker_t *w) {
+    if (w->saw_closing || !hop__atomic_load_uint(&w->pool->closing))
+        return;
+    w->saw_closing = true;
+    /* Task counts and jobs this worker accepted before are visible to the
+     * closer once it sees the acknowledgement. */
+    hop__atomic_fence_release();
+    hop__atomic_store_uint(&w->acked, 1u);
+}
+
+/* The next job of w's own, in the order the file comment describes. */
+static hop_job_t *hop__pool_next_local(hop__pool_worker_t *w) {
+    hop_job_t *job;
+    if (++w->tick % HOP__POOL_INJECT_INTERVAL == 0 && (job = hop__pool_inject_pop(w)) != NULL) {
+        w->lifo_streak = 0;
+        return job;
+    }
+    if (w->lifo_streak < HOP__POOL_LIFO_MAX && (job = hop__pool_take_lifo(w)) != NULL) {
+        w->lifo_streak++;
+        return job;
+    }
+    w->lifo_streak = 0;
+    if ((job = hop__deque_take(&w->deque)) != NULL)
+        return job;
+    if ((job = hop__pool_take_lifo(w)) != NULL) {
+        w->lifo_streak = 1;
+        return job;
+    }
+    return hop__pool_inject_pop(w);
+}
+
+static void hop__pool_run(hop__pool_worker_t *w, hop_job_t *job) {
+    w->running = job;
+    hop_executor_run_job(&w->pool->pool->executor, job);
+    /* The job may be gone now: running is only compared from here. */
+    w->running = NULL;
+    hop__pool_count(&w->jobs_run, 1);
+}
+
+static void *hop__pool_worker_main(void *arg) {
+    hop__pool_worker_t *w = arg;
+    hop__pool_internal_t *p = w->pool;
+    *hop__pool_self_slot() = w;
+    pthread_setname_np(pthread_self(), w->name);
+    for (;;) {
+        hop__pool_check_closing(w);
+        unsigned int exiting = hop__atomic_load_uint(&p->exiting);
+        /* The queues are read after exiting: see hop_pool_close. */
+        hop__atomic_fence_acquire();
+        hop_job_t *job = hop__pool_next_local(w);
+        if (!job && exiting) {
+            /* Nothing can be queued any more, so once every queue is empty
+             * w is done. Until then it steals, searcher or not: a job that
+             * waits for another one still queued must not wait for ever. */
+            bool contended = false;
+            job = hop__pool_steal_pass(w, true, &contended);
+            if (!job && !contended && !hop__pool_work_visible(p))
+                break;
+        }
+        if (!job && !exiting && (w->searching || hop__pool_start_searching(w)))
+            job = hop__pool_search(w);
+        if (job) {
+            if (w->searching)
+                hop__pool_stop_searching(w);
+            hop__pool_run(w, job);
+            continue;
+        }
+        if (!exiting)
+            hop__pool_park(w);
+    }
+    *hop__pool_self_slot() = NULL;
+    return NULL;
+}
+
+/* ---- Submitting --------------------------------------------------------------- */
+
+/* Pushes job onto w's deque; when full, moves the older half plus job to
+ * the injection queue in one batch. Owner only. */
+static void hop__pool_push_local(hop__pool_worker_t *w, hop_job_t *job) {
+    while (!hop__deque_push(&w->deque, job)) {
+        uint64_t first;
+        uint32_t n = HOP__DEQUE_CAPACITY / 2;
+        if (!hop__deque_claim_oldest(&w->deque, n, &first))
+            continue; /* thieves made room */
+        hop_job_t *head = hop__deque_claimed(&w->deque, first), *tail = head;
+        for (uint32_t i = 1; i < n; i++) {
+            hop_job_t *next = hop__deque_claimed(&w->deque, first + i);
+            tail->next = next;
+            tail = next;
+        }
+        tail->next = job;
+        hop__pool_inject(w->pool, head, job, n + 1);
+        return;
+    }
+}
+
+/* From a worker of this pool: its LIFO slot; yields to the injection queue. */
+static int hop__pool_submit_local(hop__pool_worker_t *w, hop_job_t *job, unsigned int flags) {
+    hop__pool_internal_t *p = w->pool;
+    /* A plain load: after w acknowledged closing it sees it (see
+     * hop__pool_check_closing); before, close waits for the acknowledgement. */
+    if (!(flags & HOP_SUBMIT_CONTINUATION) && hop__atomic_load_uint(&p->closing))
+        return HOP_ECLOSED;
+    if (job == w->running) {
+        /* The running job resubmits itself: a task yielding. Behind the
+         * rest, as Go's Gosched: the LIFO slot would run it again at once. */
+        hop__pool_inject(p, job, job, 1);
+        /* The push is visible before notify reads idle. */
+        hop__atomic_fence_full();
+        hop__pool_notify(p);
+        return 0;
+    }
+    /* The FAS is the full barrier between the push and notify's read. */
+    hop_job_t *displaced = hop__atomic_fas_ptr(&w->lifo, job);
+    if (displaced) {
+        hop__pool_push_local(w, displaced);
+        /* The displaced job too is visible before notify reads idle. */
+        hop__atomic_fence_full();
+    }
+    hop__pool_notify(p);
+    return 0;
+}
+
+/* From any other thread: through the injection queue, registered as a caller
+ * so that close cannot free the pool under it (HOP__POOL_CALLER). */
+static int hop__pool_submit_outside(hop_pool_t *pool, hop_job_t *job, unsigned int flags) {
+    unsigned int state = hop__atomic_faa_uint(&pool->state, HOP__POOL_CALLER);
+    int err = 0;
+    if ((state & HOP__POOL_CLOSED) || ((state & HOP__POOL_CLOSING) && !(flags & HOP_SUBMIT_CONTINUATION))) {
+        err = HOP_ECLOSED;
+    } else {
+        hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
+        hop__pool_inject(p, job, job, 1);
+        /* The push is visible before notify reads idle. */
+        hop__atomic_fence_full();
+        hop__pool_notify(p);
+    }
+    hop__atomic_faa_uint(&pool->state, 0u - HOP__POOL_CALLER);
+    return err;
+}
+
+static int hop__pool_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags) {
+    hop_pool_t *pool = hop__container_of(executor, hop_pool_t, executor);
+    hop__pool_worker_t *w = hop__pool_worker_of(pool);
+    return w ? hop__pool_submit_local(w, job, flags) : hop__pool_submit_outside(pool, job, flags);
+}
+
+static int hop__pool_closed_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags) {
+    (void)executor, (void)job, (void)flags;
+    return HOP_ECLOSED;
+}
+
+/* task_enter and task_leave: a worker counts on its own shard with a load
+ * and a store; other threads on outside_tasks, registered as callers. */
+static void hop__pool_count_task(hop_executor_t *executor, uint64_t delta) {
+    hop_pool_t *pool = hop__container_of(executor, hop_pool_t, executor);
+    hop__pool_worker_t *w = hop__pool_worker_of(pool);
+    if (w) {
+        hop__pool_count(&w->tasks, delta);
+        return;
+    }
+    unsigned int state = hop__atomic_faa_uint(&pool->state, HOP__POOL_CALLER);
+    if (!(state & HOP__POOL_CLOSED)) {
+        hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
+        hop__atomic_faa_u64(&p->outside_tasks, delta);
+    }
+    hop__atomic_faa_uint(&pool->state, 0u - HOP__POOL_CALLER);
+}
+
+static void hop__pool_task_enter(hop_executor_t *executor) { hop__pool_count_task(executor, 1); }
+
+static void hop__pool_task_leave(hop_executor_t *executor) { hop__pool_count_task(executor, (uint64_t)-1); }
+
+/* ---- Life cycle ------------------------------------------------------------------ */
+
+static unsigned int hop__pool_cpus(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned int)CPU_COUNT(&set);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (unsigned int)online : 1u;
+}
+
+/* Lets workers [0, started) leave once their queues are empty, and joins
+ * them. The release fence: what this thread saw before (outside callers'
+ * pushes, in close) is visible to a worker that sees exiting. */
+static void hop__pool_join(hop__pool_internal_t *p, unsigned int started) {
+    hop__atomic_fence_release();
+    hop__atomic_store_uint(&p->exiting, 1u);
+    /* Each wake-up begins with a FAS: exiting is visible to a worker that
+     * this finds parking, and its re-check sees it. */
+    hop__pool_wake_all(p);
+    for (unsigned int i = 0; i < started; i++)
+        pthread_join(p->workers[i].thread, NULL);
+}
+
+static void hop__pool_free(hop__pool_internal_t *p) {
+#if !HOP__POOL_FUTEX
+    for (unsigned int i = 0; i < p->nworkers; i++) {
+        pthread_mutex_destroy(&p->workers[i].sleep_lock);
+        pthread_cond_destroy(&p->workers[i].sleep_cond);
+    }
+#endif
+    free(p);
+}
+
+int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
+    if (!pool)
+        return HOP_EINVAL;
+    static const hop_pool_options_t defaults = {.threads = 0, .name = NULL, .spin_us = -1};
+    if (!options)
+        options = &defaults;
+    if (options->threads > HOP__POOL_MAX_THREADS || options->spin_us < -1)
+        return HOP_EINVAL;
+    unsigned int n = options->threads;
+    if (n == 0) {
+        n = hop__pool_cpus();
+        if (n > HOP__POOL_MAX_THREADS)
+            n = HOP__POOL_MAX_THREADS;
+    }
+    int spin_us = options->spin_us == -1 ? HOP__POOL_SPIN_US_DEFAULT : options->spin_us;
+    const char *prefix = options->name ? options->name : "hop-pool";
+
+    /* One allocation: the pool, then its workers, then the sleepers' stack. */
+    size_t workers_at = (sizeof(hop__pool_internal_t) + HOP__CACHELINE - 1) / HOP__CACHELINE * HOP__CACHELINE;
+    size_t sleepers_at = workers_at + (size_t)n * sizeof(hop__pool_worker_t);
+    void *memory = NULL;
+    if (posix_memalign(&memory, HOP__CACHELINE, sleepers_at + (size_t)n * sizeof(uint32_t)) != 0)
+        return HOP_ENOMEM;
+    memset(memory, 0, sleepers_at + (size_t)n * sizeof(uint32_t));
+    hop__pool_internal_t *p = memory;
+    p->pool = pool;
+    p->workers = (hop__pool_worker_t *)((char *)memory + workers_at);
+    p->sleepers = (uint32_t *)((char *)memory + sleepers_at);
+    p->nworkers = n;
+    p->spin_ns = (int64_t)spin_us * 1000;
+    hop__atomic_store_uint(&p->idle, n * HOP__IDLE_UNPARKED_ONE);
+    for (unsigned int i = 0; i < n; i++) {
+        hop__pool_worker_t *w = &p->workers[i];
+        hop__deque_init(&w->deque);
+        w->pool = p;
+        w->index = i;
+        w->rng = 0x9e3779b9u * (i + 1);
+        w->sleeper_slot = HOP__POOL_NOT_SLEEPING;
+        snprintf(w->name, sizeof w->name, "%.*s-%u", HOP__POOL_NAME_MAX, prefix, i);
+#if !HOP__POOL_FUTEX
+        pthread_mutex_init(&w->sleep_lock, NULL);
+        pthread_cond_init(&w->sleep_cond, NULL);
+#endif
+    }
+
+    hop__atomic_store_ptr(&pool->executor.ops, &hop__pool_ops);
+    pool->executor.reserved[0] = pool->executor.reserved[1] = NULL;
+    hop__atomic_store_ptr(&pool->internal, p);
+    hop__atomic_store_uint(&pool->state, 0u);
+    hop__atomic_store_uint(&pool->threads, n);
+
+    /* Workers take no asynchronous signals: those go to the application's
+     * own threads. Faults still reach their handlers (a task's stack
+     * overflow, the sanitizers). */
+    sigset_t blocked, old;
+    sigfillset(&blocked);
+    int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        sigdelset(&blocked, faults[i]);
+    pthread_sigmask(SIG_SETMASK, &blocked, &old);
+    unsigned int started = 0;
+    while (started < n &&
+           pthread_create(&p->workers[started].thread, NULL, hop__pool_worker_main, &p->workers[started]) == 0)
+        started++;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (started < n) {
+        hop__pool_join(p, started);
+        hop__pool_free(p);
+        hop__atomic_store_ptr(&pool->executor.ops, NULL);
+        hop__atomic_store_ptr(&pool->internal, NULL);
+        hop__atomic_store_uint(&pool->threads, 0u);
+        return HOP_EAGAIN;
+    }
+    return 0;
+}
+
+hop_executor_t *hop_pool_executor(hop_pool_t *pool) { return pool ? &pool->executor : NULL; }
+
+int hop_pool_submit(hop_pool_t *pool, hop_job_t *job) {
+    if (!pool || !job || !job->run)
+        return HOP_EINVAL;
+    const hop_executor_ops_t *ops = hop__atomic_load_ptr(&pool->executor.ops);
+    if (ops != &hop__pool_ops && ops != &hop__pool_closed_ops)
+        return HOP_EINVAL;
+    return ops->submit(&pool->executor, job, 0);
+}
+
+unsigned int hop_pool_size(const hop_pool_t *pool) {
+    return pool ? hop__atomic_load_uint((unsigned int *)&pool->threads) : 0u;
+}
+
+int hop_pool_stats(const hop_pool_t *pool, hop_pool_stats_t *stats) {
+    if (!pool || !stats || hop__atomic_load_ptr((const hop_executor_ops_t **)&pool->executor.ops) != &hop__pool_ops)
+        return HOP_EINVAL;
+    hop__pool_internal_t *p = hop__atomic_load_ptr((void **)&pool->internal);
+    memset(stats, 0, sizeof *stats);
+    for (unsigned int i = 0; i < p->nworkers; i++) {
+        hop__pool_worker_t *w = &p->workers[i];
+        stats->jobs_run += hop__atomic_load_u64(&w->jobs_run);
+        stats->steals += hop__atomic_load_u64(&w->steals);
+        stats->parks += hop__atomic_load_u64(&w->parks);
+        stats->wakeups += hop__atomic_load_u64(&w->wakeups);
+    }
+    stats->injected = hop__atomic_load_u64(&p->injected);
+    return 0;
+}
+
+/* Sleeps a little longer each time, up to 1 ms: close waits for other
+ * threads, for microseconds (a worker between two jobs) or for as long as a
+ * task stays suspended; at most a thousand cheap polls a second. */
+static void hop__pool_backoff(long *ns) {
+    struct timespec ts = {0, *ns};
+    nanosleep(&ts, NULL);
+    if (*ns < 1000000)
+        *ns *= 2;
+}
+
+/* The number of tasks the pool owns, summed over the shards one at a time.
+ * Sound only once hop_pool_close has passed its steps 1 and 2: from then on
+ * no task can join the pool (spawns and dispatches to it are refused, by
+ * workers that acknowledged closing and by outside callers that saw
+ * CLOSING), so the only increments left are those of a refused spawn or
+ * dispatch, which its own thread undoes on the same shard right after
+ * (task_enter, refused submit, task_leave). Every other change is a task
+ * leaving: a decrement. Each shard, such pairs aside, only decreases, so
+ * what the scan reads from it is at least its value when the scan ends, and
+ * a pair can only add to what is read. A sum of 0 therefore means that when
+ * the scan ended the pool owned no task, and none can come after. (Earlier
+ * the same scan could miss a task: one entering on a shard already read
+ * while another left on a shard not yet read.) */
+static uint64_t hop__pool_tasks(hop__pool_internal_t *p) {
+    uint64_t sum = hop__atomic_load_u64(&p->outside_tasks);
+    for (unsigned int i = 0; i < p->nworkers; i++)
+        sum += hop__atomic_load_u64(&p->workers[i].tasks);
+    return sum;
+}
+
+int hop_pool_close(hop_pool_t *pool) {
+    if (!pool)
+        return HOP_EINVAL;
+    const hop_executor_ops_t *ops = hop__atomic_load_ptr(&pool->executor.ops);
+    if (ops == &hop__pool_closed_ops)
+        return HOP_EALREADY;
+    if (ops != &hop__pool_ops)
+        return HOP_EINVAL;
+    if (hop__pool_worker_of(pool))
+        return HOP_EDEADLK; /* it would wait for itself */
+    for (;;) {
+        unsigned int state = hop__atomic_load_uint(&pool->state);
+        if (state & HOP__POOL_CLOSING)
+            return HOP_EALREADY; /* another close is under way */
+        if (hop__atomic_cas_uint(&pool->state, state, state | HOP__POOL_CLOSING))
+            break;
+    }
+    hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
+    long pause_ns = 20000;
+
+    /* 1. Workers refuse new work. Each acknowledges between two jobs (the
+     * parked ones are woken for it); after that, all it accepted is queued
+     * and counted. Outside callers have refused since the CAS above. */
+    hop__atomic_store_uint(&p->closing, 1u);
+    hop__pool_wake_all(p);
+    for (unsigned int i = 0; i < p->nworkers; i++)
+        while (!hop__atomic_load_uint(&p->workers[i].acked))
+            hop__pool_backoff(&pause_ns);
+    /* Reads of the workers' task shards come after their acknowledgements. */
+    hop__atomic_fence_acquire();
+
+    /* 2. Outside callers that got in before CLOSING have queued their jobs
+     * and counted their tasks. */
+    while (hop__atomic_load_uint(&pool->state) >= HOP__POOL_CALLER)
+        hop__pool_backoff(&pause_ns);
+    /* The task counts are read after the callers left. */
+    hop__atomic_fence_acquire();
+
+    /* 3. Every task the pool owns finishes, suspended ones included: their
+     * continuations are still accepted, and the workers keep running
+     * everything queued meanwhile. */
+    while (hop__pool_tasks(p) != 0)
+        hop__pool_backoff(&pause_ns);
+
+    /* 4. Nothing can be added any more: workers drain the queues and leave. */
+    hop__pool_join(p, p->nworkers);
+
+    /* 5. The struct stays valid and refuses everything. p goes once no
+     * outside caller is inside, in the same CAS that sets CLOSED. */
+    hop__atomic_store_ptr(&pool->executor.ops, &hop__pool_closed_ops);
+    hop__atomic_store_uint(&pool->threads, 0u);
+    pause_ns = 1000;
+    while (!hop__atomic_cas_uint(&pool->state, HOP__POOL_CLOSING, HOP__POOL_CLOSING | HOP__POOL_CLOSED))
+        hop__pool_backoff(&pause_ns);
+    hop__atomic_store_ptr(&pool->internal, NULL);
+    hop__pool_free(p);
+    return 0;
+}

@@ -1,0 +1,911 @@
+/* tests/test_pool.c: the work-stealing thread pool (hop/pool.h).
+ *
+ * Most behaviours are checked with 1, 2 and 4 workers: one worker has nobody
+ * to steal from and must still get to everything; two and four exercise
+ * stealing, searching and parking on this 2-CPU machine. Assertions are
+ * made on the test's own thread; code on workers records what it saw. */
+#include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "helpers.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define STRESS_SCALE 5
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STRESS_SCALE 5
+#endif
+#endif
+#ifndef STRESS_SCALE
+#define STRESS_SCALE 1
+#endif
+
+static const unsigned int worker_counts[] = {1, 2, 4};
+#define WORKER_COUNTS (sizeof worker_counts / sizeof worker_counts[0])
+
+static hop_pool_t pool;
+
+static void start_pool(unsigned int threads, int spin_us) {
+    hop_pool_options_t options = {.threads = threads, .name = NULL, .spin_us = spin_us};
+    HOP_OK(hop_pool_init(&pool, &options));
+    cr_assert_eq(hop_pool_size(&pool), threads);
+}
+
+static unsigned int load(const unsigned int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static void store(unsigned int *p, unsigned int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static unsigned int add(unsigned int *p, unsigned int v) { return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL); }
+
+/* Polls until *p reaches value; the test's timeout catches a hang. */
+static void wait_for(const unsigned int *p, unsigned int value) {
+    while (load(p) < value)
+        test_sleep_ms(1);
+}
+
+/* jobs_run counts a job once it has returned, a little after the job
+ * itself reported that it ran: polls until the counter catches up. */
+static hop_pool_stats_t stats_once_run(uint64_t jobs) {
+    hop_pool_stats_t stats;
+    for (;;) {
+        HOP_OK(hop_pool_stats(&pool, &stats));
+        if (stats.jobs_run >= jobs)
+            return stats;
+        test_sleep_ms(1);
+    }
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* glibc declares pthread_self() const: read it through an opaque call in
+ * code that may run on several threads (see test_migration.c). */
+__attribute__((noinline)) static pthread_t current_thread(void) {
+    pthread_t self = pthread_self();
+    __asm__ volatile("" : "+m"(self)::"memory");
+    return self;
+}
+
+static bool on_pool_thread(void) {
+    char name[16] = "";
+    pthread_getname_np(current_thread(), name, sizeof name);
+    return strncmp(name, "hop-pool-", 9) == 0;
+}
+
+/* ---- Plain jobs ------------------------------------------------------------ */
+
+typedef struct {
+    hop_job_t job;
+    unsigned int runs;
+    unsigned int misplaced;
+} counted_job_t;
+
+static unsigned int jobs_done;
+
+static void counted_run(hop_job_t *job) {
+    counted_job_t *j = (counted_job_t *)job;
+    if (hop_executor_current() != hop_pool_executor(&pool) || !on_pool_thread())
+        store(&j->misplaced, 1);
+    add(&j->runs, 1);
+    add(&jobs_done, 1); /* last: the test may free j once all are done */
+}
+
+#define SUBMITTERS 4
+#define JOBS_PER_SUBMITTER (20000 / STRESS_SCALE)
+
+static counted_job_t *submitted_jobs;
+
+static void *submit_share(void *arg) {
+    size_t first = (size_t)(uintptr_t)arg * JOBS_PER_SUBMITTER;
+    for (size_t i = first; i < first + JOBS_PER_SUBMITTER; i++) {
+        hop_job_init(&submitted_jobs[i].job, counted_run);
+        if (hop_pool_submit(&pool, &submitted_jobs[i].job) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+Test(pool, plain_jobs_submitted_from_several_threads_each_run_exactly_once_on_a_pool_thread, .timeout = 120) {
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], -1);
+        size_t total = (size_t)SUBMITTERS * JOBS_PER_SUBMITTER;
+        submitted_jobs = calloc(total, sizeof *submitted_jobs);
+        jobs_done = 0;
+        pthread_t threads[SUBMITTERS];
+        for (uintptr_t i = 0; i < SUBMITTERS; i++)
+            cr_assert_eq(pthread_create(&threads[i], NULL, submit_share, (void *)i), 0);
+        for (int i = 0; i < SUBMITTERS; i++) {
+            void *failed;
+            pthread_join(threads[i], &failed);
+            cr_assert_null(failed, "a submission was refused");
+        }
+        wait_for(&jobs_done, (unsigned int)total);
+        for (size_t i = 0; i < total; i++) {
+            cr_assert_eq(submitted_jobs[i].runs, 1, "%u workers: job %zu ran %u times", worker_counts[c], i,
+                         submitted_jobs[i].runs);
+            cr_assert_eq(submitted_jobs[i].misplaced, 0, "job %zu ran outside the pool", i);
+        }
+        hop_pool_stats_t stats = stats_once_run(total);
+        cr_assert_geq(stats.injected, total, "outside submissions go through the injection queue");
+        HOP_OK(hop_pool_close(&pool));
+        free(submitted_jobs);
+    }
+}
+
+/* ---- Parking and waking ---------------------------------------------------------- */
+
+static unsigned int flag;
+
+static void set_flag(hop_job_t *job) {
+    (void)job;
+    store(&flag, 1);
+}
+
+static void wait_until_all_parked(unsigned int workers) {
+    for (;;) {
+        hop_pool_stats_t stats;
+        HOP_OK(hop_pool_stats(&pool, &stats));
+        if (stats.parks - stats.wakeups == workers)
+            return;
+        sched_yield();
+    }
+}
+
+Test(pool, a_job_submitted_while_every_worker_is_parked_runs, .timeout = 240) {
+    const int spins[] = {0, -1};
+    for (size_t s = 0; s < 2; s++) {
+        for (size_t c = 0; c < WORKER_COUNTS; c++) {
+            unsigned int n = worker_counts[c];
+            start_pool(n, spins[s]);
+            for (int round = 0; round < 300 / STRESS_SCALE; round++) {
+                /* Every worker has announced itself asleep: the submission
+                 * lands in the window PITFALLS 3 is about, or after it. */
+                wait_until_all_parked(n);
+                flag = 0;
+                hop_job_t job;
+                hop_job_init(&job, set_flag);
+                HOP_OK(hop_pool_submit(&pool, &job));
+                while (!load(&flag))
+                    sched_yield();
+            }
+            HOP_OK(hop_pool_close(&pool));
+        }
+    }
+}
+
+Test(pool, one_submission_to_a_parked_pool_wakes_at_most_two_workers, .timeout = 60) {
+    start_pool(4, 0);
+    const int rounds = 100;
+    hop_pool_stats_t before, after;
+    wait_until_all_parked(4);
+    HOP_OK(hop_pool_stats(&pool, &before));
+    for (int round = 0; round < rounds; round++) {
+        wait_until_all_parked(4);
+        flag = 0;
+        hop_job_t job;
+        hop_job_init(&job, set_flag);
+        HOP_OK(hop_pool_submit(&pool, &job));
+        while (!load(&flag))
+            sched_yield();
+    }
+    wait_until_all_parked(4);
+    HOP_OK(hop_pool_stats(&pool, &after));
+    /* The one woken to search, and at most one it hands searching over to
+     * (only if it saw more work: here, none). */
+    cr_assert_leq(after.wakeups - before.wakeups, 2u * rounds, "%llu wake-ups for %d submissions",
+                  (unsigned long long)(after.wakeups - before.wakeups), rounds);
+    cr_assert_geq(after.wakeups - before.wakeups, (uint64_t)rounds);
+    HOP_OK(hop_pool_close(&pool));
+}
+
+Test(pool, an_idle_pool_uses_no_cpu_after_its_spin_window, .timeout = 60) {
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], -1);
+        counted_job_t jobs[64];
+        jobs_done = 0;
+        for (int i = 0; i < 64; i++) {
+            hop_job_init(&jobs[i].job, counted_run);
+            jobs[i].runs = jobs[i].misplaced = 0;
+            HOP_OK(hop_pool_submit(&pool, &jobs[i].job));
+        }
+        wait_for(&jobs_done, 64);
+        wait_until_all_parked(worker_counts[c]);
+        struct rusage start, end;
+        getrusage(RUSAGE_SELF, &start);
+        test_sleep_ms(300);
+        getrusage(RUSAGE_SELF, &end);
+        double cpu_ms = (end.ru_utime.tv_sec - start.ru_utime.tv_sec) * 1e3 +
+                        (end.ru_utime.tv_usec - start.ru_utime.tv_usec) / 1e3 +
+                        (end.ru_stime.tv_sec - start.ru_stime.tv_sec) * 1e3 +
+                        (end.ru_stime.tv_usec - start.ru_stime.tv_usec) / 1e3;
+        cr_assert_lt(cpu_ms, 30.0, "%u idle workers burnt %.1f ms of CPU in 300 ms", worker_counts[c], cpu_ms);
+        HOP_OK(hop_pool_close(&pool));
+    }
+}
+
+/* ---- Tasks -------------------------------------------------------------------------- */
+
+static unsigned int task_misplaced;
+
+static void *double_after_yields(void *arg) {
+    for (int i = 0; i < 3; i++) {
+        if (hop_yield() != 0 || hop_executor_current() != hop_pool_executor(&pool) || !on_pool_thread())
+            store(&task_misplaced, 1);
+    }
+    return (void *)((uintptr_t)arg * 2);
+}
+
+Test(pool, tasks_spawned_on_the_pool_run_there_and_can_be_joined, .timeout = 60) {
+    enum { TASKS = 200 };
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], -1);
+        task_misplaced = 0;
+        hop_task_t *tasks[TASKS];
+        for (uintptr_t i = 0; i < TASKS; i++)
+            HOP_OK(hop_task_spawn(hop_pool_executor(&pool), double_after_yields, (void *)i, NULL, &tasks[i]));
+        for (uintptr_t i = 0; i < TASKS; i++) {
+            void *result = NULL;
+            HOP_OK(hop_future_wait(hop_task_future(tasks[i]), HOP_WAIT_FOREVER, &result));
+            cr_assert_eq((uintptr_t)result, i * 2);
+            hop_task_unref(tasks[i]);
+        }
+        cr_assert_eq(task_misplaced, 0, "a task ran outside the pool");
+        HOP_OK(hop_pool_close(&pool));
+    }
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.in_use, 0, "every task's stack came back");
+}
+
+static const hop_task_options_t fib_options = {.stack_size = 64 * 1024};
+static unsigned int fib_errors;
+
+static void *fib(void *arg) {
+    intptr_t n = (intptr_t)arg;
+    if (n < 2)
+        return arg;
+    hop_task_t *a, *b;
+    void *ra = NULL, *rb = NULL;
+    if (hop_task_spawn(hop_executor_current(), fib, (void *)(n - 1), &fib_options, &a) != 0) {
+        add(&fib_errors, 1);
+        return NULL;
+    }
+    if (hop_task_spawn(hop_executor_current(), fib, (void *)(n - 2), &fib_options, &b) != 0) {
+        add(&fib_errors, 1);
+        b = NULL;
+    }
+    if (hop_task_join(a, &ra) != 0)
+        add(&fib_errors, 1);
+    if (b && hop_task_join(b, &rb) != 0)
+        add(&fib_errors, 1);
+    hop_task_unref(a);
+    hop_task_unref(b);
+    return (void *)((intptr_t)ra + (intptr_t)rb);
+}
+
+Test(pool, fork_join_fib_20_with_a_task_per_call_gives_the_right_answer, .timeout = 240) {
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], -1);
+        fib_errors = 0;
+        hop_task_t *root;
+        HOP_OK(hop_task_spawn(hop_pool_executor(&pool), fib, (void *)(intptr_t)20, &fib_options, &root));
+        void *result = NULL;
+        HOP_OK(hop_future_wait(hop_task_future(root), HOP_WAIT_FOREVER, &result));
+        hop_task_unref(root);
+        cr_assert_eq(fib_errors, 0, "a spawn or join failed");
+        cr_assert_eq((intptr_t)result, 6765, "%u workers: fib(20) = %ld", worker_counts[c], (long)(intptr_t)result);
+        /* One task per call, each run at least once. */
+        hop_pool_stats_t stats = stats_once_run(21891);
+        if (worker_counts[c] == 1)
+            cr_assert_eq(stats.steals, 0, "nobody to steal from");
+        HOP_OK(hop_pool_close(&pool));
+    }
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.in_use, 0, "every task's stack came back");
+}
+
+/* A manual executor driven by a thread of its own, for tasks to hop to. */
+static hop_executor_t *manual;
+static pthread_t manual_thread;
+static unsigned int manual_stop;
+
+static void *drive_manual(void *arg) {
+    (void)arg;
+    while (!load(&manual_stop))
+        if (hop_manual_executor_run_one(manual) == 0)
+            sched_yield();
+    return NULL;
+}
+
+static void start_manual(void) {
+    HOP_OK(hop_manual_executor_create(&manual));
+    manual_stop = 0;
+    cr_assert_eq(pthread_create(&manual_thread, NULL, drive_manual, NULL), 0);
+}
+
+static void stop_manual(void) {
+    store(&manual_stop, 1);
+    pthread_join(manual_thread, NULL);
+    HOP_OK(hop_manual_executor_destroy(manual));
+}
+
+static void *hop_between_pool_and_manual(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 50; i++) {
+        if (hop_dispatch_to_executor(manual) != 0 || hop_executor_current() != manual ||
+            !pthread_equal(current_thread(), manual_thread))
+            store(&task_misplaced, 1);
+        if (hop_dispatch_to_executor(hop_pool_executor(&pool)) != 0 ||
+            hop_executor_current() != hop_pool_executor(&pool) || !on_pool_thread())
+            store(&task_misplaced, 1);
+    }
+    return arg;
+}
+
+Test(pool, tasks_move_in_and_out_of_the_pool_with_dispatch, .timeout = 120) {
+    enum { TASKS = 16 };
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_manual();
+        start_pool(worker_counts[c], -1);
+        task_misplaced = 0;
+        hop_task_t *tasks[TASKS];
+        for (uintptr_t i = 0; i < TASKS; i++) {
+            /* Half start on the manual executor and come in by dispatch. */
+            hop_executor_t *home = i % 2 ? manual : hop_pool_executor(&pool);
+            HOP_OK(hop_task_spawn(home, hop_between_pool_and_manual, (void *)i, NULL, &tasks[i]));
+        }
+        for (uintptr_t i = 0; i < TASKS; i++) {
+            void *result = NULL;
+            HOP_OK(hop_future_wait(hop_task_future(tasks[i]), HOP_WAIT_FOREVER, &result));
+            cr_assert_eq((uintptr_t)result, i);
+            hop_task_unref(tasks[i]);
+        }
+        cr_assert_eq(task_misplaced, 0, "a task landed on the wrong thread or executor");
+        HOP_OK(hop_pool_close(&pool));
+        stop_manual();
+    }
+}
+
+static unsigned int yielder_spins;
+
+static void *yield_until_flag(void *arg) {
+    while (!load(&flag)) {
+        hop_yield();
+        add(&yielder_spins, 1);
+    }
+    return arg;
+}
+
+Test(pool, a_yielding_task_lets_jobs_queued_behind_it_run_on_a_single_worker, .timeout = 60) {
+    start_pool(1, -1);
+    flag = 0;
+    yielder_spins = 0;
+    hop_task_t *task;
+    HOP_OK(hop_task_spawn(hop_pool_executor(&pool), yield_until_flag, NULL, NULL, &task));
+    while (load(&yielder_spins) == 0)
+        sched_yield();
+    hop_job_t job;
+    hop_job_init(&job, set_flag);
+    HOP_OK(hop_pool_submit(&pool, &job));
+    HOP_OK(hop_future_wait(hop_task_future(task), HOP_WAIT_FOREVER, NULL));
+    hop_task_unref(task);
+    HOP_OK(hop_pool_close(&pool));
+}
+
+/* ---- Local queues: overflow, stealing, the LIFO slot ------------------------------ */
+
+#define FANOUT 10000
+
+static counted_job_t fanout_jobs[FANOUT];
+static unsigned int fanout_refused;
+
+static void submit_fanout(hop_job_t *job) {
+    (void)job;
+    for (int i = 0; i < FANOUT; i++) {
+        hop_job_init(&fanout_jobs[i].job, counted_run);
+        if (hop_pool_submit(&pool, &fanout_jobs[i].job) != 0)
+            add(&fanout_refused, 1);
+    }
+}
+
+Test(pool, a_worker_submitting_10000_jobs_overflows_its_deque_and_every_job_runs_once, .timeout = 120) {
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], -1);
+        memset(fanout_jobs, 0, sizeof fanout_jobs);
+        jobs_done = fanout_refused = 0;
+        hop_job_t outer;
+        hop_job_init(&outer, submit_fanout);
+        HOP_OK(hop_pool_submit(&pool, &outer));
+        wait_for(&jobs_done, FANOUT);
+        cr_assert_eq(fanout_refused, 0);
+        for (int i = 0; i < FANOUT; i++) {
+            cr_assert_eq(fanout_jobs[i].runs, 1, "%u workers: job %d ran %u times", worker_counts[c], i,
+                         fanout_jobs[i].runs);
+            cr_assert_eq(fanout_jobs[i].misplaced, 0);
+        }
+        hop_pool_stats_t stats = stats_once_run(FANOUT + 1);
+        if (worker_counts[c] == 1)
+            cr_assert_gt(stats.injected, 1u, "nobody steals, so the deque overflowed into the injection queue");
+        HOP_OK(hop_pool_close(&pool));
+    }
+}
+
+/* A job that blocks its worker until *until reaches a value, or 30 s pass
+ * (then it records that it gave up: the test fails instead of hanging). */
+typedef struct {
+    hop_job_t job;
+    unsigned int *until;
+    unsigned int value;
+    unsigned int gave_up;
+    pthread_t thread;
+    unsigned int done; /* set last: thread and gave_up may be read then */
+} blocker_t;
+
+static void block(blocker_t *b) {
+    b->thread = current_thread();
+    double deadline = now_s() + 30;
+    while (load(b->until) < b->value) {
+        if (now_s() > deadline) {
+            b->gave_up = 1;
+            break;
+        }
+        sched_yield();
+    }
+    store(&b->done, 1);
+}
+
+#define QUEUED_BEHIND 100
+
+static counted_job_t behind[QUEUED_BEHIND];
+static blocker_t blocker;
+
+static void queue_then_block(hop_job_t *job) {
+    (void)job;
+    for (int i = 0; i < QUEUED_BEHIND; i++) {
+        hop_job_init(&behind[i].job, counted_run);
+        HOP_OK(hop_pool_submit(&pool, &behind[i].job));
+    }
+    block(&blocker);
+}
+
+Test(pool, idle_workers_steal_the_queued_jobs_of_a_blocked_worker, .timeout = 120) {
+    for (size_t c = 1; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], -1);
+        memset(behind, 0, sizeof behind);
+        jobs_done = 0;
+        blocker = (blocker_t){.until = &jobs_done, .value = QUEUED_BEHIND};
+        hop_job_init(&blocker.job, queue_then_block);
+        HOP_OK(hop_pool_submit(&pool, &blocker.job));
+        wait_for(&blocker.done, 1);
+        cr_assert_eq(blocker.gave_up, 0, "the jobs queued behind a blocked worker did not run elsewhere");
+        hop_pool_stats_t stats;
+        HOP_OK(hop_pool_stats(&pool, &stats));
+        cr_assert_gt(stats.steals, 0);
+        HOP_OK(hop_pool_close(&pool));
+        for (int i = 0; i < QUEUED_BEHIND; i++)
+            cr_assert_eq(behind[i].runs, 1);
+    }
+}
+
+static unsigned int lifo_ran;
+static pthread_t lifo_thread;
+
+static void note_lifo_run(hop_job_t *job) {
+    (void)job;
+    lifo_thread = current_thread();
+    store(&lifo_ran, 1);
+}
+
+static hop_job_t lifo_job;
+
+static void fill_lifo_then_block(hop_job_t *job) {
+    (void)job;
+    /* The only job this worker submits: it sits in the LIFO slot. */
+    hop_job_init(&lifo_job, note_lifo_run);
+    HOP_OK(hop_pool_submit(&pool, &lifo_job));
+    block(&blocker);
+}
+
+Test(pool, a_job_in_the_lifo_slot_of_a_blocked_worker_runs_on_another_worker, .timeout = 120) {
+    const int spins[] = {0, -1, 1000};
+    for (size_t s = 0; s < 3; s++) {
+        for (size_t c = 1; c < WORKER_COUNTS; c++) {
+            start_pool(worker_counts[c], spins[s]);
+            for (int round = 0; round < 20; round++) {
+                lifo_ran = 0;
+                blocker = (blocker_t){.until = &lifo_ran, .value = 1};
+                hop_job_init(&blocker.job, fill_lifo_then_block);
+                HOP_OK(hop_pool_submit(&pool, &blocker.job));
+                /* The blocker returns as soon as the LIFO job has run. */
+                wait_for(&blocker.done, 1);
+                cr_assert_eq(blocker.gave_up, 0, "the LIFO slot was stranded behind a blocked job");
+                cr_assert_not(pthread_equal(lifo_thread, blocker.thread), "the LIFO job ran on the blocked worker");
+            }
+            HOP_OK(hop_pool_close(&pool));
+        }
+    }
+}
+
+/* ---- Closing ----------------------------------------------------------------------------- */
+
+#define GATED 32
+
+static hop_future_t gates[GATED];
+static unsigned int gated_spawn_result[GATED];
+static unsigned int gated_child_ran[GATED];
+static unsigned int probes_accepted;
+
+static void *note_child(void *arg) {
+    store(&gated_child_ran[(uintptr_t)arg], 1);
+    return NULL;
+}
+
+static void *await_gate(void *arg) {
+    uintptr_t i = (uintptr_t)arg;
+    void *value = NULL;
+    if (hop_future_await(&gates[i], &value) != 0)
+        return NULL;
+    /* The pool is closing by now: a spawn is refused, or, if this worker
+     * had not heard yet, accepted and then waited for by close. */
+    int err = hop_task_spawn(hop_pool_executor(&pool), note_child, arg, NULL, NULL);
+    store(&gated_spawn_result[i], (unsigned int)-err);
+    return (void *)((uintptr_t)value + 1);
+}
+
+static hop_job_t probes[1000];
+
+static void *open_gates_once_closing(void *arg) {
+    (void)arg;
+    /* hop_pool_submit refuses once close has begun. */
+    for (int i = 0; i < 1000; i++) {
+        hop_job_init(&probes[i], set_flag);
+        if (hop_pool_submit(&pool, &probes[i]) == HOP_ECLOSED)
+            break;
+        add(&probes_accepted, 1);
+        test_sleep_ms(1);
+    }
+    test_sleep_ms(20);
+    for (uintptr_t i = 0; i < GATED; i++)
+        hop_future_set_result(&gates[i], (void *)i);
+    return NULL;
+}
+
+Test(pool, close_waits_for_suspended_tasks_and_then_refuses_everything, .timeout = 120) {
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], -1);
+        hop_task_t *tasks[GATED];
+        for (uintptr_t i = 0; i < GATED; i++) {
+            hop_future_init(&gates[i]);
+            gated_spawn_result[i] = UINT32_MAX;
+            gated_child_ran[i] = 0;
+            HOP_OK(hop_task_spawn(hop_pool_executor(&pool), await_gate, (void *)i, NULL, &tasks[i]));
+        }
+        probes_accepted = 0;
+        pthread_t opener;
+        cr_assert_eq(pthread_create(&opener, NULL, open_gates_once_closing, NULL), 0);
+        test_sleep_ms(10);
+        /* Returns only once every task has finished: their continuations
+         * come from the opener thread while the pool is closing. */
+        HOP_OK(hop_pool_close(&pool));
+        for (uintptr_t i = 0; i < GATED; i++) {
+            cr_assert_eq(hop_task_state(tasks[i]), HOP_TASK_DONE, "task %lu: %s", (unsigned long)i,
+                         hop_task_state_name(hop_task_state(tasks[i])));
+            void *result = NULL;
+            HOP_OK(hop_future_result(hop_task_future(tasks[i]), &result));
+            cr_assert_eq((uintptr_t)result, i + 1);
+            unsigned int spawned = gated_spawn_result[i];
+            cr_assert(spawned == (unsigned int)-HOP_ECLOSED || (spawned == 0 && gated_child_ran[i]),
+                      "task %lu: a spawn during close was neither refused nor run (%d)", (unsigned long)i,
+                      -(int)spawned);
+            hop_task_unref(tasks[i]);
+        }
+        pthread_join(opener, NULL);
+
+        hop_job_t job;
+        hop_job_init(&job, set_flag);
+        HOP_ERR(hop_pool_submit(&pool, &job), HOP_ECLOSED);
+        HOP_ERR(hop_executor_submit(hop_pool_executor(&pool), &job), HOP_ECLOSED);
+        hop_task_t *refused = (hop_task_t *)0x1;
+        HOP_ERR(hop_task_spawn(hop_pool_executor(&pool), note_child, NULL, NULL, &refused), HOP_ECLOSED);
+        cr_assert_null(refused);
+        HOP_ERR(hop_pool_close(&pool), HOP_EALREADY);
+        cr_assert_eq(hop_pool_size(&pool), 0);
+        hop_pool_stats_t stats;
+        HOP_ERR(hop_pool_stats(&pool, &stats), HOP_EINVAL);
+    }
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.in_use, 0, "every task's stack came back");
+}
+
+#define CLOSE_JOBS (20000 / STRESS_SCALE)
+
+/* A job that, when it runs, tries to submit a follow-up job. */
+typedef struct {
+    hop_job_t job;
+    unsigned int runs;
+    hop_job_t follow_up;
+    unsigned int follow_up_runs;
+    unsigned int follow_up_accepted;
+} chained_job_t;
+
+static chained_job_t chained[CLOSE_JOBS];
+
+static void run_follow_up(hop_job_t *job) {
+    chained_job_t *j = (chained_job_t *)((char *)job - offsetof(chained_job_t, follow_up));
+    add(&j->follow_up_runs, 1);
+}
+
+static unsigned int close_begun;
+
+static void run_chained(hop_job_t *job) {
+    chained_job_t *j = (chained_job_t *)job;
+    /* Every worker holds its first job until close has begun, so that the
+     * rest run while the pool is closing. */
+    while (!load(&close_begun))
+        sched_yield();
+    add(&j->runs, 1);
+    hop_job_init(&j->follow_up, run_follow_up);
+    if (hop_pool_submit(&pool, &j->follow_up) == 0)
+        store(&j->follow_up_accepted, 1);
+}
+
+/* Sets close_begun once an outside submission is refused, and a while
+ * after, so that the workers have been told too. */
+static void *notice_close(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 1000; i++) {
+        hop_job_init(&probes[i], set_flag);
+        if (hop_pool_submit(&pool, &probes[i]) == HOP_ECLOSED)
+            break;
+        test_sleep_ms(1);
+    }
+    test_sleep_ms(10);
+    store(&close_begun, 1);
+    return NULL;
+}
+
+Test(pool, close_runs_every_job_it_accepted_and_drops_none, .timeout = 120) {
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], -1);
+        memset(chained, 0, sizeof chained);
+        close_begun = 0;
+        for (int i = 0; i < CLOSE_JOBS; i++) {
+            hop_job_init(&chained[i].job, run_chained);
+            HOP_OK(hop_pool_submit(&pool, &chained[i].job));
+        }
+        pthread_t noticer;
+        cr_assert_eq(pthread_create(&noticer, NULL, notice_close, NULL), 0);
+        HOP_OK(hop_pool_close(&pool));
+        pthread_join(noticer, NULL);
+        unsigned int accepted = 0;
+        for (int i = 0; i < CLOSE_JOBS; i++) {
+            cr_assert_eq(chained[i].runs, 1, "%u workers: job %d ran %u times", worker_counts[c], i, chained[i].runs);
+            cr_assert_eq(chained[i].follow_up_runs, chained[i].follow_up_accepted,
+                         "job %d: follow-up accepted %u, ran %u times", i, chained[i].follow_up_accepted,
+                         chained[i].follow_up_runs);
+            accepted += chained[i].follow_up_accepted;
+        }
+        cr_assert_lt(accepted, (unsigned int)CLOSE_JOBS, "no submission from a worker was refused while closing");
+    }
+}
+
+#define RACERS 3
+#define RACER_JOBS (20000 / STRESS_SCALE)
+
+typedef struct {
+    counted_job_t jobs[RACER_JOBS];
+    unsigned int accepted; /* jobs[0, accepted) were accepted, the next one refused */
+    hop_task_t *tasks[64];
+    unsigned int spawned;
+} racer_t;
+
+static racer_t racers[RACERS];
+
+static void *note_task(void *arg) { return arg; }
+
+/* Submits jobs, and now and then spawns a task, until the pool refuses. */
+static void *race_close(void *arg) {
+    racer_t *r = arg;
+    for (unsigned int i = 0; i < RACER_JOBS; i++) {
+        hop_job_init(&r->jobs[i].job, counted_run);
+        if (hop_pool_submit(&pool, &r->jobs[i].job) != 0)
+            break;
+        r->accepted = i + 1;
+        if (i % 512 == 0 && r->spawned < 64 &&
+            hop_task_spawn(hop_pool_executor(&pool), note_task, NULL, NULL, &r->tasks[r->spawned]) == 0)
+            r->spawned++;
+    }
+    return NULL;
+}
+
+Test(pool, submissions_racing_close_either_run_once_or_are_refused, .timeout = 120) {
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], -1);
+        memset(racers, 0, sizeof racers);
+        jobs_done = 0;
+        pthread_t threads[RACERS];
+        for (int i = 0; i < RACERS; i++)
+            cr_assert_eq(pthread_create(&threads[i], NULL, race_close, &racers[i]), 0);
+        test_sleep_ms(2);
+        HOP_OK(hop_pool_close(&pool));
+        for (int i = 0; i < RACERS; i++)
+            pthread_join(threads[i], NULL);
+        for (int i = 0; i < RACERS; i++) {
+            racer_t *r = &racers[i];
+            for (unsigned int k = 0; k < RACER_JOBS; k++)
+                cr_assert_eq(r->jobs[k].runs, k < r->accepted ? 1u : 0u,
+                             "%u workers, racer %d: job %u (%s) ran %u times", worker_counts[c], i, k,
+                             k < r->accepted ? "accepted" : "refused", r->jobs[k].runs);
+            for (unsigned int k = 0; k < r->spawned; k++) {
+                cr_assert_eq(hop_task_state(r->tasks[k]), HOP_TASK_DONE, "an accepted task did not finish");
+                hop_task_unref(r->tasks[k]);
+            }
+        }
+    }
+}
+
+static int close_result;
+
+static void close_from_job(hop_job_t *job) {
+    (void)job;
+    close_result = hop_pool_close(&pool);
+    store(&flag, 1);
+}
+
+static void *close_from_task(void *arg) {
+    (void)arg;
+    return (void *)(intptr_t)hop_pool_close(&pool);
+}
+
+Test(pool, closing_from_a_worker_or_a_task_on_the_pool_is_refused_and_changes_nothing, .timeout = 60) {
+    start_pool(2, -1);
+    flag = 0;
+    hop_job_t job;
+    hop_job_init(&job, close_from_job);
+    HOP_OK(hop_pool_submit(&pool, &job));
+    wait_for(&flag, 1);
+    HOP_ERR(close_result, HOP_EDEADLK);
+    hop_task_t *task;
+    HOP_OK(hop_task_spawn(hop_pool_executor(&pool), close_from_task, NULL, NULL, &task));
+    void *result = NULL;
+    HOP_OK(hop_future_wait(hop_task_future(task), HOP_WAIT_FOREVER, &result));
+    hop_task_unref(task);
+    HOP_ERR((int)(intptr_t)result, HOP_EDEADLK);
+    cr_assert_eq(hop_pool_size(&pool), 2, "the pool is still open");
+    flag = 0;
+    hop_job_init(&job, set_flag);
+    HOP_OK(hop_pool_submit(&pool, &job));
+    wait_for(&flag, 1);
+    HOP_OK(hop_pool_close(&pool));
+}
+
+static unsigned int returned_home;
+
+static void *leave_then_try_to_return(void *arg) {
+    (void)arg;
+    if (hop_dispatch_to_executor(manual) != 0)
+        return (void *)(intptr_t)-1;
+    store(&flag, 1);
+    /* Wait on the manual executor (yielding) until the pool is closed. */
+    while (hop_pool_size(&pool) != 0)
+        hop_yield();
+    int err = hop_dispatch_to_executor(hop_pool_executor(&pool));
+    if (hop_executor_current() == manual)
+        store(&returned_home, 1);
+    return (void *)(intptr_t)err;
+}
+
+Test(pool, a_task_that_left_the_pool_is_not_waited_for_and_cannot_come_back_after_close, .timeout = 60) {
+    start_manual();
+    start_pool(2, -1);
+    flag = returned_home = 0;
+    hop_task_t *task;
+    HOP_OK(hop_task_spawn(hop_pool_executor(&pool), leave_then_try_to_return, NULL, NULL, &task));
+    wait_for(&flag, 1);
+    HOP_OK(hop_pool_close(&pool));
+    void *result = NULL;
+    HOP_OK(hop_future_wait(hop_task_future(task), HOP_WAIT_FOREVER, &result));
+    hop_task_unref(task);
+    HOP_ERR((int)(intptr_t)result, HOP_ECLOSED);
+    cr_assert_eq(returned_home, 1, "the refused task carried on where it was");
+    stop_manual();
+}
+
+/* ---- Arguments, names, sizes -------------------------------------------------------------- */
+
+Test(pool, bad_arguments_are_refused_with_einval, .timeout = 30) {
+    hop_pool_options_t options = {.threads = 1025, .spin_us = -1};
+    HOP_ERR(hop_pool_init(NULL, NULL), HOP_EINVAL);
+    HOP_ERR(hop_pool_init(&pool, &options), HOP_EINVAL);
+    options = (hop_pool_options_t){.threads = 1, .spin_us = -2};
+    HOP_ERR(hop_pool_init(&pool, &options), HOP_EINVAL);
+
+    hop_pool_t never = {0};
+    hop_job_t job;
+    hop_job_init(&job, set_flag);
+    HOP_ERR(hop_pool_close(NULL), HOP_EINVAL);
+    HOP_ERR(hop_pool_close(&never), HOP_EINVAL);
+    HOP_ERR(hop_pool_submit(NULL, &job), HOP_EINVAL);
+    HOP_ERR(hop_pool_submit(&never, &job), HOP_EINVAL);
+    cr_assert_null(hop_pool_executor(NULL));
+    cr_assert_eq(hop_pool_size(NULL), 0);
+    hop_pool_stats_t stats;
+    HOP_ERR(hop_pool_stats(NULL, &stats), HOP_EINVAL);
+    HOP_ERR(hop_pool_stats(&never, &stats), HOP_EINVAL);
+
+    start_pool(1, -1);
+    HOP_ERR(hop_pool_submit(&pool, NULL), HOP_EINVAL);
+    hop_job_t no_run = {0};
+    HOP_ERR(hop_pool_submit(&pool, &no_run), HOP_EINVAL);
+    HOP_ERR(hop_pool_stats(&pool, NULL), HOP_EINVAL);
+    HOP_OK(hop_pool_close(&pool));
+}
+
+static char names[8][16];
+static unsigned int names_seen;
+
+static void note_name(hop_job_t *job) {
+    (void)job;
+    char name[16] = "";
+    pthread_getname_np(current_thread(), name, sizeof name);
+    unsigned int slot = add(&names_seen, 1) - 1;
+    if (slot < 8)
+        memcpy(names[slot], name, sizeof name);
+}
+
+static void collect_names(const char *prefix, int jobs) {
+    hop_pool_options_t options = {.threads = 4, .name = prefix, .spin_us = -1};
+    HOP_OK(hop_pool_init(&pool, &options));
+    hop_job_t job[8];
+    names_seen = 0;
+    for (int i = 0; i < jobs; i++) {
+        hop_job_init(&job[i], note_name);
+        HOP_OK(hop_pool_submit(&pool, &job[i]));
+    }
+    wait_for(&names_seen, (unsigned int)jobs);
+    HOP_OK(hop_pool_close(&pool));
+}
+
+Test(pool, workers_are_named_after_the_prefix_and_their_index, .timeout = 30) {
+    collect_names(NULL, 8);
+    for (int i = 0; i < 8; i++) {
+        unsigned int index = 99;
+        char rest = 0;
+        cr_assert_eq(sscanf(names[i], "hop-pool-%u%c", &index, &rest), 1, "thread name \"%s\"", names[i]);
+        cr_assert_lt(index, 4, "thread name \"%s\"", names[i]);
+    }
+    collect_names("0123456789abcdef", 1);
+    cr_assert_eq(strncmp(names[0], "0123456789-", 11), 0, "prefixes are cut to 10 bytes: \"%s\"", names[0]);
+    cr_assert_leq(strlen(names[0]), 15);
+}
+
+Test(pool, a_closed_pool_can_be_initialised_again, .timeout = 30) {
+    for (int round = 0; round < 3; round++) {
+        start_pool(2, -1);
+        flag = 0;
+        hop_job_t job;
+        hop_job_init(&job, set_flag);
+        HOP_OK(hop_pool_submit(&pool, &job));
+        wait_for(&flag, 1);
+        HOP_OK(hop_pool_close(&pool));
+        HOP_ERR(hop_pool_submit(&pool, &job), HOP_ECLOSED);
+    }
+}
+
+Test(pool, zero_threads_means_one_per_cpu_the_process_may_use, .timeout = 30) {
+    cpu_set_t set;
+    cr_assert_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    HOP_OK(hop_pool_init(&pool, NULL));
+    cr_assert_eq(hop_pool_size(&pool), (unsigned int)CPU_COUNT(&set));
+    HOP_OK(hop_pool_close(&pool));
+    cr_assert_eq(hop_pool_size(&pool), 0);
+}
