@@ -6,6 +6,7 @@
  * once, where bugs live (PITFALLS 5): the owner's take racing thieves for
  * the last element, and many elements with wrap-around of the buffer. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -103,6 +104,7 @@ static int stop;
 static uint64_t stolen_sum; /* checksum of what thieves got (atomic) */
 static uint64_t stolen_count;
 static int bogus; /* an item that was never pushed came out (atomic) */
+static unsigned int thieves_running; /* atomic */
 
 /* Called by thieves too: no assertion here (Criterion's belong on the test's
  * own thread); stop_thieves_and_check looks at the tallies. */
@@ -117,6 +119,7 @@ static void record(size_t index) {
 static void *thief(void *arg) {
     (void)arg;
     uint64_t sum = 0, count = 0;
+    __atomic_fetch_add(&thieves_running, 1, __ATOMIC_ACQ_REL);
     while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
         void *item;
         if (hop__deque_steal(&deque, &item) == HOP__DEQUE_STOLEN) {
@@ -140,8 +143,13 @@ static void start_thieves(size_t n) {
     stop = 0;
     bogus = 0;
     stolen_sum = stolen_count = 0;
+    thieves_running = 0;
     for (int i = 0; i < THIEVES; i++)
         cr_assert_eq(pthread_create(&thieves[i], NULL, thief, NULL), 0);
+    /* Race only once every thief is stealing: starting a thread is slow
+     * (under TSan above all), and the owner could otherwise finish alone. */
+    while (__atomic_load_n(&thieves_running, __ATOMIC_ACQUIRE) < THIEVES)
+        sched_yield();
 }
 
 static void stop_thieves_and_check(uint64_t owner_sum, uint64_t owner_count) {
@@ -165,9 +173,13 @@ Test(deque, one_element_races_between_the_owner_take_and_several_thieves_come_ou
     unsigned int seed = 12345;
     for (size_t i = 0; i < rounds; i++) {
         cr_assert(hop__deque_push(&deque, ITEM(i)));
-        /* A little jitter so the take lands at every point of a steal. */
-        for (int k = rand_r(&seed) % 64; k > 0; k--)
-            hop__atomic_pause();
+        /* A little jitter so the take lands at every point of a steal (a
+         * volatile count, not hop__atomic_pause, which is empty under TSan),
+         * and now and then a yield so a thief surely gets between. */
+        for (volatile int k = rand_r(&seed) % 256; k > 0; k--)
+            ;
+        if (i % 64 == 0)
+            sched_yield();
         void *item = hop__deque_take(&deque);
         if (item) {
             record(INDEX(item));
