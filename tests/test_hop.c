@@ -175,7 +175,7 @@ Test(hop, a_future_completed_on_a_plain_thread_resumes_the_task_on_its_loop) {
  * hop that it landed on the thread asked for. A checksum proves each task
  * ran every hop exactly once; the finished count proves each finished once. */
 #define WALKERS 2000
-#define HOPS 100
+#define HOPS 200
 
 typedef struct {
     unsigned int seed;
