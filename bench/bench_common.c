@@ -125,7 +125,9 @@ void bench_filter(bench_t *benches, int count, const char *filter) {
 
 bool bench_measured(const bench_t *b) { return b->measured; }
 
-static bool bench_filtered_out(const bench_t *b) { return b->skipped && strcmp(b->skipped, "filtered out") == 0; }
+static bool bench_filtered_out(const bench_t *b) {
+    return b->skipped && strcmp(b->skipped, "filtered out") == 0;
+}
 
 /* ---------------------------------------------------------------------------
  * Measuring. */
@@ -175,8 +177,8 @@ static uint64_t bench_calibrate(const bench_t *b, uint64_t target_ns) {
     return iters;
 }
 
-void bench_set_result(bench_t *b, uint64_t iters, double median_ns, double min_ns, double max_ns, double cpu_ns,
-                      double cores) {
+void bench_set_result(bench_t *b, uint64_t iters, double median_ns, double min_ns, double max_ns,
+                      double cpu_ns, double cores) {
     b->iters = iters;
     b->cpu_ns = cpu_ns;
     b->cores = cores;
@@ -328,8 +330,8 @@ void bench_print_table(FILE *f, const bench_t *benches, int count) {
         pw = max_int(pw, (int)strlen(benches[i].peer));
         uw = max_int(uw, (int)strlen(benches[i].unit));
     }
-    fprintf(f, "%-*s %-*s %13s %13s %13s  %-*s %11s %6s %7s\n", ww, "workload", pw, "peer", "median", "min", "max", uw,
-            "unit", "cpu/op", "cores", "ratio");
+    fprintf(f, "%-*s %-*s %13s %13s %13s  %-*s %11s %6s %7s\n", ww, "workload", pw, "peer", "median", "min",
+            "max", uw, "unit", "cpu/op", "cores", "ratio");
     for (int i = 0; i < count; i++) {
         const bench_t *b = &benches[i];
         if (bench_filtered_out(b))
@@ -337,8 +339,8 @@ void bench_print_table(FILE *f, const bench_t *benches, int count) {
         if (!b->measured) {
             char why[128];
             snprintf(why, sizeof why, "skipped (%s)", b->skipped ? b->skipped : "not installed");
-            fprintf(f, "%-*s %-*s %41s  %-*s %11s %6s %7s\n", ww, b->workload, pw, b->peer, why, uw, b->unit, "-",
-                    "-", "-");
+            fprintf(f, "%-*s %-*s %41s  %-*s %11s %6s %7s\n", ww, b->workload, pw, b->peer, why, uw, b->unit,
+                    "-", "-", "-");
             continue;
         }
         const bench_t *ref = bench_reference(benches, count, b);
@@ -346,8 +348,8 @@ void bench_print_table(FILE *f, const bench_t *benches, int count) {
         bench_format_cpu(cpu, sizeof cpu, b->cpu_ns);
         const char *number = b->rate ? "%-*s %-*s %13.0f %13.0f %13.0f  %-*s %11s %6.2f %7.2f\n"
                                      : "%-*s %-*s %13.2f %13.2f %13.2f  %-*s %11s %6.2f %7.2f\n";
-        fprintf(f, number, ww, b->workload, pw, b->peer, b->median, b->min, b->max, uw, b->unit, cpu, b->cores,
-                bench_ratio(b, ref));
+        fprintf(f, number, ww, b->workload, pw, b->peer, b->median, b->min, b->max, uw, b->unit, cpu,
+                b->cores, bench_ratio(b, ref));
     }
 }
 

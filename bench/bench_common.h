@@ -64,7 +64,8 @@ struct bench_options_s {
     uint64_t target_ns; /* how long one repetition should last */
     bool quick;
     const char *json_path;
-    uint64_t iterations; /* --iterations: fixed count, no calibration or warm-up (for profilers); 0: calibrate */
+    uint64_t
+        iterations; /* --iterations: fixed count, no calibration or warm-up (for profilers); 0: calibrate */
 };
 
 struct bench_machine_s {

@@ -160,7 +160,8 @@ static void *rt_hop_offload_task(void *arg) {
 
 static uint64_t rt_hop_offload_run(void *state, uint64_t iters) {
     (void)state;
-    return hop_run_task(hop_loop_executor(&env.loop), rt_hop_offload_task, iters, "roundtrip, hop run_in_executor");
+    return hop_run_task(hop_loop_executor(&env.loop), rt_hop_offload_task, iters,
+                        "roundtrip, hop run_in_executor");
 }
 
 /* roundtrip, hop dispatch: the task itself moves to the pool, calls the
@@ -215,7 +216,8 @@ static void *check_task(void *arg) {
     r->error = hop_run_in_executor(hop_pool_executor(&env.pool), check_job, r, &result);
     if (r->error)
         return NULL;
-    if (result != r || check_job_thread == loop_thread || gettid() != loop_thread || hop_loop_current() != &env.loop) {
+    if (result != r || check_job_thread == loop_thread || gettid() != loop_thread ||
+        hop_loop_current() != &env.loop) {
         r->error = HOP_ESTATE;
         r->what = "the job did not run on another thread, or the task did not come back to the loop";
         return NULL;
@@ -289,7 +291,8 @@ static void *tp_hop_driver_task(void *arg) {
         children[k] = (tp_child_t){.shared = &s, .count = r->iters / n + (k < r->iters % n), .tasks = n};
         int err = hop_task_spawn(hop_loop_executor(&env.loop), tp_child_task, &children[k], NULL, &tasks[k]);
         if (err)
-            bench_die("offload, hop: hop_task_spawn of child %llu: %s", (unsigned long long)k, hop_strerror(err));
+            bench_die("offload, hop: hop_task_spawn of child %llu: %s", (unsigned long long)k,
+                      hop_strerror(err));
     }
     hop_future_await(&s.ready, NULL);
     bench_window_begin();
@@ -317,7 +320,9 @@ static uint64_t tp_hop_run(void *state, uint64_t iters) {
  * fib(n-2) as tasks on the pool (default task options) and joins them; the
  * leaves (n < 2) are tasks too. With a cutoff, calls at or below it compute
  * serially. */
-__attribute__((noinline)) static long fib_serial(long n) { return n < 2 ? n : fib_serial(n - 1) + fib_serial(n - 2); }
+__attribute__((noinline)) static long fib_serial(long n) {
+    return n < 2 ? n : fib_serial(n - 1) + fib_serial(n - 2);
+}
 
 static long fib_cutoff; /* read-only while a fork-join run is in progress */
 
@@ -364,7 +369,8 @@ static uint64_t fj_hop_run(void *state, uint64_t iters) {
     for (uint64_t i = 0; i < iters; i++) {
         hop_task_t *t;
         uint64_t t0 = bench_now_ns();
-        int err = hop_task_spawn(hop_pool_executor(&env.pool), fib_task, (void *)(intptr_t)env.fib_n, NULL, &t);
+        int err =
+            hop_task_spawn(hop_pool_executor(&env.pool), fib_task, (void *)(intptr_t)env.fib_n, NULL, &t);
         if (err)
             bench_die("fork-join: hop_task_spawn: %s", hop_strerror(err));
         void *result;
@@ -642,8 +648,18 @@ static const char *python_external(bench_t *b, const bench_options_t *o) {
     snprintf(repeat, sizeof repeat, "%d", o->repeat);
     snprintf(target_ms, sizeof target_ms, "%.3f", (double)o->target_ns / 1e6);
     snprintf(inflight, sizeof inflight, "%d", BENCH_INFLIGHT);
-    char *argv[] = {(char *)python_command(), script,    "--mode",   (char *)mode, "--threads",  threads,
-                    "--repeat",               repeat,    "--target-ms", target_ms, "--inflight", inflight,
+    char *argv[] = {(char *)python_command(),
+                    script,
+                    "--mode",
+                    (char *)mode,
+                    "--threads",
+                    threads,
+                    "--repeat",
+                    repeat,
+                    "--target-ms",
+                    target_ms,
+                    "--inflight",
+                    inflight,
                     NULL};
 
     int fds[2];
@@ -780,23 +796,24 @@ enum {
 };
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: hop-bench-offload [--quick] [--repeat N] [--json FILE] [--filter SUBSTRING] [--threads N]\n"
-            "                         [--fib N]\n"
-            "  --quick        repetitions of ~20 ms instead of ~75 ms, and 5 of them\n"
-            "  --repeat N     repetitions per figure, the median is reported (default 11; 5 with --quick)\n"
-            "  --json FILE    also write the figures and the machine's description to FILE\n"
-            "  --filter S,..  measure only the rows whose name contains one of the substrings\n"
-            "                 (roundtrip, offload, forkjoin, idle, hop, uv_queue_work, asyncio, ...)\n"
-            "  --threads N    threads of hop's pool and of every peer's pool (default 2)\n"
-            "  --fib N        the fork-join workload computes fib(N) (default 30)\n"
-            "  --iterations N run every row N iterations (round trips, jobs, fibs) per repetition,\n"
-            "                 without calibration or warm-up (for valgrind --tool=callgrind)\n"
-            "  --pool-spin-us N, --loop-spin-us N\n"
-            "                 spin_us of hop's pool and loop options (default -1: hop's own default);\n"
-            "                 for investigation: the recorded results use the defaults\n"
-            "Environment: HOP_BENCH_PYTHON (default python3) runs bench/peers/asyncio_offload.py.\n"
-            "UV_THREADPOOL_SIZE is set to --threads for libuv's peer, whatever it was.\n");
+    fprintf(
+        f,
+        "usage: hop-bench-offload [--quick] [--repeat N] [--json FILE] [--filter SUBSTRING] [--threads N]\n"
+        "                         [--fib N]\n"
+        "  --quick        repetitions of ~20 ms instead of ~75 ms, and 5 of them\n"
+        "  --repeat N     repetitions per figure, the median is reported (default 11; 5 with --quick)\n"
+        "  --json FILE    also write the figures and the machine's description to FILE\n"
+        "  --filter S,..  measure only the rows whose name contains one of the substrings\n"
+        "                 (roundtrip, offload, forkjoin, idle, hop, uv_queue_work, asyncio, ...)\n"
+        "  --threads N    threads of hop's pool and of every peer's pool (default 2)\n"
+        "  --fib N        the fork-join workload computes fib(N) (default 30)\n"
+        "  --iterations N run every row N iterations (round trips, jobs, fibs) per repetition,\n"
+        "                 without calibration or warm-up (for valgrind --tool=callgrind)\n"
+        "  --pool-spin-us N, --loop-spin-us N\n"
+        "                 spin_us of hop's pool and loop options (default -1: hop's own default);\n"
+        "                 for investigation: the recorded results use the defaults\n"
+        "Environment: HOP_BENCH_PYTHON (default python3) runs bench/peers/asyncio_offload.py.\n"
+        "UV_THREADPOOL_SIZE is set to --threads for libuv's peer, whatever it was.\n");
 }
 
 static bool row_measured(const bench_t *benches, int i) { return bench_measured(&benches[i]); }
@@ -891,12 +908,14 @@ int main(int argc, char **argv) {
     snprintf(to_thread_label, sizeof to_thread_label, "asyncio.to_thread, %u threads", env.threads);
     snprintf(uv_tp_label, sizeof uv_tp_label, "libuv uv_queue_work, %d in flight", BENCH_INFLIGHT);
     snprintf(naive_tp_label, sizeof naive_tp_label, "pthread pool, %d in flight", BENCH_INFLIGHT);
-    snprintf(asyncio_tp_label, sizeof asyncio_tp_label, "asyncio run_in_executor, %d in flight", BENCH_INFLIGHT);
+    snprintf(asyncio_tp_label, sizeof asyncio_tp_label, "asyncio run_in_executor, %d in flight",
+             BENCH_INFLIGHT);
     snprintf(fj_unit, sizeof fj_unit, "ms/fib(%d)", env.fib_n);
     snprintf(fj_serial_label, sizeof fj_serial_label, "serial fib(%d), one thread", env.fib_n);
     snprintf(fj_hop_label, sizeof fj_hop_label, "hop, a task per call (%llu tasks)",
              (unsigned long long)fib_calls(env.fib_n));
-    snprintf(fj_cutoff_label, sizeof fj_cutoff_label, "hop, tasks above n=%d, serial below", BENCH_FIB_CUTOFF);
+    snprintf(fj_cutoff_label, sizeof fj_cutoff_label, "hop, tasks above n=%d, serial below",
+             BENCH_FIB_CUTOFF);
 
     bench_t benches[COUNT] = {
         [RT_HOP] = {.workload = "roundtrip",
@@ -1014,7 +1033,8 @@ int main(int argc, char **argv) {
     static const int hop_rows[] = {RT_HOP, RT_HOP_DISPATCH, TP_HOP, FJ_HOP, FJ_HOP_CUTOFF};
     for (size_t k = 0; k < sizeof hop_rows / sizeof hop_rows[0]; k++) {
         bench_t *b = &benches[hop_rows[k]];
-        counted[hop_rows[k]] = (hop_counted_t){.inner = b->run, .inner_state = b->state, .units_per_iter = 1.0};
+        counted[hop_rows[k]] =
+            (hop_counted_t){.inner = b->run, .inner_state = b->state, .units_per_iter = 1.0};
         b->run = hop_counted_run;
         b->state = &counted[hop_rows[k]];
     }
@@ -1037,8 +1057,9 @@ int main(int argc, char **argv) {
            env.threads, pool_spin, loop_spin, uv_version_string(), env.threads, env.threads,
            env.python_version[0] ? env.python_version : "Python (not run)", env.threads);
     bench_print_table(stdout, benches, COUNT);
-    printf("(ratio: cost relative to the first row of the workload, > 1 is slower; cpu/op: process CPU time,\n"
-           " user + system of every thread, per round trip, job or fib; cores: CPU time / wall time)\n\n");
+    printf(
+        "(ratio: cost relative to the first row of the workload, > 1 is slower; cpu/op: process CPU time,\n"
+        " user + system of every thread, per round trip, job or fib; cores: CPU time / wall time)\n\n");
 
     /* The summary lines, against the targets. */
     const bench_t *b = benches;
@@ -1060,34 +1081,38 @@ int main(int argc, char **argv) {
     char c1[32], c2[32];
     if (row_measured(b, RT_HOP) && row_measured(b, RT_UV)) {
         double r = b[RT_HOP].median / b[RT_UV].median;
-        printf("roundtrip: hop %.2f us (cpu %s) vs uv_queue_work %.2f us (cpu %s) -> ratio %.3f (target <= 0.1): %s\n",
+        printf("roundtrip: hop %.2f us (cpu %s) vs uv_queue_work %.2f us (cpu %s) -> ratio %.3f (target <= "
+               "0.1): %s\n",
                b[RT_HOP].median, bench_format_cpu(c1, sizeof c1, b[RT_HOP].cpu_ns), b[RT_UV].median,
                bench_format_cpu(c2, sizeof c2, b[RT_UV].cpu_ns), r, met(r <= 0.1));
         if (json)
-            fprintf(json, "%s\"roundtrip_hop_over_uv\": %.4f, \"roundtrip_hop_over_uv_target_max\": 0.1", sep, r),
+            fprintf(json, "%s\"roundtrip_hop_over_uv\": %.4f, \"roundtrip_hop_over_uv_target_max\": 0.1", sep,
+                    r),
                 sep = ",\n    ";
     }
     if (row_measured(b, RT_HOP) && row_measured(b, RT_ASYNCIO)) {
         double r = b[RT_HOP].median / b[RT_ASYNCIO].median;
-        printf("roundtrip: hop %.2f us vs asyncio run_in_executor %.2f us (cpu %s) -> ratio %.4f (target <= 0.02): "
+        printf("roundtrip: hop %.2f us vs asyncio run_in_executor %.2f us (cpu %s) -> ratio %.4f (target <= "
+               "0.02): "
                "%s\n",
-               b[RT_HOP].median, b[RT_ASYNCIO].median, bench_format_cpu(c2, sizeof c2, b[RT_ASYNCIO].cpu_ns), r,
-               met(r <= 0.02));
+               b[RT_HOP].median, b[RT_ASYNCIO].median, bench_format_cpu(c2, sizeof c2, b[RT_ASYNCIO].cpu_ns),
+               r, met(r <= 0.02));
         if (json)
             fprintf(json,
-                    "%s\"roundtrip_hop_over_asyncio\": %.5f, \"roundtrip_hop_over_asyncio_target_max\": 0.02", sep,
-                    r),
+                    "%s\"roundtrip_hop_over_asyncio\": %.5f, \"roundtrip_hop_over_asyncio_target_max\": 0.02",
+                    sep, r),
                 sep = ",\n    ";
     } else if (row_measured(b, RT_HOP) && !b[RT_ASYNCIO].measured && b[RT_ASYNCIO].skipped &&
                strcmp(b[RT_ASYNCIO].skipped, "filtered out") != 0) {
-        printf("roundtrip: hop %.2f us vs asyncio skipped (%s) -> ratio n/a (target <= 0.02)\n", b[RT_HOP].median,
-               b[RT_ASYNCIO].skipped);
+        printf("roundtrip: hop %.2f us vs asyncio skipped (%s) -> ratio n/a (target <= 0.02)\n",
+               b[RT_HOP].median, b[RT_ASYNCIO].skipped);
     }
     if (row_measured(b, RT_HOP_DISPATCH) && row_measured(b, RT_UV)) {
         double r = b[RT_HOP_DISPATCH].median / b[RT_UV].median;
-        printf("roundtrip: hop dispatch %.2f us (cpu %s) vs uv_queue_work -> ratio %.3f (target <= 0.1): %s\n",
-               b[RT_HOP_DISPATCH].median, bench_format_cpu(c1, sizeof c1, b[RT_HOP_DISPATCH].cpu_ns), r,
-               met(r <= 0.1));
+        printf(
+            "roundtrip: hop dispatch %.2f us (cpu %s) vs uv_queue_work -> ratio %.3f (target <= 0.1): %s\n",
+            b[RT_HOP_DISPATCH].median, bench_format_cpu(c1, sizeof c1, b[RT_HOP_DISPATCH].cpu_ns), r,
+            met(r <= 0.1));
         if (json)
             fprintf(json, "%s\"roundtrip_hop_dispatch_over_uv\": %.4f", sep, r), sep = ",\n    ";
     }
@@ -1096,10 +1121,11 @@ int main(int argc, char **argv) {
                b[RT_HOP].median / b[RT_SPIN].median);
     if (row_measured(b, TP_HOP) && row_measured(b, TP_UV)) {
         double r = b[TP_HOP].median / b[TP_UV].median;
-        printf("offload: hop %.0f jobs/s (cpu %s/job) vs uv_queue_work %.0f jobs/s (cpu %s/job) -> ratio %.2f "
-               "(target >= 2): %s\n",
-               b[TP_HOP].median, bench_format_cpu(c1, sizeof c1, b[TP_HOP].cpu_ns), b[TP_UV].median,
-               bench_format_cpu(c2, sizeof c2, b[TP_UV].cpu_ns), r, met(r >= 2.0));
+        printf(
+            "offload: hop %.0f jobs/s (cpu %s/job) vs uv_queue_work %.0f jobs/s (cpu %s/job) -> ratio %.2f "
+            "(target >= 2): %s\n",
+            b[TP_HOP].median, bench_format_cpu(c1, sizeof c1, b[TP_HOP].cpu_ns), b[TP_UV].median,
+            bench_format_cpu(c2, sizeof c2, b[TP_UV].cpu_ns), r, met(r >= 2.0));
         if (json)
             fprintf(json, "%s\"offload_hop_over_uv\": %.4f, \"offload_hop_over_uv_target_min\": 2", sep, r),
                 sep = ",\n    ";
@@ -1107,26 +1133,31 @@ int main(int argc, char **argv) {
     if (row_measured(b, FJ_HOP) && row_measured(b, FJ_SERIAL)) {
         double r = b[FJ_HOP].median / b[FJ_SERIAL].median;
         double tasks_per_s = (double)fib_calls(env.fib_n) / (b[FJ_HOP].median / 1e3);
-        printf("fork-join: hop, a task per call %.1f ms (%.2f M tasks/s) vs serial %.2f ms -> %.0fx (no target)\n",
+        printf("fork-join: hop, a task per call %.1f ms (%.2f M tasks/s) vs serial %.2f ms -> %.0fx (no "
+               "target)\n",
                b[FJ_HOP].median, tasks_per_s / 1e6, b[FJ_SERIAL].median, r);
         if (json)
-            fprintf(json, "%s\"forkjoin_task_per_call_over_serial\": %.2f, \"forkjoin_tasks_per_s\": %.0f", sep, r,
-                    tasks_per_s),
+            fprintf(json, "%s\"forkjoin_task_per_call_over_serial\": %.2f, \"forkjoin_tasks_per_s\": %.0f",
+                    sep, r, tasks_per_s),
                 sep = ",\n    ";
     }
     if (row_measured(b, FJ_HOP_CUTOFF) && row_measured(b, FJ_SERIAL)) {
         double r = b[FJ_SERIAL].median / b[FJ_HOP_CUTOFF].median;
-        printf("fork-join: hop with cutoff %.2f ms vs serial %.2f ms -> speedup %.2f on %u threads (no target)\n",
+        printf("fork-join: hop with cutoff %.2f ms vs serial %.2f ms -> speedup %.2f on %u threads (no "
+               "target)\n",
                b[FJ_HOP_CUTOFF].median, b[FJ_SERIAL].median, r, env.threads);
         if (json)
             fprintf(json, "%s\"forkjoin_cutoff_speedup\": %.3f", sep, r), sep = ",\n    ";
     }
     if (row_measured(b, IDLE)) {
         double pct = b[IDLE].cores * 100.0;
-        printf("idle: %.3f ms CPU per 0.5 s with the pool and loop open = %.2f%% of one core (target < 1%%): %s\n",
+        printf("idle: %.3f ms CPU per 0.5 s with the pool and loop open = %.2f%% of one core (target < 1%%): "
+               "%s\n",
                b[IDLE].median, pct, met(pct < 1.0));
         if (json)
-            fprintf(json, "%s\"idle_cpu_ms_per_500ms\": %.4f, \"idle_cpu_percent\": %.4f, \"idle_target_max_percent\": 1",
+            fprintf(json,
+                    "%s\"idle_cpu_ms_per_500ms\": %.4f, \"idle_cpu_percent\": %.4f, "
+                    "\"idle_target_max_percent\": 1",
                     sep, b[IDLE].median, pct),
                 sep = ",\n    ";
     }
@@ -1147,7 +1178,8 @@ int main(int argc, char **argv) {
                c->loop.jobs_run / n, c->loop.wakeups_sent / n);
         if (json)
             fprintf(json,
-                    "%s\"counters_per_op.%s\": {\"pool_jobs_run\": %.4f, \"pool_injected\": %.4f, \"pool_steals\": "
+                    "%s\"counters_per_op.%s\": {\"pool_jobs_run\": %.4f, \"pool_injected\": %.4f, "
+                    "\"pool_steals\": "
                     "%.4f, \"pool_parks\": %.5f, \"pool_wakeups\": %.5f, \"loop_jobs_run\": %.4f, "
                     "\"loop_wakeups_sent\": %.5f, \"loop_batches\": %.5f}",
                     sep, benches[i].name, c->pool.jobs_run / n, c->pool.injected / n, c->pool.steals / n,

@@ -299,8 +299,8 @@ static uint64_t pthread_run(void *state, uint64_t iters) {
 /* The rows, in the table's order. */
 enum { RAW, TASK, SWAPCONTEXT, BOOST, SPAWN_MANUAL, SPAWN_INLINE, PTHREAD, COUNT };
 
-static void write_json(const char *path, const bench_options_t *o, bool fp_flags_differ, const bench_machine_t *m,
-                       const bench_t *benches, const char *boost_link) {
+static void write_json(const char *path, const bench_options_t *o, bool fp_flags_differ,
+                       const bench_machine_t *m, const bench_t *benches, const char *boost_link) {
     FILE *f = bench_json_begin(path, "hop-bench-switch");
     bench_json_string(f, "hop_context_backend", BENCH_HOP_BACKEND);
     bench_json_string(f, "boost_context", boost_link);
@@ -430,8 +430,9 @@ int main(int argc, char **argv) {
            bench_fp_flags_differ ? "DIFFERING between the two contexts (--fp-flags-differ)"
                                  : "clear on both sides");
     bench_print_table(stdout, benches, COUNT);
-    printf("(ratio: cost relative to hop raw for switch, to hop manual for spawn+join; > 1 is slower;\n"
-           " cpu/op: process CPU time, user + system, per transfer or task; cores: CPU time / wall time)\n\n");
+    printf(
+        "(ratio: cost relative to hop raw for switch, to hop manual for spawn+join; > 1 is slower;\n"
+        " cpu/op: process CPU time, user + system, per transfer or task; cores: CPU time / wall time)\n\n");
 
     const bench_t *raw = &benches[RAW], *boost = &benches[BOOST], *uc = &benches[SWAPCONTEXT];
     if (boost->measured) {
