@@ -509,18 +509,26 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
     return 0;
 }
 
-int hop_loop_start(hop_loop_t *loop) {
-    if (!loop)
-        return HOP_EINVAL;
+/* Marks the loop RUNNING (plus flags) unless it is closing or already
+ * running somewhere: the one claim shared by hop_loop_start and run. */
+static int hop__loop_claim_running(hop_loop_t *loop, unsigned int flags) {
     for (;;) {
         unsigned int state = hop__atomic_load_uint(&loop->state);
         if (state & HOP__LOOP_CLOSING)
             return HOP_ECLOSED;
         if (state & HOP__LOOP_RUNNING)
             return HOP_EBUSY;
-        if (hop__atomic_cas_uint(&loop->state, state, state | HOP__LOOP_RUNNING | HOP__LOOP_STARTED))
-            break;
+        if (hop__atomic_cas_uint(&loop->state, state, state | HOP__LOOP_RUNNING | flags))
+            return 0;
     }
+}
+
+int hop_loop_start(hop_loop_t *loop) {
+    if (!loop)
+        return HOP_EINVAL;
+    int err = hop__loop_claim_running(loop, HOP__LOOP_STARTED);
+    if (err)
+        return err;
     hop__loop_t *l = hop__loop_internal(loop);
     l->mode = HOP__MODE_THREAD;
     l->finished = 0;
@@ -536,15 +544,9 @@ int hop_loop_run(hop_loop_t *loop) {
         return HOP_EINVAL;
     if (*hop__loop_current_slot())
         return HOP_EBUSY; /* this thread runs a loop already: uv_run does not nest */
-    for (;;) {
-        unsigned int state = hop__atomic_load_uint(&loop->state);
-        if (state & HOP__LOOP_CLOSING)
-            return HOP_ECLOSED;
-        if (state & HOP__LOOP_RUNNING)
-            return HOP_EBUSY;
-        if (hop__atomic_cas_uint(&loop->state, state, state | HOP__LOOP_RUNNING))
-            break;
-    }
+    int err = hop__loop_claim_running(loop, 0);
+    if (err)
+        return err;
     hop__loop_t *l = hop__loop_internal(loop);
     hop__loop_drive(loop, l, HOP__MODE_RUN, false);
     /* Consumed: a stop that arrives from now on stops the next run. */
