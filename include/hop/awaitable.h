@@ -39,10 +39,31 @@
  * spirit of C#'s SynchronizationContext. The completing thread does not run
  * the task itself, unless the task's executor is the inline executor.
  *
- * cancel: reserved for the toolkit's cancellation and timeouts. When set, it
- * withdraws a pending wait: it returns 0 if it withdrew the wait (the caller
- * then completes the awaitable itself with HOP_ECANCELED) or HOP_EALREADY if
- * completion is already under way. hop does not call it yet. */
+ * Interrupting a wait: cancel. An await can be cut short by
+ * hop_task_cancel() (status HOP_ECANCELED), by hop_await_timeout()
+ * (HOP_ETIMEDOUT) or by anyone calling hop_awaitable_interrupt(). hop then
+ * calls the awaitable's cancel op, which must withdraw the pending wait so
+ * that nobody completes it later:
+ *   - cancel returns 0 if it withdrew the wait: nobody will call
+ *     hop_awaitable_complete() for this await any more. hop resumes the task
+ *     and hop_await() returns the interrupt's status.
+ *   - cancel returns HOP_EALREADY if a completion is already under way and
+ *     cannot be stopped (a future already being set, a job already running
+ *     whose result must not be lost...). The task then resumes normally
+ *     with that completion's status.
+ * hop calls cancel at most once per await, on the interrupting thread, and
+ * only after suspend() returned true. It never runs at the same time as
+ * suspend(), and it never runs once a completion has resumed the task.
+ * While cancel runs, the awaitable stays valid and the task stays suspended:
+ * a hop_awaitable_complete() that arrives meanwhile is held back and takes
+ * effect when cancel returns. cancel must not block for long and must not
+ * await. An awaitable without a cancel op cannot be interrupted: its task
+ * finishes the wait (and then sees HOP_ECANCELED from its next await if it
+ * was cancelled).
+ * When an await is interrupted, hop still calls resume (if set) on the task's
+ * stack so the awaitable can clean up, but hop_await() returns the
+ * interrupt's status, not resume's value. hop_awaitable_status() tells resume
+ * which case it is in. */
 #ifndef HOP_AWAITABLE_H
 #define HOP_AWAITABLE_H
 
@@ -56,7 +77,7 @@ struct hop_awaitable_ops_s {
     bool (*ready)(hop_awaitable_t *awaitable);   /* optional: NULL = never ready */
     bool (*suspend)(hop_awaitable_t *awaitable); /* required */
     int (*resume)(hop_awaitable_t *awaitable);   /* optional: NULL = return status */
-    int (*cancel)(hop_awaitable_t *awaitable);   /* optional, see above */
+    int (*cancel)(hop_awaitable_t *awaitable);   /* optional: NULL = not interruptible */
 };
 
 struct hop_awaitable_s {
@@ -66,6 +87,7 @@ struct hop_awaitable_s {
     hop_task_t *task;
     int status;
     unsigned int state;
+    uint64_t generation; /* which await of the task this is */
 };
 
 /* hop_awaitable_init: prepares awaitable to be awaited with ops (which must
@@ -79,7 +101,9 @@ HOP_EXTERN int hop_awaitable_init(hop_awaitable_t *awaitable, const hop_awaitabl
  * on if the task's executor has several threads.
  * Errors (returned without suspending): HOP_EINVAL for a NULL or uninitialised
  * awaitable; HOP_ENOTTASK when not called from inside a task; HOP_ECANCELED
- * when the task has been cancelled (hop_task_cancel()). */
+ * when the task has been cancelled (hop_task_cancel()). If the wait is
+ * interrupted (see above): the interrupt's status, HOP_ECANCELED, or
+ * HOP_ETIMEDOUT from hop_await_timeout(). */
 HOP_EXTERN int hop_await(hop_awaitable_t *awaitable);
 
 /* hop_awaitable_complete: wakes the task suspended on awaitable, handing it
@@ -90,6 +114,27 @@ HOP_EXTERN int hop_await(hop_awaitable_t *awaitable);
  * suspended right now (already completed, or never awaited) and nothing
  * happened. A second completion is therefore harmless, never a double resume. */
 HOP_EXTERN int hop_awaitable_complete(hop_awaitable_t *awaitable, int status);
+
+/* hop_awaitable_interrupt: cuts short the wait on awaitable: if its task is
+ * suspended on it right now, hop calls awaitable's cancel op and, if that
+ * withdraws the wait, resumes the task with status (see "Interrupting a wait"
+ * above). For awaitables that wrap others (a timeout) and for services that
+ * must stop a waiter. Any thread, but the caller must keep awaitable valid
+ * during the call (it normally owns it, or knows the task cannot leave the
+ * await yet). If suspend() is still running, the interrupt is remembered and
+ * delivered as soon as it returns.
+ * Returns 0 when the interrupt was delivered (the task will resume with
+ * status, unless a completion that cancel could not stop beats it);
+ * HOP_EALREADY when the task is not suspended on awaitable (not yet awaited,
+ * already completed, or already interrupted); HOP_ENOTSUP when awaitable has
+ * no cancel op; HOP_EINVAL for NULL or a status that is not a negative
+ * error code. */
+HOP_EXTERN int hop_awaitable_interrupt(hop_awaitable_t *awaitable, int status);
+
+/* hop_awaitable_status: the status the await completed with so far: the one
+ * given to hop_awaitable_complete(), or the interrupt's status. For resume
+ * ops, which run on the task's stack. 0 before completion. */
+HOP_EXTERN int hop_awaitable_status(const hop_awaitable_t *awaitable);
 
 /* hop_awaitable_task: the task awaiting awaitable (set before suspend() runs),
  * or NULL. For awaitable implementations that want the task's executor. */

@@ -27,7 +27,9 @@ extern "C" {
     XX(EALREADY, -EALREADY, "already completed")                                             \
     XX(ECANCELED, -ECANCELED, "operation canceled")                                          \
     XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                                   \
-    XX(EDEADLK, -EDEADLK, "would deadlock")                         \
+    XX(EDEADLK, -EDEADLK, "would deadlock")                                                  \
+    XX(ENOTSUP, -ENOTSUP, "operation not supported by this object")                          \
+    XX(EPERM, -EPERM, "operation not permitted: the caller does not own the object")         \
     XX(ECLOSED, -4080, "executor or object is closed")                                       \
     XX(ENOTTASK, -4081, "not called from inside a hop task")                                 \
     XX(ESTATE, -4082, "object is in the wrong state for this call")

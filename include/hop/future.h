@@ -92,6 +92,14 @@ HOP_EXTERN int hop_future_wait(hop_future_t *future, int64_t timeout_ms, void **
 HOP_EXTERN int hop_future_then(hop_future_t *future, hop_future_waiter_t *waiter,
                                hop_future_cb cb, void *arg);
 
+/* hop_future_then_cancel: withdraws a waiter registered with
+ * hop_future_then() before its callback runs. Any thread. Returns 0 if the
+ * waiter was withdrawn (cb will never run; the waiter's storage is the
+ * caller's again); HOP_EALREADY if cb has run or is running on the
+ * completing thread (the caller must not reuse the storage before cb has
+ * returned); HOP_EINVAL for NULL. */
+HOP_EXTERN int hop_future_then_cancel(hop_future_t *future, hop_future_waiter_t *waiter);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,5 +14,7 @@
 #include "hop/offload.h"
 #include "hop/pool.h"
 #include "hop/loop.h"
+#include "hop/timer.h"
+#include "hop/task_local.h"
 
 #endif /* HOP_HOP_H */

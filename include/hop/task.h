@@ -107,13 +107,21 @@ HOP_EXTERN int hop_task_join(hop_task_t *task, void **result);
  * the caller holds a reference to task. Any thread. NULL for a NULL task. */
 HOP_EXTERN hop_future_t *hop_task_future(hop_task_t *task);
 
-/* hop_task_cancel: asks task to stop. A task that has not started yet never
- * runs its function. A task that has started sees HOP_ECANCELED from every
- * await from now on (hop_await() returns it without suspending), so its
- * cleanup code runs and it finishes; an await it is suspended in right now is
- * not cut short (waking it early is the awaitable's cancel hook's job). Either
- * way the task ends as HOP_TASK_CANCELLED and its future holds HOP_ECANCELED;
- * a result it returns is still passed to the result destructor.
+/* hop_task_cancel: asks task to stop, in the spirit of asyncio's
+ * Task.cancel() with C error codes instead of CancelledError:
+ *   - a task that has not started never runs its function;
+ *   - a task suspended in an interruptible await (futures, joins,
+ *     hop_run_in_executor, hop_sleep, hop's mutexes, semaphores, events,
+ *     channels, task groups; any awaitable with a cancel op) resumes at once,
+ *     on its own executor, with HOP_ECANCELED from that await;
+ *   - a task that is running, or in an await that cannot be interrupted
+ *     (hop_yield, hop_dispatch_to_executor), gets HOP_ECANCELED from its next
+ *     await;
+ *   - from then on every await of the task returns HOP_ECANCELED at once,
+ *     without suspending, so the task's cleanup code runs and it finishes.
+ * Either way the task ends as HOP_TASK_CANCELLED and its future holds
+ * HOP_ECANCELED; a result it returns is still passed to the result
+ * destructor. Cancelling twice is harmless.
  * Any thread. Returns 0, HOP_EINVAL (NULL), or HOP_EALREADY (already finished). */
 HOP_EXTERN int hop_task_cancel(hop_task_t *task);
 

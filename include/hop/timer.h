@@ -1,0 +1,127 @@
+/* hop/timer.h: time for tasks: sleeping, timeouts, and the timers under them.
+ *
+ * hop has one kind of timer, hop_timer_t, driven by one of two clocks:
+ *   - a loop's own timers: a timer started on a hop loop's thread (from a
+ *     loop task or a loop callback) belongs to that loop. One uv_timer_t per
+ *     loop is armed for the earliest deadline, and the callbacks run on the
+ *     loop thread itself: no other thread wakes up, nothing crosses threads.
+ *   - hop's timer service: a timer started anywhere else (a pool task, a
+ *     plain thread) goes to one process-wide thread, "hop-timer", started on
+ *     first use. It sleeps until the earliest deadline and runs the callbacks
+ *     there, so a pool task can sleep without a loop of its own.
+ * Both keep their timers in a min-heap under a short lock, so a timer can be
+ * stopped from any thread, whichever clock drives it.
+ *
+ * Timer callbacks must be short and must not block: they typically complete
+ * an awaitable or set a future, which hands the real work to an executor.
+ *
+ * hop_sleep() and hop_await_timeout() are built on these timers and on the
+ * public awaitable protocol (hop/awaitable.h): anyone can build the same. */
+#ifndef HOP_TIMER_H
+#define HOP_TIMER_H
+
+#include "hop/awaitable.h"
+#include "hop/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hop_timer_s hop_timer_t;
+typedef void (*hop_timer_fn)(hop_timer_t *timer, void *arg);
+
+struct hop_timer_s {
+    /* private: caller-allocated, intrusive (starting a timer allocates only
+     * when its clock's heap must grow) */
+    uint64_t deadline_ns;
+    size_t heap_index;
+    hop_timer_fn fn;
+    void *arg;
+    void *clock;
+    unsigned int state;
+};
+
+/* hop_time_now_ns: CLOCK_MONOTONIC in nanoseconds, the clock every hop
+ * deadline uses. Any thread. */
+HOP_EXTERN uint64_t hop_time_now_ns(void);
+
+/* hop_timer_start: fn(timer, arg) runs once, timeout_ms milliseconds from now
+ * or a little later, on the loop thread (if called on a hop loop's thread)
+ * or on the timer service's thread (anywhere else). timer is caller-allocated
+ * and must stay valid until fn has returned or hop_timer_stop() returned.
+ * Any thread. Returns 0; HOP_EINVAL (NULL timer or fn, negative timeout);
+ * HOP_EBUSY (timer is already started and has not fired); HOP_ENOMEM (the
+ * heap could not grow, or the timer thread could not start); HOP_ECLOSED
+ * (the loop is closing). */
+HOP_EXTERN int hop_timer_start(hop_timer_t *timer, int64_t timeout_ms, hop_timer_fn fn, void *arg);
+
+/* hop_timer_stop: stops timer if it has not fired. Any thread. Returns 0
+ * when the timer was stopped before firing (fn will not run); HOP_EALREADY
+ * when fn has run or is running (the call then waits until fn has returned,
+ * unless it is made from fn itself, so that on return the caller owns timer
+ * again), or the timer was never started; HOP_EINVAL for NULL. */
+HOP_EXTERN int hop_timer_stop(hop_timer_t *timer);
+
+/* hop_sleep: suspends the current task for at least milliseconds, then
+ * resumes it on its own executor. A loop task uses its loop's timers, any
+ * other task the timer service (see above). 0 yields (hop_yield()).
+ * Interruptible: hop_task_cancel() cuts it short with HOP_ECANCELED.
+ * Task only. Returns 0; HOP_EINVAL (negative milliseconds); HOP_ENOTTASK;
+ * HOP_ECANCELED; HOP_ENOMEM (as hop_timer_start). */
+HOP_EXTERN int hop_sleep(int64_t milliseconds);
+
+/* hop_await_timeout: hop_await(awaitable), giving up after timeout_ms: the
+ * wait is then withdrawn through awaitable's cancel op and HOP_ETIMEDOUT is
+ * returned; the task is never resumed later by the withdrawn wait. If the
+ * awaited thing completes first, its status is returned, as hop_await()
+ * would. A completion that cancel cannot stop any more wins over the
+ * timeout. timeout_ms 0 only checks: it times out at once unless awaitable
+ * is ready (its ready op) or completes inside suspend.
+ * Task only; suspends. Returns as hop_await(), plus HOP_ETIMEDOUT;
+ * HOP_EINVAL (NULL or uninitialised awaitable, negative timeout_ms);
+ * HOP_ENOTSUP (awaitable has no cancel op, so it could not be withdrawn:
+ * nothing was awaited); HOP_ENOMEM (as hop_timer_start). */
+HOP_EXTERN int hop_await_timeout(hop_awaitable_t *awaitable, int64_t timeout_ms);
+
+/* Deadlines: a timeout around any stretch of task code, whatever it awaits
+ * (hop_run_in_executor, a future, a mutex, a channel...):
+ *
+ *     hop_deadline_t deadline;
+ *     hop_deadline_enter(&deadline, 500);
+ *     int err = hop_run_in_executor(pool, query, conn, &row);  // HOP_ETIMEDOUT after 500 ms
+ *     ...
+ *     if (hop_deadline_leave(&deadline) == HOP_ETIMEDOUT) ...
+ *
+ * When the deadline passes, the await in progress (if it is interruptible)
+ * is interrupted with HOP_ETIMEDOUT, and every later await until
+ * hop_deadline_leave() returns HOP_ETIMEDOUT at once, so the code inside
+ * unwinds. Deadlines nest; an outer one expiring expires the inner ones too.
+ * Enter and leave in the same task, innermost first, like a block. The task
+ * may change executors in between: the deadline follows it. */
+typedef struct hop_deadline_s hop_deadline_t;
+struct hop_deadline_s {
+    /* private */
+    hop_timer_t timer;
+    hop_task_t *task;
+    hop_deadline_t *outer;
+    unsigned int expired;
+};
+
+/* hop_deadline_enter: starts a deadline timeout_ms from now for the current
+ * task. deadline is caller-allocated, normally on the task's stack, and
+ * belongs to hop until hop_deadline_leave(). Task only. Returns 0;
+ * HOP_EINVAL (NULL, negative timeout_ms); HOP_ENOTTASK; HOP_ENOMEM (as
+ * hop_timer_start). */
+HOP_EXTERN int hop_deadline_enter(hop_deadline_t *deadline, int64_t timeout_ms);
+
+/* hop_deadline_leave: ends the deadline (the innermost one the task entered)
+ * and stops its timer. Task only; does not suspend. Returns 0 if it had not
+ * expired, HOP_ETIMEDOUT if it had; HOP_EINVAL (NULL, or not the task's
+ * innermost deadline: nothing changed); HOP_ENOTTASK. */
+HOP_EXTERN int hop_deadline_leave(hop_deadline_t *deadline);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOP_TIMER_H */
