@@ -4,10 +4,14 @@
  * one-job LIFO slot. A job submitted by a worker goes into that worker's
  * LIFO slot, pushing the slot's previous job into the deque: the newest job
  * runs next, on a warm cache (a task handing a message to another task, the
- * child of a fork). Everything else enters through the injection queue, a
- * FIFO under a spin lock with an atomic length, so that the common "is there
- * anything?" check takes no lock. A full deque moves its older half to the
- * injection queue in one batch.
+ * child of a fork). Everything else enters through the injection queue
+ * (src/inject_queue.h), a lock-free FIFO: a submission from outside is one
+ * exchange, wait-free, and never waits for a worker; a worker takes a batch
+ * under a try-lock that only workers use (one CAS per batch, a worker that
+ * finds it taken goes stealing instead of waiting) and pushes it into its
+ * deque, where the others can steal it. "Is there anything?" is one load of
+ * the queue's head. A full deque moves its older half to the injection queue
+ * in one exchange.
  *
  * In which order a worker takes jobs (hop__pool_next_local): its LIFO slot,
  * but at most HOP__POOL_LIFO_MAX times in a row, so that two tasks passing a
@@ -31,13 +35,16 @@
  * burst fans out while a single job wakes one worker. Without lost
  * wake-ups:
  *
- *   producer: push the job; full barrier; read idle; wake if needed.
+ *   producer: push the job (the injection queue's exchange, or a deque
+ *             push or LIFO FAS); full barrier (that exchange is one); read
+ *             idle; wake if needed.
  *   worker:   announce (RMW on idle, join the sleepers); re-check every
  *             queue; sleep only if the injection queue is empty and the
  *             other queues are too, or a searcher is there to look.
  *
  * Either the producer sees the announcement and wakes someone, or the worker
- * sees the job. A producer that skipped the wake-up because a searcher
+ * sees the job (for the injection queue: its head no longer the stub, even
+ * while the job is not linked yet). A producer that skipped the wake-up because a searcher
  * existed relies on this: the searcher that takes the count of searchers to
  * zero re-checks every queue after doing so (it is itself a parking worker
  * announcing, or a finder that wakes the next if work is left). Each worker
@@ -93,6 +100,7 @@
 #include <unistd.h>
 
 #include "../src/deque.h"
+#include "../src/inject_queue.h"
 #include "../src/internal.h"
 
 #if defined(__linux__) && !defined(HOP_POOL_NO_FUTEX)
@@ -109,7 +117,9 @@
 #define HOP__POOL_LIFO_MAX 3u
 /* Local jobs between two looks at the injection queue; prime, as Go's. */
 #define HOP__POOL_INJECT_INTERVAL 61u
-/* Most jobs a worker moves from the injection queue into its deque at once. */
+/* Most jobs a worker moves from the injection queue into its deque at once:
+ * the rest stay for the others (a batch holds the consumers' turn for about
+ * one cache miss per job). */
 #define HOP__POOL_INJECT_BATCH (HOP__DEQUE_CAPACITY / 4u)
 /* Default search window before parking, in microseconds: measured, see
  * SPINNING in the comment at the top. */
@@ -163,6 +173,7 @@ typedef struct hop__pool_worker_s {
     uint64_t steals;
     uint64_t parks;
     uint64_t wakeups;
+    uint64_t injected; /* jobs this worker took from the injection queue */
     unsigned int acked; /* 1 once this worker has seen closing */
 
     /* The owner's own. */
@@ -194,11 +205,7 @@ struct hop__pool_internal_s {
     _Alignas(HOP__CACHELINE) unsigned int closing; /* workers refuse new work from now on */
     unsigned int exiting;                          /* nothing is left to wait for: leave when idle */
 
-    _Alignas(HOP__CACHELINE) hop__spinlock_t inject_lock;
-    hop_job_t *inject_head; /* guarded by inject_lock, as is inject_tail */
-    hop_job_t *inject_tail;
-    uint64_t inject_len; /* written under inject_lock, read without it */
-    uint64_t injected;   /* statistics; written under inject_lock */
+    hop__inject_queue_t inject; /* aligned: its head and its consumers' side on lines of their own */
 
     _Alignas(HOP__CACHELINE) unsigned int idle; /* HOP__IDLE_* */
 
@@ -282,59 +289,42 @@ static void hop__pool_wake(hop__pool_worker_t *w) {
 
 /* ---- The injection queue ------------------------------------------------ */
 
-/* Appends first..last (count jobs linked by next). Any thread. */
-static void hop__pool_inject(hop__pool_internal_t *p, hop_job_t *first, hop_job_t *last, uint64_t count) {
-    last->next = NULL;
-    hop__spinlock_lock(&p->inject_lock);
-    if (p->inject_tail)
-        p->inject_tail->next = first;
-    else
-        p->inject_head = first;
-    p->inject_tail = last;
-    hop__atomic_store_u64(&p->inject_len, hop__atomic_load_u64(&p->inject_len) + count);
-    hop__atomic_store_u64(&p->injected, hop__atomic_load_u64(&p->injected) + count);
-    hop__spinlock_unlock(&p->inject_lock);
+/* Appends first..last (jobs linked by next). Any thread; wait-free. */
+static void hop__pool_inject(hop__pool_internal_t *p, hop_job_t *first, hop_job_t *last) {
+    hop__inject_queue_push_chain_mpmc(&p->inject, first, last);
 }
 
-/* Takes a fair share of the injection queue (Go's globrunqget: len/N + 1,
- * bounded by the room in the deque): returns the first job and pushes the
- * rest into w's deque, so one lock serves several jobs. Owner only. */
-static hop_job_t *hop__pool_inject_pop(hop__pool_worker_t *w) {
+/* Takes a batch from the injection queue: returns the first job and pushes
+ * the rest into w's deque as they come, where idle workers can steal them
+ * at once. One consumer at a time: a worker that finds the turn taken does
+ * not wait (*contended: work is there, look again), the holder is feeding
+ * its deque. Producers never wait for any of this. Owner only. */
+static hop_job_t *hop__pool_inject_pop(hop__pool_worker_t *w, bool *contended) {
     hop__pool_internal_t *p = w->pool;
-    if (hop__atomic_load_u64(&p->inject_len) == 0)
+    if (!hop__inject_queue_nonempty_hint(&p->inject))
         return NULL;
-    uint64_t room = HOP__DEQUE_CAPACITY - hop__deque_size_hint(&w->deque);
-    hop__spinlock_lock(&p->inject_lock);
-    uint64_t len = hop__atomic_load_u64(&p->inject_len);
-    if (len == 0) {
-        hop__spinlock_unlock(&p->inject_lock);
+    if (!hop__inject_queue_try_turn(&p->inject)) {
+        *contended = true;
         return NULL;
     }
-    uint64_t n = len / p->nworkers + 1;
-    if (n > len)
-        n = len;
+    /* Room measured by the owner: thieves only make more. */
+    uint64_t n = HOP__DEQUE_CAPACITY - hop__deque_size_hint(&w->deque) + 1;
     if (n > HOP__POOL_INJECT_BATCH)
         n = HOP__POOL_INJECT_BATCH;
-    if (n > room + 1)
-        n = room + 1;
-    hop_job_t *first = p->inject_head, *last = first;
-    for (uint64_t i = 1; i < n; i++)
-        last = last->next;
-    p->inject_head = last->next;
-    if (!p->inject_head)
-        p->inject_tail = NULL;
-    hop__atomic_store_u64(&p->inject_len, len - n);
-    hop__spinlock_unlock(&p->inject_lock);
-
-    hop_job_t *job = first->next;
-    for (uint64_t i = 1; i < n; i++) {
-        hop_job_t *next = job->next;
-        /* Cannot fail: room was measured by the owner, and thieves only
-         * make more. */
-        if (!hop__deque_push(&w->deque, job))
+    hop_job_t *first = NULL, *job;
+    uint64_t taken = 0;
+    hop__inject_result_t got = HOP__INJECT_EMPTY;
+    while (taken < n && (got = hop__inject_queue_pop_turn(&p->inject, &job)) == HOP__INJECT_ITEM) {
+        if (taken++ == 0)
+            first = job;
+        else if (!hop__deque_push(&w->deque, job))
             hop__fatal("pool worker %u: deque full after measuring room", w->index);
-        job = next;
     }
+    hop__inject_queue_end_turn(&p->inject);
+    if (got == HOP__INJECT_BUSY)
+        *contended = true; /* a push is half done: its job is coming */
+    if (taken)
+        hop__pool_count(&w->injected, taken);
     return first;
 }
 
@@ -389,7 +379,7 @@ static bool hop__pool_unlist(hop__pool_internal_t *p, hop__pool_worker_t *w) {
 /* Anything queued anywhere? Any thread; exact only after a full barrier
  * that follows the pushes one wants to see. */
 static bool hop__pool_work_visible(hop__pool_internal_t *p) {
-    if (hop__atomic_load_u64(&p->inject_len) != 0)
+    if (hop__inject_queue_nonempty_hint(&p->inject))
         return true;
     for (unsigned int i = 0; i < p->nworkers; i++) {
         hop__pool_worker_t *v = &p->workers[i];
@@ -449,7 +439,7 @@ static hop_job_t *hop__pool_take_lifo(hop__pool_worker_t *w) {
  * so some deque was not empty. */
 static hop_job_t *hop__pool_steal_pass(hop__pool_worker_t *w, bool lifo_too, bool *contended) {
     hop__pool_internal_t *p = w->pool;
-    hop_job_t *job = hop__pool_inject_pop(w);
+    hop_job_t *job = hop__pool_inject_pop(w, contended);
     if (job || p->nworkers == 1)
         return job;
     unsigned int i = hop__pool_random(w) % p->nworkers;
@@ -511,8 +501,11 @@ static bool hop__pool_should_stay_up(hop__pool_worker_t *w) {
     /* The injection queue is anyone's to take from without searching (Go's
      * findRunnable looks at its global queue before spinning). A worker
      * that has just finished a job takes what was submitted meanwhile,
-     * rather than leave it to a searcher that may still be waking up. */
-    if (hop__atomic_load_u64(&p->inject_len) != 0)
+     * rather than leave it to a searcher that may still be waking up. This
+     * also covers a push half done (exchanged, not yet linked): its producer
+     * reads idle only after its exchange, and may have seen this worker
+     * still up, so the worker stays up until the job can be taken. */
+    if (hop__inject_queue_nonempty_hint(&p->inject))
         return true;
     if (!hop__pool_work_visible(p))
         return false;
@@ -584,7 +577,8 @@ static void hop__pool_check_closing(hop__pool_worker_t *w) {
 /* The next job of w's own, in the order the file comment describes. */
 static hop_job_t *hop__pool_next_local(hop__pool_worker_t *w) {
     hop_job_t *job;
-    if (++w->tick % HOP__POOL_INJECT_INTERVAL == 0 && (job = hop__pool_inject_pop(w)) != NULL) {
+    bool contended = false; /* nothing to do with it here: the search looks again */
+    if (++w->tick % HOP__POOL_INJECT_INTERVAL == 0 && (job = hop__pool_inject_pop(w, &contended)) != NULL) {
         w->lifo_streak = 0;
         return job;
     }
@@ -599,7 +593,7 @@ static hop_job_t *hop__pool_next_local(hop__pool_worker_t *w) {
         w->lifo_streak = 1;
         return job;
     }
-    return hop__pool_inject_pop(w);
+    return hop__pool_inject_pop(w, &contended);
 }
 
 static void hop__pool_run(hop__pool_worker_t *w, hop_job_t *job) {
@@ -658,11 +652,11 @@ static void hop__pool_push_local(hop__pool_worker_t *w, hop_job_t *job) {
         hop_job_t *head = hop__deque_claimed(&w->deque, first), *tail = head;
         for (uint32_t i = 1; i < n; i++) {
             hop_job_t *next = hop__deque_claimed(&w->deque, first + i);
-            tail->next = next;
+            hop__atomic_store_ptr(&tail->next, next);
             tail = next;
         }
-        tail->next = job;
-        hop__pool_inject(w->pool, head, job, n + 1);
+        hop__atomic_store_ptr(&tail->next, job);
+        hop__pool_inject(w->pool, head, job);
         return;
     }
 }
@@ -677,9 +671,8 @@ static int hop__pool_submit_local(hop__pool_worker_t *w, hop_job_t *job, unsigne
     if (job == w->running) {
         /* The running job resubmits itself: a task yielding. Behind the
          * rest, as Go's Gosched: the LIFO slot would run it again at once. */
-        hop__pool_inject(p, job, job, 1);
-        /* The push is visible before notify reads idle. */
-        hop__atomic_fence_full();
+        /* The push's exchange is the full barrier before notify reads idle. */
+        hop__pool_inject(p, job, job);
         hop__pool_notify(p);
         return 0;
     }
@@ -703,9 +696,8 @@ static int hop__pool_submit_outside(hop_pool_t *pool, hop_job_t *job, unsigned i
         err = HOP_ECLOSED;
     } else {
         hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
-        hop__pool_inject(p, job, job, 1);
-        /* The push is visible before notify reads idle. */
-        hop__atomic_fence_full();
+        /* The push's exchange is the full barrier before notify reads idle. */
+        hop__pool_inject(p, job, job);
         hop__pool_notify(p);
     }
     hop__atomic_faa_uint(&pool->state, 0u - HOP__POOL_CALLER);
@@ -808,6 +800,7 @@ int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
     p->nworkers = n;
     p->spin_ns = (int64_t)spin_us * 1000;
     hop__atomic_store_uint(&p->idle, n * HOP__IDLE_UNPARKED_ONE);
+    hop__inject_queue_init(&p->inject);
     for (unsigned int i = 0; i < n; i++) {
         hop__pool_worker_t *w = &p->workers[i];
         hop__deque_init(&w->deque);
@@ -879,8 +872,8 @@ int hop_pool_stats(const hop_pool_t *pool, hop_pool_stats_t *stats) {
         stats->steals += hop__atomic_load_u64(&w->steals);
         stats->parks += hop__atomic_load_u64(&w->parks);
         stats->wakeups += hop__atomic_load_u64(&w->wakeups);
+        stats->injected += hop__atomic_load_u64(&w->injected);
     }
-    stats->injected = hop__atomic_load_u64(&p->injected);
     return 0;
 }
 
