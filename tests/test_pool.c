@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include "helpers.h"
+#include "inject_queue.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define STRESS_SCALE 5
@@ -139,6 +140,327 @@ Test(pool, plain_jobs_submitted_from_several_threads_each_run_exactly_once_on_a_
     }
 }
 
+/* ---- The injection queue, white-box (src/inject_queue.h) ------------------ */
+
+typedef struct {
+    hop_job_t job;
+    unsigned int producer;
+    unsigned int seq;
+} queued_t;
+
+static void never_run(hop_job_t *job) { (void)job; }
+
+Test(pool, the_injection_queue_reports_a_half_done_push_as_busy_and_delivers_it_once_linked, .timeout = 30) {
+    static hop__inject_queue_t q;
+    hop__inject_queue_init(&q);
+    queued_t a = {.seq = 1}, b = {.seq = 2};
+    hop_job_init(&a.job, never_run);
+    hop_job_init(&b.job, never_run);
+    hop_job_t *job;
+    cr_assert_not(hop__inject_queue_nonempty_hint(&q));
+    cr_assert(hop__inject_queue_try_turn(&q));
+    cr_assert_not(hop__inject_queue_try_turn(&q), "consumers take turns");
+    cr_assert_eq(hop__inject_queue_pop_turn(&q, &job), HOP__INJECT_EMPTY);
+
+    /* A producer stopped between its two steps, as push does them. */
+    hop__atomic_store_ptr(&a.job.next, NULL);
+    hop_job_t *prev = hop__atomic_fas_ptr(&q.head, &a.job);
+    cr_assert(hop__inject_queue_nonempty_hint(&q), "the exchange alone makes the queue look busy to parkers");
+    cr_assert_eq(hop__inject_queue_pop_turn(&q, &job), HOP__INJECT_BUSY);
+    cr_assert_null(job);
+    hop__atomic_store_ptr(&prev->next, &a.job);
+
+    /* b behind a, pushed whole; then both come out in order, and the
+     * queue is empty again, its head back on the stub. */
+    hop__inject_queue_push_chain_mpmc(&q, &b.job, &b.job);
+    cr_assert_eq(hop__inject_queue_pop_turn(&q, &job), HOP__INJECT_ITEM);
+    cr_assert_eq(job, &a.job);
+    cr_assert_eq(hop__inject_queue_pop_turn(&q, &job), HOP__INJECT_ITEM);
+    cr_assert_eq(job, &b.job);
+    cr_assert_eq(hop__inject_queue_pop_turn(&q, &job), HOP__INJECT_EMPTY);
+    cr_assert_not(hop__inject_queue_nonempty_hint(&q), "taking the last job put the stub back");
+    hop__inject_queue_end_turn(&q);
+    cr_assert(hop__inject_queue_try_turn(&q));
+    hop__inject_queue_end_turn(&q);
+}
+
+#define QUEUE_PRODUCERS 3
+#define QUEUE_CONSUMERS 3
+#define QUEUE_ITEMS (100000 / STRESS_SCALE)
+
+static hop__inject_queue_t stress_queue;
+static queued_t *queue_items;           /* QUEUE_PRODUCERS x QUEUE_ITEMS */
+static unsigned int *queue_log;         /* producer * QUEUE_ITEMS + seq, in pop order; under the turn */
+static unsigned int queue_logged;       /* under the turn */
+static unsigned int queue_popped;       /* atomic */
+
+static void *queue_produce(void *arg) {
+    unsigned int producer = (unsigned int)(uintptr_t)arg;
+    queued_t *mine = &queue_items[(size_t)producer * QUEUE_ITEMS];
+    unsigned int i = 0;
+    while (i < QUEUE_ITEMS) {
+        /* Chains of 1 to 4 jobs, as a spilling deque pushes them. */
+        unsigned int n = 1 + (i * 7 + producer) % 4;
+        if (n > QUEUE_ITEMS - i)
+            n = QUEUE_ITEMS - i;
+        for (unsigned int k = 0; k < n; k++) {
+            mine[i + k].producer = producer;
+            mine[i + k].seq = i + k;
+            hop_job_init(&mine[i + k].job, never_run);
+            if (k > 0)
+                hop__atomic_store_ptr(&mine[i + k - 1].job.next, &mine[i + k].job);
+        }
+        hop__inject_queue_push_chain_mpmc(&stress_queue, &mine[i].job, &mine[i + n - 1].job);
+        i += n;
+        if (i % 64 == 0)
+            sched_yield();
+    }
+    return NULL;
+}
+
+static void *queue_consume(void *arg) {
+    (void)arg;
+    const unsigned int total = QUEUE_PRODUCERS * QUEUE_ITEMS;
+    while (load(&queue_popped) < total) {
+        if (!hop__inject_queue_try_turn(&stress_queue)) {
+            sched_yield();
+            continue;
+        }
+        hop_job_t *job;
+        unsigned int got = 0;
+        while (got < 16 && hop__inject_queue_pop_turn(&stress_queue, &job) == HOP__INJECT_ITEM) {
+            queued_t *item = (queued_t *)job;
+            queue_log[queue_logged++] = item->producer * QUEUE_ITEMS + item->seq;
+            got++;
+        }
+        hop__inject_queue_end_turn(&stress_queue);
+        add(&queue_popped, got);
+        if (got == 0)
+            sched_yield();
+    }
+    return NULL;
+}
+
+Test(pool, the_injection_queue_hands_each_job_to_exactly_one_consumer_in_each_producers_order, .timeout = 120) {
+    const unsigned int total = QUEUE_PRODUCERS * QUEUE_ITEMS;
+    hop__inject_queue_init(&stress_queue);
+    queue_items = calloc(total, sizeof *queue_items);
+    queue_log = calloc(total, sizeof *queue_log);
+    queue_logged = queue_popped = 0;
+    pthread_t threads[QUEUE_PRODUCERS + QUEUE_CONSUMERS];
+    for (uintptr_t i = 0; i < QUEUE_PRODUCERS; i++)
+        cr_assert_eq(pthread_create(&threads[i], NULL, queue_produce, (void *)i), 0);
+    for (uintptr_t i = 0; i < QUEUE_CONSUMERS; i++)
+        cr_assert_eq(pthread_create(&threads[QUEUE_PRODUCERS + i], NULL, queue_consume, NULL), 0);
+    for (int i = 0; i < QUEUE_PRODUCERS + QUEUE_CONSUMERS; i++)
+        pthread_join(threads[i], NULL);
+    cr_assert_eq(queue_logged, total);
+    unsigned int next[QUEUE_PRODUCERS] = {0};
+    for (unsigned int i = 0; i < total; i++) {
+        unsigned int producer = queue_log[i] / QUEUE_ITEMS, seq = queue_log[i] % QUEUE_ITEMS;
+        cr_assert_eq(seq, next[producer], "pop %u: producer %u's job %u, expected its job %u", i, producer, seq,
+                     next[producer]);
+        next[producer]++;
+    }
+    cr_assert_not(hop__inject_queue_nonempty_hint(&stress_queue));
+    free(queue_items);
+    free(queue_log);
+}
+
+/* ---- Outside submissions under stress ------------------------------------------ */
+
+Test(pool, the_injected_count_is_exactly_the_number_of_outside_jobs_once_they_have_run, .timeout = 120) {
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], -1);
+        size_t total = (size_t)SUBMITTERS * JOBS_PER_SUBMITTER;
+        submitted_jobs = calloc(total, sizeof *submitted_jobs);
+        jobs_done = 0;
+        pthread_t threads[SUBMITTERS];
+        for (uintptr_t i = 0; i < SUBMITTERS; i++)
+            cr_assert_eq(pthread_create(&threads[i], NULL, submit_share, (void *)i), 0);
+        for (int i = 0; i < SUBMITTERS; i++)
+            pthread_join(threads[i], NULL);
+        wait_for(&jobs_done, (unsigned int)total);
+        hop_pool_stats_t stats = stats_once_run(total);
+        /* Plain jobs that submit nothing: no yields, no spills, so every
+         * job taken from the injection queue is one of these. */
+        cr_assert_eq(stats.injected, total, "%u workers: injected %llu for %zu outside jobs", worker_counts[c],
+                     (unsigned long long)stats.injected, total);
+        cr_assert_eq(stats.jobs_run, total);
+        HOP_OK(hop_pool_close(&pool));
+        free(submitted_jobs);
+    }
+}
+
+/* Each producer owns a few job records and submits a record again as soon as
+ * it has run, so records come back while the workers are still taking the
+ * jobs around them, and the queue keeps going empty and back. */
+#define REUSE_PRODUCERS 4
+#define REUSE_RING 4
+#define REUSE_SUBMITS (40000 / STRESS_SCALE)
+
+typedef struct {
+    hop_job_t job;
+    unsigned int seq;     /* written by the producer before each submit */
+    unsigned int last;    /* the seq the previous run saw */
+    unsigned int wrong;   /* a run saw a seq other than last + 1 */
+    unsigned int runs;    /* written last by each run */
+} reused_job_t;
+
+static reused_job_t reused[REUSE_PRODUCERS][REUSE_RING];
+
+static void reused_run(hop_job_t *job) {
+    reused_job_t *j = (reused_job_t *)job;
+    if (j->seq != j->last + 1)
+        store(&j->wrong, 1);
+    j->last = j->seq;
+    add(&j->runs, 1); /* last: the producer may submit j again from here */
+}
+
+static void *submit_reused(void *arg) {
+    reused_job_t *ring = reused[(uintptr_t)arg];
+    for (unsigned int i = 0; i < REUSE_SUBMITS; i++) {
+        reused_job_t *j = &ring[i % REUSE_RING];
+        unsigned int seq = i / REUSE_RING + 1;
+        while (load(&j->runs) != seq - 1)
+            sched_yield();
+        j->seq = seq;
+        hop_job_init(&j->job, reused_run);
+        if (hop_pool_submit(&pool, &j->job) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+Test(pool, a_job_record_submitted_again_as_soon_as_it_has_run_runs_once_per_submission, .timeout = 240) {
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], c == 1 ? 0 : -1);
+        memset(reused, 0, sizeof reused);
+        pthread_t threads[REUSE_PRODUCERS];
+        for (uintptr_t i = 0; i < REUSE_PRODUCERS; i++)
+            cr_assert_eq(pthread_create(&threads[i], NULL, submit_reused, (void *)i), 0);
+        for (int i = 0; i < REUSE_PRODUCERS; i++) {
+            void *failed;
+            pthread_join(threads[i], &failed);
+            cr_assert_null(failed, "a submission was refused");
+        }
+        for (int p = 0; p < REUSE_PRODUCERS; p++) {
+            for (int r = 0; r < REUSE_RING; r++) {
+                reused_job_t *j = &reused[p][r];
+                unsigned int submits = REUSE_SUBMITS / REUSE_RING + (r < REUSE_SUBMITS % REUSE_RING);
+                wait_for(&j->runs, submits);
+                cr_assert_eq(load(&j->runs), submits, "%u workers: record %d/%d ran %u times for %u submissions",
+                             worker_counts[c], p, r, load(&j->runs), submits);
+                cr_assert_eq(j->wrong, 0, "%u workers: record %d/%d ran out of turn", worker_counts[c], p, r);
+            }
+        }
+        HOP_OK(hop_pool_close(&pool));
+    }
+}
+
+/* Outside jobs that each submit more local jobs than a deque holds, so that
+ * workers spill chains into the injection queue while outside producers
+ * push into it. */
+#define SPILL_PRODUCERS 3
+#define SPILL_OUTER (40 / STRESS_SCALE)
+#define SPILL_CHILDREN 300 /* more than HOP__DEQUE_CAPACITY */
+
+typedef struct {
+    hop_job_t job;
+    counted_job_t *children;
+} spiller_t;
+
+static spiller_t spillers[SPILL_PRODUCERS * SPILL_OUTER];
+static counted_job_t *spilled_children;
+static unsigned int spill_refused;
+
+static void spill_children(hop_job_t *job) {
+    spiller_t *s = (spiller_t *)job;
+    for (int i = 0; i < SPILL_CHILDREN; i++) {
+        hop_job_init(&s->children[i].job, counted_run);
+        if (hop_pool_submit(&pool, &s->children[i].job) != 0)
+            add(&spill_refused, 1);
+    }
+}
+
+static void *submit_spillers(void *arg) {
+    size_t first = (size_t)(uintptr_t)arg * SPILL_OUTER;
+    for (size_t i = first; i < first + SPILL_OUTER; i++) {
+        spillers[i].children = &spilled_children[i * SPILL_CHILDREN];
+        hop_job_init(&spillers[i].job, spill_children);
+        if (hop_pool_submit(&pool, &spillers[i].job) != 0)
+            add(&spill_refused, 1);
+    }
+    return NULL;
+}
+
+Test(pool, chains_spilled_by_full_deques_and_outside_submissions_interleave_without_losing_a_job, .timeout = 240) {
+    const size_t total = (size_t)SPILL_PRODUCERS * SPILL_OUTER * SPILL_CHILDREN;
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], -1);
+        spilled_children = calloc(total, sizeof *spilled_children);
+        jobs_done = spill_refused = 0;
+        pthread_t threads[SPILL_PRODUCERS];
+        for (uintptr_t i = 0; i < SPILL_PRODUCERS; i++)
+            cr_assert_eq(pthread_create(&threads[i], NULL, submit_spillers, (void *)i), 0);
+        for (int i = 0; i < SPILL_PRODUCERS; i++)
+            pthread_join(threads[i], NULL);
+        wait_for(&jobs_done, (unsigned int)total);
+        cr_assert_eq(spill_refused, 0);
+        for (size_t i = 0; i < total; i++)
+            cr_assert_eq(spilled_children[i].runs, 1, "%u workers: child %zu ran %u times", worker_counts[c], i,
+                         spilled_children[i].runs);
+        hop_pool_stats_t stats = stats_once_run(total + SPILL_PRODUCERS * SPILL_OUTER);
+        cr_assert_gt(stats.injected, (uint64_t)SPILL_PRODUCERS * SPILL_OUTER, "some deque spilled");
+        HOP_OK(hop_pool_close(&pool));
+        free(spilled_children);
+    }
+}
+
+/* Two local jobs that submit each other for ever keep a worker busy with
+ * LIFO-slot work; an outside job must still get its turn. */
+static hop_job_t ping, pong;
+static unsigned int outside_ran;
+
+static void ping_pong(hop_job_t *job) {
+    if (load(&outside_ran))
+        return;
+    hop_job_t *other = job == &ping ? &pong : &ping;
+    hop_job_init(other, ping_pong);
+    hop_pool_submit(&pool, other);
+}
+
+static void note_outside(hop_job_t *job) {
+    (void)job;
+    store(&outside_ran, 1);
+}
+
+Test(pool, an_outside_job_runs_while_the_only_worker_keeps_making_local_work, .timeout = 60) {
+    start_pool(1, -1);
+    for (int round = 0; round < 200 / STRESS_SCALE; round++) {
+        outside_ran = 0;
+        hop_job_init(&ping, ping_pong);
+        HOP_OK(hop_pool_submit(&pool, &ping));
+        hop_job_t outside;
+        hop_job_init(&outside, note_outside);
+        HOP_OK(hop_pool_submit(&pool, &outside));
+        double deadline = now_s() + 20;
+        while (!load(&outside_ran)) {
+            cr_assert_lt(now_s(), deadline, "round %d: the outside job starved behind local work", round);
+            sched_yield();
+        }
+        /* The pair stops once it sees outside_ran; wait until it has. */
+        stats_once_run(0);
+        hop_pool_stats_t before, after;
+        do {
+            HOP_OK(hop_pool_stats(&pool, &before));
+            test_sleep_ms(1);
+            HOP_OK(hop_pool_stats(&pool, &after));
+        } while (after.jobs_run != before.jobs_run);
+    }
+    HOP_OK(hop_pool_close(&pool));
+}
+
 /* ---- Parking and waking ---------------------------------------------------------- */
 
 static unsigned int flag;
@@ -177,6 +499,39 @@ Test(pool, a_job_submitted_while_every_worker_is_parked_runs, .timeout = 240) {
             }
             HOP_OK(hop_pool_close(&pool));
         }
+    }
+}
+
+/* Busy-waits about n short steps: shifts a submission across the window in
+ * which a worker, having run out of work, announces itself and parks. */
+static void delay_steps(unsigned int n) {
+    for (volatile unsigned int i = 0; i < n * 16; i++)
+        ;
+}
+
+#define PARK_RACE_ROUNDS (20000 / STRESS_SCALE)
+
+Test(pool, a_submission_racing_a_worker_on_its_way_to_sleep_is_never_lost, .timeout = 240) {
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        /* No spinning: every worker goes to park right after each job. */
+        start_pool(worker_counts[c], 0);
+        for (unsigned int round = 0; round < PARK_RACE_ROUNDS; round++) {
+            flag = 0;
+            hop_job_t job;
+            hop_job_init(&job, set_flag);
+            HOP_OK(hop_pool_submit(&pool, &job));
+            double deadline = now_s() + 10;
+            while (!load(&flag)) {
+                cr_assert_lt(now_s(), deadline, "%u workers, round %u: a submission was lost (no worker woke)",
+                             worker_counts[c], round);
+                sched_yield();
+            }
+            delay_steps(round % 97);
+        }
+        hop_pool_stats_t stats;
+        HOP_OK(hop_pool_stats(&pool, &stats));
+        cr_assert_gt(stats.parks, 0u, "the workers parked between jobs");
+        HOP_OK(hop_pool_close(&pool));
     }
 }
 
@@ -744,6 +1099,38 @@ Test(pool, submissions_racing_close_either_run_once_or_are_refused, .timeout = 1
             for (unsigned int k = 0; k < RACER_JOBS; k++)
                 cr_assert_eq(r->jobs[k].runs, k < r->accepted ? 1u : 0u,
                              "%u workers, racer %d: job %u (%s) ran %u times", worker_counts[c], i, k,
+                             k < r->accepted ? "accepted" : "refused", r->jobs[k].runs);
+            for (unsigned int k = 0; k < r->spawned; k++) {
+                cr_assert_eq(hop_task_state(r->tasks[k]), HOP_TASK_DONE, "an accepted task did not finish");
+                hop_task_unref(r->tasks[k]);
+            }
+        }
+    }
+}
+
+#define CLOSE_ROUNDS (30 / (STRESS_SCALE > 1 ? 3 : 1))
+#define CLOSE_RACERS 4
+
+static racer_t close_racers[CLOSE_RACERS];
+
+Test(pool, repeated_closes_racing_many_outside_producers_run_every_accepted_job_once, .timeout = 240) {
+    for (int round = 0; round < CLOSE_ROUNDS; round++) {
+        unsigned int n = worker_counts[round % WORKER_COUNTS];
+        start_pool(n, round % 2 ? 0 : -1);
+        memset(close_racers, 0, sizeof close_racers);
+        pthread_t threads[CLOSE_RACERS];
+        for (int i = 0; i < CLOSE_RACERS; i++)
+            cr_assert_eq(pthread_create(&threads[i], NULL, race_close, &close_racers[i]), 0);
+        /* Close at a different point of the burst each round. */
+        delay_steps((unsigned int)(round * 997) % 20000);
+        HOP_OK(hop_pool_close(&pool));
+        for (int i = 0; i < CLOSE_RACERS; i++)
+            pthread_join(threads[i], NULL);
+        for (int i = 0; i < CLOSE_RACERS; i++) {
+            racer_t *r = &close_racers[i];
+            for (unsigned int k = 0; k < RACER_JOBS; k++)
+                cr_assert_eq(r->jobs[k].runs, k < r->accepted ? 1u : 0u,
+                             "round %d, %u workers, racer %d: job %u (%s) ran %u times", round, n, i, k,
                              k < r->accepted ? "accepted" : "refused", r->jobs[k].runs);
             for (unsigned int k = 0; k < r->spawned; k++) {
                 cr_assert_eq(hop_task_state(r->tasks[k]), HOP_TASK_DONE, "an accepted task did not finish");
