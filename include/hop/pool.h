@@ -3,7 +3,8 @@
  * N worker threads (named "hop-pool-<i>" unless options say otherwise), each
  * with its own lock-free work-stealing deque (Chase-Lev) and a one-job LIFO
  * slot that other workers may steal; jobs submitted from outside the pool
- * enter through a shared injection queue. Idle workers steal from random
+ * enter through a shared lock-free injection queue, from which a worker
+ * moves a batch at a time into its deque. Idle workers steal from random
  * victims, spin briefly, then park without burning CPU; a submission wakes
  * at most one parked worker, and only when no worker is already searching.
  *
@@ -54,7 +55,9 @@ struct hop_pool_stats_s {
     uint64_t parks;         /* times a worker went to sleep */
     uint64_t wakeups;       /* times a worker woke up again (woken by a submission, or by
                                close); parks - wakeups: workers asleep right now */
-    uint64_t injected;      /* jobs that entered through the injection queue */
+    uint64_t injected;      /* jobs taken from the injection queue (outside submissions,
+                               yielding tasks, overflowing deques), counted when a
+                               worker takes them: jobs still queued are not yet */
 };
 
 /* hop_pool_init: starts the pool's threads. options may be NULL (defaults).
@@ -73,9 +76,12 @@ HOP_EXTERN hop_executor_t *hop_pool_executor(hop_pool_t *pool);
 /* hop_pool_submit: runs job on one of the pool's threads. Any thread; never
  * blocks, never allocates. From a worker of this pool the job goes to that
  * worker's own queue (LIFO slot first), otherwise through the injection
- * queue. Returns 0 (the job will run exactly once), HOP_EINVAL (NULL pool,
- * job or job->run), HOP_ECLOSED (the pool is closing or closed: it will not
- * run). */
+ * queue, in a few atomic instructions that never wait for the workers
+ * taking jobs or for other submitters; only when some worker is parked and
+ * none is looking for work does it take a short lock to pick one and make
+ * one wake-up system call. Returns 0 (the job will run exactly once),
+ * HOP_EINVAL (NULL pool, job or job->run), HOP_ECLOSED (the pool is closing
+ * or closed: it will not run). */
 HOP_EXTERN int hop_pool_submit(hop_pool_t *pool, hop_job_t *job);
 
 /* hop_pool_close: shuts the pool down in this order: refuses new work
