@@ -13,6 +13,7 @@
 #define HOP_TSAN_RUNNER_CRITERION_H
 
 #include <math.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -75,5 +76,26 @@ void hop_runner_check(bool ok, const char *expression, const char *file, int lin
 #define cr_assert_str_eq(a, b, ...) cr_assert(strcmp((a), (b)) == 0, __VA_ARGS__)
 #define cr_assert_str_neq(a, b, ...) cr_assert(strcmp((a), (b)) != 0, __VA_ARGS__)
 #define cr_assert_float_eq(a, b, epsilon, ...) cr_assert(fabs((double)(a) - (double)(b)) <= (epsilon), __VA_ARGS__)
+#define cr_assert_arr_eq(a, b, size, ...) cr_assert(memcmp((a), (b), (size)) == 0, __VA_ARGS__)
+#define cr_fatal(...) cr_assert(false, __VA_ARGS__)
+#define cr_assert_fail(...) cr_assert(false, __VA_ARGS__)
+
+/* Expectations: the stand-in stops at the first failure, like an assert. */
+#define cr_expect(condition, ...) cr_assert(condition, __VA_ARGS__)
+#define cr_expect_not(condition, ...) cr_assert_not(condition, __VA_ARGS__)
+#define cr_expect_eq(a, b, ...) cr_assert_eq(a, b, __VA_ARGS__)
+#define cr_expect_neq(a, b, ...) cr_assert_neq(a, b, __VA_ARGS__)
+#define cr_expect_lt(a, b, ...) cr_assert_lt(a, b, __VA_ARGS__)
+#define cr_expect_leq(a, b, ...) cr_assert_leq(a, b, __VA_ARGS__)
+#define cr_expect_gt(a, b, ...) cr_assert_gt(a, b, __VA_ARGS__)
+#define cr_expect_geq(a, b, ...) cr_assert_geq(a, b, __VA_ARGS__)
+#define cr_expect_null(p, ...) cr_assert_null(p, __VA_ARGS__)
+#define cr_expect_not_null(p, ...) cr_assert_not_null(p, __VA_ARGS__)
+#define cr_expect_str_eq(a, b, ...) cr_assert_str_eq(a, b, __VA_ARGS__)
+
+/* Logging: to stderr, one line each. */
+#define cr_log_info(...) (fprintf(stderr, "[----] " __VA_ARGS__), fputc('\n', stderr))
+#define cr_log_warn(...) (fprintf(stderr, "[WARN] " __VA_ARGS__), fputc('\n', stderr))
+#define cr_log_error(...) (fprintf(stderr, "[ERR ] " __VA_ARGS__), fputc('\n', stderr))
 
 #endif /* HOP_TSAN_RUNNER_CRITERION_H */
