@@ -1,0 +1,68 @@
+/* src/timer_internal.h: timer clocks, shared by src/timer.c and the
+ * executors that drive a clock of their own (executors/loop.c).
+ *
+ * A clock is a min-heap of pending hop_timer_t under a mutex, plus the
+ * record of the one callback it is running. Whoever drives the clock runs
+ * its due callbacks on one thread (hop__timer_clock_run_due) and sleeps
+ * until the deadline it returns; when another thread's start makes a new
+ * earliest deadline, the clock calls ops->rearm so that the driver wakes up
+ * and sleeps again for the new one.
+ *
+ * Lifetime: a clock is never given back to the system. A closed clock goes
+ * to a free list and may be reused for the next loop, so a timer that still
+ * names an old clock (it fired or was stopped, then its loop closed) can
+ * always be looked at by hop_timer_stop without a use-after-free. */
+#ifndef HOP_SRC_TIMER_INTERNAL_H
+#define HOP_SRC_TIMER_INTERNAL_H
+
+#include <stdint.h>
+
+#include "internal.h"
+
+typedef struct hop__timer_clock_s hop__timer_clock_t;
+
+/* rearm(ctx): the earliest deadline of the clock moved earlier (a timer was
+ * started at the top of the heap). Called from any thread, including the
+ * driver's own, with the clock's lock held: it must not call back into the
+ * timer API, and must only flag the driver and wake it (for a loop: set a
+ * flag and uv_async_send; never another uv_* call off the loop thread).
+ * Never called once hop__timer_clock_destroy has started. */
+typedef struct {
+    void (*rearm)(void *ctx);
+} hop__timer_clock_ops_t;
+
+/* No deadline: the clock has no pending timer. */
+#define HOP__TIMER_NEVER UINT64_MAX
+
+/* hop__timer_clock_create: a new (or recycled) open clock whose driver is
+ * told about new earliest deadlines through ops->rearm(ctx). Any thread.
+ * Returns NULL when out of memory. */
+hop__timer_clock_t *hop__timer_clock_create(const hop__timer_clock_ops_t *ops, void *ctx);
+
+/* hop__timer_clock_run_due: runs, one at a time and outside the lock, the
+ * callbacks of every timer due by now. The driver's thread only (one thread
+ * at a time per clock). Returns the earliest deadline still pending (it may
+ * already be due if a callback started a timer with timeout 0), or
+ * HOP__TIMER_NEVER. */
+uint64_t hop__timer_clock_run_due(hop__timer_clock_t *clock);
+
+/* hop__timer_clock_next: the earliest pending deadline, or HOP__TIMER_NEVER.
+ * Any thread; the answer may be stale by the time it is used, which is why
+ * rearm exists. */
+uint64_t hop__timer_clock_next(hop__timer_clock_t *clock);
+
+/* hop__timer_clock_destroy: closes the clock: from now on starting a timer
+ * on it returns HOP_ECLOSED and rearm is never called again. Timers still
+ * pending are dropped without running (hop_timer_stop on one returns 0,
+ * "stopped before firing"). The clock's memory goes to the free list. The
+ * driver's thread, or any thread once no thread drives the clock; not while
+ * one of its callbacks runs. */
+void hop__timer_clock_destroy(hop__timer_clock_t *clock);
+
+/* hop__timer_clock_set_current: makes clock (or NULL) the clock that
+ * hop_timer_start uses on this thread, and returns the previous one. A loop
+ * sets its clock while it runs on a thread and restores the previous one
+ * when it stops there. */
+hop__timer_clock_t *hop__timer_clock_set_current(hop__timer_clock_t *clock);
+
+#endif /* HOP_SRC_TIMER_INTERNAL_H */

@@ -1,0 +1,356 @@
+/* tests/test_timer.c: hop_timer_start/stop and hop_time_now_ns (src/timer.c),
+ * on the timer service and on loops' own clocks (executors/loop.c).
+ *
+ * Timing bounds are one-sided or generous (the machine is shared): a timer
+ * fires no earlier than its timeout, and "soon" means within seconds. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "helpers.h"
+
+TestSuite(timer, .timeout = 120);
+
+/* glibc declares pthread_self() const: read it through an opaque call. */
+__attribute__((noinline)) static pthread_t current_thread(void) {
+    pthread_t self = pthread_self();
+    __asm__ volatile("" : "+m"(self)::"memory");
+    return self;
+}
+
+static unsigned int load_uint(const unsigned int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static void store_uint(unsigned int *p, unsigned int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static unsigned int add_uint(unsigned int *p, unsigned int v) {
+    return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
+}
+
+#define MS 1000000ull
+
+/* Waits until *p reaches value or timeout_ms passes; returns whether it did. */
+static bool wait_for(const unsigned int *p, unsigned int value, long timeout_ms) {
+    uint64_t until = hop_time_now_ns() + (uint64_t)timeout_ms * MS;
+    while (load_uint(p) < value) {
+        if (hop_time_now_ns() > until)
+            return false;
+        test_sleep_ms(1);
+    }
+    return true;
+}
+
+/* ---- what a callback records ---- */
+
+typedef struct {
+    hop_timer_t timer;
+    unsigned int fired;     /* times fn ran */
+    uint64_t fired_at;      /* hop_time_now_ns() in fn */
+    pthread_t thread;       /* where fn ran */
+    char thread_name[16];
+    hop_loop_t *loop;       /* hop_loop_current() in fn */
+    unsigned int *order;    /* shared counter: this timer's place among several */
+    unsigned int place;
+} probe_t;
+
+static void probe_fn(hop_timer_t *timer, void *arg) {
+    probe_t *p = arg;
+    cr_assert_eq(timer, &p->timer);
+    p->fired_at = hop_time_now_ns();
+    p->thread = current_thread();
+    pthread_getname_np(p->thread, p->thread_name, sizeof p->thread_name);
+    p->loop = hop_loop_current();
+    if (p->order)
+        p->place = add_uint(p->order, 1u);
+    add_uint(&p->fired, 1u);
+}
+
+/* ---- the timer service ---- */
+
+Test(timer, the_monotonic_clock_moves_forward) {
+    uint64_t a = hop_time_now_ns();
+    test_sleep_ms(5);
+    uint64_t b = hop_time_now_ns();
+    cr_assert_geq(b - a, 5 * MS, "5 ms of sleep measured as %llu ns", (unsigned long long)(b - a));
+}
+
+Test(timer, fires_once_no_earlier_than_its_timeout) {
+    probe_t p = {0};
+    uint64_t start = hop_time_now_ns();
+    HOP_OK(hop_timer_start(&p.timer, 50, probe_fn, &p));
+    cr_assert(wait_for(&p.fired, 1, 5000), "the timer did not fire within 5 s");
+    cr_assert_geq(p.fired_at - start, 50 * MS, "fired after %llu ns", (unsigned long long)(p.fired_at - start));
+    test_sleep_ms(100);
+    cr_assert_eq(load_uint(&p.fired), 1u, "fired %u times", load_uint(&p.fired));
+    HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY);
+}
+
+Test(timer, timers_fire_in_deadline_order) {
+    static const int64_t timeouts[] = {80, 20, 60, 0, 40, 100, 10};
+    enum { N = sizeof timeouts / sizeof timeouts[0] };
+    probe_t p[N];
+    memset(p, 0, sizeof p);
+    unsigned int order = 0;
+    for (int i = 0; i < N; i++) {
+        p[i].order = &order;
+        HOP_OK(hop_timer_start(&p[i].timer, timeouts[i], probe_fn, &p[i]));
+    }
+    for (int i = 0; i < N; i++)
+        cr_assert(wait_for(&p[i].fired, 1, 5000), "the %lld ms timer did not fire", (long long)timeouts[i]);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++)
+            if (timeouts[i] < timeouts[j])
+                cr_assert_lt(p[i].place, p[j].place, "the %lld ms timer fired after the %lld ms one",
+                             (long long)timeouts[i], (long long)timeouts[j]);
+}
+
+Test(timer, a_timer_stopped_before_firing_never_runs) {
+    probe_t p = {0};
+    HOP_OK(hop_timer_start(&p.timer, 50, probe_fn, &p));
+    HOP_OK(hop_timer_stop(&p.timer));
+    test_sleep_ms(150);
+    cr_assert_eq(load_uint(&p.fired), 0u);
+    HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY);
+}
+
+Test(timer, stopping_after_it_fired_returns_ealready) {
+    probe_t p = {0};
+    HOP_OK(hop_timer_start(&p.timer, 0, probe_fn, &p));
+    cr_assert(wait_for(&p.fired, 1, 5000));
+    HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY);
+}
+
+Test(timer, stopping_a_timer_never_started_returns_ealready) {
+    hop_timer_t timer = {0};
+    HOP_ERR(hop_timer_stop(&timer), HOP_EALREADY);
+}
+
+Test(timer, bad_arguments_return_einval) {
+    hop_timer_t timer = {0};
+    probe_t p = {0};
+    HOP_ERR(hop_timer_start(NULL, 10, probe_fn, &p), HOP_EINVAL);
+    HOP_ERR(hop_timer_start(&timer, 10, NULL, &p), HOP_EINVAL);
+    HOP_ERR(hop_timer_start(&timer, -1, probe_fn, &p), HOP_EINVAL);
+    HOP_ERR(hop_timer_stop(NULL), HOP_EINVAL);
+    HOP_ERR(hop_timer_stop(&timer), HOP_EALREADY); /* none of the above started it */
+}
+
+Test(timer, starting_a_pending_timer_again_returns_ebusy) {
+    probe_t p = {0};
+    HOP_OK(hop_timer_start(&p.timer, 10000, probe_fn, &p));
+    HOP_ERR(hop_timer_start(&p.timer, 10, probe_fn, &p), HOP_EBUSY);
+    HOP_OK(hop_timer_stop(&p.timer));
+    cr_assert_eq(load_uint(&p.fired), 0u);
+}
+
+Test(timer, a_huge_timeout_is_accepted_and_stoppable) {
+    probe_t p = {0};
+    HOP_OK(hop_timer_start(&p.timer, INT64_MAX, probe_fn, &p));
+    HOP_OK(hop_timer_stop(&p.timer));
+}
+
+Test(timer, a_timer_can_be_restarted_after_it_fired_or_was_stopped) {
+    probe_t p = {0};
+    HOP_OK(hop_timer_start(&p.timer, 0, probe_fn, &p));
+    cr_assert(wait_for(&p.fired, 1, 5000));
+    HOP_OK(hop_timer_start(&p.timer, 0, probe_fn, &p));
+    cr_assert(wait_for(&p.fired, 2, 5000));
+    HOP_OK(hop_timer_start(&p.timer, 10000, probe_fn, &p));
+    HOP_OK(hop_timer_stop(&p.timer));
+    HOP_OK(hop_timer_start(&p.timer, 0, probe_fn, &p));
+    cr_assert(wait_for(&p.fired, 3, 5000));
+    test_sleep_ms(20);
+    cr_assert_eq(load_uint(&p.fired), 3u);
+}
+
+/* fn stops its own timer: it fired, and waiting for fn to return would
+ * never end. */
+typedef struct {
+    hop_timer_t timer;
+    int stop_result;
+    unsigned int done;
+} self_stop_t;
+
+static void self_stop_fn(hop_timer_t *timer, void *arg) {
+    self_stop_t *s = arg;
+    s->stop_result = hop_timer_stop(timer);
+    store_uint(&s->done, 1u);
+}
+
+Test(timer, stopping_a_timer_from_its_own_callback_returns_without_waiting) {
+    self_stop_t s = {0};
+    HOP_OK(hop_timer_start(&s.timer, 0, self_stop_fn, &s));
+    cr_assert(wait_for(&s.done, 1, 5000), "the callback is stuck (deadlock?)");
+    cr_assert_eq(s.stop_result, HOP_EALREADY, "got %s", hop_err_name(s.stop_result));
+}
+
+/* fn takes a while: a stopper on another thread must wait for it. */
+typedef struct {
+    hop_timer_t timer;
+    unsigned int entered;
+    unsigned int left;
+} slow_t;
+
+static void slow_fn(hop_timer_t *timer, void *arg) {
+    (void)timer;
+    slow_t *s = arg;
+    store_uint(&s->entered, 1u);
+    test_sleep_ms(100);
+    store_uint(&s->left, 1u);
+}
+
+Test(timer, stopping_from_another_thread_waits_for_a_running_callback) {
+    slow_t *s = calloc(1, sizeof *s);
+    HOP_OK(hop_timer_start(&s->timer, 0, slow_fn, s));
+    cr_assert(wait_for(&s->entered, 1, 5000));
+    HOP_ERR(hop_timer_stop(&s->timer), HOP_EALREADY);
+    cr_assert_eq(load_uint(&s->left), 1u, "hop_timer_stop returned while the callback still ran");
+    free(s); /* ASan: nothing touches the timer after stop returned */
+}
+
+/* A callback that restarts its own timer: periodic, until stopped. */
+typedef struct {
+    hop_timer_t timer;
+    unsigned int fired;
+    unsigned int limit;
+    int restart_result;
+} periodic_t;
+
+static void periodic_fn(hop_timer_t *timer, void *arg) {
+    periodic_t *p = arg;
+    if (add_uint(&p->fired, 1u) + 1u < p->limit)
+        p->restart_result = hop_timer_start(timer, 1, periodic_fn, p);
+}
+
+Test(timer, a_callback_may_restart_its_own_timer) {
+    periodic_t p = {.limit = 5};
+    HOP_OK(hop_timer_start(&p.timer, 1, periodic_fn, &p));
+    cr_assert(wait_for(&p.fired, 5, 5000), "fired %u times", load_uint(&p.fired));
+    cr_assert_eq(p.restart_result, 0, "%s", hop_err_name(p.restart_result));
+    test_sleep_ms(30);
+    cr_assert_eq(load_uint(&p.fired), 5u);
+}
+
+Test(timer, stop_ends_a_timer_that_restarts_itself) {
+    periodic_t *p = calloc(1, sizeof *p);
+    p->limit = UINT32_MAX;
+    HOP_OK(hop_timer_start(&p->timer, 1, periodic_fn, p));
+    cr_assert(wait_for(&p->fired, 3, 5000));
+    int err = hop_timer_stop(&p->timer);
+    cr_assert(err == 0 || err == HOP_EALREADY, "%s", hop_err_name(err));
+    unsigned int fired = load_uint(&p->fired);
+    test_sleep_ms(30);
+    cr_assert_eq(load_uint(&p->fired), fired, "it fired again after hop_timer_stop returned");
+    free(p);
+}
+
+Test(timer, a_plain_thread_timer_fires_on_the_hop_timer_thread) {
+    probe_t p = {0};
+    HOP_OK(hop_timer_start(&p.timer, 1, probe_fn, &p));
+    cr_assert(wait_for(&p.fired, 1, 5000));
+    cr_assert_str_eq(p.thread_name, "hop-timer");
+    cr_assert_null(p.loop);
+    cr_assert_not(pthread_equal(p.thread, current_thread()));
+}
+
+/* ---- from a pool task ---- */
+
+static void *pool_task_starts_timer(void *arg) {
+    probe_t *p = arg;
+    int err = hop_timer_start(&p->timer, 1, probe_fn, p);
+    return (void *)(intptr_t)err;
+}
+
+Test(timer, a_pool_task_timer_fires_on_the_hop_timer_thread) {
+    hop_pool_t pool;
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    probe_t p = {0};
+    hop_task_t *task;
+    HOP_OK(hop_task_spawn(hop_pool_executor(&pool), pool_task_starts_timer, &p, NULL, &task));
+    void *result;
+    HOP_OK(hop_future_wait(hop_task_future(task), 10000, &result));
+    hop_task_unref(task);
+    cr_assert_eq((int)(intptr_t)result, 0, "hop_timer_start in the task: %s", hop_err_name((int)(intptr_t)result));
+    cr_assert(wait_for(&p.fired, 1, 5000));
+    cr_assert_str_eq(p.thread_name, "hop-timer");
+    HOP_OK(hop_pool_close(&pool));
+}
+
+/* ---- stress: start and stop racing the firing ---- */
+
+enum { STRESS_THREADS = 4, STRESS_TIMERS = 3000 };
+
+typedef struct {
+    hop_timer_t timer;
+    unsigned int fired;
+    unsigned int stopped; /* hop_timer_stop returned 0 */
+} counted_t;
+
+static void counted_fn(hop_timer_t *timer, void *arg) {
+    (void)timer;
+    counted_t *c = arg;
+    add_uint(&c->fired, 1u);
+}
+
+typedef struct {
+    counted_t *timers;
+    unsigned int seed;
+    unsigned int fired_at_stop_mismatch;
+    int error;
+} stress_thread_t;
+
+static void *stress_thread(void *arg) {
+    stress_thread_t *st = arg;
+    for (unsigned int i = 0; i < STRESS_TIMERS; i++) {
+        counted_t *c = &st->timers[i];
+        int err = hop_timer_start(&c->timer, rand_r(&st->seed) % 3, counted_fn, c);
+        if (err) {
+            st->error = err;
+            return NULL;
+        }
+        /* Stop at once, after a moment, or around the deadline. */
+        unsigned int wait = rand_r(&st->seed) % 4;
+        if (wait == 1)
+            sched_yield();
+        else if (wait >= 2)
+            test_sleep_ms(wait - 1);
+        err = hop_timer_stop(&c->timer);
+        if (err == 0) {
+            store_uint(&c->stopped, 1u);
+        } else if (err == HOP_EALREADY) {
+            /* Stop waits for fn: it has run exactly once by now. */
+            if (load_uint(&c->fired) != 1u)
+                st->fired_at_stop_mismatch++;
+        } else {
+            st->error = err;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+Test(timer, racing_stops_and_firings_resolve_each_timer_exactly_once) {
+    pthread_t threads[STRESS_THREADS];
+    stress_thread_t st[STRESS_THREADS];
+    for (int t = 0; t < STRESS_THREADS; t++) {
+        st[t] = (stress_thread_t){.timers = calloc(STRESS_TIMERS, sizeof(counted_t)), .seed = 17u + (unsigned)t};
+        cr_assert_not_null(st[t].timers);
+        cr_assert_eq(pthread_create(&threads[t], NULL, stress_thread, &st[t]), 0);
+    }
+    for (int t = 0; t < STRESS_THREADS; t++)
+        pthread_join(threads[t], NULL);
+    unsigned int fired = 0, stopped = 0;
+    for (int t = 0; t < STRESS_THREADS; t++) {
+        cr_assert_eq(st[t].error, 0, "thread %d: %s", t, hop_err_name(st[t].error));
+        cr_assert_eq(st[t].fired_at_stop_mismatch, 0u, "thread %d: stop said fired, fn had not run once", t);
+        for (unsigned int i = 0; i < STRESS_TIMERS; i++) {
+            counted_t *c = &st[t].timers[i];
+            unsigned int f = load_uint(&c->fired), s = load_uint(&c->stopped);
+            cr_assert_eq(f + s, 1u, "timer %d/%u: fired %u times, stopped %u", t, i, f, s);
+            fired += f;
+            stopped += s;
+        }
+        free(st[t].timers);
+    }
+    /* Both outcomes happened, or the race was not exercised. */
+    cr_assert_gt(fired, 0u);
+    cr_assert_gt(stopped, 0u);
+}
