@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/peers/asyncio_offload.py: the asyncio peer of hop-bench-offload.
+"""bench/peers/asyncio_peer.py: the Python asyncio peer of hop-bench.
 
 Measures, in this process, one of:
   run_in_executor  round trips `await loop.run_in_executor(pool, f)`, one at a time
@@ -7,12 +7,16 @@ Measures, in this process, one of:
                    loop's default executor is set to the same pool)
   throughput       --inflight coroutines each awaiting loop.run_in_executor(pool, f)
                    in a loop: jobs per second with that many in flight
+  fanout           one coroutine awaiting asyncio.gather of --fanout
+                   loop.run_in_executor(pool, f): time per fan-out
+  memory           --tasks tasks each awaiting one shared future: resident bytes per
+                   suspended task (prints bytes_per_task=X instead of timings)
 where pool is concurrent.futures.ThreadPoolExecutor(max_workers=--threads) and f
 returns None. Calibration and repetitions follow bench/bench_common.c: grow the
 count until a batch lasts a quarter of --target-ms, scale to the target, warm up
 at that size, then time --repeat batches. Prints one line on stdout:
 
-  asyncio_offload mode=M python=V iterations=N median_ns=X min_ns=X max_ns=X cpu_ns=X cores=X
+  asyncio_peer mode=M version=V iterations=N median_ns=X min_ns=X max_ns=X cpu_ns=X cores=X
 
 with nanoseconds per operation, and the process CPU time (getrusage RUSAGE_SELF,
 user + system, every thread) per operation. Progress, if any, goes to stderr.
@@ -71,7 +75,39 @@ async def batch_throughput(loop, pool, n, inflight):
     return time.perf_counter_ns() - t0
 
 
+async def batch_fanout(loop, pool, n, inflight):
+    for _ in range(n):
+        await asyncio.gather(*[loop.run_in_executor(pool, f) for _ in range(FANOUT)])
+
+
+def resident_bytes():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+async def memory(tasks):
+    loop = asyncio.get_running_loop()
+    gate = loop.create_future()
+
+    async def waiter():
+        await gate
+
+    handles = [None] * tasks  # resident before the baseline
+    before = resident_bytes()
+    for k in range(tasks):
+        handles[k] = loop.create_task(waiter())
+    await asyncio.sleep(0)  # every task runs up to its await
+    after = resident_bytes()
+    print("asyncio_peer mode=memory version=Python-%s bytes_per_task=%.1f tasks=%d"
+          % (platform.python_version(), (after - before) / tasks, tasks))
+    gate.set_result(None)
+    await asyncio.gather(*handles)
+
+
+FANOUT = 10000
+
 BATCHES = {
+    "fanout": batch_fanout,
     "run_in_executor": batch_run_in_executor,
     "to_thread": batch_to_thread,
     "throughput": batch_throughput,
@@ -94,6 +130,11 @@ def scale(n, ns, target):
 
 
 async def main(args):
+    global FANOUT
+    FANOUT = args.fanout
+    if args.mode == "memory":
+        await memory(args.tasks)
+        return
     loop = asyncio.get_running_loop()
     pool = ThreadPoolExecutor(max_workers=args.threads)
     loop.set_default_executor(pool)
@@ -106,15 +147,14 @@ async def main(args):
         if ns >= target // 4 or n >= 1 << 40:
             break
         n *= 16 if ns < target // 256 else 2
-    n = scale(n, ns, target)
+    last, n = n, scale(n, ns, target)
     for _ in range(3):
+        if n == last:
+            break  # the run that showed it was the warm-up
         ns, _ = await timed(batch, loop, pool, n, args.inflight)
         if target // 2 <= ns <= target * 2:
             break
-        nxt = scale(n, ns, target)
-        if nxt == n:
-            break
-        n = nxt
+        last, n = n, scale(n, ns, target)
 
     walls, cpus, cores = [], [], []
     for _ in range(args.repeat):
@@ -130,7 +170,7 @@ async def main(args):
         return v[k // 2] if k % 2 else (v[k // 2 - 1] + v[k // 2]) / 2
 
     print(
-        "asyncio_offload mode=%s python=Python-%s iterations=%d median_ns=%.1f min_ns=%.1f max_ns=%.1f "
+        "asyncio_peer mode=%s version=Python-%s iterations=%d median_ns=%.1f min_ns=%.1f max_ns=%.1f "
         "cpu_ns=%.1f cores=%.3f"
         % (args.mode, platform.python_version(), n, median(walls), min(walls), max(walls), median(cpus),
            median(cores)))
@@ -138,7 +178,9 @@ async def main(args):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=sorted(BATCHES), required=True)
+    parser.add_argument("--mode", choices=sorted(BATCHES) + ["memory"], required=True)
+    parser.add_argument("--fanout", type=int, default=10000)
+    parser.add_argument("--tasks", type=int, default=100000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=11)
     parser.add_argument("--target-ms", type=float, default=75.0)
