@@ -114,7 +114,7 @@ static const char *memory_external(bench_t *b, const bench_options_t *o) {
     }
     /* One process per repetition; fewer than the time rows: the figure
      * hardly moves. */
-    int n = o->repeat < 5 ? o->repeat : 5;
+    int n = o->quick ? (o->repeat < 3 ? o->repeat : 3) : (o->repeat < 5 ? o->repeat : 5);
     double v[16];
     for (int r = 0; r < n; r++) {
         char out[4096];
