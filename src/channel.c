@@ -1,0 +1,348 @@
+/* src/channel.c: bounded MPMC channels.
+ *
+ * Everything (ring buffer, both waiter queues, closed) is guarded by one
+ * short spin lock; no path holds it across a completion or an await.
+ * Invariants under the lock:
+ *   - receivers wait only while the buffer is empty and the channel open;
+ *   - senders wait only while the buffer is full (always, for capacity 0)
+ *     and the channel open;
+ * so an item never waits in the buffer while a receiver waits for one.
+ *
+ * Items move under the lock, straight to their new owner: a send with a
+ * receiver waiting writes the item into the receiver's record; a receive
+ * that frees a slot (or, with capacity 0, finds a sender waiting) moves the
+ * head sender's item in. The moved-to waiter is unlinked and its queued
+ * flag cleared in the same critical section, and completed after it. That
+ * flag, under the lock, decides each race between an exchange and an
+ * interrupt (hop_task_cancel, deadlines): queued means cancel withdraws the
+ * waiter and no item moved (0); !queued means the item already moved and
+ * the completion is on its way (HOP_EALREADY, and the call returns 0). So an
+ * item is never lost to an interrupt nor delivered twice. */
+#include "hop/channel.h"
+
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define HOP__CHANNEL_MAGIC 0x6368616eu /* "chan" */
+
+typedef struct hop__channel_waiter_s {
+    hop_awaitable_t base;
+    hop_channel_t *channel;
+    struct hop__channel_waiter_s *next;
+    struct hop__channel_waiter_s *prev;
+    void *item;  /* a sender's item; a receiver's, once given */
+    int result;  /* 0 or HOP_ECLOSED, set by whoever dequeues the waiter */
+    bool queued;
+    bool sender;
+} hop__channel_waiter_t;
+
+typedef struct {
+    hop__channel_waiter_t **head;
+    hop__channel_waiter_t **tail;
+} hop__channel_queue_t;
+
+/* The public struct keeps the spin lock as a bare word, which is all a
+ * hop__spinlock_t is. */
+static hop__spinlock_t *hop__channel_spin(hop_channel_t *c) { return (hop__spinlock_t *)(void *)&c->lock; }
+
+static bool hop__channel_valid(const hop_channel_t *c) { return c && c->magic == HOP__CHANNEL_MAGIC; }
+
+static hop__channel_queue_t hop__channel_queue(hop_channel_t *c, bool senders) {
+    if (senders)
+        return (hop__channel_queue_t){&c->senders_head, &c->senders_tail};
+    return (hop__channel_queue_t){&c->receivers_head, &c->receivers_tail};
+}
+
+/* Queue helpers, under the spin lock. */
+static void hop__channel_enqueue(hop_channel_t *c, hop__channel_waiter_t *w) {
+    hop__channel_queue_t q = hop__channel_queue(c, w->sender);
+    w->next = NULL;
+    w->prev = *q.tail;
+    if (*q.tail)
+        (*q.tail)->next = w;
+    else
+        *q.head = w;
+    *q.tail = w;
+    w->queued = true;
+}
+
+static void hop__channel_unlink(hop_channel_t *c, hop__channel_waiter_t *w) {
+    hop__channel_queue_t q = hop__channel_queue(c, w->sender);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        *q.head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        *q.tail = w->prev;
+    w->next = w->prev = NULL;
+    w->queued = false;
+}
+
+/* count is read without the lock by hop_channel_size(), hence atomic. */
+static size_t hop__channel_count(const hop_channel_t *c) {
+    return (size_t)hop__atomic_load_u64((uint64_t *)&c->count);
+}
+
+static void hop__channel_set_count(hop_channel_t *c, size_t count) { hop__atomic_store_u64(&c->count, count); }
+
+static bool hop__channel_closed(const hop_channel_t *c) {
+    return hop__atomic_load_uint((unsigned int *)&c->closed) != 0;
+}
+
+static void hop__channel_push(hop_channel_t *c, void *item) {
+    size_t count = hop__channel_count(c);
+    size_t slot = c->first + count;
+    if (slot >= c->capacity)
+        slot -= c->capacity;
+    c->buffer[slot] = item;
+    hop__channel_set_count(c, count + 1);
+}
+
+static void *hop__channel_pop(hop_channel_t *c) {
+    void *item = c->buffer[c->first];
+    c->first = c->first + 1 == c->capacity ? 0 : c->first + 1;
+    hop__channel_set_count(c, hop__channel_count(c) - 1);
+    return item;
+}
+
+/* The send step, under the spin lock: 0 (sent; *wake is a receiver to
+ * complete after unlocking, or NULL), HOP_ECLOSED, or HOP_EAGAIN (full). */
+static int hop__channel_send_locked(hop_channel_t *c, void *item, hop__channel_waiter_t **wake) {
+    *wake = NULL;
+    if (hop__channel_closed(c))
+        return HOP_ECLOSED;
+    hop__channel_waiter_t *r = c->receivers_head;
+    if (r) {
+        hop__channel_unlink(c, r);
+        r->item = item;
+        r->result = 0;
+        *wake = r;
+        return 0;
+    }
+    if (hop__channel_count(c) < c->capacity) {
+        hop__channel_push(c, item);
+        return 0;
+    }
+    return HOP_EAGAIN;
+}
+
+/* The receive step, under the spin lock: 0 (*item set; *wake is a sender to
+ * complete after unlocking, or NULL), HOP_ECLOSED (closed and drained), or
+ * HOP_EAGAIN (empty). */
+static int hop__channel_receive_locked(hop_channel_t *c, void **item, hop__channel_waiter_t **wake) {
+    *wake = NULL;
+    hop__channel_waiter_t *s = c->senders_head;
+    if (hop__channel_count(c) > 0) {
+        *item = hop__channel_pop(c);
+        if (s) {
+            /* The freed slot goes to the longest waiting sender. */
+            hop__channel_unlink(c, s);
+            hop__channel_push(c, s->item);
+            s->result = 0;
+            *wake = s;
+        }
+        return 0;
+    }
+    if (s) {
+        /* Capacity 0: take the item from the sender's hand. */
+        hop__channel_unlink(c, s);
+        *item = s->item;
+        s->result = 0;
+        *wake = s;
+        return 0;
+    }
+    return hop__channel_closed(c) ? HOP_ECLOSED : HOP_EAGAIN;
+}
+
+/* One exchange step for waiter w, under the spin lock. */
+static int hop__channel_step_locked(hop__channel_waiter_t *w, hop__channel_waiter_t **wake) {
+    if (w->sender)
+        return hop__channel_send_locked(w->channel, w->item, wake);
+    return hop__channel_receive_locked(w->channel, &w->item, wake);
+}
+
+static void hop__channel_wake(hop__channel_waiter_t *w) {
+    if (w)
+        hop_awaitable_complete(&w->base, w->result);
+}
+
+int hop_channel_init(hop_channel_t *channel, size_t capacity, void **buffer) {
+    if (!channel || capacity > HOP_CHANNEL_CAPACITY_MAX)
+        return HOP_EINVAL;
+    bool owns = false;
+    if (capacity == 0) {
+        buffer = NULL;
+    } else if (!buffer) {
+        buffer = malloc(capacity * sizeof *buffer);
+        if (!buffer)
+            return HOP_ENOMEM;
+        owns = true;
+    }
+    *channel = (hop_channel_t){.magic = HOP__CHANNEL_MAGIC, .owns_buffer = owns, .buffer = buffer, .capacity = capacity};
+    return 0;
+}
+
+/* ready: the path that needs no waiting, on the task's stack. */
+static bool hop__channel_ready(hop_awaitable_t *aw) {
+    hop__channel_waiter_t *w = (hop__channel_waiter_t *)aw;
+    hop__channel_waiter_t *wake;
+    hop__spinlock_lock(hop__channel_spin(w->channel));
+    int rc = hop__channel_step_locked(w, &wake);
+    hop__spinlock_unlock(hop__channel_spin(w->channel));
+    hop__channel_wake(wake);
+    if (rc == HOP_EAGAIN)
+        return false;
+    w->result = rc;
+    return true;
+}
+
+static bool hop__channel_suspend(hop_awaitable_t *aw) {
+    hop__channel_waiter_t *w = (hop__channel_waiter_t *)aw;
+    hop__channel_waiter_t *wake;
+    hop__spinlock_lock(hop__channel_spin(w->channel));
+    int rc = hop__channel_step_locked(w, &wake);
+    if (rc == HOP_EAGAIN) {
+        hop__channel_enqueue(w->channel, w);
+        /* From here another thread may move an item for w and complete it. */
+        hop__spinlock_unlock(hop__channel_spin(w->channel));
+        return true;
+    }
+    hop__spinlock_unlock(hop__channel_spin(w->channel));
+    /* Things changed since ready() looked: done without waiting. */
+    w->result = rc;
+    hop__channel_wake(wake);
+    return false;
+}
+
+static int hop__channel_resume(hop_awaitable_t *aw) { return ((hop__channel_waiter_t *)aw)->result; }
+
+static int hop__channel_cancel(hop_awaitable_t *aw) {
+    hop__channel_waiter_t *w = (hop__channel_waiter_t *)aw;
+    hop__spinlock_lock(hop__channel_spin(w->channel));
+    bool withdrawn = w->queued;
+    if (withdrawn)
+        hop__channel_unlink(w->channel, w);
+    hop__spinlock_unlock(hop__channel_spin(w->channel));
+    /* Not queued: an item moved for w (or close woke it) under the lock,
+     * and the completion is on its way: it must win. */
+    return withdrawn ? 0 : HOP_EALREADY;
+}
+
+static const hop_awaitable_ops_t hop__channel_ops = {
+    .ready = hop__channel_ready,
+    .suspend = hop__channel_suspend,
+    .resume = hop__channel_resume,
+    .cancel = hop__channel_cancel,
+};
+
+int hop_channel_send(hop_channel_t *channel, void *item) {
+    if (!hop__channel_valid(channel))
+        return HOP_EINVAL;
+    hop__channel_waiter_t w = {.channel = channel, .item = item, .sender = true};
+    hop_awaitable_init(&w.base, &hop__channel_ops);
+    return hop_await(&w.base);
+}
+
+int hop_channel_receive(hop_channel_t *channel, void **item) {
+    if (!hop__channel_valid(channel) || !item)
+        return HOP_EINVAL;
+    hop__channel_waiter_t w = {.channel = channel, .sender = false};
+    hop_awaitable_init(&w.base, &hop__channel_ops);
+    int rc = hop_await(&w.base);
+    if (rc == 0)
+        *item = w.item;
+    return rc;
+}
+
+int hop_channel_try_send(hop_channel_t *channel, void *item) {
+    if (!hop__channel_valid(channel))
+        return HOP_EINVAL;
+    hop__channel_waiter_t *wake;
+    hop__spinlock_lock(hop__channel_spin(channel));
+    int rc = hop__channel_send_locked(channel, item, &wake);
+    hop__spinlock_unlock(hop__channel_spin(channel));
+    hop__channel_wake(wake);
+    return rc;
+}
+
+int hop_channel_try_receive(hop_channel_t *channel, void **item) {
+    if (!hop__channel_valid(channel) || !item)
+        return HOP_EINVAL;
+    hop__channel_waiter_t *wake;
+    hop__spinlock_lock(hop__channel_spin(channel));
+    int rc = hop__channel_receive_locked(channel, item, &wake);
+    hop__spinlock_unlock(hop__channel_spin(channel));
+    hop__channel_wake(wake);
+    return rc;
+}
+
+/* Detaches a whole queue for close, marking each waiter closed; under the
+ * spin lock. Returns the detached list, linked through next. */
+static hop__channel_waiter_t *hop__channel_detach_closed(hop__channel_waiter_t **head,
+                                                         hop__channel_waiter_t **tail) {
+    hop__channel_waiter_t *list = *head;
+    *head = *tail = NULL;
+    for (hop__channel_waiter_t *w = list; w; w = w->next) {
+        w->queued = false;
+        w->result = HOP_ECLOSED;
+    }
+    return list;
+}
+
+int hop_channel_close(hop_channel_t *channel) {
+    if (!hop__channel_valid(channel))
+        return HOP_EINVAL;
+    hop__spinlock_lock(hop__channel_spin(channel));
+    if (hop__channel_closed(channel)) {
+        hop__spinlock_unlock(hop__channel_spin(channel));
+        return HOP_ECLOSED;
+    }
+    hop__atomic_store_uint(&channel->closed, 1u);
+    /* Waiting receivers imply an empty buffer: nothing left for them. */
+    hop__channel_waiter_t *senders = hop__channel_detach_closed(&channel->senders_head, &channel->senders_tail);
+    hop__channel_waiter_t *receivers =
+        hop__channel_detach_closed(&channel->receivers_head, &channel->receivers_tail);
+    hop__spinlock_unlock(hop__channel_spin(channel));
+    /* The channel is not touched again: only the detached waiters. */
+    hop__channel_waiter_t *lists[2] = {senders, receivers};
+    for (int i = 0; i < 2; i++) {
+        for (hop__channel_waiter_t *w = lists[i]; w;) {
+            hop__channel_waiter_t *next = w->next; /* w may be gone after the wake */
+            hop__channel_wake(w);
+            w = next;
+        }
+    }
+    return 0;
+}
+
+bool hop_channel_is_closed(const hop_channel_t *channel) {
+    return hop__channel_valid(channel) && hop__channel_closed(channel);
+}
+
+size_t hop_channel_size(const hop_channel_t *channel) {
+    return hop__channel_valid(channel) ? hop__channel_count(channel) : 0;
+}
+
+size_t hop_channel_capacity(const hop_channel_t *channel) {
+    return hop__channel_valid(channel) ? channel->capacity : 0;
+}
+
+int hop_channel_destroy(hop_channel_t *channel) {
+    if (!hop__channel_valid(channel))
+        return HOP_EINVAL;
+    hop__spinlock_lock(hop__channel_spin(channel));
+    bool busy = channel->senders_head || channel->receivers_head;
+    if (!busy)
+        channel->magic = 0;
+    hop__spinlock_unlock(hop__channel_spin(channel));
+    if (busy)
+        return HOP_EBUSY;
+    if (channel->owns_buffer)
+        free(channel->buffer);
+    channel->buffer = NULL;
+    channel->owns_buffer = false;
+    return 0;
+}
