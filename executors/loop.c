@@ -70,6 +70,19 @@
  * than twice the best of "spin" and "block"), and covers short offloads
  * (a cached file read, a hash) without burning a core on long ones.
  *
+ * TIMERS. Timers started on the loop thread belong to the loop's clock
+ * (src/timer_internal.h), made current on whichever thread drives the loop.
+ * One uv_timer_t is armed for the clock's earliest deadline; its callback
+ * runs the due timer callbacks and re-arms it. A start that makes a new
+ * earliest deadline calls the clock's rearm, which only sets timer_rearm
+ * (and, off the loop thread, wakes the loop as a producer would): the
+ * prepare callback re-arms the uv timer before libuv computes its poll
+ * timeout, and re-checks the flag after announcing SLEEPING, so a rearm is
+ * no more lost than a job. A closing loop keeps firing timers while it
+ * waits for its tasks (a sleeping task must be able to finish); once it owns
+ * none, its clock is closed: pending timers are dropped, and starting one
+ * there returns HOP_ECLOSED.
+ *
  * LIFETIME. The hop_loop_t outlives its internals (struct hop__loop_s), which
  * hop_loop_close frees. Threads other than the loop thread pin the loop
  * (loop->state's upper bits count them) while they touch the internals, and
@@ -86,6 +99,7 @@
 
 #include "../src/mpsc_queue.h"
 #include "../src/task_internal.h"
+#include "../src/timer_internal.h"
 
 /* Default spin before blocking, in microseconds: measured, see SPINNING above. */
 #define HOP__LOOP_SPIN_US_DEFAULT 50
@@ -134,12 +148,15 @@ typedef struct hop__loop_s {
     uint64_t spin_ns;
     bool task_left;       /* loop thread only: a task left (dispatched away or
                              finished) since the last spin; see spin_budget */
+    unsigned int timer_rearm; /* atomic: the clock has a new earliest deadline */
+    hop__timer_clock_t *clock; /* timers started on the loop thread */
     hop_loop_t *loop;
     uv_loop_t uv;
     uv_async_t async;     /* producers' wake-ups */
     uv_prepare_t prepare; /* before each poll: drain, spin, announce SLEEPING */
     uv_check_t check;     /* after each poll: back to AWAKE */
     uv_idle_t idle;       /* active while a batch was cut short: the poll must not block */
+    uv_timer_t timer;     /* armed for the clock's earliest deadline */
     pthread_t thread;     /* hop_loop_start's */
     char name[16];
 } hop__loop_t;
@@ -328,6 +345,49 @@ static void hop__loop_async_cb(uv_async_t *handle) {
         hop__loop_keep_polling(l);
 }
 
+/* ---- timers ------------------------------------------------------------ */
+
+static void hop__loop_timer_cb(uv_timer_t *handle);
+
+/* Arms the uv timer for deadline next (HOP__TIMER_NEVER: none), rounded up
+ * to libuv's milliseconds. If libuv's clock rounds it a little early, the
+ * callback finds nothing due and arms again for the rest. Loop thread. */
+static void hop__loop_timer_arm(hop__loop_t *l, uint64_t next) {
+    if (next == HOP__TIMER_NEVER) {
+        uv_timer_stop(&l->timer);
+        return;
+    }
+    /* libuv's cached time may be stale by the callbacks run since the poll. */
+    uv_update_time(&l->uv);
+    uint64_t now = hop_time_now_ns();
+    uint64_t ms = next > now ? (next - now + 999999u) / 1000000u : 0u;
+    uv_timer_start(&l->timer, hop__loop_timer_cb, ms, 0);
+}
+
+static void hop__loop_timer_cb(uv_timer_t *handle) {
+    hop__loop_t *l = handle->data;
+    hop__loop_timer_arm(l, hop__timer_clock_run_due(l->clock));
+}
+
+/* Re-arms the uv timer if the clock asked for it since the last time. */
+static void hop__loop_timer_rearm_if_asked(hop__loop_t *l) {
+    if (hop__atomic_load_uint(&l->timer_rearm) && hop__atomic_fas_uint(&l->timer_rearm, 0u))
+        hop__loop_timer_arm(l, hop__timer_clock_next(l->clock));
+}
+
+/* The clock's rearm: any thread, under the clock's lock, so only a flag and
+ * the wake-up (no uv_* call but uv_async_send). The clock never calls it
+ * once hop_loop_close has closed it, so l is alive here. */
+static void hop__loop_timer_rearm(void *ctx) {
+    hop__loop_t *l = ctx;
+    hop__atomic_store_uint(&l->timer_rearm, 1u);
+    /* On the loop thread, prepare looks at the flag before the next poll. */
+    if (*hop__loop_current_slot() != l->loop)
+        hop__loop_wake_if_sleeping(l);
+}
+
+static const hop__timer_clock_ops_t hop__loop_timer_ops = {.rearm = hop__loop_timer_rearm};
+
 static void hop__loop_check_cb(uv_check_t *handle) {
     hop__loop_t *l = handle->data;
     /* Awake again after the poll: producers need not signal until the next
@@ -380,7 +440,9 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
             }
             continue;
         }
-        /* Empty, or a push half done (its producer signals if we sleep). */
+        /* Empty, or a push half done (its producer signals if we sleep).
+         * Before the spin budget and the poll timeout are computed: */
+        hop__loop_timer_rearm_if_asked(l);
         if (!spun) {
             for_departure = hop__atomic_load_uint(&l->tasks) == 0u;
             uint64_t budget = hop__loop_spin_budget(l);
@@ -403,12 +465,13 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
             continue; /* one last look before announcing */
         }
         hop__atomic_store_uint(&l->wake, HOP__WAKE_SLEEPING);
-        /* The store above before the re-check below (Dekker with producers). */
+        /* The store above before the re-check below (Dekker with producers,
+         * and with a rearm from another thread). */
         hop__atomic_fence_full();
-        if (hop__mpsc_queue_peek_spsc(&l->inbox) != HOP__MPSC_ITEM)
+        if (hop__mpsc_queue_peek_spsc(&l->inbox) != HOP__MPSC_ITEM && !hop__atomic_load_uint(&l->timer_rearm))
             break; /* empty, or BUSY: that producer reads SLEEPING after its link */
-        /* Work came in between the drain and the announcement: take the
-         * announcement back. If a producer already took it (and signals),
+        /* Work (or a rearm) came in between the drain and the announcement:
+         * take the announcement back. If a producer already took it (and signals),
          * the extra async callback finds little or nothing: harmless. */
         hop__atomic_fas_uint(&l->wake, HOP__WAKE_AWAKE);
     }
@@ -419,9 +482,11 @@ static void *hop__loop_thread_main(void *arg) {
     hop__loop_t *l = arg;
     pthread_setname_np(pthread_self(), l->name);
     *hop__loop_current_slot() = l->loop;
+    hop__timer_clock_set_current(l->clock);
     /* uv_run also returns if a user calls uv_stop: keep going until close. */
     while (!l->finished)
         uv_run(&l->uv, UV_RUN_DEFAULT);
+    hop__timer_clock_set_current(NULL);
     *hop__loop_current_slot() = NULL;
     return NULL;
 }
@@ -433,9 +498,11 @@ static void hop__loop_drive(hop_loop_t *loop, hop__loop_t *l, int mode, bool unt
     l->mode = mode;
     l->finished = 0;
     *slot = loop;
+    hop__timer_clock_t *outer_clock = hop__timer_clock_set_current(l->clock);
     do
         uv_run(&l->uv, UV_RUN_DEFAULT);
     while (until_finished && !l->finished);
+    hop__timer_clock_set_current(outer_clock);
     *slot = outer;
 }
 
@@ -482,12 +549,19 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
     l->spin_ns = (uint64_t)(options->spin_us < 0 ? HOP__LOOP_SPIN_US_DEFAULT : options->spin_us) * 1000u;
     l->loop = loop;
     strcpy(l->name, name);
+    l->clock = hop__timer_clock_create(&hop__loop_timer_ops, l);
+    if (!l->clock) {
+        free(l);
+        return HOP_ENOMEM;
+    }
     if (uv_loop_init(&l->uv) != 0) {
+        hop__timer_clock_free(l->clock);
         free(l);
         return HOP_EAGAIN;
     }
     if (uv_async_init(&l->uv, &l->async, hop__loop_async_cb) != 0) {
         uv_loop_close(&l->uv);
+        hop__timer_clock_free(l->clock);
         free(l);
         return HOP_EAGAIN;
     }
@@ -495,13 +569,16 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
     uv_prepare_init(&l->uv, &l->prepare);
     uv_check_init(&l->uv, &l->check);
     uv_idle_init(&l->uv, &l->idle);
-    l->async.data = l->prepare.data = l->check.data = l->idle.data = l;
+    uv_timer_init(&l->uv, &l->timer);
+    l->async.data = l->prepare.data = l->check.data = l->idle.data = l->timer.data = l;
     uv_prepare_start(&l->prepare, hop__loop_prepare_cb);
     uv_check_start(&l->check, hop__loop_check_cb);
-    /* The prepare and check handles alone must not keep uv_run going; the
-     * async handle does (the loop runs until stopped, like a server). */
+    /* The prepare, check and timer handles alone must not keep uv_run
+     * going; the async handle does (the loop runs until stopped, like a
+     * server). Pending timers do not keep a closing loop open: its tasks do. */
     uv_unref((uv_handle_t *)&l->prepare);
     uv_unref((uv_handle_t *)&l->check);
+    uv_unref((uv_handle_t *)&l->timer);
 
     loop->internal = l;
     loop->state = 0;
@@ -628,17 +705,27 @@ int hop_loop_close(hop_loop_t *loop) {
         hop__fatal("loop %p: a job was accepted after close drained the inbox", (void *)loop);
     hop__atomic_store_ptr(&loop->executor.ops, &hop__loop_closed_ops);
 
+    /* No task is left to wait for a timer: the clock's pending timers are
+     * dropped, and from now on starting one on this loop (say, from a
+     * handle's close callback below) returns HOP_ECLOSED. Nothing calls its
+     * rearm (which touches l) any more. */
+    hop__timer_clock_close(l->clock);
+    uv_close((uv_handle_t *)&l->timer, NULL);
+
     /* Every handle left (ours and users'), then the loop itself. Close
      * callbacks of users' handles run here, on this thread. */
     hop_loop_t **slot = hop__loop_current_slot();
     hop_loop_t *outer = *slot;
     *slot = loop;
+    hop__timer_clock_t *outer_clock = hop__timer_clock_set_current(l->clock);
     uv_walk(&l->uv, hop__loop_close_handle, NULL);
     while (uv_loop_close(&l->uv) == UV_EBUSY) {
         uv_run(&l->uv, UV_RUN_DEFAULT);
         uv_walk(&l->uv, hop__loop_close_handle, NULL);
     }
+    hop__timer_clock_set_current(outer_clock);
     *slot = outer;
+    hop__timer_clock_free(l->clock);
     hop__atomic_store_ptr(&loop->internal, NULL);
     hop__loop_update_flags(loop, 0, HOP__LOOP_RUNNING | HOP__LOOP_STARTED);
     free(l);

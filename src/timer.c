@@ -23,7 +23,7 @@
  *
  *   IDLE --start--> PENDING --due, taken off the heap--> FIRED (fn runs)
  *   PENDING --stop--> IDLE            FIRED --start--> PENDING (a restart)
- *   PENDING --clock destroyed--> DROPPED --stop--> IDLE
+ *   PENDING --clock closed--> DROPPED --stop--> IDLE
  *
  * A zeroed timer is IDLE with no clock: "never started".
  *
@@ -37,7 +37,7 @@
  * not wait for itself.
  *
  * Because a stopper reads timer->clock to find the lock, a clock's memory is
- * never freed: a destroyed loop clock goes to a free list for the next loop.
+ * never freed: a closed loop clock goes to a free list for the next loop.
  * A stale clock pointer in a fired timer therefore always points at a valid
  * clock, whose firing record cannot name the timer unless the timer really
  * was restarted there.
@@ -200,12 +200,10 @@ hop__timer_clock_t *hop__timer_clock_create(const hop__timer_clock_ops_t *ops, v
     return clock;
 }
 
-void hop__timer_clock_destroy(hop__timer_clock_t *clock) {
-    if (!clock)
-        return;
+void hop__timer_clock_close(hop__timer_clock_t *clock) {
     pthread_mutex_lock(&clock->lock);
     if (clock->firing)
-        hop__fatal("timer clock %p: destroyed while a callback runs", (void *)clock);
+        hop__fatal("timer clock %p: closed while a callback runs", (void *)clock);
     clock->closed = true;
     for (size_t i = 0; i < clock->count; i++)
         hop__atomic_store_uint(&clock->heap[i]->state, HOP__TIMER_DROPPED);
@@ -216,7 +214,12 @@ void hop__timer_clock_destroy(hop__timer_clock_t *clock) {
     clock->ops = NULL;
     clock->ctx = NULL;
     pthread_mutex_unlock(&clock->lock);
+}
 
+void hop__timer_clock_free(hop__timer_clock_t *clock) {
+    if (!clock)
+        return;
+    hop__timer_clock_close(clock);
     pthread_mutex_lock(&hop__timer_free_lock);
     clock->next_free = hop__timer_free_list;
     hop__timer_free_list = clock;

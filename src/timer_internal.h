@@ -8,7 +8,7 @@
  * earliest deadline, the clock calls ops->rearm so that the driver wakes up
  * and sleeps again for the new one.
  *
- * Lifetime: a clock is never given back to the system. A closed clock goes
+ * Lifetime: a clock is never given back to the system. A freed clock goes
  * to a free list and may be reused for the next loop, so a timer that still
  * names an old clock (it fired or was stopped, then its loop closed) can
  * always be looked at by hop_timer_stop without a use-after-free. */
@@ -26,7 +26,7 @@ typedef struct hop__timer_clock_s hop__timer_clock_t;
  * driver's own, with the clock's lock held: it must not call back into the
  * timer API, and must only flag the driver and wake it (for a loop: set a
  * flag and uv_async_send; never another uv_* call off the loop thread).
- * Never called once hop__timer_clock_destroy has started. */
+ * Never called once hop__timer_clock_close has started. */
 typedef struct {
     void (*rearm)(void *ctx);
 } hop__timer_clock_ops_t;
@@ -51,13 +51,17 @@ uint64_t hop__timer_clock_run_due(hop__timer_clock_t *clock);
  * rearm exists. */
 uint64_t hop__timer_clock_next(hop__timer_clock_t *clock);
 
-/* hop__timer_clock_destroy: closes the clock: from now on starting a timer
- * on it returns HOP_ECLOSED and rearm is never called again. Timers still
- * pending are dropped without running (hop_timer_stop on one returns 0,
- * "stopped before firing"). The clock's memory goes to the free list. The
- * driver's thread, or any thread once no thread drives the clock; not while
- * one of its callbacks runs. */
-void hop__timer_clock_destroy(hop__timer_clock_t *clock);
+/* hop__timer_clock_close: from now on starting a timer on clock returns
+ * HOP_ECLOSED and rearm is never called again. Timers still pending are
+ * dropped without running (hop_timer_stop on one returns 0, "stopped before
+ * firing"). The driver's thread, or any thread once no thread drives the
+ * clock; not while one of its callbacks runs. Closing twice is harmless. */
+void hop__timer_clock_close(hop__timer_clock_t *clock);
+
+/* hop__timer_clock_free: gives a closed clock back (to the free list: its
+ * memory stays valid for stale stoppers, see above). No thread may have it
+ * current any more. */
+void hop__timer_clock_free(hop__timer_clock_t *clock);
 
 /* hop__timer_clock_set_current: makes clock (or NULL) the clock that
  * hop_timer_start uses on this thread, and returns the previous one. A loop

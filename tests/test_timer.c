@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "helpers.h"
+#include "timer_internal.h"
 
 TestSuite(timer, .timeout = 120);
 
@@ -353,4 +354,373 @@ Test(timer, racing_stops_and_firings_resolve_each_timer_exactly_once) {
     /* Both outcomes happened, or the race was not exercised. */
     cr_assert_gt(fired, 0u);
     cr_assert_gt(stopped, 0u);
+}
+
+/* ---- loops' own clocks ---- */
+
+typedef struct {
+    hop_job_t job;
+    probe_t *probes;
+    const int64_t *timeouts;
+    int count;
+    unsigned int *order;
+    pthread_t thread;
+    int result;
+    unsigned int done;
+} starter_t;
+
+/* A job on the loop that starts count probes' timers. */
+static void starter_run(hop_job_t *job) {
+    starter_t *s = (starter_t *)job;
+    s->thread = current_thread();
+    s->result = 0;
+    for (int i = 0; i < s->count && !s->result; i++) {
+        s->probes[i].order = s->order;
+        s->result = hop_timer_start(&s->probes[i].timer, s->timeouts[i], probe_fn, &s->probes[i]);
+    }
+    store_uint(&s->done, 1u);
+}
+
+static void start_on_loop(hop_loop_t *loop, starter_t *s, probe_t *probes, const int64_t *timeouts, int count,
+                          unsigned int *order) {
+    *s = (starter_t){.probes = probes, .timeouts = timeouts, .count = count, .order = order};
+    hop_job_init(&s->job, starter_run);
+    HOP_OK(hop_loop_post(loop, &s->job));
+    cr_assert(wait_for(&s->done, 1, 5000));
+    HOP_OK(s->result);
+}
+
+Test(timer, a_timer_started_in_a_loop_job_fires_on_the_loop_thread) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    probe_t p = {0};
+    starter_t s;
+    static const int64_t timeout = 20;
+    uint64_t start = hop_time_now_ns();
+    start_on_loop(&loop, &s, &p, &timeout, 1, NULL);
+    cr_assert(wait_for(&p.fired, 1, 5000));
+    cr_assert_geq(p.fired_at - start, 20 * MS);
+    cr_assert(pthread_equal(p.thread, s.thread), "fired on another thread than the loop's");
+    cr_assert_eq(p.loop, &loop);
+    cr_assert_str_eq(p.thread_name, "hop-loop");
+    HOP_OK(hop_loop_close(&loop));
+    cr_assert_eq(load_uint(&p.fired), 1u);
+}
+
+static void *loop_task_starts_timer(void *arg) {
+    probe_t *p = arg;
+    int err = hop_timer_start(&p->timer, 1, probe_fn, p);
+    return (void *)(intptr_t)err;
+}
+
+Test(timer, a_timer_started_in_a_loop_task_fires_on_the_loop_thread) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    probe_t p = {0};
+    hop_task_t *task;
+    HOP_OK(hop_task_spawn(hop_loop_executor(&loop), loop_task_starts_timer, &p, NULL, &task));
+    void *result;
+    HOP_OK(hop_future_wait(hop_task_future(task), 10000, &result));
+    hop_task_unref(task);
+    HOP_OK((int)(intptr_t)result);
+    cr_assert(wait_for(&p.fired, 1, 5000));
+    cr_assert_eq(p.loop, &loop);
+    cr_assert_str_eq(p.thread_name, "hop-loop");
+    HOP_OK(hop_loop_close(&loop));
+}
+
+Test(timer, loop_timers_fire_in_deadline_order_even_when_a_later_start_comes_due_first) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    static const int64_t first[] = {300, 150};
+    static const int64_t second[] = {20, 0, 60};
+    probe_t a[2], b[3];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    unsigned int order = 0;
+    starter_t s;
+    start_on_loop(&loop, &s, a, first, 2, &order);
+    /* The uv timer is armed for 150 ms now: these must re-arm it. */
+    uint64_t start = hop_time_now_ns();
+    start_on_loop(&loop, &s, b, second, 3, &order);
+    cr_assert(wait_for(&b[2].fired, 1, 5000));
+    cr_assert_geq(b[2].fired_at - start, 60 * MS);
+    cr_assert(wait_for(&a[0].fired, 1, 5000));
+    cr_assert(wait_for(&a[1].fired, 1, 5000));
+    cr_assert(wait_for(&b[0].fired, 1, 5000));
+    cr_assert(wait_for(&b[1].fired, 1, 5000));
+    cr_assert_eq(b[1].place, 0u);
+    cr_assert_eq(b[0].place, 1u);
+    cr_assert_eq(b[2].place, 2u);
+    cr_assert_eq(a[1].place, 3u);
+    cr_assert_eq(a[0].place, 4u);
+    HOP_OK(hop_loop_close(&loop));
+}
+
+Test(timer, a_loop_timer_can_be_stopped_from_another_thread) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    probe_t p = {0};
+    starter_t s;
+    static const int64_t timeout = 10000;
+    start_on_loop(&loop, &s, &p, &timeout, 1, NULL);
+    HOP_ERR(hop_timer_start(&p.timer, 1, probe_fn, &p), HOP_EBUSY); /* pending on the loop's clock */
+    HOP_OK(hop_timer_stop(&p.timer));
+    HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY);
+    HOP_OK(hop_loop_close(&loop));
+    cr_assert_eq(load_uint(&p.fired), 0u);
+}
+
+typedef struct {
+    hop_job_t job;
+    slow_t *slow;
+    int result;
+    unsigned int done;
+} slow_starter_t;
+
+static void slow_starter_run(hop_job_t *job) {
+    slow_starter_t *s = (slow_starter_t *)job;
+    s->result = hop_timer_start(&s->slow->timer, 0, slow_fn, s->slow);
+    store_uint(&s->done, 1u);
+}
+
+Test(timer, stopping_a_loop_timer_from_another_thread_waits_for_its_running_callback) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    slow_t *slow = calloc(1, sizeof *slow);
+    slow_starter_t s = {.slow = slow};
+    hop_job_init(&s.job, slow_starter_run);
+    HOP_OK(hop_loop_post(&loop, &s.job));
+    cr_assert(wait_for(&s.done, 1, 5000));
+    HOP_OK(s.result);
+    cr_assert(wait_for(&slow->entered, 1, 5000));
+    HOP_ERR(hop_timer_stop(&slow->timer), HOP_EALREADY);
+    cr_assert_eq(load_uint(&slow->left), 1u, "hop_timer_stop returned while the callback still ran");
+    free(slow);
+    HOP_OK(hop_loop_close(&loop));
+}
+
+/* A task that naps on a loop timer: a future completed by the callback. */
+typedef struct {
+    hop_timer_t timer;
+    hop_future_t done;
+    int64_t ms;
+    hop_loop_t *loop_seen;
+} nap_t;
+
+static void nap_fn(hop_timer_t *timer, void *arg) {
+    (void)timer;
+    nap_t *n = arg;
+    n->loop_seen = hop_loop_current();
+    hop_future_set_result(&n->done, NULL);
+}
+
+static void *napping_task(void *arg) {
+    nap_t *n = arg;
+    HOP_OK(hop_future_init(&n->done));
+    int err = hop_timer_start(&n->timer, n->ms, nap_fn, n);
+    if (err)
+        return (void *)(intptr_t)err;
+    err = hop_future_await(&n->done, NULL);
+    int stop = hop_timer_stop(&n->timer);
+    if (!err && stop != HOP_EALREADY)
+        err = stop == 0 ? HOP_EINVAL : stop;
+    return (void *)(intptr_t)err;
+}
+
+static void close_loop_with_a_napping_task(bool started) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    if (started)
+        HOP_OK(hop_loop_start(&loop));
+    nap_t n = {.ms = 50};
+    hop_task_t *task;
+    HOP_OK(hop_task_spawn(hop_loop_executor(&loop), napping_task, &n, NULL, &task));
+    uint64_t start = hop_time_now_ns();
+    HOP_OK(hop_loop_close(&loop)); /* waits for the task, which waits for its timer */
+    cr_assert_geq(hop_time_now_ns() - start, 50 * MS);
+    void *result = NULL;
+    HOP_OK(hop_future_result(hop_task_future(task), &result));
+    HOP_OK((int)(intptr_t)result);
+    cr_assert_eq(n.loop_seen, &loop);
+    hop_task_unref(task);
+}
+
+Test(timer, a_closing_loop_fires_the_timer_its_last_task_waits_for) { close_loop_with_a_napping_task(true); }
+
+Test(timer, closing_a_loop_nobody_runs_fires_the_timer_its_task_waits_for) {
+    close_loop_with_a_napping_task(false);
+}
+
+Test(timer, a_closing_loop_drops_its_pending_timers) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    probe_t p[2];
+    memset(p, 0, sizeof p);
+    static const int64_t timeouts[] = {60000, 30000};
+    starter_t s;
+    start_on_loop(&loop, &s, p, timeouts, 2, NULL);
+    uint64_t start = hop_time_now_ns();
+    HOP_OK(hop_loop_close(&loop));
+    cr_assert_lt(hop_time_now_ns() - start, 5000 * MS, "close waited for a timer");
+    cr_assert_eq(load_uint(&p[0].fired), 0u);
+    /* Dropped: "stopped before firing", once; the memory is the caller's. */
+    HOP_OK(hop_timer_stop(&p[0].timer));
+    HOP_ERR(hop_timer_stop(&p[0].timer), HOP_EALREADY);
+    /* And it may be started again (here on the timer service). */
+    HOP_OK(hop_timer_start(&p[1].timer, 0, probe_fn, &p[1]));
+    cr_assert(wait_for(&p[1].fired, 1, 5000));
+    cr_assert_str_eq(p[1].thread_name, "hop-timer");
+}
+
+/* Stress on a loop's clock: a job on the loop starts timers, other threads
+ * stop them while the loop thread fires them. */
+enum { LOOP_STRESS_ROUNDS = 8, LOOP_STRESS_TIMERS = 600, LOOP_STRESS_STOPPERS = 3 };
+
+typedef struct {
+    hop_job_t job;
+    counted_t *timers;
+    unsigned int *started;
+    unsigned int seed;
+    int error;
+} loop_stress_starter_t;
+
+static void loop_stress_start(hop_job_t *job) {
+    loop_stress_starter_t *s = (loop_stress_starter_t *)job;
+    for (unsigned int i = 0; i < LOOP_STRESS_TIMERS; i++) {
+        int err = hop_timer_start(&s->timers[i].timer, rand_r(&s->seed) % 3, counted_fn, &s->timers[i]);
+        if (err && !s->error)
+            s->error = err;
+        store_uint(&s->started[i], err ? 2u : 1u); /* published after the start */
+    }
+}
+
+typedef struct {
+    loop_stress_starter_t *starter;
+    unsigned int first;
+    unsigned int seed;
+    unsigned int mismatches;
+    int error;
+} loop_stopper_t;
+
+static void *loop_stopper(void *arg) {
+    loop_stopper_t *st = arg;
+    for (unsigned int i = st->first; i < LOOP_STRESS_TIMERS; i += LOOP_STRESS_STOPPERS) {
+        if (i % 5 == 4)
+            continue; /* left to fire */
+        while (load_uint(&st->starter->started[i]) == 0u)
+            sched_yield();
+        if (load_uint(&st->starter->started[i]) != 1u)
+            continue;
+        if (rand_r(&st->seed) % 3 == 0)
+            test_sleep_ms(1);
+        counted_t *c = &st->starter->timers[i];
+        int err = hop_timer_stop(&c->timer);
+        if (err == 0)
+            store_uint(&c->stopped, 1u);
+        else if (err == HOP_EALREADY && load_uint(&c->fired) != 1u)
+            st->mismatches++;
+        else if (err != HOP_EALREADY && !st->error)
+            st->error = err;
+    }
+    return NULL;
+}
+
+Test(timer, loop_timers_stopped_from_other_threads_resolve_exactly_once) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    unsigned int fired = 0, stopped = 0;
+    for (unsigned int round = 0; round < LOOP_STRESS_ROUNDS; round++) {
+        loop_stress_starter_t s = {.timers = calloc(LOOP_STRESS_TIMERS, sizeof(counted_t)),
+                                   .started = calloc(LOOP_STRESS_TIMERS, sizeof(unsigned int)),
+                                   .seed = 7u + round};
+        cr_assert(s.timers && s.started);
+        hop_job_init(&s.job, loop_stress_start);
+        pthread_t threads[LOOP_STRESS_STOPPERS];
+        loop_stopper_t st[LOOP_STRESS_STOPPERS];
+        for (unsigned int t = 0; t < LOOP_STRESS_STOPPERS; t++) {
+            st[t] = (loop_stopper_t){.starter = &s, .first = t, .seed = 31u * round + t};
+            cr_assert_eq(pthread_create(&threads[t], NULL, loop_stopper, &st[t]), 0);
+        }
+        HOP_OK(hop_loop_post(&loop, &s.job));
+        for (unsigned int t = 0; t < LOOP_STRESS_STOPPERS; t++) {
+            pthread_join(threads[t], NULL);
+            cr_assert_eq(st[t].error, 0, "%s", hop_err_name(st[t].error));
+            cr_assert_eq(st[t].mismatches, 0u, "stop said fired, fn had not run once");
+        }
+        for (unsigned int i = 0; i < LOOP_STRESS_TIMERS; i++) {
+            while (load_uint(&s.started[i]) == 0u)
+                test_sleep_ms(1);
+            counted_t *c = &s.timers[i];
+            if (!load_uint(&c->stopped))
+                cr_assert(wait_for(&c->fired, 1, 5000), "round %u timer %u never fired", round, i);
+        }
+        cr_assert_eq(s.error, 0, "hop_timer_start on the loop: %s", hop_err_name(s.error));
+        test_sleep_ms(5); /* a second firing would show up now */
+        for (unsigned int i = 0; i < LOOP_STRESS_TIMERS; i++) {
+            counted_t *c = &s.timers[i];
+            unsigned int f = load_uint(&c->fired), x = load_uint(&c->stopped);
+            cr_assert_eq(f + x, 1u, "round %u timer %u: fired %u times, stopped %u", round, i, f, x);
+            fired += f;
+            stopped += x;
+        }
+        free(s.timers);
+        free(s.started);
+    }
+    cr_assert_gt(fired, 0u);
+    cr_assert_gt(stopped, 0u);
+    HOP_OK(hop_loop_close(&loop));
+}
+
+/* ---- a clock driven by hand (white-box: src/timer_internal.h) ---- */
+
+static unsigned int rearms;
+static void count_rearm(void *ctx) {
+    cr_assert_eq(ctx, &rearms);
+    rearms++;
+}
+
+Test(timer, a_clock_asks_to_rearm_only_for_a_new_earliest_deadline_and_refuses_starts_once_closed) {
+    static const hop__timer_clock_ops_t ops = {.rearm = count_rearm};
+    hop__timer_clock_t *clock = hop__timer_clock_create(&ops, &rearms);
+    cr_assert_not_null(clock);
+    hop__timer_clock_t *outer = hop__timer_clock_set_current(clock);
+    probe_t p[4];
+    memset(p, 0, sizeof p);
+    uint64_t before = hop_time_now_ns();
+    HOP_OK(hop_timer_start(&p[0].timer, 100000, probe_fn, &p[0]));
+    HOP_OK(hop_timer_start(&p[1].timer, 50000, probe_fn, &p[1]));
+    HOP_OK(hop_timer_start(&p[2].timer, 200000, probe_fn, &p[2]));
+    cr_assert_eq(rearms, 2u, "rearm called %u times", rearms);
+    uint64_t next = hop__timer_clock_next(clock);
+    cr_assert(next >= before + 50000 * MS && next <= hop_time_now_ns() + 50000 * MS);
+    cr_assert_eq(hop__timer_clock_run_due(clock), next, "nothing is due yet");
+    /* Due at once: runs here, on the driver's thread, when run_due is called. */
+    HOP_OK(hop_timer_start(&p[3].timer, 0, probe_fn, &p[3]));
+    cr_assert_eq(rearms, 3u);
+    cr_assert_eq(load_uint(&p[3].fired), 0u, "nothing runs a clock's callbacks but its driver");
+    cr_assert_eq(hop__timer_clock_run_due(clock), next);
+    cr_assert_eq(load_uint(&p[3].fired), 1u);
+    cr_assert(pthread_equal(p[3].thread, current_thread()));
+    HOP_OK(hop_timer_stop(&p[1].timer));
+    cr_assert_eq(hop__timer_clock_next(clock), p[0].timer.deadline_ns);
+
+    hop__timer_clock_close(clock);
+    cr_assert_eq(rearms, 3u);
+    HOP_ERR(hop_timer_start(&p[1].timer, 0, probe_fn, &p[1]), HOP_ECLOSED);
+    HOP_OK(hop_timer_stop(&p[0].timer)); /* dropped by the close: never ran */
+    HOP_OK(hop_timer_stop(&p[2].timer));
+    cr_assert_eq(hop__timer_clock_next(clock), HOP__TIMER_NEVER);
+    hop__timer_clock_set_current(outer);
+    hop__timer_clock_free(clock);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(load_uint(&p[i].fired), 0u);
+    HOP_ERR(hop_timer_stop(&p[3].timer), HOP_EALREADY); /* its clock was recycled: still safe */
 }
