@@ -42,6 +42,7 @@ static inline bool hop__atomic_cas_u64(uint64_t *p, uint64_t expected, uint64_t 
     return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 #define hop__atomic_faa_u64(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
+#define hop__atomic_fas_u64(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
 #define hop__atomic_fence_acquire() ((void)0)
 #define hop__atomic_fence_release() ((void)0)
 /* TSan does not model standalone fences (gcc says so with -Wtsan): the fence
@@ -79,6 +80,7 @@ HOP__ATOMIC_RMW(unsigned int, fas_uint, (unsigned int *p, unsigned int v), ck_pr
 HOP__ATOMIC_RMW(void *, fas_ptr, (void *p, void *v), ck_pr_fas_ptr(p, v))
 HOP__ATOMIC_RMW(unsigned int, faa_uint, (unsigned int *p, unsigned int v), ck_pr_faa_uint(p, v))
 HOP__ATOMIC_RMW(uint64_t, faa_u64, (uint64_t *p, uint64_t v), ck_pr_faa_64(p, v))
+HOP__ATOMIC_RMW(uint64_t, fas_u64, (uint64_t *p, uint64_t v), ck_pr_fas_64(p, v))
 #undef HOP__ATOMIC_RMW
 
 #define hop__atomic_load_uint(p) ck_pr_load_uint(p)

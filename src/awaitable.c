@@ -1,15 +1,26 @@
-/* src/awaitable.c: hop_await and the completion protocol, plus the two
- * awaitables every executor supports: yield and dispatch.
+/* src/awaitable.c: hop_await, the completion and interrupt protocol, plus
+ * the two awaitables every executor supports: yield and dispatch.
  *
- * An awaitable's state makes "resumed exactly once" a single CAS:
+ * The state of a task's current await is one word, hop_task_t.await_word
+ * (see task_internal.h), tagged with the await's generation so that nothing
+ * aimed at an earlier await can match. "Resumed exactly once" is a CAS on it:
  *
- *   IDLE --(hop__task_run, before suspend())--> SUSPENDED
- *   SUSPENDED --(a completion wins the CAS)--> COMPLETED   task submitted
- *   SUSPENDED --(suspend() returned false, CAS)--> IDLE    task continues at once
+ *   run side, before suspend():     SUSPENDED (| INTERRUPTIBLE)
+ *   a completion wins:              | COMPLETED, then submits the task
+ *   suspend() returned false:       CAS back to idle; the task continues here
+ *   suspend() returned true:        | ARMED (interruptible awaits only)
  *
- * Whoever loses a CAS out of SUSPENDED does nothing: a second completion
- * returns HOP_EALREADY, and a suspend() that returned false after handing
- * the awaitable to a completer that already won leaves the task to it. */
+ * Interrupts (hop_task_cancel, deadlines, hop_awaitable_interrupt) call the
+ * awaitable's cancel op, which needs the awaitable alive and not completing
+ * under it. So an interrupter first PINs the word (ARMED, not COMPLETED):
+ * while it is pinned the task cannot be resumed, because a completion that
+ * comes meanwhile only records itself (COMPLETED, then STATUS_READY once its
+ * status and target are stored) and leaves the submit to whichever of the two
+ * finishes last. If cancel withdraws the wait, the interrupter completes the
+ * await itself with the interrupt's status. An interrupt that arrives before
+ * ARMED (suspend() still running) is parked as INTERRUPT_WAITING and
+ * delivered by the run side when suspend() returns, so cancel never runs at
+ * the same time as suspend(). */
 #include "task_internal.h"
 
 int hop_awaitable_init(hop_awaitable_t *awaitable, const hop_awaitable_ops_t *ops) {
@@ -18,11 +29,22 @@ int hop_awaitable_init(hop_awaitable_t *awaitable, const hop_awaitable_ops_t *op
     awaitable->ops = ops;
     awaitable->task = NULL;
     awaitable->status = 0;
-    awaitable->state = HOP__AWAIT_IDLE;
+    awaitable->state = 0;
+    awaitable->generation = 0;
     return 0;
 }
 
 hop_task_t *hop_awaitable_task(const hop_awaitable_t *awaitable) { return awaitable ? awaitable->task : NULL; }
+
+int hop_awaitable_status(const hop_awaitable_t *awaitable) { return awaitable ? awaitable->status : HOP_EINVAL; }
+
+int hop__task_pending_interrupt(const hop_task_t *t) {
+    if (hop__task_cancel_requested(t))
+        return HOP_ECANCELED;
+    if (hop__atomic_load_uint((unsigned int *)&t->deadlines_expired) != 0)
+        return HOP_ETIMEDOUT;
+    return 0;
+}
 
 int hop_await(hop_awaitable_t *awaitable) {
     if (!awaitable || !awaitable->ops || !awaitable->ops->suspend)
@@ -30,31 +52,79 @@ int hop_await(hop_awaitable_t *awaitable) {
     hop_task_t *t = hop_task_current();
     if (!t)
         return HOP_ENOTTASK;
-    if (hop__task_cancel_requested(t))
-        return HOP_ECANCELED;
-    awaitable->task = t;
+    int interrupt = hop__task_pending_interrupt(t);
+    if (interrupt)
+        return interrupt;
     awaitable->status = 0;
+    awaitable->state = 0;
+    /* Atomic, task first: hop_awaitable_interrupt() may read them while
+     * this await is only starting (it then finds nothing to interrupt). */
+    hop__atomic_store_ptr(&awaitable->task, t);
+    hop__atomic_fence_release();
+    hop__atomic_store_u64(&awaitable->generation, ++t->await_generation);
     if (!(awaitable->ops->ready && awaitable->ops->ready(awaitable))) {
         t->awaiting = awaitable;
         t->switch_reason = HOP__SWITCH_SUSPEND;
         hop__task_switch_out(t);
         /* Maybe on another thread now: only t and awaitable from here. */
+        if (awaitable->state & HOP__AWAITABLE_INTERRUPTED) {
+            /* resume cleans up after a suspend() that ran; its value is not
+             * the answer any more. */
+            if (awaitable->ops->resume && !(awaitable->state & HOP__AWAITABLE_NOT_SUSPENDED))
+                (void)awaitable->ops->resume(awaitable);
+            return awaitable->status;
+        }
     }
     return awaitable->ops->resume ? awaitable->ops->resume(awaitable) : awaitable->status;
 }
 
-int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, hop_executor_t *executor, unsigned int flags) {
-    if (!hop__atomic_cas_uint(&aw->state, HOP__AWAIT_SUSPENDED, HOP__AWAIT_COMPLETED))
-        return HOP_EALREADY;
-    hop_task_t *t = aw->task;
-    aw->status = status;
-    /* The submit publishes status and the task to the executor's thread. */
-    int err = hop__executor_submit(executor, &t->resume_job, flags);
-    if (err) {
-        /* Nothing was handed over: the task is still suspended on aw. */
-        hop__atomic_store_uint(&aw->state, HOP__AWAIT_SUSPENDED);
+/* Sets bits in t's await word for generation, or fails if the await is over
+ * or any of the refuse bits is set. Returns the word before, or 0. */
+static uint64_t hop__await_word_set(hop_task_t *t, uint64_t generation, uint64_t need, uint64_t refuse,
+                                    uint64_t set) {
+    for (;;) {
+        uint64_t word = hop__atomic_load_u64(&t->await_word);
+        if (HOP__AWAIT_GENERATION(word) != generation || (word & need) != need || (word & refuse))
+            return 0;
+        if (hop__atomic_cas_u64(&t->await_word, word, word | set))
+            return word;
+        hop__atomic_pause();
     }
-    return err;
+}
+
+static void hop__await_submit_or_die(hop_task_t *t, hop_executor_t *executor, unsigned int flags) {
+    int err = hop__executor_submit(executor, &t->resume_job, flags);
+    if (err)
+        hop__fatal("executor \"%s\" refused to resume its task \"%s\" (%s): the task would be lost",
+                   hop_executor_name(executor), t->name, hop_err_name(err));
+}
+
+int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, hop_executor_t *executor, unsigned int flags) {
+    hop_task_t *t = aw->task;
+    uint64_t before = hop__await_word_set(t, aw->generation, HOP__AWAIT_SUSPENDED, HOP__AWAIT_COMPLETED,
+                                          HOP__AWAIT_COMPLETED);
+    if (!before)
+        return HOP_EALREADY;
+    aw->status = status;
+    if (!(before & HOP__AWAIT_PINNED)) {
+        /* The submit publishes status and the task to the executor's thread. */
+        int err = hop__executor_submit(executor, &t->resume_job, flags);
+        if (err) {
+            /* Nothing was handed over: the task is still suspended on aw.
+             * Only non-interruptible awaits (dispatch) can see a refusal, and
+             * nobody else writes their word meanwhile. */
+            hop__atomic_store_u64(&t->await_word, before);
+        }
+        return err;
+    }
+    /* An interrupter is inside cancel(): record where the task goes, then
+     * whichever of us finishes last submits it. */
+    t->held_executor = executor;
+    t->held_flags = flags;
+    uint64_t word = hop__await_word_set(t, aw->generation, 0, 0, HOP__AWAIT_STATUS_READY);
+    if (!(word & HOP__AWAIT_PINNED))
+        hop__await_submit_or_die(t, executor, flags);
+    return 0;
 }
 
 int hop_awaitable_complete(hop_awaitable_t *awaitable, int status) {
@@ -67,6 +137,149 @@ int hop_awaitable_complete(hop_awaitable_t *awaitable, int status) {
         hop__fatal("executor \"%s\" refused to resume its task \"%s\" (%s): the task would be lost",
                    hop_executor_name(executor), t->name, hop_err_name(err));
     return err;
+}
+
+/* With t's word PINNED for aw's generation: asks aw to withdraw, then either
+ * completes the await with status or lets the completion that beat it through. */
+static void hop__await_interrupt_pinned(hop_task_t *t, hop_awaitable_t *aw, int status) {
+    uint64_t generation = aw->generation;
+    if (aw->ops->cancel(aw) == 0) {
+        /* Withdrawn: no completer will come, so this is the completion. One
+         * step takes COMPLETED and drops the pin; only this thread resumes t. */
+        for (;;) {
+            uint64_t word = hop__atomic_load_u64(&t->await_word);
+            if (HOP__AWAIT_GENERATION(word) != generation || (word & HOP__AWAIT_COMPLETED))
+                break; /* a completer won although cancel said it withdrew:
+                          trust the completer (never resume twice) */
+            uint64_t completed = (word | HOP__AWAIT_COMPLETED) & ~(uint64_t)HOP__AWAIT_PINNED;
+            if (hop__atomic_cas_u64(&t->await_word, word, completed)) {
+                aw->status = status;
+                aw->state |= HOP__AWAITABLE_INTERRUPTED;
+                hop__await_submit_or_die(t, hop__atomic_load_ptr(&t->executor), HOP_SUBMIT_CONTINUATION);
+                return;
+            }
+        }
+    }
+    uint64_t before;
+    for (;;) {
+        before = hop__atomic_load_u64(&t->await_word);
+        if (hop__atomic_cas_u64(&t->await_word, before, before & ~(uint64_t)HOP__AWAIT_PINNED))
+            break;
+    }
+    /* A completion held back while we were pinned, with its status stored:
+     * ours to submit. Without STATUS_READY its completer will see the pin
+     * gone and submit itself. */
+    if ((before & HOP__AWAIT_COMPLETED) && (before & HOP__AWAIT_STATUS_READY))
+        hop__await_submit_or_die(t, t->held_executor, t->held_flags);
+}
+
+/* Interrupts t's await of generation (0: whatever await is current). */
+static int hop__await_interrupt(hop_task_t *t, hop_awaitable_t *aw, uint64_t generation, int status) {
+    for (;;) {
+        uint64_t word = hop__atomic_load_u64(&t->await_word);
+        if (generation && HOP__AWAIT_GENERATION(word) != generation)
+            return HOP_EALREADY;
+        if (!(word & HOP__AWAIT_SUSPENDED) || !(word & HOP__AWAIT_INTERRUPTIBLE) ||
+            (word & (HOP__AWAIT_COMPLETED | HOP__AWAIT_PINNED | HOP__AWAIT_INTERRUPT_WAITING)))
+            return HOP_EALREADY;
+        if (word & HOP__AWAIT_ARMED) {
+            if (hop__atomic_cas_u64(&t->await_word, word, word | HOP__AWAIT_PINNED)) {
+                /* Pinned: the task stays suspended on this await, so the
+                 * awaitable it published before switching out is alive. */
+                hop__await_interrupt_pinned(t, aw ? aw : t->awaiting, status);
+                return 0;
+            }
+        } else {
+            /* suspend() still running: park it for the run side. */
+            hop__atomic_store_uint((unsigned int *)&t->pending_interrupt, (unsigned int)status);
+            if (hop__atomic_cas_u64(&t->await_word, word, word | HOP__AWAIT_INTERRUPT_WAITING))
+                return 0;
+        }
+        hop__atomic_pause();
+    }
+}
+
+int hop_awaitable_interrupt(hop_awaitable_t *awaitable, int status) {
+    if (!awaitable || !awaitable->ops || status >= 0)
+        return HOP_EINVAL;
+    if (!awaitable->ops->cancel)
+        return HOP_ENOTSUP;
+    uint64_t generation = hop__atomic_load_u64(&awaitable->generation);
+    hop__atomic_fence_acquire();
+    hop_task_t *t = hop__atomic_load_ptr(&awaitable->task);
+    if (!t || !generation)
+        return HOP_EALREADY; /* never awaited */
+    return hop__await_interrupt(t, awaitable, generation, status);
+}
+
+void hop__task_interrupt(hop_task_t *task, int status) { (void)hop__await_interrupt(task, NULL, 0, status); }
+
+/* Called by hop__task_run() on the resumer's stack once the task has switched
+ * out to await aw. Returns true if the task is handed off (suspended, or
+ * already resumed elsewhere), false if it must continue at once here. */
+bool hop__await_begin_suspension(hop_task_t *t, hop_awaitable_t *aw) {
+    uint64_t generation = aw->generation;
+    uint64_t suspended = HOP__AWAIT_WORD(generation) | HOP__AWAIT_SUSPENDED;
+    if (!aw->ops->cancel) {
+        /* From here a completion may win: before suspend() runs nobody can
+         * have been handed aw, so a premature completion fails harmlessly. */
+        hop__atomic_store_u64(&t->await_word, suspended);
+        if (aw->ops->suspend(aw))
+            return true; /* t now belongs to whoever completes aw: hands off */
+        /* suspend() says the wait is already over. Unless a completion raced
+         * in (which then resumes t through the executor), continue here. */
+        return !hop__atomic_cas_u64(&t->await_word, suspended, HOP__AWAIT_WORD(generation));
+    }
+    suspended |= HOP__AWAIT_INTERRUPTIBLE;
+    /* The exchange is a full barrier, paired with the one interrupters make
+     * when they set the cancel flag or expire a deadline: either this reads
+     * their reason below, or they see SUSPENDED and interrupt the await. */
+    hop__atomic_fas_u64(&t->await_word, suspended);
+    int interrupt = hop__task_pending_interrupt(t);
+    bool handed_off = false;
+    if (!interrupt) {
+        /* suspend() may hand aw to a completer that resumes t on another
+         * thread, which may run it to its end: keep t alive until ARMED. */
+        hop_task_ref(t);
+        handed_off = aw->ops->suspend(aw);
+        if (handed_off) {
+            for (;;) {
+                uint64_t word = hop__atomic_load_u64(&t->await_word);
+                if (HOP__AWAIT_GENERATION(word) != generation || (word & HOP__AWAIT_COMPLETED))
+                    break; /* completed already: nothing to arm */
+                if (word & HOP__AWAIT_INTERRUPT_WAITING) {
+                    uint64_t pinned = (word & ~(uint64_t)HOP__AWAIT_INTERRUPT_WAITING) | HOP__AWAIT_ARMED |
+                                      HOP__AWAIT_PINNED;
+                    if (hop__atomic_cas_u64(&t->await_word, word, pinned)) {
+                        int status = (int)hop__atomic_load_uint((unsigned int *)&t->pending_interrupt);
+                        hop__await_interrupt_pinned(t, aw, status);
+                        break;
+                    }
+                } else if (hop__atomic_cas_u64(&t->await_word, word, word | HOP__AWAIT_ARMED)) {
+                    break;
+                }
+                hop__atomic_pause();
+            }
+            hop_task_unref(t);
+            return true;
+        }
+        hop_task_unref(t); /* t continues here: its own reference keeps it */
+    }
+    /* Not suspending after all (an interrupt was pending, or suspend() found
+     * the wait over). Back to idle unless a completion won the race; a parked
+     * interrupt is dropped, since this await is over. */
+    for (;;) {
+        uint64_t word = hop__atomic_load_u64(&t->await_word);
+        if (word & HOP__AWAIT_COMPLETED)
+            return true; /* the completer resumes t through its executor */
+        if (hop__atomic_cas_u64(&t->await_word, word, HOP__AWAIT_WORD(generation)))
+            break;
+    }
+    if (interrupt) {
+        aw->status = interrupt;
+        aw->state |= HOP__AWAITABLE_INTERRUPTED | HOP__AWAITABLE_NOT_SUSPENDED;
+    }
+    return false;
 }
 
 /* yield: resubmit the task to its own executor, behind what is queued. */

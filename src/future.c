@@ -67,10 +67,15 @@ static bool hop__future_add_waiter(hop_future_t *f, hop_future_waiter_t *w) {
     return true;
 }
 
-/* Unlinks w; returns false if f completed first (w will be notified). */
+/* Unlinks w; returns false if f completed first (w will be notified) or w
+ * is not on the list any more (withdrawn before: it points at itself). */
 static bool hop__future_remove_waiter(hop_future_t *f, hop_future_waiter_t *w) {
     if (!hop__future_lock_unless_done(f))
         return false;
+    if (w->next == w) {
+        hop__future_unlock(f);
+        return false;
+    }
     if (w->prev)
         w->prev->next = w->next;
     else
@@ -79,6 +84,7 @@ static bool hop__future_remove_waiter(hop_future_t *f, hop_future_waiter_t *w) {
         w->next->prev = w->prev;
     else
         f->tail = w->prev;
+    w->next = w->prev = w;
     hop__future_unlock(f);
     return true;
 }
@@ -167,10 +173,18 @@ static int hop__future_await_resume(hop_awaitable_t *aw) {
     return hop_future_result(a->future, a->result);
 }
 
+/* Withdrawn while still on the list; once the completer has detached the
+ * list it will notify this waiter, so the completion stands. */
+static int hop__future_await_cancel(hop_awaitable_t *aw) {
+    hop__future_await_t *a = (hop__future_await_t *)aw;
+    return hop__future_remove_waiter(a->future, &a->waiter) ? 0 : HOP_EALREADY;
+}
+
 static const hop_awaitable_ops_t hop__future_await_ops = {
     .ready = hop__future_await_ready,
     .suspend = hop__future_await_suspend,
     .resume = hop__future_await_resume,
+    .cancel = hop__future_await_cancel,
 };
 
 int hop_future_await(hop_future_t *future, void **result) {
@@ -274,4 +288,10 @@ int hop_future_then(hop_future_t *future, hop_future_waiter_t *waiter, hop_futur
     if (!hop__future_add_waiter(future, waiter))
         cb(future, arg); /* already complete: run now, on this thread */
     return 0;
+}
+
+int hop_future_then_cancel(hop_future_t *future, hop_future_waiter_t *waiter) {
+    if (!future || !waiter)
+        return HOP_EINVAL;
+    return hop__future_remove_waiter(future, waiter) ? 0 : HOP_EALREADY;
 }

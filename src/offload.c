@@ -1,54 +1,144 @@
 /* src/offload.c: hop_run_in_executor.
  *
- * The job and the result live in one record on the awaiting task's stack.
+ * The awaitable lives on the awaiting task's stack; the job and its result
+ * live in the task's record (hop_task_t.offload), so nothing is allocated.
  * suspend() submits the job (the task has already left its stack, so the
- * executor may run the job at once, on any thread); the job runs fn, stores
- * the result and completes the awaitable, which sends the task home through
- * its executor's own queue (a loop's inbox for a loop task). The job must not
- * touch the record after completing it: the task may already be running and
- * popping that stack. */
+ * executor may run it at once, on any thread); the job runs fn, stores the
+ * result and completes the awaitable, which sends the task home through its
+ * executor's own queue (a loop's inbox for a loop task).
+ *
+ * Cancellation (hop_task_cancel, deadlines) may make the task stop waiting
+ * before the job is over. One CAS on the job's state decides who owns it:
+ *
+ *   PENDING --job starts--> RUNNING --fn returned--> DONE (result to the task)
+ *   PENDING --cancel--> CANCELLED: the job, when the executor gets to it,
+ *                       releases itself without running fn
+ *   RUNNING --cancel--> ABANDONED: fn finishes; its result goes to the
+ *                       caller's destructor on the job's thread
+ *
+ * An executor still holds the job after a cancel, so the record must outlive
+ * the task's frame: it is in the task record, and cancel takes a task
+ * reference that the job drops when it lets go of the slot. If the task
+ * offloads again before that, the new job gets a malloc'd record. */
+#include <stdlib.h>
+
 #include "task_internal.h"
+
+enum { HOP__OFFLOAD_PENDING = 0, HOP__OFFLOAD_RUNNING, HOP__OFFLOAD_DONE, HOP__OFFLOAD_CANCELLED,
+       HOP__OFFLOAD_ABANDONED };
 
 typedef struct {
     hop_awaitable_t base;
-    hop_job_t job;
+    hop__offload_t *job;
     hop_executor_t *target;
-    void *(*fn)(void *arg);
-    void *arg;
-    void *result;
     int error;
-} hop__offload_t;
+    bool submitted; /* the executor holds the job */
+} hop__offload_await_t;
+
+/* Gives the record back: to the task's slot, or to the heap. */
+static void hop__offload_release(hop__offload_t *o) {
+    if (o->in_task_slot)
+        hop__atomic_store_uint(&o->task->offload_busy, 0u);
+    else
+        free(o);
+}
 
 static void hop__offload_run(hop_job_t *job) {
     hop__offload_t *o = hop__container_of(job, hop__offload_t, job);
-    o->result = o->fn(o->arg);
-    /* Publishes result (the submit inside is the release) and hands the
-     * record back to the task: o is not touched after this. */
-    hop_awaitable_complete(&o->base, 0);
+    hop_task_t *t = o->task;
+    if (!hop__atomic_cas_uint(&o->state, HOP__OFFLOAD_PENDING, HOP__OFFLOAD_RUNNING)) {
+        /* Cancelled before it started: fn never runs. */
+        hop__offload_release(o);
+        hop_task_unref(t); /* the reference cancel took */
+        return;
+    }
+    void *result = o->fn(o->arg);
+    o->result = result;
+    if (hop__atomic_cas_uint(&o->state, HOP__OFFLOAD_RUNNING, HOP__OFFLOAD_DONE)) {
+        /* Publishes result (the submit inside is the release) and hands the
+         * record back to the task: o is not touched after this. */
+        hop_awaitable_complete(o->awaitable, 0);
+        return;
+    }
+    /* The task stopped waiting while fn ran: the result is nobody's but the
+     * destructor's. */
+    if (o->result_destructor)
+        o->result_destructor(result);
+    hop__offload_release(o);
+    hop_task_unref(t);
 }
 
 static bool hop__offload_suspend(hop_awaitable_t *aw) {
-    hop__offload_t *o = (hop__offload_t *)aw;
-    int err = hop__executor_submit(o->target, &o->job, 0);
+    hop__offload_await_t *a = (hop__offload_await_t *)aw;
+    /* Set before the submit: after it, a belongs to the job's completion. */
+    a->submitted = true;
+    int err = hop__executor_submit(a->target, &a->job->job, 0);
     if (err == 0)
-        return true; /* the job owns o until it completes the awaitable */
-    o->error = err;
+        return true; /* the job owns the record until it completes the awaitable */
+    a->submitted = false;
+    a->error = err;
     return false;
 }
 
-static int hop__offload_resume(hop_awaitable_t *aw) { return ((hop__offload_t *)aw)->error; }
+static int hop__offload_resume(hop_awaitable_t *aw) { return ((hop__offload_await_t *)aw)->error; }
+
+/* Runs pinned: the task is still waiting, so a->job is still the task's. */
+static int hop__offload_cancel(hop_awaitable_t *aw) {
+    hop__offload_t *o = ((hop__offload_await_t *)aw)->job;
+    /* The job will drop this reference when it lets go of the record. */
+    hop_task_ref(o->task);
+    if (hop__atomic_cas_uint(&o->state, HOP__OFFLOAD_PENDING, HOP__OFFLOAD_CANCELLED) ||
+        hop__atomic_cas_uint(&o->state, HOP__OFFLOAD_RUNNING, HOP__OFFLOAD_ABANDONED))
+        return 0;
+    hop_task_unref(o->task); /* DONE: the completion is already on its way */
+    return HOP_EALREADY;
+}
 
 static const hop_awaitable_ops_t hop__offload_ops = {.suspend = hop__offload_suspend,
-                                                     .resume = hop__offload_resume};
+                                                     .resume = hop__offload_resume,
+                                                     .cancel = hop__offload_cancel};
 
-int hop_run_in_executor(hop_executor_t *executor, void *(*fn)(void *arg), void *arg, void **result) {
+int hop_run_in_executor_ex(hop_executor_t *executor, void *(*fn)(void *arg), void *arg, void **result,
+                           hop_result_destructor_fn result_destructor) {
     if (!hop__executor_ops(executor) || !fn)
         return HOP_EINVAL;
-    hop__offload_t o = {.target = executor, .fn = fn, .arg = arg};
-    hop_job_init(&o.job, hop__offload_run);
-    hop_awaitable_init(&o.base, &hop__offload_ops);
-    int status = hop_await(&o.base);
+    hop_task_t *t = hop_task_current();
+    if (!t)
+        return HOP_ENOTTASK;
+    int interrupt = hop__task_pending_interrupt(t);
+    if (interrupt)
+        return interrupt;
+    hop__offload_t *o;
+    if (hop__atomic_load_uint(&t->offload_busy) == 0) {
+        o = &t->offload;
+        o->in_task_slot = true;
+        hop__atomic_store_uint(&t->offload_busy, 1u);
+    } else {
+        o = malloc(sizeof *o);
+        if (!o)
+            return HOP_ENOMEM;
+        o->in_task_slot = false;
+    }
+    o->task = t;
+    o->fn = fn;
+    o->arg = arg;
+    o->result = NULL;
+    o->result_destructor = result_destructor;
+    o->state = HOP__OFFLOAD_PENDING;
+    hop_job_init(&o->job, hop__offload_run);
+
+    hop__offload_await_t a = {.job = o, .target = executor, .error = 0};
+    o->awaitable = &a.base;
+    hop_awaitable_init(&a.base, &hop__offload_ops);
+    int status = hop_await(&a.base);
+    if (a.submitted && (a.base.state & HOP__AWAITABLE_INTERRUPTED))
+        return status; /* the job owns the record now and will release it */
     if (status == 0 && result)
-        *result = o.result;
+        *result = o->result;
+    hop__offload_release(o);
     return status;
+}
+
+int hop_run_in_executor(hop_executor_t *executor, void *(*fn)(void *arg), void *arg, void **result) {
+    return hop_run_in_executor_ex(executor, fn, arg, result, NULL);
 }

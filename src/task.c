@@ -106,6 +106,7 @@ __attribute__((noreturn)) static void hop__task_entry(void *value) {
 static void hop__task_finish(hop_task_t *t) {
     hop__tsan_fiber_destroy(t->tsan_fiber);
     t->tsan_fiber = NULL;
+    hop__task_locals_destroy(t);
     /* One atomic step decides between "cancelled" and "done", so that
      * hop_task_cancel() either gets in before this or reports HOP_EALREADY. */
     unsigned int cancel = hop__atomic_fas_uint(&t->cancel, HOP__CANCEL_FINISHED);
@@ -155,17 +156,9 @@ static void hop__task_run(hop_task_t *t) {
             hop__task_finish(t);
             return;
         }
-        hop_awaitable_t *aw = t->awaiting;
         hop__atomic_store_uint(&t->state, HOP_TASK_SUSPENDED);
-        /* From here a completion may win: before suspend() runs nobody can
-         * have been handed aw, so a premature completion fails harmlessly. */
-        hop__atomic_store_uint(&aw->state, HOP__AWAIT_SUSPENDED);
-        if (aw->ops->suspend(aw))
-            return; /* t now belongs to whoever completes aw: hands off */
-        /* suspend() says the wait is already over. Unless a completion raced
-         * in (which then resumes t through the executor), continue t here. */
-        if (!hop__atomic_cas_uint(&aw->state, HOP__AWAIT_SUSPENDED, HOP__AWAIT_IDLE))
-            return;
+        if (hop__await_begin_suspension(t, t->awaiting))
+            return; /* handed off: t is not touched here any more */
     }
 }
 
@@ -202,6 +195,14 @@ int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const ho
     }
     hop_future_init(&t->future);
     hop_job_init(&t->resume_job, hop__task_resume_job);
+    hop_task_t *parent = hop_task_current();
+    if (parent && parent->locals) {
+        err = hop__task_locals_inherit(t, parent);
+        if (err) {
+            hop__stack_release(&stack);
+            return err;
+        }
+    }
     hop__context_make(&t->context, stack.low, t->stack_usable, hop__task_entry);
 
     if (task)
@@ -214,6 +215,7 @@ int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const ho
         if (task)
             *task = NULL;
         t->result_destructor = NULL;
+        hop__task_locals_destroy(t);
         hop__task_free(t);
         return err;
     }
@@ -223,9 +225,14 @@ int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const ho
 int hop_task_cancel(hop_task_t *task) {
     if (!task)
         return HOP_EINVAL;
-    if (hop__atomic_cas_uint(&task->cancel, HOP__CANCEL_NONE, HOP__CANCEL_REQUESTED))
-        return 0;
-    return hop__atomic_load_uint(&task->cancel) == HOP__CANCEL_REQUESTED ? 0 : HOP_EALREADY;
+    /* The CAS is the full barrier that pairs with the run side's exchange
+     * of the await word: an await that starts now sees the flag, and one
+     * already suspended is interrupted below. */
+    if (!hop__atomic_cas_uint(&task->cancel, HOP__CANCEL_NONE, HOP__CANCEL_REQUESTED) &&
+        hop__atomic_load_uint(&task->cancel) != HOP__CANCEL_REQUESTED)
+        return HOP_EALREADY;
+    hop__task_interrupt(task, HOP_ECANCELED);
+    return 0;
 }
 
 bool hop__task_cancel_requested(const hop_task_t *task) {

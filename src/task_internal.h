@@ -11,15 +11,58 @@
 /* Why a task switched back to the thread that resumed it. */
 enum { HOP__SWITCH_SUSPEND = 1, HOP__SWITCH_DONE = 2 };
 
-/* hop_awaitable_t.state */
+/* hop_task_t.await_word: the state of the task's current await, one word so
+ * that every transition is a single CAS. The bits below sit under the await's
+ * generation (hop_awaitable_t.generation, counted per task), so a stale
+ * completion or interrupt (for an await that is over) can never match.
+ *
+ *   SUSPENDED      the run side set it before suspend(): one completion may win
+ *   COMPLETED      a completion won; the task is (or will be) resumed once
+ *   INTERRUPTIBLE  the awaitable has a cancel op
+ *   ARMED          suspend() returned true: an interrupter may call cancel now
+ *   PINNED         an interrupter is inside cancel(): a completion that comes
+ *                  meanwhile records itself (COMPLETED) and leaves the submit
+ *                  to whichever of the two finishes last
+ *   STATUS_READY   that held-back completer has stored its status and executor
+ *   INTERRUPT_WAITING  an interrupt came before ARMED: the run side delivers
+ *                  it as soon as suspend() returns (status in pending_interrupt)
+ */
 enum {
-    HOP__AWAIT_IDLE = 0,      /* not suspended on this awaitable */
-    HOP__AWAIT_SUSPENDED = 1, /* suspend() ran or is running: one completion may win */
-    HOP__AWAIT_COMPLETED = 2  /* a completion won; the task is (being) resumed */
+    HOP__AWAIT_SUSPENDED = 1u << 0,
+    HOP__AWAIT_COMPLETED = 1u << 1,
+    HOP__AWAIT_INTERRUPTIBLE = 1u << 2,
+    HOP__AWAIT_ARMED = 1u << 3,
+    HOP__AWAIT_PINNED = 1u << 4,
+    HOP__AWAIT_STATUS_READY = 1u << 5,
+    HOP__AWAIT_INTERRUPT_WAITING = 1u << 6,
+    HOP__AWAIT_GENERATION_SHIFT = 8
 };
+#define HOP__AWAIT_WORD(generation) ((uint64_t)(generation) << HOP__AWAIT_GENERATION_SHIFT)
+#define HOP__AWAIT_GENERATION(word) ((word) >> HOP__AWAIT_GENERATION_SHIFT)
+
+/* hop_awaitable_t.state: set (before the task is resumed) when the await was
+ * interrupted, so hop_await() returns the interrupt's status; NOT_SUSPENDED
+ * when that happened before suspend() ran, so there is nothing to clean up. */
+enum { HOP__AWAITABLE_INTERRUPTED = 1u, HOP__AWAITABLE_NOT_SUSPENDED = 2u };
 
 /* hop_task_t.cancel */
 enum { HOP__CANCEL_NONE = 0, HOP__CANCEL_REQUESTED = 1, HOP__CANCEL_FINISHED = 2 };
+
+/* A hop_run_in_executor job (src/offload.c). It normally sits in its task's
+ * record (one slot per task: a task awaits one job at a time), and is
+ * allocated only when the slot is still held by an earlier job that the task
+ * stopped waiting for and that has not finished yet. */
+typedef struct hop__offload_s {
+    hop_job_t job;
+    hop_awaitable_t *awaitable; /* on the task's stack, while the task waits */
+    hop_task_t *task;
+    void *(*fn)(void *arg);
+    void *arg;
+    void *result;
+    hop_result_destructor_fn result_destructor;
+    unsigned int state;   /* HOP__OFFLOAD_* (atomic) */
+    bool in_task_slot;    /* false: malloc'd */
+} hop__offload_t;
 
 /* The record sits at the top of the task's own stack mapping, so spawning
  * allocates nothing beyond the (cached) stack. */
@@ -29,6 +72,16 @@ struct hop_task_s {
     hop_job_t resume_job;    /* submitted to the executor to run or resume the task */
     hop_executor_t *executor; /* the task's executor (atomic: completers read it) */
     hop_awaitable_t *awaiting; /* the await in progress, for the resumer */
+    uint64_t await_word;     /* HOP__AWAIT_* (atomic), see above */
+    uint64_t await_generation; /* awaits so far; written by the task only */
+    int pending_interrupt;   /* status of an INTERRUPT_WAITING interrupt (atomic) */
+    hop_executor_t *held_executor; /* a held-back completion's target... */
+    unsigned int held_flags;       /* ...and submit flags (see PINNED) */
+    unsigned int deadlines_expired; /* expired hop_deadline_t's still entered (atomic) */
+    hop_deadline_t *deadline;  /* innermost entered deadline; task only */
+    void **locals;           /* task-local values, HOP_TASK_LOCAL_KEYS_MAX, or NULL */
+    hop__offload_t offload;  /* hop_run_in_executor's job slot... */
+    unsigned int offload_busy; /* ...held until its job lets go (atomic) */
     int switch_reason;       /* HOP__SWITCH_*, written by the task before switching back */
     unsigned int state;      /* hop_task_state_t (atomic) */
     unsigned int refs;       /* atomic */
@@ -73,5 +126,26 @@ static inline void hop__executor_task_leave(hop_executor_t *executor) {
  * task to executor with flags. On a refused submit, aw is put back as it was
  * (still suspended) and the error returned. */
 int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, hop_executor_t *executor, unsigned int flags);
+
+/* hop__await_begin_suspension: run side of an await, on the resumer's
+ * stack after the task switched out (src/awaitable.c). Returns true if the
+ * task is handed off, false if it must continue at once on this thread. */
+bool hop__await_begin_suspension(hop_task_t *t, hop_awaitable_t *aw);
+
+/* hop__task_interrupt: interrupts whatever interruptible await task is
+ * suspended in right now with status (task-level: cancellation and
+ * deadlines). The caller has already made the reason visible (the cancel
+ * flag, an expired deadline) with a full barrier, so an await that is just
+ * starting sees it instead. Any thread; the caller keeps task alive. */
+void hop__task_interrupt(hop_task_t *task, int status);
+
+/* hop__task_pending_interrupt: the status an await of t must return at once
+ * (HOP_ECANCELED, HOP_ETIMEDOUT), or 0. */
+int hop__task_pending_interrupt(const hop_task_t *t);
+
+/* hop__task_locals_inherit / _destroy: task-local storage at spawn and end
+ * (src/task_local.c). */
+int hop__task_locals_inherit(hop_task_t *child, const hop_task_t *parent);
+void hop__task_locals_destroy(hop_task_t *t);
 
 #endif /* HOP_SRC_TASK_INTERNAL_H */

@@ -234,3 +234,259 @@ Test(awaitable, bad_awaitables_are_rejected) {
     HOP_ERR(hop_awaitable_complete(&aw, 0), HOP_EALREADY); /* never awaited */
     cr_assert_null(hop_awaitable_task(&aw));
 }
+
+/* ---- Interrupting a wait: the cancel op ---------------------------------
+ *
+ * A "mailbox" awaitable: suspend() registers the waiter in a slot under a
+ * lock; whoever delivers takes the waiter out of the slot under the lock and
+ * completes it; cancel() takes it out of the slot if it is still there. This
+ * is the shape every interruptible awaitable has. */
+typedef struct mailbox_waiter mailbox_waiter_t;
+typedef struct {
+    pthread_mutex_t lock;
+    mailbox_waiter_t *waiter;
+    int cancel_calls;
+    int suspend_done; /* set at the end of suspend(), read by cancel() */
+    int cancel_saw_suspend_done;
+} mailbox_t;
+
+struct mailbox_waiter {
+    hop_awaitable_t base;
+    mailbox_t *box;
+    int value;
+    int resume_calls;
+    void (*during_suspend)(mailbox_waiter_t *w);
+};
+
+static bool mailbox_suspend(hop_awaitable_t *aw) {
+    mailbox_waiter_t *w = (mailbox_waiter_t *)aw;
+    mailbox_t *box = w->box;
+    pthread_mutex_lock(&box->lock);
+    box->waiter = w;
+    pthread_mutex_unlock(&box->lock);
+    if (w->during_suspend)
+        w->during_suspend(w);
+    __atomic_store_n(&box->suspend_done, 1, __ATOMIC_RELEASE);
+    return true;
+}
+
+static int mailbox_cancel(hop_awaitable_t *aw) {
+    mailbox_waiter_t *w = (mailbox_waiter_t *)aw;
+    mailbox_t *box = w->box;
+    box->cancel_calls++;
+    box->cancel_saw_suspend_done = __atomic_load_n(&box->suspend_done, __ATOMIC_ACQUIRE);
+    pthread_mutex_lock(&box->lock);
+    bool withdrawn = box->waiter == w;
+    if (withdrawn)
+        box->waiter = NULL;
+    pthread_mutex_unlock(&box->lock);
+    return withdrawn ? 0 : HOP_EALREADY;
+}
+
+static int mailbox_resume(hop_awaitable_t *aw) {
+    mailbox_waiter_t *w = (mailbox_waiter_t *)aw;
+    w->resume_calls++;
+    return hop_awaitable_status(aw) < 0 ? hop_awaitable_status(aw) : w->value;
+}
+
+static const hop_awaitable_ops_t mailbox_ops = {
+    .suspend = mailbox_suspend, .resume = mailbox_resume, .cancel = mailbox_cancel};
+
+/* Delivers value to the waiting task, if one is there; returns true if so. */
+static bool mailbox_deliver(mailbox_t *box, int value) {
+    pthread_mutex_lock(&box->lock);
+    mailbox_waiter_t *w = box->waiter;
+    box->waiter = NULL;
+    pthread_mutex_unlock(&box->lock);
+    if (!w)
+        return false;
+    w->value = value;
+    HOP_OK(hop_awaitable_complete(&w->base, 0));
+    return true;
+}
+
+static mailbox_t box = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static mailbox_waiter_t *current_waiter;
+static int mailbox_status;
+static int mailbox_resumes;
+
+static void *mailbox_task(void *arg) {
+    mailbox_waiter_t w = {.box = &box, .during_suspend = arg};
+    HOP_OK(hop_awaitable_init(&w.base, &mailbox_ops));
+    __atomic_store_n(&current_waiter, &w, __ATOMIC_RELEASE);
+    mailbox_status = hop_await(&w.base);
+    __atomic_store_n(&current_waiter, NULL, __ATOMIC_RELEASE);
+    mailbox_resumes = w.resume_calls;
+    return NULL;
+}
+
+Test(awaitable, an_interrupted_wait_is_withdrawn_and_returns_the_interrupt_status) {
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(manual, mailbox_task, NULL, NULL, &t));
+    hop_manual_executor_run_one(manual);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_SUSPENDED);
+    HOP_OK(hop_awaitable_interrupt(&current_waiter->base, HOP_ETIMEDOUT));
+    cr_assert_eq(box.cancel_calls, 1);
+    cr_assert_null(box.waiter, "cancel withdrew the waiter");
+    cr_assert_not(mailbox_deliver(&box, 5), "nobody is waiting any more");
+    test_run_until_finished(manual, t);
+    cr_assert_eq(mailbox_status, HOP_ETIMEDOUT);
+    cr_assert_eq(mailbox_resumes, 1, "resume still runs, to clean up");
+    hop_task_unref(t);
+}
+
+Test(awaitable, interrupting_a_wait_that_is_over_or_not_interruptible_is_refused) {
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(manual, mailbox_task, NULL, NULL, &t));
+    hop_manual_executor_run_one(manual);
+    mailbox_waiter_t *w = current_waiter;
+    cr_assert(mailbox_deliver(&box, 9));
+    HOP_ERR(hop_awaitable_interrupt(&w->base, HOP_ECANCELED), HOP_EALREADY);
+    test_run_until_finished(manual, t);
+    cr_assert_eq(mailbox_status, 9);
+    cr_assert_eq(box.cancel_calls, 0);
+    hop_task_unref(t);
+
+    hop_awaitable_t plain;
+    HOP_OK(hop_awaitable_init(&plain, &compute_ops));
+    HOP_ERR(hop_awaitable_interrupt(&plain, HOP_ECANCELED), HOP_ENOTSUP);
+    mailbox_waiter_t idle = {.box = &box};
+    HOP_OK(hop_awaitable_init(&idle.base, &mailbox_ops));
+    HOP_ERR(hop_awaitable_interrupt(&idle.base, HOP_ECANCELED), HOP_EALREADY);
+    HOP_ERR(hop_awaitable_interrupt(&idle.base, 0), HOP_EINVAL);
+    HOP_ERR(hop_awaitable_interrupt(NULL, HOP_ECANCELED), HOP_EINVAL);
+}
+
+/* An interrupt that arrives while suspend() is still running (here: from
+ * inside it, the earliest possible moment) waits until suspend() returns. */
+static void interrupt_from_suspend(mailbox_waiter_t *w) { HOP_OK(hop_awaitable_interrupt(&w->base, HOP_ECANCELED)); }
+
+Test(awaitable, an_interrupt_during_suspend_is_delivered_after_suspend_returns) {
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(manual, mailbox_task, (void *)interrupt_from_suspend, NULL, &t));
+    test_run_until_finished(manual, t);
+    cr_assert_eq(box.cancel_calls, 1);
+    cr_assert(box.cancel_saw_suspend_done, "cancel must not run before suspend() returned");
+    cr_assert_eq(mailbox_status, HOP_ECANCELED);
+    hop_task_unref(t);
+}
+
+/* cancel() that cannot withdraw while a completion is on its way: the
+ * completion arrives from another thread while cancel runs, is held back,
+ * and resumes the task once cancel returns. */
+static void *deliver_later(void *arg) {
+    (void)arg;
+    cr_assert(mailbox_deliver(&box, 42));
+    return NULL;
+}
+
+static int slow_cancel(hop_awaitable_t *aw) {
+    mailbox_waiter_t *w = (mailbox_waiter_t *)aw;
+    /* Let the deliverer take the waiter and complete, while we are pinned. */
+    pthread_t thread;
+    pthread_create(&thread, NULL, deliver_later, NULL);
+    pthread_join(thread, NULL);
+    return mailbox_cancel(&w->base);
+}
+
+static const hop_awaitable_ops_t slow_cancel_ops = {
+    .suspend = mailbox_suspend, .resume = mailbox_resume, .cancel = slow_cancel};
+
+static void *slow_cancel_task(void *arg) {
+    (void)arg;
+    mailbox_waiter_t w = {.box = &box};
+    HOP_OK(hop_awaitable_init(&w.base, &slow_cancel_ops));
+    __atomic_store_n(&current_waiter, &w, __ATOMIC_RELEASE);
+    mailbox_status = hop_await(&w.base);
+    return NULL;
+}
+
+Test(awaitable, a_completion_that_arrives_while_cancel_runs_wins_and_resumes_once) {
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(manual, slow_cancel_task, NULL, NULL, &t));
+    hop_manual_executor_run_one(manual);
+    cr_assert_eq(hop_manual_executor_pending(manual), 0);
+    HOP_OK(hop_awaitable_interrupt(&current_waiter->base, HOP_ECANCELED));
+    cr_assert_eq(hop_manual_executor_pending(manual), 1, "held back, then submitted exactly once");
+    test_run_until_finished(manual, t);
+    cr_assert_eq(mailbox_status, 42);
+    cr_assert_eq(hop_manual_executor_pending(manual), 0);
+    hop_task_unref(t);
+}
+
+/* Stress: interrupts race deliveries, across threads, on a pool. Every await
+ * must end exactly once, either delivered (and the value not lost) or
+ * interrupted (and then no delivery was made to it). */
+#define RACE_ROUNDS 3000
+typedef struct {
+    mailbox_t box;
+    mailbox_waiter_t *_Atomic waiter;
+    int delivered, interrupted, finished;
+} race_t;
+
+static void *race_task(void *arg) {
+    race_t *r = arg;
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        mailbox_waiter_t w = {.box = &r->box, .value = -1};
+        HOP_OK(hop_awaitable_init(&w.base, &mailbox_ops));
+        __atomic_store_n(&r->waiter, &w, __ATOMIC_RELEASE);
+        int status = hop_await(&w.base);
+        /* The racers are told to stop touching w before it goes away. */
+        while (__atomic_load_n(&r->waiter, __ATOMIC_ACQUIRE) != NULL)
+            sched_yield();
+        if (status == HOP_ECANCELED)
+            r->interrupted++;
+        else {
+            /* The deliverer sends 0, 1, 2...: one value per delivery made,
+             * so an interrupted round must not have swallowed one. */
+            cr_assert_eq(status, r->delivered, "delivered value %d, expected %d", status, r->delivered);
+            r->delivered++;
+        }
+    }
+    __atomic_store_n(&r->finished, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void *race_deliverer(void *arg) {
+    race_t *r = arg;
+    int round = 0;
+    while (!__atomic_load_n(&r->finished, __ATOMIC_ACQUIRE)) {
+        if (mailbox_deliver(&r->box, round))
+            round++;
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void *race_interrupter(void *arg) {
+    race_t *r = arg;
+    while (!__atomic_load_n(&r->finished, __ATOMIC_ACQUIRE)) {
+        mailbox_waiter_t *w = __atomic_load_n(&r->waiter, __ATOMIC_ACQUIRE);
+        if (w) {
+            hop_awaitable_interrupt(&w->base, HOP_ECANCELED);
+            /* Release w to the task: it waits for this before moving on. */
+            __atomic_store_n(&r->waiter, NULL, __ATOMIC_RELEASE);
+        }
+        sched_yield();
+    }
+    return NULL;
+}
+
+Test(awaitable, interrupts_racing_completions_end_every_wait_exactly_once, .timeout = 120) {
+    hop_pool_t pool;
+    hop_pool_options_t options = {.threads = 2};
+    HOP_OK(hop_pool_init(&pool, &options));
+    race_t r = {.box = {.lock = PTHREAD_MUTEX_INITIALIZER}};
+    pthread_t deliverer, interrupter;
+    pthread_create(&deliverer, NULL, race_deliverer, &r);
+    pthread_create(&interrupter, NULL, race_interrupter, &r);
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_pool_executor(&pool), race_task, &r, NULL, &t));
+    HOP_OK(hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL));
+    pthread_join(deliverer, NULL);
+    pthread_join(interrupter, NULL);
+    cr_assert_eq(r.delivered + r.interrupted, RACE_ROUNDS);
+    cr_log_info("delivered %d, interrupted %d", r.delivered, r.interrupted);
+    hop_task_unref(t);
+    HOP_OK(hop_pool_close(&pool));
+}

@@ -277,3 +277,50 @@ Test(future, stress_many_tasks_on_two_threads_awaiting_futures_completed_by_a_th
     cr_assert_eq(hop_manual_executor_pending(second), 0);
     HOP_OK(hop_manual_executor_destroy(second));
 }
+
+static int then_calls;
+static void count_then(hop_future_t *future, void *arg) {
+    (void)future;
+    (void)arg;
+    then_calls++;
+}
+
+Test(future, a_withdrawn_then_callback_never_runs) {
+    then_calls = 0;
+    hop_future_t f;
+    HOP_OK(hop_future_init(&f));
+    hop_future_waiter_t first, second;
+    HOP_OK(hop_future_then(&f, &first, count_then, NULL));
+    HOP_OK(hop_future_then(&f, &second, count_then, NULL));
+    HOP_OK(hop_future_then_cancel(&f, &first));
+    HOP_ERR(hop_future_then_cancel(&f, &first), HOP_EALREADY); /* twice is harmless */
+    HOP_OK(hop_future_set_result(&f, NULL));
+    cr_assert_eq(then_calls, 1, "only the waiter still registered runs");
+    HOP_ERR(hop_future_then_cancel(&f, &second), HOP_EALREADY);
+    HOP_ERR(hop_future_then_cancel(NULL, &second), HOP_EINVAL);
+    HOP_ERR(hop_future_then_cancel(&f, NULL), HOP_EINVAL);
+}
+
+static hop_future_t cancelled_future;
+static int cancelled_await;
+static void *await_cancelled_future(void *arg) {
+    (void)arg;
+    cancelled_await = hop_future_await(&cancelled_future, NULL);
+    return NULL;
+}
+
+Test(future, a_cancelled_awaiter_leaves_the_future_and_the_other_waiters_intact) {
+    then_calls = 0;
+    HOP_OK(hop_future_init(&cancelled_future));
+    hop_future_waiter_t waiter;
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(manual, await_cancelled_future, NULL, NULL, &t));
+    hop_manual_executor_run_one(manual);
+    HOP_OK(hop_future_then(&cancelled_future, &waiter, count_then, NULL));
+    HOP_OK(hop_task_cancel(t));
+    hop_manual_executor_run_all(manual, 0);
+    cr_assert_eq(cancelled_await, HOP_ECANCELED);
+    HOP_OK(hop_future_set_result(&cancelled_future, NULL));
+    cr_assert_eq(then_calls, 1);
+    hop_task_unref(t);
+}

@@ -84,6 +84,9 @@ static void *count_call(void *arg) {
     fn_calls++;
     return arg;
 }
+static int destroyed_results;
+static void count_destroy_result(void *result) { destroyed_results += (int)(intptr_t)result; }
+
 static int cancelled_status;
 static void *cancelled_offload(void *arg) {
     (void)arg;
@@ -142,4 +145,126 @@ Test(offload, thousands_of_round_trips_through_another_thread_each_return_once) 
     cr_assert_eq((intptr_t)result, 2000 * 1999 / 2);
     cr_assert_eq(fn_calls, 2000);
     hop_task_unref(t);
+}
+
+/* ---- Cancellation of an offloaded job ----------------------------------- */
+
+static int offload_status;
+static void *result_or_null;
+static void *offload_and_record(void *arg) {
+    (void)arg;
+    result_or_null = (void *)1;
+    offload_status = hop_run_in_executor_ex(workers, count_call, (void *)5, &result_or_null, count_destroy_result);
+    return NULL;
+}
+
+Test(offload, cancelling_a_job_that_has_not_started_withdraws_it_and_fn_never_runs) {
+    fn_calls = 0;
+    destroyed_results = 0;
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(home, offload_and_record, NULL, NULL, &t));
+    hop_manual_executor_run_one(home);
+    cr_assert_eq(hop_manual_executor_pending(workers), 1, "the job is queued");
+    HOP_OK(hop_task_cancel(t));
+    hop_manual_executor_run_all(home, 0);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_CANCELLED, "the task did not wait for the job");
+    cr_assert_eq(offload_status, HOP_ECANCELED);
+    cr_assert_eq(result_or_null, (void *)1, "*result is untouched");
+    /* The executor still holds the job: running it releases it, fn unrun. */
+    hop_manual_executor_run_all(workers, 0);
+    cr_assert_eq(fn_calls, 0);
+    cr_assert_eq(destroyed_results, 0);
+    hop_task_unref(t);
+}
+
+/* fn blocks until told to go, so the cancel lands while it runs. */
+static int release_fn;
+static int fn_started;
+static void *blocking_fn(void *arg) {
+    __atomic_store_n(&fn_started, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&release_fn, __ATOMIC_ACQUIRE))
+        sched_yield();
+    return arg;
+}
+
+static void *offload_blocking(void *arg) {
+    (void)arg;
+    offload_status = hop_run_in_executor_ex(workers, blocking_fn, (void *)9, &result_or_null, count_destroy_result);
+    return NULL;
+}
+
+static void *run_one_worker_job(void *arg) {
+    hop_manual_executor_run_one(arg);
+    return NULL;
+}
+
+Test(offload, cancelling_a_running_job_returns_at_once_and_its_result_goes_to_the_destructor) {
+    destroyed_results = 0;
+    release_fn = 0;
+    fn_started = 0;
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(home, offload_blocking, NULL, NULL, &t));
+    hop_manual_executor_run_one(home);
+    pthread_t worker;
+    pthread_create(&worker, NULL, run_one_worker_job, workers);
+    while (!__atomic_load_n(&fn_started, __ATOMIC_ACQUIRE))
+        sched_yield();
+    HOP_OK(hop_task_cancel(t));
+    hop_manual_executor_run_all(home, 0);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_CANCELLED, "the task finished while fn still runs");
+    cr_assert_eq(offload_status, HOP_ECANCELED);
+    cr_assert_eq(destroyed_results, 0);
+    hop_task_unref(t); /* the job keeps what it needs alive by itself */
+    __atomic_store_n(&release_fn, 1, __ATOMIC_RELEASE);
+    pthread_join(worker, NULL);
+    cr_assert_eq(destroyed_results, 9, "the late result went to the destructor");
+}
+
+/* Stress: cancels race jobs on a real pool. Every fn that runs hands its
+ * result either to the task or to the destructor, exactly once. */
+static long stress_runs, stress_returned, stress_destroyed;
+static void *stress_fn(void *arg) {
+    __atomic_fetch_add(&stress_runs, 1, __ATOMIC_RELAXED);
+    for (volatile int i = 0; i < (int)(intptr_t)arg; i++)
+        ;
+    return (void *)1;
+}
+static void stress_destroy(void *result) { __atomic_fetch_add(&stress_destroyed, (long)(intptr_t)result, __ATOMIC_RELAXED); }
+
+static void *stress_offloader(void *arg) {
+    hop_executor_t *pool = arg;
+    for (int i = 0;; i++) {
+        void *result = NULL;
+        int err = hop_run_in_executor_ex(pool, stress_fn, (void *)(intptr_t)(i % 7 * 300), &result, stress_destroy);
+        if (err == HOP_ECANCELED)
+            return NULL;
+        HOP_OK(err);
+        __atomic_fetch_add(&stress_returned, (long)(intptr_t)result, __ATOMIC_RELAXED);
+    }
+}
+
+Test(offload, cancels_racing_jobs_on_a_pool_never_lose_or_duplicate_a_result, .timeout = 120) {
+    hop_pool_t pool;
+    hop_pool_options_t options = {.threads = 2};
+    HOP_OK(hop_pool_init(&pool, &options));
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    for (int round = 0; round < 300; round++) {
+        hop_task_t *t;
+        HOP_OK(hop_task_spawn(hop_loop_executor(&loop), stress_offloader, hop_pool_executor(&pool), NULL, &t));
+        /* 0 to 1 ms: before the task starts, between jobs, mid-job. */
+        struct timespec pause = {0, (round % 21) * 50000L};
+        nanosleep(&pause, NULL);
+        HOP_OK(hop_task_cancel(t));
+        cr_assert_eq(hop_future_wait(hop_task_future(t), 10000, NULL), HOP_ECANCELED);
+        hop_task_unref(t);
+    }
+    HOP_OK(hop_loop_close(&loop));
+    HOP_OK(hop_pool_close(&pool)); /* finishes every job still queued */
+    long runs = __atomic_load_n(&stress_runs, __ATOMIC_RELAXED);
+    cr_assert_eq(stress_returned + stress_destroyed, runs, "runs %ld, returned %ld, destroyed %ld", runs,
+                 stress_returned, stress_destroyed);
+    cr_assert_gt(stress_destroyed, 0, "some cancels must have landed while a job ran");
+    cr_log_info("runs %ld, returned %ld, destroyed %ld", runs, stress_returned, stress_destroyed);
 }

@@ -2,6 +2,7 @@
  * stacks, lifecycle, references, cancellation, and leaks. */
 
 #include <fenv.h>
+#include <pthread.h>
 #include <math.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -339,4 +340,107 @@ Test(task, a_custom_stack_size_is_honoured) {
     HOP_OK(hop_future_result(hop_task_future(t), &result));
     cr_assert_eq((long)result, 1500);
     hop_task_unref(t);
+}
+
+/* ---- Cancellation of a suspended task ----------------------------------- */
+
+static hop_future_t never_completed;
+static int cancelled_await_status;
+static void *await_forever(void *arg) {
+    (void)arg;
+    cancelled_await_status = hop_future_await(&never_completed, NULL);
+    /* Cleanup code runs, and every later await keeps saying so. */
+    cr_assert_eq(hop_yield(), HOP_ECANCELED);
+    return (void *)7;
+}
+
+static void *cancel_from_thread(void *arg) {
+    HOP_OK(hop_task_cancel(arg));
+    return NULL;
+}
+
+Test(task, cancel_from_a_plain_thread_wakes_a_task_suspended_on_a_future) {
+    destroyed_count = 0;
+    HOP_OK(hop_future_init(&never_completed));
+    hop_task_options_t options = {.result_destructor = count_destroy};
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(manual, await_forever, NULL, &options, &t));
+    hop_manual_executor_run_one(manual);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_SUSPENDED);
+    pthread_t thread;
+    pthread_create(&thread, NULL, cancel_from_thread, t);
+    pthread_join(thread, NULL);
+    test_run_until_finished(manual, t);
+    cr_assert_eq(cancelled_await_status, HOP_ECANCELED);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_CANCELLED);
+    cr_assert_not(hop_future_is_done(&never_completed), "the future itself is left alone");
+    /* The withdrawn waiter is gone: completing the future now touches no
+     * dead stack (ASan would see it). */
+    HOP_OK(hop_future_set_result(&never_completed, NULL));
+    hop_task_unref(t);
+    cr_assert_eq(destroyed_count, 7);
+}
+
+/* Cancels arriving at every point of a task's life on a pool (before it
+ * starts, while it is about to await, while it waits) never get lost: every
+ * task ends, cancelled, although its future is never completed. */
+static void *await_then_finish(void *arg) {
+    (void)hop_yield(); /* the cancel may land here, or in the await below */
+    int status = hop_future_await(arg, NULL);
+    cr_assert_eq(status, HOP_ECANCELED);
+    return NULL;
+}
+
+Test(task, cancels_racing_the_start_of_an_await_are_never_lost, .timeout = 120) {
+    hop_pool_t pool;
+    hop_pool_options_t options = {.threads = 2};
+    HOP_OK(hop_pool_init(&pool, &options));
+    static hop_future_t forever;
+    HOP_OK(hop_future_init(&forever));
+    for (int i = 0; i < 3000; i++) {
+        hop_task_t *t;
+        HOP_OK(hop_task_spawn(hop_pool_executor(&pool), await_then_finish, &forever, NULL, &t));
+        for (volatile int spin = 0; spin < (i % 64) * 50; spin++)
+            ;
+        HOP_OK(hop_task_cancel(t));
+        cr_assert_eq(hop_future_wait(hop_task_future(t), 10000, NULL), HOP_ECANCELED, "round %d", i);
+        cr_assert_eq(hop_task_state(t), HOP_TASK_CANCELLED);
+        hop_task_unref(t);
+    }
+    HOP_OK(hop_pool_close(&pool));
+}
+
+/* Cancel from a plain thread while the task hops between a loop and a pool:
+ * hops cannot be interrupted, so the cancel lands on one of the awaits, and
+ * the task ends cancelled on some thread, once. */
+static void *hopping(void *arg) {
+    hop_executor_t **executors = arg;
+    for (int i = 0;; i++) {
+        int err = hop_dispatch_to_executor(executors[i % 2]);
+        if (err == HOP_ECANCELED)
+            return NULL;
+        HOP_OK(err);
+    }
+}
+
+Test(task, cancel_from_a_plain_thread_while_the_task_is_mid_hop_ends_it_once, .timeout = 120) {
+    hop_pool_t pool;
+    hop_pool_options_t options = {.threads = 2};
+    HOP_OK(hop_pool_init(&pool, &options));
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    hop_executor_t *executors[2] = {hop_loop_executor(&loop), hop_pool_executor(&pool)};
+    for (int i = 0; i < 200; i++) {
+        hop_task_t *t;
+        HOP_OK(hop_task_spawn(executors[i % 2], hopping, executors, NULL, &t));
+        test_sleep_ms(i % 3);
+        pthread_t thread;
+        pthread_create(&thread, NULL, cancel_from_thread, t);
+        pthread_join(thread, NULL);
+        cr_assert_eq(hop_future_wait(hop_task_future(t), 10000, NULL), HOP_ECANCELED);
+        hop_task_unref(t);
+    }
+    HOP_OK(hop_loop_close(&loop));
+    HOP_OK(hop_pool_close(&pool));
 }

@@ -1,0 +1,103 @@
+/* src/task_local.c: task-local storage (hop/task_local.h).
+ *
+ * A task's values sit in a table of HOP_TASK_LOCAL_KEYS_MAX pointers,
+ * allocated on the task's first hop_task_local_set() (or at spawn, when the
+ * parent has values to pass on), so tasks that never use task-locals pay one
+ * NULL pointer. Only the task itself reads or writes its table, on whatever
+ * thread it runs: a task runs on one thread at a time, and every migration
+ * goes through an executor's submit, which orders the writes before the next
+ * thread's reads. */
+#include <stdlib.h>
+
+#include "task_internal.h"
+
+static hop_task_local_t *hop__task_local_keys[HOP_TASK_LOCAL_KEYS_MAX];
+static unsigned int hop__task_local_key_count;
+
+int hop_task_local_create(hop_task_local_t *key, hop_task_local_inherit_fn inherit,
+                          hop_task_local_destructor_fn destructor) {
+    if (!key)
+        return HOP_EINVAL;
+    if (hop__atomic_load_uint(&key->index) != 0)
+        return HOP_EBUSY;
+    for (;;) {
+        unsigned int count = hop__atomic_load_uint(&hop__task_local_key_count);
+        if (count >= HOP_TASK_LOCAL_KEYS_MAX)
+            return HOP_ENOMEM;
+        if (hop__atomic_cas_uint(&hop__task_local_key_count, count, count + 1)) {
+            key->inherit = inherit;
+            key->destructor = destructor;
+            /* The key is complete before another thread can find it. */
+            hop__atomic_store_ptr(&hop__task_local_keys[count], key);
+            hop__atomic_fence_release();
+            hop__atomic_store_uint(&key->index, count + 1);
+            return 0;
+        }
+    }
+}
+
+static unsigned int hop__task_local_slot(const hop_task_local_t *key) {
+    unsigned int index = key ? hop__atomic_load_uint((unsigned int *)&key->index) : 0;
+    hop__atomic_fence_acquire();
+    return index; /* 0: not a created key */
+}
+
+int hop_task_local_set(hop_task_local_t *key, void *value) {
+    unsigned int index = hop__task_local_slot(key);
+    if (!index)
+        return HOP_EINVAL;
+    hop_task_t *t = hop_task_current();
+    if (!t)
+        return HOP_ENOTTASK;
+    if (!t->locals) {
+        t->locals = calloc(HOP_TASK_LOCAL_KEYS_MAX, sizeof *t->locals);
+        if (!t->locals)
+            return HOP_ENOMEM;
+    }
+    void *old = t->locals[index - 1];
+    t->locals[index - 1] = value;
+    if (old && old != value && key->destructor)
+        key->destructor(old);
+    return 0;
+}
+
+void *hop_task_local_get(const hop_task_local_t *key) {
+    unsigned int index = hop__task_local_slot(key);
+    hop_task_t *t = hop_task_current();
+    if (!index || !t || !t->locals)
+        return NULL;
+    return t->locals[index - 1];
+}
+
+int hop__task_locals_inherit(hop_task_t *child, const hop_task_t *parent) {
+    unsigned int count = hop__atomic_load_uint(&hop__task_local_key_count);
+    void **values = NULL;
+    for (unsigned int i = 0; i < count; i++) {
+        void *value = parent->locals[i];
+        hop_task_local_t *key = hop__atomic_load_ptr(&hop__task_local_keys[i]);
+        if (!value || !key || !key->inherit)
+            continue;
+        if (!values) {
+            values = calloc(HOP_TASK_LOCAL_KEYS_MAX, sizeof *values);
+            if (!values)
+                return HOP_ENOMEM;
+        }
+        values[i] = key->inherit(value);
+    }
+    child->locals = values;
+    return 0;
+}
+
+void hop__task_locals_destroy(hop_task_t *t) {
+    void **values = t->locals;
+    if (!values)
+        return;
+    t->locals = NULL;
+    unsigned int count = hop__atomic_load_uint(&hop__task_local_key_count);
+    for (unsigned int i = 0; i < count; i++) {
+        hop_task_local_t *key = hop__atomic_load_ptr(&hop__task_local_keys[i]);
+        if (values[i] && key && key->destructor)
+            key->destructor(values[i]);
+    }
+    free(values);
+}
