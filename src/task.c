@@ -93,6 +93,7 @@ __attribute__((noreturn)) static void hop__task_entry(void *value) {
     hop_task_t *t = value;
     hop__asan_finish_switch(NULL, &t->caller_stack_bottom, &t->caller_stack_size);
     t->result = t->fn(t->arg);
+    hop__task_deadlines_check_left(t);
     t->switch_reason = HOP__SWITCH_DONE;
     /* NULL: this stack is finished for good, ASan may drop its fake frames. */
     hop__asan_start_switch(NULL, t->caller_stack_bottom, t->caller_stack_size);

@@ -143,6 +143,10 @@ void hop__task_interrupt(hop_task_t *task, int status);
  * (HOP_ECANCELED, HOP_ETIMEDOUT), or 0. */
 int hop__task_pending_interrupt(const hop_task_t *t);
 
+/* hop__task_deadlines_check_left: aborts, naming the task, if t finished
+ * inside a deadline it never left (src/timeout.c). */
+void hop__task_deadlines_check_left(hop_task_t *t);
+
 /* hop__task_locals_inherit / _destroy: task-local storage at spawn and end
  * (src/task_local.c). */
 int hop__task_locals_inherit(hop_task_t *child, const hop_task_t *parent);

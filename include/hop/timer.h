@@ -79,8 +79,9 @@ HOP_EXTERN int hop_sleep(int64_t milliseconds);
  * returned; the task is never resumed later by the withdrawn wait. If the
  * awaited thing completes first, its status is returned, as hop_await()
  * would. A completion that cancel cannot stop any more wins over the
- * timeout. timeout_ms 0 only checks: it times out at once unless awaitable
- * is ready (its ready op) or completes inside suspend.
+ * timeout. timeout_ms 0 gives up at the first chance: unless awaitable is
+ * ready (its ready op) or completes before the timer fires.
+ * It is a deadline (below) around one hop_await().
  * Task only; suspends. Returns as hop_await(), plus HOP_ETIMEDOUT;
  * HOP_EINVAL (NULL or uninitialised awaitable, negative timeout_ms);
  * HOP_ENOTSUP (awaitable has no cancel op, so it could not be withdrawn:

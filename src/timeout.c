@@ -1,0 +1,137 @@
+/* src/timeout.c: hop_sleep, deadlines and hop_await_timeout, built on the
+ * timers (src/timer.c) and the public awaitable protocol.
+ *
+ * A sleep is an awaitable whose suspend() starts a timer. suspend() runs on
+ * the thread the task was running on, so hop_timer_start() picks that
+ * thread's clock: a loop task's sleep is one of its loop's timers; a pool
+ * task's goes to the timer service. Its cancel op stops the timer.
+ *
+ * A deadline is a timer that, when it fires, marks itself expired, bumps the
+ * task's count of expired deadlines (which every await checks before it
+ * suspends) and interrupts the await in progress, if any. The counter is
+ * bumped with a full barrier before the interrupt, paired with the barrier
+ * the run side takes when it marks an await suspended: an await that starts
+ * at the same moment either sees the count or is interrupted. */
+#include "task_internal.h"
+
+/* ---- hop_sleep ----------------------------------------------------------- */
+
+typedef struct {
+    hop_awaitable_t base;
+    hop_timer_t timer;
+    int64_t milliseconds;
+    int error;
+} hop__sleep_t;
+
+static void hop__sleep_fire(hop_timer_t *timer, void *arg) {
+    (void)timer;
+    /* The task may run (and its stack move on) once this returns: nothing
+     * of the sleep is touched after it. */
+    hop_awaitable_complete(arg, 0);
+}
+
+static bool hop__sleep_suspend(hop_awaitable_t *aw) {
+    hop__sleep_t *s = (hop__sleep_t *)aw;
+    int err = hop_timer_start(&s->timer, s->milliseconds, hop__sleep_fire, aw);
+    if (err == 0)
+        return true;
+    s->error = err;
+    return false;
+}
+
+/* Runs pinned: the timer is still ours to stop. If it already fired, its
+ * callback's completion is held back until we return, so stopping (which
+ * waits for the callback) cannot deadlock. */
+static int hop__sleep_cancel(hop_awaitable_t *aw) {
+    return hop_timer_stop(&((hop__sleep_t *)aw)->timer) == 0 ? 0 : HOP_EALREADY;
+}
+
+static int hop__sleep_resume(hop_awaitable_t *aw) { return ((hop__sleep_t *)aw)->error; }
+
+static const hop_awaitable_ops_t hop__sleep_ops = {
+    .suspend = hop__sleep_suspend, .resume = hop__sleep_resume, .cancel = hop__sleep_cancel};
+
+int hop_sleep(int64_t milliseconds) {
+    if (milliseconds < 0)
+        return HOP_EINVAL;
+    if (!hop_task_current())
+        return HOP_ENOTTASK;
+    if (milliseconds == 0)
+        return hop_yield();
+    hop__sleep_t s = {.milliseconds = milliseconds, .timer = {0}};
+    hop_awaitable_init(&s.base, &hop__sleep_ops);
+    return hop_await(&s.base);
+}
+
+/* ---- deadlines ----------------------------------------------------------- */
+
+static void hop__deadline_fire(hop_timer_t *timer, void *arg) {
+    (void)timer;
+    hop_deadline_t *d = arg;
+    hop_task_t *t = d->task;
+    /* d and t are alive: hop_deadline_leave() stops this timer (waiting for
+     * this callback) before the task can move on. */
+    hop__atomic_store_uint(&d->expired, 1u);
+    hop__atomic_faa_uint(&t->deadlines_expired, 1u);
+    hop__task_interrupt(t, HOP_ETIMEDOUT);
+}
+
+int hop_deadline_enter(hop_deadline_t *deadline, int64_t timeout_ms) {
+    if (!deadline || timeout_ms < 0)
+        return HOP_EINVAL;
+    hop_task_t *t = hop_task_current();
+    if (!t)
+        return HOP_ENOTTASK;
+    deadline->task = t;
+    deadline->outer = t->deadline;
+    deadline->expired = 0;
+    deadline->timer = (hop_timer_t){0};
+    int err = hop_timer_start(&deadline->timer, timeout_ms, hop__deadline_fire, deadline);
+    if (err)
+        return err;
+    t->deadline = deadline;
+    return 0;
+}
+
+int hop_deadline_leave(hop_deadline_t *deadline) {
+    if (!deadline)
+        return HOP_EINVAL;
+    hop_task_t *t = hop_task_current();
+    if (!t)
+        return HOP_ENOTTASK;
+    if (t->deadline != deadline)
+        return HOP_EINVAL; /* not this task's innermost deadline */
+    /* Waits for a callback that is running right now: after this, nothing
+     * else touches deadline. */
+    hop_timer_stop(&deadline->timer);
+    t->deadline = deadline->outer;
+    if (!hop__atomic_load_uint(&deadline->expired))
+        return 0;
+    hop__atomic_faa_uint(&t->deadlines_expired, (unsigned int)-1);
+    return HOP_ETIMEDOUT;
+}
+
+void hop__task_deadlines_check_left(hop_task_t *t) {
+    if (t->deadline)
+        hop__fatal("task \"%s\" returned without hop_deadline_leave() for a deadline it entered: the "
+                   "deadline's timer would outlive the stack it lives on",
+                   t->name);
+}
+
+/* ---- hop_await_timeout --------------------------------------------------- */
+
+int hop_await_timeout(hop_awaitable_t *awaitable, int64_t timeout_ms) {
+    if (!awaitable || !awaitable->ops || !awaitable->ops->suspend || timeout_ms < 0)
+        return HOP_EINVAL;
+    if (!awaitable->ops->cancel)
+        return HOP_ENOTSUP;
+    hop_deadline_t deadline;
+    int err = hop_deadline_enter(&deadline, timeout_ms);
+    if (err)
+        return err;
+    int status = hop_await(awaitable);
+    hop_deadline_leave(&deadline);
+    /* A completion that beat the timer keeps its status; an interrupted
+     * await (this deadline or an enclosing one) says HOP_ETIMEDOUT. */
+    return status;
+}
