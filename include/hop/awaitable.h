@@ -60,9 +60,11 @@
  * await. An awaitable without a cancel op cannot be interrupted: its task
  * finishes the wait (and then sees HOP_ECANCELED from its next await if it
  * was cancelled).
- * When an await is interrupted, hop still calls resume (if set) on the task's
- * stack so the awaitable can clean up, but hop_await() returns the
- * interrupt's status, not resume's value. hop_awaitable_status() tells resume
+ * When an await is interrupted after suspend() ran, hop still calls resume
+ * (if set) on the task's stack so the awaitable can clean up, but hop_await()
+ * returns the interrupt's status, not resume's value. (An interrupt pending
+ * before suspend() would run, a cancel or an expired deadline, makes
+ * hop_await() return at once: neither suspend nor resume runs.) hop_awaitable_status() tells resume
  * which case it is in. */
 #ifndef HOP_AWAITABLE_H
 #define HOP_AWAITABLE_H
