@@ -30,8 +30,9 @@
  * order.
  *
  * Memory: a job is the queue's from its push until a pop returns it. The
- * consumer puts the stub back behind the last job before taking it, so head
- * never names a job that has been handed out (it may be gone by then). */
+ * consumer swings head back to the stub (a CAS) before taking the last job,
+ * so head never names a job that has been handed out (it may be gone by
+ * then), and head is the stub exactly when nothing is queued. */
 #ifndef HOP_SRC_INJECT_QUEUE_H
 #define HOP_SRC_INJECT_QUEUE_H
 
@@ -86,9 +87,9 @@ static inline void hop__inject_queue_push_chain_mpmc(hop__inject_queue_t *q, hop
 }
 
 /* hop__inject_queue_nonempty_hint: true if a job was pushed and not yet
- * popped (or a consumer is taking the last one) at some moment during the
- * call. Any thread. After a full barrier that follows a push, it sees that
- * push or a later state. */
+ * popped at some moment during the call (head is the stub only when the
+ * queue is empty: see pop). Any thread. After a full barrier that follows a
+ * push, it sees that push or a later state. */
 static inline bool hop__inject_queue_nonempty_hint(hop__inject_queue_t *q) {
     return hop__atomic_load_ptr(&q->head) != (void *)&q->stub;
 }
@@ -140,18 +141,20 @@ static inline hop__inject_result_t hop__inject_queue_pop_turn(hop__inject_queue_
      * exchanged past it and is about to link tail->next. */
     if (hop__atomic_load_ptr(&q->head) != tail)
         return HOP__INJECT_BUSY;
-    /* tail is the last job of all: put the stub behind it before handing it
-     * out, so that head does not name a job that may be gone. */
-    hop__inject_queue_push_chain_mpmc(q, &q->stub, &q->stub);
-    next = hop__inject_queue_next(tail);
-    if (next) {
-        q->tail = next;
-        *job = tail;
-        return HOP__INJECT_ITEM;
-    }
-    /* A producer exchanged between the check of head and the stub's push;
-     * its link to tail->next is pending (the stub sits behind its job). */
-    return HOP__INJECT_BUSY;
+    /* tail is the last job of all: swing head from it back to the stub
+     * before handing it out, so that head does not name a job that may be
+     * gone. A CAS, not the exchange of a push (as src/mpsc_queue.h does): if
+     * a producer exchanged past tail meanwhile, an exchange would put the
+     * stub behind that producer's job, leaving head on the stub while jobs
+     * wait, and hop__inject_queue_nonempty_hint, which parking workers
+     * trust, would call the queue empty. The stub is out of the list here
+     * (tail is a job), so nobody else writes its next. */
+    hop__atomic_store_ptr(&q->stub.next, NULL);
+    if (!hop__atomic_cas_ptr(&q->head, tail, &q->stub))
+        return HOP__INJECT_BUSY; /* a producer's link to tail->next is coming */
+    q->tail = &q->stub;
+    *job = tail;
+    return HOP__INJECT_ITEM;
 }
 
 #endif /* HOP_SRC_INJECT_QUEUE_H */

@@ -535,6 +535,54 @@ Test(pool, a_submission_racing_a_worker_on_its_way_to_sleep_is_never_lost, .time
     }
 }
 
+/* Several producers keep the injection queue at zero to a few jobs, so that
+ * pushes often race a worker taking the last job, while workers that find
+ * nothing park at once. A job left behind with every worker asleep would
+ * never run. */
+#define TRICKLE_PRODUCERS 3
+#define TRICKLE_JOBS (20000 / STRESS_SCALE)
+
+static counted_job_t *trickle_jobs;
+
+static void *submit_trickle(void *arg) {
+    size_t first = (size_t)(uintptr_t)arg * TRICKLE_JOBS;
+    for (size_t i = first; i < first + TRICKLE_JOBS; i++) {
+        hop_job_init(&trickle_jobs[i].job, counted_run);
+        if (hop_pool_submit(&pool, &trickle_jobs[i].job) != 0)
+            return (void *)1;
+        delay_steps((unsigned int)(i * 31 % 53));
+    }
+    return NULL;
+}
+
+Test(pool, outside_jobs_pushed_while_a_worker_takes_the_last_one_are_never_stranded, .timeout = 240) {
+    const size_t total = (size_t)TRICKLE_PRODUCERS * TRICKLE_JOBS;
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], 0);
+        trickle_jobs = calloc(total, sizeof *trickle_jobs);
+        jobs_done = 0;
+        pthread_t threads[TRICKLE_PRODUCERS];
+        for (uintptr_t i = 0; i < TRICKLE_PRODUCERS; i++)
+            cr_assert_eq(pthread_create(&threads[i], NULL, submit_trickle, (void *)i), 0);
+        for (int i = 0; i < TRICKLE_PRODUCERS; i++) {
+            void *failed;
+            pthread_join(threads[i], &failed);
+            cr_assert_null(failed, "a submission was refused");
+        }
+        double deadline = now_s() + 10;
+        while (load(&jobs_done) < total) {
+            cr_assert_lt(now_s(), deadline, "%u workers: %u of %zu jobs ran, the rest are stranded", worker_counts[c],
+                         load(&jobs_done), total);
+            test_sleep_ms(1);
+        }
+        for (size_t i = 0; i < total; i++)
+            cr_assert_eq(trickle_jobs[i].runs, 1, "%u workers: job %zu ran %u times", worker_counts[c], i,
+                         trickle_jobs[i].runs);
+        HOP_OK(hop_pool_close(&pool));
+        free(trickle_jobs);
+    }
+}
+
 Test(pool, one_submission_to_a_parked_pool_wakes_at_most_two_workers, .timeout = 60) {
     start_pool(4, 0);
     const int rounds = 100;
