@@ -225,6 +225,11 @@ Test(offload, cancelling_a_running_job_returns_at_once_and_its_result_goes_to_th
 static long stress_runs, stress_returned, stress_destroyed;
 static void *stress_fn(void *arg) {
     __atomic_fetch_add(&stress_runs, 1, __ATOMIC_RELAXED);
+    if ((intptr_t)arg == 0) {
+        /* Every seventh job is long, so that cancels also land mid-job. */
+        struct timespec pause = {0, 300000L};
+        nanosleep(&pause, NULL);
+    }
     for (volatile int i = 0; i < (int)(intptr_t)arg; i++)
         ;
     return (void *)1;
