@@ -51,8 +51,10 @@ HOP_EXTERN uint64_t hop_time_now_ns(void);
 
 /* hop_timer_start: fn(timer, arg) runs once, timeout_ms milliseconds from now
  * or a little later, on the loop thread (if called on a hop loop's thread)
- * or on the timer service's thread (anywhere else). timer is caller-allocated
- * and must stay valid until fn has returned or hop_timer_stop() returned.
+ * or on the timer service's thread (anywhere else). timer is caller-allocated,
+ * zeroed before its first start (hop_timer_t timer = {0}), and must stay
+ * valid until fn has returned or hop_timer_stop() returned. A start may not
+ * race a stop of the same timer.
  * Any thread. Returns 0; HOP_EINVAL (NULL timer or fn, negative timeout);
  * HOP_EBUSY (timer is already started and has not fired); HOP_ENOMEM (the
  * heap could not grow, or the timer thread could not start); HOP_ECLOSED
