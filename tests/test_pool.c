@@ -184,6 +184,36 @@ Test(pool, the_injection_queue_reports_a_half_done_push_as_busy_and_delivers_it_
     hop__inject_queue_end_turn(&q);
 }
 
+Test(pool, the_injection_queue_keeps_the_last_job_while_a_push_behind_it_is_half_done_and_looks_nonempty,
+     .timeout = 30) {
+    static hop__inject_queue_t q;
+    hop__inject_queue_init(&q);
+    queued_t a = {.seq = 1}, c = {.seq = 3};
+    hop_job_init(&a.job, never_run);
+    hop_job_init(&c.job, never_run);
+    hop_job_t *job;
+    hop__inject_queue_push_chain_mpmc(&q, &a.job, &a.job);
+    /* A second producer has exchanged past a, and not linked a to c yet. */
+    hop__atomic_store_ptr(&c.job.next, NULL);
+    hop_job_t *prev = hop__atomic_fas_ptr(&q.head, &c.job);
+    cr_assert_eq(prev, &a.job);
+    cr_assert(hop__inject_queue_try_turn(&q));
+    /* a is not the last job any more: handing it out now would leave head
+     * nowhere safe, so not yet; and the queue must not look empty to a
+     * worker deciding whether to sleep. */
+    cr_assert_eq(hop__inject_queue_pop_turn(&q, &job), HOP__INJECT_BUSY);
+    cr_assert(hop__inject_queue_nonempty_hint(&q));
+    hop__atomic_store_ptr(&prev->next, &c.job);
+    cr_assert_eq(hop__inject_queue_pop_turn(&q, &job), HOP__INJECT_ITEM);
+    cr_assert_eq(job, &a.job);
+    cr_assert(hop__inject_queue_nonempty_hint(&q));
+    cr_assert_eq(hop__inject_queue_pop_turn(&q, &job), HOP__INJECT_ITEM);
+    cr_assert_eq(job, &c.job);
+    cr_assert_not(hop__inject_queue_nonempty_hint(&q));
+    cr_assert_eq(hop__inject_queue_pop_turn(&q, &job), HOP__INJECT_EMPTY);
+    hop__inject_queue_end_turn(&q);
+}
+
 #define QUEUE_PRODUCERS 3
 #define QUEUE_CONSUMERS 3
 #define QUEUE_ITEMS (100000 / STRESS_SCALE)
