@@ -44,15 +44,15 @@
  *
  * Either the producer sees the announcement and wakes someone, or the worker
  * sees the job (for the injection queue: its head no longer the stub, even
- * while the job is not linked yet). A producer that skipped the wake-up because a searcher
- * existed relies on this: the searcher that takes the count of searchers to
- * zero re-checks every queue after doing so (it is itself a parking worker
- * announcing, or a finder that wakes the next if work is left). Each worker
- * sleeps on its own futex word: a wake-up is one FUTEX_WAKE on a word nobody
- * else waits on, made only when the worker really sleeps, and the waker
- * never takes a lock the sleeper holds (a condition variable would need its
- * mutex on both sides; it is the fallback where there is no futex). See
- * HOP__SLEEP_* for the word's states.
+ * while the job is not linked yet). A producer that skipped the wake-up
+ * because a searcher existed relies on this: the searcher that takes the
+ * count of searchers to zero re-checks every queue after doing so (it is
+ * itself a parking worker announcing, or a finder that wakes the next if
+ * work is left). Each worker sleeps on its own futex word: a wake-up is one
+ * FUTEX_WAKE on a word nobody else waits on, made only when the worker
+ * really sleeps, and the waker never takes a lock the sleeper holds (a
+ * condition variable would need its mutex on both sides; it is the fallback
+ * where there is no futex). See HOP__SLEEP_* for the word's states.
  *
  * SPINNING. A worker with nothing to do searches for spin_us, pausing
  * between rounds, before it parks. On the 2-vCPU development VM (Xeon, KVM,
@@ -173,7 +173,7 @@ typedef struct hop__pool_worker_s {
     uint64_t steals;
     uint64_t parks;
     uint64_t wakeups;
-    uint64_t injected; /* jobs this worker took from the injection queue */
+    uint64_t injected;  /* jobs this worker took from the injection queue */
     unsigned int acked; /* 1 once this worker has seen closing */
 
     /* The owner's own. */

@@ -75,7 +75,8 @@ static inline void hop__inject_queue_init(hop__inject_queue_t *q) {
  * next (first == last for one job; last->next need not be set). Any thread,
  * concurrently with every other call; wait-free. What the caller wrote to
  * the jobs before the call is visible to whoever pops them. */
-static inline void hop__inject_queue_push_chain_mpmc(hop__inject_queue_t *q, hop_job_t *first, hop_job_t *last) {
+static inline void hop__inject_queue_push_chain_mpmc(hop__inject_queue_t *q, hop_job_t *first,
+                                                     hop_job_t *last) {
     hop__atomic_store_ptr(&last->next, NULL);
     /* A full barrier: the jobs' fields and links, and last's NULL next, are
      * visible before anyone can reach last through head. Also the point

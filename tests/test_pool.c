@@ -219,10 +219,10 @@ Test(pool, the_injection_queue_keeps_the_last_job_while_a_push_behind_it_is_half
 #define QUEUE_ITEMS (100000 / STRESS_SCALE)
 
 static hop__inject_queue_t stress_queue;
-static queued_t *queue_items;           /* QUEUE_PRODUCERS x QUEUE_ITEMS */
-static unsigned int *queue_log;         /* producer * QUEUE_ITEMS + seq, in pop order; under the turn */
-static unsigned int queue_logged;       /* under the turn */
-static unsigned int queue_popped;       /* atomic */
+static queued_t *queue_items;     /* QUEUE_PRODUCERS x QUEUE_ITEMS */
+static unsigned int *queue_log;   /* producer * QUEUE_ITEMS + seq, in pop order; under the turn */
+static unsigned int queue_logged; /* under the turn */
+static unsigned int queue_popped; /* atomic */
 
 static void *queue_produce(void *arg) {
     unsigned int producer = (unsigned int)(uintptr_t)arg;
@@ -271,7 +271,8 @@ static void *queue_consume(void *arg) {
     return NULL;
 }
 
-Test(pool, the_injection_queue_hands_each_job_to_exactly_one_consumer_in_each_producers_order, .timeout = 120) {
+Test(pool, the_injection_queue_hands_each_job_to_exactly_one_consumer_in_each_producers_order,
+     .timeout = 120) {
     const unsigned int total = QUEUE_PRODUCERS * QUEUE_ITEMS;
     hop__inject_queue_init(&stress_queue);
     queue_items = calloc(total, sizeof *queue_items);
@@ -288,8 +289,8 @@ Test(pool, the_injection_queue_hands_each_job_to_exactly_one_consumer_in_each_pr
     unsigned int next[QUEUE_PRODUCERS] = {0};
     for (unsigned int i = 0; i < total; i++) {
         unsigned int producer = queue_log[i] / QUEUE_ITEMS, seq = queue_log[i] % QUEUE_ITEMS;
-        cr_assert_eq(seq, next[producer], "pop %u: producer %u's job %u, expected its job %u", i, producer, seq,
-                     next[producer]);
+        cr_assert_eq(seq, next[producer], "pop %u: producer %u's job %u, expected its job %u", i, producer,
+                     seq, next[producer]);
         next[producer]++;
     }
     cr_assert_not(hop__inject_queue_nonempty_hint(&stress_queue));
@@ -314,8 +315,8 @@ Test(pool, the_injected_count_is_exactly_the_number_of_outside_jobs_once_they_ha
         hop_pool_stats_t stats = stats_once_run(total);
         /* Plain jobs that submit nothing: no yields, no spills, so every
          * job taken from the injection queue is one of these. */
-        cr_assert_eq(stats.injected, total, "%u workers: injected %llu for %zu outside jobs", worker_counts[c],
-                     (unsigned long long)stats.injected, total);
+        cr_assert_eq(stats.injected, total, "%u workers: injected %llu for %zu outside jobs",
+                     worker_counts[c], (unsigned long long)stats.injected, total);
         cr_assert_eq(stats.jobs_run, total);
         HOP_OK(hop_pool_close(&pool));
         free(submitted_jobs);
@@ -331,10 +332,10 @@ Test(pool, the_injected_count_is_exactly_the_number_of_outside_jobs_once_they_ha
 
 typedef struct {
     hop_job_t job;
-    unsigned int seq;     /* written by the producer before each submit */
-    unsigned int last;    /* the seq the previous run saw */
-    unsigned int wrong;   /* a run saw a seq other than last + 1 */
-    unsigned int runs;    /* written last by each run */
+    unsigned int seq;   /* written by the producer before each submit */
+    unsigned int last;  /* the seq the previous run saw */
+    unsigned int wrong; /* a run saw a seq other than last + 1 */
+    unsigned int runs;  /* written last by each run */
 } reused_job_t;
 
 static reused_job_t reused[REUSE_PRODUCERS][REUSE_RING];
@@ -379,8 +380,9 @@ Test(pool, a_job_record_submitted_again_as_soon_as_it_has_run_runs_once_per_subm
                 reused_job_t *j = &reused[p][r];
                 unsigned int submits = REUSE_SUBMITS / REUSE_RING + (r < REUSE_SUBMITS % REUSE_RING);
                 wait_for(&j->runs, submits);
-                cr_assert_eq(load(&j->runs), submits, "%u workers: record %d/%d ran %u times for %u submissions",
-                             worker_counts[c], p, r, load(&j->runs), submits);
+                cr_assert_eq(load(&j->runs), submits,
+                             "%u workers: record %d/%d ran %u times for %u submissions", worker_counts[c], p,
+                             r, load(&j->runs), submits);
                 cr_assert_eq(j->wrong, 0, "%u workers: record %d/%d ran out of turn", worker_counts[c], p, r);
             }
         }
@@ -424,7 +426,8 @@ static void *submit_spillers(void *arg) {
     return NULL;
 }
 
-Test(pool, chains_spilled_by_full_deques_and_outside_submissions_interleave_without_losing_a_job, .timeout = 240) {
+Test(pool, chains_spilled_by_full_deques_and_outside_submissions_interleave_without_losing_a_job,
+     .timeout = 240) {
     const size_t total = (size_t)SPILL_PRODUCERS * SPILL_OUTER * SPILL_CHILDREN;
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
         start_pool(worker_counts[c], -1);
@@ -438,8 +441,8 @@ Test(pool, chains_spilled_by_full_deques_and_outside_submissions_interleave_with
         wait_for(&jobs_done, (unsigned int)total);
         cr_assert_eq(spill_refused, 0);
         for (size_t i = 0; i < total; i++)
-            cr_assert_eq(spilled_children[i].runs, 1, "%u workers: child %zu ran %u times", worker_counts[c], i,
-                         spilled_children[i].runs);
+            cr_assert_eq(spilled_children[i].runs, 1, "%u workers: child %zu ran %u times", worker_counts[c],
+                         i, spilled_children[i].runs);
         hop_pool_stats_t stats = stats_once_run(total + SPILL_PRODUCERS * SPILL_OUTER);
         cr_assert_gt(stats.injected, (uint64_t)SPILL_PRODUCERS * SPILL_OUTER, "some deque spilled");
         HOP_OK(hop_pool_close(&pool));
@@ -552,8 +555,9 @@ Test(pool, a_submission_racing_a_worker_on_its_way_to_sleep_is_never_lost, .time
             HOP_OK(hop_pool_submit(&pool, &job));
             double deadline = now_s() + 10;
             while (!load(&flag)) {
-                cr_assert_lt(now_s(), deadline, "%u workers, round %u: a submission was lost (no worker woke)",
-                             worker_counts[c], round);
+                cr_assert_lt(now_s(), deadline,
+                             "%u workers, round %u: a submission was lost (no worker woke)", worker_counts[c],
+                             round);
                 sched_yield();
             }
             delay_steps(round % 97);
@@ -601,8 +605,8 @@ Test(pool, outside_jobs_pushed_while_a_worker_takes_the_last_one_are_never_stran
         }
         double deadline = now_s() + 10;
         while (load(&jobs_done) < total) {
-            cr_assert_lt(now_s(), deadline, "%u workers: %u of %zu jobs ran, the rest are stranded", worker_counts[c],
-                         load(&jobs_done), total);
+            cr_assert_lt(now_s(), deadline, "%u workers: %u of %zu jobs ran, the rest are stranded",
+                         worker_counts[c], load(&jobs_done), total);
             test_sleep_ms(1);
         }
         for (size_t i = 0; i < total; i++)
