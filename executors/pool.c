@@ -16,15 +16,17 @@
  * In which order a worker takes jobs (hop__pool_next_local): its LIFO slot,
  * but at most HOP__POOL_LIFO_MAX times in a row, so that two tasks passing a
  * message back and forth cannot starve the deque; then its deque, newest
- * first; then the injection queue, which it also looks at every
- * HOP__POOL_INJECT_INTERVAL jobs however busy it is (Go's schedtick % 61),
- * so that outside submissions are not starved by local work. A job that
- * resubmits itself while running (a task yielding) goes to the injection
- * queue, as Go's Gosched does: the deque and the LIFO slot would run it again
- * at once. With nothing local, the worker searches: it steals the oldest
- * job of random victims, and in the last round of its search their LIFO
- * slots too, so that a job parked behind a worker that blocks is not
- * stranded (PITFALLS 8) while a busy worker keeps its own next job.
+ * first; then the injection queue (a batch), which it also looks at every
+ * HOP__POOL_INJECT_INTERVAL jobs however busy it is (Go's schedtick % 61;
+ * one job then, so that the older jobs of its deque are not pushed back
+ * again and again), so that outside submissions are not starved by local
+ * work. A job that resubmits itself while running (a task yielding) goes to
+ * the injection queue, as Go's Gosched does: the deque and the LIFO slot
+ * would run it again at once. With nothing local, the worker searches: it
+ * steals the oldest job of random victims, and in the last round of its
+ * search their LIFO slots too, so that a job parked behind a worker that
+ * blocks is not stranded (PITFALLS 8) while a busy worker keeps its own next
+ * job.
  *
  * Searching and parking (PITFALLS 3), after Tokio's idle.rs and Go's
  * proc.go. One word, idle, counts searchers (low 16 bits) and unparked
@@ -294,12 +296,12 @@ static void hop__pool_inject(hop__pool_internal_t *p, hop_job_t *first, hop_job_
     hop__inject_queue_push_chain_mpmc(&p->inject, first, last);
 }
 
-/* Takes a batch from the injection queue: returns the first job and pushes
- * the rest into w's deque as they come, where idle workers can steal them
- * at once. One consumer at a time: a worker that finds the turn taken does
- * not wait (*contended: work is there, look again), the holder is feeding
- * its deque. Producers never wait for any of this. Owner only. */
-static hop_job_t *hop__pool_inject_pop(hop__pool_worker_t *w, bool *contended) {
+/* Takes up to max jobs from the injection queue: returns the first and
+ * pushes the rest into w's deque as they come, where idle workers can steal
+ * them at once. One consumer at a time: a worker that finds the turn taken
+ * does not wait (*contended: work is there, look again), the holder is
+ * feeding its deque. Producers never wait for any of this. Owner only. */
+static hop_job_t *hop__pool_inject_pop(hop__pool_worker_t *w, uint64_t max, bool *contended) {
     hop__pool_internal_t *p = w->pool;
     if (!hop__inject_queue_nonempty_hint(&p->inject))
         return NULL;
@@ -309,8 +311,8 @@ static hop_job_t *hop__pool_inject_pop(hop__pool_worker_t *w, bool *contended) {
     }
     /* Room measured by the owner: thieves only make more. */
     uint64_t n = HOP__DEQUE_CAPACITY - hop__deque_size_hint(&w->deque) + 1;
-    if (n > HOP__POOL_INJECT_BATCH)
-        n = HOP__POOL_INJECT_BATCH;
+    if (n > max)
+        n = max;
     hop_job_t *first = NULL, *job;
     uint64_t taken = 0;
     hop__inject_result_t got = HOP__INJECT_EMPTY;
@@ -439,7 +441,7 @@ static hop_job_t *hop__pool_take_lifo(hop__pool_worker_t *w) {
  * so some deque was not empty. */
 static hop_job_t *hop__pool_steal_pass(hop__pool_worker_t *w, bool lifo_too, bool *contended) {
     hop__pool_internal_t *p = w->pool;
-    hop_job_t *job = hop__pool_inject_pop(w, contended);
+    hop_job_t *job = hop__pool_inject_pop(w, HOP__POOL_INJECT_BATCH, contended);
     if (job || p->nworkers == 1)
         return job;
     unsigned int i = hop__pool_random(w) % p->nworkers;
@@ -578,7 +580,11 @@ static void hop__pool_check_closing(hop__pool_worker_t *w) {
 static hop_job_t *hop__pool_next_local(hop__pool_worker_t *w) {
     hop_job_t *job;
     bool contended = false; /* nothing to do with it here: the search looks again */
-    if (++w->tick % HOP__POOL_INJECT_INTERVAL == 0 && (job = hop__pool_inject_pop(w, &contended)) != NULL) {
+    /* The periodic look takes one job, as Go's (globrunqget(pp, 1)): a
+     * batch would go in front of the older jobs in the deque every time, and
+     * under a steady stream of submissions those would never run. */
+    if (++w->tick % HOP__POOL_INJECT_INTERVAL == 0 &&
+        (job = hop__pool_inject_pop(w, 1, &contended)) != NULL) {
         w->lifo_streak = 0;
         return job;
     }
@@ -593,7 +599,7 @@ static hop_job_t *hop__pool_next_local(hop__pool_worker_t *w) {
         w->lifo_streak = 1;
         return job;
     }
-    return hop__pool_inject_pop(w, &contended);
+    return hop__pool_inject_pop(w, HOP__POOL_INJECT_BATCH, &contended);
 }
 
 static void hop__pool_run(hop__pool_worker_t *w, hop_job_t *job) {

@@ -542,6 +542,46 @@ static void delay_steps(unsigned int n) {
         ;
 }
 
+/* A single worker takes a batch of outside jobs into its deque, newest
+ * first, while a producer keeps the injection queue full. The oldest jobs
+ * of the batch, at the far end of the deque, must not wait for the flood to
+ * end: the worker's periodic look at the injection queue must not keep
+ * refilling its deque in front of them. */
+#define FLOOD_JOBS (400000 / STRESS_SCALE)
+#define FLOOD_WATCHED 64
+
+static counted_job_t *flood_jobs;
+static unsigned int flood_watched_done;
+
+static void flood_run(hop_job_t *job) {
+    counted_job_t *j = (counted_job_t *)job;
+    delay_steps(20); /* slower than a submission: the queue stays full */
+    if (j - flood_jobs < FLOOD_WATCHED)
+        add(&flood_watched_done, 1);
+    add(&j->runs, 1);
+    add(&jobs_done, 1);
+}
+
+Test(pool, a_single_worker_runs_the_oldest_jobs_of_its_batch_while_outside_jobs_keep_coming, .timeout = 120) {
+    start_pool(1, -1);
+    flood_jobs = calloc(FLOOD_JOBS, sizeof *flood_jobs);
+    jobs_done = flood_watched_done = 0;
+    size_t submitted = 0;
+    while (submitted < FLOOD_JOBS && load(&flood_watched_done) < FLOOD_WATCHED) {
+        hop_job_init(&flood_jobs[submitted].job, flood_run);
+        HOP_OK(hop_pool_submit(&pool, &flood_jobs[submitted].job));
+        submitted++;
+    }
+    cr_assert_eq(load(&flood_watched_done), FLOOD_WATCHED,
+                 "the first %d jobs had not all run after %zu submissions: starved behind newer ones",
+                 FLOOD_WATCHED, submitted);
+    wait_for(&jobs_done, (unsigned int)submitted);
+    for (size_t i = 0; i < submitted; i++)
+        cr_assert_eq(flood_jobs[i].runs, 1);
+    HOP_OK(hop_pool_close(&pool));
+    free(flood_jobs);
+}
+
 #define PARK_RACE_ROUNDS (20000 / STRESS_SCALE)
 
 Test(pool, a_submission_racing_a_worker_on_its_way_to_sleep_is_never_lost, .timeout = 240) {
