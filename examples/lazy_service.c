@@ -64,8 +64,8 @@ static void *ender(void *arg) {
 int main(void) {
     hop_pool_t pool;
     hop_loop_t loop;
-    if (hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}) || hop_loop_init(&loop, NULL) ||
-        hop_loop_start(&loop))
+    if (hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}) ||
+        hop_loop_init(&loop, NULL) || hop_loop_start(&loop))
         return 1;
     lazy_service_begin(&db, connect_db, close_db, NULL);
     printf("20 tasks on a pool and a loop acquire the service at once:\n");
@@ -76,7 +76,8 @@ int main(void) {
     for (int i = 0; i < USERS; i++) {
         snprintf(names[i], sizeof names[i], "user-%d", i);
         hop_task_options_t options = {.name = names[i]};
-        hop_task_spawn(i % 2 ? hop_pool_executor(&pool) : hop_loop_executor(&loop), user, NULL, &options, &tasks[i]);
+        hop_task_spawn(i % 2 ? hop_pool_executor(&pool) : hop_loop_executor(&loop), user, NULL, &options,
+                       &tasks[i]);
     }
     int failures = 0;
     for (int i = 0; i < USERS; i++) {

@@ -72,12 +72,12 @@ struct lazy_waiter_s {
 };
 
 typedef struct {
-    uint64_t inits;          /* init calls made */
-    uint64_t init_failures;  /* of which failed */
-    uint64_t init_ns;        /* how long the successful init took; 0 before */
-    uint64_t ready_at_ns;    /* when it succeeded (hop_time_now_ns clock); 0 before */
-    uint64_t accesses;       /* successful acquires */
-    long users;              /* acquired and not yet released, now */
+    uint64_t inits;         /* init calls made */
+    uint64_t init_failures; /* of which failed */
+    uint64_t init_ns;       /* how long the successful init took; 0 before */
+    uint64_t ready_at_ns;   /* when it succeeded (hop_time_now_ns clock); 0 before */
+    uint64_t accesses;      /* successful acquires */
+    long users;             /* acquired and not yet released, now */
     lazy_state_t state;
 } lazy_service_stats_t;
 
@@ -85,8 +85,8 @@ typedef struct lazy_service_s {
     pthread_mutex_t lock;
     /* guarded by lock: */
     lazy_state_t state;
-    bool ending;                /* lazy_service_end has started */
-    bool ending_task_present;   /* a task is inside lazy_service_end */
+    bool ending;              /* lazy_service_end has started */
+    bool ending_task_present; /* a task is inside lazy_service_end */
     void *service;
     lazy_waiter_t *head, *tail; /* tasks waiting for the init */
     lazy_waiter_t *closer;      /* the ending task, while it waits */
@@ -100,7 +100,8 @@ typedef struct lazy_service_s {
 /* lazy_service_begin: opens the scope: nothing runs until the first
  * acquire. cleanup may be NULL. Not thread-safe against other use of svc.
  * Returns 0, or HOP_EINVAL (NULL svc or init). */
-static inline int lazy_service_begin(lazy_service_t *svc, lazy_init_fn init, lazy_cleanup_fn cleanup, void *arg) {
+static inline int lazy_service_begin(lazy_service_t *svc, lazy_init_fn init, lazy_cleanup_fn cleanup,
+                                     void *arg) {
     if (!svc || !init)
         return HOP_EINVAL;
     *svc = (lazy_service_t){.state = LAZY_EMPTY, .init = init, .cleanup = cleanup, .arg = arg};

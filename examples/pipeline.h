@@ -94,7 +94,8 @@ static inline int pipeline__add(pipeline_t *p, const char *name, hop_executor_t 
         p->steps = steps;
         p->capacity = capacity;
     }
-    p->steps[p->count++] = (pipeline_step_t){.name = name ? name : "", .fn = fn, .arg = arg, .executor = executor};
+    p->steps[p->count++] =
+        (pipeline_step_t){.name = name ? name : "", .fn = fn, .arg = arg, .executor = executor};
     return 0;
 }
 
@@ -109,8 +110,8 @@ static inline int pipeline_then(pipeline_t *p, const char *name, pipeline_fn fn,
 /* pipeline_then_offload: appends a step run as a plain job on executor (a
  * pool for blocking work); fn must not await there (it is not in a task).
  * As pipeline_then, plus HOP_EINVAL for a NULL executor. */
-static inline int pipeline_then_offload(pipeline_t *p, const char *name, hop_executor_t *executor, pipeline_fn fn,
-                                        void *arg) {
+static inline int pipeline_then_offload(pipeline_t *p, const char *name, hop_executor_t *executor,
+                                        pipeline_fn fn, void *arg) {
     if (p && !executor)
         return p->error = HOP_EINVAL;
     return pipeline__add(p, name, executor, fn, arg);
@@ -140,8 +141,8 @@ typedef struct {
     /* guarded by lock: */
     int refs;
     int state;
-    bool gave_up;             /* the task left: the job cleans up */
-    hop_awaitable_t *waiter;  /* the task, while suspended */
+    bool gave_up;            /* the task left: the job cleans up */
+    hop_awaitable_t *waiter; /* the task, while suspended */
     /* written by the job before DONE, read by whoever owns the outcome: */
     int err;
     void *out;
@@ -222,8 +223,8 @@ static const hop_awaitable_ops_t pipeline__offload_ops = {
  * destroys or keeps it, as after an in-task step), or true when the task
  * was interrupted while the job was queued or running, so the job destroys
  * in (and its own output) when it gets to it. */
-static inline int pipeline__offload(const pipeline_step_t *step, pipeline_destroy_fn destroy, void *in, void **out,
-                                    bool *in_taken) {
+static inline int pipeline__offload(const pipeline_step_t *step, pipeline_destroy_fn destroy, void *in,
+                                    void **out, bool *in_taken) {
     *in_taken = false;
     pipeline__offload_t *o = calloc(1, sizeof *o);
     if (!o)

@@ -54,8 +54,8 @@ static void draw(int percent, void *arg) {
 static void *cancelled_job(void *arg) {
     (void)arg;
     void *result;
-    return (void *)(intptr_t)progress_run(hop_pool_executor(&blocking_pool), crunch, (void *)(intptr_t)2500, NULL,
-                                          NULL, &result, NULL);
+    return (void *)(intptr_t)progress_run(hop_pool_executor(&blocking_pool), crunch, (void *)(intptr_t)2500,
+                                          NULL, NULL, &result, NULL);
 }
 
 static void *main_task(void *arg) {
@@ -66,7 +66,8 @@ static void *main_task(void *arg) {
     printf("a 20-step job on the pool, its progress drawn on the loop:\n");
     bar_t bar = {0};
     void *result = NULL;
-    int err = progress_run(hop_pool_executor(&blocking_pool), crunch, (void *)(intptr_t)20, draw, &bar, &result, NULL);
+    int err = progress_run(hop_pool_executor(&blocking_pool), crunch, (void *)(intptr_t)20, draw, &bar,
+                           &result, NULL);
     printf("\n  -> %s, result %ld, %d progress calls on the loop thread, last %d%%\n", status_name(err),
            (long)(intptr_t)result, bar.calls, bar.last);
     failures += err != 0 || bar.last != 100 || bar.wrong_thread != 0 || result != (void *)20;
@@ -78,7 +79,8 @@ static void *main_task(void *arg) {
     uint64_t start = hop_time_now_ns();
     hop_task_cancel(t);
     err = hop_task_join(t, NULL);
-    printf("  -> the task ended with %s after %.1f ms;", status_name(err), (double)(hop_time_now_ns() - start) / 1e6);
+    printf("  -> the task ended with %s after %.1f ms;", status_name(err),
+           (double)(hop_time_now_ns() - start) / 1e6);
     hop_task_unref(t);
     failures += err != HOP_ECANCELED;
     return (void *)(intptr_t)failures;

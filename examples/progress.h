@@ -66,13 +66,13 @@ struct progress_op_s {
     hop_job_t job; /* first: the job converts to the operation */
     pthread_mutex_t lock;
     /* guarded by lock: */
-    int refs;                 /* the task's and the job's */
-    int latest;               /* highest percentage reported; -1: none yet */
-    bool finished;            /* the job has returned */
-    bool abandoned;           /* the task stopped waiting */
+    int refs;       /* the task's and the job's */
+    int latest;     /* highest percentage reported; -1: none yet */
+    bool finished;  /* the job has returned */
+    bool abandoned; /* the task stopped waiting */
     int status;
     void *result;
-    progress_wait_t *waiter;  /* the task, while it is suspended */
+    progress_wait_t *waiter; /* the task, while it is suspended */
     /* fixed: */
     progress_job_fn fn;
     void *arg;

@@ -48,7 +48,8 @@ static int fetch_once(void *arg, void **result) {
 
 static void print_retry(int attempt, int error, int64_t delay_ms, void *arg) {
     (void)arg;
-    printf("  attempt %d failed with %s: retrying in %lld ms\n", attempt, hop_err_name(error), (long long)delay_ms);
+    printf("  attempt %d failed with %s: retrying in %lld ms\n", attempt, hop_err_name(error),
+           (long long)delay_ms);
 }
 
 static const int transient[] = {HOP_EAGAIN, HOP_ETIMEDOUT, HOP_EBUSY};

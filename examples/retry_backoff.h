@@ -49,14 +49,14 @@ typedef int (*retry_op_fn)(void *arg, void **result);
 typedef void (*retry_observer_fn)(int attempt, int error, int64_t delay_ms, void *arg);
 
 typedef struct {
-    int max_attempts;        /* >= 1: calls in all, the first included */
-    int64_t base_delay_ms;   /* >= 0: the delay after the first failure */
-    double factor;           /* >= 1.0: growth per retry */
-    int64_t max_delay_ms;    /* >= base_delay_ms: the cap */
-    double jitter;           /* 0..1: the largest fraction taken off a delay at random */
-    const int *retryable;    /* the errors worth retrying; may be NULL if count is 0 */
+    int max_attempts;      /* >= 1: calls in all, the first included */
+    int64_t base_delay_ms; /* >= 0: the delay after the first failure */
+    double factor;         /* >= 1.0: growth per retry */
+    int64_t max_delay_ms;  /* >= base_delay_ms: the cap */
+    double jitter;         /* 0..1: the largest fraction taken off a delay at random */
+    const int *retryable;  /* the errors worth retrying; may be NULL if count is 0 */
     size_t retryable_count;
-    uint64_t seed;           /* jitter generator seed; 0: seeded from the clock */
+    uint64_t seed; /* jitter generator seed; 0: seeded from the clock */
     retry_observer_fn on_retry;
     void *observer_arg;
 } retry_policy_t;

@@ -10,8 +10,8 @@
 
 #include "ttl_cache.h"
 
-static atomic_int version;    /* what the "server" returns next */
-static atomic_int fail_next;  /* make the next fetch fail */
+static atomic_int version;   /* what the "server" returns next */
+static atomic_int fail_next; /* make the next fetch fail */
 
 static int fetch_config(void *arg, void **value) {
     (void)arg;
@@ -46,8 +46,9 @@ static int read_together(hop_executor_t *executor, ttl_cache_t *cache, int n, in
 static void report(ttl_cache_t *cache, const char *what) {
     ttl_cache_stats_t s = {0};
     ttl_cache_stats(cache, &s);
-    printf("%-44s fetches %llu, hits %llu, misses %llu, failed fetches %llu\n", what, (unsigned long long)s.fetches,
-           (unsigned long long)s.hits, (unsigned long long)s.misses, (unsigned long long)s.fetch_failures);
+    printf("%-44s fetches %llu, hits %llu, misses %llu, failed fetches %llu\n", what,
+           (unsigned long long)s.fetches, (unsigned long long)s.hits, (unsigned long long)s.misses,
+           (unsigned long long)s.fetch_failures);
 }
 
 int main(void) {

@@ -71,8 +71,8 @@ typedef struct {
     void *value;
     bool has_value;
     uint64_t expires_ns;
-    uint64_t epoch;          /* bumped by invalidate: a fetch started before it is not stored */
-    ttl_flight_t *flight;    /* the fetch in flight, or NULL */
+    uint64_t epoch;       /* bumped by invalidate: a fetch started before it is not stored */
+    ttl_flight_t *flight; /* the fetch in flight, or NULL */
     uint64_t hits, misses, fetches, fetch_failures;
     /* fixed at init: */
     uint64_t ttl_ns;
@@ -93,12 +93,15 @@ typedef struct {
  * milliseconds, counted with ref and unref. ref and unref are both NULL (values not owned) or both set. Not
  * thread-safe against other use of cache. Returns 0, or HOP_EINVAL (NULL
  * cache or fetch, ttl_ms < 0, only one of ref/unref). */
-static inline int ttl_cache_init_counted(ttl_cache_t *cache, int64_t ttl_ms, ttl_fetch_fn fetch, void *fetch_arg,
-                                         ttl_ref_fn ref, ttl_unref_fn unref) {
+static inline int ttl_cache_init_counted(ttl_cache_t *cache, int64_t ttl_ms, ttl_fetch_fn fetch,
+                                         void *fetch_arg, ttl_ref_fn ref, ttl_unref_fn unref) {
     if (!cache || !fetch || ttl_ms < 0 || (!ref) != (!unref))
         return HOP_EINVAL;
-    *cache = (ttl_cache_t){.ttl_ns = (uint64_t)ttl_ms * 1000000u, .fetch = fetch, .fetch_arg = fetch_arg,
-                           .ref = ref, .unref = unref};
+    *cache = (ttl_cache_t){.ttl_ns = (uint64_t)ttl_ms * 1000000u,
+                           .fetch = fetch,
+                           .fetch_arg = fetch_arg,
+                           .ref = ref,
+                           .unref = unref};
     pthread_mutex_init(&cache->lock, NULL);
     return 0;
 }

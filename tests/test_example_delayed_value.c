@@ -93,7 +93,8 @@ Test(example_delayed_value, the_task_resumes_on_its_own_executor_not_on_the_time
     hop_task_unref(t);
 }
 
-Test(example_delayed_value, cancelling_the_task_during_the_delay_returns_ecanceled_and_leaves_the_value_unset) {
+Test(example_delayed_value,
+     cancelling_the_task_during_the_delay_returns_ecanceled_and_leaves_the_value_unset) {
     wait_t w = {.delay_ms = 10000, .timeout_ms = -1, .value = (void *)9};
     hop_task_t *t;
     HOP_OK(hop_task_spawn(manual, wait_task, &w, NULL, &t));

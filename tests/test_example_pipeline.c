@@ -248,7 +248,8 @@ Test(example_pipeline, on_an_error_nothing_is_left_over) {
     pipeline_t p;
     pipeline_init(&p, box_free);
     pipeline_then(&p, "inc", box_inc, NULL);
-    pipeline_then_offload(&p, "fail, offloaded", hop_pool_executor(&pool), fail_with, (void *)(intptr_t)HOP_EBUSY);
+    pipeline_then_offload(&p, "fail, offloaded", hop_pool_executor(&pool), fail_with,
+                          (void *)(intptr_t)HOP_EBUSY);
     run_t r = {.p = &p, .input = box_new(1)};
     run_on_manual(&r);
     HOP_ERR(r.status, HOP_EBUSY);

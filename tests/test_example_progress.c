@@ -55,8 +55,8 @@ static void assert_increasing(const seen_t *s) {
 typedef struct {
     const int *reports;
     int n;
-    int status;      /* returned at the end */
-    sem_t *ack;      /* waited on after each report, if set */
+    int status; /* returned at the end */
+    sem_t *ack; /* waited on after each report, if set */
     int report_errors;
 } script_t;
 
@@ -87,8 +87,8 @@ static void *run_task(void *arg) {
     run_t *r = arg;
     if (r->seen && r->seen->expect_task == (hop_task_t *)1)
         r->seen->expect_task = hop_task_current();
-    r->status = progress_run(r->job_executor, r->job, r->job_arg, r->seen ? record : NULL, r->seen, &r->result,
-                             r->destructor);
+    r->status = progress_run(r->job_executor, r->job, r->job_arg, r->seen ? record : NULL, r->seen,
+                             &r->result, r->destructor);
     return NULL;
 }
 
@@ -105,7 +105,8 @@ Test(example_progress, every_report_reaches_the_task_in_order_when_the_job_waits
     static const int reports[] = {0, 25, 50, 75, 100};
     script_t script = {.reports = reports, .n = 5, .ack = &ack};
     seen_t seen = {.ack = &ack, .expect_task = (hop_task_t *)1};
-    run_t r = {.job_executor = hop_pool_executor(&workers), .job = scripted, .job_arg = &script, .seen = &seen};
+    run_t r = {
+        .job_executor = hop_pool_executor(&workers), .job = scripted, .job_arg = &script, .seen = &seen};
     run_on_manual(&r);
     HOP_OK(r.status);
     cr_assert_eq(r.result, (void *)0x5eed);
@@ -141,7 +142,8 @@ Test(example_progress, a_successful_job_that_never_reports_100_still_ends_at_100
     static const int reports[] = {10, 20};
     script_t script = {.reports = reports, .n = 2};
     seen_t seen = {0};
-    run_t r = {.job_executor = hop_pool_executor(&workers), .job = scripted, .job_arg = &script, .seen = &seen};
+    run_t r = {
+        .job_executor = hop_pool_executor(&workers), .job = scripted, .job_arg = &script, .seen = &seen};
     run_on_manual(&r);
     HOP_OK(r.status);
     assert_increasing(&seen);
@@ -152,7 +154,8 @@ Test(example_progress, a_failed_job_returns_its_error_and_its_percentages_stop_w
     static const int reports[] = {10, 30};
     script_t script = {.reports = reports, .n = 2, .status = HOP_EBUSY};
     seen_t seen = {0};
-    run_t r = {.job_executor = hop_pool_executor(&workers), .job = scripted, .job_arg = &script, .seen = &seen};
+    run_t r = {
+        .job_executor = hop_pool_executor(&workers), .job = scripted, .job_arg = &script, .seen = &seen};
     run_on_manual(&r);
     HOP_ERR(r.status, HOP_EBUSY);
     cr_assert_geq(seen.count, 1);
@@ -164,7 +167,8 @@ Test(example_progress, out_of_range_reports_are_rejected) {
     static const int reports[] = {-1, 101, 40};
     script_t script = {.reports = reports, .n = 3};
     seen_t seen = {0};
-    run_t r = {.job_executor = hop_pool_executor(&workers), .job = scripted, .job_arg = &script, .seen = &seen};
+    run_t r = {
+        .job_executor = hop_pool_executor(&workers), .job = scripted, .job_arg = &script, .seen = &seen};
     run_on_manual(&r);
     HOP_OK(r.status);
     cr_assert_eq(script.report_errors, 2);
@@ -222,7 +226,10 @@ Test(example_progress, cancelling_the_waiting_task_returns_at_once_and_the_job_s
     endless_t e = {.ignore_cancel = 0};
     atomic_store(&destroyed, 0);
     seen_t seen = {0};
-    run_t r = {.job_executor = hop_pool_executor(&workers), .job = endless, .job_arg = &e, .seen = &seen,
+    run_t r = {.job_executor = hop_pool_executor(&workers),
+               .job = endless,
+               .job_arg = &e,
+               .seen = &seen,
                .destructor = destroy_result};
     hop_task_t *t;
     HOP_OK(hop_task_spawn(manual, run_task, &r, NULL, &t));
@@ -244,7 +251,9 @@ Test(example_progress, cancelling_the_waiting_task_returns_at_once_and_the_job_s
 Test(example_progress, a_result_the_task_no_longer_waits_for_goes_to_the_destructor_once) {
     endless_t e = {.ignore_cancel = 1};
     atomic_store(&destroyed, 0);
-    run_t r = {.job_executor = hop_pool_executor(&workers), .job = endless, .job_arg = &e,
+    run_t r = {.job_executor = hop_pool_executor(&workers),
+               .job = endless,
+               .job_arg = &e,
                .destructor = destroy_result};
     hop_task_t *t;
     HOP_OK(hop_task_spawn(manual, run_task, &r, NULL, &t));
@@ -271,7 +280,9 @@ Test(example_progress, with_nowhere_to_put_it_the_result_goes_to_the_destructor)
     endless_t e = {.ignore_cancel = 0};
     atomic_store(&e.release, 1);
     atomic_store(&destroyed, 0);
-    run_t r = {.job_executor = hop_pool_executor(&workers), .job = endless, .job_arg = &e,
+    run_t r = {.job_executor = hop_pool_executor(&workers),
+               .job = endless,
+               .job_arg = &e,
                .destructor = destroy_result};
     hop_task_t *t;
     HOP_OK(hop_task_spawn(manual, run_without_result, &r, NULL, &t));
@@ -330,7 +341,8 @@ Test(example_progress, cancels_racing_completions_leave_every_result_with_exactl
     static stress_t s[N];
     hop_task_t *tasks[N];
     for (int i = 0; i < N; i++) {
-        s[i] = (stress_t){.run = {.job_executor = hop_pool_executor(&workers), .job = quick_job,
+        s[i] = (stress_t){.run = {.job_executor = hop_pool_executor(&workers),
+                                  .job = quick_job,
                                   .destructor = destroy_stress_result}};
         s[i].run.seen = &s[i].seen;
         s[i].run.status = 1;

@@ -185,7 +185,8 @@ static int compare_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-Test(example_rate_limit, grants_to_tasks_on_a_pool_and_a_loop_are_at_least_the_interval_apart, .timeout = 120) {
+Test(example_rate_limit, grants_to_tasks_on_a_pool_and_a_loop_are_at_least_the_interval_apart,
+     .timeout = 120) {
     hop_pool_t pool;
     hop_loop_t loop;
     HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));

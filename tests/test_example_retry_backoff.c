@@ -64,8 +64,13 @@ static void *retry_task(void *arg) {
 
 static run_t make_run(int failures, int error) {
     run_t r = {
-        .policy = {.max_attempts = 4, .base_delay_ms = 1, .factor = 2.0, .max_delay_ms = 8,
-                   .retryable = transient, .retryable_count = 2, .seed = 7},
+        .policy = {.max_attempts = 4,
+                   .base_delay_ms = 1,
+                   .factor = 2.0,
+                   .max_delay_ms = 8,
+                   .retryable = transient,
+                   .retryable_count = 2,
+                   .seed = 7},
         .flaky = {.failures = failures, .error = error},
     };
     r.policy.on_retry = record_retry;
@@ -134,8 +139,8 @@ Test(example_retry_backoff, backoff_delays_grow_by_the_factor_and_stop_at_the_ca
 }
 
 Test(example_retry_backoff, jitter_keeps_each_delay_between_its_floor_and_the_plain_delay) {
-    retry_policy_t p = {.max_attempts = 10, .base_delay_ms = 1000, .factor = 3.0, .max_delay_ms = 100000,
-                        .jitter = 0.5};
+    retry_policy_t p = {
+        .max_attempts = 10, .base_delay_ms = 1000, .factor = 3.0, .max_delay_ms = 100000, .jitter = 0.5};
     uint64_t rng = 12345;
     int below_plain = 0;
     for (int i = 0; i < 1000; i++) {
@@ -152,8 +157,8 @@ Test(example_retry_backoff, jitter_keeps_each_delay_between_its_floor_and_the_pl
 }
 
 Test(example_retry_backoff, the_same_seed_gives_the_same_jittered_delays) {
-    retry_policy_t p = {.max_attempts = 10, .base_delay_ms = 100, .factor = 2.0, .max_delay_ms = 10000,
-                        .jitter = 1.0};
+    retry_policy_t p = {
+        .max_attempts = 10, .base_delay_ms = 100, .factor = 2.0, .max_delay_ms = 10000, .jitter = 1.0};
     uint64_t a = 99, b = 99, c = 100;
     int differ = 0;
     for (int n = 1; n <= 8; n++) {
@@ -246,8 +251,13 @@ static int offloaded_op(void *arg, void **result) {
 }
 
 static void *loop_retry(void *arg) {
-    static const retry_policy_t p = {.max_attempts = 5, .base_delay_ms = 2, .factor = 2.0, .max_delay_ms = 10,
-                                     .jitter = 0.5, .retryable = transient, .retryable_count = 2};
+    static const retry_policy_t p = {.max_attempts = 5,
+                                     .base_delay_ms = 2,
+                                     .factor = 2.0,
+                                     .max_delay_ms = 10,
+                                     .jitter = 0.5,
+                                     .retryable = transient,
+                                     .retryable_count = 2};
     void *value = NULL;
     int err = retry_call(&p, offloaded_op, arg, &value);
     if (hop_loop_current() != &loop)

@@ -322,7 +322,8 @@ static void *pool_get(void *arg) {
     return NULL;
 }
 
-Test(example_ttl_cache, fifty_tasks_on_a_two_worker_pool_missing_at_once_cause_exactly_one_fetch, .timeout = 120) {
+Test(example_ttl_cache, fifty_tasks_on_a_two_worker_pool_missing_at_once_cause_exactly_one_fetch,
+     .timeout = 120) {
     hop_pool_t pool;
     HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
     source_t s = make_source();
