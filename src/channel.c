@@ -31,8 +31,8 @@ typedef struct hop__channel_waiter_s {
     hop_channel_t *channel;
     struct hop__channel_waiter_s *next;
     struct hop__channel_waiter_s *prev;
-    void *item;  /* a sender's item; a receiver's, once given */
-    int result;  /* 0 or HOP_ECLOSED, set by whoever dequeues the waiter */
+    void *item; /* a sender's item; a receiver's, once given */
+    int result; /* 0 or HOP_ECLOSED, set by whoever dequeues the waiter */
     bool queued;
     bool sender;
 } hop__channel_waiter_t;
@@ -86,7 +86,9 @@ static size_t hop__channel_count(const hop_channel_t *c) {
     return (size_t)hop__atomic_load_u64((uint64_t *)&c->count);
 }
 
-static void hop__channel_set_count(hop_channel_t *c, size_t count) { hop__atomic_store_u64(&c->count, count); }
+static void hop__channel_set_count(hop_channel_t *c, size_t count) {
+    hop__atomic_store_u64(&c->count, count);
+}
 
 static bool hop__channel_closed(const hop_channel_t *c) {
     return hop__atomic_load_uint((unsigned int *)&c->closed) != 0;
@@ -181,7 +183,8 @@ int hop_channel_init(hop_channel_t *channel, size_t capacity, void **buffer) {
             return HOP_ENOMEM;
         owns = true;
     }
-    *channel = (hop_channel_t){.magic = HOP__CHANNEL_MAGIC, .owns_buffer = owns, .buffer = buffer, .capacity = capacity};
+    *channel = (hop_channel_t){
+        .magic = HOP__CHANNEL_MAGIC, .owns_buffer = owns, .buffer = buffer, .capacity = capacity};
     return 0;
 }
 
@@ -302,7 +305,8 @@ int hop_channel_close(hop_channel_t *channel) {
     }
     hop__atomic_store_uint(&channel->closed, 1u);
     /* Waiting receivers imply an empty buffer: nothing left for them. */
-    hop__channel_waiter_t *senders = hop__channel_detach_closed(&channel->senders_head, &channel->senders_tail);
+    hop__channel_waiter_t *senders =
+        hop__channel_detach_closed(&channel->senders_head, &channel->senders_tail);
     hop__channel_waiter_t *receivers =
         hop__channel_detach_closed(&channel->receivers_head, &channel->receivers_tail);
     hop__spinlock_unlock(hop__channel_spin(channel));

@@ -27,7 +27,9 @@ static hop__spinlock_t *hop__event_spin(hop_event_t *e) { return (hop__spinlock_
 
 static bool hop__event_valid(const hop_event_t *e) { return e && e->magic == HOP__EVENT_MAGIC; }
 
-static bool hop__event_flag(const hop_event_t *e) { return hop__atomic_load_uint((unsigned int *)&e->set) != 0; }
+static bool hop__event_flag(const hop_event_t *e) {
+    return hop__atomic_load_uint((unsigned int *)&e->set) != 0;
+}
 
 int hop_event_init(hop_event_t *event) {
     if (!event)

@@ -25,7 +25,9 @@ typedef struct hop__semaphore_waiter_s {
 
 /* The public struct keeps the spin lock as a bare word, which is all a
  * hop__spinlock_t is. */
-static hop__spinlock_t *hop__semaphore_spin(hop_semaphore_t *s) { return (hop__spinlock_t *)(void *)&s->lock; }
+static hop__spinlock_t *hop__semaphore_spin(hop_semaphore_t *s) {
+    return (hop__spinlock_t *)(void *)&s->lock;
+}
 
 static bool hop__semaphore_valid(const hop_semaphore_t *s) { return s && s->magic == HOP__SEMAPHORE_MAGIC; }
 

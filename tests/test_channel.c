@@ -13,13 +13,13 @@
 
 #include "helpers.h"
 
-#define EXPECT_RC(call, expected, ...)                                                                  \
-    do {                                                                                                \
-        int expect_rc_ = (call);                                                                        \
-        if (expect_rc_ != (expected))                                                                   \
-            cr_log_error("%s returned %s, expected %s", #call, hop_err_name(expect_rc_),               \
-                         hop_err_name(expected));                                                       \
-        cr_assert_eq(expect_rc_, (expected), __VA_ARGS__);                                              \
+#define EXPECT_RC(call, expected, ...)                                                                       \
+    do {                                                                                                     \
+        int expect_rc_ = (call);                                                                             \
+        if (expect_rc_ != (expected))                                                                        \
+            cr_log_error("%s returned %s, expected %s", #call, hop_err_name(expect_rc_),                     \
+                         hop_err_name(expected));                                                            \
+        cr_assert_eq(expect_rc_, (expected), __VA_ARGS__);                                                   \
     } while (0)
 
 static hop_executor_t *manual;
@@ -541,7 +541,8 @@ Test(channel, a_loop_task_feeds_three_pool_tasks_and_every_item_arrives_once, .t
     hop_pool_options_t options = {.threads = 2, .spin_us = -1};
     HOP_OK(hop_pool_init(&pool, &options));
     hop_executor_t *producers[] = {hop_loop_executor(&loop)};
-    hop_executor_t *receivers[] = {hop_pool_executor(&pool), hop_pool_executor(&pool), hop_pool_executor(&pool)};
+    hop_executor_t *receivers[] = {hop_pool_executor(&pool), hop_pool_executor(&pool),
+                                   hop_pool_executor(&pool)};
     run_cross(producers, 1, receivers, 3, 8);
     HOP_OK(hop_pool_close(&pool));
     HOP_OK(hop_loop_close(&loop));
@@ -626,7 +627,8 @@ static void cancel_on_plain_thread(hop_task_t *task) {
     pthread_join(thread, NULL);
 }
 
-Test(channel, a_receiver_cancelled_from_a_plain_thread_gets_ecanceled_and_the_next_item_goes_to_the_next_receiver) {
+Test(channel,
+     a_receiver_cancelled_from_a_plain_thread_gets_ecanceled_and_the_next_item_goes_to_the_next_receiver) {
     hop_channel_t c;
     HOP_OK(hop_channel_init(&c, 2, NULL));
     op_t r[2];
@@ -779,14 +781,15 @@ static void send_racing_cancel(size_t capacity, int iterations) {
     }
     EXPECT_RC(hop_channel_destroy(&c), 0, "no waiter record left behind");
     HOP_OK(hop_pool_close(&pool));
-    cr_log_info("send vs cancel (capacity %zu): %u delivered, %u left buffered, %u refused", capacity, delivered,
-                left, refused);
+    cr_log_info("send vs cancel (capacity %zu): %u delivered, %u left buffered, %u refused", capacity,
+                delivered, left, refused);
 }
 
 Test(channel, send_racing_a_receivers_cancel_neither_loses_nor_duplicates_the_item, .timeout = 240) {
     send_racing_cancel(1, 3000);
 }
 
-Test(channel, on_a_rendezvous_channel_send_racing_cancel_neither_loses_nor_duplicates_the_item, .timeout = 240) {
+Test(channel, on_a_rendezvous_channel_send_racing_cancel_neither_loses_nor_duplicates_the_item,
+     .timeout = 240) {
     send_racing_cancel(0, 3000);
 }

@@ -10,13 +10,13 @@
 
 #include "helpers.h"
 
-#define EXPECT_RC(call, expected, ...)                                                                  \
-    do {                                                                                                \
-        int expect_rc_ = (call);                                                                        \
-        if (expect_rc_ != (expected))                                                                   \
-            cr_log_error("%s returned %s, expected %s", #call, hop_err_name(expect_rc_),               \
-                         hop_err_name(expected));                                                       \
-        cr_assert_eq(expect_rc_, (expected), __VA_ARGS__);                                              \
+#define EXPECT_RC(call, expected, ...)                                                                       \
+    do {                                                                                                     \
+        int expect_rc_ = (call);                                                                             \
+        if (expect_rc_ != (expected))                                                                        \
+            cr_log_error("%s returned %s, expected %s", #call, hop_err_name(expect_rc_),                     \
+                         hop_err_name(expected));                                                            \
+        cr_assert_eq(expect_rc_, (expected), __VA_ARGS__);                                                   \
     } while (0)
 
 static hop_executor_t *manual;

@@ -12,13 +12,13 @@
 
 #include "helpers.h"
 
-#define EXPECT_RC(call, expected, ...)                                                                  \
-    do {                                                                                                \
-        int expect_rc_ = (call);                                                                        \
-        if (expect_rc_ != (expected))                                                                   \
-            cr_log_error("%s returned %s, expected %s", #call, hop_err_name(expect_rc_),               \
-                         hop_err_name(expected));                                                       \
-        cr_assert_eq(expect_rc_, (expected), __VA_ARGS__);                                              \
+#define EXPECT_RC(call, expected, ...)                                                                       \
+    do {                                                                                                     \
+        int expect_rc_ = (call);                                                                             \
+        if (expect_rc_ != (expected))                                                                        \
+            cr_log_error("%s returned %s, expected %s", #call, hop_err_name(expect_rc_),                     \
+                         hop_err_name(expected));                                                            \
+        cr_assert_eq(expect_rc_, (expected), __VA_ARGS__);                                                   \
     } while (0)
 
 static hop_executor_t *manual;
@@ -55,10 +55,10 @@ typedef struct caller_s caller_t;
 struct caller_s {
     hop_once_t *once;
     int id;
-    unsigned int *runs;   /* init runs, all callers together (atomic) */
-    hop_future_t *gate;   /* if set, init awaits it: its error fails init */
-    int fail_with;        /* if negative, init fails with it (after the gate) */
-    int init_await_rc;    /* what init's await of the gate returned */
+    unsigned int *runs; /* init runs, all callers together (atomic) */
+    hop_future_t *gate; /* if set, init awaits it: its error fails init */
+    int fail_with;      /* if negative, init fails with it (after the gate) */
+    int init_await_rc;  /* what init's await of the gate returned */
     bool ran_init;
     int rc;
     void *value;
@@ -493,7 +493,11 @@ Test(once, many_rounds_of_callers_with_failing_inits_and_cancels_each_end_consis
         mixed_t m[N];
         hop_task_t *t[N];
         for (int i = 0; i < N; i++) {
-            m[i] = (mixed_t){.once = &o, .successes = &successes, .start = &start, .id = i, .rc = 1,
+            m[i] = (mixed_t){.once = &o,
+                             .successes = &successes,
+                             .start = &start,
+                             .id = i,
+                             .rc = 1,
                              .fail = rand_r(&seed) % 3 == 0};
             t[i] = spawn(hop_pool_executor(&pool), mixed_call, &m[i]);
         }
@@ -524,7 +528,8 @@ Test(once, many_rounds_of_callers_with_failing_inits_and_cancels_each_end_consis
             }
         }
         cr_assert_leq(successes, 1, "round %d: init succeeded %u times", round, successes);
-        cr_assert_eq(winner != NULL, successes == 1, "round %d: a value without a success, or the reverse", round);
+        cr_assert_eq(winner != NULL, successes == 1, "round %d: a value without a success, or the reverse",
+                     round);
         cr_assert_eq(hop_once_is_done(&o), successes == 1);
     }
     HOP_OK(hop_pool_close(&pool));

@@ -10,13 +10,13 @@
 
 #include "helpers.h"
 
-#define EXPECT_RC(call, expected, ...)                                                                  \
-    do {                                                                                                \
-        int expect_rc_ = (call);                                                                        \
-        if (expect_rc_ != (expected))                                                                   \
-            cr_log_error("%s returned %s, expected %s", #call, hop_err_name(expect_rc_),               \
-                         hop_err_name(expected));                                                       \
-        cr_assert_eq(expect_rc_, (expected), __VA_ARGS__);                                              \
+#define EXPECT_RC(call, expected, ...)                                                                       \
+    do {                                                                                                     \
+        int expect_rc_ = (call);                                                                             \
+        if (expect_rc_ != (expected))                                                                        \
+            cr_log_error("%s returned %s, expected %s", #call, hop_err_name(expect_rc_),                     \
+                         hop_err_name(expected));                                                            \
+        cr_assert_eq(expect_rc_, (expected), __VA_ARGS__);                                                   \
     } while (0)
 
 static hop_executor_t *manual;
@@ -220,8 +220,8 @@ static void *limited_work(void *arg) {
         }
         unsigned int now = __atomic_add_fetch(&l->inside, 1, __ATOMIC_ACQ_REL);
         unsigned int most = __atomic_load_n(&l->most_inside, __ATOMIC_RELAXED);
-        while (now > most && !__atomic_compare_exchange_n(&l->most_inside, &most, now, false, __ATOMIC_RELAXED,
-                                                          __ATOMIC_RELAXED))
+        while (now > most && !__atomic_compare_exchange_n(&l->most_inside, &most, now, false,
+                                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED))
             ;
         if (i % 8 == 0)
             hop_yield();

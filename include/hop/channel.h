@@ -67,7 +67,7 @@ struct hop_channel_s {
     bool owns_buffer;
     void **buffer;
     size_t capacity;
-    size_t first; /* index of the oldest buffered item */
+    size_t first;   /* index of the oldest buffered item */
     uint64_t count; /* items buffered (atomic) */
     struct hop__channel_waiter_s *senders_head;
     struct hop__channel_waiter_s *senders_tail;
@@ -147,7 +147,8 @@ HOP_EXTERN int hop_channel_destroy(hop_channel_t *channel);
  * drained, or the task was interrupted), with item a void * local to the
  * loop. Task only.
  *     HOP_CHANNEL_FOREACH(&jobs, job) { handle(job); } */
-#define HOP_CHANNEL_FOREACH(channel, item) for (void *item = NULL; hop_channel_receive((channel), &item) == 0;)
+#define HOP_CHANNEL_FOREACH(channel, item)                                                                   \
+    for (void *item = NULL; hop_channel_receive((channel), &item) == 0;)
 
 #ifdef __cplusplus
 }

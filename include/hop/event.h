@@ -41,7 +41,8 @@ struct hop_event_s {
 
 /* HOP_EVENT_INIT: a static initialiser for a clear event, same as
  * hop_event_init(). */
-#define HOP_EVENT_INIT {0u, HOP__EVENT_MAGIC, 0u, NULL, NULL}
+#define HOP_EVENT_INIT                                                                                       \
+    { 0u, HOP__EVENT_MAGIC, 0u, NULL, NULL }
 
 /* hop_event_init: makes event clear, with no waiters. Any thread; not
  * concurrently with other use of the same event. Returns 0 or HOP_EINVAL. */

@@ -50,7 +50,8 @@ struct hop_mutex_s {
 
 /* HOP_MUTEX_INIT: a static initialiser, same as hop_mutex_init():
  *     static hop_mutex_t table_lock = HOP_MUTEX_INIT; */
-#define HOP_MUTEX_INIT {0u, HOP__MUTEX_MAGIC, NULL, NULL, NULL}
+#define HOP_MUTEX_INIT                                                                                       \
+    { 0u, HOP__MUTEX_MAGIC, NULL, NULL, NULL }
 
 /* hop_mutex_init: makes mutex unlocked with no waiters. Any thread; not
  * concurrently with other use of the same mutex.

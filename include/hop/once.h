@@ -65,7 +65,8 @@ struct hop_once_s {
 };
 
 /* HOP_ONCE_INIT: a static initialiser; zero-filled storage works too. */
-#define HOP_ONCE_INIT {0u, 0u, NULL, NULL, NULL, NULL}
+#define HOP_ONCE_INIT                                                                                        \
+    { 0u, 0u, NULL, NULL, NULL, NULL }
 
 /* hop_once_init: makes once fresh (init not yet run). Not concurrently with
  * other use of once. Returns 0 or HOP_EINVAL (NULL). */
