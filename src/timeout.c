@@ -125,6 +125,10 @@ int hop_await_timeout(hop_awaitable_t *awaitable, int64_t timeout_ms) {
         return HOP_EINVAL;
     if (!awaitable->ops->cancel)
         return HOP_ENOTSUP;
+    /* Ready now: no deadline, so even a zero timeout cannot fire (on the
+     * timer thread, before hop_await looks) and beat a ready awaitable. */
+    if (awaitable->ops->ready && awaitable->ops->ready(awaitable))
+        return hop_await(awaitable);
     hop_deadline_t deadline;
     int err = hop_deadline_enter(&deadline, timeout_ms);
     if (err)

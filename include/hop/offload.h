@@ -34,6 +34,10 @@ HOP_EXTERN int hop_run_in_executor(hop_executor_t *executor, void *(*fn)(void *a
  *     then passed to result_destructor on that thread (if not NULL), so it is
  *     never leaked. Nothing of the task's stack is used by then.
  *   - fn has returned: the result is the task's, as if no cancel had come.
+ * The caller cannot tell the first two cases apart, so after HOP_ECANCELED or
+ * HOP_ETIMEDOUT fn may still be using arg: give fn an arg that outlives it
+ * (or that fn owns and frees, or returns inside its result for the
+ * destructor), never one on the task's stack that the task frees or reuses.
  * Same errors as hop_run_in_executor. */
 HOP_EXTERN int hop_run_in_executor_ex(hop_executor_t *executor, void *(*fn)(void *arg), void *arg,
                                       void **result, hop_result_destructor_fn result_destructor);
