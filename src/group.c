@@ -278,10 +278,11 @@ static const hop_awaitable_ops_t hop__group_shielded_ops = {
  * this mirrors it for the uninterruptible case). */
 static int hop__group_await_shielded(hop_awaitable_t *aw) {
     hop_task_t *t = hop_task_current();
-    aw->task = t;
     aw->status = 0;
     aw->state = 0;
-    aw->generation = ++t->await_generation;
+    hop__atomic_store_ptr(&aw->task, t);
+    hop__atomic_fence_release();
+    hop__atomic_store_u64(&aw->generation, ++t->await_generation);
     if (!(aw->ops->ready && aw->ops->ready(aw))) {
         t->awaiting = aw;
         t->switch_reason = HOP__SWITCH_SUSPEND;
