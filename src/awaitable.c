@@ -46,15 +46,8 @@ int hop__task_pending_interrupt(const hop_task_t *t) {
     return 0;
 }
 
-int hop_await(hop_awaitable_t *awaitable) {
-    if (!awaitable || !awaitable->ops || !awaitable->ops->suspend)
-        return HOP_EINVAL;
-    hop_task_t *t = hop_task_current();
-    if (!t)
-        return HOP_ENOTTASK;
-    int interrupt = hop__task_pending_interrupt(t);
-    if (interrupt)
-        return interrupt;
+/* The await itself, once hop_await() has decided the task may suspend. */
+static int hop__await(hop_task_t *t, hop_awaitable_t *awaitable) {
     awaitable->status = 0;
     awaitable->state = 0;
     /* Atomic, task first: hop_awaitable_interrupt() may read them while
@@ -76,6 +69,25 @@ int hop_await(hop_awaitable_t *awaitable) {
         }
     }
     return awaitable->ops->resume ? awaitable->ops->resume(awaitable) : awaitable->status;
+}
+
+int hop_await(hop_awaitable_t *awaitable) {
+    if (!awaitable || !awaitable->ops || !awaitable->ops->suspend)
+        return HOP_EINVAL;
+    hop_task_t *t = hop_task_current();
+    if (!t)
+        return HOP_ENOTTASK;
+    int interrupt = hop__task_pending_interrupt(t);
+    if (interrupt)
+        return interrupt;
+    return hop__await(t, awaitable);
+}
+
+int hop__await_shielded(hop_awaitable_t *awaitable) {
+    hop_task_t *t = hop_task_current();
+    if (!t || awaitable->ops->cancel)
+        hop__fatal("hop__await_shielded: needs a task and an awaitable without a cancel op");
+    return hop__await(t, awaitable);
 }
 
 /* Sets bits in t's await word for generation, or fails if the await is over

@@ -29,7 +29,7 @@
  * has finished. If the task was already cancelled (or past a deadline) when it
  * called hop_group_wait(), hop_await() refuses to suspend it at all; the
  * group then cancels the children and waits with an uninterruptible await
- * (hop__group_await_shielded()). */
+ * (hop__await_shielded()). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,41 +272,10 @@ static const hop_awaitable_ops_t hop__group_shielded_ops = {
     .suspend = hop__group_wait_suspend,
 };
 
-/* hop_await() for an awaitable without a cancel op, minus its refusal to
- * suspend a task that has a pending interrupt: the one wait a cancelled
- * task must still make (hop_await() in src/awaitable.c is the reference;
- * this mirrors it for the uninterruptible case). */
-static int hop__group_await_shielded(hop_awaitable_t *aw) {
-    hop_task_t *t = hop_task_current();
-    aw->status = 0;
-    aw->state = 0;
-    hop__atomic_store_ptr(&aw->task, t);
-    hop__atomic_fence_release();
-    hop__atomic_store_u64(&aw->generation, ++t->await_generation);
-    if (!(aw->ops->ready && aw->ops->ready(aw))) {
-        t->awaiting = aw;
-        t->switch_reason = HOP__SWITCH_SUSPEND;
-        hop__task_switch_out(t);
-    }
-    return aw->status;
-}
-
-/* The interrupt status the task has pending: an await that would be ready
- * at once reports it (hop_await() checks it first). */
-static bool hop__probe_ready(hop_awaitable_t *aw) {
-    (void)aw;
-    return true;
-}
-static bool hop__probe_suspend(hop_awaitable_t *aw) {
-    (void)aw;
-    return false;
-}
-static const hop_awaitable_ops_t hop__probe_ops = {.ready = hop__probe_ready, .suspend = hop__probe_suspend};
-
+/* The interrupt the task has pending (it was cancelled, or a deadline
+ * passed): what the wait reports once its children are gone. */
 static int hop__group_pending_interrupt(void) {
-    hop_awaitable_t probe;
-    hop_awaitable_init(&probe, &hop__probe_ops);
-    int status = hop_await(&probe);
+    int status = hop__task_pending_interrupt(hop_task_current());
     return status < 0 ? status : HOP_ECANCELED;
 }
 
@@ -352,7 +321,7 @@ int hop_group_wait(hop_group_t *group) {
         hop__group_close(group, 0);
         hop_awaitable_init(&a.base, &hop__group_shielded_ops);
         a.suspend_ran = false;
-        (void)hop__group_await_shielded(&a.base);
+        (void)hop__await_shielded(&a.base);
     }
 
     hop__group_lock(group);

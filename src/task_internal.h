@@ -132,6 +132,13 @@ int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, hop_executor_t *
  * task is handed off, false if it must continue at once on this thread. */
 bool hop__await_begin_suspension(hop_task_t *t, hop_awaitable_t *aw);
 
+/* hop__await_shielded: hop_await() that suspends even when the task has an
+ * interrupt pending (cancelled, or past a deadline), for the few waits a
+ * cancelled task must still make to finish cleanly (a task group waiting
+ * for its cancelled children). awaitable must have no cancel op: nothing
+ * interrupts it. Task only. */
+int hop__await_shielded(hop_awaitable_t *awaitable);
+
 /* hop__task_interrupt: interrupts whatever interruptible await task is
  * suspended in right now with status (task-level: cancellation and
  * deadlines). The caller has already made the reason visible (the cancel

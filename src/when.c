@@ -30,7 +30,7 @@
 #include <stdlib.h>
 
 #include "hop/when.h"
-#include "internal.h"
+#include "task_internal.h"
 
 enum { HOP__WHEN_ALL = 0, HOP__WHEN_ANY = 1 };
 enum { HOP__WHEN_REGISTERING = 1u, HOP__WHEN_DECIDED = 2u };
@@ -149,22 +149,9 @@ static bool hop__when_suspend(hop_awaitable_t *aw) {
 
 /* The wait's own interrupt status. The cancel op is not told it, and it
  * matters only when a callback in flight made the cancel op answer
- * HOP_EALREADY; then an await that is ready at once reports the task's
- * pending interrupt (hop_await checks that first). */
-static bool hop__probe_ready(hop_awaitable_t *aw) {
-    (void)aw;
-    return true;
-}
-static bool hop__probe_suspend(hop_awaitable_t *aw) {
-    (void)aw;
-    return false;
-}
-static const hop_awaitable_ops_t hop__probe_ops = {.ready = hop__probe_ready, .suspend = hop__probe_suspend};
-
+ * HOP_EALREADY: then the wait reports the task's pending interrupt. */
 static int hop__when_pending_interrupt(void) {
-    hop_awaitable_t probe;
-    hop_awaitable_init(&probe, &hop__probe_ops);
-    int status = hop_await(&probe);
+    int status = hop__task_pending_interrupt(hop_task_current());
     /* Only hop_task_cancel() and deadlines interrupt this private awaitable. */
     return status < 0 ? status : HOP_ECANCELED;
 }

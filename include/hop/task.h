@@ -112,8 +112,10 @@ HOP_EXTERN hop_future_t *hop_task_future(hop_task_t *task);
  *   - a task that has not started never runs its function;
  *   - a task suspended in an interruptible await (futures, joins,
  *     hop_run_in_executor, hop_sleep, hop's mutexes, semaphores, events,
- *     channels, task groups; any awaitable with a cancel op) resumes at once,
- *     on its own executor, with HOP_ECANCELED from that await;
+ *     channels, hop_once_call, hop_when_*; any awaitable with a cancel op)
+ *     resumes at once, on its own executor, with HOP_ECANCELED from that
+ *     await (hop_group_wait is the exception by design: it cancels the
+ *     group's children and returns HOP_ECANCELED once they have all ended);
  *   - a task that is running, or in an await that cannot be interrupted
  *     (hop_yield, hop_dispatch_to_executor), gets HOP_ECANCELED from its next
  *     await;
