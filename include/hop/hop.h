@@ -16,5 +16,12 @@
 #include "hop/loop.h"
 #include "hop/timer.h"
 #include "hop/task_local.h"
+#include "hop/when.h"
+#include "hop/group.h"
+#include "hop/mutex.h"
+#include "hop/event.h"
+#include "hop/semaphore.h"
+#include "hop/channel.h"
+#include "hop/once.h"
 
 #endif /* HOP_HOP_H */
