@@ -420,7 +420,7 @@ Test(awaitable, a_completion_that_arrives_while_cancel_runs_wins_and_resumes_onc
 #define RACE_ROUNDS 3000
 typedef struct {
     mailbox_t box;
-    mailbox_waiter_t *_Atomic waiter;
+    mailbox_waiter_t *waiter; /* __atomic builtins only */
     int delivered, interrupted, finished;
 } race_t;
 
