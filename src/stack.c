@@ -47,6 +47,7 @@ static pthread_key_t hop__stack_key;
 static uint64_t hop__page_size; /* atomic: 0 until the first use */
 
 static void hop__stack_thread_exit(void *unused);
+static void hop__stack_register_thread(void);
 
 static void hop__stack_init_once(void) {
     long page = sysconf(_SC_PAGESIZE);
@@ -148,6 +149,11 @@ static int hop__stack_cache_pop(hop__stack_cache_t *cache, hop__stack_t *out) {
     return 1;
 }
 
+/* Stacks move between a thread's cache and the shared pool in batches, so a
+ * thread that only spawns and one that only finishes tasks (a loop feeding a
+ * pool) take the shared lock once per batch, not once per task. */
+#define HOP__STACK_BATCH (HOP__STACK_THREAD_CACHE_MAX / 2)
+
 int hop__stack_acquire(size_t size, unsigned int flags, hop__stack_t *stack) {
     size = hop__stack_round_size(size);
     if (size == 0)
@@ -155,11 +161,21 @@ int hop__stack_acquire(size_t size, unsigned int flags, hop__stack_t *stack) {
     flags &= HOP_TASK_UNGUARDED_STACK;
     int found = hop__stack_cache_take(&hop__thread_cache, size, flags, stack);
     if (!found && hop__atomic_load_uint(&hop__stats_shared) != 0) {
+        hop__stack_t refill[HOP__STACK_BATCH];
+        unsigned int refills = 0;
         pthread_mutex_lock(&hop__shared_lock);
         found = hop__stack_cache_take(&hop__shared_pool, size, flags, stack);
+        while (found && refills < HOP__STACK_BATCH &&
+               hop__stack_cache_take(&hop__shared_pool, size, flags, &refill[refills]))
+            refills++;
         if (found)
             hop__atomic_store_uint(&hop__stats_shared, hop__shared_pool.count);
         pthread_mutex_unlock(&hop__shared_lock);
+        if (refills) {
+            hop__stack_register_thread();
+            for (unsigned int i = 0; i < refills; i++)
+                hop__stack_cache_put(&hop__thread_cache, &refill[i]);
+        }
     }
     if (!found) {
         int err = hop__stack_map(size, flags, stack);
@@ -187,20 +203,26 @@ static void hop__stack_register_thread(void) {
 }
 
 void hop__stack_release(hop__stack_t *stack) {
+    hop__stack_register_thread();
     if (hop__thread_cache.count < HOP__STACK_THREAD_CACHE_MAX) {
-        hop__stack_register_thread();
         hop__stack_cache_put(&hop__thread_cache, stack);
         return;
     }
+    /* Full: this stack and a batch of the cache go to the shared pool under
+     * one lock; what does not fit there goes back to the system. */
+    hop__stack_t spill[HOP__STACK_BATCH + 1];
+    unsigned int spills = 0;
+    spill[spills++] = *stack;
+    while (spills < HOP__STACK_BATCH + 1 && hop__stack_cache_pop(&hop__thread_cache, &spill[spills]))
+        spills++;
+    unsigned int kept = 0;
     pthread_mutex_lock(&hop__shared_lock);
-    if (hop__shared_pool.count < HOP__STACK_SHARED_POOL_MAX) {
-        hop__stack_cache_put(&hop__shared_pool, stack);
-        hop__atomic_store_uint(&hop__stats_shared, hop__shared_pool.count);
-        stack = NULL;
-    }
+    while (kept < spills && hop__shared_pool.count < HOP__STACK_SHARED_POOL_MAX)
+        hop__stack_cache_put(&hop__shared_pool, &spill[kept++]);
+    hop__atomic_store_uint(&hop__stats_shared, hop__shared_pool.count);
     pthread_mutex_unlock(&hop__shared_lock);
-    if (stack)
-        hop__stack_unmap(stack);
+    for (unsigned int i = kept; i < spills; i++)
+        hop__stack_unmap(&spill[i]);
 }
 
 /* Moves a thread's cache to the shared pool (unmapping what does not fit),

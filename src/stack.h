@@ -18,9 +18,11 @@ typedef struct hop__stack_s {
     unsigned int valgrind_id;
 } hop__stack_t;
 
-/* Per-thread cache bound, and shared pool bound, in stacks. */
+/* Per-thread cache bound, and shared pool bound, in stacks. A cached stack
+ * keeps the pages its last task touched (two or three for most tasks), so
+ * the pool holds at most about 12 MiB resident when full. */
 #define HOP__STACK_THREAD_CACHE_MAX 16
-#define HOP__STACK_SHARED_POOL_MAX 256
+#define HOP__STACK_SHARED_POOL_MAX 1024
 
 /* hop__stack_acquire: a stack of at least size usable bytes (rounded up to
  * pages). Any thread. Returns 0 or HOP_ENOMEM. */

@@ -100,9 +100,12 @@ Test(stack, a_stack_finished_on_another_thread_returns_to_that_threads_cache_wit
         hop_task_unref(tasks[i]);
     hop_stack_stats_t stats;
     hop_stack_stats(&stats);
-    /* 16 stay in this thread's cache, the rest go to the shared pool. */
+    /* The thread keeps between 8 and 16 (a full cache spills a batch of 8
+     * plus the stack being released), the rest go to the shared pool. */
     cr_assert_eq(stats.mapped, 64);
-    cr_assert_eq(stats.cached_shared, 48);
+    cr_assert_eq(stats.in_use, 0);
+    cr_assert_geq(stats.cached_shared, 64 - 16);
+    cr_assert_leq(stats.cached_shared, 64 - 8);
     HOP_OK(hop_manual_executor_destroy(manual));
 }
 
