@@ -32,7 +32,18 @@ typedef struct hop__stack_cache_s {
 static _Thread_local hop__stack_cache_t hop__thread_cache;
 
 static pthread_mutex_t hop__shared_lock = PTHREAD_MUTEX_INITIALIZER;
-static hop__stack_cache_t hop__shared_pool;   /* guarded by hop__shared_lock */
+/* The shared pool, one list per stack shape (size and flags), so taking a
+ * stack is O(1) however many stacks of other shapes it holds. A shape whose
+ * list is empty gives its slot up to a new one; with every slot taken by
+ * another shape, a released stack goes back to the system. */
+#define HOP__STACK_SHAPES 8
+typedef struct {
+    size_t size;
+    unsigned int flags;
+    hop__stack_cache_t stacks;
+} hop__stack_shape_t;
+static hop__stack_shape_t hop__shared_shapes[HOP__STACK_SHAPES]; /* guarded by hop__shared_lock */
+static unsigned int hop__shared_count;                           /* guarded by hop__shared_lock */
 static hop__stack_cache_t *hop__cache_registry; /* every thread's cache; guarded by hop__shared_lock */
 
 /* Changed only when a stack is mapped or unmapped, never on the spawn path:
@@ -149,6 +160,53 @@ static int hop__stack_cache_pop(hop__stack_cache_t *cache, hop__stack_t *out) {
     return 1;
 }
 
+/* The shared pool's list for a shape; with create, claims a free slot. */
+static hop__stack_cache_t *hop__shared_list(size_t size, unsigned int flags, int create) {
+    hop__stack_shape_t *free_slot = NULL;
+    for (int i = 0; i < HOP__STACK_SHAPES; i++) {
+        hop__stack_shape_t *shape = &hop__shared_shapes[i];
+        if (shape->stacks.count != 0 && shape->size == size && shape->flags == flags)
+            return &shape->stacks;
+        if (shape->stacks.count == 0 && !free_slot)
+            free_slot = shape;
+    }
+    if (!create || !free_slot)
+        return NULL;
+    free_slot->size = size;
+    free_slot->flags = flags;
+    return &free_slot->stacks;
+}
+
+/* Under the lock: keeps stack in the shared pool, or returns 0 (full). */
+static int hop__shared_put(const hop__stack_t *stack) {
+    if (hop__shared_count >= HOP__STACK_SHARED_POOL_MAX)
+        return 0;
+    hop__stack_cache_t *list = hop__shared_list(stack->size, stack->flags, 1);
+    if (!list)
+        return 0;
+    hop__stack_cache_put(list, stack);
+    hop__shared_count++;
+    hop__atomic_store_uint(&hop__stats_shared, hop__shared_count);
+    return 1;
+}
+
+/* Under the lock: a stack of that shape (any shape if size is 0), or 0. */
+static int hop__shared_take(size_t size, unsigned int flags, hop__stack_t *out) {
+    hop__stack_cache_t *list = NULL;
+    if (size) {
+        list = hop__shared_list(size, flags, 0);
+    } else {
+        for (int i = 0; i < HOP__STACK_SHAPES && !list; i++)
+            if (hop__shared_shapes[i].stacks.count)
+                list = &hop__shared_shapes[i].stacks;
+    }
+    if (!list || !hop__stack_cache_pop(list, out))
+        return 0;
+    hop__shared_count--;
+    hop__atomic_store_uint(&hop__stats_shared, hop__shared_count);
+    return 1;
+}
+
 /* Stacks move between a thread's cache and the shared pool in batches, so a
  * thread that only spawns and one that only finishes tasks (a loop feeding a
  * pool) take the shared lock once per batch, not once per task. */
@@ -164,12 +222,9 @@ int hop__stack_acquire(size_t size, unsigned int flags, hop__stack_t *stack) {
         hop__stack_t refill[HOP__STACK_BATCH];
         unsigned int refills = 0;
         pthread_mutex_lock(&hop__shared_lock);
-        found = hop__stack_cache_take(&hop__shared_pool, size, flags, stack);
-        while (found && refills < HOP__STACK_BATCH &&
-               hop__stack_cache_take(&hop__shared_pool, size, flags, &refill[refills]))
+        found = hop__shared_take(size, flags, stack);
+        while (found && refills < HOP__STACK_BATCH && hop__shared_take(size, flags, &refill[refills]))
             refills++;
-        if (found)
-            hop__atomic_store_uint(&hop__stats_shared, hop__shared_pool.count);
         pthread_mutex_unlock(&hop__shared_lock);
         if (refills) {
             hop__stack_register_thread();
@@ -215,14 +270,15 @@ void hop__stack_release(hop__stack_t *stack) {
     spill[spills++] = *stack;
     while (spills < HOP__STACK_BATCH + 1 && hop__stack_cache_pop(&hop__thread_cache, &spill[spills]))
         spills++;
-    unsigned int kept = 0;
+    hop__stack_t unmap[HOP__STACK_BATCH + 1];
+    unsigned int unmaps = 0;
     pthread_mutex_lock(&hop__shared_lock);
-    while (kept < spills && hop__shared_pool.count < HOP__STACK_SHARED_POOL_MAX)
-        hop__stack_cache_put(&hop__shared_pool, &spill[kept++]);
-    hop__atomic_store_uint(&hop__stats_shared, hop__shared_pool.count);
+    for (unsigned int i = 0; i < spills; i++)
+        if (!hop__shared_put(&spill[i]))
+            unmap[unmaps++] = spill[i];
     pthread_mutex_unlock(&hop__shared_lock);
-    for (unsigned int i = kept; i < spills; i++)
-        hop__stack_unmap(&spill[i]);
+    for (unsigned int i = 0; i < unmaps; i++)
+        hop__stack_unmap(&unmap[i]);
 }
 
 /* Moves a thread's cache to the shared pool (unmapping what does not fit),
@@ -233,11 +289,7 @@ static void hop__stack_thread_exit(void *unused) {
     while (hop__stack_cache_pop(&hop__thread_cache, &stack)) {
         int kept = 0;
         pthread_mutex_lock(&hop__shared_lock);
-        if (hop__shared_pool.count < HOP__STACK_SHARED_POOL_MAX) {
-            hop__stack_cache_put(&hop__shared_pool, &stack);
-            hop__atomic_store_uint(&hop__stats_shared, hop__shared_pool.count);
-            kept = 1;
-        }
+        kept = hop__shared_put(&stack);
         pthread_mutex_unlock(&hop__shared_lock);
         if (!kept)
             hop__stack_unmap(&stack);
@@ -260,8 +312,7 @@ void hop_stack_cache_flush(void) {
         hop__stack_unmap(&stack);
     for (;;) {
         pthread_mutex_lock(&hop__shared_lock);
-        int found = hop__stack_cache_pop(&hop__shared_pool, &stack);
-        hop__atomic_store_uint(&hop__stats_shared, hop__shared_pool.count);
+        int found = hop__shared_take(0, 0, &stack);
         pthread_mutex_unlock(&hop__shared_lock);
         if (!found)
             break;

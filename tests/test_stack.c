@@ -109,6 +109,44 @@ Test(stack, a_stack_finished_on_another_thread_returns_to_that_threads_cache_wit
     HOP_OK(hop_manual_executor_destroy(manual));
 }
 
+/* Stacks of two shapes, cached side by side, are each reused for their own
+ * shape: the shared pool keeps one list per shape. */
+static const hop_task_options_t small_unguarded = {.stack_size = 16 * 1024, .flags = HOP_TASK_UNGUARDED_STACK};
+static void *spawn_and_finish_shape(void *arg) {
+    const hop_task_options_t *options = arg;
+    hop_task_t *tasks[60];
+    for (int i = 0; i < 60; i++)
+        HOP_OK(hop_task_spawn(manual, empty, NULL, options, &tasks[i]));
+    hop_manual_executor_run_all(manual, 0);
+    for (int i = 0; i < 60; i++)
+        hop_task_unref(tasks[i]);
+    return NULL;
+}
+
+Test(stack, cached_stacks_of_different_shapes_are_each_reused_for_their_own_shape) {
+    HOP_OK(hop_manual_executor_create(&manual));
+    pthread_t thread;
+    /* Threads that exit hand their caches to the shared pool. */
+    pthread_create(&thread, NULL, spawn_and_finish_shape, (void *)&small_unguarded);
+    pthread_join(thread, NULL);
+    pthread_create(&thread, NULL, spawn_and_finish_shape, NULL);
+    pthread_join(thread, NULL);
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.cached_shared, 120);
+    size_t calls = stats.map_calls;
+    pthread_create(&thread, NULL, spawn_and_finish_shape, NULL);
+    pthread_join(thread, NULL);
+    pthread_create(&thread, NULL, spawn_and_finish_shape, (void *)&small_unguarded);
+    pthread_join(thread, NULL);
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.map_calls, calls, "each shape found its own cached stacks");
+    hop_stack_cache_flush();
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.mapped, 0);
+    HOP_OK(hop_manual_executor_destroy(manual));
+}
+
 #include "sanitizer.h"
 /* Not under TSan: its runtime maps memory for every new object it tracks, so
  * exhausting the process's mappings kills TSan before hop can report. The
