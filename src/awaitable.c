@@ -118,7 +118,7 @@ int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, hop_executor_t *
     if (!before)
         return HOP_EALREADY;
     aw->status = status;
-    if (!(before & HOP__AWAIT_PINNED)) {
+    if (!(before & (HOP__AWAIT_PINNED | HOP__AWAIT_RUN_SIDE))) {
         /* The submit publishes status and the task to the executor's thread. */
         int err = hop__executor_submit(executor, &t->resume_job, flags);
         if (err) {
@@ -129,12 +129,13 @@ int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, hop_executor_t *
         }
         return err;
     }
-    /* An interrupter is inside cancel(): record where the task goes, then
-     * whichever of us finishes last submits it. */
+    /* An interrupter is inside cancel(), or the run side has not armed the
+     * await yet: record where the task goes, then whichever of us finishes
+     * last submits it (the run side may instead continue it at once). */
     t->held_executor = executor;
     t->held_flags = flags;
     uint64_t word = hop__await_word_set(t, aw->generation, 0, 0, HOP__AWAIT_STATUS_READY);
-    if (!(word & HOP__AWAIT_PINNED))
+    if (!(word & (HOP__AWAIT_PINNED | HOP__AWAIT_RUN_SIDE)))
         hop__await_submit_or_die(t, executor, flags);
     return 0;
 }
@@ -242,56 +243,62 @@ bool hop__await_begin_suspension(hop_task_t *t, hop_awaitable_t *aw) {
          * in (which then resumes t through the executor), continue here. */
         return !hop__atomic_cas_u64(&t->await_word, suspended, HOP__AWAIT_WORD(generation));
     }
-    suspended |= HOP__AWAIT_INTERRUPTIBLE;
+    /* RUN_SIDE: this thread still uses t after suspend() (to arm the word),
+     * so a completion that comes first is held back, as while PINNED, and
+     * whichever side finishes last resumes t. t cannot end under us. */
+    suspended |= HOP__AWAIT_INTERRUPTIBLE | HOP__AWAIT_RUN_SIDE;
     /* The exchange is a full barrier, paired with the one interrupters make
      * when they set the cancel flag or expire a deadline: either this reads
      * their reason below, or they see SUSPENDED and interrupt the await. */
     hop__atomic_fas_u64(&t->await_word, suspended);
     int interrupt = hop__task_pending_interrupt(t);
-    bool handed_off = false;
-    if (!interrupt) {
-        /* suspend() may hand aw to a completer that resumes t on another
-         * thread, which may run it to its end: keep t alive until ARMED. */
-        hop_task_ref(t);
-        handed_off = aw->ops->suspend(aw);
-        if (handed_off) {
-            for (;;) {
-                uint64_t word = hop__atomic_load_u64(&t->await_word);
-                if (HOP__AWAIT_GENERATION(word) != generation || (word & HOP__AWAIT_COMPLETED))
-                    break; /* completed already: nothing to arm */
-                if (word & HOP__AWAIT_INTERRUPT_WAITING) {
-                    uint64_t pinned = (word & ~(uint64_t)HOP__AWAIT_INTERRUPT_WAITING) | HOP__AWAIT_ARMED |
-                                      HOP__AWAIT_PINNED;
-                    if (hop__atomic_cas_u64(&t->await_word, word, pinned)) {
-                        int status = (int)hop__atomic_load_uint((unsigned int *)&t->pending_interrupt);
-                        hop__await_interrupt_pinned(t, aw, status);
-                        break;
-                    }
-                } else if (hop__atomic_cas_u64(&t->await_word, word, word | HOP__AWAIT_ARMED)) {
-                    break;
-                }
-                hop__atomic_pause();
-            }
-            hop_task_unref(t);
-            return true;
-        }
-        hop_task_unref(t); /* t continues here: its own reference keeps it */
-    }
-    /* Not suspending after all (an interrupt was pending, or suspend() found
-     * the wait over). Back to idle unless a completion won the race; a parked
-     * interrupt is dropped, since this await is over. */
+    bool handed_off = interrupt ? false : aw->ops->suspend(aw);
     for (;;) {
         uint64_t word = hop__atomic_load_u64(&t->await_word);
-        if (word & HOP__AWAIT_COMPLETED)
-            return true; /* the completer resumes t through its executor */
-        if (hop__atomic_cas_u64(&t->await_word, word, HOP__AWAIT_WORD(generation)))
-            break;
+        /* A held-back completer's held_executor is read after its STATUS_READY. */
+        hop__atomic_fence_acquire();
+        uint64_t next;
+        if (word & HOP__AWAIT_COMPLETED) {
+            /* Completed while suspend() ran (or suspend() said so). With its
+             * status stored, the completion is ours to carry out: continue
+             * t right here, on its executor's thread, without a round trip
+             * through the queue. Otherwise its completer, seeing RUN_SIDE
+             * gone, submits t itself. */
+            bool ours = (word & HOP__AWAIT_STATUS_READY) && t->held_executor == hop__atomic_load_ptr(&t->executor);
+            next = ours ? HOP__AWAIT_WORD(generation) : word & ~(uint64_t)HOP__AWAIT_RUN_SIDE;
+            if (hop__atomic_cas_u64(&t->await_word, word, next)) {
+                if (ours)
+                    return false;
+                if (word & HOP__AWAIT_STATUS_READY)
+                    hop__await_submit_or_die(t, t->held_executor, t->held_flags);
+                return true;
+            }
+        } else if (!handed_off) {
+            /* Not suspending after all (an interrupt was pending, or
+             * suspend() found the wait over): back to idle. A parked
+             * interrupt is dropped, since this await is over. */
+            if (hop__atomic_cas_u64(&t->await_word, word, HOP__AWAIT_WORD(generation))) {
+                if (interrupt) {
+                    aw->status = interrupt;
+                    aw->state |= HOP__AWAITABLE_INTERRUPTED | HOP__AWAITABLE_NOT_SUSPENDED;
+                }
+                return false;
+            }
+        } else if (word & HOP__AWAIT_INTERRUPT_WAITING) {
+            next = (word & ~(uint64_t)(HOP__AWAIT_INTERRUPT_WAITING | HOP__AWAIT_RUN_SIDE)) | HOP__AWAIT_ARMED |
+                   HOP__AWAIT_PINNED;
+            if (hop__atomic_cas_u64(&t->await_word, word, next)) {
+                int status = (int)hop__atomic_load_uint((unsigned int *)&t->pending_interrupt);
+                hop__await_interrupt_pinned(t, aw, status);
+                return true;
+            }
+        } else {
+            next = (word & ~(uint64_t)HOP__AWAIT_RUN_SIDE) | HOP__AWAIT_ARMED;
+            if (hop__atomic_cas_u64(&t->await_word, word, next))
+                return true; /* armed: t belongs to its completer or interrupter now */
+        }
+        hop__atomic_pause();
     }
-    if (interrupt) {
-        aw->status = interrupt;
-        aw->state |= HOP__AWAITABLE_INTERRUPTED | HOP__AWAITABLE_NOT_SUSPENDED;
-    }
-    return false;
 }
 
 /* yield: resubmit the task to its own executor, behind what is queued. */

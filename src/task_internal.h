@@ -26,6 +26,8 @@ enum { HOP__SWITCH_SUSPEND = 1, HOP__SWITCH_DONE = 2 };
  *   STATUS_READY   that held-back completer has stored its status and executor
  *   INTERRUPT_WAITING  an interrupt came before ARMED: the run side delivers
  *                  it as soon as suspend() returns (status in pending_interrupt)
+ *   RUN_SIDE       the run side still uses the task (until it arms the
+ *                  await): a completion is held back as while PINNED
  */
 enum {
     HOP__AWAIT_SUSPENDED = 1u << 0,
@@ -35,6 +37,7 @@ enum {
     HOP__AWAIT_PINNED = 1u << 4,
     HOP__AWAIT_STATUS_READY = 1u << 5,
     HOP__AWAIT_INTERRUPT_WAITING = 1u << 6,
+    HOP__AWAIT_RUN_SIDE = 1u << 7,
     HOP__AWAIT_GENERATION_SHIFT = 8
 };
 #define HOP__AWAIT_WORD(generation) ((uint64_t)(generation) << HOP__AWAIT_GENERATION_SHIFT)

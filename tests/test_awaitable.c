@@ -490,3 +490,25 @@ Test(awaitable, interrupts_racing_completions_end_every_wait_exactly_once, .time
     hop_task_unref(t);
     HOP_OK(hop_pool_close(&pool));
 }
+
+/* A completion that arrives while suspend() is still running (here: from
+ * another thread, joined inside suspend) is held back until the run side has
+ * finished with the task, which then continues it at once: resumed exactly
+ * once, without a trip through the executor's queue. */
+static void complete_from_thread(mailbox_waiter_t *w) {
+    (void)w;
+    pthread_t thread;
+    pthread_create(&thread, NULL, deliver_later, NULL);
+    pthread_join(thread, NULL);
+}
+
+Test(awaitable, a_completion_during_suspend_resumes_the_task_once_without_a_round_trip) {
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(manual, mailbox_task, (void *)complete_from_thread, NULL, &t));
+    cr_assert_eq(hop_manual_executor_run_one(manual), 1);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_DONE, "continued on the run side");
+    cr_assert_eq(hop_manual_executor_pending(manual), 0, "and never queued a second time");
+    cr_assert_eq(mailbox_status, 42);
+    cr_assert_eq(mailbox_resumes, 1);
+    hop_task_unref(t);
+}
