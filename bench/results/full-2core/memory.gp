@@ -1,7 +1,7 @@
 # drawn by hop-bench --plot; redraw with: gnuplot memory.gp (in this folder)
 set terminal pngcairo size 1100,248 font 'sans,10'
 set output 'memory.png'
-set title "memory: bytes/task, lower is better\nIntel(R) Xeon(R) Processor, 2 cores, hop bbe34a7" noenhanced
+set title "memory: bytes/task, lower is better\nIntel(R) Xeon(R) Processor, 2 cores, hop 4f9eb76" noenhanced
 unset key
 set style fill solid 0.85 border -1
 set grid xtics
