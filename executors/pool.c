@@ -74,7 +74,7 @@
  *    200      0.3 / 13    30    0.3 / 0.5   51    0.3 / 0.4   116   44.9 / 77   224
  *
  * (20 us catches nothing there: the submitter itself takes about that long
- * to wake up and submit again.) hop-bench-offload's loop -> pool -> loop
+ * to wake up and submit again.) hop-bench's loop -> pool -> loop
  * round trip (hop_run_in_executor, median of 11 runs, three tries): 18.1 to
  * 19.5 us with spin_us 0, 0.89 to 0.99 us with 20, 50, 100 or 200. Spinning
  * pays when the next job comes within the window, and costs up to spin_us
