@@ -13,15 +13,6 @@
 
 #include "helpers.h"
 
-#define EXPECT_RC(call, expected, ...)                                                                       \
-    do {                                                                                                     \
-        int expect_rc_ = (call);                                                                             \
-        if (expect_rc_ != (expected))                                                                        \
-            cr_log_error("%s returned %s, expected %s", #call, hop_err_name(expect_rc_),                     \
-                         hop_err_name(expected));                                                            \
-        cr_assert_eq(expect_rc_, (expected), __VA_ARGS__);                                                   \
-    } while (0)
-
 static hop_executor_t *manual;
 
 static void setup(void) { HOP_OK(hop_manual_executor_create(&manual)); }
@@ -32,21 +23,6 @@ static void teardown(void) {
 
 TestSuite(channel, .init = setup, .fini = teardown, .timeout = 60);
 
-static unsigned int load_uint(const unsigned int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static void store_uint(unsigned int *p, unsigned int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
-static void add_uint(unsigned int *p, unsigned int v) { __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
-
-static hop_task_t *spawn(hop_executor_t *executor, hop_task_fn fn, void *arg) {
-    hop_task_t *t;
-    HOP_OK(hop_task_spawn(executor, fn, arg, NULL, &t));
-    return t;
-}
-
-static int join(hop_task_t *t) {
-    int status = hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL);
-    hop_task_unref(t);
-    return status;
-}
 
 #define ITEM(i) ((void *)(uintptr_t)(i))
 
@@ -62,14 +38,14 @@ typedef struct {
 static void *send_task(void *arg) {
     op_t *o = arg;
     o->rc = hop_channel_send(o->channel, o->item);
-    add_uint(&o->returned, 1);
+    test_add_uint(&o->returned, 1);
     return NULL;
 }
 
 static void *receive_task(void *arg) {
     op_t *o = arg;
     o->rc = hop_channel_receive(o->channel, &o->item);
-    add_uint(&o->returned, 1);
+    test_add_uint(&o->returned, 1);
     return NULL;
 }
 
@@ -127,7 +103,7 @@ Test(channel, send_suspends_while_full_until_a_receive_makes_room) {
     HOP_OK(hop_channel_try_send(&c, ITEM(1)));
     op_t s;
     op_init(&s, &c, ITEM(2));
-    hop_task_t *t = spawn(manual, send_task, &s);
+    hop_task_t *t = test_spawn(manual, send_task, &s);
     hop_manual_executor_run_all(manual, 0);
     cr_assert_eq(hop_task_state(t), HOP_TASK_SUSPENDED);
     void *item;
@@ -147,7 +123,7 @@ Test(channel, receive_suspends_while_empty_until_a_plain_thread_sends) {
     HOP_OK(hop_channel_init(&c, 4, NULL));
     op_t r;
     op_init(&r, &c, NULL);
-    hop_task_t *t = spawn(manual, receive_task, &r);
+    hop_task_t *t = test_spawn(manual, receive_task, &r);
     hop_manual_executor_run_all(manual, 0);
     cr_assert_eq(hop_task_state(t), HOP_TASK_SUSPENDED);
     HOP_OK(hop_channel_try_send(&c, ITEM(42)));
@@ -167,7 +143,7 @@ Test(channel, waiting_receivers_are_served_in_the_order_they_arrived) {
     hop_task_t *t[N];
     for (int i = 0; i < N; i++) {
         op_init(&r[i], &c, NULL);
-        t[i] = spawn(manual, receive_task, &r[i]);
+        t[i] = test_spawn(manual, receive_task, &r[i]);
         hop_manual_executor_run_all(manual, 0);
     }
     for (int i = 0; i < N; i++)
@@ -190,7 +166,7 @@ Test(channel, waiting_senders_are_served_in_the_order_they_arrived) {
     hop_task_t *t[N];
     for (int i = 0; i < N; i++) {
         op_init(&s[i], &c, ITEM(100 + i));
-        t[i] = spawn(manual, send_task, &s[i]);
+        t[i] = test_spawn(manual, send_task, &s[i]);
         hop_manual_executor_run_all(manual, 0);
     }
     void *item;
@@ -220,11 +196,11 @@ Test(channel, after_close_send_returns_eclosed_and_receive_drains_then_returns_e
     HOP_ERR(hop_channel_try_send(&c, ITEM(3)), HOP_ECLOSED);
     op_t s, r[3];
     op_init(&s, &c, ITEM(4));
-    hop_task_t *ts = spawn(manual, send_task, &s);
+    hop_task_t *ts = test_spawn(manual, send_task, &s);
     hop_task_t *tr[3];
     for (int i = 0; i < 3; i++) {
         op_init(&r[i], &c, NULL);
-        tr[i] = spawn(manual, receive_task, &r[i]);
+        tr[i] = test_spawn(manual, receive_task, &r[i]);
     }
     hop_manual_executor_run_all(manual, 0);
     HOP_ERR(s.rc, HOP_ECLOSED);
@@ -250,7 +226,7 @@ Test(channel, close_wakes_waiting_senders_with_eclosed_and_their_items_are_not_s
     hop_task_t *t[2];
     for (int i = 0; i < 2; i++) {
         op_init(&s[i], &c, ITEM(10 + i));
-        t[i] = spawn(manual, send_task, &s[i]);
+        t[i] = test_spawn(manual, send_task, &s[i]);
     }
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(hop_channel_close(&c));
@@ -273,7 +249,7 @@ Test(channel, close_wakes_waiting_receivers_with_eclosed) {
     hop_task_t *t[2];
     for (int i = 0; i < 2; i++) {
         op_init(&r[i], &c, NULL);
-        t[i] = spawn(manual, receive_task, &r[i]);
+        t[i] = test_spawn(manual, receive_task, &r[i]);
     }
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(hop_channel_close(&c));
@@ -313,7 +289,7 @@ Test(channel, the_foreach_macro_receives_until_the_channel_is_closed_and_drained
     hop_channel_t c;
     HOP_OK(hop_channel_init(&c, 3, NULL));
     consumer_t k = {.channel = &c};
-    hop_task_t *t = spawn(manual, consume_with_foreach, &k);
+    hop_task_t *t = test_spawn(manual, consume_with_foreach, &k);
     for (int i = 1; i <= 10; i++) {
         HOP_OK(hop_channel_try_send(&c, ITEM(i)));
         if (i % 3 == 0)
@@ -336,7 +312,7 @@ Test(channel, a_rendezvous_channel_completes_a_send_only_when_a_receiver_takes_t
     HOP_ERR(hop_channel_try_send(&c, ITEM(1)), HOP_EAGAIN);
     op_t s;
     op_init(&s, &c, ITEM(5));
-    hop_task_t *ts = spawn(manual, send_task, &s);
+    hop_task_t *ts = test_spawn(manual, send_task, &s);
     hop_manual_executor_run_all(manual, 0);
     cr_assert_eq(hop_task_state(ts), HOP_TASK_SUSPENDED, "no receiver yet");
     cr_assert_eq(hop_channel_size(&c), 0);
@@ -348,7 +324,7 @@ Test(channel, a_rendezvous_channel_completes_a_send_only_when_a_receiver_takes_t
 
     op_t r;
     op_init(&r, &c, NULL);
-    hop_task_t *tr = spawn(manual, receive_task, &r);
+    hop_task_t *tr = test_spawn(manual, receive_task, &r);
     hop_manual_executor_run_all(manual, 0);
     EXPECT_RC(hop_channel_try_send(&c, ITEM(6)), 0, "a receiver waits: try_send succeeds");
     hop_manual_executor_run_all(manual, 0);
@@ -363,12 +339,12 @@ Test(channel, a_rendezvous_channel_between_two_tasks_passes_every_item) {
     hop_channel_t c;
     HOP_OK(hop_channel_init(&c, 0, NULL));
     consumer_t k = {.channel = &c};
-    hop_task_t *tk = spawn(manual, consume_with_foreach, &k);
+    hop_task_t *tk = test_spawn(manual, consume_with_foreach, &k);
     op_t s[20];
     hop_task_t *ts[20];
     for (int i = 0; i < 20; i++) {
         op_init(&s[i], &c, ITEM(i + 1));
-        ts[i] = spawn(manual, send_task, &s[i]);
+        ts[i] = test_spawn(manual, send_task, &s[i]);
     }
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(hop_channel_close(&c));
@@ -438,7 +414,7 @@ Test(channel, destroy_returns_ebusy_while_tasks_wait) {
     HOP_OK(hop_channel_init(&c, 1, NULL));
     op_t r;
     op_init(&r, &c, NULL);
-    hop_task_t *t = spawn(manual, receive_task, &r);
+    hop_task_t *t = test_spawn(manual, receive_task, &r);
     hop_manual_executor_run_all(manual, 0);
     HOP_ERR(hop_channel_destroy(&c), HOP_EBUSY);
     HOP_OK(hop_channel_close(&c));
@@ -479,7 +455,7 @@ static void *receive_all(void *arg) {
         uintptr_t i = (uintptr_t)item - 1;
         if (__atomic_exchange_n(&r->seen[i], 1, __ATOMIC_ACQ_REL))
             r->duplicates++;
-        add_uint(r->received, 1);
+        test_add_uint(r->received, 1);
     }
     return NULL;
 }
@@ -510,20 +486,20 @@ static void run_cross(hop_executor_t *producers_on[], int producers, hop_executo
     hop_task_t *tp[8], *tr[8];
     for (int i = 0; i < receivers; i++) {
         r[i] = (receiver_t){.channel = &c, .seen = seen, .received = &received};
-        tr[i] = spawn(receivers_on[i], receive_all, &r[i]);
+        tr[i] = test_spawn(receivers_on[i], receive_all, &r[i]);
     }
     int per = XITEMS / producers;
     for (int i = 0; i < producers; i++) {
         p[i] = (closing_producer_t){.producer = {.channel = &c, .first = i * per, .count = per},
                                     .producers_left = &left};
-        tp[i] = spawn(producers_on[i], produce_then_close_when_others_are_done, &p[i]);
+        tp[i] = test_spawn(producers_on[i], produce_then_close_when_others_are_done, &p[i]);
     }
     for (int i = 0; i < producers; i++) {
-        HOP_OK(join(tp[i]));
+        HOP_OK(test_join(tp[i]));
         cr_assert_eq(p[i].producer.errors, 0);
     }
     for (int i = 0; i < receivers; i++) {
-        HOP_OK(join(tr[i]));
+        HOP_OK(test_join(tr[i]));
         cr_assert_eq(r[i].duplicates, 0, "an item was received twice");
     }
     cr_assert_eq(received, (unsigned int)(per * producers));
@@ -600,14 +576,14 @@ Test(channel, a_plain_thread_using_try_send_feeds_a_loop_task, .timeout = 120) {
     hop_channel_t c;
     HOP_OK(hop_channel_init(&c, 4, NULL));
     consumer_t k = {.channel = &c};
-    hop_task_t *t = spawn(hop_loop_executor(&loop), consume_with_foreach, &k);
+    hop_task_t *t = test_spawn(hop_loop_executor(&loop), consume_with_foreach, &k);
     thread_producer_t p = {.channel = &c, .count = 5000};
     pthread_t thread;
     pthread_create(&thread, NULL, try_send_from_thread, &p);
     void *failed;
     pthread_join(thread, &failed);
     cr_assert_null(failed);
-    HOP_OK(join(t));
+    HOP_OK(test_join(t));
     cr_assert_eq(k.count, 5000);
     cr_assert_eq(k.sum, 5000L * 5001 / 2);
     HOP_OK(hop_loop_close(&loop));
@@ -635,7 +611,7 @@ Test(channel,
     hop_task_t *t[2];
     for (int i = 0; i < 2; i++) {
         op_init(&r[i], &c, NULL);
-        t[i] = spawn(manual, receive_task, &r[i]);
+        t[i] = test_spawn(manual, receive_task, &r[i]);
     }
     hop_manual_executor_run_all(manual, 0);
     cancel_on_plain_thread(t[0]);
@@ -657,7 +633,7 @@ Test(channel, a_sender_cancelled_while_the_channel_is_full_gets_ecanceled_and_it
     HOP_OK(hop_channel_try_send(&c, ITEM(1)));
     op_t s;
     op_init(&s, &c, ITEM(2));
-    hop_task_t *t = spawn(manual, send_task, &s);
+    hop_task_t *t = test_spawn(manual, send_task, &s);
     hop_manual_executor_run_all(manual, 0);
     cancel_on_plain_thread(t);
     test_run_until_finished(manual, t);
@@ -675,7 +651,7 @@ Test(channel, a_receiver_cancelled_after_an_item_was_handed_to_it_still_gets_the
     HOP_OK(hop_channel_init(&c, 1, NULL));
     op_t r;
     op_init(&r, &c, NULL);
-    hop_task_t *t = spawn(manual, receive_task, &r);
+    hop_task_t *t = test_spawn(manual, receive_task, &r);
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(hop_channel_try_send(&c, ITEM(9)));
     cancel_on_plain_thread(t);
@@ -701,7 +677,7 @@ Test(channel, a_deadline_cuts_a_waiting_receive_short_with_etimedout) {
     HOP_OK(hop_channel_init(&c, 1, NULL));
     op_t r;
     op_init(&r, &c, NULL);
-    hop_task_t *t = spawn(manual, receive_under_deadline, &r);
+    hop_task_t *t = test_spawn(manual, receive_under_deadline, &r);
     test_run_until_finished(manual, t);
     HOP_ERR(r.rc, HOP_ETIMEDOUT);
     HOP_OK(hop_channel_try_send(&c, ITEM(3)));
@@ -723,7 +699,7 @@ typedef struct {
 
 static void *race_on_go(void *arg) {
     racer_t *r = arg;
-    while (!load_uint(&r->go))
+    while (!test_load_uint(&r->go))
         ;
     for (volatile unsigned int i = 0; i < r->spin; i++)
         ;
@@ -744,7 +720,7 @@ static void send_racing_cancel(size_t capacity, int iterations) {
     for (int i = 0; i < iterations; i++) {
         op_t r;
         op_init(&r, &c, NULL);
-        hop_task_t *t = spawn(hop_pool_executor(&pool), receive_task, &r);
+        hop_task_t *t = test_spawn(hop_pool_executor(&pool), receive_task, &r);
         while (hop_task_state(t) != HOP_TASK_SUSPENDED)
             ;
         racer_t sender = {.channel = &c, .spin = (unsigned int)rand_r(&seed) % 1000};
@@ -752,11 +728,11 @@ static void send_racing_cancel(size_t capacity, int iterations) {
         pthread_t x, y;
         pthread_create(&x, NULL, race_on_go, &sender);
         pthread_create(&y, NULL, race_on_go, &canceller);
-        store_uint(&sender.go, 1);
-        store_uint(&canceller.go, 1);
+        test_store_uint(&sender.go, 1);
+        test_store_uint(&canceller.go, 1);
         pthread_join(x, NULL);
         pthread_join(y, NULL);
-        join(t);
+        test_join(t);
         cr_assert_eq(r.returned, 1, "iteration %d: the receive returned %u times", i, r.returned);
         void *item = NULL;
         int in_channel = hop_channel_try_receive(&c, &item);

@@ -10,15 +10,6 @@
 
 #include "helpers.h"
 
-#define EXPECT_RC(call, expected, ...)                                                                       \
-    do {                                                                                                     \
-        int expect_rc_ = (call);                                                                             \
-        if (expect_rc_ != (expected))                                                                        \
-            cr_log_error("%s returned %s, expected %s", #call, hop_err_name(expect_rc_),                     \
-                         hop_err_name(expected));                                                            \
-        cr_assert_eq(expect_rc_, (expected), __VA_ARGS__);                                                   \
-    } while (0)
-
 static hop_executor_t *manual;
 
 static void setup(void) { HOP_OK(hop_manual_executor_create(&manual)); }
@@ -29,21 +20,6 @@ static void teardown(void) {
 
 TestSuite(event, .init = setup, .fini = teardown, .timeout = 60);
 
-static unsigned int load_uint(const unsigned int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static void store_uint(unsigned int *p, unsigned int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
-static void add_uint(unsigned int *p, unsigned int v) { __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
-
-static hop_task_t *spawn(hop_executor_t *executor, hop_task_fn fn, void *arg) {
-    hop_task_t *t;
-    HOP_OK(hop_task_spawn(executor, fn, arg, NULL, &t));
-    return t;
-}
-
-static int join(hop_task_t *t) {
-    int status = hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL);
-    hop_task_unref(t);
-    return status;
-}
 
 typedef struct {
     hop_event_t *event;
@@ -54,7 +30,7 @@ typedef struct {
 static void *wait_task(void *arg) {
     waiter_t *w = arg;
     w->rc = hop_event_wait(w->event);
-    add_uint(&w->returned, 1);
+    test_add_uint(&w->returned, 1);
     return NULL;
 }
 
@@ -73,7 +49,7 @@ Test(event, waiting_on_a_set_event_returns_at_once_without_suspending) {
     HOP_OK(hop_event_set(&e));
     waiter_t w;
     waiter_init(&w, &e);
-    hop_task_t *t = spawn(manual, wait_task, &w);
+    hop_task_t *t = test_spawn(manual, wait_task, &w);
     cr_assert_eq(hop_manual_executor_run_one(manual), 1);
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
     HOP_OK(w.rc);
@@ -88,7 +64,7 @@ Test(event, set_wakes_every_waiting_task_and_the_event_stays_set) {
     hop_task_t *t[N];
     for (int i = 0; i < N; i++) {
         waiter_init(&w[i], &e);
-        t[i] = spawn(manual, wait_task, &w[i]);
+        t[i] = test_spawn(manual, wait_task, &w[i]);
     }
     hop_manual_executor_run_all(manual, 0);
     for (int i = 0; i < N; i++)
@@ -122,7 +98,7 @@ Test(event, clear_makes_later_waits_suspend_until_the_next_set) {
     cr_assert_not(hop_event_is_set(&e));
     waiter_t w;
     waiter_init(&w, &e);
-    hop_task_t *t = spawn(manual, wait_task, &w);
+    hop_task_t *t = test_spawn(manual, wait_task, &w);
     hop_manual_executor_run_all(manual, 0);
     cr_assert_eq(hop_task_state(t), HOP_TASK_SUSPENDED);
     HOP_OK(hop_event_set(&e));
@@ -136,7 +112,7 @@ Test(event, a_waiter_woken_by_set_returns_0_even_if_the_event_is_cleared_before_
     HOP_OK(hop_event_init(&e));
     waiter_t w;
     waiter_init(&w, &e);
-    hop_task_t *t = spawn(manual, wait_task, &w);
+    hop_task_t *t = test_spawn(manual, wait_task, &w);
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(hop_event_set(&e));
     HOP_OK(hop_event_clear(&e));
@@ -165,12 +141,12 @@ Test(event, set_from_a_plain_thread_wakes_a_loop_task_and_pool_tasks) {
     hop_task_t *t[5];
     for (int i = 0; i < 5; i++) {
         waiter_init(&w[i], &e);
-        t[i] = spawn(i == 0 ? hop_loop_executor(&loop) : hop_pool_executor(&pool), wait_task, &w[i]);
+        t[i] = test_spawn(i == 0 ? hop_loop_executor(&loop) : hop_pool_executor(&pool), wait_task, &w[i]);
     }
     pthread_t thread;
     pthread_create(&thread, NULL, set_later, &e);
     for (int i = 0; i < 5; i++) {
-        HOP_OK(join(t[i]));
+        HOP_OK(test_join(t[i]));
         HOP_OK(w[i].rc);
     }
     pthread_join(thread, NULL);
@@ -210,7 +186,7 @@ Test(event, destroy_returns_ebusy_while_tasks_wait) {
     HOP_OK(hop_event_init(&e));
     waiter_t w;
     waiter_init(&w, &e);
-    hop_task_t *t = spawn(manual, wait_task, &w);
+    hop_task_t *t = test_spawn(manual, wait_task, &w);
     hop_manual_executor_run_all(manual, 0);
     HOP_ERR(hop_event_destroy(&e), HOP_EBUSY);
     HOP_OK(hop_event_set(&e));
@@ -241,7 +217,7 @@ static void *pinger(void *arg) {
     pingpong_t *p = arg;
     for (int i = 0; i < p->rounds; i++) {
         if (hop_event_set(&p->ping) || hop_event_wait(&p->pong) || hop_event_clear(&p->pong))
-            add_uint(&p->errors, 1);
+            test_add_uint(&p->errors, 1);
     }
     return NULL;
 }
@@ -250,7 +226,7 @@ static void *ponger(void *arg) {
     pingpong_t *p = arg;
     for (int i = 0; i < p->rounds; i++) {
         if (hop_event_wait(&p->ping) || hop_event_clear(&p->ping) || hop_event_set(&p->pong))
-            add_uint(&p->errors, 1);
+            test_add_uint(&p->errors, 1);
     }
     return NULL;
 }
@@ -265,10 +241,10 @@ Test(event, a_loop_task_and_a_pool_task_ping_pong_ten_thousand_times_without_a_l
     pingpong_t p = {.rounds = 10000};
     HOP_OK(hop_event_init(&p.ping));
     HOP_OK(hop_event_init(&p.pong));
-    hop_task_t *a = spawn(hop_loop_executor(&loop), pinger, &p);
-    hop_task_t *b = spawn(hop_pool_executor(&pool), ponger, &p);
-    HOP_OK(join(a));
-    HOP_OK(join(b));
+    hop_task_t *a = test_spawn(hop_loop_executor(&loop), pinger, &p);
+    hop_task_t *b = test_spawn(hop_pool_executor(&pool), ponger, &p);
+    HOP_OK(test_join(a));
+    HOP_OK(test_join(b));
     cr_assert_eq(p.errors, 0);
     HOP_OK(hop_pool_close(&pool));
     HOP_OK(hop_loop_close(&loop));
@@ -294,7 +270,7 @@ Test(event, a_waiter_cancelled_from_a_plain_thread_resumes_with_ecanceled_and_se
     hop_task_t *t[3];
     for (int i = 0; i < 3; i++) {
         waiter_init(&w[i], &e);
-        t[i] = spawn(manual, wait_task, &w[i]);
+        t[i] = test_spawn(manual, wait_task, &w[i]);
     }
     hop_manual_executor_run_all(manual, 0);
     cancel_on_plain_thread(t[1]);
@@ -319,7 +295,7 @@ Test(event, a_waiter_cancelled_after_the_set_reached_it_returns_0) {
     HOP_OK(hop_event_init(&e));
     waiter_t w;
     waiter_init(&w, &e);
-    hop_task_t *t = spawn(manual, wait_task, &w);
+    hop_task_t *t = test_spawn(manual, wait_task, &w);
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(hop_event_set(&e));
     cancel_on_plain_thread(t);
@@ -344,7 +320,7 @@ Test(event, a_deadline_cuts_a_wait_short_with_etimedout) {
     HOP_OK(hop_event_init(&e));
     waiter_t w;
     waiter_init(&w, &e);
-    hop_task_t *t = spawn(manual, wait_under_deadline, &w);
+    hop_task_t *t = test_spawn(manual, wait_under_deadline, &w);
     test_run_until_finished(manual, t);
     HOP_ERR(w.rc, HOP_ETIMEDOUT);
     EXPECT_RC(hop_event_destroy(&e), 0, "the timed-out waiter left the list");
@@ -363,7 +339,7 @@ typedef struct {
 
 static void *race_on_go(void *arg) {
     racer_t *r = arg;
-    while (!load_uint(&r->go))
+    while (!test_load_uint(&r->go))
         ;
     for (volatile unsigned int i = 0; i < r->spin; i++)
         ;
@@ -387,7 +363,7 @@ Test(event, set_racing_cancel_resumes_each_waiter_exactly_once_with_0_or_ecancel
         hop_task_t *t[WAITERS];
         for (int k = 0; k < WAITERS; k++) {
             waiter_init(&w[k], &e);
-            t[k] = spawn(hop_pool_executor(&pool), wait_task, &w[k]);
+            t[k] = test_spawn(hop_pool_executor(&pool), wait_task, &w[k]);
         }
         for (int k = 0; k < WAITERS; k++)
             while (hop_task_state(t[k]) != HOP_TASK_SUSPENDED)
@@ -397,12 +373,12 @@ Test(event, set_racing_cancel_resumes_each_waiter_exactly_once_with_0_or_ecancel
         pthread_t a, b;
         pthread_create(&a, NULL, race_on_go, &setter);
         pthread_create(&b, NULL, race_on_go, &canceller);
-        store_uint(&setter.go, 1);
-        store_uint(&canceller.go, 1);
+        test_store_uint(&setter.go, 1);
+        test_store_uint(&canceller.go, 1);
         pthread_join(a, NULL);
         pthread_join(b, NULL);
         for (int k = 0; k < WAITERS; k++) {
-            join(t[k]);
+            test_join(t[k]);
             cr_assert_eq(w[k].returned, 1, "iteration %d: waiter %d returned %u times", i, k, w[k].returned);
         }
         HOP_OK(w[0].rc);

@@ -12,15 +12,6 @@
 #include "helpers.h"
 
 /* HOP_OK / HOP_ERR with a message saying which case failed. */
-#define EXPECT_RC(call, expected, ...)                                                                       \
-    do {                                                                                                     \
-        int expect_rc_ = (call);                                                                             \
-        if (expect_rc_ != (expected))                                                                        \
-            cr_log_error("%s returned %s, expected %s", #call, hop_err_name(expect_rc_),                     \
-                         hop_err_name(expected));                                                            \
-        cr_assert_eq(expect_rc_, (expected), __VA_ARGS__);                                                   \
-    } while (0)
-
 static hop_executor_t *manual;
 
 static void setup(void) { HOP_OK(hop_manual_executor_create(&manual)); }
@@ -31,22 +22,8 @@ static void teardown(void) {
 
 TestSuite(mutex, .init = setup, .fini = teardown, .timeout = 60);
 
-static unsigned int load_uint(const unsigned int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static void store_uint(unsigned int *p, unsigned int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
-
-static hop_task_t *spawn(hop_executor_t *executor, hop_task_fn fn, void *arg) {
-    hop_task_t *t;
-    HOP_OK(hop_task_spawn(executor, fn, arg, NULL, &t));
-    return t;
-}
 
 /* Waits for t from the test thread, drops the reference, returns its status. */
-static int join(hop_task_t *t) {
-    int status = hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL);
-    hop_task_unref(t);
-    return status;
-}
-
 /* ---- a holder: locks, waits for a future, unlocks, tries to lock again ---- */
 
 typedef struct {
@@ -109,7 +86,7 @@ Test(mutex, an_uncontended_lock_succeeds_without_suspending) {
     HOP_OK(hop_mutex_init(&m));
     locker_t l;
     locker_init(&l, &m);
-    hop_task_t *t = spawn(manual, lock_record_unlock, &l);
+    hop_task_t *t = test_spawn(manual, lock_record_unlock, &l);
     cr_assert_eq(hop_manual_executor_run_one(manual), 1);
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE, "one run, no suspension");
     HOP_OK(l.lock_rc);
@@ -127,8 +104,8 @@ Test(mutex, a_task_that_finds_the_mutex_held_suspends_until_the_owner_unlocks) {
     holder_init(&h, &m);
     locker_t l;
     locker_init(&l, &m);
-    hop_task_t *th = spawn(manual, hold_until_released, &h);
-    hop_task_t *tl = spawn(manual, lock_record_unlock, &l);
+    hop_task_t *th = test_spawn(manual, hold_until_released, &h);
+    hop_task_t *tl = test_spawn(manual, lock_record_unlock, &l);
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(h.lock_rc);
     cr_assert_eq(hop_task_state(tl), HOP_TASK_SUSPENDED, "the locker waits while the holder holds");
@@ -150,7 +127,7 @@ Test(mutex, waiters_get_the_mutex_in_the_order_they_asked_for_it) {
     HOP_OK(hop_mutex_init(&m));
     holder_t h;
     holder_init(&h, &m);
-    hop_task_t *th = spawn(manual, hold_until_released, &h);
+    hop_task_t *th = test_spawn(manual, hold_until_released, &h);
     hop_manual_executor_run_all(manual, 0);
     int order[N], len = 0;
     locker_t l[N];
@@ -160,7 +137,7 @@ Test(mutex, waiters_get_the_mutex_in_the_order_they_asked_for_it) {
         l[i].id = i;
         l[i].order = order;
         l[i].order_len = &len;
-        t[i] = spawn(manual, lock_record_unlock, &l[i]);
+        t[i] = test_spawn(manual, lock_record_unlock, &l[i]);
         hop_manual_executor_run_all(manual, 0); /* i is queued before i + 1 asks */
     }
     HOP_OK(hop_future_set_result(&h.release, NULL));
@@ -183,8 +160,8 @@ Test(mutex, unlock_hands_the_mutex_to_the_head_waiter_so_even_the_unlocking_task
     holder_init(&h, &m);
     locker_t l;
     locker_init(&l, &m);
-    hop_task_t *th = spawn(manual, hold_until_released, &h);
-    hop_task_t *tl = spawn(manual, lock_record_unlock, &l);
+    hop_task_t *th = test_spawn(manual, hold_until_released, &h);
+    hop_task_t *tl = test_spawn(manual, lock_record_unlock, &l);
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(hop_future_set_result(&h.release, NULL));
     cr_assert_eq(hop_manual_executor_run_one(manual), 1, "the holder resumes, unlocks, tries again");
@@ -206,7 +183,7 @@ Test(mutex, unlock_without_waiters_leaves_the_mutex_free_for_anyone) {
     HOP_OK(hop_mutex_init(&m));
     holder_t h;
     holder_init(&h, &m);
-    hop_task_t *th = spawn(manual, hold_until_released, &h);
+    hop_task_t *th = test_spawn(manual, hold_until_released, &h);
     hop_manual_executor_run_all(manual, 0);
     cr_assert(hop_mutex_is_locked(&m));
     HOP_OK(hop_future_set_result(&h.release, NULL));
@@ -235,7 +212,7 @@ Test(mutex, unlocking_a_free_mutex_returns_eperm) {
     hop_mutex_t m;
     HOP_OK(hop_mutex_init(&m));
     calls_t c = {.mutex = &m};
-    hop_task_t *t = spawn(manual, unlock_unowned, &c);
+    hop_task_t *t = test_spawn(manual, unlock_unowned, &c);
     hop_manual_executor_run_all(manual, 0);
     HOP_ERR(c.rc[0], HOP_EPERM);
     cr_assert_not(hop_mutex_is_locked(&m));
@@ -247,10 +224,10 @@ Test(mutex, unlocking_a_mutex_another_task_holds_returns_eperm_and_changes_nothi
     HOP_OK(hop_mutex_init(&m));
     holder_t h;
     holder_init(&h, &m);
-    hop_task_t *th = spawn(manual, hold_until_released, &h);
+    hop_task_t *th = test_spawn(manual, hold_until_released, &h);
     hop_manual_executor_run_all(manual, 0);
     calls_t c = {.mutex = &m};
-    hop_task_t *t = spawn(manual, unlock_unowned, &c);
+    hop_task_t *t = test_spawn(manual, unlock_unowned, &c);
     hop_manual_executor_run_all(manual, 0);
     HOP_ERR(c.rc[0], HOP_EPERM);
     cr_assert(hop_mutex_is_locked(&m), "still the holder's");
@@ -274,7 +251,7 @@ Test(mutex, locking_a_mutex_the_task_already_holds_returns_edeadlk_and_try_lock_
     hop_mutex_t m;
     HOP_OK(hop_mutex_init(&m));
     calls_t c = {.mutex = &m};
-    hop_task_t *t = spawn(manual, lock_twice, &c);
+    hop_task_t *t = test_spawn(manual, lock_twice, &c);
     hop_manual_executor_run_all(manual, 0);
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE, "no self-deadlock");
     HOP_OK(c.rc[0]);
@@ -320,10 +297,10 @@ Test(mutex, destroy_returns_ebusy_while_the_mutex_is_held_or_awaited) {
     holder_init(&h, &m);
     locker_t l;
     locker_init(&l, &m);
-    hop_task_t *th = spawn(manual, hold_until_released, &h);
+    hop_task_t *th = test_spawn(manual, hold_until_released, &h);
     hop_manual_executor_run_all(manual, 0);
     HOP_ERR(hop_mutex_destroy(&m), HOP_EBUSY);
-    hop_task_t *tl = spawn(manual, lock_record_unlock, &l);
+    hop_task_t *tl = test_spawn(manual, lock_record_unlock, &l);
     hop_manual_executor_run_all(manual, 0);
     HOP_ERR(hop_mutex_destroy(&m), HOP_EBUSY);
     HOP_OK(hop_future_set_result(&h.release, NULL));
@@ -339,7 +316,7 @@ static hop_mutex_t static_mutex = HOP_MUTEX_INIT;
 Test(mutex, a_mutex_from_the_static_initialiser_works_without_init) {
     locker_t l;
     locker_init(&l, &static_mutex);
-    hop_task_t *t = spawn(manual, lock_record_unlock, &l);
+    hop_task_t *t = test_spawn(manual, lock_record_unlock, &l);
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(l.lock_rc);
     HOP_OK(l.unlock_rc);
@@ -386,9 +363,9 @@ static void mutual_exclusion_on_pool(unsigned int threads) {
     HOP_OK(hop_mutex_init(&s.mutex));
     hop_task_t *t[TASKS];
     for (int i = 0; i < TASKS; i++)
-        t[i] = spawn(hop_pool_executor(&pool), increment_many, &s);
+        t[i] = test_spawn(hop_pool_executor(&pool), increment_many, &s);
     for (int i = 0; i < TASKS; i++)
-        HOP_OK(join(t[i]));
+        HOP_OK(test_join(t[i]));
     HOP_OK(hop_pool_close(&pool));
     cr_assert_eq(s.errors, 0, "every lock and unlock succeeded");
     cr_assert_eq(s.overlaps, 0, "two tasks were inside at once");
@@ -434,9 +411,9 @@ Test(mutex, a_waiter_cancelled_from_a_plain_thread_resumes_with_ecanceled_and_th
     locker_t w, later;
     locker_init(&w, &m);
     locker_init(&later, &m);
-    hop_task_t *th = spawn(manual, hold_until_released, &h);
-    hop_task_t *tw = spawn(manual, lock_record_unlock, &w);
-    hop_task_t *tlater = spawn(manual, lock_record_unlock, &later);
+    hop_task_t *th = test_spawn(manual, hold_until_released, &h);
+    hop_task_t *tw = test_spawn(manual, lock_record_unlock, &w);
+    hop_task_t *tlater = test_spawn(manual, lock_record_unlock, &later);
     hop_manual_executor_run_all(manual, 0);
     cancel_on_plain_thread(tw);
     test_run_until_finished(manual, tw);
@@ -461,8 +438,8 @@ Test(mutex, a_waiter_cancelled_after_the_mutex_was_handed_to_it_gets_the_mutex) 
     holder_init(&h, &m);
     locker_t w;
     locker_init(&w, &m);
-    hop_task_t *th = spawn(manual, hold_until_released, &h);
-    hop_task_t *tw = spawn(manual, lock_record_unlock, &w);
+    hop_task_t *th = test_spawn(manual, hold_until_released, &h);
+    hop_task_t *tw = test_spawn(manual, lock_record_unlock, &w);
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(hop_future_set_result(&h.release, NULL));
     cr_assert_eq(hop_manual_executor_run_one(manual), 1, "the holder unlocks: hand-off to the waiter");
@@ -491,7 +468,7 @@ Test(mutex, a_cancelled_task_gets_ecanceled_from_lock_even_when_free_but_try_loc
     hop_mutex_t m;
     HOP_OK(hop_mutex_init(&m));
     calls_t c = {.mutex = &m, .rc = {1, 1, 1, 1}};
-    hop_task_t *t = spawn(manual, cancel_self_then_lock, &c);
+    hop_task_t *t = test_spawn(manual, cancel_self_then_lock, &c);
     hop_manual_executor_run_all(manual, 0);
     HOP_ERR(c.rc[0], HOP_ECANCELED);
     HOP_OK(c.rc[1]);
@@ -517,8 +494,8 @@ Test(mutex, a_deadline_cuts_a_waiting_lock_short_with_etimedout) {
     holder_init(&h, &m);
     locker_t w;
     locker_init(&w, &m);
-    hop_task_t *th = spawn(manual, hold_until_released, &h);
-    hop_task_t *tw = spawn(manual, lock_under_deadline, &w);
+    hop_task_t *th = test_spawn(manual, hold_until_released, &h);
+    hop_task_t *tw = test_spawn(manual, lock_under_deadline, &w);
     test_run_until_finished(manual, tw);
     HOP_ERR(w.lock_rc, HOP_ETIMEDOUT);
     HOP_ERR(w.unlock_rc, HOP_ETIMEDOUT);
@@ -550,7 +527,7 @@ typedef struct {
 static void *race_on_go(void *arg) {
     racer_t *r = arg;
     __atomic_fetch_add(r->ready, 1, __ATOMIC_ACQ_REL);
-    while (!load_uint(r->go))
+    while (!test_load_uint(r->go))
         ;
     for (volatile unsigned int i = 0; i < r->spin; i++)
         ;
@@ -575,8 +552,8 @@ Test(mutex, cancel_racing_unlock_never_loses_the_mutex_nor_resumes_the_waiter_tw
         holder_init(&h, &m);
         locker_t w;
         locker_init(&w, &m);
-        hop_task_t *th = spawn(manual, hold_until_released, &h);
-        hop_task_t *tw = spawn(manual, lock_record_unlock, &w);
+        hop_task_t *th = test_spawn(manual, hold_until_released, &h);
+        hop_task_t *tw = test_spawn(manual, lock_record_unlock, &w);
         hop_manual_executor_run_all(manual, 0);
         cr_assert_eq(hop_task_state(tw), HOP_TASK_SUSPENDED);
         HOP_OK(hop_future_set_result(&h.release, NULL)); /* queues the holder's resumption */
@@ -591,9 +568,9 @@ Test(mutex, cancel_racing_unlock_never_loses_the_mutex_nor_resumes_the_waiter_tw
         pthread_t x, y;
         pthread_create(&x, NULL, race_on_go, &unlocker);
         pthread_create(&y, NULL, race_on_go, &canceller);
-        while (load_uint(&ready) < 2)
+        while (test_load_uint(&ready) < 2)
             sched_yield();
-        store_uint(&go, 1);
+        test_store_uint(&go, 1);
         pthread_join(x, NULL);
         pthread_join(y, NULL);
         hop_manual_executor_run_all(manual, 0); /* the waiter resumes, whichever way */

@@ -12,15 +12,6 @@
 
 #include "helpers.h"
 
-#define EXPECT_RC(call, expected, ...)                                                                       \
-    do {                                                                                                     \
-        int expect_rc_ = (call);                                                                             \
-        if (expect_rc_ != (expected))                                                                        \
-            cr_log_error("%s returned %s, expected %s", #call, hop_err_name(expect_rc_),                     \
-                         hop_err_name(expected));                                                            \
-        cr_assert_eq(expect_rc_, (expected), __VA_ARGS__);                                                   \
-    } while (0)
-
 static hop_executor_t *manual;
 
 static void setup(void) { HOP_OK(hop_manual_executor_create(&manual)); }
@@ -31,21 +22,6 @@ static void teardown(void) {
 
 TestSuite(once, .init = setup, .fini = teardown, .timeout = 60);
 
-static unsigned int load_uint(const unsigned int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static void store_uint(unsigned int *p, unsigned int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
-static void add_uint(unsigned int *p, unsigned int v) { __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
-
-static hop_task_t *spawn(hop_executor_t *executor, hop_task_fn fn, void *arg) {
-    hop_task_t *t;
-    HOP_OK(hop_task_spawn(executor, fn, arg, NULL, &t));
-    return t;
-}
-
-static int join(hop_task_t *t) {
-    int status = hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL);
-    hop_task_unref(t);
-    return status;
-}
 
 #define VALUE(i) ((void *)(uintptr_t)(i))
 
@@ -67,7 +43,7 @@ struct caller_s {
 static int caller_init(void *arg, void **value) {
     caller_t *c = arg;
     c->ran_init = true;
-    add_uint(c->runs, 1);
+    test_add_uint(c->runs, 1);
     if (c->gate) {
         void *v = NULL;
         c->init_await_rc = hop_future_await(c->gate, &v);
@@ -97,7 +73,7 @@ Test(once, the_first_caller_runs_init_in_its_own_task_and_gets_its_value) {
     unsigned int runs = 0;
     caller_t c;
     caller_setup(&c, &o, 1, &runs);
-    hop_task_t *t = spawn(manual, call_task, &c);
+    hop_task_t *t = test_spawn(manual, call_task, &c);
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(c.rc);
     cr_assert(c.ran_init);
@@ -113,9 +89,9 @@ Test(once, later_calls_return_the_value_without_running_init_even_from_a_plain_t
     caller_t a, b;
     caller_setup(&a, &o, 1, &runs);
     caller_setup(&b, &o, 2, &runs);
-    hop_task_t *ta = spawn(manual, call_task, &a);
+    hop_task_t *ta = test_spawn(manual, call_task, &a);
     hop_manual_executor_run_all(manual, 0);
-    hop_task_t *tb = spawn(manual, call_task, &b);
+    hop_task_t *tb = test_spawn(manual, call_task, &b);
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(b.rc);
     cr_assert_not(b.ran_init);
@@ -140,7 +116,7 @@ Test(once, tasks_arriving_while_init_runs_wait_for_it_and_all_get_its_value) {
     for (int i = 0; i < N; i++) {
         caller_setup(&c[i], &o, i, &runs);
         c[i].gate = &gate;
-        t[i] = spawn(manual, call_task, &c[i]);
+        t[i] = test_spawn(manual, call_task, &c[i]);
     }
     hop_manual_executor_run_all(manual, 0);
     cr_assert_eq(runs, 1, "init started once");
@@ -171,7 +147,7 @@ typedef struct {
 
 static int init_with_offload(void *arg, void **value) {
     offload_init_t *o = arg;
-    add_uint(&o->runs, 1);
+    test_add_uint(&o->runs, 1);
     return hop_run_in_executor(o->blocking, slow_blocking_work, VALUE(77), value);
 }
 
@@ -185,7 +161,7 @@ typedef struct {
 
 static void *pool_call(void *arg) {
     pool_caller_t *c = arg;
-    while (!load_uint(c->start))
+    while (!test_load_uint(c->start))
         hop_yield();
     c->rc = hop_once_call(c->once, init_with_offload, c->init, &c->value);
     return NULL;
@@ -205,11 +181,11 @@ Test(once, a_hundred_pool_tasks_calling_at_once_run_an_awaiting_init_exactly_onc
     hop_task_t **t = calloc(N, sizeof *t);
     for (int i = 0; i < N; i++) {
         c[i] = (pool_caller_t){.once = &o, .init = &init, .start = &start, .rc = 1};
-        t[i] = spawn(hop_pool_executor(&pool), pool_call, &c[i]);
+        t[i] = test_spawn(hop_pool_executor(&pool), pool_call, &c[i]);
     }
-    store_uint(&start, 1);
+    test_store_uint(&start, 1);
     for (int i = 0; i < N; i++) {
-        HOP_OK(join(t[i]));
+        HOP_OK(test_join(t[i]));
         EXPECT_RC(c[i].rc, 0, "caller %d", i);
         cr_assert_eq(c[i].value, VALUE(77), "caller %d", i);
     }
@@ -231,7 +207,7 @@ Test(once, a_failed_init_returns_its_error_to_its_caller_only_and_the_longest_wa
     hop_task_t *t[3];
     for (int i = 0; i < 3; i++) {
         caller_setup(&c[i], &o, i, &runs);
-        t[i] = spawn(manual, call_task, &c[i]);
+        t[i] = test_spawn(manual, call_task, &c[i]);
     }
     c[0].gate = &gate;
     c[0].fail_with = HOP_EAGAIN;
@@ -259,12 +235,12 @@ Test(once, a_failed_init_with_nobody_waiting_is_retried_by_the_next_call) {
     caller_setup(&a, &o, 1, &runs);
     a.fail_with = HOP_ENOMEM;
     caller_setup(&b, &o, 2, &runs);
-    hop_task_t *ta = spawn(manual, call_task, &a);
+    hop_task_t *ta = test_spawn(manual, call_task, &a);
     hop_manual_executor_run_all(manual, 0);
     HOP_ERR(a.rc, HOP_ENOMEM);
     cr_assert_null(a.value, "untouched on failure");
     cr_assert_not(hop_once_is_done(&o));
-    hop_task_t *tb = spawn(manual, call_task, &b);
+    hop_task_t *tb = test_spawn(manual, call_task, &b);
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(b.rc);
     cr_assert(b.ran_init);
@@ -285,7 +261,7 @@ Test(once, when_init_keeps_failing_each_waiter_tries_once_and_gets_its_own_error
     for (int i = 0; i < N; i++) {
         caller_setup(&c[i], &o, i, &runs);
         c[i].fail_with = -100 - i; /* each caller's own error */
-        t[i] = spawn(manual, call_task, &c[i]);
+        t[i] = test_spawn(manual, call_task, &c[i]);
     }
     c[0].gate = &gate;
     hop_manual_executor_run_all(manual, 0);
@@ -319,7 +295,7 @@ Test(once, calling_from_inside_init_on_the_same_once_returns_edeadlk) {
     unsigned int runs = 0;
     caller_t c;
     caller_setup(&c, &o, 1, &runs);
-    hop_task_t *t = spawn(manual, call_reentrant, &c);
+    hop_task_t *t = test_spawn(manual, call_reentrant, &c);
     hop_manual_executor_run_all(manual, 0);
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE, "no self-deadlock");
     HOP_ERR(c.init_await_rc, HOP_EDEADLK);
@@ -346,7 +322,7 @@ Test(once, zero_filled_storage_is_a_fresh_once) {
     unsigned int runs = 0;
     caller_t c;
     caller_setup(&c, &o, 3, &runs);
-    hop_task_t *t = spawn(manual, call_task, &c);
+    hop_task_t *t = test_spawn(manual, call_task, &c);
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(c.rc);
     cr_assert_eq(c.value, VALUE(1003));
@@ -375,7 +351,7 @@ Test(once, a_waiter_cancelled_from_a_plain_thread_gets_ecanceled_and_the_others_
     hop_task_t *t[3];
     for (int i = 0; i < 3; i++) {
         caller_setup(&c[i], &o, i, &runs);
-        t[i] = spawn(manual, call_task, &c[i]);
+        t[i] = test_spawn(manual, call_task, &c[i]);
     }
     c[0].gate = &gate;
     hop_manual_executor_run_all(manual, 0);
@@ -402,7 +378,7 @@ Test(once, cancelling_the_task_running_init_fails_it_with_ecanceled_and_the_next
     hop_task_t *t[3];
     for (int i = 0; i < 3; i++) {
         caller_setup(&c[i], &o, i, &runs);
-        t[i] = spawn(manual, call_task, &c[i]);
+        t[i] = test_spawn(manual, call_task, &c[i]);
     }
     c[0].gate = &gate; /* the runner waits here when it is cancelled */
     hop_manual_executor_run_all(manual, 0);
@@ -428,7 +404,7 @@ Test(once, a_waiter_handed_the_turn_after_it_was_cancelled_passes_it_on_without_
     hop_task_t *t[3];
     for (int i = 0; i < 3; i++) {
         caller_setup(&c[i], &o, i, &runs);
-        t[i] = spawn(manual, call_task, &c[i]);
+        t[i] = test_spawn(manual, call_task, &c[i]);
     }
     c[0].gate = &gate;
     c[0].fail_with = HOP_EAGAIN;
@@ -468,14 +444,14 @@ static int mixed_init(void *arg, void **value) {
     }
     if (m->fail)
         return -1000 - m->id;
-    add_uint(m->successes, 1);
+    test_add_uint(m->successes, 1);
     *value = VALUE(5000 + m->id);
     return 0;
 }
 
 static void *mixed_call(void *arg) {
     mixed_t *m = arg;
-    while (!load_uint(m->start))
+    while (!test_load_uint(m->start))
         hop_yield();
     m->rc = hop_once_call(m->once, mixed_init, m, &m->value);
     return NULL;
@@ -499,9 +475,9 @@ Test(once, many_rounds_of_callers_with_failing_inits_and_cancels_each_end_consis
                              .id = i,
                              .rc = 1,
                              .fail = rand_r(&seed) % 3 == 0};
-            t[i] = spawn(hop_pool_executor(&pool), mixed_call, &m[i]);
+            t[i] = test_spawn(hop_pool_executor(&pool), mixed_call, &m[i]);
         }
-        store_uint(&start, 1);
+        test_store_uint(&start, 1);
         /* Let most callers get into hop_once_call first: then the cancels
          * hit the runner inside init and waiters in the queue. */
         for (int i = 0; i < N; i++)
@@ -511,7 +487,7 @@ Test(once, many_rounds_of_callers_with_failing_inits_and_cancels_each_end_consis
             hop_task_cancel(t[i]);
         void *winner = NULL;
         for (int i = 0; i < N; i++) {
-            join(t[i]);
+            test_join(t[i]);
             if (m[i].rc == 0) {
                 if (!winner)
                     winner = m[i].value;

@@ -10,15 +10,6 @@
 
 #include "helpers.h"
 
-#define EXPECT_RC(call, expected, ...)                                                                       \
-    do {                                                                                                     \
-        int expect_rc_ = (call);                                                                             \
-        if (expect_rc_ != (expected))                                                                        \
-            cr_log_error("%s returned %s, expected %s", #call, hop_err_name(expect_rc_),                     \
-                         hop_err_name(expected));                                                            \
-        cr_assert_eq(expect_rc_, (expected), __VA_ARGS__);                                                   \
-    } while (0)
-
 static hop_executor_t *manual;
 
 static void setup(void) { HOP_OK(hop_manual_executor_create(&manual)); }
@@ -29,20 +20,6 @@ static void teardown(void) {
 
 TestSuite(semaphore, .init = setup, .fini = teardown, .timeout = 60);
 
-static unsigned int load_uint(const unsigned int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static void store_uint(unsigned int *p, unsigned int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
-
-static hop_task_t *spawn(hop_executor_t *executor, hop_task_fn fn, void *arg) {
-    hop_task_t *t;
-    HOP_OK(hop_task_spawn(executor, fn, arg, NULL, &t));
-    return t;
-}
-
-static int join(hop_task_t *t) {
-    int status = hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL);
-    hop_task_unref(t);
-    return status;
-}
 
 typedef struct {
     hop_semaphore_t *semaphore;
@@ -70,7 +47,7 @@ Test(semaphore, acquire_takes_free_permits_without_suspending) {
     acquirer_t a[2];
     for (int i = 0; i < 2; i++) {
         acquirer_init(&a[i], &s);
-        hop_task_t *t = spawn(manual, acquire_task, &a[i]);
+        hop_task_t *t = test_spawn(manual, acquire_task, &a[i]);
         cr_assert_eq(hop_manual_executor_run_one(manual), 1);
         cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
         HOP_OK(a[i].rc);
@@ -84,7 +61,7 @@ Test(semaphore, acquire_at_zero_suspends_until_a_plain_thread_releases) {
     HOP_OK(hop_semaphore_init(&s, 0, 1));
     acquirer_t a;
     acquirer_init(&a, &s);
-    hop_task_t *t = spawn(manual, acquire_task, &a);
+    hop_task_t *t = test_spawn(manual, acquire_task, &a);
     hop_manual_executor_run_all(manual, 0);
     cr_assert_eq(hop_task_state(t), HOP_TASK_SUSPENDED);
     HOP_OK(hop_semaphore_release(&s)); /* the test thread is a plain thread */
@@ -106,7 +83,7 @@ Test(semaphore, waiters_get_permits_in_the_order_they_asked) {
         a[i].id = i;
         a[i].order = order;
         a[i].order_len = &len;
-        t[i] = spawn(manual, acquire_task, &a[i]);
+        t[i] = test_spawn(manual, acquire_task, &a[i]);
         hop_manual_executor_run_all(manual, 0);
     }
     for (int i = 0; i < N; i++) {
@@ -124,7 +101,7 @@ Test(semaphore, a_release_with_waiters_hands_over_its_permit_so_try_acquire_cann
     HOP_OK(hop_semaphore_init(&s, 0, 1));
     acquirer_t a;
     acquirer_init(&a, &s);
-    hop_task_t *t = spawn(manual, acquire_task, &a);
+    hop_task_t *t = test_spawn(manual, acquire_task, &a);
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(hop_semaphore_release(&s));
     HOP_ERR(hop_semaphore_try_acquire(&s), HOP_EAGAIN);
@@ -190,7 +167,7 @@ Test(semaphore, destroy_returns_ebusy_while_tasks_wait) {
     HOP_OK(hop_semaphore_init(&s, 0, 1));
     acquirer_t a;
     acquirer_init(&a, &s);
-    hop_task_t *t = spawn(manual, acquire_task, &a);
+    hop_task_t *t = test_spawn(manual, acquire_task, &a);
     hop_manual_executor_run_all(manual, 0);
     HOP_ERR(hop_semaphore_destroy(&s), HOP_EBUSY);
     HOP_OK(hop_semaphore_release(&s));
@@ -242,9 +219,9 @@ Test(semaphore, at_most_three_of_sixteen_pool_tasks_hold_a_permit_at_once, .time
     HOP_OK(hop_semaphore_init(&l.semaphore, LIMIT, LIMIT));
     hop_task_t *t[TASKS];
     for (int i = 0; i < TASKS; i++)
-        t[i] = spawn(hop_pool_executor(&pool), limited_work, &l);
+        t[i] = test_spawn(hop_pool_executor(&pool), limited_work, &l);
     for (int i = 0; i < TASKS; i++)
-        HOP_OK(join(t[i]));
+        HOP_OK(test_join(t[i]));
     HOP_OK(hop_pool_close(&pool));
     cr_assert_eq(l.errors, 0);
     cr_assert_eq(l.done, TASKS * ROUNDS);
@@ -272,8 +249,8 @@ Test(semaphore, a_waiter_cancelled_from_a_plain_thread_gets_ecanceled_and_the_co
     acquirer_t a, b;
     acquirer_init(&a, &s);
     acquirer_init(&b, &s);
-    hop_task_t *ta = spawn(manual, acquire_task, &a);
-    hop_task_t *tb = spawn(manual, acquire_task, &b);
+    hop_task_t *ta = test_spawn(manual, acquire_task, &a);
+    hop_task_t *tb = test_spawn(manual, acquire_task, &b);
     hop_manual_executor_run_all(manual, 0);
     cancel_on_plain_thread(ta);
     test_run_until_finished(manual, ta);
@@ -294,7 +271,7 @@ Test(semaphore, a_waiter_cancelled_after_a_release_reached_it_keeps_the_permit) 
     HOP_OK(hop_semaphore_init(&s, 0, 1));
     acquirer_t a;
     acquirer_init(&a, &s);
-    hop_task_t *t = spawn(manual, acquire_task, &a);
+    hop_task_t *t = test_spawn(manual, acquire_task, &a);
     hop_manual_executor_run_all(manual, 0);
     HOP_OK(hop_semaphore_release(&s));
     cancel_on_plain_thread(t);
@@ -320,7 +297,7 @@ Test(semaphore, a_deadline_cuts_a_waiting_acquire_short_with_etimedout) {
     HOP_OK(hop_semaphore_init(&s, 0, 1));
     acquirer_t a;
     acquirer_init(&a, &s);
-    hop_task_t *t = spawn(manual, acquire_under_deadline, &a);
+    hop_task_t *t = test_spawn(manual, acquire_under_deadline, &a);
     test_run_until_finished(manual, t);
     HOP_ERR(a.rc, HOP_ETIMEDOUT);
     HOP_OK(hop_semaphore_release(&s));
@@ -341,7 +318,7 @@ typedef struct {
 
 static void *race_on_go(void *arg) {
     racer_t *r = arg;
-    while (!load_uint(&r->go))
+    while (!test_load_uint(&r->go))
         ;
     for (volatile unsigned int i = 0; i < r->spin; i++)
         ;
@@ -363,7 +340,7 @@ Test(semaphore, release_racing_cancel_conserves_every_permit, .timeout = 240) {
     for (int i = 0; i < ITERATIONS; i++) {
         acquirer_t a;
         acquirer_init(&a, &s);
-        hop_task_t *t = spawn(hop_pool_executor(&pool), acquire_task, &a);
+        hop_task_t *t = test_spawn(hop_pool_executor(&pool), acquire_task, &a);
         while (hop_task_state(t) != HOP_TASK_SUSPENDED)
             ;
         racer_t releaser = {.semaphore = &s, .spin = (unsigned int)rand_r(&seed) % 1000};
@@ -371,11 +348,11 @@ Test(semaphore, release_racing_cancel_conserves_every_permit, .timeout = 240) {
         pthread_t x, y;
         pthread_create(&x, NULL, race_on_go, &releaser);
         pthread_create(&y, NULL, race_on_go, &canceller);
-        store_uint(&releaser.go, 1);
-        store_uint(&canceller.go, 1);
+        test_store_uint(&releaser.go, 1);
+        test_store_uint(&canceller.go, 1);
         pthread_join(x, NULL);
         pthread_join(y, NULL);
-        join(t);
+        test_join(t);
         /* One permit was released: the task holds it, or the count does. */
         if (a.rc == 0) {
             got++;
