@@ -5,7 +5,7 @@
  * returns. Without that, a task that awaits something completing inline
  * (yield, an already-completed hand-off) would resume one frame deeper each
  * time and eventually overflow the thread's stack. */
-#include "../src/internal.h"
+#include "core/internal.h"
 
 typedef struct {
     hop_job_t *head;

@@ -97,9 +97,9 @@
 #include <string.h>
 #include <uv.h>
 
-#include "../src/mpsc_queue.h"
-#include "../src/task_internal.h"
-#include "../src/timer_internal.h"
+#include "core/mpsc_queue.h"
+#include "core/task_internal.h"
+#include "time/timer_internal.h"
 
 /* Default spin before blocking, in microseconds: measured, see SPINNING above. */
 #define HOP__LOOP_SPIN_US_DEFAULT 50

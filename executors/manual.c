@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "../src/internal.h"
+#include "core/internal.h"
 
 typedef struct {
     hop_executor_t base;

@@ -101,9 +101,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/deque.h"
-#include "../src/inject_queue.h"
-#include "../src/internal.h"
+#include "core/deque.h"
+#include "core/inject_queue.h"
+#include "core/internal.h"
 
 #if defined(__linux__) && !defined(HOP_POOL_NO_FUTEX)
 #include <linux/futex.h>

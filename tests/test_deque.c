@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "deque.h"
+#include "core/deque.h"
 #include "helpers.h"
 
 #if HOP__TSAN

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "helpers.h"
-#include "mpsc_queue.h"
+#include "core/mpsc_queue.h"
 
 TestSuite(mpsc_queue, .timeout = 120);
 

@@ -14,7 +14,7 @@
 #include <sys/resource.h>
 
 #include "helpers.h"
-#include "inject_queue.h"
+#include "core/inject_queue.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define STRESS_SCALE 5

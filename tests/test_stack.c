@@ -147,7 +147,7 @@ Test(stack, cached_stacks_of_different_shapes_are_each_reused_for_their_own_shap
     HOP_OK(hop_manual_executor_destroy(manual));
 }
 
-#include "sanitizer.h"
+#include "core/sanitizer.h"
 /* Not under TSan: its runtime maps memory for every new object it tracks, so
  * exhausting the process's mappings kills TSan before hop can report. The
  * plain and ASan builds run it. */

@@ -9,7 +9,7 @@
 #include <uv.h>
 
 #include "helpers.h"
-#include "timer_internal.h"
+#include "time/timer_internal.h"
 
 TestSuite(timer, .timeout = 120);
 

@@ -14,7 +14,7 @@
 #include <ucontext.h>
 
 #include "../bench_env.h"
-#include "context.h"
+#include "arch/context.h"
 
 #define BENCH_STACK_SIZE ((size_t)64 * 1024)
 

@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../context.h"
+#include "context.h"
 
 /* The frame exactly as the assembly stores it. */
 struct hop__aarch64_frame {

@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../context.h"
+#include "context.h"
 
 /* The frame exactly as the assembly pushes it. */
 struct hop__x86_64_frame {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <ucontext.h>
 
-#include "../context.h"
+#include "context.h"
 
 /* ucontext has no way to pass a pointer through a switch, so the value goes
  * through this thread's slot. A switch never changes threads, but the code

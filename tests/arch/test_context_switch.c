@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../src/context.h"
+#include "../../src/arch/context.h"
 
 #if !defined(__x86_64__) && !defined(__aarch64__)
 #error "test_context_switch.c: only x86_64 and aarch64 are covered (the register tests are per architecture)"

@@ -34,7 +34,7 @@
 #include <string.h>
 
 #include "hop/group.h"
-#include "task_internal.h"
+#include "core/task_internal.h"
 
 enum { HOP__GROUP_OPEN = 0, HOP__GROUP_CLOSED = 1, HOP__GROUP_DONE = 2 };
 

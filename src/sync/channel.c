@@ -22,7 +22,7 @@
 
 #include <stdlib.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 #define HOP__CHANNEL_MAGIC 0x6368616eu /* "chan" */
 

@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 typedef struct hop__timer_clock_s hop__timer_clock_t;
 

@@ -12,7 +12,7 @@
  * bumped with a full barrier before the interrupt, paired with the barrier
  * the run side takes when it marks an await suspended: an await that starts
  * at the same moment either sees the count or is interrupted. */
-#include "task_internal.h"
+#include "core/task_internal.h"
 
 /* ---- hop_sleep ----------------------------------------------------------- */
 

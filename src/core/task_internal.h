@@ -2,7 +2,7 @@
 #ifndef HOP_SRC_TASK_INTERNAL_H
 #define HOP_SRC_TASK_INTERNAL_H
 
-#include "context.h"
+#include "arch/context.h"
 #include "internal.h"
 #include "stack.h"
 

@@ -18,7 +18,7 @@
  * leave the await before that. */
 #include "hop/mutex.h"
 
-#include "internal.h"
+#include "core/internal.h"
 
 typedef struct hop__mutex_waiter_s {
     hop_awaitable_t base;

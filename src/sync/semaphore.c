@@ -11,7 +11,7 @@
  * will complete it (HOP_EALREADY: the acquire returns 0 with the permit). */
 #include "hop/semaphore.h"
 
-#include "internal.h"
+#include "core/internal.h"
 
 #define HOP__SEMAPHORE_MAGIC 0x73656d61u /* "sema" */
 

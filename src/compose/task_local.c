@@ -9,7 +9,7 @@
  * thread's reads. */
 #include <stdlib.h>
 
-#include "task_internal.h"
+#include "core/task_internal.h"
 
 static hop_task_local_t *hop__task_local_keys[HOP_TASK_LOCAL_KEYS_MAX];
 static unsigned int hop__task_local_key_count;

@@ -11,7 +11,7 @@
  * destroyed as soon as hop_event_set() has been entered and left the lock. */
 #include "hop/event.h"
 
-#include "internal.h"
+#include "core/internal.h"
 
 typedef struct hop__event_waiter_s {
     hop_awaitable_t base;

@@ -17,7 +17,7 @@
  * turn on itself. */
 #include "hop/once.h"
 
-#include "task_internal.h"
+#include "core/task_internal.h"
 
 enum { HOP__ONCE_IDLE = 0, HOP__ONCE_RUNNING = 1, HOP__ONCE_DONE = 2 };
 

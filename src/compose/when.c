@@ -30,7 +30,7 @@
 #include <stdlib.h>
 
 #include "hop/when.h"
-#include "task_internal.h"
+#include "core/task_internal.h"
 
 enum { HOP__WHEN_ALL = 0, HOP__WHEN_ANY = 1 };
 enum { HOP__WHEN_REGISTERING = 1u, HOP__WHEN_DECIDED = 2u };
