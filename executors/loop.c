@@ -3,8 +3,10 @@
  * One thread runs the uv_loop_t (the loop thread: the thread hop_loop_start
  * made, or the caller of hop_loop_run, or of hop_loop_close while it drains).
  * Every other thread reaches it only through the inbox, an intrusive MPSC
- * queue (src/mpsc_queue.h), and uv_async_send, the one thread-safe libuv
- * call (PITFALLS 4).
+ * queue (src/core/mpsc_queue.h), and uv_async_send: libuv is not
+ * thread-safe, and that is the one call another thread may make on a loop's
+ * handles. Sends coalesce (several may run the callback once), so whoever
+ * looks at the inbox drains it, in bounded batches (TURNS).
  *
  * WAKE-UPS. l->wake tells producers whether the loop could block without
  * looking at the inbox again:
@@ -24,7 +26,8 @@
  * Like uv_async_send itself: a cheap read first, then the CAS, then the
  * syscall only for the one winner. A burst of completions costs one wake-up.
  *
- * No lost wake-up (PITFALLS 3): a producer links its job, then a full fence,
+ * No lost wake-up (a loop blocked in epoll over a job whose producer saw it
+ * awake and did not signal): a producer links its job, then a full fence,
  * then reads wake; the loop stores SLEEPING, then a full fence, then re-reads
  * the inbox. Dekker's pattern: one of the two sees the other's store. If the
  * loop's re-check misses the job (even half-pushed: exchanged, not linked,
@@ -39,8 +42,8 @@
  * their turn, then the idle callback drains the next batch. A job that
  * re-posts itself forever therefore cannot starve a timer.
  *
- * SPINNING. Waking a thread blocked in epoll costs tens of microseconds on
- * this VM (idle vCPUs halt). When the loop owns tasks (so some are suspended,
+ * SPINNING. Waking a thread blocked in epoll costs tens of microseconds
+ * where idle CPUs halt (a VM). When the loop owns tasks (so some are suspended,
  * waiting for work elsewhere) and its inbox is empty, the prepare callback
  * polls the inbox for up to spin_us before letting libuv block, with wake
  * left AWAKE so that producers skip the syscall. It spins at most once per
@@ -50,28 +53,19 @@
  * runs it and ends the turn with a poll that does not block, so the next
  * round trip gets a full spin again and I/O is still polled between them.
  *
- * The default, 50 us, was measured on the 2-vCPU development VM (Xeon,
- * Firecracker) with a throwaway program: a task on a started loop hands work
- * of W us to a thread that polls for it and awaits its completion; extra
- * latency of the round trip beyond W, median (p90), over 4,000 trips:
- *
- *   spin_us   W = 0        W = 10       W = 40       W = 150
- *     0       18.2 (24.2)  29.7 (32.1)  30.4 (35.1)  41.9 (45.7)
- *    20        0.9 (0.9)    0.9 (1.0)   31.0 (42.8)  41.7 (44.0)
- *    50        0.9 (0.9)    0.9 (1.0)    0.9 (1.0)   40.1 (43.6)
- *   100        0.9 (1.0)    1.0 (1.1)    1.0 (1.0)   31.5 (43.3)
- *   200        1.0 (1.0)    1.0 (1.0)    1.0 (1.1)    1.0 (1.2)
- *
- * A job posted from another thread to a loop asleep in epoll (posts 500 us
- * apart) waits 42 us (median; p90 46 us) whatever spin_us, since no spin
- * lasts that long. Spinning pays when the work comes back within spin_us
- * and wastes up to spin_us of CPU per idle period when it does not; 50 us
- * is about one wake-up's cost, the classic competitive choice (never more
- * than twice the best of "spin" and "block"), and covers short offloads
- * (a cached file read, a hash) without burning a core on long ones.
+ * Spinning pays when the work comes back within spin_us and wastes up to
+ * spin_us of CPU per idle period when it does not. The default, 50 us, is
+ * about one wake-up's cost, the competitive choice (never more than twice
+ * the best of "spin" and "block"), and covers short offloads (a cached file
+ * read, a hash) without burning a core on long ones. hop-bench's
+ * roundtrip.hop_dispatch row shows it (the loop's side of each round trip
+ * is caught by the spin), pingpong.hop_loop_post what a wake-up costs
+ * instead (a loop that owns no task never spins); the measurements behind
+ * the default are in bench/RESULTS.md, "Design measurements behind the
+ * pool's and the loop's constants".
  *
  * TIMERS. Timers started on the loop thread belong to the loop's clock
- * (src/timer_internal.h), made current on whichever thread drives the loop.
+ * (src/time/timer_internal.h), made current on whichever thread drives the loop.
  * One uv_timer_t is armed for the clock's earliest deadline; its callback
  * runs the due timer callbacks and re-arms it. A start that makes a new
  * earliest deadline calls the clock's rearm, which only sets timer_rearm
@@ -181,7 +175,8 @@ static const hop_executor_ops_t hop__loop_closed_ops = {.name = "loop (closed)",
 static _Thread_local hop_loop_t *hop__loop_current_tls;
 
 /* Tasks migrate: the address of this thread-local is computed inside this
- * opaque call every time, never cached across a suspension (PITFALLS 2). */
+ * opaque call every time, because a compiler may reuse an address computed
+ * before a suspension, after which the task may run on another thread. */
 __attribute__((noinline)) static hop_loop_t **hop__loop_current_slot(void) {
     hop_loop_t **slot = &hop__loop_current_tls;
     __asm__ volatile("" : "+r"(slot)::"memory");

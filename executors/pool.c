@@ -1,41 +1,39 @@
 /* executors/pool.c: the work-stealing thread pool (hop/pool.h).
  *
- * Where jobs wait. Each worker has a Chase-Lev deque (src/deque.h) and a
- * one-job LIFO slot. A job submitted by a worker goes into that worker's
+ * Where jobs wait. Each worker has a Chase-Lev deque (src/core/deque.h) and
+ * a one-job LIFO slot. A job submitted by a worker goes into that worker's
  * LIFO slot, pushing the slot's previous job into the deque: the newest job
  * runs next, on a warm cache (a task handing a message to another task, the
  * child of a fork). Everything else enters through the injection queue
- * (src/inject_queue.h), a lock-free FIFO: a submission from outside is one
- * exchange, wait-free, and never waits for a worker; a worker takes a batch
- * under a try-lock that only workers use (one CAS per batch, a worker that
- * finds it taken goes stealing instead of waiting) and pushes it into its
- * deque, where the others can steal it. "Is there anything?" is one load of
- * the queue's head. A full deque moves its older half to the injection queue
- * in one exchange.
+ * (src/core/inject_queue.h), a lock-free FIFO: a submission from outside is
+ * one exchange, wait-free, and never waits for a worker; a worker takes a
+ * batch under a try-lock that only workers use (one CAS per batch, a worker
+ * that finds it taken goes stealing instead of waiting) and pushes it into
+ * its deque, where the others can steal it. A full deque moves its older
+ * half to the injection queue in one exchange.
  *
  * In which order a worker takes jobs (hop__pool_next_local): its LIFO slot,
  * but at most HOP__POOL_LIFO_MAX times in a row, so that two tasks passing a
  * message back and forth cannot starve the deque; then its deque, newest
- * first; then the injection queue (a batch), which it also looks at every
- * HOP__POOL_INJECT_INTERVAL jobs however busy it is (Go's schedtick % 61;
- * one job then, so that the older jobs of its deque are not pushed back
- * again and again), so that outside submissions are not starved by local
- * work. A job that resubmits itself while running (a task yielding) goes to
- * the injection queue, as Go's Gosched does: the deque and the LIFO slot
- * would run it again at once. With nothing local, the worker searches: it
- * steals the oldest job of random victims, and in the last round of its
- * search their LIFO slots too, so that a job parked behind a worker that
- * blocks is not stranded (PITFALLS 8) while a busy worker keeps its own next
- * job.
+ * first; then the injection queue, which it also looks at every
+ * HOP__POOL_INJECT_INTERVAL jobs however busy it is, so that outside
+ * submissions are not starved by local work. A job that resubmits itself
+ * while running (a task yielding) goes to the injection queue, as Go's
+ * Gosched does: the deque and the LIFO slot would run it again at once. With
+ * nothing local, the worker searches (hop__pool_search): it steals the
+ * oldest job of random victims, and at the end of its search their LIFO
+ * slots too.
  *
- * Searching and parking (PITFALLS 3), after Tokio's idle.rs and Go's
- * proc.go. One word, idle, counts searchers (low 16 bits) and unparked
- * workers (high 16 bits). At most half of the workers search at once. A
- * submission wakes a parked worker only if nobody is searching, and the
- * woken worker counts as a searcher from that moment; a searcher that finds
- * work, was the last one, and sees more work queued wakes the next, so a
- * burst fans out while a single job wakes one worker. Without lost
- * wake-ups:
+ * Searching and parking, after Tokio's idle.rs and Go's proc.go. The hazard
+ * is the lost wake-up: a worker that finds every queue empty and goes to
+ * sleep races with a producer that pushes, sees nobody asleep yet and wakes
+ * nobody, and the job then waits with every worker asleep. One word, idle,
+ * counts searchers (low 16 bits) and unparked workers (high 16 bits). At
+ * most half of the workers search at once. A submission wakes a parked
+ * worker only if nobody is searching, and the woken worker counts as a
+ * searcher from that moment; a searcher that finds work, was the last one,
+ * and sees more work queued wakes the next, so a burst fans out while a
+ * single job wakes one worker. Without lost wake-ups:
  *
  *   producer: push the job (the injection queue's exchange, or a deque
  *             push or LIFO FAS); full barrier (that exchange is one); read
@@ -50,46 +48,28 @@
  * because a searcher existed relies on this: the searcher that takes the
  * count of searchers to zero re-checks every queue after doing so (it is
  * itself a parking worker announcing, or a finder that wakes the next if
- * work is left). Each worker sleeps on its own futex word: a wake-up is one
- * FUTEX_WAKE on a word nobody else waits on, made only when the worker
- * really sleeps, and the waker never takes a lock the sleeper holds (a
- * condition variable would need its mutex on both sides; it is the fallback
- * where there is no futex). See HOP__SLEEP_* for the word's states.
+ * work is left). Each worker sleeps on its own futex word (HOP__SLEEP_*):
+ * the waker never takes a lock the sleeper holds, as a condition variable's
+ * mutex would make it (the fallback where there is no futex).
  *
  * SPINNING. A worker with nothing to do searches for spin_us, pausing
- * between rounds, before it parks. On the 2-vCPU development VM (Xeon, KVM,
- * Linux 6.18 with guest halt-polling) waking a parked worker costs 1-2 us
- * while its idle vCPU still polls and 35-45 us once it has really halted; a
- * searching worker picks a job up in 0.3 us. Measured with a throwaway
- * program: a non-pool thread submits a job, blocks until the job has run,
- * computes for `gap` us, submits the next; 2,000 jobs; latency from submit
- * to the job's first instruction, median / p99 in us, then the pool's CPU
- * time per job in us:
+ * between rounds, before it parks. A searching worker picks a job up in
+ * about 0.3 us; waking a parked one costs 1-2 us while its idle CPU still
+ * polls, 35-45 us once it has halted (on a VM). Spinning pays when the next
+ * job comes within the window and costs up to spin_us of CPU per idle
+ * period: the default, 50 us, is about one wake-up, the competitive choice
+ * (never worse than twice the better of spinning and parking). The price:
+ * with no spare CPU, a spinning worker may share a CPU with a thread that
+ * keeps computing, and a job then waits for the scheduler's next tick
+ * (milliseconds at p99); such programs want spinning off. hop-bench's
+ * roundtrip.hop_run_in_executor row shows the effect (a parked worker would
+ * cost a wake-up per round trip); the measurements behind the default are
+ * in bench/RESULTS.md, "Design measurements behind the pool's and the
+ * loop's constants".
  *
- *   spin_us  gap 10 us         gap 30 us         gap 100 us         gap 1 ms
- *      0      0.9 / 1.5    1   40.4 / 59    19   41.1 / 72     22   44.1 / 86    23
- *     20     27.8 / 49    38   28.8 / 48    39   40.2 / 97     42   44.0 / 78    43
- *     50      0.3 / 14    29   13.4 / 37    58   41.1 / 56     70   43.8 / 222   74
- *    100      0.3 / 0.7   34    0.3 / 2.7   51   31.9 / 268   123   44.2 / 84   124
- *    200      0.3 / 13    30    0.3 / 0.5   51    0.3 / 0.4   116   44.9 / 77   224
- *
- * (20 us catches nothing there: the submitter itself takes about that long
- * to wake up and submit again.) hop-bench's loop -> pool -> loop
- * round trip (hop_run_in_executor, median of 11 runs, three tries): 18.1 to
- * 19.5 us with spin_us 0, 0.89 to 0.99 us with 20, 50, 100 or 200. Spinning
- * pays when the next job comes within the window, and costs up to spin_us
- * of CPU per idle period: 50 us is about one wake-up, the competitive choice
- * (never worse than twice the better of spinning and parking), and the
- * loop's default too. The price to know: with no spare CPU, a spinning
- * worker may share a CPU with a thread that keeps computing, and a job then
- * now and then waits for the scheduler's next tick: for a submitter that
- * spins until its job has run, jobs about 150 us apart, p99 2.8 ms with
- * spin_us 50 against 2.2 us with 0 (medians 1.4 and 1.3 us). Programs like
- * that want spin_us = 0. Yielding the CPU between rounds (sched_yield) was
- * measured too: it made that submitter's median 1 ms, and helped nothing.
- *
- * Closing (PITFALLS 10): see hop_pool_close(). Every field shared between
- * threads is touched only through src/atomic.h, or under a lock. */
+ * Closing, in an order that loses no job in flight and leaves no task
+ * behind: see hop_pool_close(). Every field shared between threads is
+ * touched only through src/core/atomic.h, or under a lock. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -182,11 +162,9 @@ typedef struct hop__pool_worker_s {
     hop__pool_internal_t *pool;
     /* pool->pool, copied here: hop__pool_worker_of (every submit, task_enter
      * and task_leave) and hop__pool_run read it once per job, and through
-     * pool it is one more dependent load, on a line of its own that the
-     * worker does not otherwise touch between jobs. That load stalled: on
-     * the 2-vCPU VM, fork-join with a task per call spent 60 % of the
-     * worker loop's samples on it and took 340 ms instead of 270. Set at
-     * init, never changed. */
+     * pool it would be one more dependent load, from a line the worker does
+     * not otherwise touch between jobs: a stall that forkjoin.hop_task_per_call
+     * shows (bench/RESULTS.md). Set at init, never changed. */
     hop_pool_t *pool_public;
     hop_job_t *running; /* the job being run: compared, never dereferenced */
     unsigned int index;
@@ -241,8 +219,9 @@ static const hop_executor_ops_t hop__pool_closed_ops = {.name = "pool (closed)",
 
 /* The worker this thread is, if any. Read only through hop__pool_self_slot():
  * submit and the task hooks run on task stacks too, and a compiler that
- * inlined them into a task could otherwise reuse a thread-local address from
- * before an await (PITFALLS 2). */
+ * inlined them into a task could otherwise reuse the thread-local's address
+ * computed before an await, when the task may since have moved to another
+ * thread. */
 static _Thread_local hop__pool_worker_t *hop__pool_self;
 
 __attribute__((noinline)) static hop__pool_worker_t **hop__pool_self_slot(void) {
@@ -306,9 +285,8 @@ static void hop__pool_inject(hop__pool_internal_t *p, hop_job_t *first, hop_job_
 
 /* Takes up to max jobs from the injection queue: returns the first and
  * pushes the rest into w's deque as they come, where idle workers can steal
- * them at once. One consumer at a time: a worker that finds the turn taken
- * does not wait (*contended: work is there, look again), the holder is
- * feeding its deque. Producers never wait for any of this. Owner only. */
+ * them at once. A worker that finds the consumers' turn taken does not wait
+ * (*contended: work is there, look again). Owner only. */
 static hop_job_t *hop__pool_inject_pop(hop__pool_worker_t *w, uint64_t max, bool *contended) {
     hop__pool_internal_t *p = w->pool;
     if (!hop__inject_queue_nonempty_hint(&p->inject))
@@ -341,10 +319,9 @@ static hop_job_t *hop__pool_inject_pop(hop__pool_worker_t *w, uint64_t max, bool
 /* ---- Searching and parking ------------------------------------------------ */
 
 /* Wakes one parked worker, as a searcher, if nobody is searching and
- * somebody is parked. The caller has made its work visible and then passed
- * a full barrier (an RMW, or hop__atomic_fence_full): this read of idle must
- * not be older than the push, or it could miss a worker that is going to
- * sleep after missing the push (the other half of hop__pool_park). */
+ * somebody is parked. The caller pushed, then passed a full barrier: this
+ * read of idle must not be older than the push, or it could miss a worker
+ * that parks after missing the push (the other half of hop__pool_park). */
 static void hop__pool_notify(hop__pool_internal_t *p) {
     unsigned int s = hop__atomic_load_uint(&p->idle);
     if (HOP__IDLE_SEARCHING(s) != 0 || HOP__IDLE_UNPARKED(s) == p->nworkers)
@@ -484,8 +461,9 @@ static hop_job_t *hop__pool_search(hop__pool_worker_t *w) {
     int64_t deadline = p->spin_ns > 0 ? hop__pool_now_ns() + p->spin_ns : 0;
     for (;;) {
         /* The LIFO slots of others only in the last round: a busy worker
-         * gets the time to run its own next job, a blocked one does not
-         * strand it. */
+         * gets the time to run its own next job, and one stuck in a
+         * blocking call does not strand the job parked in its slot (which
+         * nobody else would take) until the call returns. */
         bool last = deadline == 0 || hop__pool_now_ns() >= deadline;
         bool contended = false;
         hop_job_t *job = hop__pool_steal_pass(w, last, &contended);
@@ -683,9 +661,8 @@ static int hop__pool_submit_local(hop__pool_worker_t *w, hop_job_t *job, unsigne
     if (!(flags & HOP_SUBMIT_CONTINUATION) && hop__atomic_load_uint(&p->closing))
         return HOP_ECLOSED;
     if (job == w->running) {
-        /* The running job resubmits itself: a task yielding. Behind the
-         * rest, as Go's Gosched: the LIFO slot would run it again at once. */
-        /* The push's exchange is the full barrier before notify reads idle. */
+        /* A task yielding: behind the rest (see the file comment). The
+         * push's exchange is the full barrier before notify reads idle. */
         hop__pool_inject(p, job, job);
         hop__pool_notify(p);
         return 0;
@@ -912,9 +889,9 @@ static void hop__pool_backoff(long *ns) {
  * leaving: a decrement. Each shard, such pairs aside, only decreases, so
  * what the scan reads from it is at least its value when the scan ends, and
  * a pair can only add to what is read. A sum of 0 therefore means that when
- * the scan ended the pool owned no task, and none can come after. (Earlier
- * the same scan could miss a task: one entering on a shard already read
- * while another left on a shard not yet read.) */
+ * the scan ended the pool owned no task, and none can come after. Were
+ * other increments possible, the scan could miss a task: one entering on a
+ * shard already read while another left on a shard not yet read. */
 static uint64_t hop__pool_tasks(hop__pool_internal_t *p) {
     uint64_t sum = hop__atomic_load_u64(&p->outside_tasks);
     for (unsigned int i = 0; i < p->nworkers; i++)

@@ -42,9 +42,9 @@ struct hop_loop_options_s {
     unsigned int batch;     /* inbox jobs run per wake-up before I/O gets a turn; 0: 256 */
     int spin_us;            /* how long the loop thread polls its inbox before blocking in
                                libuv while it waits for offloaded work (it owns tasks and
-                               has nothing to run); -1: default, 50 (waking a thread blocked
-                               in epoll costs about 40 us on the VMs hop is tuned on: the
-                               measurements are in executors/loop.c); 0: never */
+                               has nothing to run); -1: default, 50 (about what waking a
+                               thread blocked in epoll costs where idle CPUs halt, as on
+                               VMs: about 40 us); 0: never */
 };
 
 struct hop_loop_s {

@@ -34,10 +34,10 @@ struct hop_pool_options_s {
     unsigned int threads;   /* 0: one per CPU this process may run on (its affinity mask) */
     const char *name;       /* thread name prefix, at most 10 bytes used; NULL: "hop-pool" */
     int spin_us;            /* how long an idle worker searches before parking;
-                               -1: the default, 50 (a parked worker takes up to about
-                               45 us to wake on the VMs hop is tuned on: the
-                               measurements are in executors/pool.c); 0: never spin
-                               (best when other threads keep every CPU busy) */
+                               -1: the default, 50 (about what waking a parked worker
+                               costs where idle CPUs halt, as on VMs: up to 45 us);
+                               0: never spin (best when other threads keep every CPU
+                               busy) */
 };
 
 struct hop_pool_s {

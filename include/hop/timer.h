@@ -34,15 +34,15 @@ struct hop_timer_s {
     /* private: caller-allocated, intrusive (starting a timer allocates only
      * when its clock's heap must grow). Zero it before its first start
      * (hop_timer_t timer = {0}, or memset): a zeroed timer is "never
-     * started". Fields are used by src/timer.c under the lock of the clock
-     * the timer is bound to. */
+     * started". hop uses the fields under the lock of the clock the timer
+     * is bound to. */
     uint64_t deadline_ns;
     uint64_t seq;      /* start order on its clock: equal deadlines fire FIFO */
     size_t heap_index;
     hop_timer_fn fn;
     void *arg;
     void *clock;       /* the clock it was last started on (atomic) */
-    unsigned int state; /* HOP__TIMER_* in src/timer.c (atomic) */
+    unsigned int state; /* hop's own states (atomic) */
 };
 
 /* hop_time_now_ns: CLOCK_MONOTONIC in nanoseconds, the clock every hop
