@@ -1,4 +1,4 @@
-/* tests/test_channel.c: bounded MPMC channels (src/channel.c).
+/* tests/test_channel.c: bounded MPMC channels (src/sync/channel.c).
  *
  * Order, back-pressure, close and errors on a manual executor run by the
  * test thread; items crossing between a loop task, pool tasks and plain

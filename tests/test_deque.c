@@ -1,10 +1,11 @@
-/* tests/test_deque.c: the Chase-Lev deque (src/deque.h).
+/* tests/test_deque.c: the Chase-Lev deque (src/core/deque.h).
  *
  * The single-threaded tests pin down the semantics: LIFO for the owner,
  * FIFO for thieves, a fixed capacity. The stress tests check the one
  * property that matters under concurrency, every element comes out exactly
- * once, where bugs live (PITFALLS 5): the owner's take racing thieves for
- * the last element, and many elements with wrap-around of the buffer. */
+ * once, where Chase-Lev deques on weak memory keep their bugs: the owner's
+ * take racing thieves for the last element, and many elements with
+ * wrap-around of the buffer. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* tests/test_event.c: the async event (src/event.c).
+/* tests/test_event.c: the async event (src/sync/event.c).
  *
  * Ordering and error cases on a manual executor run by the test thread;
  * cross-thread wake-ups between plain threads, a loop and a pool; a

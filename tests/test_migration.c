@@ -3,9 +3,10 @@
  * Three manual executors, each driven by a thread of its own, stand in for
  * the pool and the loops: a task that dispatches to one of them continues on
  * that executor's thread. This exercises what migration breaks first:
- * publishing a task before it has left its stack (PITFALLS 1; TSan and ASan
- * see two threads on one stack), and thread-local state read across a
- * suspension (PITFALLS 2). Set HOP_SOAK_SECONDS for a longer run by hand. */
+ * publishing a task before it has left its stack (two threads then run on
+ * one stack, which TSan and ASan see), and thread-local state read across a
+ * suspension (a compiler may reuse the address it computed on the thread
+ * before). Set HOP_SOAK_SECONDS for a longer run by hand. */
 #include <pthread.h>
 #include <stdlib.h>
 

@@ -1,5 +1,5 @@
 /* tests/test_mpsc_queue.c: the intrusive MPSC queue under the loop's inbox
- * (src/mpsc_queue.h), white-box: FIFO order, exactly-once delivery and
+ * (src/core/mpsc_queue.h), white-box: FIFO order, exactly-once delivery and
  * per-producer order under concurrent pushes. */
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* tests/test_mutex.c: the FIFO async mutex (src/mutex.c).
+/* tests/test_mutex.c: the FIFO async mutex (src/sync/mutex.c).
  *
  * Deterministic behaviour (order, hand-off, errors, cancellation) is checked
  * with tasks on a manual executor run by the test thread; mutual exclusion

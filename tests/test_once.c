@@ -1,4 +1,4 @@
-/* tests/test_once.c: one-time async initialisation (src/once.c).
+/* tests/test_once.c: one-time async initialisation (src/sync/once.c).
  *
  * Who runs init and who waits, on a manual executor run by the test thread
  * (init awaits a future the test completes, so waiters can pile up at

@@ -140,7 +140,7 @@ Test(pool, plain_jobs_submitted_from_several_threads_each_run_exactly_once_on_a_
     }
 }
 
-/* ---- The injection queue, white-box (src/inject_queue.h) ------------------ */
+/* ---- The injection queue, white-box (src/core/inject_queue.h) ------------------ */
 
 typedef struct {
     hop_job_t job;
@@ -521,7 +521,8 @@ Test(pool, a_job_submitted_while_every_worker_is_parked_runs, .timeout = 240) {
             start_pool(n, spins[s]);
             for (int round = 0; round < 300 / STRESS_SCALE; round++) {
                 /* Every worker has announced itself asleep: the submission
-                 * lands in the window PITFALLS 3 is about, or after it. */
+                 * lands between a worker's announcement and its sleep (where
+                 * a lost wake-up would leave it unrun), or after it. */
                 wait_until_all_parked(n);
                 flag = 0;
                 hop_job_t job;

@@ -1,4 +1,4 @@
-/* tests/test_semaphore.c: the bounded FIFO semaphore (src/semaphore.c).
+/* tests/test_semaphore.c: the bounded FIFO semaphore (src/sync/semaphore.c).
  *
  * Counting, order and errors on a manual executor run by the test thread;
  * a concurrency limit held by pool tasks; and release racing cancel, which

@@ -36,7 +36,7 @@ static void *hop_around(void *arg) {
     hop_executor_t **executors = arg;
     HOP_OK(hop_task_local_set(&request_id, strdup("req-42")));
     /* gettid, not pthread_self: glibc declares pthread_self const, so the
-     * compiler may reuse its value across the hops (PITFALLS 2). */
+     * compiler may reuse its value across the hops, from the thread before. */
     long first = syscall(SYS_gettid);
     int moved = 0;
     for (int i = 0; i < 50; i++) {

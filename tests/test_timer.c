@@ -1,4 +1,4 @@
-/* tests/test_timer.c: hop_timer_start/stop and hop_time_now_ns (src/timer.c),
+/* tests/test_timer.c: hop_timer_start/stop and hop_time_now_ns (src/time/timer.c),
  * on the timer service and on loops' own clocks (executors/loop.c).
  *
  * Timing bounds are one-sided or generous (the machine is shared): a timer
@@ -679,7 +679,7 @@ Test(timer, loop_timers_stopped_from_other_threads_resolve_exactly_once) {
     HOP_OK(hop_loop_close(&loop));
 }
 
-/* ---- a clock driven by hand (white-box: src/timer_internal.h) ---- */
+/* ---- a clock driven by hand (white-box: src/time/timer_internal.h) ---- */
 
 static unsigned int rearms;
 static void count_rearm(void *ctx) {

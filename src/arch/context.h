@@ -1,4 +1,4 @@
-/* src/context.h: the raw context switch, one backend per target.
+/* src/arch/context.h: the raw context switch, one backend per target.
  *
  * A context is a suspended flow of control: a stack pointer whose stack holds
  * the callee-saved registers. hop switches only between a task and the code

@@ -1,4 +1,4 @@
-/* src/group.c: task groups.
+/* src/compose/group.c: task groups.
  *
  * Bookkeeping. Each child has a record (malloc'd at spawn, freed by
  * hop_group_destroy()) on a list in spawn order. The list only grows while

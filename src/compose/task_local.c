@@ -1,4 +1,4 @@
-/* src/task_local.c: task-local storage (hop/task_local.h).
+/* src/compose/task_local.c: task-local storage (hop/task_local.h).
  *
  * A task's values sit in a table of HOP_TASK_LOCAL_KEYS_MAX pointers,
  * allocated on the task's first hop_task_local_set() (or at spawn, when the

@@ -1,4 +1,4 @@
-/* src/when.c: hop_when_all / hop_when_any, on futures' then-waiters and one
+/* src/compose/when.c: hop_when_all / hop_when_any, on futures' then-waiters and one
  * awaitable, all on the awaiting task's stack.
  *
  * The hard part is the end of the wait: the waiter records live on the

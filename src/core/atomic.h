@@ -1,4 +1,4 @@
-/* src/atomic.h: the atomics hop's core uses, on ConcurrencyKit's ck_pr.
+/* src/core/atomic.h: the atomics hop's core uses, on ConcurrencyKit's ck_pr.
  *
  * Why a layer at all: ck_pr is inline assembly on x86_64 and aarch64, which
  * ThreadSanitizer cannot see, so a TSan build would report every lock-free

@@ -1,4 +1,4 @@
-/* src/awaitable.c: hop_await, the completion and interrupt protocol, plus
+/* src/core/awaitable.c: hop_await, the completion and interrupt protocol, plus
  * the two awaitables every executor supports: yield and dispatch.
  *
  * The state of a task's current await is one word, hop_task_t.await_word

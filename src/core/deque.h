@@ -1,4 +1,4 @@
-/* src/deque.h: a fixed-capacity Chase-Lev work-stealing deque of pointers.
+/* src/core/deque.h: a fixed-capacity Chase-Lev work-stealing deque of pointers.
  *
  * One owner thread pushes and takes at the bottom, newest first (the job it
  * just made, whose data is still in its cache); any number of thieves steal
@@ -11,7 +11,7 @@
  * Memory Models" (PPoPP 2013), minus resizing: the capacity is fixed and a
  * push to a full deque fails, so that the caller can move work elsewhere
  * (the pool moves half of it to its injection queue). Each C11 operation of
- * the paper maps onto src/atomic.h as follows, and every fence below says
+ * the paper maps onto src/core/atomic.h as follows, and every fence below says
  * which of the paper's it is:
  *
  *   load/store(relaxed)           hop__atomic_load/store_u64, _ptr

@@ -1,4 +1,4 @@
-/* src/error.c: hop_strerror and hop_err_name, generated from HOP_ERRNO_MAP. */
+/* src/core/error.c: hop_strerror and hop_err_name, generated from HOP_ERRNO_MAP. */
 #include "hop/error.h"
 
 const char *hop_strerror(int error) {

@@ -1,4 +1,4 @@
-/* src/executor.c: the executor interface's entry points. */
+/* src/core/executor.c: the executor interface's entry points. */
 #include "internal.h"
 
 int hop_job_init(hop_job_t *job, hop_job_fn run) {

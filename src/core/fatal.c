@@ -1,4 +1,4 @@
-/* src/fatal.c: the one way hop dies, for broken invariants only. */
+/* src/core/fatal.c: the one way hop dies, for broken invariants only. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* src/future.c: one-shot futures.
+/* src/core/future.c: one-shot futures.
  *
  * state holds two bits. LOCKED guards the waiter list for a few pointer
  * writes. DONE is set by the completer in the same store that drops the lock,

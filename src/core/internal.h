@@ -1,4 +1,4 @@
-/* src/internal.h: what the core shares with executors/ and its own files.
+/* src/core/internal.h: what the core shares with executors/ and its own files.
  * Executors include this and the public headers, nothing else of src/. */
 #ifndef HOP_SRC_INTERNAL_H
 #define HOP_SRC_INTERNAL_H

@@ -1,4 +1,4 @@
-/* src/mpsc_queue.h: an intrusive, unbounded, lock-free multi-producer
+/* src/core/mpsc_queue.h: an intrusive, unbounded, lock-free multi-producer
  * single-consumer FIFO of jobs (Dmitry Vyukov's node-based MPSC queue).
  *
  * The queue is a singly linked list threaded through hop_job_t.next, plus a

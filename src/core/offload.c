@@ -1,4 +1,4 @@
-/* src/offload.c: hop_run_in_executor.
+/* src/core/offload.c: hop_run_in_executor.
  *
  * The awaitable lives on the awaiting task's stack; the job and its result
  * live in the task's record (hop_task_t.offload), so nothing is allocated.

@@ -1,4 +1,4 @@
-/* src/sanitizer.h: what the build's sanitizers and valgrind need to know
+/* src/core/sanitizer.h: what the build's sanitizers and valgrind need to know
  * about fibers. Each hook compiles to nothing unless the build enables it. */
 #ifndef HOP_SRC_SANITIZER_H
 #define HOP_SRC_SANITIZER_H

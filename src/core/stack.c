@@ -1,4 +1,4 @@
-/* src/stack.c: task stacks. See stack.h for the policy. */
+/* src/core/stack.c: task stacks. See stack.h for the policy. */
 #define _GNU_SOURCE
 #include "stack.h"
 

@@ -1,11 +1,12 @@
-/* src/stack.h: task stacks: mmap'd, guarded, recycled.
+/* src/core/stack.h: task stacks: mmap'd, guarded, recycled.
  *
  * A stack is [low, low + size) with, unless unguarded, one PROT_NONE page
  * right below low so an overflow faults instead of corrupting the heap.
  * Released stacks go to the releasing thread's cache (bounded), then to a
- * shared pool (bounded), then back to the system, so a thread that finishes
- * tasks created elsewhere does not hoard memory (PITFALLS 6), and steady
- * spawn/finish on one thread makes no system call. */
+ * shared pool (bounded), then back to the system: a task created on one
+ * thread may finish on another, whose cache would otherwise keep growing
+ * with the stacks of tasks it never created; and steady spawn/finish on one
+ * thread makes no system call. */
 #ifndef HOP_SRC_STACK_H
 #define HOP_SRC_STACK_H
 

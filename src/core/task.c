@@ -1,18 +1,20 @@
-/* src/task.c: task creation, the run/suspend cycle, lifecycle, references.
+/* src/core/task.c: task creation, the run/suspend cycle, lifecycle, references.
  *
  * The cycle. An executor runs a task's resume_job; hop__task_run() switches
  * from the executor thread's own stack into the task. The task runs until it
  * awaits or returns, and switches back. Only then, back on the executor
  * thread's stack, does hop__task_run() call the awaitable's suspend(), which
  * may hand the task to another thread. So a task is never published while
- * its stack is still in use (PITFALLS 1): by the time any other thread can
- * resume it, the thread it left has stopped touching the task's stack.
+ * its stack is still in use, which would let two threads run on one stack:
+ * by the time any other thread can resume it, the thread it left has
+ * stopped touching the task's stack.
  *
  * Thread-local state. hop__task_run() runs on the executor thread's own
  * stack and never migrates, so it may use this thread's locals freely. Code
  * on the task's stack may continue on another thread after any switch, so it
  * reaches thread-locals only through hop__current_task_slot(), a call the
- * compiler cannot merge across the switch (PITFALLS 2). */
+ * compiler cannot merge across the switch: a thread-local's address computed
+ * before the switch may belong to another thread after it. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>

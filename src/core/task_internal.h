@@ -1,4 +1,4 @@
-/* src/task_internal.h: the task record, shared by task.c and awaitable.c. */
+/* src/core/task_internal.h: the task record, shared by task.c and awaitable.c. */
 #ifndef HOP_SRC_TASK_INTERNAL_H
 #define HOP_SRC_TASK_INTERNAL_H
 
@@ -51,7 +51,7 @@ enum { HOP__AWAITABLE_INTERRUPTED = 1u, HOP__AWAITABLE_NOT_SUSPENDED = 2u };
 /* hop_task_t.cancel */
 enum { HOP__CANCEL_NONE = 0, HOP__CANCEL_REQUESTED = 1, HOP__CANCEL_FINISHED = 2 };
 
-/* A hop_run_in_executor job (src/offload.c). It normally sits in its task's
+/* A hop_run_in_executor job (src/core/offload.c). It normally sits in its task's
  * record (one slot per task: a task awaits one job at a time), and is
  * allocated only when the slot is still held by an earlier job that the task
  * stopped waiting for and that has not finished yet. */
@@ -131,7 +131,7 @@ static inline void hop__executor_task_leave(hop_executor_t *executor) {
 int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, hop_executor_t *executor, unsigned int flags);
 
 /* hop__await_begin_suspension: run side of an await, on the resumer's
- * stack after the task switched out (src/awaitable.c). Returns true if the
+ * stack after the task switched out (src/core/awaitable.c). Returns true if the
  * task is handed off, false if it must continue at once on this thread. */
 bool hop__await_begin_suspension(hop_task_t *t, hop_awaitable_t *aw);
 
@@ -154,11 +154,11 @@ void hop__task_interrupt(hop_task_t *task, int status);
 int hop__task_pending_interrupt(const hop_task_t *t);
 
 /* hop__task_deadlines_check_left: aborts, naming the task, if t finished
- * inside a deadline it never left (src/timeout.c). */
+ * inside a deadline it never left (src/time/timeout.c). */
 void hop__task_deadlines_check_left(hop_task_t *t);
 
 /* hop__task_locals_inherit / _destroy: task-local storage at spawn and end
- * (src/task_local.c). */
+ * (src/compose/task_local.c). */
 int hop__task_locals_inherit(hop_task_t *child, const hop_task_t *parent);
 void hop__task_locals_destroy(hop_task_t *t);
 

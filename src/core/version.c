@@ -1,4 +1,4 @@
-/* src/version.c: the version of the library actually linked. */
+/* src/core/version.c: the version of the library actually linked. */
 #include "hop/version.h"
 
 #define HOP__STRINGIFY_(x) #x

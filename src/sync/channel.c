@@ -1,4 +1,4 @@
-/* src/channel.c: bounded MPMC channels.
+/* src/sync/channel.c: bounded MPMC channels.
  *
  * Everything (ring buffer, both waiter queues, closed) is guarded by one
  * short spin lock; no path holds it across a completion or an await.

@@ -1,4 +1,4 @@
-/* src/event.c: the async event.
+/* src/sync/event.c: the async event.
  *
  * hop_event_set() sets the flag and detaches the whole waiter list in one
  * critical section, clearing each detached waiter's queued flag, then

@@ -1,4 +1,4 @@
-/* src/mutex.c: the FIFO async mutex.
+/* src/sync/mutex.c: the FIFO async mutex.
  *
  * Invariant, under the spin lock: owner == NULL implies an empty queue. An
  * unlock with waiters never sets owner to NULL: it moves ownership to the
@@ -28,7 +28,7 @@ typedef struct hop__mutex_waiter_s {
     bool queued;
 } hop__mutex_waiter_t;
 
-/* The public struct keeps the spin lock as a bare word (src/atomic.h is not
+/* The public struct keeps the spin lock as a bare word (src/core/atomic.h is not
  * public); hop__spinlock_t is exactly that word. */
 static hop__spinlock_t *hop__mutex_spin(hop_mutex_t *m) { return (hop__spinlock_t *)(void *)&m->lock; }
 

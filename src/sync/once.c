@@ -1,4 +1,4 @@
-/* src/once.c: one-time async initialisation.
+/* src/sync/once.c: one-time async initialisation.
  *
  * States (atomic, changed under the spin lock):
  *   IDLE --(a caller becomes the runner)--> RUNNING

@@ -1,4 +1,4 @@
-/* src/semaphore.c: the bounded FIFO semaphore.
+/* src/sync/semaphore.c: the bounded FIFO semaphore.
  *
  * Invariant, under the spin lock: a non-empty queue implies count == 0. A
  * release with waiters does not raise the count: it unlinks the head waiter

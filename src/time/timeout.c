@@ -1,5 +1,5 @@
-/* src/timeout.c: hop_sleep, deadlines and hop_await_timeout, built on the
- * timers (src/timer.c) and the public awaitable protocol.
+/* src/time/timeout.c: hop_sleep, deadlines and hop_await_timeout, built on the
+ * timers (src/time/timer.c) and the public awaitable protocol.
  *
  * A sleep is an awaitable whose suspend() starts a timer. suspend() runs on
  * the thread the task was running on, so hop_timer_start() picks that

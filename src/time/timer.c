@@ -1,4 +1,4 @@
-/* src/timer.c: hop's timers (hop/timer.h): clocks, the process-wide timer
+/* src/time/timer.c: hop's timers (hop/timer.h): clocks, the process-wide timer
  * service, hop_timer_start/stop and hop_time_now_ns.
  *
  * CLOCKS. A clock is a binary min-heap of pending timers ordered by
@@ -271,7 +271,8 @@ uint64_t hop__timer_clock_run_due(hop__timer_clock_t *clock) {
 static _Thread_local hop__timer_clock_t *hop__timer_current_tls;
 
 /* Tasks migrate: the thread-local's address is computed inside this opaque
- * call every time, never cached across a suspension (PITFALLS 2). */
+ * call every time, because a compiler may reuse an address computed before
+ * a suspension, after which the task may run on another thread. */
 __attribute__((noinline)) static hop__timer_clock_t **hop__timer_current_slot(void) {
     hop__timer_clock_t **slot = &hop__timer_current_tls;
     __asm__ volatile("" : "+r"(slot)::"memory");

@@ -1,4 +1,4 @@
-/* src/timer_internal.h: timer clocks, shared by src/timer.c and the
+/* src/time/timer_internal.h: timer clocks, shared by src/time/timer.c and the
  * executors that drive a clock of their own (executors/loop.c).
  *
  * A clock is a min-heap of pending hop_timer_t under a mutex, plus the
