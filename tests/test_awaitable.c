@@ -1,6 +1,10 @@
 /* tests/test_awaitable.c: the public awaitable protocol, used the way a user
  * writes an awaitable of their own. */
 #include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
 
 #include "helpers.h"
 
@@ -511,4 +515,284 @@ Test(awaitable, a_completion_during_suspend_resumes_the_task_once_without_a_roun
     cr_assert_eq(mailbox_status, 42);
     cr_assert_eq(mailbox_resumes, 1);
     hop_task_unref(t);
+}
+
+/* ---- cancel on the awaitable's own executor ------------------------------
+ *
+ * A user's awaitable over a libuv timer on a hop loop: libuv may only be
+ * called on the loop's thread, so suspend() starts the timer there (directly
+ * when the task runs on the loop, through a posted job otherwise) and the
+ * awaitable names the loop as its cancel executor, so that cancel (which
+ * stops the timer) runs there too, whoever interrupts. */
+typedef struct uvtimer_wait uvtimer_wait_t;
+typedef struct {
+    hop_loop_t *loop;
+    uv_timer_t timer;       /* initialised on the loop thread */
+    uvtimer_wait_t *armed;  /* loop thread only: the wait the timer runs for */
+    unsigned int off_loop;  /* start, fire or cancel ran off the loop thread */
+    unsigned int late;      /* the timer fired with no wait armed */
+    unsigned int fired, withdrawn, cancel_late; /* fires that completed, cancels that withdrew, that found it over */
+} uvtimer_t;
+
+struct uvtimer_wait {
+    hop_awaitable_t base;
+    uvtimer_t *u;
+    uint64_t ms;
+    hop_job_t start_job;
+};
+
+static void uvtimer_fire(uv_timer_t *timer) {
+    uvtimer_t *u = timer->data;
+    if (hop_loop_current() != u->loop)
+        u->off_loop++;
+    uvtimer_wait_t *w = u->armed;
+    u->armed = NULL;
+    if (!w) {
+        u->late++;
+        return;
+    }
+    u->fired++;
+    hop_awaitable_complete(&w->base, 0);
+}
+
+static void uvtimer_start(uvtimer_wait_t *w) {
+    uvtimer_t *u = w->u;
+    if (hop_loop_current() != u->loop)
+        u->off_loop++;
+    u->armed = w;
+    uv_timer_start(&u->timer, uvtimer_fire, w->ms, 0);
+}
+
+static void uvtimer_start_job(hop_job_t *job) {
+    uvtimer_start((uvtimer_wait_t *)((char *)job - offsetof(uvtimer_wait_t, start_job)));
+}
+
+static bool uvtimer_suspend(hop_awaitable_t *aw) {
+    uvtimer_wait_t *w = (uvtimer_wait_t *)aw;
+    hop_loop_t *loop = w->u->loop;
+    HOP_OK(hop_awaitable_set_cancel_executor(aw, hop_loop_executor(loop)));
+    if (hop_loop_current() == loop) {
+        uvtimer_start(w);
+    } else {
+        hop_job_init(&w->start_job, uvtimer_start_job);
+        HOP_OK(hop_loop_post(loop, &w->start_job));
+    }
+    return true;
+}
+
+static int uvtimer_cancel(hop_awaitable_t *aw) {
+    uvtimer_wait_t *w = (uvtimer_wait_t *)aw;
+    uvtimer_t *u = w->u;
+    if (hop_loop_current() != u->loop)
+        u->off_loop++;
+    /* The start job ran before this one (a loop runs its jobs in order), so
+     * the timer is either still armed for w or has fired and completed w. */
+    if (u->armed != w) {
+        u->cancel_late++;
+        return HOP_EALREADY;
+    }
+    uv_timer_stop(&u->timer);
+    u->armed = NULL;
+    u->withdrawn++;
+    return 0;
+}
+
+static const hop_awaitable_ops_t uvtimer_ops = {.suspend = uvtimer_suspend, .cancel = uvtimer_cancel};
+
+typedef struct {
+    hop_job_t job;
+    uvtimer_t *u;
+    unsigned int done;
+} uvtimer_init_t;
+
+static void uvtimer_init_job(hop_job_t *job) {
+    uvtimer_init_t *init = (uvtimer_init_t *)job;
+    uv_timer_init(hop_loop_uv(init->u->loop), &init->u->timer);
+    init->u->timer.data = init->u;
+    test_store_uint(&init->done, 1);
+}
+
+/* Initialises u's timer on loop's thread and waits for it. */
+static void uvtimer_setup(uvtimer_t *u, hop_loop_t *loop) {
+    memset(u, 0, sizeof *u);
+    u->loop = loop;
+    uvtimer_init_t init = {.u = u};
+    hop_job_init(&init.job, uvtimer_init_job);
+    HOP_OK(hop_loop_post(loop, &init.job));
+    while (!test_load_uint(&init.done))
+        test_sleep_ms(1);
+}
+
+static uvtimer_t single_timer;
+static uvtimer_wait_t *single_wait; /* __atomic builtins only */
+static int single_status;
+
+static void *uvtimer_wait_forever(void *arg) {
+    (void)arg;
+    uvtimer_wait_t w = {.u = &single_timer, .ms = 3600u * 1000u};
+    HOP_OK(hop_awaitable_init(&w.base, &uvtimer_ops));
+    __atomic_store_n(&single_wait, &w, __ATOMIC_RELEASE);
+    single_status = hop_await(&w.base);
+    return NULL;
+}
+
+Test(awaitable, an_interrupt_from_a_plain_thread_runs_cancel_on_the_cancel_executor_and_resumes_the_task) {
+    hop_loop_t loop;
+    hop_pool_t pool;
+    hop_pool_options_t options = {.threads = 1};
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    HOP_OK(hop_pool_init(&pool, &options));
+    uvtimer_setup(&single_timer, &loop);
+    hop_task_t *t = test_spawn(hop_pool_executor(&pool), uvtimer_wait_forever, NULL);
+    while (hop_task_state(t) != HOP_TASK_SUSPENDED || !__atomic_load_n(&single_wait, __ATOMIC_ACQUIRE))
+        test_sleep_ms(1);
+    HOP_OK(hop_awaitable_interrupt(&single_wait->base, HOP_ETIMEDOUT));
+    cr_assert_eq(test_join(t), 0);
+    cr_assert_eq(single_status, HOP_ETIMEDOUT);
+    cr_assert_eq(single_timer.withdrawn, 1u, "cancel stopped the timer");
+    cr_assert_eq(single_timer.off_loop, 0u, "start and cancel ran on the loop thread");
+    HOP_OK(hop_pool_close(&pool));
+    HOP_OK(hop_loop_close(&loop));
+}
+
+/* Stress: tasks on the pool and on the loop itself wait on timers of 0 or
+ * 1 ms, which race with interrupts from plain threads made after a random
+ * spin. Every wait ends exactly once: either its timer fired and completed
+ * it (status 0) or cancel withdrew it on the loop (the interrupt's status),
+ * and the counts on both sides agree. */
+#define UVTIMER_ROUNDS 5000
+typedef struct {
+    uvtimer_t u;
+    uvtimer_wait_t *waiter; /* __atomic builtins only */
+    unsigned int seed;
+    int ok, interrupted, other, finished;
+} uvtimer_race_t;
+
+static void *uvtimer_race_task(void *arg) {
+    uvtimer_race_t *r = arg;
+    for (int i = 0; i < UVTIMER_ROUNDS; i++) {
+        uvtimer_wait_t w = {.u = &r->u, .ms = (uint64_t)(i % 2)};
+        HOP_OK(hop_awaitable_init(&w.base, &uvtimer_ops));
+        __atomic_store_n(&r->waiter, &w, __ATOMIC_RELEASE);
+        int status = hop_await(&w.base);
+        /* The interrupter lets go of w before it goes away. */
+        while (__atomic_load_n(&r->waiter, __ATOMIC_ACQUIRE) != NULL)
+            sched_yield();
+        if (status == 0)
+            r->ok++;
+        else if (status == HOP_ECANCELED)
+            r->interrupted++;
+        else
+            r->other++;
+    }
+    __atomic_store_n(&r->finished, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void *uvtimer_race_interrupter(void *arg) {
+    uvtimer_race_t *r = arg;
+    while (!__atomic_load_n(&r->finished, __ATOMIC_ACQUIRE)) {
+        uvtimer_wait_t *w = __atomic_load_n(&r->waiter, __ATOMIC_ACQUIRE);
+        if (!w) {
+            sched_yield();
+            continue;
+        }
+        unsigned int spin = (unsigned int)rand_r(&r->seed) % 4000u;
+        for (volatile unsigned int i = 0; i < spin; i++)
+            ;
+        if (rand_r(&r->seed) % 8 == 0)
+            sched_yield();
+        hop_awaitable_interrupt(&w->base, HOP_ECANCELED);
+        __atomic_store_n(&r->waiter, NULL, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+Test(awaitable, interrupts_from_plain_threads_of_waits_on_a_loop_end_each_wait_exactly_once, .timeout = 240) {
+    hop_loop_t loop;
+    hop_pool_t pool;
+    hop_pool_options_t options = {.threads = 2};
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    HOP_OK(hop_pool_init(&pool, &options));
+    static uvtimer_race_t races[2];
+    pthread_t interrupters[2];
+    hop_task_t *tasks[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&races[i], 0, sizeof races[i]);
+        uvtimer_setup(&races[i].u, &loop);
+        races[i].seed = 1234u + (unsigned int)i;
+        pthread_create(&interrupters[i], NULL, uvtimer_race_interrupter, &races[i]);
+    }
+    tasks[0] = test_spawn(hop_pool_executor(&pool), uvtimer_race_task, &races[0]);
+    tasks[1] = test_spawn(hop_loop_executor(&loop), uvtimer_race_task, &races[1]);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(test_join(tasks[i]), 0);
+        pthread_join(interrupters[i], NULL);
+    }
+    HOP_OK(hop_pool_close(&pool));
+    HOP_OK(hop_loop_close(&loop));
+    for (int i = 0; i < 2; i++) {
+        uvtimer_race_t *r = &races[i];
+        cr_log_info("%s task: fired %d, interrupted %d", i ? "loop" : "pool", r->ok, r->interrupted);
+        cr_assert_eq(r->other, 0, "only 0 or HOP_ECANCELED");
+        cr_assert_eq(r->ok + r->interrupted, UVTIMER_ROUNDS, "every wait ended once");
+        cr_assert_eq((int)r->u.fired, r->ok, "each fire resumed one wait with 0");
+        cr_assert_eq((int)r->u.withdrawn, r->interrupted, "each withdrawal resumed one wait interrupted");
+        cr_assert_eq(r->u.late, 0u, "no timer fired for a withdrawn wait");
+        cr_assert_eq(r->u.off_loop, 0u, "libuv was only called on the loop thread");
+    }
+}
+
+/* A closed cancel executor cannot withdraw anything: the interrupt is
+ * dropped with HOP_ECLOSED and the wait goes on until it completes. */
+static int refused_cancel_calls;
+static hop_awaitable_t *refused_parked;
+static bool refused_suspend(hop_awaitable_t *aw) {
+    refused_parked = aw;
+    return true;
+}
+static int refused_cancel(hop_awaitable_t *aw) {
+    (void)aw;
+    refused_cancel_calls++;
+    return 0;
+}
+static const hop_awaitable_ops_t refused_ops = {.suspend = refused_suspend, .cancel = refused_cancel};
+static hop_loop_t refused_loop;
+static int refused_status = 1;
+
+static void *refused_task(void *arg) {
+    (void)arg;
+    hop_awaitable_t aw;
+    HOP_OK(hop_awaitable_init(&aw, &refused_ops));
+    HOP_OK(hop_awaitable_set_cancel_executor(&aw, hop_loop_executor(&refused_loop)));
+    refused_status = hop_await(&aw);
+    return NULL;
+}
+
+Test(awaitable, an_interrupt_refused_by_a_closed_cancel_executor_is_dropped_and_the_wait_goes_on) {
+    HOP_OK(hop_loop_init(&refused_loop, NULL));
+    HOP_OK(hop_loop_close(&refused_loop));
+    hop_task_t *t = test_spawn(manual, refused_task, NULL);
+    hop_manual_executor_run_one(manual);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_SUSPENDED);
+    HOP_ERR(hop_awaitable_interrupt(refused_parked, HOP_ECANCELED), HOP_ECLOSED);
+    cr_assert_eq(refused_cancel_calls, 0, "cancel never ran");
+    cr_assert_eq(hop_task_state(t), HOP_TASK_SUSPENDED, "still waiting");
+    HOP_OK(hop_awaitable_complete(refused_parked, 7));
+    hop_manual_executor_run_one(manual);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
+    cr_assert_eq(refused_status, 7);
+    hop_task_unref(t);
+}
+
+Test(awaitable, set_cancel_executor_rejects_bad_arguments) {
+    hop_awaitable_t aw;
+    hop_executor_t no_ops = {0};
+    HOP_OK(hop_awaitable_init(&aw, &refused_ops));
+    HOP_ERR(hop_awaitable_set_cancel_executor(NULL, manual), HOP_EINVAL);
+    HOP_ERR(hop_awaitable_set_cancel_executor(&aw, &no_ops), HOP_EINVAL);
+    HOP_OK(hop_awaitable_set_cancel_executor(&aw, manual));
+    HOP_OK(hop_awaitable_set_cancel_executor(&aw, NULL));
 }

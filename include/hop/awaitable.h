@@ -51,7 +51,8 @@
  *     cannot be stopped (a future already being set, a job already running
  *     whose result must not be lost...). The task then resumes normally
  *     with that completion's status.
- * hop calls cancel at most once per await, on the interrupting thread, and
+ * hop calls cancel at most once per await, on the interrupting thread (or on the
+ * awaitable's cancel executor, see below), and
  * only after suspend() returned true. It never runs at the same time as
  * suspend(), and it never runs once a completion has resumed the task.
  * While cancel runs, the awaitable stays valid and the task stays suspended:
@@ -65,7 +66,40 @@
  * returns the interrupt's status, not resume's value. (An interrupt pending
  * before suspend() would run, a cancel or an expired deadline, makes
  * hop_await() return at once: neither suspend nor resume runs.) hop_awaitable_status() tells resume
- * which case it is in. */
+ * which case it is in.
+ *
+ * Cancel on the awaitable's own thread: some waits can only be withdrawn on
+ * one thread (libuv may be called only on its loop's thread, so a uv read or
+ * timer can only be stopped there). Such an awaitable names the executor its
+ * cancel op must run on with hop_awaitable_set_cancel_executor() (before
+ * hop_await(), or in suspend()); for a wait on a hop loop that is the loop's
+ * executor (hop_loop_executor()). An interrupt from any other thread then
+ * pins the await exactly as above (the task stays suspended, a completion
+ * that arrives meanwhile is held back), hands the rest of the interrupt to
+ * that executor as a job (kept in the task's record: nothing is allocated)
+ * and returns; the job calls cancel there and finishes the interrupt as an
+ * interrupting thread would have: the task resumes with the interrupt's
+ * status once cancel has withdrawn the wait, or with the completion's. The
+ * job goes through the executor even when the interrupt is made on its own
+ * thread, so on a loop (which runs jobs in the order they were posted) it
+ * runs after any job suspend() posted there to start the operation: cancel
+ * never sees an operation that is still to start. The job is submitted as a continuation, so a loop
+ * that is closing still runs it; if the executor refuses it (closed), cancel
+ * is not called, the interrupt is dropped (hop_awaitable_interrupt() returns
+ * HOP_ECLOSED) and the task keeps waiting for its completion: an awaitable
+ * whose executor may close under it must complete its waits when that
+ * happens (hop's own I/O does: a closed handle completes with HOP_ECLOSED).
+ *
+ *     static bool timer_suspend(hop_awaitable_t *aw) {   // runs on the loop
+ *         struct timer_wait *w = (struct timer_wait *)aw;
+ *         hop_awaitable_set_cancel_executor(aw, hop_loop_executor(w->loop));
+ *         uv_timer_start(&w->timer, on_fire, w->ms, 0);  // on_fire completes aw
+ *         return true;
+ *     }
+ *     static int timer_cancel(hop_awaitable_t *aw) {     // runs on the loop too
+ *         uv_timer_stop(&((struct timer_wait *)aw)->timer);
+ *         return 0;  // on this thread on_fire cannot be half-way: withdrawn
+ *     } */
 #ifndef HOP_AWAITABLE_H
 #define HOP_AWAITABLE_H
 
@@ -90,12 +124,21 @@ struct hop_awaitable_s {
     int status;
     unsigned int state;
     uint64_t generation; /* which await of the task this is */
+    hop_executor_t *cancel_executor; /* where cancel runs; NULL: the interrupter */
 };
 
 /* hop_awaitable_init: prepares awaitable to be awaited with ops (which must
  * outlive the await; normally a static const table). Any thread.
  * Returns 0, or HOP_EINVAL if awaitable, ops or ops->suspend is NULL. */
 HOP_EXTERN int hop_awaitable_init(hop_awaitable_t *awaitable, const hop_awaitable_ops_t *ops);
+
+/* hop_awaitable_set_cancel_executor: makes awaitable's cancel op run on
+ * executor (see "Cancel on the awaitable's own thread" above); NULL (the
+ * default after hop_awaitable_init) runs it on the interrupting thread. Call
+ * it before hop_await() or from suspend(), on the thread that owns awaitable;
+ * it stays set for later awaits of the same awaitable. Never suspends.
+ * Returns 0, or HOP_EINVAL for a NULL awaitable or an executor without ops. */
+HOP_EXTERN int hop_awaitable_set_cancel_executor(hop_awaitable_t *awaitable, hop_executor_t *executor);
 
 /* hop_await: suspends the current task until awaitable completes (see the
  * sequence above) and returns resume()'s value, by default the status given
@@ -128,7 +171,9 @@ HOP_EXTERN int hop_awaitable_complete(hop_awaitable_t *awaitable, int status);
  * Returns 0 when the interrupt was delivered (the task will resume with
  * status, unless a completion that cancel could not stop beats it);
  * HOP_EALREADY when the task is not suspended on awaitable (not yet awaited,
- * already completed, or already interrupted); HOP_ENOTSUP when awaitable has
+ * already completed, or already interrupted); HOP_ECLOSED when awaitable's
+ * cancel executor refused the cancel (closed: the interrupt is dropped, the
+ * task keeps waiting); HOP_ENOTSUP when awaitable has
  * no cancel op; HOP_EINVAL for NULL or a status that is not a negative
  * error code. */
 HOP_EXTERN int hop_awaitable_interrupt(hop_awaitable_t *awaitable, int status);

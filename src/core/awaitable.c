@@ -20,7 +20,14 @@
  * await itself with the interrupt's status. An interrupt that arrives before
  * ARMED (suspend() still running) is parked as INTERRUPT_WAITING and
  * delivered by the run side when suspend() returns, so cancel never runs at
- * the same time as suspend(). */
+ * the same time as suspend().
+ *
+ * An awaitable with a cancel executor (hop_awaitable_set_cancel_executor)
+ * has its cancel op run there, not on the interrupting thread: the
+ * interrupter pins the word as usual, then hands the rest of the interrupt
+ * (cancel, then complete or let the held completion through) to that
+ * executor as a job kept in the task record. The pin keeps the task, its
+ * record and the awaitable alive until the job has run. */
 #include "task_internal.h"
 
 int hop_awaitable_init(hop_awaitable_t *awaitable, const hop_awaitable_ops_t *ops) {
@@ -31,6 +38,16 @@ int hop_awaitable_init(hop_awaitable_t *awaitable, const hop_awaitable_ops_t *op
     awaitable->status = 0;
     awaitable->state = 0;
     awaitable->generation = 0;
+    awaitable->cancel_executor = NULL;
+    return 0;
+}
+
+int hop_awaitable_set_cancel_executor(hop_awaitable_t *awaitable, hop_executor_t *executor) {
+    if (!awaitable || (executor && !hop__executor_ops(executor)))
+        return HOP_EINVAL;
+    /* Read by an interrupter only once it has pinned the await, which needs
+     * ARMED, which the run side sets (a full barrier) after suspend(). */
+    awaitable->cancel_executor = executor;
     return 0;
 }
 
@@ -152,9 +169,25 @@ int hop_awaitable_complete(hop_awaitable_t *awaitable, int status) {
     return err;
 }
 
-/* With t's word PINNED for aw's generation: asks aw to withdraw, then either
- * completes the await with status or lets the completion that beat it through. */
-static void hop__await_interrupt_pinned(hop_task_t *t, hop_awaitable_t *aw, int status) {
+/* Drops the interrupter's pin on t's await without completing it. */
+static void hop__await_unpin(hop_task_t *t) {
+    uint64_t before;
+    for (;;) {
+        before = hop__atomic_load_u64(&t->await_word);
+        if (hop__atomic_cas_u64(&t->await_word, before, before & ~(uint64_t)HOP__AWAIT_PINNED))
+            break;
+    }
+    /* A completion held back while we were pinned, with its status stored:
+     * ours to submit. Without STATUS_READY its completer will see the pin
+     * gone and submit itself. */
+    if ((before & HOP__AWAIT_COMPLETED) && (before & HOP__AWAIT_STATUS_READY))
+        hop__await_submit_or_die(t, t->held_executor, t->held_flags);
+}
+
+/* With t's word PINNED for aw's generation, on the thread cancel may run on:
+ * asks aw to withdraw, then either completes the await with status or lets
+ * the completion that beat it through. */
+static void hop__await_cancel_pinned(hop_task_t *t, hop_awaitable_t *aw, int status) {
     uint64_t generation = aw->generation;
     if (aw->ops->cancel(aw) == 0) {
         /* Withdrawn: no completer will come, so this is the completion. One
@@ -173,17 +206,40 @@ static void hop__await_interrupt_pinned(hop_task_t *t, hop_awaitable_t *aw, int 
             }
         }
     }
-    uint64_t before;
-    for (;;) {
-        before = hop__atomic_load_u64(&t->await_word);
-        if (hop__atomic_cas_u64(&t->await_word, before, before & ~(uint64_t)HOP__AWAIT_PINNED))
-            break;
+    hop__await_unpin(t);
+}
+
+/* The cancel executor's job: the rest of a pinned interrupt. The task cannot
+ * resume (so its record stays) before hop__await_cancel_pinned unpins it. */
+static void hop__await_cancel_job(hop_job_t *job) {
+    hop_task_t *t = hop__container_of(job, hop_task_t, cancel_job);
+    hop__await_cancel_pinned(t, t->cancel_awaitable, t->cancel_status);
+}
+
+/* With t's word PINNED for aw's generation: runs the cancel here, or hands it
+ * to aw's cancel executor. Returns 0, or HOP_ECLOSED when that executor
+ * refused the job: the interrupt is then dropped (the pin released as if
+ * cancel had found a completion under way), and the task keeps waiting. */
+static int hop__await_interrupt_pinned(hop_task_t *t, hop_awaitable_t *aw, int status) {
+    hop_executor_t *executor = aw->cancel_executor;
+    if (!executor) {
+        hop__await_cancel_pinned(t, aw, status);
+        return 0;
     }
-    /* A completion held back while we were pinned, with its status stored:
-     * ours to submit. Without STATUS_READY its completer will see the pin
-     * gone and submit itself. */
-    if ((before & HOP__AWAIT_COMPLETED) && (before & HOP__AWAIT_STATUS_READY))
-        hop__await_submit_or_die(t, t->held_executor, t->held_flags);
+    /* Always through the executor, even from its own thread: on a loop the
+     * job then runs after every job suspend() posted there before the await
+     * was armed (the one that starts the operation), so cancel never finds
+     * an operation that has not started yet but will. */
+    t->cancel_awaitable = aw;
+    t->cancel_status = status;
+    hop_job_init(&t->cancel_job, hop__await_cancel_job);
+    /* A continuation: a closing loop still runs it (its handles are still
+     * open and their operations still pending). */
+    int err = hop__executor_submit(executor, &t->cancel_job, HOP_SUBMIT_CONTINUATION);
+    if (err == 0)
+        return 0; /* t and aw are the job's now */
+    hop__await_unpin(t);
+    return HOP_ECLOSED;
 }
 
 /* Interrupts t's await of generation (0: whatever await is current). */
@@ -199,8 +255,7 @@ static int hop__await_interrupt(hop_task_t *t, hop_awaitable_t *aw, uint64_t gen
             if (hop__atomic_cas_u64(&t->await_word, word, word | HOP__AWAIT_PINNED)) {
                 /* Pinned: the task stays suspended on this await, so the
                  * awaitable it published before switching out is alive. */
-                hop__await_interrupt_pinned(t, aw ? aw : t->awaiting, status);
-                return 0;
+                return hop__await_interrupt_pinned(t, aw ? aw : t->awaiting, status);
             }
         } else {
             /* suspend() still running: park it for the run side. */
@@ -289,7 +344,7 @@ bool hop__await_begin_suspension(hop_task_t *t, hop_awaitable_t *aw) {
                    HOP__AWAIT_PINNED;
             if (hop__atomic_cas_u64(&t->await_word, word, next)) {
                 int status = (int)hop__atomic_load_uint((unsigned int *)&t->pending_interrupt);
-                hop__await_interrupt_pinned(t, aw, status);
+                (void)hop__await_interrupt_pinned(t, aw, status);
                 return true;
             }
         } else {

@@ -80,6 +80,10 @@ struct hop_task_s {
     int pending_interrupt;   /* status of an INTERRUPT_WAITING interrupt (atomic) */
     hop_executor_t *held_executor; /* a held-back completion's target... */
     unsigned int held_flags;       /* ...and submit flags (see PINNED) */
+    hop_job_t cancel_job;          /* a pinned interrupt handed to the awaitable's
+                                      cancel executor (one at a time: PINNED)... */
+    hop_awaitable_t *cancel_awaitable; /* ...for this await... */
+    int cancel_status;             /* ...with this status */
     unsigned int deadlines_expired; /* expired hop_deadline_t's still entered (atomic) */
     hop_deadline_t *deadline;  /* innermost entered deadline; task only */
     void **locals;           /* task-local values, HOP_TASK_LOCAL_KEYS_MAX, or NULL */
