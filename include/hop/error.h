@@ -32,7 +32,20 @@ extern "C" {
     XX(EPERM, -EPERM, "operation not permitted: the caller does not own the object")         \
     XX(ECLOSED, -4080, "executor or object is closed")                                       \
     XX(ENOTTASK, -4081, "not called from inside a hop task")                                 \
-    XX(ESTATE, -4082, "object is in the wrong state for this call")
+    XX(ESTATE, -4082, "object is in the wrong state for this call")                        \
+    XX(EOF, -4083, "end of stream: the peer closed its side")                                \
+    XX(ENAMELOOKUP, -4084, "name lookup failed: no such host or service")                    \
+    XX(EIO, -EIO, "input/output error")                                                      \
+    XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                                  \
+    XX(EPIPE, -EPIPE, "broken pipe: the peer no longer reads")                               \
+    XX(ECONNREFUSED, -ECONNREFUSED, "connection refused: nothing listens there")             \
+    XX(EADDRINUSE, -EADDRINUSE, "address already in use")                                    \
+    XX(EHOSTUNREACH, -EHOSTUNREACH, "host or network unreachable")                           \
+    XX(EMFILE, -EMFILE, "too many open files (descriptor limit reached)")                    \
+    XX(EMSGSIZE, -EMSGSIZE, "line or message longer than the given maximum")                 \
+    XX(ENOENT, -ENOENT, "no such file or directory")                                         \
+    XX(EEXIST, -EEXIST, "file exists")                                                       \
+    XX(EACCES, -EACCES, "permission denied")
 
 typedef enum {
 #define HOP__ERRNO_ENUM(name, value, message) HOP_##name = (value),

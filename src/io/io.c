@@ -1,0 +1,261 @@
+/* src/io/io.c: running libuv operations for tasks on their handle's loop
+ * (see io_internal.h), handles' lifetime, and libuv's errors as hop's. */
+#define _GNU_SOURCE /* <uv.h> needs POSIX types (pthread_rwlock_t), sigaction */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "core/task_internal.h"
+#include "io/io_internal.h"
+
+bool hop__io_on_loop(hop_loop_t *loop) { return hop_loop_current() == loop; }
+
+/* ---- operations ---------------------------------------------------------- */
+
+static void hop__io_op_begin(hop__io_op_t *op) {
+    op->pending = true;
+    int status = op->start(op);
+    if (status != HOP__IO_PENDING)
+        hop__io_op_complete(op, status);
+}
+
+static void hop__io_op_start_job(hop_job_t *job) {
+    hop__io_op_begin(hop__container_of(job, hop__io_op_t, start_job));
+}
+
+static bool hop__io_op_suspend(hop_awaitable_t *aw) {
+    hop__io_op_t *op = (hop__io_op_t *)aw;
+    if (hop__io_on_loop(op->loop)) {
+        /* A completion from start is held until this returns, then the task
+         * continues here at once (the core's run side). */
+        hop__io_op_begin(op);
+        return true;
+    }
+    hop_job_init(&op->start_job, hop__io_op_start_job);
+    if (hop_loop_post(op->loop, &op->start_job) != 0)
+        hop_awaitable_complete(aw, HOP_ECLOSED); /* start never runs */
+    return true;
+}
+
+/* On the loop thread (the awaitable's cancel executor), after start. */
+static int hop__io_op_cancel(hop_awaitable_t *aw) {
+    hop__io_op_t *op = (hop__io_op_t *)aw;
+    if (!op->pending)
+        return HOP_EALREADY; /* completed: its completion is held, and wins */
+    op->interrupted = true;
+    int err = op->cancel(op);
+    if (err == 0)
+        op->pending = false;
+    return err;
+}
+
+static const hop_awaitable_ops_t hop__io_op_ops = {.suspend = hop__io_op_suspend,
+                                                   .cancel = hop__io_op_cancel};
+static const hop_awaitable_ops_t hop__io_op_shielded_ops = {.suspend = hop__io_op_suspend};
+
+int hop__io_op_run(hop__io_op_t *op, hop_loop_t *loop, hop__io_op_fn start, hop__io_op_fn cancel) {
+    op->loop = loop;
+    op->start = start;
+    op->cancel = cancel;
+    op->pending = false;
+    op->interrupted = false;
+    if (!hop_task_current())
+        return HOP_ENOTTASK;
+    if (!cancel) {
+        /* Uninterruptible (closing a handle, opening one): it runs even for a
+         * cancelled task, which must not leak the handle. */
+        hop_awaitable_init(&op->base, &hop__io_op_shielded_ops);
+        return hop__await_shielded(&op->base);
+    }
+    hop_awaitable_init(&op->base, &hop__io_op_ops);
+    hop_awaitable_set_cancel_executor(&op->base, hop_loop_executor(loop));
+    return hop_await(&op->base);
+}
+
+void hop__io_op_complete(hop__io_op_t *op, int status) {
+    op->pending = false;
+    hop_awaitable_complete(&op->base, status);
+}
+
+/* ---- running a function on the loop -------------------------------------- */
+
+typedef struct {
+    hop__io_op_t op;
+    int (*fn)(void *arg);
+    void *arg;
+} hop__io_call_t;
+
+static int hop__io_call_start(hop__io_op_t *op) {
+    hop__io_call_t *call = (hop__io_call_t *)op;
+    return call->fn(call->arg);
+}
+
+int hop__io_call_on_loop(hop_loop_t *loop, int (*fn)(void *arg), void *arg) {
+    if (hop__io_on_loop(loop))
+        return fn(arg);
+    hop__io_call_t call = {.fn = fn, .arg = arg};
+    return hop__io_op_run(&call.op, loop, hop__io_call_start, NULL);
+}
+
+/* ---- handles ---------------------------------------------------------------- */
+
+void hop__io_handle_init(hop__io_handle_t *h, hop_loop_t *loop, uv_handle_t *uv,
+                         void (*wake)(hop__io_handle_t *h, int status),
+                         void (*destroy)(hop__io_handle_t *h)) {
+    h->loop = loop;
+    h->uv = uv;
+    h->wake = wake;
+    h->destroy = destroy;
+    h->refs = 1;
+    h->closing = 0;
+    h->closer = NULL;
+    hop__io_ignore_sigpipe();
+}
+
+int hop__io_handle_enter(hop__io_handle_t *h) {
+    hop__atomic_faa_uint(&h->refs, 1u);
+    if (hop__atomic_load_uint(&h->closing)) {
+        hop__io_handle_leave(h);
+        return HOP_ECLOSED;
+    }
+    return 0;
+}
+
+void hop__io_handle_leave(hop__io_handle_t *h) {
+    if (hop__atomic_faa_uint(&h->refs, (unsigned int)-1) == 1u)
+        h->destroy(h);
+}
+
+static void hop__io_handle_close_cb(uv_handle_t *uv) {
+    hop__io_handle_t *h = uv->data;
+    hop__io_op_t *closer = h->closer;
+    h->closer = NULL;
+    if (closer)
+        hop__io_op_complete(closer, 0);
+    hop__io_handle_leave(h); /* the open reference: the uv handle is done */
+}
+
+typedef struct {
+    hop__io_op_t op;
+    hop__io_handle_t *h;
+} hop__io_close_t;
+
+static int hop__io_close_start(hop__io_op_t *op) {
+    hop__io_handle_t *h = ((hop__io_close_t *)op)->h;
+    /* Waiters first: their operations end with HOP_ECLOSED before the
+     * handle goes (uv_close would end some of them silently). */
+    h->wake(h, HOP_ECLOSED);
+    h->closer = op;
+    uv_close(h->uv, hop__io_handle_close_cb);
+    return HOP__IO_PENDING;
+}
+
+int hop__io_handle_close(hop__io_handle_t *h) {
+    if (!hop_task_current())
+        return HOP_ENOTTASK;
+    hop__atomic_faa_uint(&h->refs, 1u); /* ours until close returns */
+    if (!hop__atomic_cas_uint(&h->closing, 0u, 1u)) {
+        hop__io_handle_leave(h);
+        return HOP_EALREADY;
+    }
+    hop__io_close_t close = {.h = h};
+    int err = hop__io_op_run(&close.op, h->loop, hop__io_close_start, NULL);
+    hop__io_handle_leave(h);
+    return err;
+}
+
+/* ---- SIGPIPE ----------------------------------------------------------------- */
+
+static pthread_once_t hop__io_sigpipe_once = PTHREAD_ONCE_INIT;
+
+static void hop__io_sigpipe_setup(void) {
+    struct sigaction current;
+    if (sigaction(SIGPIPE, NULL, &current) != 0)
+        return;
+    if (!(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_DFL) {
+        struct sigaction ignore = {0};
+        ignore.sa_handler = SIG_IGN;
+        sigemptyset(&ignore.sa_mask);
+        sigaction(SIGPIPE, &ignore, NULL);
+    }
+}
+
+void hop__io_ignore_sigpipe(void) { pthread_once(&hop__io_sigpipe_once, hop__io_sigpipe_setup); }
+
+/* ---- errors -------------------------------------------------------------- */
+
+int hop__io_error(int uv_error) {
+    switch (uv_error) {
+    case 0:
+        return 0;
+    case UV_EOF:
+        return HOP_EOF;
+    case UV_ECONNRESET:
+    case UV_ECONNABORTED:
+        return HOP_ECONNRESET;
+    case UV_EPIPE:
+    case UV_ESHUTDOWN:
+        return HOP_EPIPE;
+    case UV_ECONNREFUSED:
+        return HOP_ECONNREFUSED;
+    case UV_EADDRINUSE:
+        return HOP_EADDRINUSE;
+    case UV_EHOSTUNREACH:
+    case UV_ENETUNREACH:
+    case UV_ENETDOWN:
+    case UV_EHOSTDOWN:
+        return HOP_EHOSTUNREACH;
+    case UV_EAI_NONAME:
+    case UV_EAI_NODATA:
+    case UV_EAI_FAIL:
+    case UV_EAI_AGAIN:
+    case UV_EAI_SERVICE:
+    case UV_EAI_ADDRFAMILY:
+        return HOP_ENAMELOOKUP;
+    case UV_EAI_MEMORY:
+    case UV_ENOMEM:
+    case UV_ENOBUFS:
+        return HOP_ENOMEM;
+    case UV_EAI_FAMILY:
+    case UV_EAI_SOCKTYPE:
+    case UV_EAI_BADFLAGS:
+    case UV_EAI_BADHINTS:
+    case UV_EAI_PROTOCOL:
+    case UV_EINVAL:
+    case UV_EAFNOSUPPORT:
+    case UV_EADDRNOTAVAIL:
+    case UV_ENAMETOOLONG:
+        return HOP_EINVAL;
+    case UV_EAI_CANCELED:
+    case UV_ECANCELED:
+        return HOP_ECANCELED;
+    case UV_ETIMEDOUT:
+        return HOP_ETIMEDOUT;
+    case UV_EAGAIN:
+        return HOP_EAGAIN;
+    case UV_EBUSY:
+        return HOP_EBUSY;
+    case UV_EALREADY:
+        return HOP_EALREADY;
+    case UV_EMFILE:
+    case UV_ENFILE:
+        return HOP_EMFILE;
+    case UV_ENOENT:
+        return HOP_ENOENT;
+    case UV_EEXIST:
+        return HOP_EEXIST;
+    case UV_EACCES:
+    case UV_EPERM:
+        return HOP_EACCES;
+    case UV_ENOTSUP:
+        return HOP_ENOTSUP;
+    case UV_EMSGSIZE:
+        return HOP_EMSGSIZE;
+    case UV_EBADF:
+        return HOP_ECLOSED;
+    case UV_ENOTCONN:
+        return HOP_ESTATE;
+    default:
+        return HOP_EIO;
+    }
+}

@@ -1,0 +1,167 @@
+/* src/io/io_internal.h: the one way hop's I/O modules run a libuv operation
+ * for a task, whatever thread the task is on.
+ *
+ * THE RULE. A handle belongs to the hop loop it was opened on, and libuv may
+ * only be called on that loop's thread. Any task (on a pool worker, on
+ * another loop, on the same loop) may start an operation on the handle: it
+ * awaits a hop__io_op_t, whose start function runs on the handle's loop and
+ * whose completion, from the libuv callback, resumes the task on its own
+ * executor. Every module in src/io/ (streams, TCP, DNS, and UDP, files,
+ * processes and signals) is built on this and on nothing else that crosses
+ * threads.
+ *
+ * HOW AN OPERATION RUNS (hop__io_op_run):
+ *   1. The caller, on the task's stack, fills its operation: a struct that
+ *      embeds hop__io_op_t first, plus its request (uv_write_t, uv_fs_t,
+ *      uv_getaddrinfo_t, ...) and arguments. It lives on the task's stack:
+ *      nothing is allocated per operation.
+ *   2. hop__io_op_run(op, loop, start, cancel) awaits it. In suspend(): if
+ *      the task is on loop's thread, start(op) runs right there; otherwise a
+ *      job (op->start_job) is posted to loop and start(op) runs in it. If the
+ *      loop refuses the job (closed), the operation completes at once with
+ *      HOP_ECLOSED and start never runs.
+ *   3. start(op), on the loop thread, calls libuv. It returns
+ *      HOP__IO_PENDING when a libuv callback will finish the operation, or a
+ *      status (0 or a HOP_E* code) when it is finished already (an error from
+ *      libuv, data that was already buffered...): hop completes the
+ *      operation with that status.
+ *   4. The libuv callback (loop thread) calls hop__io_op_complete(op, status)
+ *      exactly once. From then on op may be gone (the task may have resumed
+ *      and left the frame it lives in): touch nothing of op after it, and
+ *      make sure no later callback can reach op (stop the watcher first, or
+ *      keep the request's memory outside op: see "Requests" below).
+ *   5. The task resumes on its own executor (a pool task on the pool, a task
+ *      of another loop on that loop) and hop__io_op_run returns the status.
+ *
+ * INTERRUPTS. The operation is interruptible from any thread (hop_task_cancel,
+ * deadlines, hop_await_timeout, hop_awaitable_interrupt) and cancel(op) always
+ * runs on the loop thread: hop__io_op_run names the loop as the awaitable's
+ * cancel executor (hop/awaitable.h). Because a loop runs its jobs in order,
+ * cancel runs after start even when start was posted. cancel(op) is only
+ * called while the operation is still pending (started, not completed) and
+ * returns:
+ *   0             the operation is withdrawn: libuv will never again call
+ *                 back for it (uv_read_stop, uv_timer_stop, uv_fs_cancel that
+ *                 succeeded...), nothing refers to op any more, and the task
+ *                 resumes with the interrupt's status;
+ *   HOP_EALREADY  it cannot be withdrawn (a uv_write_t already queued, a
+ *                 uv_fs_t already running in libuv's pool): the libuv
+ *                 callback will come and call hop__io_op_complete, and the
+ *                 task resumes with the status given there (which may be the
+ *                 interrupt's: op->interrupted says that cancel was called).
+ *   A NULL cancel makes the operation uninterruptible once started.
+ *   If the loop has closed by the time the interrupt comes, the interrupt is
+ *   dropped (the core's rule) and the operation ends as the loop's close
+ *   ends it.
+ *
+ * REQUESTS. A libuv request on the task's stack must not be reachable by
+ * libuv once the task resumes: an operation whose request cannot be
+ * withdrawn (cancel returns HOP_EALREADY) keeps the task suspended until its
+ * callback has run. Where that is unacceptable (a write stuck behind a full
+ * kernel buffer), keep the in-flight request in the handle instead (which
+ * lives until uv_close's callback) and let cancel detach op from it.
+ *
+ * HANDLES (hop__io_handle_t). A module's handle struct embeds
+ * hop__io_handle_t and its uv handle. It is allocated when opened, on the
+ * loop thread, and freed only when both have happened: uv_close's callback
+ * ran and the last operation in flight let go of it (hop__io_handle_ref /
+ * _unref around every public call), so a task woken with HOP_ECLOSED by a
+ * close can still look at the handle. Closing (hop__io_handle_close) wakes
+ * every operation waiting on the handle through the module's wake function
+ * (which completes them with HOP_ECLOSED), then calls uv_close.
+ *
+ * THREADS. start, cancel, libuv callbacks and hop__io_op_complete: the loop
+ * thread only. hop__io_op_run: a task, any executor. The fields the task and
+ * the loop thread both touch after the operation started are published by
+ * the completion (hop_awaitable_complete is the hand-over). */
+#ifndef HOP_SRC_IO_INTERNAL_H
+#define HOP_SRC_IO_INTERNAL_H
+
+#include <uv.h>
+
+#include "core/internal.h"
+
+/* start's "a callback will finish it". Positive: never a status. */
+#define HOP__IO_PENDING 1
+
+typedef struct hop__io_op_s hop__io_op_t;
+typedef int (*hop__io_op_fn)(hop__io_op_t *op);
+
+struct hop__io_op_s {
+    hop_awaitable_t base;
+    hop_loop_t *loop;     /* the handle's loop */
+    hop__io_op_fn start;  /* loop thread: starts the operation */
+    hop__io_op_fn cancel; /* loop thread: withdraws it (NULL: cannot) */
+    hop_job_t start_job;  /* posted when the task is off the loop */
+    bool pending;         /* loop thread: started, not yet completed */
+    bool interrupted;     /* loop thread: cancel was called */
+};
+
+/* hop__io_op_run: awaits op on loop as described above and returns its
+ * status: start's or hop__io_op_complete's; the interrupt's status when
+ * cancel withdrew it; HOP_ECLOSED when loop is closed; HOP_ECANCELED /
+ * HOP_ETIMEDOUT before anything started when the task already had an
+ * interrupt pending; HOP_ENOTTASK outside a task. Task only; suspends
+ * (or not, when start finishes at once on the loop's own thread). */
+int hop__io_op_run(hop__io_op_t *op, hop_loop_t *loop, hop__io_op_fn start, hop__io_op_fn cancel);
+
+/* hop__io_op_complete: finishes a pending op with status (loop thread, once;
+ * op may be gone when it returns). */
+void hop__io_op_complete(hop__io_op_t *op, int status);
+
+/* hop__io_on_loop: true when the caller runs on loop's thread (a task on the
+ * loop, a job or a libuv callback there). An opaque call: inside a task, ask
+ * again after every await. */
+bool hop__io_on_loop(hop_loop_t *loop);
+
+/* hop__io_error: a libuv error (negative) as a HOP_E* code; 0 stays 0.
+ * UV_EOF is HOP_EOF; unlisted errors are HOP_EIO. */
+int hop__io_error(int uv_error);
+
+/* ---- handles ----------------------------------------------------------- */
+
+typedef struct hop__io_handle_s hop__io_handle_t;
+
+struct hop__io_handle_s {
+    hop_loop_t *loop;
+    uv_handle_t *uv;                               /* the module's uv handle, inside the same allocation */
+    void (*wake)(hop__io_handle_t *h, int status); /* loop thread: complete every
+                                                      waiting op with status */
+    void (*destroy)(hop__io_handle_t *h);          /* frees the allocation */
+    unsigned int refs;    /* atomic: 1 while the uv handle is open + 1 per call in flight */
+    unsigned int closing; /* atomic: close has begun; new calls get HOP_ECLOSED */
+    hop__io_op_t *closer; /* loop thread: the close op waiting for uv_close's callback */
+};
+
+/* hop__io_handle_init: h belongs to loop; uv is its uv handle (initialised
+ * by the caller on the loop thread, its data pointing at h). refs = 1. */
+void hop__io_handle_init(hop__io_handle_t *h, hop_loop_t *loop, uv_handle_t *uv,
+                         void (*wake)(hop__io_handle_t *h, int status), void (*destroy)(hop__io_handle_t *h));
+
+/* hop__io_handle_enter: takes a reference for a public call on h; returns
+ * 0, or HOP_ECLOSED (no reference taken) once close has begun. Any thread,
+ * while the caller's own right to use h (it has not closed it) holds. */
+int hop__io_handle_enter(hop__io_handle_t *h);
+
+/* hop__io_handle_leave: drops it; the last reference frees h. Any thread. */
+void hop__io_handle_leave(hop__io_handle_t *h);
+
+/* hop__io_handle_close: closes h from a task: wakes its waiters with
+ * HOP_ECLOSED, uv_close, waits for the close callback, drops the open
+ * reference. Returns 0, HOP_EALREADY (closing already), HOP_ENOTTASK.
+ * Uninterruptible: the handle is closed when it returns. */
+int hop__io_handle_close(hop__io_handle_t *h);
+
+/* hop__io_call_on_loop: runs fn(arg) on loop's thread for a task and
+ * returns its value (a job posted to the loop, or a direct call when the task
+ * is there already). For opening handles: uv_*_init must run there.
+ * Uninterruptible (it is short). HOP_ECLOSED when the loop is closed. */
+int hop__io_call_on_loop(hop_loop_t *loop, int (*fn)(void *arg), void *arg);
+
+/* hop__io_ignore_sigpipe: makes sure a write to a peer that went away fails
+ * with EPIPE instead of killing the process: sets SIGPIPE to SIG_IGN if it
+ * still has its default action (a handler the application installed is
+ * left alone). Called once when the first handle is opened. */
+void hop__io_ignore_sigpipe(void);
+
+#endif /* HOP_SRC_IO_INTERNAL_H */
