@@ -3,7 +3,9 @@
  * Timing bounds are generous on purpose: the lower bound is the contract,
  * the upper bound only catches "never woke up". */
 #include <pthread.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -248,6 +250,25 @@ Test(timeout, an_expiring_outer_deadline_expires_the_inner_ones) {
     run_and_wait(hop_loop_executor(&loop), nested_deadlines, NULL, 0);
     hop_deadline_t d;
     HOP_ERR(hop_deadline_enter(&d, 5), HOP_ENOTTASK);
+}
+
+static void *return_inside_a_deadline(void *arg) {
+    static hop_deadline_t deadline; /* static: the abort must come from hop, not from a dead stack */
+    (void)arg;
+    hop_deadline_enter(&deadline, 60000);
+    return NULL;
+}
+
+Test(timeout, a_task_that_returns_inside_a_deadline_aborts_the_process) {
+    pid_t child = fork();
+    cr_assert_neq(child, -1);
+    if (child == 0) {
+        hop_task_spawn(hop_inline_executor(), return_inside_a_deadline, NULL, NULL, NULL);
+        _exit(0); /* reached only if the forgotten deadline went unnoticed */
+    }
+    int status;
+    waitpid(child, &status, 0);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "the forgotten deadline went unnoticed");
 }
 
 /* The deadline's timer runs on the loop (entered there); the task moves to

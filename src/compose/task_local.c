@@ -1,18 +1,26 @@
 /* src/compose/task_local.c: task-local storage (hop/task_local.h).
  *
- * A task's values sit in a table of HOP_TASK_LOCAL_KEYS_MAX pointers,
+ * A task's values sit in a table of HOP_TASK_LOCAL_KEYS_MAX pointers, kept in
+ * the task's slot of the task-local hook (core/task_internal.h) and
  * allocated on the task's first hop_task_local_set() (or at spawn, when the
- * parent has values to pass on), so tasks that never use task-locals pay one
- * NULL pointer. Only the task itself reads or writes its table, on whatever
+ * parent has values to pass on), so tasks that never use task-locals pay
+ * nothing. Only the task itself reads or writes its table, on whatever
  * thread it runs: a task runs on one thread at a time, and every migration
  * goes through an executor's submit, which orders the writes before the next
- * thread's reads. */
+ * thread's reads. The hook's spawn call passes values on, its exit call
+ * destroys them. */
 #include <stdlib.h>
 
 #include "core/task_internal.h"
 
 static hop_task_local_t *hop__task_local_keys[HOP_TASK_LOCAL_KEYS_MAX];
 static unsigned int hop__task_local_key_count;
+
+static int hop__task_locals_inherit(void *parent_values, void **child_values);
+static void hop__task_locals_destroy(hop_task_t *t, void *values);
+
+static hop__task_hook_t hop__task_local_hook = {
+    .name = "task-local", .spawn = hop__task_locals_inherit, .exit = hop__task_locals_destroy};
 
 int hop_task_local_create(hop_task_local_t *key, hop_task_local_inherit_fn inherit,
                           hop_task_local_destructor_fn destructor) {
@@ -49,13 +57,15 @@ int hop_task_local_set(hop_task_local_t *key, void *value) {
     hop_task_t *t = hop_task_current();
     if (!t)
         return HOP_ENOTTASK;
-    if (!t->locals) {
-        t->locals = calloc(HOP_TASK_LOCAL_KEYS_MAX, sizeof *t->locals);
-        if (!t->locals)
+    void ***slot = (void ***)hop__task_slot(t, &hop__task_local_hook);
+    if (!*slot) {
+        *slot = calloc(HOP_TASK_LOCAL_KEYS_MAX, sizeof **slot);
+        if (!*slot)
             return HOP_ENOMEM;
     }
-    void *old = t->locals[index - 1];
-    t->locals[index - 1] = value;
+    void **values = *slot;
+    void *old = values[index - 1];
+    values[index - 1] = value;
     if (old && old != value && key->destructor)
         key->destructor(old);
     return 0;
@@ -64,16 +74,18 @@ int hop_task_local_set(hop_task_local_t *key, void *value) {
 void *hop_task_local_get(const hop_task_local_t *key) {
     unsigned int index = hop__task_local_slot(key);
     hop_task_t *t = hop_task_current();
-    if (!index || !t || !t->locals)
+    if (!index || !t)
         return NULL;
-    return t->locals[index - 1];
+    void **values = *hop__task_slot(t, &hop__task_local_hook);
+    return values ? values[index - 1] : NULL;
 }
 
-int hop__task_locals_inherit(hop_task_t *child, const hop_task_t *parent) {
+static int hop__task_locals_inherit(void *parent_values, void **child_values) {
+    void **parent = parent_values;
     unsigned int count = hop__atomic_load_uint(&hop__task_local_key_count);
     void **values = NULL;
     for (unsigned int i = 0; i < count; i++) {
-        void *value = parent->locals[i];
+        void *value = parent[i];
         hop_task_local_t *key = hop__atomic_load_ptr(&hop__task_local_keys[i]);
         if (!value || !key || !key->inherit)
             continue;
@@ -84,15 +96,13 @@ int hop__task_locals_inherit(hop_task_t *child, const hop_task_t *parent) {
         }
         values[i] = key->inherit(value);
     }
-    child->locals = values;
+    *child_values = values;
     return 0;
 }
 
-void hop__task_locals_destroy(hop_task_t *t) {
-    void **values = t->locals;
-    if (!values)
-        return;
-    t->locals = NULL;
+static void hop__task_locals_destroy(hop_task_t *t, void *table) {
+    (void)t;
+    void **values = table;
     unsigned int count = hop__atomic_load_uint(&hop__task_local_key_count);
     for (unsigned int i = 0; i < count; i++) {
         hop_task_local_t *key = hop__atomic_load_ptr(&hop__task_local_keys[i]);

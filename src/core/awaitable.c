@@ -58,10 +58,17 @@ int hop_awaitable_status(const hop_awaitable_t *awaitable) { return awaitable ? 
 int hop__task_pending_interrupt(const hop_task_t *t) {
     if (hop__task_cancel_requested(t))
         return HOP_ECANCELED;
-    if (hop__atomic_load_uint((unsigned int *)&t->deadlines_expired) != 0)
+    if (hop__atomic_load_uint((unsigned int *)&t->expired) != 0)
         return HOP_ETIMEDOUT;
     return 0;
 }
+
+void hop__task_expire(hop_task_t *t) {
+    hop__atomic_faa_uint(&t->expired, 1u);
+    hop__task_interrupt(t, HOP_ETIMEDOUT);
+}
+
+void hop__task_unexpire(hop_task_t *t) { hop__atomic_faa_uint(&t->expired, (unsigned int)-1); }
 
 /* The await itself, once hop_await() has decided the task may suspend. */
 static int hop__await(hop_task_t *t, hop_awaitable_t *awaitable) {

@@ -57,6 +57,63 @@ void hop_executor_run_job(hop_executor_t *executor, hop_job_t *job) {
     *slot = outer;
 }
 
+/* The registered task hooks (task_internal.h). */
+static hop__task_hook_t *hop__task_hooks[HOP__TASK_SLOTS];
+static unsigned int hop__task_hook_count; /* atomic; grows only */
+static hop__spinlock_t hop__task_hook_lock = HOP__SPINLOCK_INIT;
+
+unsigned int hop__task_hook_register(hop__task_hook_t *hook) {
+    hop__spinlock_lock(&hop__task_hook_lock);
+    unsigned int slot = hop__atomic_load_uint(&hook->slot);
+    if (!slot) {
+        unsigned int count = hop__atomic_load_uint(&hop__task_hook_count);
+        if (count == HOP__TASK_SLOTS)
+            hop__fatal("task hook \"%s\": all %d task slots are taken", hook->name, HOP__TASK_SLOTS);
+        hop__atomic_store_ptr(&hop__task_hooks[count], hook);
+        /* The table entry before the count, the count before the slot: who
+         * sees a slot in use finds its hook. */
+        hop__atomic_fence_release();
+        hop__atomic_store_uint(&hop__task_hook_count, count + 1);
+        hop__atomic_fence_release();
+        slot = count + 1;
+        hop__atomic_store_uint(&hook->slot, slot);
+    }
+    hop__spinlock_unlock(&hop__task_hook_lock);
+    return slot - 1;
+}
+
+/* The spawn calls for a child of parent; on failure the child's values so
+ * far are left for hop__task_hooks_exit. */
+static int hop__task_hooks_spawn(hop_task_t *child, const hop_task_t *parent) {
+    unsigned int count = hop__atomic_load_uint(&hop__task_hook_count);
+    hop__atomic_fence_acquire();
+    for (unsigned int i = 0; i < count; i++) {
+        if (!parent->slots[i])
+            continue;
+        hop__task_hook_t *hook = hop__atomic_load_ptr(&hop__task_hooks[i]);
+        if (hook->spawn) {
+            int err = hook->spawn(parent->slots[i], &child->slots[i]);
+            if (err)
+                return err;
+        }
+    }
+    return 0;
+}
+
+static void hop__task_hooks_exit(hop_task_t *t) {
+    unsigned int count = hop__atomic_load_uint(&hop__task_hook_count);
+    hop__atomic_fence_acquire();
+    for (unsigned int i = 0; i < count; i++) {
+        void *value = t->slots[i];
+        if (!value)
+            continue;
+        t->slots[i] = NULL;
+        hop__task_hook_t *hook = hop__atomic_load_ptr(&hop__task_hooks[i]);
+        if (hook->exit)
+            hook->exit(t, value);
+    }
+}
+
 static void hop__task_free(hop_task_t *t) {
     if (t->result_destructor)
         t->result_destructor(t->result);
@@ -95,7 +152,6 @@ __attribute__((noreturn)) static void hop__task_entry(void *value) {
     hop_task_t *t = value;
     hop__asan_finish_switch(NULL, &t->caller_stack_bottom, &t->caller_stack_size);
     t->result = t->fn(t->arg);
-    hop__task_deadlines_check_left(t);
     t->switch_reason = HOP__SWITCH_DONE;
     /* NULL: this stack is finished for good, ASan may drop its fake frames. */
     hop__asan_start_switch(NULL, t->caller_stack_bottom, t->caller_stack_size);
@@ -109,7 +165,7 @@ __attribute__((noreturn)) static void hop__task_entry(void *value) {
 static void hop__task_finish(hop_task_t *t) {
     hop__tsan_fiber_destroy(t->tsan_fiber);
     t->tsan_fiber = NULL;
-    hop__task_locals_destroy(t);
+    hop__task_hooks_exit(t);
     /* One atomic step decides between "cancelled" and "done", so that
      * hop_task_cancel() either gets in before this or reports HOP_EALREADY. */
     unsigned int cancel = hop__atomic_fas_uint(&t->cancel, HOP__CANCEL_FINISHED);
@@ -199,9 +255,10 @@ int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const ho
     hop_future_init(&t->future);
     hop_job_init(&t->resume_job, hop__task_resume_job);
     hop_task_t *parent = hop_task_current();
-    if (parent && parent->locals) {
-        err = hop__task_locals_inherit(t, parent);
+    if (parent) {
+        err = hop__task_hooks_spawn(t, parent);
         if (err) {
+            hop__task_hooks_exit(t);
             hop__stack_release(&stack);
             return err;
         }
@@ -218,7 +275,7 @@ int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const ho
         if (task)
             *task = NULL;
         t->result_destructor = NULL;
-        hop__task_locals_destroy(t);
+        hop__task_hooks_exit(t);
         hop__task_free(t);
         return err;
     }

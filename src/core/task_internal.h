@@ -1,4 +1,6 @@
-/* src/core/task_internal.h: the task record, shared by task.c and awaitable.c. */
+/* src/core/task_internal.h: the task record, shared by the core's files, and
+ * the task hooks through which the layers above the core attach state to a
+ * task (the core itself knows nothing of deadlines or task-locals). */
 #ifndef HOP_SRC_TASK_INTERNAL_H
 #define HOP_SRC_TASK_INTERNAL_H
 
@@ -7,6 +9,10 @@
 #include "stack.h"
 
 #define HOP__TASK_NAME_MAX 32
+
+/* How many hop__task_hook_t's may be registered (hop's own layers use two:
+ * deadlines and task-locals). */
+#define HOP__TASK_SLOTS 4
 
 /* Why a task switched back to the thread that resumed it. */
 enum { HOP__SWITCH_SUSPEND = 1, HOP__SWITCH_DONE = 2 };
@@ -84,9 +90,8 @@ struct hop_task_s {
                                       cancel executor (one at a time: PINNED)... */
     hop_awaitable_t *cancel_awaitable; /* ...for this await... */
     int cancel_status;             /* ...with this status */
-    unsigned int deadlines_expired; /* expired hop_deadline_t's still entered (atomic) */
-    hop_deadline_t *deadline;  /* innermost entered deadline; task only */
-    void **locals;           /* task-local values, HOP_TASK_LOCAL_KEYS_MAX, or NULL */
+    unsigned int expired;    /* time limits of the task that expired and still hold (atomic) */
+    void *slots[HOP__TASK_SLOTS]; /* one per registered hop__task_hook_t; task only */
     hop__offload_t offload;  /* hop_run_in_executor's job slot... */
     unsigned int offload_busy; /* ...held until its job lets go (atomic) */
     int switch_reason;       /* HOP__SWITCH_*, written by the task before switching back */
@@ -157,13 +162,57 @@ void hop__task_interrupt(hop_task_t *task, int status);
  * (HOP_ECANCELED, HOP_ETIMEDOUT), or 0. */
 int hop__task_pending_interrupt(const hop_task_t *t);
 
-/* hop__task_deadlines_check_left: aborts, naming the task, if t finished
- * inside a deadline it never left (src/time/timeout.c). */
-void hop__task_deadlines_check_left(hop_task_t *t);
+/* hop__task_expire / _unexpire: one more (one fewer) of t's time limits has
+ * expired and still holds. While any holds, every interruptible await of t
+ * returns HOP_ETIMEDOUT at once; hop__task_expire also interrupts the await t
+ * is suspended in right now, if any. The count is raised with a full barrier
+ * before the interrupt, paired with the one the run side takes when it marks
+ * an await suspended: an await that starts meanwhile either sees the count or
+ * is interrupted. Any thread; the caller keeps t alive. */
+void hop__task_expire(hop_task_t *t);
+void hop__task_unexpire(hop_task_t *t);
 
-/* hop__task_locals_inherit / _destroy: task-local storage at spawn and end
- * (src/compose/task_local.c). */
-int hop__task_locals_inherit(hop_task_t *child, const hop_task_t *parent);
-void hop__task_locals_destroy(hop_task_t *t);
+/* ---- task hooks ---------------------------------------------------------
+ *
+ * A layer above the core that keeps per-task state (deadlines, task-locals)
+ * registers a hook: it gets one pointer-sized slot in every task record,
+ * NULL at spawn, and the core calls the hook's functions at the two points
+ * of a task's life it cannot see from outside. Both are called only for a
+ * task whose slot is non-NULL, so a task that never touches the layer pays
+ * nothing for it (no indirect call, no allocation). Registration happens on
+ * the layer's first use (hop__task_slot), from any thread. */
+typedef struct hop__task_hook_s hop__task_hook_t;
+struct hop__task_hook_s {
+    const char *name; /* for error messages */
+    /* spawn (optional): the spawning task's slot is parent_value (non-NULL);
+     * stores the child's first value in *child_value (left NULL: none).
+     * Returns 0, or an error that fails the spawn (the child never runs;
+     * values already stored for it get their exit call). Runs on the
+     * spawning task, inside hop_task_spawn(). */
+    int (*spawn)(void *parent_value, void **child_value);
+    /* exit (optional): t is over (its function returned, it was cancelled
+     * before it ran, or its spawn failed after the spawn calls) and its slot
+     * holds value, which exit must release; the slot is NULL again when it
+     * is called. Runs on the thread that finishes t, off t's stack, before
+     * t's future completes. */
+    void (*exit)(hop_task_t *t, void *value);
+    /* private */
+    unsigned int slot; /* index + 1 once registered (atomic), 0 before */
+};
+
+/* hop__task_hook_register: registers hook if it is not yet, and returns its
+ * slot index. Thread-safe: concurrent first calls for one hook agree. Aborts
+ * if more than HOP__TASK_SLOTS hooks exist (a hop bug, not bad input). */
+unsigned int hop__task_hook_register(hop__task_hook_t *hook);
+
+/* hop__task_slot: t's slot for hook, registering hook on first use. Only t
+ * itself (on its stack) reads and writes it, and the core when it calls the
+ * hook: a task runs on one thread at a time, and every migration goes
+ * through an executor's submit, which orders its writes before the next
+ * thread's reads. */
+static inline void **hop__task_slot(hop_task_t *t, hop__task_hook_t *hook) {
+    unsigned int slot = hop__atomic_load_uint(&hook->slot);
+    return &t->slots[slot ? slot - 1 : hop__task_hook_register(hook)];
+}
 
 #endif /* HOP_SRC_TASK_INTERNAL_H */

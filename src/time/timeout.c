@@ -1,17 +1,18 @@
-/* src/time/timeout.c: hop_sleep, deadlines and hop_await_timeout, built on the
- * timers (src/time/timer.c) and the public awaitable protocol.
+/* src/time/timeout.c: hop_sleep, deadlines and hop_await_timeout, built on
+ * the timers (time/timer.c) and the public awaitable protocol.
  *
  * A sleep is an awaitable whose suspend() starts a timer. suspend() runs on
  * the thread the task was running on, so hop_timer_start() picks that
  * thread's clock: a loop task's sleep is one of its loop's timers; a pool
  * task's goes to the timer service. Its cancel op stops the timer.
  *
- * A deadline is a timer that, when it fires, marks itself expired, bumps the
- * task's count of expired deadlines (which every await checks before it
- * suspends) and interrupts the await in progress, if any. The counter is
- * bumped with a full barrier before the interrupt, paired with the barrier
- * the run side takes when it marks an await suspended: an await that starts
- * at the same moment either sees the count or is interrupted. */
+ * A deadline is a timer that, when it fires, marks itself expired and
+ * expires the task (hop__task_expire: every await of the task returns
+ * HOP_ETIMEDOUT until the deadline is left, and the await in progress, if
+ * any, is interrupted). A task's entered deadlines form a stack whose top
+ * sits in the task's slot of the deadline hook, so a task that never enters
+ * one pays nothing; the hook's exit call catches a task that returns inside
+ * a deadline. */
 #include "core/task_internal.h"
 
 /* ---- hop_sleep ----------------------------------------------------------- */
@@ -65,6 +66,15 @@ int hop_sleep(int64_t milliseconds) {
 
 /* ---- deadlines ----------------------------------------------------------- */
 
+static void hop__deadline_task_exit(hop_task_t *t, void *innermost) {
+    (void)innermost;
+    hop__fatal("task \"%s\" returned without hop_deadline_leave() for a deadline it entered: the "
+               "deadline's timer would outlive the stack it lives on",
+               hop_task_name(t));
+}
+
+static hop__task_hook_t hop__deadline_hook = {.name = "deadline", .exit = hop__deadline_task_exit};
+
 static void hop__deadline_fire(hop_timer_t *timer, void *arg) {
     (void)timer;
     hop_deadline_t *d = arg;
@@ -72,8 +82,7 @@ static void hop__deadline_fire(hop_timer_t *timer, void *arg) {
     /* d and t are alive: hop_deadline_leave() stops this timer (waiting for
      * this callback) before the task can move on. */
     hop__atomic_store_uint(&d->expired, 1u);
-    hop__atomic_faa_uint(&t->deadlines_expired, 1u);
-    hop__task_interrupt(t, HOP_ETIMEDOUT);
+    hop__task_expire(t);
 }
 
 int hop_deadline_enter(hop_deadline_t *deadline, int64_t timeout_ms) {
@@ -82,14 +91,15 @@ int hop_deadline_enter(hop_deadline_t *deadline, int64_t timeout_ms) {
     hop_task_t *t = hop_task_current();
     if (!t)
         return HOP_ENOTTASK;
+    void **innermost = hop__task_slot(t, &hop__deadline_hook);
     deadline->task = t;
-    deadline->outer = t->deadline;
+    deadline->outer = *innermost;
     deadline->expired = 0;
     deadline->timer = (hop_timer_t){0};
     int err = hop_timer_start(&deadline->timer, timeout_ms, hop__deadline_fire, deadline);
     if (err)
         return err;
-    t->deadline = deadline;
+    *innermost = deadline;
     return 0;
 }
 
@@ -99,23 +109,17 @@ int hop_deadline_leave(hop_deadline_t *deadline) {
     hop_task_t *t = hop_task_current();
     if (!t)
         return HOP_ENOTTASK;
-    if (t->deadline != deadline)
+    void **innermost = hop__task_slot(t, &hop__deadline_hook);
+    if (*innermost != deadline)
         return HOP_EINVAL; /* not this task's innermost deadline */
     /* Waits for a callback that is running right now: after this, nothing
      * else touches deadline. */
     hop_timer_stop(&deadline->timer);
-    t->deadline = deadline->outer;
+    *innermost = deadline->outer;
     if (!hop__atomic_load_uint(&deadline->expired))
         return 0;
-    hop__atomic_faa_uint(&t->deadlines_expired, (unsigned int)-1);
+    hop__task_unexpire(t);
     return HOP_ETIMEDOUT;
-}
-
-void hop__task_deadlines_check_left(hop_task_t *t) {
-    if (t->deadline)
-        hop__fatal("task \"%s\" returned without hop_deadline_leave() for a deadline it entered: the "
-                   "deadline's timer would outlive the stack it lives on",
-                   t->name);
 }
 
 /* ---- hop_await_timeout --------------------------------------------------- */
