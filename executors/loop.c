@@ -1,4 +1,5 @@
-/* executors/loop.c: a libuv event loop as an executor, and hop_run.
+/* executors/loop.c: a libuv event loop as an executor (hop_run, which runs
+ * one on the calling thread, is in run.c).
  *
  * One thread runs the uv_loop_t (the loop thread: the thread hop_loop_start
  * made, or the caller of hop_loop_run, or of hop_loop_close while it drains).
@@ -93,6 +94,7 @@
 
 #include "core/mpsc_queue.h"
 #include "core/task_internal.h"
+#include "loop_internal.h"
 #include "time/timer_internal.h"
 
 /* Default spin before blocking, in microseconds: measured, see SPINNING above. */
@@ -766,52 +768,13 @@ int hop_dispatch_to_loop(hop_loop_t *loop) {
     return hop_dispatch_to_executor(&loop->executor);
 }
 
-/* main's future completed (wherever main ran last): drops the hold hop_run
- * took for it, exactly like a task leaving the loop, waking the loop if that
- * was the last. The waiter and the loop live in hop_run's frame: this is
- * their last use, and hop_run cannot return before it (the loop does not
- * stop while the hold is there, and close waits for the pin). */
-static void hop__loop_main_done(hop_future_t *future, void *arg) {
-    (void)future;
-    hop__loop_task_leave(&((hop_loop_t *)arg)->executor);
-}
-
-int hop_run(hop_task_fn main, void *arg, void **result) {
-    if (result)
-        *result = NULL;
-    if (!main)
-        return HOP_EINVAL;
+int hop__loop_run_main(hop_loop_t *loop) {
     if (*hop__loop_current_slot())
         return HOP_EBUSY;
-    hop_loop_t loop;
-    int err = hop_loop_init(&loop, NULL);
+    int err = hop__loop_claim_running(loop, 0);
     if (err)
         return err;
-    static const hop_task_options_t main_options = {.name = "main"};
-    hop_task_t *task;
-    err = hop_task_spawn(&loop.executor, main, arg, &main_options, &task);
-    if (err) {
-        hop_loop_close(&loop);
-        return err;
-    }
-    /* main may dispatch itself to another executor and finish there: the
-     * loop then owns no task while main still runs. Hold the loop open for
-     * main as if it were still here until its future completes. */
-    hop_future_waiter_t main_done;
-    hop__atomic_faa_uint(&hop__loop_internal(&loop)->tasks, 1u);
-    hop_future_then(hop_task_future(task), &main_done, hop__loop_main_done, &loop);
-    /* Not hop_loop_run: a hop_loop_stop (or a user's uv_stop) must not end
-     * hop_run before its tasks have. Nobody else can know the loop yet. */
-    hop__loop_update_flags(&loop, HOP__LOOP_RUNNING, 0);
-    hop__loop_drive(&loop, hop__loop_internal(&loop), HOP__MODE_MAIN, true);
-    hop__loop_update_flags(&loop, 0, HOP__LOOP_RUNNING);
-    void *value = NULL;
-    int status = hop_future_result(hop_task_future(task), &value);
-    hop_task_unref(task);
-    err = hop_loop_close(&loop);
-    if (err)
-        hop__fatal("hop_run: closing its loop failed (%s)", hop_err_name(err));
-    if (result)
-        *result = value;
-    return status;
+    hop__loop_drive(loop, hop__loop_internal(loop), HOP__MODE_MAIN, true);
+    hop__loop_update_flags(loop, 0, HOP__LOOP_RUNNING);
+    return 0;
 }

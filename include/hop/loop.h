@@ -1,4 +1,4 @@
-/* hop/loop.h: libuv event loops as executors, and hop_run.
+/* hop/loop.h: libuv event loops as executors, and hop_run / hop_run_ex.
  *
  * A hop loop owns a uv_loop_t and runs it on one thread: a thread it starts
  * (hop_loop_start) or the thread that calls hop_loop_run. Everything
@@ -36,6 +36,7 @@ struct uv_loop_s;
 typedef struct hop_loop_s hop_loop_t;
 typedef struct hop_loop_options_s hop_loop_options_t;
 typedef struct hop_loop_stats_s hop_loop_stats_t;
+typedef struct hop_run_options_s hop_run_options_t;
 
 struct hop_loop_options_s {
     const char *name;       /* thread name for hop_loop_start, at most 15 bytes; NULL: "hop-loop" */
@@ -149,6 +150,20 @@ HOP_EXTERN int hop_dispatch_to_loop(hop_loop_t *loop);
  * HOP_EBUSY (called on a thread that is already running a loop); HOP_ENOMEM;
  * HOP_EAGAIN (libuv could not create the loop). */
 HOP_EXTERN int hop_run(hop_task_fn main, void *arg, void **result);
+
+/* hop_run_ex's options. Zeroed (or a NULL options pointer): the defaults. */
+struct hop_run_options_s {
+    const hop_loop_options_t *loop; /* the loop's (name, batch, spin); NULL: hop_loop_init's defaults */
+    const hop_task_options_t *main; /* main's task (name, stack); NULL: defaults, named "main" */
+};
+
+/* hop_run_ex: hop_run with options for its loop and for main's task, read
+ * during the call only. Same threads, blocking and results as hop_run, plus
+ * the errors of hop_loop_init and hop_task_spawn for options they reject
+ * (HOP_EINVAL for a loop name longer than 15 bytes, ...), *result NULL then.
+ * main's result_destructor, if set, owns main's result: it destroys it
+ * before hop_run_ex returns, and *result is left NULL. */
+HOP_EXTERN int hop_run_ex(hop_task_fn main, void *arg, const hop_run_options_t *options, void **result);
 
 #ifdef __cplusplus
 }
