@@ -212,7 +212,7 @@ Test(offload, cancelling_a_running_job_returns_at_once_and_its_result_goes_to_th
     HOP_OK(hop_task_cancel(t));
     hop_manual_executor_run_all(home, 0);
     cr_assert_eq(hop_task_state(t), HOP_TASK_CANCELLED, "the task finished while fn still runs");
-    cr_assert_eq(offload_status, HOP_ECANCELED);
+    cr_assert_eq(offload_status, HOP_EINPROGRESS, "fn is still running: the code says so");
     cr_assert_eq(destroyed_results, 0);
     hop_task_unref(t); /* the job keeps what it needs alive by itself */
     __atomic_store_n(&release_fn, 1, __ATOMIC_RELEASE);
@@ -241,7 +241,7 @@ static void *stress_offloader(void *arg) {
     for (int i = 0;; i++) {
         void *result = NULL;
         int err = hop_run_in_executor_ex(pool, stress_fn, (void *)(intptr_t)(i % 7 * 300), &result, stress_destroy);
-        if (err == HOP_ECANCELED)
+        if (err == HOP_ECANCELED || err == HOP_EINPROGRESS)
             return NULL;
         HOP_OK(err);
         __atomic_fetch_add(&stress_returned, (long)(intptr_t)result, __ATOMIC_RELAXED);
@@ -272,4 +272,133 @@ Test(offload, cancels_racing_jobs_on_a_pool_never_lose_or_duplicate_a_result, .t
                  stress_returned, stress_destroyed);
     cr_assert_gt(stress_destroyed, 0, "some cancels must have landed while a job ran");
     cr_log_info("runs %ld, returned %ld, destroyed %ld", runs, stress_returned, stress_destroyed);
+}
+
+/* ---- The ownership contract: each outcome, told apart by the code ------------ */
+
+static void *offload_and_complete(void *arg) {
+    (void)arg;
+    result_or_null = (void *)1;
+    offload_status = hop_run_in_executor_ex(workers, count_call, (void *)6, &result_or_null, count_destroy_result);
+    return NULL;
+}
+
+Test(offload, a_cancel_that_comes_after_fn_returned_leaves_the_result_to_the_task) {
+    fn_calls = 0;
+    destroyed_results = 0;
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(home, offload_and_complete, NULL, NULL, &t));
+    hop_manual_executor_run_one(home);
+    cr_assert_eq(hop_manual_executor_run_all(workers, 0), 1, "fn ran, its completion is queued at home");
+    HOP_OK(hop_task_cancel(t));
+    hop_manual_executor_run_all(home, 0);
+    cr_assert_eq(fn_calls, 1);
+    HOP_OK(offload_status);
+    cr_assert_eq(result_or_null, (void *)6, "the result is the task's");
+    cr_assert_eq(destroyed_results, 0);
+    hop_task_unref(t);
+}
+
+/* On a blocking pool, whose queue can withdraw: one thread, held by a gate
+ * job, so the offloaded job waits in the queue when the cancel comes. */
+static unsigned int gate;
+static void gate_job(hop_job_t *job) {
+    (void)job;
+    while (!__atomic_load_n(&gate, __ATOMIC_ACQUIRE))
+        test_sleep_ms(1);
+}
+
+typedef struct {
+    unsigned int ran;   /* fn calls */
+    unsigned int freed; /* by the task or by the destructor */
+} owned_arg_t;
+
+static void *use_owned(void *arg) {
+    owned_arg_t *a = arg;
+    __atomic_fetch_add(&a->ran, 1, __ATOMIC_ACQ_REL);
+    while (!__atomic_load_n(&release_fn, __ATOMIC_ACQUIRE))
+        test_sleep_ms(1);
+    return a;
+}
+static void free_owned(void *result) { __atomic_fetch_add(&((owned_arg_t *)result)->freed, 1, __ATOMIC_ACQ_REL); }
+
+static hop_blocking_t blocking_pool;
+static int owned_status;
+static void *offload_owned(void *arg) {
+    void *result = NULL;
+    owned_status = hop_run_in_executor_ex(hop_blocking_executor(&blocking_pool), use_owned, arg, &result, free_owned);
+    if (owned_status == 0 || owned_status == HOP_ECANCELED)
+        free_owned(arg); /* the contract: the task owns arg again */
+    return NULL;
+}
+
+Test(offload, a_cancelled_job_queued_on_a_blocking_pool_is_withdrawn_at_once_and_arg_is_the_tasks_again) {
+    hop_blocking_options_t options = {.max_threads = 1};
+    HOP_OK(hop_blocking_init(&blocking_pool, &options));
+    gate = 0;
+    hop_job_t blocker;
+    hop_job_init(&blocker, gate_job);
+    HOP_OK(hop_blocking_submit(&blocking_pool, &blocker));
+    owned_arg_t arg = {0, 0};
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(home, offload_owned, &arg, NULL, &t));
+    hop_manual_executor_run_one(home);
+    hop_blocking_stats_t s;
+    for (int i = 0; i < 60000; i++) { /* until the thread has taken the gate job */
+        HOP_OK(hop_blocking_stats(&blocking_pool, &s));
+        if (s.queued == 1 && s.threads == 1 && s.threads_idle == 0)
+            break;
+        test_sleep_ms(1);
+    }
+    cr_assert_eq(s.queued, 1, "the job waits behind the gate");
+    HOP_OK(hop_task_cancel(t));
+    /* Withdrawn by the cancel itself: out of the queue before the task even
+     * resumes, so it never waits for a thread. */
+    HOP_OK(hop_blocking_stats(&blocking_pool, &s));
+    cr_assert_eq(s.queued, 0);
+    cr_assert_eq(s.jobs_withdrawn, 1);
+    hop_manual_executor_run_all(home, 0);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_CANCELLED);
+    cr_assert_eq(owned_status, HOP_ECANCELED);
+    cr_assert_eq(arg.freed, 1, "freed by the task");
+    __atomic_store_n(&gate, 1, __ATOMIC_RELEASE);
+    HOP_OK(hop_blocking_close(&blocking_pool));
+    cr_assert_eq(arg.ran, 0, "fn never ran");
+    cr_assert_eq(arg.freed, 1);
+    hop_task_unref(t);
+}
+
+Test(offload, a_job_cancelled_while_fn_runs_on_a_blocking_pool_returns_einprogress_and_fn_keeps_arg) {
+    HOP_OK(hop_blocking_init(&blocking_pool, NULL));
+    release_fn = 0;
+    owned_arg_t arg = {0, 0};
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(home, offload_owned, &arg, NULL, &t));
+    hop_manual_executor_run_one(home);
+    while (!__atomic_load_n(&arg.ran, __ATOMIC_ACQUIRE))
+        test_sleep_ms(1);
+    HOP_OK(hop_task_cancel(t));
+    hop_manual_executor_run_all(home, 0);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_CANCELLED);
+    cr_assert_eq(owned_status, HOP_EINPROGRESS);
+    cr_assert_eq(__atomic_load_n(&arg.freed, __ATOMIC_ACQUIRE), 0, "fn still uses arg: nobody freed it");
+    __atomic_store_n(&release_fn, 1, __ATOMIC_RELEASE);
+    HOP_OK(hop_blocking_close(&blocking_pool)); /* fn has returned and the destructor run */
+    cr_assert_eq(arg.ran, 1);
+    cr_assert_eq(arg.freed, 1, "freed by the destructor");
+    hop_task_unref(t);
+}
+
+Test(offload, a_job_that_completes_on_a_blocking_pool_returns_0_with_the_result) {
+    HOP_OK(hop_blocking_init(&blocking_pool, NULL));
+    release_fn = 1;
+    owned_arg_t arg = {0, 0};
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(home, offload_owned, &arg, NULL, &t));
+    test_run_until_finished(home, t);
+    HOP_OK(owned_status);
+    HOP_OK(hop_blocking_close(&blocking_pool));
+    cr_assert_eq(arg.ran, 1);
+    cr_assert_eq(arg.freed, 1, "freed by the task");
+    hop_task_unref(t);
 }

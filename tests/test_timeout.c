@@ -196,7 +196,7 @@ static void *query_with_deadline(void *arg) {
     HOP_OK(hop_deadline_enter(&deadline, 40));
     void *row = NULL;
     int err = hop_run_in_executor_ex(hop_pool_executor(&pool), blocking_query, (void *)3, &row, destroy_late);
-    cr_assert_eq(err, HOP_ETIMEDOUT);
+    cr_assert_eq(err, HOP_EINPROGRESS, "the query still runs when the deadline interrupts the wait");
     cr_assert_null(row);
     cr_assert_geq(elapsed_ms(start), 40.0);
     /* Until the deadline is left, every await says so at once. */

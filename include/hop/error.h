@@ -27,6 +27,7 @@ extern "C" {
     XX(EALREADY, -EALREADY, "already completed")                                             \
     XX(ECANCELED, -ECANCELED, "operation canceled")                                          \
     XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                                   \
+    XX(EINPROGRESS, -EINPROGRESS, "stopped waiting: the operation still runs without the caller") \
     XX(EDEADLK, -EDEADLK, "would deadlock")                                                  \
     XX(ENOTSUP, -ENOTSUP, "operation not supported by this object")                          \
     XX(EPERM, -EPERM, "operation not permitted: the caller does not own the object")         \

@@ -31,6 +31,8 @@ struct hop_job_s {
      * is not submitted. */
     hop_job_t *next;
     void *executor_private;
+    uint64_t executor_stamp; /* a second word for the executor's bookkeeping
+                                (the blocking pool: when the job was queued) */
 };
 
 /* Flags for the submit operation. */
@@ -59,6 +61,15 @@ struct hop_executor_ops_s {
      * them cheap (per-thread counters), they sit on every spawn and hop. */
     void (*task_enter)(hop_executor_t *executor);
     void (*task_leave)(hop_executor_t *executor);
+    /* withdraw (optional): takes job back out of the executor's queue if no
+     * thread has taken it to run yet. Returns 0 when it did (the executor
+     * will never touch job again: it is the caller's), or HOP_EALREADY when
+     * job is not queued there (taken to run, already run, or never
+     * submitted). Called from any thread, concurrently with submit; the
+     * caller keeps job alive during the call. Executors without it keep a
+     * cancelled job queued until they reach it (hop_run_in_executor then
+     * drops it without running fn). */
+    int (*withdraw)(hop_executor_t *executor, hop_job_t *job);
 };
 
 struct hop_executor_s {
@@ -82,6 +93,16 @@ HOP_EXTERN int hop_job_init(hop_job_t *job, hop_job_fn run);
  * without ops), or HOP_ECLOSED (the executor no longer accepts work; the job
  * will not run). */
 HOP_EXTERN int hop_executor_submit(hop_executor_t *executor, hop_job_t *job);
+
+/* hop_executor_withdraw: takes job, submitted to executor and not yet
+ * started, back out of its queue (see the withdraw op above). Any thread;
+ * never suspends; blocks only as long as the executor's withdraw does (a
+ * short lock, for hop's blocking pool). Returns 0 (withdrawn: job will not
+ * run and is the caller's again), HOP_EALREADY (job is not queued there: it
+ * is running or has run, or was never submitted to executor), HOP_ENOTSUP
+ * (executor cannot withdraw jobs: it will run job, or drop it if closing
+ * refused it), HOP_EINVAL (NULL argument, executor without ops). */
+HOP_EXTERN int hop_executor_withdraw(hop_executor_t *executor, hop_job_t *job);
 
 /* hop_executor_current: inside a task, the executor the task belongs to (it
  * changes when the task dispatches elsewhere); outside a task, the executor

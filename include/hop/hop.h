@@ -13,6 +13,7 @@
 #include "hop/manual_executor.h"
 #include "hop/offload.h"
 #include "hop/pool.h"
+#include "hop/blocking.h"
 #include "hop/loop.h"
 #include "hop/timer.h"
 #include "hop/task_local.h"

@@ -16,6 +16,16 @@
  *   RUNNING --cancel--> ABANDONED: fn finishes; its result goes to the
  *                       caller's destructor on the job's thread
  *
+ * Before that CAS, cancel asks the executor to withdraw the job
+ * (hop_executor_withdraw: the blocking pool can). Withdrawn, the job is out
+ * of every queue, so nothing else can touch the record: the state stays
+ * PENDING and the task releases the record itself, and a cancelled job
+ * neither waits in a queue nor takes a thread there.
+ *
+ * The task learns which of these happened from the awaitable (cancel writes
+ * it there while the task is pinned), and says so in its return code: the
+ * ownership contract of hop/offload.h.
+ *
  * An executor still holds the job after a cancel, so the record must outlive
  * the task's frame: it is in the task record, and cancel takes a task
  * reference that the job drops when it lets go of the slot. If the task
@@ -25,14 +35,15 @@
 #include "task_internal.h"
 
 enum { HOP__OFFLOAD_PENDING = 0, HOP__OFFLOAD_RUNNING, HOP__OFFLOAD_DONE, HOP__OFFLOAD_CANCELLED,
-       HOP__OFFLOAD_ABANDONED };
+       HOP__OFFLOAD_ABANDONED, HOP__OFFLOAD_WITHDRAWN };
 
 typedef struct {
     hop_awaitable_t base;
     hop__offload_t *job;
     hop_executor_t *target;
     int error;
-    bool submitted; /* the executor holds the job */
+    bool submitted;       /* the executor holds the job */
+    unsigned int outcome; /* what cancel did: CANCELLED, ABANDONED or WITHDRAWN */
 } hop__offload_await_t;
 
 /* Gives the record back: to the task's slot, or to the heap. */
@@ -84,12 +95,24 @@ static int hop__offload_resume(hop_awaitable_t *aw) { return ((hop__offload_awai
 
 /* Runs pinned: the task is still waiting, so a->job is still the task's. */
 static int hop__offload_cancel(hop_awaitable_t *aw) {
-    hop__offload_t *o = ((hop__offload_await_t *)aw)->job;
+    hop__offload_await_t *a = (hop__offload_await_t *)aw;
+    hop__offload_t *o = a->job;
+    if (hop_executor_withdraw(a->target, &o->job) == 0) {
+        /* Out of the executor's queue before anyone took it: the record is
+         * the task's alone again, and fn never runs. */
+        a->outcome = HOP__OFFLOAD_WITHDRAWN;
+        return 0;
+    }
     /* The job will drop this reference when it lets go of the record. */
     hop_task_ref(o->task);
-    if (hop__atomic_cas_uint(&o->state, HOP__OFFLOAD_PENDING, HOP__OFFLOAD_CANCELLED) ||
-        hop__atomic_cas_uint(&o->state, HOP__OFFLOAD_RUNNING, HOP__OFFLOAD_ABANDONED))
+    if (hop__atomic_cas_uint(&o->state, HOP__OFFLOAD_PENDING, HOP__OFFLOAD_CANCELLED)) {
+        a->outcome = HOP__OFFLOAD_CANCELLED;
         return 0;
+    }
+    if (hop__atomic_cas_uint(&o->state, HOP__OFFLOAD_RUNNING, HOP__OFFLOAD_ABANDONED)) {
+        a->outcome = HOP__OFFLOAD_ABANDONED;
+        return 0;
+    }
     hop_task_unref(o->task); /* DONE: the completion is already on its way */
     return HOP_EALREADY;
 }
@@ -131,8 +154,12 @@ int hop_run_in_executor_ex(hop_executor_t *executor, void *(*fn)(void *arg), voi
     o->awaitable = &a.base;
     hop_awaitable_init(&a.base, &hop__offload_ops);
     int status = hop_await(&a.base);
-    if (a.submitted && (a.base.state & HOP__AWAITABLE_INTERRUPTED))
-        return status; /* the job owns the record now and will release it */
+    if (a.submitted && (a.base.state & HOP__AWAITABLE_INTERRUPTED) && a.outcome != HOP__OFFLOAD_WITHDRAWN) {
+        /* The job owns the record now and will release it: without running
+         * fn (CANCELLED), or after fn, whose result goes to the destructor
+         * (ABANDONED). */
+        return a.outcome == HOP__OFFLOAD_ABANDONED ? HOP_EINPROGRESS : status;
+    }
     if (status == 0 && result)
         *result = o->result;
     hop__offload_release(o);

@@ -1,0 +1,801 @@
+/* tests/test_blocking.c: the blocking pool (hop/blocking.h), its default
+ * instance and hop_run_blocking. Tests synchronise on the pool's stats and
+ * on gates the jobs wait at, never on sleeps; deadlines are generous. */
+#include <grp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+/* executors/blocking.c's test hook: the next n thread creations of any
+ * blocking pool fail with EAGAIN, as if the system refused them. The
+ * kernel's own refusal (RLIMIT_NPROC) is tested too, in a child process
+ * that gives up root first (root is exempt from RLIMIT_NPROC). */
+void hop__blocking_fail_thread_creates(unsigned int n);
+
+TestSuite(blocking, .timeout = 120);
+
+/* ---- Helpers ------------------------------------------------------------------ */
+
+/* A job record: the job, then what the test wants to know about its run. */
+typedef struct {
+    hop_job_t job;
+    unsigned int ran;       /* times run (atomic) */
+    unsigned int order;     /* run order, from 1 (atomic) */
+    pthread_t thread;       /* where it ran */
+    unsigned int submitter; /* FIFO test: who submitted it, and its number there */
+    unsigned int number;
+    unsigned int before;   /* FIFO test: submits returned before this one began */
+    unsigned int returned; /* FIFO test: this one's rank among returned submits */
+} test_job_t;
+
+static unsigned int run_counter;
+static unsigned int gate_open; /* jobs with a gate wait here until it opens */
+
+static void wait_gate(void) {
+    while (!test_load_uint(&gate_open))
+        test_sleep_ms(1);
+}
+
+static void record_run(test_job_t *j) {
+    j->thread = pthread_self();
+    __atomic_store_n(&j->order, __atomic_add_fetch(&run_counter, 1, __ATOMIC_ACQ_REL), __ATOMIC_RELEASE);
+    test_add_uint(&j->ran, 1);
+}
+
+static void plain_job(hop_job_t *job) { record_run((test_job_t *)job); }
+
+static void gated_job(hop_job_t *job) {
+    wait_gate();
+    record_run((test_job_t *)job);
+}
+
+static void sleeping_gated_job(hop_job_t *job) {
+    wait_gate();
+    test_sleep_ms(1);
+    record_run((test_job_t *)job);
+}
+
+static hop_blocking_stats_t stats_of(hop_blocking_t *b) {
+    hop_blocking_stats_t s;
+    HOP_OK(hop_blocking_stats(b, &s));
+    return s;
+}
+
+/* Polls until cond(stats) holds, for up to 60 s; returns whether it did. */
+#define WAIT_STATS(b, s, cond)                                                                               \
+    ({                                                                                                       \
+        bool held_ = false;                                                                                  \
+        for (int i_ = 0; i_ < 60000 && !held_; i_++) {                                                       \
+            s = stats_of(b);                                                                                 \
+            held_ = (cond);                                                                                  \
+            if (!held_)                                                                                      \
+                test_sleep_ms(1);                                                                            \
+        }                                                                                                    \
+        held_;                                                                                               \
+    })
+
+/* ---- Options and errors ---------------------------------------------------------- */
+
+Test(blocking, a_zeroed_options_struct_means_the_defaults_and_starts_no_thread) {
+    hop_blocking_t b;
+    hop_blocking_options_t options = {0};
+    HOP_OK(hop_blocking_init(&b, &options));
+    hop_blocking_stats_t s = stats_of(&b);
+    cr_assert_eq(s.threads, 0, "min_threads 0: no thread until there is work");
+    test_job_t j = {0};
+    hop_job_init(&j.job, plain_job);
+    HOP_OK(hop_blocking_submit(&b, &j.job));
+    cr_assert(WAIT_STATS(&b, s, s.jobs_run == 1));
+    cr_assert_eq(s.threads, 1);
+    cr_assert_eq(s.threads_started, 1);
+    cr_assert(!pthread_equal(j.thread, pthread_self()));
+    HOP_OK(hop_blocking_close(&b));
+    cr_assert_eq(test_load_uint(&j.ran), 1);
+}
+
+Test(blocking, bad_arguments_get_einval_and_nothing_starts) {
+    hop_blocking_t b;
+    HOP_ERR(hop_blocking_init(NULL, NULL), HOP_EINVAL);
+    hop_blocking_options_t too_many = {.max_threads = HOP_BLOCKING_MAX_THREADS_LIMIT + 1};
+    HOP_ERR(hop_blocking_init(&b, &too_many), HOP_EINVAL);
+    hop_blocking_options_t min_above_max = {.max_threads = 2, .min_threads = 3};
+    HOP_ERR(hop_blocking_init(&b, &min_above_max), HOP_EINVAL);
+    hop_blocking_options_t min_above_default = {.min_threads = HOP_BLOCKING_MAX_THREADS_DEFAULT + 1};
+    HOP_ERR(hop_blocking_init(&b, &min_above_default), HOP_EINVAL);
+    hop_blocking_options_t tiny_stack = {.stack_size = 1};
+    HOP_ERR(hop_blocking_init(&b, &tiny_stack), HOP_EINVAL);
+    HOP_OK(hop_blocking_init(&b, NULL));
+    hop_job_t job;
+    hop_job_init(&job, plain_job);
+    job.run = NULL;
+    HOP_ERR(hop_blocking_submit(&b, &job), HOP_EINVAL);
+    HOP_ERR(hop_blocking_submit(&b, NULL), HOP_EINVAL);
+    HOP_ERR(hop_blocking_submit(NULL, &job), HOP_EINVAL);
+    HOP_ERR(hop_blocking_withdraw(&b, NULL), HOP_EINVAL);
+    HOP_ERR(hop_blocking_stats(&b, NULL), HOP_EINVAL);
+    HOP_ERR(hop_blocking_close(NULL), HOP_EINVAL);
+    HOP_ERR(hop_executor_withdraw(NULL, &job), HOP_EINVAL);
+    HOP_OK(hop_blocking_close(&b));
+}
+
+/* ---- FIFO ------------------------------------------------------------------------ */
+
+#define FIFO_SUBMITTERS 4
+#define FIFO_JOBS 1000
+static test_job_t fifo_jobs[FIFO_SUBMITTERS][FIFO_JOBS];
+static unsigned int fifo_returned;
+static unsigned int fifo_start;
+
+typedef struct {
+    hop_blocking_t *pool;
+    unsigned int index;
+} fifo_submitter_t;
+
+static void *fifo_submit(void *arg) {
+    fifo_submitter_t *s = arg;
+    while (!test_load_uint(&fifo_start))
+        ;
+    for (unsigned int i = 0; i < FIFO_JOBS; i++) {
+        test_job_t *j = &fifo_jobs[s->index][i];
+        hop_job_init(&j->job, i == 0 && s->index == 0 ? gated_job : plain_job);
+        j->submitter = s->index;
+        j->number = i;
+        j->before = __atomic_load_n(&fifo_returned, __ATOMIC_ACQUIRE);
+        if (hop_blocking_submit(s->pool, &j->job) != 0)
+            abort();
+        j->returned = __atomic_add_fetch(&fifo_returned, 1, __ATOMIC_ACQ_REL);
+    }
+    return NULL;
+}
+
+Test(blocking, jobs_start_in_submission_order_under_concurrent_submitters) {
+    /* One thread, so the order jobs start in is the order they leave the
+     * queue; the first job holds it for a while, so the queue fills up. */
+    hop_blocking_t b;
+    hop_blocking_options_t options = {.max_threads = 1};
+    HOP_OK(hop_blocking_init(&b, &options));
+    pthread_t threads[FIFO_SUBMITTERS];
+    fifo_submitter_t submitters[FIFO_SUBMITTERS];
+    for (unsigned int i = 0; i < FIFO_SUBMITTERS; i++) {
+        submitters[i] = (fifo_submitter_t){&b, i};
+        pthread_create(&threads[i], NULL, fifo_submit, &submitters[i]);
+    }
+    test_store_uint(&fifo_start, 1);
+    for (unsigned int i = 0; i < FIFO_SUBMITTERS; i++)
+        pthread_join(threads[i], NULL);
+    test_store_uint(&gate_open, 1);
+    HOP_OK(hop_blocking_close(&b)); /* runs everything queued */
+    /* Order by run: order[r] is the job that ran r-th. */
+    static test_job_t *by_run[FIFO_SUBMITTERS * FIFO_JOBS + 1];
+    for (unsigned int s = 0; s < FIFO_SUBMITTERS; s++)
+        for (unsigned int i = 0; i < FIFO_JOBS; i++) {
+            test_job_t *j = &fifo_jobs[s][i];
+            cr_assert_eq(j->ran, 1);
+            by_run[j->order] = j;
+            if (i > 0)
+                cr_assert_lt(fifo_jobs[s][i - 1].order, j->order, "submitter %u: job %u ran before job %u", s,
+                             i, i - 1);
+        }
+    /* Across submitters: if A's submit returned before B's began (A.returned
+     * <= B.before), A ran first. So for the job that ran r-th, every job that
+     * ran later returned from its submit only after this one's began. */
+    unsigned int total = FIFO_SUBMITTERS * FIFO_JOBS;
+    static unsigned int min_returned_after[FIFO_SUBMITTERS * FIFO_JOBS + 2];
+    min_returned_after[total + 1] = UINT32_MAX;
+    for (unsigned int r = total; r >= 1; r--)
+        min_returned_after[r] =
+            by_run[r]->returned < min_returned_after[r + 1] ? by_run[r]->returned : min_returned_after[r + 1];
+    for (unsigned int r = 1; r < total; r++)
+        cr_assert_lt(by_run[r]->before, min_returned_after[r + 1],
+                     "job %u/%u ran before a job whose submit had returned before its own began",
+                     by_run[r]->submitter, by_run[r]->number);
+}
+
+/* ---- Growth and shrinking ------------------------------------------------------ */
+
+#define GROWTH_JOBS 1000
+static test_job_t growth_jobs[GROWTH_JOBS];
+
+Test(blocking,
+     grows_to_the_maximum_under_a_thousand_sleeping_jobs_and_shrinks_to_the_minimum_after_the_keep_alive) {
+    hop_blocking_t b;
+    hop_blocking_options_t options = {.max_threads = 64, .min_threads = 2, .keep_alive_ms = 50};
+    HOP_OK(hop_blocking_init(&b, &options));
+    hop_blocking_stats_t s;
+    cr_assert(WAIT_STATS(&b, s, s.threads == 2 && s.threads_idle == 2), "min_threads start at init");
+    for (int i = 0; i < GROWTH_JOBS; i++) {
+        hop_job_init(&growth_jobs[i].job, sleeping_gated_job);
+        HOP_OK(hop_blocking_submit(&b, &growth_jobs[i].job));
+    }
+    /* Every job waits at the gate: the pool grows to its maximum, no further. */
+    cr_assert(WAIT_STATS(&b, s, s.threads == 64), "threads %u", s.threads);
+    cr_assert_eq(s.queued, GROWTH_JOBS - 64);
+    cr_assert_eq(s.threads_idle, 0);
+    test_store_uint(&gate_open, 1);
+    cr_assert(WAIT_STATS(&b, s, s.jobs_run == GROWTH_JOBS), "jobs run %llu", (unsigned long long)s.jobs_run);
+    cr_assert_eq(s.threads_peak, 64);
+    /* Idle for 50 ms, every thread above the minimum retires. */
+    cr_assert(WAIT_STATS(&b, s, s.threads == 2), "threads %u", s.threads);
+    cr_assert_eq(s.threads_retired, s.threads_started - 2);
+    cr_assert_eq(s.threads_started, 64);
+    cr_assert_eq(s.queued, 0);
+    uint64_t histogram_total = 0;
+    for (int i = 0; i < HOP_BLOCKING_WAIT_BUCKETS; i++)
+        histogram_total += s.queue_wait_histogram[i];
+    cr_assert_eq(histogram_total, GROWTH_JOBS);
+    cr_assert_geq(s.queue_wait_ns_sum, s.queue_wait_ns_max);
+    HOP_OK(hop_blocking_close(&b));
+    for (int i = 0; i < GROWTH_JOBS; i++)
+        cr_assert_eq(growth_jobs[i].ran, 1);
+}
+
+Test(blocking, a_job_submitted_while_a_thread_is_idle_takes_that_thread_instead_of_a_new_one) {
+    hop_blocking_t b;
+    hop_blocking_options_t options = {.max_threads = 8};
+    HOP_OK(hop_blocking_init(&b, &options));
+    hop_blocking_stats_t s;
+    for (int i = 0; i < 100; i++) {
+        test_job_t j = {0};
+        hop_job_init(&j.job, plain_job);
+        HOP_OK(hop_blocking_submit(&b, &j.job));
+        cr_assert(WAIT_STATS(&b, s, s.jobs_run == (uint64_t)i + 1 && s.threads_idle == s.threads));
+    }
+    cr_assert_eq(s.threads_started, 1, "one job at a time needs one thread");
+    HOP_OK(hop_blocking_close(&b));
+}
+
+/* ---- Withdrawing --------------------------------------------------------------- */
+
+Test(blocking, a_withdrawn_job_leaves_the_queue_at_once_and_never_runs) {
+    hop_blocking_t b;
+    hop_blocking_options_t options = {.max_threads = 1};
+    HOP_OK(hop_blocking_init(&b, &options));
+    test_job_t blocker = {0}, jobs[3];
+    memset(jobs, 0, sizeof jobs);
+    hop_job_init(&blocker.job, gated_job);
+    HOP_OK(hop_blocking_submit(&b, &blocker.job));
+    for (int i = 0; i < 3; i++) {
+        hop_job_init(&jobs[i].job, plain_job);
+        HOP_OK(hop_blocking_submit(&b, &jobs[i].job));
+    }
+    hop_blocking_stats_t s;
+    cr_assert(WAIT_STATS(&b, s, s.queued == 3));
+    HOP_OK(hop_executor_withdraw(hop_blocking_executor(&b), &jobs[1].job));
+    HOP_ERR(hop_blocking_withdraw(&b, &jobs[1].job), HOP_EALREADY);
+    HOP_ERR(hop_blocking_withdraw(&b, &blocker.job), HOP_EALREADY); /* running */
+    s = stats_of(&b);
+    cr_assert_eq(s.queued, 2);
+    cr_assert_eq(s.jobs_withdrawn, 1);
+    test_store_uint(&gate_open, 1);
+    HOP_OK(hop_blocking_close(&b));
+    cr_assert_eq(jobs[0].ran, 1);
+    cr_assert_eq(jobs[1].ran, 0);
+    cr_assert_eq(jobs[2].ran, 1);
+    cr_assert_lt(jobs[0].order, jobs[2].order);
+    HOP_ERR(hop_blocking_withdraw(&b, &jobs[0].job), HOP_EALREADY); /* closed: nothing queued */
+}
+
+/* Offloads cancelled at random moments: each argument is a record that
+ * says whether fn ran, and counts how often it was freed. The contract of
+ * hop_run_in_executor_ex says who frees it: the task after 0, HOP_ECANCELED
+ * (fn never ran), the destructor after HOP_EINPROGRESS (fn got it). */
+#define CANCEL_TASKS 400
+typedef struct {
+    unsigned int ran;   /* fn calls (atomic) */
+    unsigned int freed; /* frees (atomic) */
+    int status;         /* what the task's offload returned */
+} cancel_arg_t;
+static cancel_arg_t cancel_args[CANCEL_TASKS];
+
+static void *cancel_fn(void *arg) {
+    cancel_arg_t *a = arg;
+    test_add_uint(&a->ran, 1);
+    struct timespec pause = {0, (long)((a - cancel_args) % 5) * 200000L};
+    nanosleep(&pause, NULL);
+    return a;
+}
+static void cancel_free(void *result) { test_add_uint(&((cancel_arg_t *)result)->freed, 1); }
+
+static hop_blocking_t *cancel_pool;
+
+static void *cancel_task(void *arg) {
+    cancel_arg_t *a = arg;
+    void *result = NULL;
+    int status =
+        hop_run_in_executor_ex(hop_blocking_executor(cancel_pool), cancel_fn, a, &result, cancel_free);
+    a->status = status;
+    if (status == 0 || status == HOP_ECANCELED)
+        cancel_free(a); /* the task owns it */
+    return NULL;
+}
+
+Test(blocking,
+     cancels_of_queued_offloads_at_random_moments_withdraw_or_run_each_job_and_free_each_argument_once) {
+    hop_blocking_t b;
+    hop_blocking_options_t options = {.max_threads = 3};
+    HOP_OK(hop_blocking_init(&b, &options));
+    cancel_pool = &b;
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    unsigned int seed = (unsigned int)time(NULL);
+    cr_log_info("seed %u", seed);
+    /* The threads are held at first, so that the jobs queue up. */
+    test_job_t holders[3];
+    memset(holders, 0, sizeof holders);
+    for (int i = 0; i < 3; i++) {
+        hop_job_init(&holders[i].job, gated_job);
+        HOP_OK(hop_blocking_submit(&b, &holders[i].job));
+    }
+    static hop_task_t *tasks[CANCEL_TASKS];
+    for (int i = 0; i < CANCEL_TASKS; i++) {
+        cancel_args[i].status = 1; /* stays so if the task is cancelled before it starts */
+        HOP_OK(hop_task_spawn(hop_loop_executor(&loop), cancel_task, &cancel_args[i], NULL, &tasks[i]));
+    }
+    /* A few cancels land at once: before the task starts, or before or just
+     * after it submits. */
+    for (int i = 0; i < CANCEL_TASKS / 20; i++)
+        hop_task_cancel(tasks[rand_r(&seed) % CANCEL_TASKS]);
+    for (int i = 0; i < CANCEL_TASKS; i++) {
+        hop_task_state_t st;
+        while ((st = hop_task_state(tasks[i])) != HOP_TASK_SUSPENDED && st != HOP_TASK_CANCELLED &&
+               st != HOP_TASK_DONE)
+            test_sleep_ms(1);
+    }
+    /* Then the threads go, and two thirds of the tasks are cancelled in a
+     * random order at random moments while the queue drains: queued jobs are
+     * withdrawn, running ones abandoned, others have completed. */
+    test_store_uint(&gate_open, 1);
+    for (int i = 0; i < CANCEL_TASKS; i++) {
+        int victim = rand_r(&seed) % CANCEL_TASKS;
+        if (rand_r(&seed) % 3 == 0)
+            continue;
+        hop_task_cancel(tasks[victim]);
+        if (rand_r(&seed) % 4 == 0) {
+            struct timespec pause = {0, (long)(rand_r(&seed) % 300) * 1000L};
+            nanosleep(&pause, NULL);
+        }
+    }
+    for (int i = 0; i < CANCEL_TASKS; i++)
+        (void)test_join(tasks[i]);
+    HOP_OK(hop_loop_close(&loop));
+    hop_blocking_stats_t s = stats_of(&b);
+    HOP_OK(hop_blocking_close(&b)); /* every abandoned fn has finished now */
+    unsigned int ran = 0, completed = 0, withdrawn = 0, abandoned = 0, refused_early = 0;
+    unsigned int never_started = 0;
+    for (int i = 0; i < CANCEL_TASKS; i++) {
+        cancel_arg_t *a = &cancel_args[i];
+        if (a->status == 1) {
+            /* Cancelled before it started: never offloaded, still ours. */
+            cr_assert_eq(a->ran, 0);
+            cancel_free(a);
+            never_started++;
+        }
+        cr_assert_eq(a->freed, 1, "argument %d freed %u times (status %s)", i, a->freed,
+                     hop_err_name(a->status));
+        if (a->status == 0) {
+            cr_assert_eq(a->ran, 1);
+            completed++;
+        } else if (a->status == HOP_EINPROGRESS) {
+            cr_assert_eq(a->ran, 1);
+            abandoned++;
+        } else if (a->status != 1) {
+            cr_assert_eq(a->status, HOP_ECANCELED, "argument %d: %s", i, hop_err_name(a->status));
+            cr_assert_eq(a->ran, 0, "fn ran for argument %d although the offload said it never would", i);
+            withdrawn++;
+        }
+        ran += a->ran;
+    }
+    /* Every job the pool took back was one whose task got HOP_ECANCELED;
+     * the other HOP_ECANCELED tasks were cancelled before submitting, or
+     * their job was dropped unrun when a thread reached it. */
+    cr_assert_leq(s.jobs_withdrawn, withdrawn);
+    refused_early = withdrawn - (unsigned int)s.jobs_withdrawn;
+    cr_assert_eq(ran, completed + abandoned);
+    cr_assert_gt(s.jobs_withdrawn, 0, "some cancels must have found their job queued");
+    cr_log_info(
+        "completed %u, abandoned while running %u, never ran %u (withdrawn from the queue %llu, other %u), "
+        "task never started %u",
+        completed, abandoned, withdrawn, (unsigned long long)s.jobs_withdrawn, refused_early, never_started);
+}
+
+/* ---- Closing ------------------------------------------------------------------- */
+
+typedef struct {
+    hop_blocking_t *pool;
+    int status;
+} closer_t;
+
+static void *close_pool(void *arg) {
+    closer_t *c = arg;
+    c->status = hop_blocking_close(c->pool);
+    return NULL;
+}
+
+static void never_runs(hop_job_t *job) {
+    (void)job;
+    abort();
+}
+
+Test(blocking, closing_with_jobs_queued_and_running_runs_every_accepted_job_and_refuses_later_ones) {
+    hop_blocking_t b;
+    hop_blocking_options_t options = {.max_threads = 2};
+    HOP_OK(hop_blocking_init(&b, &options));
+    test_job_t jobs[10];
+    memset(jobs, 0, sizeof jobs);
+    for (int i = 0; i < 10; i++) {
+        hop_job_init(&jobs[i].job, gated_job);
+        HOP_OK(hop_blocking_submit(&b, &jobs[i].job));
+    }
+    hop_blocking_stats_t s;
+    cr_assert(WAIT_STATS(&b, s, s.threads == 2 && s.queued == 8), "two run, eight wait");
+    closer_t closer = {&b, 1};
+    pthread_t thread;
+    pthread_create(&thread, NULL, close_pool, &closer);
+    /* Once close has begun, submits are refused; close itself waits for the
+     * jobs, which wait at the gate. */
+    static test_job_t probes[60000];
+    int status = 0, accepted = 0;
+    while (accepted < 60000) {
+        hop_job_init(&probes[accepted].job, plain_job);
+        if ((status = hop_blocking_submit(&b, &probes[accepted].job)) != 0)
+            break;
+        accepted++; /* submitted before close began: it must run */
+        test_sleep_ms(1);
+    }
+    cr_assert_eq(status, HOP_ECLOSED);
+    hop_job_t late;
+    hop_job_init(&late, never_runs);
+    HOP_ERR(hop_blocking_close(&b), HOP_EALREADY);   /* being closed by the other thread */
+    HOP_OK(hop_blocking_withdraw(&b, &jobs[9].job)); /* a closing pool still withdraws */
+    test_store_uint(&gate_open, 1);
+    pthread_join(thread, NULL);
+    HOP_OK(closer.status);
+    for (int i = 0; i < 9; i++)
+        cr_assert_eq(jobs[i].ran, 1, "accepted job %d ran %u times", i, jobs[i].ran);
+    for (int i = 0; i < accepted; i++)
+        cr_assert_eq(probes[i].ran, 1, "job %d, accepted before close began, ran %u times", i, probes[i].ran);
+    cr_assert_eq(jobs[9].ran, 0);
+    HOP_ERR(hop_blocking_submit(&b, &late), HOP_ECLOSED);
+    HOP_ERR(hop_executor_submit(hop_blocking_executor(&b), &late), HOP_ECLOSED);
+    HOP_ERR(hop_blocking_close(&b), HOP_EALREADY);
+    HOP_ERR(hop_blocking_stats(&b, &s), HOP_EINVAL);
+    HOP_OK(hop_blocking_init(&b, &options)); /* a closed pool may be initialised again */
+    HOP_OK(hop_blocking_close(&b));
+}
+
+static void *close_self(void *arg) { return (void *)(intptr_t)hop_blocking_close(arg); }
+
+Test(blocking, close_from_one_of_its_own_threads_returns_edeadlk) {
+    hop_blocking_t b;
+    HOP_OK(hop_blocking_init(&b, NULL));
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_blocking_executor(&b), close_self, &b, NULL, &t));
+    void *result;
+    HOP_OK(hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, &result));
+    cr_assert_eq((int)(intptr_t)result, HOP_EDEADLK);
+    hop_task_unref(t);
+    HOP_OK(hop_loop_close(&loop));
+    HOP_OK(hop_blocking_close(&b));
+}
+
+/* A task spawned onto the pool keeps close waiting until it finishes, and
+ * its continuations are still accepted meanwhile. */
+static hop_future_t task_gate;
+static void *task_on_pool(void *arg) {
+    (void)arg;
+    HOP_OK(hop_future_await(&task_gate, NULL));
+    return (void *)(intptr_t)(hop_executor_current() != NULL);
+}
+
+Test(blocking, close_waits_for_the_pools_suspended_tasks_and_still_resumes_them) {
+    hop_blocking_t b;
+    HOP_OK(hop_blocking_init(&b, NULL));
+    HOP_OK(hop_future_init(&task_gate));
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_blocking_executor(&b), task_on_pool, NULL, NULL, &t));
+    while (hop_task_state(t) != HOP_TASK_SUSPENDED)
+        test_sleep_ms(1);
+    closer_t closer = {&b, 1};
+    pthread_t thread;
+    pthread_create(&thread, NULL, close_pool, &closer);
+    static test_job_t probes[60000];
+    int accepted = 0;
+    while (accepted < 60000) {
+        hop_job_init(&probes[accepted].job, plain_job);
+        if (hop_blocking_submit(&b, &probes[accepted].job) != 0)
+            break;
+        accepted++;
+        test_sleep_ms(1);
+    }
+    HOP_OK(hop_future_set_result(&task_gate, NULL));
+    pthread_join(thread, NULL);
+    HOP_OK(closer.status);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
+    for (int i = 0; i < accepted; i++)
+        cr_assert_eq(probes[i].ran, 1);
+    hop_task_unref(t);
+}
+
+/* ---- When the system refuses threads ------------------------------------------------ */
+
+Test(blocking, a_refused_thread_leaves_the_job_to_the_threads_the_pool_has) {
+    hop_blocking_t b;
+    hop_blocking_options_t options = {.max_threads = 8, .min_threads = 1};
+    HOP_OK(hop_blocking_init(&b, &options));
+    test_job_t jobs[5];
+    memset(jobs, 0, sizeof jobs);
+    hop_blocking_stats_t s;
+    cr_assert(WAIT_STATS(&b, s, s.threads_idle == 1));
+    hop_job_init(&jobs[0].job, gated_job);
+    HOP_OK(hop_blocking_submit(&b, &jobs[0].job)); /* takes the one thread */
+    hop__blocking_fail_thread_creates(1000);
+    for (int i = 1; i < 5; i++) {
+        hop_job_init(&jobs[i].job, plain_job);
+        HOP_OK(hop_blocking_submit(&b, &jobs[i].job));
+    }
+    cr_assert(WAIT_STATS(&b, s, s.queued == 4), "the jobs wait for the thread there is");
+    cr_assert_eq(s.thread_failures, 4);
+    cr_assert_eq(s.threads, 1);
+    test_store_uint(&gate_open, 1);
+    cr_assert(WAIT_STATS(&b, s, s.jobs_run == 5));
+    hop__blocking_fail_thread_creates(0);
+    HOP_OK(hop_blocking_close(&b));
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(jobs[i].ran, 1);
+        cr_assert(pthread_equal(jobs[i].thread, jobs[0].thread), "all on the one thread");
+        if (i > 0)
+            cr_assert_lt(jobs[i - 1].order, jobs[i].order);
+    }
+}
+
+Test(blocking, with_no_thread_at_all_a_refused_creation_is_retried_and_the_job_runs_on_the_new_thread) {
+    hop_blocking_t b;
+    HOP_OK(hop_blocking_init(&b, NULL));
+    hop__blocking_fail_thread_creates(2);
+    test_job_t j = {0};
+    hop_job_init(&j.job, plain_job);
+    HOP_OK(hop_blocking_submit(&b, &j.job));
+    hop_blocking_stats_t s;
+    cr_assert(WAIT_STATS(&b, s, s.jobs_run == 1));
+    cr_assert_eq(s.thread_failures, 2);
+    cr_assert_eq(s.threads_started, 1);
+    cr_assert(!pthread_equal(j.thread, pthread_self()));
+    HOP_OK(hop_blocking_close(&b));
+}
+
+Test(blocking, with_no_thread_at_all_and_every_creation_refused_the_submitter_runs_the_job_itself) {
+    hop_blocking_t b;
+    HOP_OK(hop_blocking_init(&b, NULL));
+    hop__blocking_fail_thread_creates(1000);
+    test_job_t j = {0};
+    hop_job_init(&j.job, plain_job);
+    HOP_OK(hop_blocking_submit(&b, &j.job));
+    cr_assert_eq(j.ran, 1, "run before submit returned");
+    cr_assert(pthread_equal(j.thread, pthread_self()));
+    hop_blocking_stats_t s = stats_of(&b);
+    cr_assert_eq(s.thread_failures, 5, "the first try and four retries");
+    cr_assert_eq(s.threads, 0);
+    cr_assert_eq(s.jobs_run, 1);
+    hop__blocking_fail_thread_creates(0);
+    HOP_OK(hop_blocking_close(&b));
+}
+
+/* The kernel's own refusal: a child process gives up root (root ignores
+ * RLIMIT_NPROC), then allows its user `limit` tasks. Exit codes: 0 pass,
+ * 77 could not drop privileges, others a failed check. */
+static int rlimit_child(rlim_t limit) {
+    if (getuid() == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+            return 77;
+    }
+    /* Threads of this user elsewhere count too: allow exactly ours. */
+    struct rlimit r = {limit, limit};
+    if (setrlimit(RLIMIT_NPROC, &r) != 0)
+        return 77;
+    hop_blocking_t b;
+    hop_blocking_options_t options = {.max_threads = 8};
+    if (hop_blocking_init(&b, &options) != 0)
+        return 2;
+    static test_job_t jobs[8];
+    test_store_uint(&gate_open, 1); /* the jobs only sleep: a few ms, so they overlap */
+    for (int i = 0; i < 8; i++) {
+        hop_job_init(&jobs[i].job, sleeping_gated_job);
+        if (hop_blocking_submit(&b, &jobs[i].job) != 0)
+            return 3;
+    }
+    hop_blocking_stats_t s;
+    for (int i = 0; i < 60000; i++) {
+        if (hop_blocking_stats(&b, &s) != 0)
+            return 4;
+        if (s.jobs_run == 8)
+            break;
+        test_sleep_ms(1);
+    }
+    if (s.jobs_run != 8 || s.thread_failures == 0)
+        return 5;
+    if (hop_blocking_close(&b) != 0)
+        return 6;
+    for (int i = 0; i < 8; i++)
+        if (jobs[i].ran != 1)
+            return 7;
+    return 0;
+}
+
+static int run_in_child(int (*fn)(rlim_t), rlim_t arg) {
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0)
+        _exit(fn(arg));
+    int status = 0;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status), "child died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    return WEXITSTATUS(status);
+}
+
+Test(blocking, under_a_real_rlimit_nproc_the_pool_degrades_to_the_threads_it_gets_and_loses_no_job) {
+    /* 1 task: the child itself, no thread at all; 3: two threads. */
+    for (rlim_t limit = 1; limit <= 3; limit += 2) {
+        int code = run_in_child(rlimit_child, limit);
+        if (code == 77) {
+            cr_log_warn("could not drop privileges to test RLIMIT_NPROC: covered by the hook tests only");
+            return;
+        }
+        cr_assert_eq(code, 0, "limit %d: child check %d failed", (int)limit, code);
+    }
+}
+
+/* ---- The default pool and hop_run_blocking ------------------------------------------- */
+
+typedef struct {
+    hop_executor_t *fn_executor;
+    pthread_t fn_thread;
+    hop_executor_t *resumed_on;
+    pthread_t resumed_thread;
+    pthread_t task_thread;
+    int status;
+    void *result;
+} run_blocking_t;
+
+static void *blocking_double(void *arg) {
+    run_blocking_t *r = arg;
+    r->fn_executor = hop_executor_current();
+    r->fn_thread = pthread_self();
+    test_sleep_ms(1);
+    return (void *)(intptr_t)42;
+}
+
+static void *run_blocking_task(void *arg) {
+    run_blocking_t *r = arg;
+    r->task_thread = pthread_self();
+    r->status = hop_run_blocking(blocking_double, r, &r->result);
+    r->resumed_on = hop_executor_current();
+    r->resumed_thread = pthread_self();
+    return NULL;
+}
+
+Test(blocking, hop_run_blocking_runs_fn_on_the_default_pool_and_resumes_the_task_on_its_loop) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    run_blocking_t r = {0};
+    hop_task_t *t = test_spawn(hop_loop_executor(&loop), run_blocking_task, &r);
+    HOP_OK(test_join(t));
+    HOP_OK(r.status);
+    cr_assert_eq((intptr_t)r.result, 42);
+    cr_assert_eq(r.fn_executor, hop_blocking_executor(hop_blocking_default()));
+    cr_assert(!pthread_equal(r.fn_thread, r.task_thread));
+    cr_assert_eq(r.resumed_on, hop_loop_executor(&loop));
+    cr_assert(pthread_equal(r.resumed_thread, r.task_thread), "back on the loop's thread");
+    HOP_OK(hop_loop_close(&loop));
+    HOP_ERR(hop_run_blocking(blocking_double, &r, NULL), HOP_ENOTTASK);
+    HOP_ERR(hop_run_blocking(NULL, NULL, NULL), HOP_EINVAL);
+    HOP_OK(hop_blocking_default_shutdown());
+}
+
+static hop_blocking_t *seen_default[8];
+static unsigned int default_go;
+static void *get_default(void *arg) {
+    while (!test_load_uint(&default_go))
+        ;
+    seen_default[(intptr_t)arg] = hop_blocking_default();
+    return NULL;
+}
+
+Test(blocking, the_default_pool_is_created_once_under_concurrent_first_use_and_shut_down_on_request) {
+    hop_blocking_options_t options = {.max_threads = 3, .name = "dflt"};
+    HOP_OK(hop_blocking_default_configure(&options));
+    pthread_t threads[8];
+    for (intptr_t i = 0; i < 8; i++)
+        pthread_create(&threads[i], NULL, get_default, (void *)i);
+    test_store_uint(&default_go, 1);
+    for (int i = 0; i < 8; i++)
+        pthread_join(threads[i], NULL);
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(seen_default[i], seen_default[0]);
+    cr_assert_not_null(seen_default[0]);
+    HOP_ERR(hop_blocking_default_configure(&options), HOP_EALREADY);
+    test_job_t jobs[6];
+    memset(jobs, 0, sizeof jobs);
+    for (int i = 0; i < 6; i++) {
+        hop_job_init(&jobs[i].job, gated_job);
+        HOP_OK(hop_blocking_submit(hop_blocking_default(), &jobs[i].job));
+    }
+    hop_blocking_stats_t s;
+    cr_assert(WAIT_STATS(hop_blocking_default(), s, s.threads == 3 && s.queued == 3),
+              "configured: 3 threads");
+    test_store_uint(&gate_open, 1);
+    HOP_OK(hop_blocking_default_shutdown()); /* runs the queued jobs */
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(jobs[i].ran, 1);
+    HOP_ERR(hop_blocking_default_shutdown(), HOP_EALREADY);
+    hop_job_t late;
+    hop_job_init(&late, never_runs);
+    cr_assert_eq(hop_blocking_default(), seen_default[0], "not re-created");
+    HOP_ERR(hop_blocking_submit(hop_blocking_default(), &late), HOP_ECLOSED);
+}
+
+/* At exit, a default pool with a job blocked for ever and jobs queued
+ * behind it must not hang the process. */
+static void blocked_for_ever(hop_job_t *job) {
+    (void)job;
+    for (;;)
+        pause();
+}
+
+static int exit_with_blocked_jobs(rlim_t unused) {
+    (void)unused;
+    hop_blocking_options_t options = {.max_threads = 1};
+    hop_blocking_default_configure(&options);
+    static hop_job_t jobs[4];
+    for (int i = 0; i < 4; i++) {
+        hop_job_init(&jobs[i], blocked_for_ever);
+        if (hop_blocking_submit(hop_blocking_default(), &jobs[i]) != 0)
+            return 2;
+    }
+    hop_blocking_stats_t s;
+    do
+        hop_blocking_stats(hop_blocking_default(), &s);
+    while (s.threads != 1 || s.queued != 3);
+    exit(0); /* runs the atexit handler */
+}
+
+Test(blocking, the_process_exits_cleanly_with_default_pool_jobs_running_and_queued) {
+    cr_assert_eq(run_in_child(exit_with_blocked_jobs, 0), 0);
+}
+
+Test(blocking, shutting_down_a_default_pool_never_used_leaves_it_closed) {
+    HOP_OK(hop_blocking_default_shutdown());
+    hop_job_t late;
+    hop_job_init(&late, never_runs);
+    HOP_ERR(hop_blocking_submit(hop_blocking_default(), &late), HOP_ECLOSED);
+    HOP_ERR(hop_blocking_default_shutdown(), HOP_EALREADY);
+}
+
+static int child_finds_default_closed(rlim_t unused) {
+    (void)unused;
+    hop_job_t late;
+    hop_job_init(&late, never_runs);
+    if (hop_blocking_submit(hop_blocking_default(), &late) != HOP_ECLOSED)
+        return 2;
+    exit(0); /* the exit handler must not touch the parent's threads */
+}
+
+Test(blocking, after_fork_the_childs_default_pool_refuses_work_instead_of_hanging) {
+    test_job_t j = {0};
+    hop_job_init(&j.job, plain_job);
+    HOP_OK(hop_blocking_submit(hop_blocking_default(), &j.job));
+    hop_blocking_stats_t s;
+    cr_assert(WAIT_STATS(hop_blocking_default(), s, s.jobs_run == 1));
+    cr_assert_eq(run_in_child(child_finds_default_closed, 0), 0);
+    HOP_OK(hop_blocking_default_shutdown());
+}
