@@ -6,11 +6,23 @@
  * runs next, on a warm cache (a task handing a message to another task, the
  * child of a fork). Everything else enters through the injection queue
  * (src/core/inject_queue.h), a lock-free FIFO: a submission from outside is
- * one exchange, wait-free, and never waits for a worker; a worker takes a
- * batch under a try-lock that only workers use (one CAS per batch, a worker
- * that finds it taken goes stealing instead of waiting) and pushes it into
- * its deque, where the others can steal it. A full deque moves its older
- * half to the injection queue in one exchange.
+ * one exchange, wait-free, and never waits for a worker; a worker takes one
+ * job at a time under a try-lock that only workers use (a worker that finds
+ * it taken goes stealing instead of waiting) and runs it. A full deque moves
+ * its older half to the injection queue in one exchange.
+ *
+ * ORDER. Outside jobs start in submission order: the injection queue is a
+ * FIFO and its jobs are taken one at a time, each by a worker that runs it
+ * next, never parked in a deque. (Earlier a worker moved up to 64 of them
+ * into its deque, where it ran them newest first and where they waited
+ * behind its current job, however long, while other workers ran later ones:
+ * right for fork-join, wrong for blocking calls, whose tail latency it
+ * about tripled.) So of jobs submitted from one thread, one submitted
+ * earlier starts no later than one submitted after it, except that with N
+ * workers a job may start while at most N - 1 earlier ones are taken but
+ * not yet started (each worker holds at most one taken job). LIFO stays
+ * where it pays: a worker's own submissions (its spawns, its tasks'
+ * continuations) go to its LIFO slot and deque.
  *
  * In which order a worker takes jobs (hop__pool_next_local): its LIFO slot,
  * but at most HOP__POOL_LIFO_MAX times in a row, so that two tasks passing a
@@ -99,10 +111,6 @@
 #define HOP__POOL_LIFO_MAX 3u
 /* Local jobs between two looks at the injection queue; prime, as Go's. */
 #define HOP__POOL_INJECT_INTERVAL 61u
-/* Most jobs a worker moves from the injection queue into its deque at once:
- * the rest stay for the others (a batch holds the consumers' turn for about
- * one cache miss per job). */
-#define HOP__POOL_INJECT_BATCH (HOP__DEQUE_CAPACITY / 4u)
 /* Default search window before parking, in microseconds: measured, see
  * SPINNING in the comment at the top. */
 #define HOP__POOL_SPIN_US_DEFAULT 50
@@ -283,11 +291,11 @@ static void hop__pool_inject(hop__pool_internal_t *p, hop_job_t *first, hop_job_
     hop__inject_queue_push_chain_mpmc(&p->inject, first, last);
 }
 
-/* Takes up to max jobs from the injection queue: returns the first and
- * pushes the rest into w's deque as they come, where idle workers can steal
- * them at once. A worker that finds the consumers' turn taken does not wait
- * (*contended: work is there, look again). Owner only. */
-static hop_job_t *hop__pool_inject_pop(hop__pool_worker_t *w, uint64_t max, bool *contended) {
+/* Takes the oldest job of the injection queue, for w to run next: one at
+ * a time, so that outside jobs start in their order (ORDER above). A worker
+ * that finds the consumers' turn taken does not wait (*contended: work is
+ * there, look again). Owner only. */
+static hop_job_t *hop__pool_inject_pop(hop__pool_worker_t *w, bool *contended) {
     hop__pool_internal_t *p = w->pool;
     if (!hop__inject_queue_nonempty_hint(&p->inject))
         return NULL;
@@ -295,25 +303,15 @@ static hop_job_t *hop__pool_inject_pop(hop__pool_worker_t *w, uint64_t max, bool
         *contended = true;
         return NULL;
     }
-    /* Room measured by the owner: thieves only make more. */
-    uint64_t n = HOP__DEQUE_CAPACITY - hop__deque_size_hint(&w->deque) + 1;
-    if (n > max)
-        n = max;
-    hop_job_t *first = NULL, *job;
-    uint64_t taken = 0;
-    hop__inject_result_t got = HOP__INJECT_EMPTY;
-    while (taken < n && (got = hop__inject_queue_pop_turn(&p->inject, &job)) == HOP__INJECT_ITEM) {
-        if (taken++ == 0)
-            first = job;
-        else if (!hop__deque_push(&w->deque, job))
-            hop__fatal("pool worker %u: deque full after measuring room", w->index);
-    }
+    hop_job_t *job;
+    hop__inject_result_t got = hop__inject_queue_pop_turn(&p->inject, &job);
     hop__inject_queue_end_turn(&p->inject);
     if (got == HOP__INJECT_BUSY)
         *contended = true; /* a push is half done: its job is coming */
-    if (taken)
-        hop__pool_count(&w->injected, taken);
-    return first;
+    if (got != HOP__INJECT_ITEM)
+        return NULL;
+    hop__pool_count(&w->injected, 1);
+    return job;
 }
 
 /* ---- Searching and parking ------------------------------------------------ */
@@ -426,7 +424,7 @@ static hop_job_t *hop__pool_take_lifo(hop__pool_worker_t *w) {
  * so some deque was not empty. */
 static hop_job_t *hop__pool_steal_pass(hop__pool_worker_t *w, bool lifo_too, bool *contended) {
     hop__pool_internal_t *p = w->pool;
-    hop_job_t *job = hop__pool_inject_pop(w, HOP__POOL_INJECT_BATCH, contended);
+    hop_job_t *job = hop__pool_inject_pop(w, contended);
     if (job || p->nworkers == 1)
         return job;
     unsigned int i = hop__pool_random(w) % p->nworkers;
@@ -566,11 +564,7 @@ static void hop__pool_check_closing(hop__pool_worker_t *w) {
 static hop_job_t *hop__pool_next_local(hop__pool_worker_t *w) {
     hop_job_t *job;
     bool contended = false; /* nothing to do with it here: the search looks again */
-    /* The periodic look takes one job, as Go's (globrunqget(pp, 1)): a
-     * batch would go in front of the older jobs in the deque every time, and
-     * under a steady stream of submissions those would never run. */
-    if (++w->tick % HOP__POOL_INJECT_INTERVAL == 0 &&
-        (job = hop__pool_inject_pop(w, 1, &contended)) != NULL) {
+    if (++w->tick % HOP__POOL_INJECT_INTERVAL == 0 && (job = hop__pool_inject_pop(w, &contended)) != NULL) {
         w->lifo_streak = 0;
         return job;
     }
@@ -585,7 +579,7 @@ static hop_job_t *hop__pool_next_local(hop__pool_worker_t *w) {
         w->lifo_streak = 1;
         return job;
     }
-    return hop__pool_inject_pop(w, HOP__POOL_INJECT_BATCH, &contended);
+    return hop__pool_inject_pop(w, &contended);
 }
 
 static void hop__pool_run(hop__pool_worker_t *w, hop_job_t *job) {

@@ -593,6 +593,175 @@ Test(pool, a_single_worker_runs_the_oldest_jobs_of_its_batch_while_outside_jobs_
     free(flood_jobs);
 }
 
+/* ---- Order of outside jobs ------------------------------------------------------- */
+
+/* Each job takes a start rank, one atomic increment, as its first action:
+ * rank order is start order. */
+#define ORDER_JOBS (20000 / STRESS_SCALE)
+
+typedef struct {
+    hop_job_t job;
+    unsigned int rank;    /* 1 + the number of ordered jobs that started before it */
+    unsigned int started; /* atomic */
+} ordered_job_t;
+
+static ordered_job_t *ordered;
+static unsigned int order_next_rank;
+static unsigned int order_blockers_in, order_release;
+
+static void ordered_run(hop_job_t *job) {
+    ordered_job_t *j = (ordered_job_t *)job;
+    j->rank = add(&order_next_rank, 1);
+    store(&j->started, 1);
+}
+
+/* Holds its worker until the test releases it. */
+static void order_blocker_run(hop_job_t *job) {
+    (void)job;
+    add(&order_blockers_in, 1);
+    while (!load(&order_release))
+        test_sleep_ms(1);
+}
+
+/* Submits ordered[0..n) from this thread, in index order. */
+static void submit_ordered(unsigned int n) {
+    for (unsigned int i = 0; i < n; i++) {
+        hop_job_init(&ordered[i].job, ordered_run);
+        HOP_OK(hop_pool_submit(&pool, &ordered[i].job));
+    }
+}
+
+static void wait_ordered(unsigned int n) {
+    for (unsigned int i = 0; i < n; i++)
+        wait_for(&ordered[i].started, 1);
+}
+
+/* counts[i] = how many jobs of the other side started out of order with
+ * ordered[i]: with earlier_too, earlier jobs that started after it; else
+ * later jobs that started before it. A Fenwick tree over ranks: O(n log n). */
+static void count_overtakes(unsigned int n, bool earlier_too, unsigned int *counts) {
+    unsigned int *tree = calloc(n + 1, sizeof *tree);
+    cr_assert_not_null(tree);
+    for (unsigned int k = 0; k < n; k++) {
+        unsigned int i = earlier_too ? k : n - 1 - k; /* the side seen so far is in the tree */
+        unsigned int rank = ordered[i].rank, below = 0;
+        cr_assert(rank >= 1 && rank <= n, "job %u has rank %u", i, rank);
+        for (unsigned int r = rank; r > 0; r -= r & -r)
+            below += tree[r]; /* seen jobs that started no later than job i */
+        counts[i] = earlier_too ? k - below : below;
+        for (unsigned int r = rank; r <= n; r += r & -r)
+            tree[r]++;
+    }
+    free(tree);
+}
+
+/* The property ORDER in executors/pool.c states: jobs leave the injection
+ * queue in submission order, one at a time, each taken by a worker that runs
+ * it next. So when a job starts, every earlier job has been taken, and each
+ * earlier one that has not started yet is held by another worker, one per
+ * worker: at most N - 1 of them, however the threads are scheduled. Taking
+ * injected jobs in batches breaks this by the size of a batch. */
+Test(pool, outside_jobs_from_one_thread_start_in_order_but_for_one_taken_job_per_other_worker, .timeout = 120) {
+    ordered = calloc(ORDER_JOBS, sizeof *ordered);
+    unsigned int *late = calloc(ORDER_JOBS, sizeof *late);
+    cr_assert(ordered && late);
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        unsigned int n = worker_counts[c];
+        start_pool(n, -1);
+        memset(ordered, 0, ORDER_JOBS * sizeof *ordered);
+        order_next_rank = 0;
+        submit_ordered(ORDER_JOBS);
+        wait_ordered(ORDER_JOBS);
+        HOP_OK(hop_pool_close(&pool));
+        count_overtakes(ORDER_JOBS, true, late);
+        for (unsigned int i = 0; i < ORDER_JOBS; i++)
+            cr_assert_leq(late[i], n - 1, "%u workers: job %u started while %u earlier jobs had not", n, i,
+                          late[i]);
+    }
+    free(late);
+    free(ordered);
+}
+
+/* The bound from the other side: how many later jobs may start before a
+ * job. With every worker but one held by a long job, the free worker runs
+ * everything queued behind those jobs, so no job may wait behind a later
+ * one (K = 0): a worker that took a batch with its long job would strand
+ * the rest of the batch behind it while the free worker ran later jobs. */
+Test(pool, outside_jobs_queued_behind_long_jobs_start_in_exact_order_on_the_free_worker, .timeout = 120) {
+    ordered = calloc(ORDER_JOBS, sizeof *ordered);
+    unsigned int *early = calloc(ORDER_JOBS, sizeof *early);
+    cr_assert(ordered && early);
+    const unsigned int counts[] = {2, 4};
+    for (size_t c = 0; c < 2; c++) {
+        unsigned int n = counts[c];
+        start_pool(n, -1);
+        memset(ordered, 0, ORDER_JOBS * sizeof *ordered);
+        order_next_rank = order_blockers_in = order_release = 0;
+        /* Submitted right before the others, in one stream: each is taken by
+         * a worker that then runs it, so they end up on n - 1 workers. */
+        hop_job_t blockers[3];
+        for (unsigned int b = 0; b < n - 1; b++) {
+            hop_job_init(&blockers[b], order_blocker_run);
+            HOP_OK(hop_pool_submit(&pool, &blockers[b]));
+        }
+        submit_ordered(ORDER_JOBS);
+        wait_ordered(ORDER_JOBS);
+        cr_assert_eq(load(&order_blockers_in), n - 1);
+        store(&order_release, 1);
+        HOP_OK(hop_pool_close(&pool));
+        count_overtakes(ORDER_JOBS, false, early);
+        for (unsigned int i = 0; i < ORDER_JOBS; i++)
+            cr_assert_eq(early[i], 0, "%u workers: %u later jobs started before job %u", n, early[i], i);
+    }
+    free(early);
+    free(ordered);
+}
+
+/* The bound behind local work: the only worker keeps making local work (a
+ * pair of jobs passing the turn through its LIFO slot), and it still looks
+ * at the injection queue every 61 local jobs (HOP__POOL_INJECT_INTERVAL),
+ * so an outside job waits behind at most that many jobs made after it,
+ * plus the one running when it came. Counted in jobs, not time: it holds
+ * however the thread is scheduled. */
+static hop_job_t local_ping, local_pong;
+static unsigned int local_jobs_run, local_stop, local_seen_by_outside;
+
+static void local_ping_pong(hop_job_t *job) {
+    add(&local_jobs_run, 1);
+    if (load(&local_stop))
+        return;
+    hop_job_t *other = job == &local_ping ? &local_pong : &local_ping;
+    hop_job_init(other, local_ping_pong);
+    hop_pool_submit(&pool, other);
+}
+
+static void note_local_jobs(hop_job_t *job) {
+    (void)job;
+    store(&local_seen_by_outside, load(&local_jobs_run));
+}
+
+Test(pool, an_outside_job_waits_behind_at_most_62_local_jobs_of_the_only_worker, .timeout = 120) {
+    start_pool(1, -1);
+    local_jobs_run = local_stop = 0;
+    hop_job_init(&local_ping, local_ping_pong);
+    HOP_OK(hop_pool_submit(&pool, &local_ping));
+    for (int round = 0; round < 2000 / STRESS_SCALE; round++) {
+        store(&local_seen_by_outside, UINT32_MAX);
+        hop_job_t outside;
+        hop_job_init(&outside, note_local_jobs);
+        HOP_OK(hop_pool_submit(&pool, &outside));
+        /* Read after the submit: the job is queued from here on. */
+        unsigned int before = load(&local_jobs_run);
+        while (load(&local_seen_by_outside) == UINT32_MAX)
+            sched_yield();
+        unsigned int seen = load(&local_seen_by_outside);
+        cr_assert(seen < before || seen - before <= 62, "round %d: the outside job waited behind %u local jobs",
+                  round, seen - before);
+    }
+    store(&local_stop, 1);
+    HOP_OK(hop_pool_close(&pool));
+}
+
 #define PARK_RACE_ROUNDS (20000 / STRESS_SCALE)
 
 Test(pool, a_submission_racing_a_worker_on_its_way_to_sleep_is_never_lost, .timeout = 240) {

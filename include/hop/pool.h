@@ -3,8 +3,8 @@
  * N worker threads (named "hop-pool-<i>" unless options say otherwise), each
  * with its own lock-free work-stealing deque (Chase-Lev) and a one-job LIFO
  * slot that other workers may steal; jobs submitted from outside the pool
- * enter through a shared lock-free injection queue, from which a worker
- * moves a batch at a time into its deque. Idle workers steal from random
+ * enter through a shared lock-free injection queue, from which workers take
+ * them one at a time, in submission order. Idle workers steal from random
  * victims, spin briefly, then park without burning CPU; a submission wakes
  * at most one parked worker, and only when no worker is already searching.
  *
@@ -79,7 +79,12 @@ HOP_EXTERN hop_executor_t *hop_pool_executor(hop_pool_t *pool);
  * queue, in a few atomic instructions that never wait for the workers
  * taking jobs or for other submitters; only when some worker is parked and
  * none is looking for work does it take a short lock to pick one and make
- * one wake-up system call. Returns 0 (the job will run exactly once),
+ * one wake-up system call. Order: jobs submitted from outside the pool
+ * start in the order of their submissions (for one submitting thread: a job
+ * submitted earlier starts no later than one submitted after it, except that
+ * with N workers a job may start while up to N - 1 earlier ones, already
+ * taken by other workers, have not started yet); a worker's own submissions
+ * run newest first. Returns 0 (the job will run exactly once),
  * HOP_EINVAL (NULL pool, job or job->run), HOP_ECLOSED (the pool is closing
  * or closed: it will not run). */
 HOP_EXTERN int hop_pool_submit(hop_pool_t *pool, hop_job_t *job);

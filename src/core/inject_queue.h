@@ -13,11 +13,10 @@
  * for each other or for a consumer, and never take a lock.
  *
  * Consumers (the pool's workers) take turns through a try-lock: the worker
- * that gets it pops a batch with plain loads (one exchange more when it
- * takes the last job, to put the stub back), and the others do not wait for
- * it: they go and steal, from the deque that batch is being pushed into,
- * among others. So each batch costs one CAS and one store on the consumer
- * side, and producers are never stalled by a consumer walking the list.
+ * that gets it pops with plain loads (one CAS more when it takes the last
+ * job, to put the stub back), and the others do not wait for it: they go
+ * and steal, or look again. A turn costs one CAS and one store on the
+ * consumer side, and producers are never stalled by a consumer.
  *
  * Between a producer's exchange and its link the list is cut: the consumer
  * sees HOP__INJECT_BUSY ("a job is coming") and does not spin for it. The
