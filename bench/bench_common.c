@@ -533,6 +533,44 @@ const char *bench_run_process(char *const argv[], char *const extra_env[], char 
     return NULL;
 }
 
+/* The extras: a few per row at most, in a small table. */
+static struct {
+    char row[64], key[32];
+    double value;
+} bench_extras[64];
+static int bench_nextras;
+
+void bench_extra_set(const char *row, const char *key, double value) {
+    for (int i = 0; i < bench_nextras; i++)
+        if (strcmp(bench_extras[i].row, row) == 0 && strcmp(bench_extras[i].key, key) == 0) {
+            bench_extras[i].value = value;
+            return;
+        }
+    if (bench_nextras == (int)(sizeof bench_extras / sizeof bench_extras[0]))
+        bench_die("too many extra figures (row %s, %s)", row, key);
+    snprintf(bench_extras[bench_nextras].row, sizeof bench_extras[0].row, "%s", row);
+    snprintf(bench_extras[bench_nextras].key, sizeof bench_extras[0].key, "%s", key);
+    bench_extras[bench_nextras++].value = value;
+}
+
+bool bench_extra_get(const char *row, const char *key, double *value) {
+    for (int i = 0; i < bench_nextras; i++)
+        if (strcmp(bench_extras[i].row, row) == 0 && strcmp(bench_extras[i].key, key) == 0) {
+            *value = bench_extras[i].value;
+            return true;
+        }
+    return false;
+}
+
+void bench_extras_format(const char *row, char *buf, size_t size) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < bench_nextras && used < size; i++)
+        if (strcmp(bench_extras[i].row, row) == 0)
+            used += (size_t)snprintf(buf + used, size - used, " extra.%s=%.9g", bench_extras[i].key,
+                                     bench_extras[i].value);
+}
+
 const char *bench_parse_result_line(bench_t *b, const char *out, const char *prefix, char *version,
                                     size_t version_size) {
     static char why[256];
@@ -578,6 +616,8 @@ const char *bench_parse_result_line(bench_t *b, const char *out, const char *pre
             iters = strtoull(v, NULL, 10);
         else if (strcmp(k, "version") == 0 && version)
             snprintf(version, version_size, "%s", v);
+        else if (strncmp(k, "extra.", 6) == 0)
+            bench_extra_set(b->name, k + 6, strtod(v, NULL));
     }
     if (median > 0 && min > 0 && max > 0) {
         bench_set_values(b, iters, median, min, max);

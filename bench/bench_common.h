@@ -217,6 +217,15 @@ void bench_json_write_string(FILE *f, const char *s);
  * if the program is missing, or why it failed (a static buffer). */
 const char *bench_run_process(char *const argv[], char *const extra_env[], char *out, size_t size);
 
+/* Extra figures a row reports besides its main one (the blocking workload:
+ * p99 time in queue, peak threads), by row name and key. Set by the row's
+ * run function, or read from a peer's or a child's result line, where they
+ * are "extra.KEY=VALUE" fields; the workload prints them after the table. */
+void bench_extra_set(const char *row, const char *key, double value);
+bool bench_extra_get(const char *row, const char *key, double *value);
+/* bench_extras_format: " extra.KEY=VALUE ..." for row's extras ("" if none). */
+void bench_extras_format(const char *row, char *buf, size_t size);
+
 /* bench_parse_result_line: finds the line starting with prefix in out and
  * reads its key=value fields into b: iterations, median_ns, min_ns, max_ns,
  * cpu_ns, cores (time and rate rows) or median, min, max (value rows; and

@@ -132,6 +132,10 @@ void bench_pingpong_add(bench_list_t *l, const bench_options_t *o);
 void bench_forkjoin_add(bench_list_t *l, const bench_options_t *o);
 void bench_memory_add(bench_list_t *l, const bench_options_t *o);
 void bench_idle_add(bench_list_t *l, const bench_options_t *o);
+void bench_blocking_add(bench_list_t *l, const bench_options_t *o);
+/* bench_blocking_print: the blocking rows' extra figures (p99 time in
+ * queue, peak threads), after the table; nothing if none was measured. */
+void bench_blocking_print(FILE *f, const bench_t *benches, int count);
 /* The Boost.Context linkage ("static", "shared" or "not installed"). */
 extern const char *bench_boost_context;
 extern const char *bench_tbb_version; /* "oneTBB 2021.8" or "not installed" */

@@ -88,8 +88,10 @@ static int run_child(bench_t *rows, int count, const char *name, const bench_opt
         bench_measure(b, o, 1, 1);
         if (!b->measured)
             bench_die("--child %s: not measured (%s)", name, b->skipped ? b->skipped : "?");
-        printf("hop-bench-child iterations=%llu median=%.9g min=%.9g max=%.9g cpu_ns=%.3f cores=%.4f\n",
-               (unsigned long long)b->iters, b->median, b->min, b->max, b->cpu_ns, b->cores);
+        char extras[1024];
+        bench_extras_format(b->name, extras, sizeof extras);
+        printf("hop-bench-child iterations=%llu median=%.9g min=%.9g max=%.9g cpu_ns=%.3f cores=%.4f%s\n",
+               (unsigned long long)b->iters, b->median, b->min, b->max, b->cpu_ns, b->cores, extras);
         fflush(stdout);
         bench_env_release();
         return 0;
@@ -477,6 +479,7 @@ int main(int argc, char **argv) {
     bench_forkjoin_add(&l, &o);
     bench_memory_add(&l, &o);
     bench_idle_add(&l, &o);
+    bench_blocking_add(&l, &o);
     bench_t *rows = l.rows;
     int count = l.count;
 
@@ -556,6 +559,7 @@ int main(int argc, char **argv) {
     print_targets(stdout);
     printf("\n");
     bench_print_counters(stdout, rows, count);
+    bench_blocking_print(stdout, rows, count);
     fflush(stdout);
     if (o.json_path) {
         write_json(o.json_path, rows, count, &o, &machine, argc, argv);

@@ -11,6 +11,12 @@ Measures, in this process, one of:
                    loop.run_in_executor(pool, f): time per fan-out
   memory           --tasks tasks each awaiting one shared future: resident bytes per
                    suspended task (prints bytes_per_task=X instead of timings)
+  blocking         --jobs coroutines each awaiting loop.run_in_executor(None, g) where
+                   g sleeps 1 ms (time.sleep): the default executor, min(32, CPUs + 4)
+                   threads; one operation is the whole batch, one cold batch then
+                   --repeat warm ones, no calibration; also prints the p99 time in
+                   queue (extra.p99_wait_us), the executor's threads
+                   (extra.peak_threads) and the cold batch (extra.cold_ms)
 where pool is concurrent.futures.ThreadPoolExecutor(max_workers=--threads) and f
 returns None. Calibration and repetitions follow bench/bench_common.c: grow the
 count until a batch lasts a quarter of --target-ms, scale to the target, warm up
@@ -104,6 +110,52 @@ async def memory(tasks):
     await asyncio.gather(*handles)
 
 
+async def blocking(args):
+    loop = asyncio.get_running_loop()
+    submitted = [0] * args.jobs
+    started = [0] * args.jobs
+
+    def g(k):
+        started[k] = time.perf_counter_ns()
+        time.sleep(0.001)
+
+    async def call(k):
+        submitted[k] = time.perf_counter_ns()
+        await loop.run_in_executor(None, g, k)
+
+    async def batch():
+        t0 = time.perf_counter_ns()
+        await asyncio.gather(*[call(k) for k in range(args.jobs)])
+        return time.perf_counter_ns() - t0
+
+    def p99_wait():
+        waits = sorted(started[k] - submitted[k] for k in range(args.jobs))
+        return waits[(args.jobs * 99 + 99) // 100 - 1]
+
+    cold = await batch()
+    walls, cpus, cores, p99s = [], [], [], []
+    for _ in range(args.repeat):
+        c0 = cpu_ns()
+        ns = await batch()
+        cpu = cpu_ns() - c0
+        walls.append(ns)
+        cpus.append(cpu)
+        cores.append(cpu / ns)
+        p99s.append(p99_wait())
+    threads = len(loop._default_executor._threads)
+
+    def median(v):
+        v = sorted(v)
+        k = len(v)
+        return v[k // 2] if k % 2 else (v[k // 2 - 1] + v[k // 2]) / 2
+
+    print(
+        "asyncio_peer mode=blocking version=Python-%s iterations=1 median_ns=%.1f min_ns=%.1f max_ns=%.1f "
+        "cpu_ns=%.1f cores=%.3f extra.p99_wait_us=%.3f extra.peak_threads=%d extra.cold_ms=%.3f"
+        % (platform.python_version(), median(walls), min(walls), max(walls), median(cpus), median(cores),
+           median(p99s) / 1e3, threads, cold / 1e6))
+
+
 FANOUT = 10000
 
 BATCHES = {
@@ -134,6 +186,9 @@ async def main(args):
     FANOUT = args.fanout
     if args.mode == "memory":
         await memory(args.tasks)
+        return
+    if args.mode == "blocking":
+        await blocking(args)
         return
     loop = asyncio.get_running_loop()
     pool = ThreadPoolExecutor(max_workers=args.threads)
@@ -178,9 +233,10 @@ async def main(args):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=sorted(BATCHES) + ["memory"], required=True)
+    parser.add_argument("--mode", choices=sorted(BATCHES) + ["memory", "blocking"], required=True)
     parser.add_argument("--fanout", type=int, default=10000)
     parser.add_argument("--tasks", type=int, default=100000)
+    parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=11)
     parser.add_argument("--target-ms", type=float, default=75.0)

@@ -7,6 +7,13 @@
 //	fanout     -fanout goroutines each running the job, joined with a WaitGroup
 //	fib        fib(-fib) with a goroutine per call, joined with a WaitGroup
 //	memory     -tasks goroutines blocked on one channel: resident bytes per goroutine
+//	blocking   -jobs goroutines each blocking 1 ms in syscall.Nanosleep (a real
+//	           blocking system call: the runtime hands the blocked thread's P
+//	           to another thread); one operation is the whole batch, one cold
+//	           batch then -repeat warm ones, no calibration; also prints the p99
+//	           time from "go" to the goroutine's start (extra.p99_wait_us), the
+//	           threads the runtime created (extra.peak_threads) and the cold
+//	           batch (extra.cold_ms)
 //
 // Calibration and repetitions follow bench/bench_common.c: grow the count
 // until a batch lasts a quarter of -target-ms, scale to the target, warm up
@@ -24,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"syscall"
@@ -175,8 +183,66 @@ func memory(tasks int) {
 	done.Wait()
 }
 
+func blocking(jobs, repeat int) {
+	base := time.Now()
+	submitted := make([]int64, jobs)
+	started := make([]int64, jobs)
+	batch := func() int64 {
+		var wg sync.WaitGroup
+		wg.Add(jobs)
+		t0 := time.Since(base).Nanoseconds()
+		for k := 0; k < jobs; k++ {
+			submitted[k] = time.Since(base).Nanoseconds()
+			go func(k int) {
+				started[k] = time.Since(base).Nanoseconds()
+				ts := syscall.Timespec{Sec: 0, Nsec: 1000000}
+				syscall.Nanosleep(&ts, nil)
+				wg.Done()
+			}(k)
+		}
+		wg.Wait()
+		return time.Since(base).Nanoseconds() - t0
+	}
+	p99 := func() float64 {
+		waits := make([]int64, jobs)
+		for k := range waits {
+			waits[k] = started[k] - submitted[k]
+		}
+		sort.Slice(waits, func(i, j int) bool { return waits[i] < waits[j] })
+		return float64(waits[(jobs*99+99)/100-1])
+	}
+	median := func(v []float64) float64 {
+		s := append([]float64(nil), v...)
+		sort.Float64s(s)
+		k := len(s)
+		if k%2 == 1 {
+			return s[k/2]
+		}
+		return (s[k/2-1] + s[k/2]) / 2
+	}
+	cold := batch()
+	walls := make([]float64, repeat)
+	cpus := make([]float64, repeat)
+	cores := make([]float64, repeat)
+	p99s := make([]float64, repeat)
+	for r := 0; r < repeat; r++ {
+		c0 := cpuNs()
+		ns := batch()
+		c := cpuNs() - c0
+		walls[r] = float64(ns)
+		cpus[r] = float64(c)
+		cores[r] = float64(c) / float64(ns)
+		p99s[r] = p99()
+	}
+	sorted := append([]float64(nil), walls...)
+	sort.Float64s(sorted)
+	fmt.Printf("go_peer mode=blocking version=%s iterations=1 median_ns=%.1f min_ns=%.1f max_ns=%.1f cpu_ns=%.1f cores=%.3f extra.p99_wait_us=%.3f extra.peak_threads=%d extra.cold_ms=%.3f\n",
+		runtime.Version(), median(walls), sorted[0], sorted[len(sorted)-1], median(cpus), median(cores),
+		median(p99s)/1e3, pprof.Lookup("threadcreate").Count(), float64(cold)/1e6)
+}
+
 func main() {
-	mode := flag.String("mode", "", "spawn, roundtrip, offload, fanout, fib or memory")
+	mode := flag.String("mode", "", "spawn, roundtrip, offload, fanout, fib, memory or blocking")
 	threads := flag.Int("threads", 2, "worker goroutines (and GOMAXPROCS, set by the caller)")
 	repeat := flag.Int("repeat", 11, "repetitions")
 	targetMs := flag.Float64("target-ms", 75, "duration of one repetition")
@@ -185,6 +251,7 @@ func main() {
 	fanout := flag.Int("fanout", 10000, "goroutines per fan-out")
 	fibN := flag.Int("fib", 30, "fib(n)")
 	tasks := flag.Int("tasks", 100000, "goroutines (memory)")
+	jobs := flag.Int("jobs", 1000, "blocking calls per batch (blocking)")
 	flag.Parse()
 
 	var run func(n int64) int64
@@ -203,6 +270,9 @@ func main() {
 		run = func(n int64) int64 { return fibBatch(n, *fibN) }
 	case "memory":
 		memory(*tasks)
+		return
+	case "blocking":
+		blocking(*jobs, *repeat)
 		return
 	default:
 		fmt.Fprintf(os.Stderr, "unknown -mode %q\n", *mode)
