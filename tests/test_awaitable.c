@@ -796,3 +796,132 @@ Test(awaitable, set_cancel_executor_rejects_bad_arguments) {
     HOP_OK(hop_awaitable_set_cancel_executor(&aw, manual));
     HOP_OK(hop_awaitable_set_cancel_executor(&aw, NULL));
 }
+
+/* ---- Awaiting a value ------------------------------------------------------
+ *
+ * A "slot" awaitable: suspend() parks it where the test thread (which drives
+ * the manual executor) completes it; interruptible, so that the test can also
+ * interrupt it. ready and suspend can instead finish it with set_result. */
+typedef struct {
+    hop_awaitable_t base;
+    int ready_status;     /* ready_status/ready_value: finish in ready() */
+    void *ready_value;
+    bool finish_in_ready;
+    bool finish_in_suspend;
+} slot_wait_t;
+
+static slot_wait_t *slot_parked;
+
+static bool slot_ready(hop_awaitable_t *aw) {
+    slot_wait_t *w = (slot_wait_t *)aw;
+    if (w->finish_in_ready)
+        hop_awaitable_set_result(aw, w->ready_status, w->ready_value);
+    return w->finish_in_ready;
+}
+
+static bool slot_suspend(hop_awaitable_t *aw) {
+    slot_wait_t *w = (slot_wait_t *)aw;
+    if (w->finish_in_suspend) {
+        hop_awaitable_set_result(aw, w->ready_status, w->ready_value);
+        return false;
+    }
+    __atomic_store_n(&slot_parked, w, __ATOMIC_RELEASE);
+    return true;
+}
+
+static int slot_cancel(hop_awaitable_t *aw) {
+    return __atomic_compare_exchange_n(&slot_parked, &(slot_wait_t *){(slot_wait_t *)aw}, NULL, false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE)
+               ? 0
+               : HOP_EALREADY;
+}
+
+static const hop_awaitable_ops_t slot_ops = {.ready = slot_ready, .suspend = slot_suspend, .cancel = slot_cancel};
+
+static slot_wait_t *take_slot_parked(void) { return __atomic_exchange_n(&slot_parked, NULL, __ATOMIC_ACQ_REL); }
+
+static int value_a, value_b;
+static int awaits_status[3];
+static void *awaits_value[3];
+
+/* Three awaits of one awaitable, initialised once. */
+static void *await_three_times(void *arg) {
+    slot_wait_t *w = arg;
+    hop_awaitable_init(&w->base, &slot_ops);
+    for (int i = 0; i < 3; i++) {
+        awaits_value[i] = (void *)&awaits_status; /* must be overwritten */
+        awaits_status[i] = hop_await_value(&w->base, &awaits_value[i]);
+    }
+    return NULL;
+}
+
+Test(awaitable, await_value_returns_the_status_and_the_value_of_the_completion_and_the_awaitable_can_be_awaited_again) {
+    slot_wait_t w = {0};
+    hop_task_t *t = test_spawn(manual, await_three_times, &w);
+    hop_manual_executor_run_all(manual, 0);
+    slot_wait_t *first = take_slot_parked();
+    cr_assert_eq(first, &w);
+    /* A value never has to share the int with an error code. */
+    HOP_OK(hop_awaitable_complete_value(&first->base, HOP_ECLOSED, &value_a));
+    HOP_ERR(hop_awaitable_complete_value(&first->base, 0, &value_b), HOP_EALREADY);
+    hop_manual_executor_run_all(manual, 0);
+    /* Second await of the same awaitable, without hop_awaitable_init: it
+     * starts clean, so a plain completion gives 0 and no value. */
+    slot_wait_t *second = take_slot_parked();
+    cr_assert_eq(second, &w);
+    HOP_OK(hop_awaitable_complete(&second->base, 0));
+    hop_manual_executor_run_all(manual, 0);
+    /* Third: interrupted, so no value. */
+    slot_wait_t *third = __atomic_load_n(&slot_parked, __ATOMIC_ACQUIRE);
+    cr_assert_eq(third, &w);
+    HOP_OK(hop_awaitable_interrupt(&third->base, HOP_ETIMEDOUT));
+    test_run_until_finished(manual, t);
+    HOP_ERR(awaits_status[0], HOP_ECLOSED);
+    cr_assert_eq(awaits_value[0], &value_a, "the winning completion's value, not the late one's");
+    HOP_OK(awaits_status[1]);
+    cr_assert_null(awaits_value[1]);
+    HOP_ERR(awaits_status[2], HOP_ETIMEDOUT);
+    cr_assert_null(awaits_value[2]);
+    hop_task_unref(t);
+}
+
+static int finished_status[2];
+static void *finished_value[2];
+
+static void *await_finished_early(void *arg) {
+    slot_wait_t *w = arg;
+    hop_awaitable_init(&w->base, &slot_ops);
+    w->finish_in_ready = true, w->ready_status = HOP_ENOMEM, w->ready_value = &value_a;
+    finished_status[0] = hop_await_value(&w->base, &finished_value[0]);
+    w->finish_in_ready = false, w->finish_in_suspend = true, w->ready_status = 0, w->ready_value = &value_b;
+    finished_status[1] = hop_await_value(&w->base, &finished_value[1]);
+    return NULL;
+}
+
+Test(awaitable, ready_and_a_suspend_that_returns_false_give_the_outcome_with_set_result) {
+    slot_wait_t w = {0};
+    hop_task_t *t = test_spawn(manual, await_finished_early, &w);
+    test_run_until_finished(manual, t);
+    cr_assert_null(__atomic_load_n(&slot_parked, __ATOMIC_ACQUIRE), "it never waited");
+    HOP_ERR(finished_status[0], HOP_ENOMEM);
+    cr_assert_eq(finished_value[0], &value_a);
+    HOP_OK(finished_status[1]);
+    cr_assert_eq(finished_value[1], &value_b);
+    hop_task_unref(t);
+}
+
+Test(awaitable, value_calls_reject_bad_arguments) {
+    void *value = &value_a;
+    HOP_ERR(hop_await_value(NULL, &value), HOP_EINVAL);
+    cr_assert_null(value);
+    slot_wait_t w = {0};
+    hop_awaitable_init(&w.base, &slot_ops);
+    value = &value_a;
+    HOP_ERR(hop_await_value(&w.base, &value), HOP_ENOTTASK);
+    cr_assert_null(value);
+    HOP_ERR(hop_awaitable_complete_value(NULL, 0, NULL), HOP_EINVAL);
+    HOP_ERR(hop_awaitable_complete_value(&w.base, 0, &value_a), HOP_EALREADY);
+    HOP_ERR(hop_awaitable_set_result(NULL, 0, NULL), HOP_EINVAL);
+    cr_assert_null(hop_awaitable_value(NULL));
+    cr_assert_null(hop_awaitable_value(&w.base));
+}

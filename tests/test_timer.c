@@ -408,6 +408,35 @@ Test(timer, a_timer_started_in_a_loop_job_fires_on_the_loop_thread) {
     cr_assert_eq(load_uint(&p.fired), 1u);
 }
 
+typedef struct {
+    hop_job_t job;
+    periodic_t *periodic;
+    int result;
+    unsigned int done;
+} periodic_starter_t;
+
+static void start_periodic(hop_job_t *job) {
+    periodic_starter_t *s = (periodic_starter_t *)job;
+    s->result = hop_timer_start(&s->periodic->timer, 1, periodic_fn, s->periodic);
+    store_uint(&s->done, 1u);
+}
+
+Test(timer, a_loop_timer_callback_may_restart_its_own_timer) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    periodic_t p = {.limit = 5};
+    periodic_starter_t s = {.periodic = &p};
+    hop_job_init(&s.job, start_periodic);
+    HOP_OK(hop_loop_post(&loop, &s.job));
+    cr_assert(wait_for(&s.done, 1, 5000));
+    HOP_OK(s.result);
+    cr_assert(wait_for(&p.fired, 5, 5000), "fired %u times", load_uint(&p.fired));
+    cr_assert_eq(p.restart_result, 0, "%s", hop_err_name(p.restart_result));
+    HOP_OK(hop_loop_close(&loop));
+    cr_assert_eq(load_uint(&p.fired), 5u);
+}
+
 static void *loop_task_starts_timer(void *arg) {
     probe_t *p = arg;
     int err = hop_timer_start(&p->timer, 1, probe_fn, p);

@@ -33,6 +33,24 @@
  *      value is hop_await()'s. Without a resume op, hop_await() returns the
  *      status given to hop_awaitable_complete() (0 if it never ran).
  *
+ * Awaiting a value: a completion may carry a pointer beside its status,
+ * hop_awaitable_complete_value(aw, status, value), and hop_await_value(aw,
+ * &value) returns both, so an awaitable that yields a value needs no output
+ * field of its own, and a value never has to share the int with error codes.
+ * ready(), and a suspend() that returns false, finish the await without a
+ * completion: they give its outcome with hop_awaitable_set_result(). Futures
+ * (hop_future_await) are built this way.
+ *
+ * Awaiting again: an awaitable may be awaited again, by the same task or
+ * another, once the hop_await() before has returned: hop_awaitable_init() is
+ * needed only once. Every await starts from status 0 and value NULL with no
+ * interrupt pending; the ops and the cancel executor stay. Its own fields are
+ * the awaitable's business (reset them before the next await if it needs
+ * to). A completion names the awaitable, not one await of it: whoever
+ * suspend() handed it to must be done with it (completed, or withdrawn by
+ * cancel) before it is awaited again. Two tasks must never await the same
+ * awaitable at the same time.
+ *
  * Where the task resumes: hop_awaitable_complete() submits the task to the
  * executor the task belongs to when it completes (hop_executor_current()
  * inside the task; it changes only through hop_dispatch_to_executor()), in the
@@ -122,6 +140,7 @@ struct hop_awaitable_s {
     /* private */
     hop_task_t *task;
     int status;
+    void *value; /* hop_awaitable_complete_value's, or hop_awaitable_set_result's */
     unsigned int state;
     uint64_t generation; /* which await of the task this is */
     hop_executor_t *cancel_executor; /* where cancel runs; NULL: the interrupter */
@@ -151,6 +170,15 @@ HOP_EXTERN int hop_awaitable_set_cancel_executor(hop_awaitable_t *awaitable, hop
  * HOP_ETIMEDOUT from hop_await_timeout(). */
 HOP_EXTERN int hop_await(hop_awaitable_t *awaitable);
 
+/* hop_await_value: hop_await(awaitable), and *value (if value is not NULL)
+ * receives the value of the completion (hop_awaitable_complete_value(), or
+ * hop_awaitable_set_result() from ready(), suspend() or resume()). *value is
+ * NULL when the await completed without one (hop_awaitable_complete()), was
+ * interrupted, or failed before suspending. Ownership of the value is the
+ * awaitable's contract (hop passes the pointer through). Task only; suspends
+ * as hop_await(); returns what hop_await() would. */
+HOP_EXTERN int hop_await_value(hop_awaitable_t *awaitable, void **value);
+
 /* hop_awaitable_complete: wakes the task suspended on awaitable, handing it
  * status; the task resumes on its executor. Any thread, once per await; for
  * use by whoever suspend() handed the awaitable to. Never suspends; blocks
@@ -159,6 +187,21 @@ HOP_EXTERN int hop_await(hop_awaitable_t *awaitable);
  * suspended right now (already completed, or never awaited) and nothing
  * happened. A second completion is therefore harmless, never a double resume. */
 HOP_EXTERN int hop_awaitable_complete(hop_awaitable_t *awaitable, int status);
+
+/* hop_awaitable_complete_value: hop_awaitable_complete() that also hands the
+ * task value, which hop_await_value() returns (hop_awaitable_value() for a
+ * resume op). Only the completion that wins stores anything: a late one
+ * (HOP_EALREADY) leaves the value it brought with its caller. Any thread,
+ * once per await; never suspends. Returns as hop_awaitable_complete(). */
+HOP_EXTERN int hop_awaitable_complete_value(hop_awaitable_t *awaitable, int status, void *value);
+
+/* hop_awaitable_set_result: gives the outcome of an await that finishes
+ * without a completion: from ready() when it returns true, from suspend()
+ * when it returns false (and handed awaitable to nobody), or from resume().
+ * hop_await() then returns status (without a resume op) and hop_await_value()
+ * value. On the awaiting task's side only (those ops); never suspends.
+ * Returns 0, or HOP_EINVAL for NULL. */
+HOP_EXTERN int hop_awaitable_set_result(hop_awaitable_t *awaitable, int status, void *value);
 
 /* hop_awaitable_interrupt: cuts short the wait on awaitable: if its task is
  * suspended on it right now, hop calls awaitable's cancel op and, if that
@@ -182,6 +225,12 @@ HOP_EXTERN int hop_awaitable_interrupt(hop_awaitable_t *awaitable, int status);
  * given to hop_awaitable_complete(), or the interrupt's status. For resume
  * ops, which run on the task's stack. 0 before completion. */
 HOP_EXTERN int hop_awaitable_status(const hop_awaitable_t *awaitable);
+
+/* hop_awaitable_value: the value the await completed with so far
+ * (hop_awaitable_complete_value() or hop_awaitable_set_result()), NULL
+ * before, without one, or for NULL. For resume ops, like
+ * hop_awaitable_status(). */
+HOP_EXTERN void *hop_awaitable_value(const hop_awaitable_t *awaitable);
 
 /* hop_awaitable_task: the task awaiting awaitable (set before suspend() runs),
  * or NULL. For awaitable implementations that want the task's executor. */

@@ -73,7 +73,9 @@ HOP_EXTERN int hop_future_result(const hop_future_t *future, void **result);
 /* hop_future_await: suspends the current task until future completes and
  * returns as hop_future_result() (the task resumes on its own executor).
  * Task only. Extra errors: HOP_ENOTTASK, HOP_ECANCELED (the task was
- * cancelled; the future is left as it is). */
+ * cancelled; the future is left as it is), the interrupt's status; *result
+ * (if result is not NULL) is NULL after any of those. Built on the awaitable
+ * protocol's value-carrying completion (hop_await_value). */
 HOP_EXTERN int hop_future_await(hop_future_t *future, void **result);
 
 /* hop_future_wait: blocks the calling thread until future completes or

@@ -54,7 +54,9 @@ HOP_EXTERN uint64_t hop_time_now_ns(void);
  * or on the timer service's thread (anywhere else). timer is caller-allocated,
  * zeroed before its first start (hop_timer_t timer = {0}), and must stay
  * valid until fn has returned or hop_timer_stop() returned. A start may not
- * race a stop of the same timer.
+ * race a stop of the same timer. fn may restart its own timer (the timer is
+ * no longer pending once fn is called, so the start is accepted, on the
+ * clock of the thread fn runs on: a periodic timer), and may stop it.
  * Any thread. Returns 0; HOP_EINVAL (NULL timer or fn, negative timeout);
  * HOP_EBUSY (timer is already started and has not fired); HOP_ENOMEM (the
  * heap could not grow, or the timer thread could not start); HOP_ECLOSED

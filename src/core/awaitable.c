@@ -36,6 +36,7 @@ int hop_awaitable_init(hop_awaitable_t *awaitable, const hop_awaitable_ops_t *op
     awaitable->ops = ops;
     awaitable->task = NULL;
     awaitable->status = 0;
+    awaitable->value = NULL;
     awaitable->state = 0;
     awaitable->generation = 0;
     awaitable->cancel_executor = NULL;
@@ -55,6 +56,16 @@ hop_task_t *hop_awaitable_task(const hop_awaitable_t *awaitable) { return awaita
 
 int hop_awaitable_status(const hop_awaitable_t *awaitable) { return awaitable ? awaitable->status : HOP_EINVAL; }
 
+void *hop_awaitable_value(const hop_awaitable_t *awaitable) { return awaitable ? awaitable->value : NULL; }
+
+int hop_awaitable_set_result(hop_awaitable_t *awaitable, int status, void *value) {
+    if (!awaitable)
+        return HOP_EINVAL;
+    awaitable->status = status;
+    awaitable->value = value;
+    return 0;
+}
+
 int hop__task_pending_interrupt(const hop_task_t *t) {
     if (hop__task_cancel_requested(t))
         return HOP_ECANCELED;
@@ -73,6 +84,7 @@ void hop__task_unexpire(hop_task_t *t) { hop__atomic_faa_uint(&t->expired, (unsi
 /* The await itself, once hop_await() has decided the task may suspend. */
 static int hop__await(hop_task_t *t, hop_awaitable_t *awaitable) {
     awaitable->status = 0;
+    awaitable->value = NULL;
     awaitable->state = 0;
     /* Atomic, task first: hop_awaitable_interrupt() may read them while
      * this await is only starting (it then finds nothing to interrupt). */
@@ -95,7 +107,9 @@ static int hop__await(hop_task_t *t, hop_awaitable_t *awaitable) {
     return awaitable->ops->resume ? awaitable->ops->resume(awaitable) : awaitable->status;
 }
 
-int hop_await(hop_awaitable_t *awaitable) {
+int hop_await_value(hop_awaitable_t *awaitable, void **value) {
+    if (value)
+        *value = NULL;
     if (!awaitable || !awaitable->ops || !awaitable->ops->suspend)
         return HOP_EINVAL;
     hop_task_t *t = hop_task_current();
@@ -104,8 +118,14 @@ int hop_await(hop_awaitable_t *awaitable) {
     int interrupt = hop__task_pending_interrupt(t);
     if (interrupt)
         return interrupt;
-    return hop__await(t, awaitable);
+    int status = hop__await(t, awaitable);
+    /* An interrupted await has no value: nobody completed it. */
+    if (value && !(awaitable->state & HOP__AWAITABLE_INTERRUPTED))
+        *value = awaitable->value;
+    return status;
 }
+
+int hop_await(hop_awaitable_t *awaitable) { return hop_await_value(awaitable, NULL); }
 
 int hop__await_shielded(hop_awaitable_t *awaitable) {
     hop_task_t *t = hop_task_current();
@@ -135,13 +155,17 @@ static void hop__await_submit_or_die(hop_task_t *t, hop_executor_t *executor, un
                    hop_executor_name(executor), t->name, hop_err_name(err));
 }
 
-int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, hop_executor_t *executor, unsigned int flags) {
+int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, void *value, hop_executor_t *executor,
+                               unsigned int flags) {
     hop_task_t *t = aw->task;
     uint64_t before = hop__await_word_set(t, aw->generation, HOP__AWAIT_SUSPENDED, HOP__AWAIT_COMPLETED,
                                           HOP__AWAIT_COMPLETED);
     if (!before)
         return HOP_EALREADY;
+    /* Only the winner writes them, before the submit or STATUS_READY below
+     * that publishes them. */
     aw->status = status;
+    aw->value = value;
     if (!(before & (HOP__AWAIT_PINNED | HOP__AWAIT_RUN_SIDE))) {
         /* The submit publishes status and the task to the executor's thread. */
         int err = hop__executor_submit(executor, &t->resume_job, flags);
@@ -164,16 +188,20 @@ int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, hop_executor_t *
     return 0;
 }
 
-int hop_awaitable_complete(hop_awaitable_t *awaitable, int status) {
+int hop_awaitable_complete_value(hop_awaitable_t *awaitable, int status, void *value) {
     if (!awaitable || !awaitable->task)
         return awaitable ? HOP_EALREADY : HOP_EINVAL;
     hop_task_t *t = awaitable->task;
     hop_executor_t *executor = hop__atomic_load_ptr(&t->executor);
-    int err = hop__awaitable_complete_on(awaitable, status, executor, HOP_SUBMIT_CONTINUATION);
+    int err = hop__awaitable_complete_on(awaitable, status, value, executor, HOP_SUBMIT_CONTINUATION);
     if (err && err != HOP_EALREADY)
         hop__fatal("executor \"%s\" refused to resume its task \"%s\" (%s): the task would be lost",
                    hop_executor_name(executor), t->name, hop_err_name(err));
     return err;
+}
+
+int hop_awaitable_complete(hop_awaitable_t *awaitable, int status) {
+    return hop_awaitable_complete_value(awaitable, status, NULL);
 }
 
 /* Drops the interrupter's pin on t's await without completing it. */
@@ -397,7 +425,7 @@ static bool hop__dispatch_suspend(hop_awaitable_t *aw) {
      * executor, or await again) before submit returns. */
     hop__atomic_store_ptr(&t->executor, d->target);
     hop__executor_task_enter(d->target);
-    int err = hop__awaitable_complete_on(aw, 0, d->target, 0);
+    int err = hop__awaitable_complete_on(aw, 0, NULL, d->target, 0);
     if (err == 0) {
         /* t may already be running on the target: hands off t and aw. */
         hop__executor_task_leave(home);

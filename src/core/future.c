@@ -143,34 +143,43 @@ int hop_future_result(const hop_future_t *future, void **result) {
     return future->status;
 }
 
-/* Awaiting from a task: an awaitable with a waiter node, on the task's stack. */
+/* Awaiting from a task: an awaitable with a waiter node, on the task's
+ * stack. The future's status and result travel in the await's outcome
+ * (hop_awaitable_complete_value, or set_result when it is done already), so
+ * hop_await_value hands them back with no resume op. */
 typedef struct {
     hop_awaitable_t base;
     hop_future_waiter_t waiter;
     hop_future_t *future;
-    void **result;
 } hop__future_await_t;
 
 static void hop__future_notify_task(hop_future_waiter_t *w, hop_future_t *f) {
-    (void)f;
     hop__future_await_t *a = hop__container_of(w, hop__future_await_t, waiter);
-    hop_awaitable_complete(&a->base, 0);
+    /* f is done: its status and result are final, read before the await
+     * completes (after which the task may free the future). */
+    hop_awaitable_complete_value(&a->base, f->status, f->result);
 }
 
-static bool hop__future_await_ready(hop_awaitable_t *aw) {
-    return hop_future_is_done(((hop__future_await_t *)aw)->future);
+/* Done already: the await's outcome is the future's. */
+static bool hop__future_await_take(hop__future_await_t *a) {
+    void *result = NULL;
+    int status = hop_future_result(a->future, &result);
+    if (status == HOP_EAGAIN)
+        return false;
+    hop_awaitable_set_result(&a->base, status, result);
+    return true;
 }
+
+static bool hop__future_await_ready(hop_awaitable_t *aw) { return hop__future_await_take((hop__future_await_t *)aw); }
 
 static bool hop__future_await_suspend(hop_awaitable_t *aw) {
     hop__future_await_t *a = (hop__future_await_t *)aw;
     a->waiter.notify = hop__future_notify_task;
+    if (hop__future_add_waiter(a->future, &a->waiter))
+        return true;
     /* Completed since ready() looked: carry on without a round trip. */
-    return hop__future_add_waiter(a->future, &a->waiter);
-}
-
-static int hop__future_await_resume(hop_awaitable_t *aw) {
-    hop__future_await_t *a = (hop__future_await_t *)aw;
-    return hop_future_result(a->future, a->result);
+    hop__future_await_take(a);
+    return false;
 }
 
 /* Withdrawn while still on the list; once the completer has detached the
@@ -183,16 +192,15 @@ static int hop__future_await_cancel(hop_awaitable_t *aw) {
 static const hop_awaitable_ops_t hop__future_await_ops = {
     .ready = hop__future_await_ready,
     .suspend = hop__future_await_suspend,
-    .resume = hop__future_await_resume,
     .cancel = hop__future_await_cancel,
 };
 
 int hop_future_await(hop_future_t *future, void **result) {
     if (!future)
         return HOP_EINVAL;
-    hop__future_await_t a = {.future = future, .result = result};
+    hop__future_await_t a = {.future = future};
     hop_awaitable_init(&a.base, &hop__future_await_ops);
-    return hop_await(&a.base);
+    return hop_await_value(&a.base, result);
 }
 
 /* Blocking a plain thread. */

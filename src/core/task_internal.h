@@ -134,10 +134,12 @@ static inline void hop__executor_task_leave(hop_executor_t *executor) {
         ops->task_leave(executor);
 }
 
-/* hop__awaitable_complete_on: the one winning completion of aw: submits its
- * task to executor with flags. On a refused submit, aw is put back as it was
+/* hop__awaitable_complete_on: the one winning completion of aw (status and
+ * value, as hop_awaitable_complete_value): submits its task to executor with
+ * flags. On a refused submit, aw is put back as it was
  * (still suspended) and the error returned. */
-int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, hop_executor_t *executor, unsigned int flags);
+int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, void *value, hop_executor_t *executor,
+                               unsigned int flags);
 
 /* hop__await_begin_suspension: run side of an await, on the resumer's
  * stack after the task switched out (src/core/awaitable.c). Returns true if the
