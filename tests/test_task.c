@@ -444,3 +444,81 @@ Test(task, cancel_from_a_plain_thread_while_the_task_is_mid_hop_ends_it_once, .t
     HOP_OK(hop_loop_close(&loop));
     HOP_OK(hop_pool_close(&pool));
 }
+
+/* ---- tasks that report a status of their own (hop_task_spawn_ex) ---- */
+
+static int status_result_target;
+static unsigned int status_results_destroyed;
+static void destroy_status_result(void *result) {
+    if (result == &status_result_target)
+        __atomic_fetch_add(&status_results_destroyed, 1u, __ATOMIC_ACQ_REL);
+}
+
+static int fails_with_a_result(void *arg, void **result) {
+    *result = &status_result_target;
+    return (int)(intptr_t)arg;
+}
+
+static int joined_status;
+static void *joined_result;
+
+static void *join_status_task(void *arg) {
+    joined_result = (void *)1;
+    joined_status = hop_task_join(arg, &joined_result);
+    return NULL;
+}
+
+Test(task, a_status_task_reports_its_error_and_result_to_joiners_and_its_future) {
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn_ex(manual, fails_with_a_result, (void *)(intptr_t)HOP_EBUSY, NULL, &t));
+    hop_task_t *joiner;
+    HOP_OK(hop_task_spawn(manual, join_status_task, t, NULL, &joiner));
+    hop_manual_executor_run_all(manual, 0);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
+    HOP_ERR(joined_status, HOP_EBUSY);
+    cr_assert_eq(joined_result, &status_result_target, "an error may come with a result");
+    void *result = NULL;
+    HOP_ERR(hop_future_result(hop_task_future(t), &result), HOP_EBUSY);
+    cr_assert_eq(result, &status_result_target);
+    hop_task_unref(joiner);
+    hop_task_unref(t);
+}
+
+Test(task, a_status_task_that_returns_0_completes_like_a_plain_task) {
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn_ex(manual, fails_with_a_result, (void *)0, NULL, &t));
+    hop_manual_executor_run_all(manual, 0);
+    void *result = NULL;
+    HOP_OK(hop_future_result(hop_task_future(t), &result));
+    cr_assert_eq(result, &status_result_target);
+    hop_task_unref(t);
+}
+
+Test(task, the_result_destructor_frees_a_status_task_result_whatever_its_status) {
+    hop_task_options_t options = {.result_destructor = destroy_status_result};
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn_ex(manual, fails_with_a_result, (void *)(intptr_t)HOP_ENOMEM, &options, &t));
+    hop_manual_executor_run_all(manual, 0);
+    cr_assert_eq(__atomic_load_n(&status_results_destroyed, __ATOMIC_ACQUIRE), 0u, "still referenced");
+    hop_task_unref(t);
+    cr_assert_eq(__atomic_load_n(&status_results_destroyed, __ATOMIC_ACQUIRE), 1u);
+}
+
+Test(task, a_status_task_cancelled_before_it_ran_completes_with_ecanceled) {
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn_ex(manual, fails_with_a_result, (void *)(intptr_t)HOP_EBUSY, NULL, &t));
+    HOP_OK(hop_task_cancel(t));
+    hop_manual_executor_run_all(manual, 0);
+    cr_assert_eq(hop_task_state(t), HOP_TASK_CANCELLED);
+    void *result = (void *)1;
+    HOP_ERR(hop_future_result(hop_task_future(t), &result), HOP_ECANCELED);
+    cr_assert_null(result);
+    hop_task_unref(t);
+}
+
+Test(task, spawn_ex_rejects_a_null_function_or_executor) {
+    hop_task_t *t = (hop_task_t *)1;
+    HOP_ERR(hop_task_spawn_ex(manual, NULL, NULL, NULL, &t), HOP_EINVAL);
+    cr_assert_null(t);
+    HOP_ERR(hop_task_spawn_ex(NULL, fails_with_a_result, NULL, NULL, NULL), HOP_EINVAL);
+}

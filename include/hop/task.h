@@ -46,6 +46,9 @@ extern "C" {
 #endif
 
 typedef void *(*hop_task_fn)(void *arg);
+/* A task that reports a status of its own (hop_task_spawn_ex): 0 or a
+ * negative HOP_E* code, with its result in *result. */
+typedef int (*hop_task_status_fn)(void *arg, void **result);
 typedef void (*hop_result_destructor_fn)(void *result);
 
 typedef enum {
@@ -91,13 +94,26 @@ struct hop_task_options_s {
 HOP_EXTERN int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg,
                               const hop_task_options_t *options, hop_task_t **task);
 
+/* hop_task_spawn_ex: hop_task_spawn for a task that reports an error of its
+ * own: fn(arg, &result) returns a status (0 or a negative HOP_E* code) and
+ * the task's future completes with that status and result (both: an error
+ * may come with a result, unlike hop_future_set_error), so hop_task_join()
+ * and hop_future_result() return fn's status. *result starts NULL; the
+ * result belongs to the task as hop_task_spawn's does (options'
+ * result_destructor frees it), whatever the status. A task cancelled before
+ * it ran, or cancelled and returning, completes with HOP_ECANCELED as any
+ * task does. Threads, suspension and errors as hop_task_spawn. */
+HOP_EXTERN int hop_task_spawn_ex(hop_executor_t *executor, hop_task_status_fn fn, void *arg,
+                                 const hop_task_options_t *options, hop_task_t **task);
+
 /* hop_task_current: the task running on this thread, or NULL outside tasks.
  * An opaque call: safe to use again after an await. */
 HOP_EXTERN hop_task_t *hop_task_current(void);
 
 /* hop_task_join: suspends the current task until task finishes; then stores
  * the task's result in *result (if result is not NULL; borrowed, see above)
- * and returns 0, or HOP_ECANCELED if task was cancelled. Task only: from a
+ * and returns 0, HOP_ECANCELED if task was cancelled, or the status its
+ * function returned (hop_task_spawn_ex). Task only: from a
  * plain thread, use hop_future_wait(hop_task_future(task), ...).
  * Errors: HOP_EINVAL (NULL task), HOP_ENOTTASK (not in a task), HOP_EDEADLK
  * (a task joining itself), HOP_ECANCELED (the joiner itself was cancelled). */

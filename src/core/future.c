@@ -89,7 +89,7 @@ static bool hop__future_remove_waiter(hop_future_t *f, hop_future_waiter_t *w) {
     return true;
 }
 
-static int hop__future_complete(hop_future_t *f, int status, void *result) {
+int hop__future_complete(hop_future_t *f, int status, void *result) {
     if (!hop__atomic_cas_uint(&f->claimed, 0u, 1u))
         return HOP_EALREADY;
     f->status = status;

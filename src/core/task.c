@@ -151,7 +151,10 @@ void hop__task_switch_out(hop_task_t *t) {
 __attribute__((noreturn)) static void hop__task_entry(void *value) {
     hop_task_t *t = value;
     hop__asan_finish_switch(NULL, &t->caller_stack_bottom, &t->caller_stack_size);
-    t->result = t->fn(t->arg);
+    if (t->status_fn)
+        t->status = t->status_fn(t->arg, &t->result);
+    else
+        t->result = t->fn(t->arg);
     t->switch_reason = HOP__SWITCH_DONE;
     /* NULL: this stack is finished for good, ASan may drop its fake frames. */
     hop__asan_start_switch(NULL, t->caller_stack_bottom, t->caller_stack_size);
@@ -174,7 +177,7 @@ static void hop__task_finish(hop_task_t *t) {
         hop_future_set_error(&t->future, HOP_ECANCELED);
     } else {
         hop__atomic_store_uint(&t->state, HOP_TASK_DONE);
-        hop_future_set_result(&t->future, t->result);
+        hop__future_complete(&t->future, t->status, t->result);
     }
     hop_executor_t *executor = hop__atomic_load_ptr(&t->executor);
     hop_task_unref(t); /* the running task's own reference */
@@ -223,12 +226,13 @@ static void hop__task_run(hop_task_t *t) {
 
 static void hop__task_resume_job(hop_job_t *job) { hop__task_run(hop__container_of(job, hop_task_t, resume_job)); }
 
-int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const hop_task_options_t *options,
-                   hop_task_t **task) {
+/* Spawns a task running fn (hop_task_spawn) or status_fn (hop_task_spawn_ex). */
+static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_status_fn status_fn, void *arg,
+                           const hop_task_options_t *options, hop_task_t **task) {
     static const hop_task_options_t defaults = {0};
     if (task)
         *task = NULL;
-    if (!hop__executor_ops(executor) || !fn)
+    if (!hop__executor_ops(executor) || (!fn && !status_fn))
         return HOP_EINVAL;
     if (!options)
         options = &defaults;
@@ -243,6 +247,7 @@ int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const ho
     t->stack = stack;
     t->stack_usable = (size_t)((uintptr_t)t - (uintptr_t)stack.low);
     t->fn = fn;
+    t->status_fn = status_fn;
     t->arg = arg;
     t->result_destructor = options->result_destructor;
     t->executor = executor;
@@ -280,6 +285,16 @@ int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const ho
         return err;
     }
     return 0;
+}
+
+int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const hop_task_options_t *options,
+                   hop_task_t **task) {
+    return hop__task_spawn(executor, fn, NULL, arg, options, task);
+}
+
+int hop_task_spawn_ex(hop_executor_t *executor, hop_task_status_fn fn, void *arg, const hop_task_options_t *options,
+                      hop_task_t **task) {
+    return hop__task_spawn(executor, NULL, fn, arg, options, task);
 }
 
 int hop_task_cancel(hop_task_t *task) {

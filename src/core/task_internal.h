@@ -98,7 +98,9 @@ struct hop_task_s {
     unsigned int state;      /* hop_task_state_t (atomic) */
     unsigned int refs;       /* atomic */
     unsigned int cancel;     /* HOP__CANCEL_* (atomic) */
-    hop_task_fn fn;
+    hop_task_fn fn;          /* or, for hop_task_spawn_ex... */
+    hop_task_status_fn status_fn;
+    int status;              /* ...status_fn's status */
     void *arg;
     void *result;
     hop_result_destructor_fn result_destructor;
@@ -113,6 +115,11 @@ struct hop_task_s {
     void *tsan_caller_fiber;
     char name[HOP__TASK_NAME_MAX];
 };
+
+/* hop__future_complete: completes future with status and result, as
+ * hop_future_set_result/_set_error do but with any status (a task's own,
+ * hop_task_spawn_ex). Returns 0 or HOP_EALREADY. */
+int hop__future_complete(hop_future_t *future, int status, void *result);
 
 /* hop__task_switch_out: from inside task t (its stack), switches back to
  * the thread that resumed it; returns when t is resumed, maybe elsewhere. */
