@@ -38,7 +38,7 @@ void bench_env_require(unsigned int needs, unsigned int threads) {
         bench_env.pool_threads = 0;
     }
     if ((needs & BENCH_NEED_POOL) && !bench_env.pool_threads) {
-        hop_pool_options_t options = {.threads = threads, .name = NULL, .spin_us = -1};
+        hop_pool_options_t options = {.threads = threads, .name = NULL};
         int err = hop_pool_init(&bench_env.pool, &options);
         if (err)
             bench_die("hop_pool_init (%u threads): %s", threads, hop_strerror(err));
@@ -49,7 +49,7 @@ void bench_env_require(unsigned int needs, unsigned int threads) {
     for (int i = 0; i < 2; i++) {
         if (!(needs & flags[i]) || (bench_env.ready & flags[i]))
             continue;
-        hop_loop_options_t options = {.name = i ? "hop-loop-b" : "hop-loop-a", .batch = 0, .spin_us = -1};
+        hop_loop_options_t options = {.name = i ? "hop-loop-b" : "hop-loop-a", .batch = 0};
         int err = hop_loop_init(loops[i], &options);
         if (!err)
             err = hop_loop_start(loops[i]);

@@ -64,7 +64,7 @@ static void *ender(void *arg) {
 int main(void) {
     hop_pool_t pool;
     hop_loop_t loop;
-    if (hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}) ||
+    if (hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}) ||
         hop_loop_init(&loop, NULL) || hop_loop_start(&loop))
         return 1;
     lazy_service_begin(&db, connect_db, close_db, NULL);

@@ -97,7 +97,7 @@ static void *main_task(void *arg) {
 }
 
 int main(void) {
-    if (hop_pool_init(&compute_pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}) != 0)
+    if (hop_pool_init(&compute_pool, &(hop_pool_options_t){.threads = 2}) != 0)
         return 1;
     pipeline_t p;
     pipeline_init(&p, free);

@@ -47,7 +47,7 @@ static int compare_u64(const void *a, const void *b) {
 int main(void) {
     hop_pool_t pool;
     hop_loop_t loop;
-    if (hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}) ||
+    if (hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}) ||
         hop_loop_init(&loop, NULL) || hop_loop_start(&loop))
         return 1;
     rate_limiter_init(&limiter, INTERVAL_MS);

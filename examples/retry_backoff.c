@@ -111,7 +111,7 @@ static void *main_task(void *arg) {
 }
 
 int main(void) {
-    if (hop_pool_init(&blocking_pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}) != 0)
+    if (hop_pool_init(&blocking_pool, &(hop_pool_options_t){.threads = 2}) != 0)
         return 1;
     void *failures = (void *)1;
     int err = hop_run(main_task, NULL, &failures);

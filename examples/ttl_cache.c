@@ -53,7 +53,7 @@ static void report(ttl_cache_t *cache, const char *what) {
 
 int main(void) {
     hop_pool_t pool;
-    if (hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}) != 0)
+    if (hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}) != 0)
         return 1;
     hop_executor_t *executor = hop_pool_executor(&pool);
     ttl_cache_t cache;

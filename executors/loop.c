@@ -79,12 +79,12 @@
  * there returns HOP_ECLOSED.
  *
  * LIFETIME. The hop_loop_t outlives its internals (struct hop__loop_s), which
- * hop_loop_close frees. Threads other than the loop thread pin the loop
- * (loop->state's upper bits count them) while they touch the internals, and
- * check CLOSED in the same atomic step; close sets CLOSED only when no thread
- * holds a pin, so nobody touches freed internals. The loop thread needs no
- * pin: close frees only once the loop stopped running there. The number of
- * tasks the loop owns (task_enter/leave) is counted in the internals. */
+ * hop_loop_close frees. loop->state is the loop's close gate (core/gate.h):
+ * threads other than the loop thread pin it while they touch the internals;
+ * the loop thread needs no pin (close frees only once the loop stopped
+ * running there), so its own submits read the state with a plain load. The
+ * number of tasks the loop owns (task_enter/leave) is counted in the
+ * internals. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -92,6 +92,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "core/gate.h"
 #include "core/mpsc_queue.h"
 #include "core/task_internal.h"
 #include "loop_internal.h"
@@ -102,13 +103,12 @@
 #define HOP__LOOP_BATCH_DEFAULT 256u
 #define HOP__LOOP_NAME_DEFAULT "hop-loop"
 
-/* hop_loop_t.state: flags in the low bits, pins above. */
+/* hop_loop_t.state: the gate's flags and pins, and the loop's own two flags. */
 enum {
-    HOP__LOOP_RUNNING = 1u << 0, /* a thread runs (or is about to run) the uv loop */
-    HOP__LOOP_STARTED = 1u << 1, /* that thread is ours (hop_loop_start): close joins it */
-    HOP__LOOP_CLOSING = 1u << 2, /* new work refused; continuations still accepted */
-    HOP__LOOP_CLOSED = 1u << 3,  /* internals gone (or never made): every submit refused */
-    HOP__LOOP_PIN = 1u << 4      /* one thread touching the internals from outside */
+    HOP__LOOP_RUNNING = HOP__GATE_OWN_0, /* a thread runs (or is about to run) the uv loop */
+    HOP__LOOP_STARTED = HOP__GATE_OWN_1, /* that thread is ours (hop_loop_start): close joins it */
+    HOP__LOOP_CLOSING = HOP__GATE_CLOSING,
+    HOP__LOOP_CLOSED = HOP__GATE_CLOSED
 };
 
 /* l->wake, see above. */
@@ -160,7 +160,6 @@ typedef struct hop__loop_s {
 static int hop__loop_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags);
 static void hop__loop_task_enter(hop_executor_t *executor);
 static void hop__loop_task_leave(hop_executor_t *executor);
-static int hop__loop_closed_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags);
 
 static const hop_executor_ops_t hop__loop_ops = {.name = "loop",
                                                  .submit = hop__loop_submit,
@@ -170,7 +169,7 @@ static const hop_executor_ops_t hop__loop_ops = {.name = "loop",
 /* What a closed (or failed) loop's executor points at: it refuses everything
  * and never touches the freed internals. */
 static const hop_executor_ops_t hop__loop_closed_ops = {.name = "loop (closed)",
-                                                        .submit = hop__loop_closed_submit};
+                                                        .submit = hop__gate_closed_submit};
 
 /* ---- the current loop ------------------------------------------------- */
 
@@ -189,13 +188,15 @@ __attribute__((noinline)) hop_loop_t *hop_loop_current(void) { return *hop__loop
 
 /* ---- pins -------------------------------------------------------------- */
 
-/* Pins loop (a full barrier) and returns the state before: the caller may
- * touch the internals until hop__loop_unpin unless CLOSED was set. */
-static unsigned int hop__loop_pin(hop_loop_t *loop) { return hop__atomic_faa_uint(&loop->state, HOP__LOOP_PIN); }
+static unsigned int hop__loop_pin(hop_loop_t *loop) { return hop__gate_enter(&loop->state); }
 
-static void hop__loop_unpin(hop_loop_t *loop) {
-    /* A full barrier: every use of the internals happens before the unpin. */
-    hop__atomic_faa_uint(&loop->state, (unsigned int)-HOP__LOOP_PIN);
+static void hop__loop_unpin(hop_loop_t *loop) { hop__gate_leave(&loop->state); }
+
+/* Whether loop was initialised (open or closed since): a zeroed or failed
+ * one was not, and has no internals to look at. */
+static bool hop__loop_valid(const hop_loop_t *loop) {
+    const hop_executor_ops_t *ops = hop__atomic_load_ptr((const hop_executor_ops_t **)&loop->executor.ops);
+    return ops == &hop__loop_ops || ops == &hop__loop_closed_ops;
 }
 
 static hop__loop_t *hop__loop_internal(hop_loop_t *loop) { return hop__atomic_load_ptr(&loop->internal); }
@@ -220,21 +221,14 @@ static void hop__loop_wake_if_sleeping(hop__loop_t *l) {
 
 /* ---- executor ops -------------------------------------------------------- */
 
-static int hop__loop_closed_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags) {
-    (void)executor, (void)job, (void)flags;
-    return HOP_ECLOSED;
-}
-
 static int hop__loop_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags) {
     hop_loop_t *loop = (hop_loop_t *)executor;
     /* On the loop thread the loop cannot be freed under us, and it reaches
      * its prepare callback (which looks at the inbox) before it blocks. */
     bool here = *hop__loop_current_slot() == loop;
-    unsigned int state = here ? hop__atomic_load_uint(&loop->state) : hop__loop_pin(loop);
-    int err = 0;
-    if ((state & HOP__LOOP_CLOSED) || ((state & HOP__LOOP_CLOSING) && !(flags & HOP_SUBMIT_CONTINUATION))) {
-        err = HOP_ECLOSED;
-    } else {
+    unsigned int state = here ? hop__gate_peek(&loop->state) : hop__loop_pin(loop);
+    int err = hop__gate_admit(state, flags);
+    if (!err) {
         hop__loop_t *l = hop__loop_internal(loop);
         hop__mpsc_queue_push_mpsc(&l->inbox, job);
         if (!here)
@@ -248,7 +242,7 @@ static int hop__loop_submit(hop_executor_t *executor, hop_job_t *job, unsigned i
 static void hop__loop_task_enter(hop_executor_t *executor) {
     hop_loop_t *loop = (hop_loop_t *)executor;
     bool here = *hop__loop_current_slot() == loop;
-    unsigned int state = here ? hop__atomic_load_uint(&loop->state) : hop__loop_pin(loop);
+    unsigned int state = here ? hop__gate_peek(&loop->state) : hop__loop_pin(loop);
     if (!(state & HOP__LOOP_CLOSED))
         hop__atomic_faa_uint(&hop__loop_internal(loop)->tasks, 1u);
     if (!here)
@@ -258,7 +252,7 @@ static void hop__loop_task_enter(hop_executor_t *executor) {
 static void hop__loop_task_leave(hop_executor_t *executor) {
     hop_loop_t *loop = (hop_loop_t *)executor;
     bool here = *hop__loop_current_slot() == loop;
-    unsigned int state = here ? hop__atomic_load_uint(&loop->state) : hop__loop_pin(loop);
+    unsigned int state = here ? hop__gate_peek(&loop->state) : hop__loop_pin(loop);
     /* CLOSED: this task's submit was refused after close had counted no task
      * left; the count no longer exists. */
     if (!(state & HOP__LOOP_CLOSED)) {
@@ -505,34 +499,22 @@ static void hop__loop_drive(hop_loop_t *loop, hop__loop_t *l, int mode, bool unt
 
 /* ---- state word helpers -------------------------------------------------- */
 
-/* Sets and clears flags in loop->state with a CAS loop (pins change under
- * us); returns the state before. */
 static unsigned int hop__loop_update_flags(hop_loop_t *loop, unsigned int set, unsigned int clear) {
-    for (;;) {
-        unsigned int state = hop__atomic_load_uint(&loop->state);
-        if (hop__atomic_cas_uint(&loop->state, state, (state | set) & ~clear))
-            return state;
-    }
+    return hop__gate_update(&loop->state, set, clear);
 }
 
 /* ---- public API ------------------------------------------------------------ */
 
-static void hop__loop_set_closed(hop_loop_t *loop) {
-    loop->internal = NULL;
-    loop->state = HOP__LOOP_CLOSING | HOP__LOOP_CLOSED;
-    loop->executor.ops = &hop__loop_closed_ops;
-}
-
 int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
-    static const hop_loop_options_t defaults = {.name = NULL, .batch = 0, .spin_us = -1};
+    static const hop_loop_options_t defaults = {0};
     if (!loop)
         return HOP_EINVAL;
+    /* Never initialised until it succeeds: every call but init refuses it. */
     memset(loop, 0, sizeof *loop);
-    hop__loop_set_closed(loop);
     if (!options)
         options = &defaults;
     const char *name = options->name ? options->name : HOP__LOOP_NAME_DEFAULT;
-    if (strlen(name) > 15 || options->spin_us < -1)
+    if (strlen(name) > 15 || (options->spin_us < 0 && options->spin_us != HOP_SPIN_NEVER))
         return HOP_EINVAL;
 
     size_t size = (sizeof(hop__loop_t) + HOP__CACHELINE - 1) / HOP__CACHELINE * HOP__CACHELINE;
@@ -543,7 +525,8 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
     hop__mpsc_queue_init(&l->inbox);
     l->wake = HOP__WAKE_AWAKE;
     l->batch = options->batch ? options->batch : HOP__LOOP_BATCH_DEFAULT;
-    l->spin_ns = (uint64_t)(options->spin_us < 0 ? HOP__LOOP_SPIN_US_DEFAULT : options->spin_us) * 1000u;
+    l->spin_ns = options->spin_us == HOP_SPIN_NEVER ? 0u
+                 : (uint64_t)(options->spin_us ? options->spin_us : HOP__LOOP_SPIN_US_DEFAULT) * 1000u;
     l->loop = loop;
     strcpy(l->name, name);
     l->clock = hop__timer_clock_create(&hop__loop_timer_ops, l);
@@ -598,7 +581,7 @@ static int hop__loop_claim_running(hop_loop_t *loop, unsigned int flags) {
 }
 
 int hop_loop_start(hop_loop_t *loop) {
-    if (!loop)
+    if (!loop || !hop__loop_valid(loop))
         return HOP_EINVAL;
     int err = hop__loop_claim_running(loop, HOP__LOOP_STARTED);
     if (err)
@@ -614,7 +597,7 @@ int hop_loop_start(hop_loop_t *loop) {
 }
 
 int hop_loop_run(hop_loop_t *loop) {
-    if (!loop)
+    if (!loop || !hop__loop_valid(loop))
         return HOP_EINVAL;
     if (*hop__loop_current_slot())
         return HOP_EBUSY; /* this thread runs a loop already: uv_run does not nest */
@@ -630,11 +613,13 @@ int hop_loop_run(hop_loop_t *loop) {
 }
 
 int hop_loop_stop(hop_loop_t *loop) {
-    if (!loop)
+    if (!loop || !hop__loop_valid(loop))
         return HOP_EINVAL;
     bool here = *hop__loop_current_slot() == loop;
-    unsigned int state = here ? hop__atomic_load_uint(&loop->state) : hop__loop_pin(loop);
+    unsigned int state = here ? hop__gate_peek(&loop->state) : hop__loop_pin(loop);
+    int err = HOP_ECLOSED;
     if (!(state & HOP__LOOP_CLOSED)) {
+        err = 0;
         hop__loop_t *l = hop__loop_internal(loop);
         hop__atomic_store_uint(&l->stop_requested, 1u);
         if (!here)
@@ -642,7 +627,7 @@ int hop_loop_stop(hop_loop_t *loop) {
     }
     if (!here)
         hop__loop_unpin(loop);
-    return 0;
+    return err;
 }
 
 static void hop__loop_close_handle(uv_handle_t *handle, void *arg) {
@@ -652,21 +637,18 @@ static void hop__loop_close_handle(uv_handle_t *handle, void *arg) {
 }
 
 int hop_loop_close(hop_loop_t *loop) {
-    if (!loop)
+    if (!loop || !hop__loop_valid(loop))
         return HOP_EINVAL;
     if (*hop__loop_current_slot() == loop)
         return HOP_EDEADLK;
+    /* HOP_EALREADY: closed or closing; HOP_EBUSY: hop_loop_run is running it
+     * on another thread. RUNNING is set also for a loop nobody runs: this
+     * thread drains it below. */
     unsigned int state;
-    for (;;) {
-        state = hop__atomic_load_uint(&loop->state);
-        if (state & HOP__LOOP_CLOSING)
-            return HOP_EALREADY;
-        if ((state & HOP__LOOP_RUNNING) && !(state & HOP__LOOP_STARTED))
-            return HOP_EBUSY; /* hop_loop_run is running it on another thread */
-        /* RUNNING also for a loop nobody runs: this thread drains it below. */
-        if (hop__atomic_cas_uint(&loop->state, state, state | HOP__LOOP_CLOSING | HOP__LOOP_RUNNING))
-            break;
-    }
+    int err = hop__gate_close_begin(&loop->state, HOP__LOOP_RUNNING, HOP__LOOP_RUNNING | HOP__LOOP_STARTED,
+                                    HOP__LOOP_RUNNING, &state);
+    if (err)
+        return err;
     hop__loop_t *l = hop__loop_internal(loop);
     if (state & HOP__LOOP_STARTED) {
         /* From now on the loop thread stops once it owns no task and its
@@ -681,23 +663,14 @@ int hop_loop_close(hop_loop_t *loop) {
      * after CLOSING never push (only continuations are accepted, and no
      * task is left to continue), so once the pin count has been zero, the
      * inbox holds everything it will ever hold. */
-    while (hop__atomic_load_uint(&loop->state) >= HOP__LOOP_PIN)
-        sched_yield();
+    hop__gate_wait_unpinned(&loop->state);
     if (hop__mpsc_queue_peek_spsc(&l->inbox) != HOP__MPSC_EMPTY || hop__atomic_load_uint(&l->tasks) != 0u)
         hop__loop_drive(loop, l, HOP__MODE_CLOSE, true); /* on this thread: the loop thread is gone */
 
     /* Wait out the threads still inside a submit, enter or leave (they saw
      * CLOSING and are backing off), then retire the internals in the same
      * step: CLOSED is set only when no pin is held. */
-    for (;;) {
-        state = hop__atomic_load_uint(&loop->state);
-        if (state >= HOP__LOOP_PIN) {
-            sched_yield();
-            continue;
-        }
-        if (hop__atomic_cas_uint(&loop->state, state, state | HOP__LOOP_CLOSED))
-            break;
-    }
+    hop__gate_seal(&loop->state);
     if (hop__mpsc_queue_peek_spsc(&l->inbox) != HOP__MPSC_EMPTY)
         hop__fatal("loop %p: a job was accepted after close drained the inbox", (void *)loop);
     hop__atomic_store_ptr(&loop->executor.ops, &hop__loop_closed_ops);
@@ -732,7 +705,7 @@ int hop_loop_close(hop_loop_t *loop) {
 hop_executor_t *hop_loop_executor(hop_loop_t *loop) { return loop ? &loop->executor : NULL; }
 
 struct uv_loop_s *hop_loop_uv(hop_loop_t *loop) {
-    if (!loop || (hop__atomic_load_uint(&loop->state) & HOP__LOOP_CLOSED))
+    if (!loop || !hop__loop_valid(loop) || (hop__atomic_load_uint(&loop->state) & HOP__LOOP_CLOSED))
         return NULL;
     hop__loop_t *l = hop__loop_internal(loop);
     return l ? &l->uv : NULL;
@@ -745,7 +718,7 @@ int hop_loop_post(hop_loop_t *loop, hop_job_t *job) {
 }
 
 int hop_loop_stats(const hop_loop_t *loop, hop_loop_stats_t *stats) {
-    if (!loop || !stats)
+    if (!loop || !stats || !hop__loop_valid(loop))
         return HOP_EINVAL;
     hop_loop_t *mutable_loop = (hop_loop_t *)loop;
     memset(stats, 0, sizeof *stats);

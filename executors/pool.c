@@ -94,6 +94,7 @@
 #include <unistd.h>
 
 #include "core/deque.h"
+#include "core/gate.h"
 #include "core/inject_queue.h"
 #include "core/internal.h"
 
@@ -118,13 +119,9 @@
  * much again): the searcher notices a submission within a microsecond. */
 #define HOP__POOL_SPIN_PAUSES 4
 
-/* hop_pool_t.state: two flags, and in the rest of the word the number of
- * non-worker threads inside submit, task_enter or task_leave. Those threads
- * touch pool->internal, so close frees it only once CLOSED is set with none
- * of them inside (one CAS), and a caller that finds CLOSED never touches it. */
-#define HOP__POOL_CLOSING 1u
-#define HOP__POOL_CLOSED 2u
-#define HOP__POOL_CALLER 4u
+/* hop_pool_t.state is the pool's close gate (core/gate.h): threads that
+ * are not workers pin it inside submit, task_enter, task_leave and
+ * hop_pool_stats, since they touch pool->internal; workers need no pin. */
 
 /* hop__pool_internal_t.idle */
 #define HOP__IDLE_SEARCHING_ONE 1u
@@ -215,7 +212,6 @@ struct hop__pool_internal_s {
 static int hop__pool_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags);
 static void hop__pool_task_enter(hop_executor_t *executor);
 static void hop__pool_task_leave(hop_executor_t *executor);
-static int hop__pool_closed_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags);
 
 static const hop_executor_ops_t hop__pool_ops = {.name = "pool",
                                                  .submit = hop__pool_submit,
@@ -223,7 +219,7 @@ static const hop_executor_ops_t hop__pool_ops = {.name = "pool",
                                                  .task_leave = hop__pool_task_leave};
 
 /* What a closed pool's executor points at: it refuses everything. */
-static const hop_executor_ops_t hop__pool_closed_ops = {.name = "pool (closed)", .submit = hop__pool_closed_submit};
+static const hop_executor_ops_t hop__pool_closed_ops = {.name = "pool (closed)", .submit = hop__gate_closed_submit};
 
 /* The worker this thread is, if any. Read only through hop__pool_self_slot():
  * submit and the task hooks run on task stacks too, and a compiler that
@@ -672,20 +668,17 @@ static int hop__pool_submit_local(hop__pool_worker_t *w, hop_job_t *job, unsigne
     return 0;
 }
 
-/* From any other thread: through the injection queue, registered as a caller
- * so that close cannot free the pool under it (HOP__POOL_CALLER). */
+/* From any other thread: through the injection queue, with the gate pinned
+ * so that close cannot free the pool under it. */
 static int hop__pool_submit_outside(hop_pool_t *pool, hop_job_t *job, unsigned int flags) {
-    unsigned int state = hop__atomic_faa_uint(&pool->state, HOP__POOL_CALLER);
-    int err = 0;
-    if ((state & HOP__POOL_CLOSED) || ((state & HOP__POOL_CLOSING) && !(flags & HOP_SUBMIT_CONTINUATION))) {
-        err = HOP_ECLOSED;
-    } else {
+    int err = hop__gate_admit(hop__gate_enter(&pool->state), flags);
+    if (!err) {
         hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
         /* The push's exchange is the full barrier before notify reads idle. */
         hop__pool_inject(p, job, job);
         hop__pool_notify(p);
     }
-    hop__atomic_faa_uint(&pool->state, 0u - HOP__POOL_CALLER);
+    hop__gate_leave(&pool->state);
     return err;
 }
 
@@ -695,13 +688,8 @@ static int hop__pool_submit(hop_executor_t *executor, hop_job_t *job, unsigned i
     return w ? hop__pool_submit_local(w, job, flags) : hop__pool_submit_outside(pool, job, flags);
 }
 
-static int hop__pool_closed_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags) {
-    (void)executor, (void)job, (void)flags;
-    return HOP_ECLOSED;
-}
-
 /* task_enter and task_leave: a worker counts on its own shard with a load
- * and a store; other threads on outside_tasks, registered as callers. */
+ * and a store; other threads on outside_tasks, with the gate pinned. */
 static void hop__pool_count_task(hop_executor_t *executor, uint64_t delta) {
     hop_pool_t *pool = hop__container_of(executor, hop_pool_t, executor);
     hop__pool_worker_t *w = hop__pool_worker_of(pool);
@@ -709,12 +697,11 @@ static void hop__pool_count_task(hop_executor_t *executor, uint64_t delta) {
         hop__pool_count(&w->tasks, delta);
         return;
     }
-    unsigned int state = hop__atomic_faa_uint(&pool->state, HOP__POOL_CALLER);
-    if (!(state & HOP__POOL_CLOSED)) {
+    if (!(hop__gate_enter(&pool->state) & HOP__GATE_CLOSED)) {
         hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
         hop__atomic_faa_u64(&p->outside_tasks, delta);
     }
-    hop__atomic_faa_uint(&pool->state, 0u - HOP__POOL_CALLER);
+    hop__gate_leave(&pool->state);
 }
 
 static void hop__pool_task_enter(hop_executor_t *executor) { hop__pool_count_task(executor, 1); }
@@ -757,10 +744,12 @@ static void hop__pool_free(hop__pool_internal_t *p) {
 int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
     if (!pool)
         return HOP_EINVAL;
-    static const hop_pool_options_t defaults = {.threads = 0, .name = NULL, .spin_us = -1};
+    static const hop_pool_options_t defaults = {0};
     if (!options)
         options = &defaults;
-    if (options->threads > HOP__POOL_MAX_THREADS || options->spin_us < -1)
+    const char *prefix = options->name ? options->name : "hop-pool";
+    if (options->threads > HOP__POOL_MAX_THREADS || (options->spin_us < 0 && options->spin_us != HOP_SPIN_NEVER) ||
+        strlen(prefix) > HOP__POOL_NAME_MAX)
         return HOP_EINVAL;
     unsigned int n = options->threads;
     if (n == 0) {
@@ -768,8 +757,9 @@ int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
         if (n > HOP__POOL_MAX_THREADS)
             n = HOP__POOL_MAX_THREADS;
     }
-    int spin_us = options->spin_us == -1 ? HOP__POOL_SPIN_US_DEFAULT : options->spin_us;
-    const char *prefix = options->name ? options->name : "hop-pool";
+    int spin_us = options->spin_us == 0 ? HOP__POOL_SPIN_US_DEFAULT
+                  : options->spin_us == HOP_SPIN_NEVER ? 0
+                                                      : options->spin_us;
 
     /* One allocation: the pool, then its workers, then the sleepers' stack. */
     size_t workers_at = (sizeof(hop__pool_internal_t) + HOP__CACHELINE - 1) / HOP__CACHELINE * HOP__CACHELINE;
@@ -794,7 +784,7 @@ int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
         w->index = i;
         w->rng = 0x9e3779b9u * (i + 1);
         w->sleeper_slot = HOP__POOL_NOT_SLEEPING;
-        snprintf(w->name, sizeof w->name, "%.*s-%u", HOP__POOL_NAME_MAX, prefix, i);
+        snprintf(w->name, sizeof w->name, "%s-%u", prefix, i);
 #if !HOP__POOL_FUTEX
         pthread_mutex_init(&w->sleep_lock, NULL);
         pthread_cond_init(&w->sleep_cond, NULL);
@@ -848,10 +838,20 @@ unsigned int hop_pool_size(const hop_pool_t *pool) {
 }
 
 int hop_pool_stats(const hop_pool_t *pool, hop_pool_stats_t *stats) {
-    if (!pool || !stats || hop__atomic_load_ptr((const hop_executor_ops_t **)&pool->executor.ops) != &hop__pool_ops)
+    if (!pool || !stats)
         return HOP_EINVAL;
-    hop__pool_internal_t *p = hop__atomic_load_ptr((void **)&pool->internal);
+    const hop_executor_ops_t *ops = hop__atomic_load_ptr((const hop_executor_ops_t **)&pool->executor.ops);
+    if (ops != &hop__pool_ops && ops != &hop__pool_closed_ops)
+        return HOP_EINVAL;
     memset(stats, 0, sizeof *stats);
+    /* Pinned, so that a close racing this call does not free the counters
+     * under it. */
+    unsigned int *gate = (unsigned int *)&pool->state;
+    if (hop__gate_enter(gate) & HOP__GATE_CLOSED) {
+        hop__gate_leave(gate);
+        return HOP_ECLOSED;
+    }
+    hop__pool_internal_t *p = hop__atomic_load_ptr((void **)&pool->internal);
     for (unsigned int i = 0; i < p->nworkers; i++) {
         hop__pool_worker_t *w = &p->workers[i];
         stats->jobs_run += hop__atomic_load_u64(&w->jobs_run);
@@ -860,6 +860,7 @@ int hop_pool_stats(const hop_pool_t *pool, hop_pool_stats_t *stats) {
         stats->wakeups += hop__atomic_load_u64(&w->wakeups);
         stats->injected += hop__atomic_load_u64(&w->injected);
     }
+    hop__gate_leave(gate);
     return 0;
 }
 
@@ -903,13 +904,9 @@ int hop_pool_close(hop_pool_t *pool) {
         return HOP_EINVAL;
     if (hop__pool_worker_of(pool))
         return HOP_EDEADLK; /* it would wait for itself */
-    for (;;) {
-        unsigned int state = hop__atomic_load_uint(&pool->state);
-        if (state & HOP__POOL_CLOSING)
-            return HOP_EALREADY; /* another close is under way */
-        if (hop__atomic_cas_uint(&pool->state, state, state | HOP__POOL_CLOSING))
-            break;
-    }
+    int err = hop__gate_close_begin(&pool->state, 0u, 0u, 0u, NULL);
+    if (err)
+        return err; /* HOP_EALREADY: another close is under way */
     hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
     long pause_ns = 20000;
 
@@ -926,8 +923,7 @@ int hop_pool_close(hop_pool_t *pool) {
 
     /* 2. Outside callers that got in before CLOSING have queued their jobs
      * and counted their tasks. */
-    while (hop__atomic_load_uint(&pool->state) >= HOP__POOL_CALLER)
-        hop__pool_backoff(&pause_ns);
+    hop__gate_wait_unpinned(&pool->state);
     /* The task counts are read after the callers left. */
     hop__atomic_fence_acquire();
 
@@ -944,9 +940,7 @@ int hop_pool_close(hop_pool_t *pool) {
      * outside caller is inside, in the same CAS that sets CLOSED. */
     hop__atomic_store_ptr(&pool->executor.ops, &hop__pool_closed_ops);
     hop__atomic_store_uint(&pool->threads, 0u);
-    pause_ns = 1000;
-    while (!hop__atomic_cas_uint(&pool->state, HOP__POOL_CLOSING, HOP__POOL_CLOSING | HOP__POOL_CLOSED))
-        hop__pool_backoff(&pause_ns);
+    hop__gate_seal(&pool->state);
     hop__atomic_store_ptr(&pool->internal, NULL);
     hop__pool_free(p);
     return 0;

@@ -514,7 +514,7 @@ Test(channel, a_loop_task_feeds_three_pool_tasks_and_every_item_arrives_once, .t
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
     hop_executor_t *producers[] = {hop_loop_executor(&loop)};
     hop_executor_t *receivers[] = {hop_pool_executor(&pool), hop_pool_executor(&pool),
@@ -529,7 +529,7 @@ Test(channel, four_pool_tasks_feed_a_loop_task_through_a_rendezvous_channel, .ti
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
     hop_executor_t *pe = hop_pool_executor(&pool);
     hop_executor_t *producers[] = {pe, pe, pe, pe};
@@ -541,7 +541,7 @@ Test(channel, four_pool_tasks_feed_a_loop_task_through_a_rendezvous_channel, .ti
 
 Test(channel, four_pool_producers_and_four_pool_consumers_lose_and_duplicate_nothing, .timeout = 120) {
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 4, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 4};
     HOP_OK(hop_pool_init(&pool, &options));
     hop_executor_t *pe = hop_pool_executor(&pool);
     hop_executor_t *all[] = {pe, pe, pe, pe};
@@ -712,7 +712,7 @@ static void *race_on_go(void *arg) {
 
 static void send_racing_cancel(size_t capacity, int iterations) {
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
     hop_channel_t c;
     HOP_OK(hop_channel_init(&c, capacity, NULL));

@@ -133,7 +133,7 @@ Test(event, set_from_a_plain_thread_wakes_a_loop_task_and_pool_tasks) {
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
     hop_event_t e;
     HOP_OK(hop_event_init(&e));
@@ -236,7 +236,7 @@ Test(event, a_loop_task_and_a_pool_task_ping_pong_ten_thousand_times_without_a_l
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
     pingpong_t p = {.rounds = 10000};
     HOP_OK(hop_event_init(&p.ping));
@@ -353,7 +353,7 @@ static void *race_on_go(void *arg) {
 Test(event, set_racing_cancel_resumes_each_waiter_exactly_once_with_0_or_ecanceled, .timeout = 240) {
     enum { ITERATIONS = 3000, WAITERS = 3 };
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
     unsigned int seed = 7, woken = 0, cancelled = 0;
     for (int i = 0; i < ITERATIONS; i++) {

@@ -208,7 +208,7 @@ static void *race_task(void *arg) {
 
 Test(example_delayed_value, timeouts_racing_the_timer_end_each_wait_exactly_once, .timeout = 240) {
     hop_pool_t pool;
-    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
     enum { TASKS = 40, ITERATIONS = 50 };
     race_t races[TASKS];
     hop_task_t *tasks[TASKS];
@@ -235,7 +235,7 @@ static void *cancel_race_task(void *arg) {
 
 Test(example_delayed_value, cancels_racing_the_timer_end_each_task_exactly_once, .timeout = 240) {
     hop_pool_t pool;
-    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
     enum { ROUNDS = 400 };
     int done = 0, cancelled = 0;
     for (int i = 0; i < ROUNDS; i++) {

@@ -430,7 +430,7 @@ static void *busy_user(void *arg) {
 Test(example_lazy_service, fifty_tasks_on_a_pool_and_a_loop_share_one_init, .timeout = 120) {
     hop_pool_t pool;
     hop_loop_t loop;
-    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
     factory_t f = make_factory();
@@ -471,7 +471,7 @@ Test(example_lazy_service, fifty_tasks_on_a_pool_and_a_loop_share_one_init, .tim
  * init succeeded, and nobody holds the service after the end. */
 Test(example_lazy_service, ends_racing_users_and_cancels_clean_up_exactly_once, .timeout = 240) {
     hop_pool_t pool;
-    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
     enum { ROUNDS = 60, N = 16 };
     for (int round = 0; round < ROUNDS; round++) {
         factory_t f = make_factory();

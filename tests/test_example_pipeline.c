@@ -13,7 +13,7 @@ static hop_pool_t pool;
 
 static void setup(void) {
     HOP_OK(hop_manual_executor_create(&manual));
-    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
 }
 static void teardown(void) {
     HOP_OK(hop_pool_close(&pool));
@@ -295,7 +295,7 @@ Test(example_pipeline, cancelling_during_an_offload_step_returns_at_once_and_the
     cr_assert_eq(atomic_load(&alive), 1, "the step's input is still in use on the pool");
     sem_post(&release_step);
     HOP_OK(hop_pool_close(&pool)); /* the step has finished */
-    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
     cr_assert_eq(atomic_load(&alive), 0, "the job did not destroy its values");
     cr_assert_eq(atomic_load(&bad_frees), 0);
     cr_assert_eq(atomic_load(&never_calls), 0);
@@ -314,7 +314,7 @@ Test(example_pipeline, an_offload_step_cancelled_before_its_job_starts_never_cal
     atomic_store(&never_calls, 0);
     sem_init(&release_step, 0, 0);
     hop_pool_t one;
-    HOP_OK(hop_pool_init(&one, &(hop_pool_options_t){.threads = 1, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&one, &(hop_pool_options_t){.threads = 1}));
     hop_job_t blocker;
     hop_job_init(&blocker, occupy);
     HOP_OK(hop_pool_submit(&one, &blocker)); /* the only worker is busy */
@@ -395,7 +395,7 @@ Test(example_pipeline, a_step_that_could_not_be_added_makes_the_pipeline_refuse_
 Test(example_pipeline, many_tasks_running_one_pipeline_with_cancels_leak_nothing, .timeout = 240) {
     reset_boxes();
     hop_pool_t tasks_pool;
-    HOP_OK(hop_pool_init(&tasks_pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&tasks_pool, &(hop_pool_options_t){.threads = 2}));
     pipeline_t p;
     pipeline_init(&p, box_free);
     pipeline_then(&p, "inc", box_inc, NULL);
@@ -430,7 +430,7 @@ Test(example_pipeline, many_tasks_running_one_pipeline_with_cancels_leak_nothing
     cr_assert_geq(ok, N * 2 / 3);
     HOP_OK(hop_pool_close(&tasks_pool));
     HOP_OK(hop_pool_close(&pool)); /* abandoned offloads have finished */
-    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
     cr_assert_eq(atomic_load(&alive), 0, "%d values leaked", atomic_load(&alive));
     cr_assert_eq(atomic_load(&bad_frees), 0);
     (void)never_ran;

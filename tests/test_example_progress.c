@@ -13,7 +13,7 @@ static hop_pool_t workers; /* where the jobs run */
 
 static void setup(void) {
     HOP_OK(hop_manual_executor_create(&manual));
-    HOP_OK(hop_pool_init(&workers, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&workers, &(hop_pool_options_t){.threads = 2}));
 }
 static void teardown(void) {
     HOP_OK(hop_pool_close(&workers));
@@ -267,7 +267,7 @@ Test(example_progress, a_result_the_task_no_longer_waits_for_goes_to_the_destruc
     atomic_store(&e.release, 1);
     HOP_OK(hop_pool_close(&workers)); /* the job has finished after this */
     cr_assert_eq(atomic_load(&destroyed), 1);
-    HOP_OK(hop_pool_init(&workers, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&workers, &(hop_pool_options_t){.threads = 2}));
 }
 
 static void *run_without_result(void *arg) {
@@ -335,7 +335,7 @@ static int quick_job(progress_reporter_t *r, void *arg, void **result) {
 
 Test(example_progress, cancels_racing_completions_leave_every_result_with_exactly_one_owner, .timeout = 240) {
     hop_pool_t tasks_pool;
-    HOP_OK(hop_pool_init(&tasks_pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&tasks_pool, &(hop_pool_options_t){.threads = 2}));
     atomic_store(&stress_destroyed, 0);
     enum { N = 300 };
     static stress_t s[N];
@@ -370,5 +370,5 @@ Test(example_progress, cancels_racing_completions_leave_every_result_with_exactl
     cr_assert_eq(delivered + atomic_load(&stress_destroyed) + not_started, N,
                  "%d delivered, %d destroyed, %d never started", delivered, atomic_load(&stress_destroyed),
                  not_started);
-    HOP_OK(hop_pool_init(&workers, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&workers, &(hop_pool_options_t){.threads = 2}));
 }

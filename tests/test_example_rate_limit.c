@@ -189,7 +189,7 @@ Test(example_rate_limit, grants_to_tasks_on_a_pool_and_a_loop_are_at_least_the_i
      .timeout = 120) {
     hop_pool_t pool;
     hop_loop_t loop;
-    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
     rate_limiter_t limiter;
@@ -223,7 +223,7 @@ Test(example_rate_limit, grants_to_tasks_on_a_pool_and_a_loop_are_at_least_the_i
  * the rest keep their spacing. */
 Test(example_rate_limit, cancelling_some_of_many_waiting_callers_keeps_the_rest_spaced, .timeout = 120) {
     hop_pool_t pool;
-    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
     rate_limiter_t limiter;
     HOP_OK(rate_limiter_init(&limiter, 5));
     enum { TASKS = 40 };

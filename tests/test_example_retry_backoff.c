@@ -266,7 +266,7 @@ static void *loop_retry(void *arg) {
 }
 
 Test(example_retry_backoff, loop_tasks_retrying_work_offloaded_to_a_pool_stay_on_their_loop, .timeout = 120) {
-    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
     enum { TASKS = 20 };

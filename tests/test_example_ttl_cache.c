@@ -325,7 +325,7 @@ static void *pool_get(void *arg) {
 Test(example_ttl_cache, fifty_tasks_on_a_two_worker_pool_missing_at_once_cause_exactly_one_fetch,
      .timeout = 120) {
     hop_pool_t pool;
-    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
     source_t s = make_source();
     s.sleep_ms = 100; /* every task arrives while the first fetch sleeps */
     ttl_cache_t cache;
@@ -451,7 +451,7 @@ Test(example_ttl_cache, readers_on_a_pool_and_a_loop_with_invalidations_from_a_t
     atomic_store(&stop_invalidating, 0);
     hop_pool_t pool;
     hop_loop_t loop;
-    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
     HOP_OK(hop_loop_init(&loop, NULL));
     HOP_OK(hop_loop_start(&loop));
     ttl_cache_t cache;

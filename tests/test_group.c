@@ -106,7 +106,7 @@ Test(group, wait_returns_once_every_child_on_the_manual_executor_has_finished) {
 
 Test(group, wait_returns_once_every_child_on_a_pool_has_finished) {
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
     parent_t p = {.executor = hop_pool_executor(&pool), .children = 8};
     hop_task_t *t;
@@ -216,7 +216,7 @@ static void *parent_waits_on_slow_children(void *arg) {
 
 Test(group, cancelling_the_waiting_task_cancels_the_children_and_still_waits_for_them) {
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 3, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 3};
     HOP_OK(hop_pool_init(&pool, &options));
     parent_t p = {.executor = hop_pool_executor(&pool), .children = 2};
     hop_task_t *t;
@@ -505,7 +505,7 @@ static void *stress_parent(void *arg) {
 
 Test(group, failures_and_cancels_racing_children_on_a_pool_never_leave_a_child_behind, .timeout = 280) {
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
     hop_future_t never;
     hop_future_init(&never);

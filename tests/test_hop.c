@@ -29,7 +29,7 @@ static void *which_thread(void *out) {
 
 static void setup(void) {
     pool_closed_by_test = false;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
     for (int i = 0; i < 2; i++) {
         HOP_OK(hop_loop_init(&loops[i], NULL));

@@ -133,7 +133,7 @@ Test(loop, a_started_loop_thread_carries_the_name_from_the_options, .timeout = 3
     HOP_OK(hop_loop_start(&a));
     name_of_thread(&a, name);
     cr_assert_str_eq(name, "hop-loop");
-    hop_loop_options_t options = {.name = "io-17", .batch = 0, .spin_us = -1};
+    hop_loop_options_t options = {.name = "io-17", .batch = 0};
     HOP_OK(hop_loop_init(&b, &options));
     HOP_OK(hop_loop_start(&b));
     name_of_thread(&b, name);
@@ -505,7 +505,7 @@ static void repost_self(hop_job_t *job) {
 
 Test(loop, a_job_that_reposts_itself_forever_does_not_starve_a_uv_timer, .timeout = 30) {
     hop_loop_t loop;
-    hop_loop_options_t options = {.name = NULL, .batch = 64, .spin_us = -1};
+    hop_loop_options_t options = {.name = NULL, .batch = 64};
     HOP_OK(hop_loop_init(&loop, &options));
     static timer_job_t t;
     t = (timer_job_t){.loop = &loop, .timeout_ms = 20};
@@ -616,7 +616,7 @@ Test(loop, after_close_posts_spawns_and_restarts_return_eclosed, .timeout = 30) 
     cr_assert_eq(hop_loop_executor(&loop), &loop.executor, "the struct stays valid");
     hop_loop_stats_t stats;
     HOP_ERR(hop_loop_stats(&loop, &stats), HOP_ECLOSED);
-    HOP_OK(hop_loop_stop(&loop));
+    HOP_ERR(hop_loop_stop(&loop), HOP_ECLOSED);
 }
 
 static hop_loop_t closed_loop;
@@ -791,10 +791,12 @@ Test(loop, bad_input_returns_einval_and_dispatch_outside_a_task_returns_enottask
     hop_job_t job, no_run = {0};
     hop_job_init(&job, never);
     HOP_ERR(hop_loop_init(NULL, NULL), HOP_EINVAL);
-    hop_loop_options_t long_name = {.name = "a-name-longer-than-15", .spin_us = -1};
+    hop_loop_options_t long_name = {.name = "a-name-longer-than-15"};
     HOP_ERR(hop_loop_init(&loop, &long_name), HOP_EINVAL);
-    HOP_ERR(hop_loop_post(&loop, &job), HOP_ECLOSED); /* a failed init leaves a closed loop */
-    hop_loop_options_t bad_spin = {.spin_us = -2};
+    /* a failed init leaves the loop as if never initialised */
+    HOP_ERR(hop_loop_post(&loop, &job), HOP_EINVAL);
+    HOP_ERR(hop_loop_close(&loop), HOP_EINVAL);
+    hop_loop_options_t bad_spin = {.spin_us = -1};
     HOP_ERR(hop_loop_init(&loop, &bad_spin), HOP_EINVAL);
     HOP_ERR(hop_loop_start(NULL), HOP_EINVAL);
     HOP_ERR(hop_loop_run(NULL), HOP_EINVAL);
@@ -912,6 +914,6 @@ static void round_trips(int spin_us) {
     free(p.futures);
 }
 
-Test(loop, round_trips_through_another_thread_complete_without_spinning, .timeout = 30) { round_trips(0); }
+Test(loop, round_trips_through_another_thread_complete_without_spinning, .timeout = 30) { round_trips(HOP_SPIN_NEVER); }
 
 Test(loop, round_trips_through_another_thread_complete_while_spinning, .timeout = 30) { round_trips(200); }

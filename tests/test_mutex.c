@@ -357,7 +357,7 @@ static void *increment_many(void *arg) {
 static void mutual_exclusion_on_pool(unsigned int threads) {
     enum { TASKS = 8, ROUNDS = 2000 };
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = threads, .spin_us = -1};
+    hop_pool_options_t options = {.threads = threads};
     HOP_OK(hop_pool_init(&pool, &options));
     shared_t s = {.rounds = ROUNDS};
     HOP_OK(hop_mutex_init(&s.mutex));

@@ -170,9 +170,9 @@ static void *pool_call(void *arg) {
 Test(once, a_hundred_pool_tasks_calling_at_once_run_an_awaiting_init_exactly_once, .timeout = 120) {
     enum { N = 100 };
     hop_pool_t pool, blocking;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
-    hop_pool_options_t blocking_options = {.threads = 1, .spin_us = 0};
+    hop_pool_options_t blocking_options = {.threads = 1, .spin_us = HOP_SPIN_NEVER};
     HOP_OK(hop_pool_init(&blocking, &blocking_options));
     hop_once_t o = HOP_ONCE_INIT;
     offload_init_t init = {.blocking = hop_pool_executor(&blocking)};
@@ -460,7 +460,7 @@ static void *mixed_call(void *arg) {
 Test(once, many_rounds_of_callers_with_failing_inits_and_cancels_each_end_consistently, .timeout = 240) {
     enum { ROUNDS = 200, N = 24 };
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
     unsigned int seed = 5, total_cancelled = 0, total_failed = 0;
     for (int round = 0; round < ROUNDS; round++) {

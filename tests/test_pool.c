@@ -115,7 +115,7 @@ static void *submit_share(void *arg) {
 
 Test(pool, plain_jobs_submitted_from_several_threads_each_run_exactly_once_on_a_pool_thread, .timeout = 120) {
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
-        start_pool(worker_counts[c], -1);
+        start_pool(worker_counts[c], 0);
         size_t total = (size_t)SUBMITTERS * JOBS_PER_SUBMITTER;
         submitted_jobs = calloc(total, sizeof *submitted_jobs);
         jobs_done = 0;
@@ -302,7 +302,7 @@ Test(pool, the_injection_queue_hands_each_job_to_exactly_one_consumer_in_each_pr
 
 Test(pool, the_injected_count_is_exactly_the_number_of_outside_jobs_once_they_have_run, .timeout = 120) {
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
-        start_pool(worker_counts[c], -1);
+        start_pool(worker_counts[c], 0);
         size_t total = (size_t)SUBMITTERS * JOBS_PER_SUBMITTER;
         submitted_jobs = calloc(total, sizeof *submitted_jobs);
         jobs_done = 0;
@@ -365,7 +365,7 @@ static void *submit_reused(void *arg) {
 
 Test(pool, a_job_record_submitted_again_as_soon_as_it_has_run_runs_once_per_submission, .timeout = 240) {
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
-        start_pool(worker_counts[c], c == 1 ? 0 : -1);
+        start_pool(worker_counts[c], c == 1 ? HOP_SPIN_NEVER : 0);
         memset(reused, 0, sizeof reused);
         pthread_t threads[REUSE_PRODUCERS];
         for (uintptr_t i = 0; i < REUSE_PRODUCERS; i++)
@@ -430,7 +430,7 @@ Test(pool, chains_spilled_by_full_deques_and_outside_submissions_interleave_with
      .timeout = 240) {
     const size_t total = (size_t)SPILL_PRODUCERS * SPILL_OUTER * SPILL_CHILDREN;
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
-        start_pool(worker_counts[c], -1);
+        start_pool(worker_counts[c], 0);
         spilled_children = calloc(total, sizeof *spilled_children);
         jobs_done = spill_refused = 0;
         pthread_t threads[SPILL_PRODUCERS];
@@ -469,7 +469,7 @@ static void note_outside(hop_job_t *job) {
 }
 
 Test(pool, an_outside_job_runs_while_the_only_worker_keeps_making_local_work, .timeout = 60) {
-    start_pool(1, -1);
+    start_pool(1, 0);
     for (int round = 0; round < 200 / STRESS_SCALE; round++) {
         outside_ran = 0;
         hop_job_init(&ping, ping_pong);
@@ -514,7 +514,7 @@ static void wait_until_all_parked(unsigned int workers) {
 }
 
 Test(pool, a_job_submitted_while_every_worker_is_parked_runs, .timeout = 240) {
-    const int spins[] = {0, -1};
+    const int spins[] = {HOP_SPIN_NEVER, 0};
     for (size_t s = 0; s < 2; s++) {
         for (size_t c = 0; c < WORKER_COUNTS; c++) {
             unsigned int n = worker_counts[c];
@@ -566,7 +566,7 @@ static void flood_run(hop_job_t *job) {
 }
 
 Test(pool, a_single_worker_runs_the_oldest_jobs_of_its_batch_while_outside_jobs_keep_coming, .timeout = 120) {
-    start_pool(1, -1);
+    start_pool(1, 0);
     flood_jobs = calloc(FLOOD_JOBS, sizeof *flood_jobs);
     jobs_done = flood_watched_done = flood_done_when_watched = 0;
     /* At most FLOOD_BACKLOG jobs queued, so that the flood lasts until the
@@ -767,7 +767,7 @@ Test(pool, an_outside_job_waits_behind_at_most_62_local_jobs_of_the_only_worker,
 Test(pool, a_submission_racing_a_worker_on_its_way_to_sleep_is_never_lost, .timeout = 240) {
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
         /* No spinning: every worker goes to park right after each job. */
-        start_pool(worker_counts[c], 0);
+        start_pool(worker_counts[c], HOP_SPIN_NEVER);
         for (unsigned int round = 0; round < PARK_RACE_ROUNDS; round++) {
             flag = 0;
             hop_job_t job;
@@ -812,7 +812,7 @@ static void *submit_trickle(void *arg) {
 Test(pool, outside_jobs_pushed_while_a_worker_takes_the_last_one_are_never_stranded, .timeout = 240) {
     const size_t total = (size_t)TRICKLE_PRODUCERS * TRICKLE_JOBS;
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
-        start_pool(worker_counts[c], 0);
+        start_pool(worker_counts[c], HOP_SPIN_NEVER);
         trickle_jobs = calloc(total, sizeof *trickle_jobs);
         jobs_done = 0;
         pthread_t threads[TRICKLE_PRODUCERS];
@@ -838,7 +838,7 @@ Test(pool, outside_jobs_pushed_while_a_worker_takes_the_last_one_are_never_stran
 }
 
 Test(pool, one_submission_to_a_parked_pool_wakes_at_most_two_workers, .timeout = 60) {
-    start_pool(4, 0);
+    start_pool(4, HOP_SPIN_NEVER);
     const int rounds = 100;
     hop_pool_stats_t before, after;
     wait_until_all_parked(4);
@@ -864,7 +864,7 @@ Test(pool, one_submission_to_a_parked_pool_wakes_at_most_two_workers, .timeout =
 
 Test(pool, an_idle_pool_uses_no_cpu_after_its_spin_window, .timeout = 60) {
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
-        start_pool(worker_counts[c], -1);
+        start_pool(worker_counts[c], 0);
         counted_job_t jobs[64];
         jobs_done = 0;
         for (int i = 0; i < 64; i++) {
@@ -902,7 +902,7 @@ static void *double_after_yields(void *arg) {
 Test(pool, tasks_spawned_on_the_pool_run_there_and_can_be_joined, .timeout = 60) {
     enum { TASKS = 200 };
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
-        start_pool(worker_counts[c], -1);
+        start_pool(worker_counts[c], 0);
         task_misplaced = 0;
         hop_task_t *tasks[TASKS];
         for (uintptr_t i = 0; i < TASKS; i++)
@@ -949,7 +949,7 @@ static void *fib(void *arg) {
 
 Test(pool, fork_join_fib_20_with_a_task_per_call_gives_the_right_answer, .timeout = 240) {
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
-        start_pool(worker_counts[c], -1);
+        start_pool(worker_counts[c], 0);
         fib_errors = 0;
         hop_task_t *root;
         HOP_OK(hop_task_spawn(hop_pool_executor(&pool), fib, (void *)(intptr_t)20, &fib_options, &root));
@@ -1011,7 +1011,7 @@ Test(pool, tasks_move_in_and_out_of_the_pool_with_dispatch, .timeout = 120) {
     enum { TASKS = 16 };
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
         start_manual();
-        start_pool(worker_counts[c], -1);
+        start_pool(worker_counts[c], 0);
         task_misplaced = 0;
         hop_task_t *tasks[TASKS];
         for (uintptr_t i = 0; i < TASKS; i++) {
@@ -1042,7 +1042,7 @@ static void *yield_until_flag(void *arg) {
 }
 
 Test(pool, a_yielding_task_lets_jobs_queued_behind_it_run_on_a_single_worker, .timeout = 60) {
-    start_pool(1, -1);
+    start_pool(1, 0);
     flag = 0;
     yielder_spins = 0;
     hop_task_t *task;
@@ -1075,7 +1075,7 @@ static void submit_fanout(hop_job_t *job) {
 
 Test(pool, a_worker_submitting_10000_jobs_overflows_its_deque_and_every_job_runs_once, .timeout = 120) {
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
-        start_pool(worker_counts[c], -1);
+        start_pool(worker_counts[c], 0);
         memset(fanout_jobs, 0, sizeof fanout_jobs);
         jobs_done = fanout_refused = 0;
         hop_job_t outer;
@@ -1135,7 +1135,7 @@ static void queue_then_block(hop_job_t *job) {
 
 Test(pool, idle_workers_steal_the_queued_jobs_of_a_blocked_worker, .timeout = 120) {
     for (size_t c = 1; c < WORKER_COUNTS; c++) {
-        start_pool(worker_counts[c], -1);
+        start_pool(worker_counts[c], 0);
         memset(behind, 0, sizeof behind);
         jobs_done = 0;
         blocker = (blocker_t){.until = &jobs_done, .value = QUEUED_BEHIND};
@@ -1172,7 +1172,7 @@ static void fill_lifo_then_block(hop_job_t *job) {
 }
 
 Test(pool, a_job_in_the_lifo_slot_of_a_blocked_worker_runs_on_another_worker, .timeout = 120) {
-    const int spins[] = {0, -1, 1000};
+    const int spins[] = {HOP_SPIN_NEVER, 0, 1000};
     for (size_t s = 0; s < 3; s++) {
         for (size_t c = 1; c < WORKER_COUNTS; c++) {
             start_pool(worker_counts[c], spins[s]);
@@ -1237,7 +1237,7 @@ static void *open_gates_once_closing(void *arg) {
 
 Test(pool, close_waits_for_suspended_tasks_and_then_refuses_everything, .timeout = 120) {
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
-        start_pool(worker_counts[c], -1);
+        start_pool(worker_counts[c], 0);
         hop_task_t *tasks[GATED];
         for (uintptr_t i = 0; i < GATED; i++) {
             hop_future_init(&gates[i]);
@@ -1276,7 +1276,7 @@ Test(pool, close_waits_for_suspended_tasks_and_then_refuses_everything, .timeout
         HOP_ERR(hop_pool_close(&pool), HOP_EALREADY);
         cr_assert_eq(hop_pool_size(&pool), 0);
         hop_pool_stats_t stats;
-        HOP_ERR(hop_pool_stats(&pool, &stats), HOP_EINVAL);
+        HOP_ERR(hop_pool_stats(&pool, &stats), HOP_ECLOSED);
     }
     hop_stack_stats_t stats;
     hop_stack_stats(&stats);
@@ -1332,7 +1332,7 @@ static void *notice_close(void *arg) {
 
 Test(pool, close_runs_every_job_it_accepted_and_drops_none, .timeout = 120) {
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
-        start_pool(worker_counts[c], -1);
+        start_pool(worker_counts[c], 0);
         memset(chained, 0, sizeof chained);
         close_begun = 0;
         for (int i = 0; i < CLOSE_JOBS; i++) {
@@ -1386,7 +1386,7 @@ static void *race_close(void *arg) {
 
 Test(pool, submissions_racing_close_either_run_once_or_are_refused, .timeout = 120) {
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
-        start_pool(worker_counts[c], -1);
+        start_pool(worker_counts[c], 0);
         memset(racers, 0, sizeof racers);
         jobs_done = 0;
         pthread_t threads[RACERS];
@@ -1418,7 +1418,7 @@ static racer_t close_racers[CLOSE_RACERS];
 Test(pool, repeated_closes_racing_many_outside_producers_run_every_accepted_job_once, .timeout = 240) {
     for (int round = 0; round < CLOSE_ROUNDS; round++) {
         unsigned int n = worker_counts[round % WORKER_COUNTS];
-        start_pool(n, round % 2 ? 0 : -1);
+        start_pool(n, round % 2 ? HOP_SPIN_NEVER : 0);
         memset(close_racers, 0, sizeof close_racers);
         pthread_t threads[CLOSE_RACERS];
         for (int i = 0; i < CLOSE_RACERS; i++)
@@ -1456,7 +1456,7 @@ static void *close_from_task(void *arg) {
 }
 
 Test(pool, closing_from_a_worker_or_a_task_on_the_pool_is_refused_and_changes_nothing, .timeout = 60) {
-    start_pool(2, -1);
+    start_pool(2, 0);
     flag = 0;
     hop_job_t job;
     hop_job_init(&job, close_from_job);
@@ -1495,7 +1495,7 @@ static void *leave_then_try_to_return(void *arg) {
 
 Test(pool, a_task_that_left_the_pool_is_not_waited_for_and_cannot_come_back_after_close, .timeout = 60) {
     start_manual();
-    start_pool(2, -1);
+    start_pool(2, 0);
     flag = returned_home = 0;
     hop_task_t *task;
     HOP_OK(hop_task_spawn(hop_pool_executor(&pool), leave_then_try_to_return, NULL, NULL, &task));
@@ -1512,10 +1512,10 @@ Test(pool, a_task_that_left_the_pool_is_not_waited_for_and_cannot_come_back_afte
 /* ---- Arguments, names, sizes -------------------------------------------------------------- */
 
 Test(pool, bad_arguments_are_refused_with_einval, .timeout = 30) {
-    hop_pool_options_t options = {.threads = 1025, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 1025};
     HOP_ERR(hop_pool_init(NULL, NULL), HOP_EINVAL);
     HOP_ERR(hop_pool_init(&pool, &options), HOP_EINVAL);
-    options = (hop_pool_options_t){.threads = 1, .spin_us = -2};
+    options = (hop_pool_options_t){.threads = 1, .spin_us = -1};
     HOP_ERR(hop_pool_init(&pool, &options), HOP_EINVAL);
 
     hop_pool_t never = {0};
@@ -1531,7 +1531,7 @@ Test(pool, bad_arguments_are_refused_with_einval, .timeout = 30) {
     HOP_ERR(hop_pool_stats(NULL, &stats), HOP_EINVAL);
     HOP_ERR(hop_pool_stats(&never, &stats), HOP_EINVAL);
 
-    start_pool(1, -1);
+    start_pool(1, 0);
     HOP_ERR(hop_pool_submit(&pool, NULL), HOP_EINVAL);
     hop_job_t no_run = {0};
     HOP_ERR(hop_pool_submit(&pool, &no_run), HOP_EINVAL);
@@ -1552,7 +1552,7 @@ static void note_name(hop_job_t *job) {
 }
 
 static void collect_names(const char *prefix, int jobs) {
-    hop_pool_options_t options = {.threads = 4, .name = prefix, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 4, .name = prefix};
     HOP_OK(hop_pool_init(&pool, &options));
     hop_job_t job[8];
     names_seen = 0;
@@ -1572,14 +1572,20 @@ Test(pool, workers_are_named_after_the_prefix_and_their_index, .timeout = 30) {
         cr_assert_eq(sscanf(names[i], "hop-pool-%u%c", &index, &rest), 1, "thread name \"%s\"", names[i]);
         cr_assert_lt(index, 4, "thread name \"%s\"", names[i]);
     }
-    collect_names("0123456789abcdef", 1);
-    cr_assert_eq(strncmp(names[0], "0123456789-", 11), 0, "prefixes are cut to 10 bytes: \"%s\"", names[0]);
+    collect_names("0123456789", 1);
+    cr_assert_eq(strncmp(names[0], "0123456789-", 11), 0, "a 10-byte prefix is kept whole: \"%s\"", names[0]);
     cr_assert_leq(strlen(names[0]), 15);
+}
+
+Test(pool, a_name_prefix_longer_than_10_bytes_is_refused_not_cut, .timeout = 30) {
+    hop_pool_options_t options = {.threads = 1, .name = "0123456789a"};
+    HOP_ERR(hop_pool_init(&pool, &options), HOP_EINVAL);
+    cr_assert_eq(hop_pool_size(&pool), 0);
 }
 
 Test(pool, a_closed_pool_can_be_initialised_again, .timeout = 30) {
     for (int round = 0; round < 3; round++) {
-        start_pool(2, -1);
+        start_pool(2, 0);
         flag = 0;
         hop_job_t job;
         hop_job_init(&job, set_flag);

@@ -213,7 +213,7 @@ static void *limited_work(void *arg) {
 Test(semaphore, at_most_three_of_sixteen_pool_tasks_hold_a_permit_at_once, .timeout = 120) {
     enum { TASKS = 16, ROUNDS = 1000, LIMIT = 3 };
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 4, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 4};
     HOP_OK(hop_pool_init(&pool, &options));
     limit_t l = {.rounds = ROUNDS};
     HOP_OK(hop_semaphore_init(&l.semaphore, LIMIT, LIMIT));
@@ -332,7 +332,7 @@ static void *race_on_go(void *arg) {
 Test(semaphore, release_racing_cancel_conserves_every_permit, .timeout = 240) {
     enum { ITERATIONS = 3000 };
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
     hop_semaphore_t s;
     HOP_OK(hop_semaphore_init(&s, 0, 1));

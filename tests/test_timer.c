@@ -262,7 +262,7 @@ static void *pool_task_starts_timer(void *arg) {
 
 Test(timer, a_pool_task_timer_fires_on_the_hop_timer_thread) {
     hop_pool_t pool;
-    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2, .spin_us = -1}));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
     probe_t p = {0};
     hop_task_t *task;
     HOP_OK(hop_task_spawn(hop_pool_executor(&pool), pool_task_starts_timer, &p, NULL, &task));

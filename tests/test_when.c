@@ -561,7 +561,7 @@ static void job_complete_3(hop_job_t *job) {
 
 Test(when, completions_from_threads_and_pool_workers_race_the_end_of_the_wait, .timeout = 280) {
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
     sem_init(&round_go, 0, 0);
     sem_init(&round_done, 0, 0);

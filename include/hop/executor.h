@@ -13,11 +13,20 @@
 #ifndef HOP_EXECUTOR_H
 #define HOP_EXECUTOR_H
 
+#include <limits.h>
+
 #include "hop/common.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* For the spin_us option of hop's executors (hop_pool_options_t,
+ * hop_loop_options_t): an idle thread never spins, it blocks at once (best
+ * when other threads keep every CPU busy). 0 there means the default, as in
+ * every options struct; -1 is not "never" (hop's -1 elsewhere means
+ * "forever"), it is refused with HOP_EINVAL. */
+#define HOP_SPIN_NEVER INT_MIN
 
 typedef void (*hop_job_fn)(hop_job_t *job);
 

@@ -17,7 +17,10 @@
  * on the loop (hop_loop_post, hop_dispatch_to_loop).
  *
  * The struct is caller-allocated like libuv's handles: after hop_loop_close()
- * it stays valid and every submit to it returns HOP_ECLOSED. */
+ * it stays valid and every submit to it returns HOP_ECLOSED. A loop that was
+ * never initialised (zeroed, or its init failed) is refused with HOP_EINVAL
+ * by every call but hop_loop_init. The README's "Errors" section has the
+ * rules every hop type follows. */
 #ifndef HOP_LOOP_H
 #define HOP_LOOP_H
 
@@ -43,9 +46,10 @@ struct hop_loop_options_s {
     unsigned int batch;     /* inbox jobs run per wake-up before I/O gets a turn; 0: 256 */
     int spin_us;            /* how long the loop thread polls its inbox before blocking in
                                libuv while it waits for offloaded work (it owns tasks and
-                               has nothing to run); -1: default, 50 (about what waking a
-                               thread blocked in epoll costs where idle CPUs halt, as on
-                               VMs: about 40 us); 0: never */
+                               has nothing to run), in microseconds; 0: the default, 50
+                               (about what waking a thread blocked in epoll costs where
+                               idle CPUs halt, as on VMs: about 40 us); HOP_SPIN_NEVER:
+                               block at once */
 };
 
 struct hop_loop_s {
@@ -64,11 +68,12 @@ struct hop_loop_stats_s {
 
 /* hop_loop_init: creates the loop (its uv_loop_t, inbox and async handle);
  * nothing runs until hop_loop_start or hop_loop_run, but jobs may be posted
- * and tasks spawned onto it already. options may be NULL. Not thread-safe
- * against other use of the same loop. Returns 0; HOP_EINVAL (NULL loop, a
- * name longer than 15 bytes, spin_us below -1); HOP_ENOMEM; HOP_EAGAIN (libuv
- * could not create the loop). On failure the loop is left closed: submits to
- * it return HOP_ECLOSED. */
+ * and tasks spawned onto it already. options may be NULL; a zeroed options
+ * struct gives the same defaults. Not thread-safe against other use of the
+ * same loop. Returns 0; HOP_EINVAL (NULL loop, a name longer than 15 bytes,
+ * a negative spin_us other than HOP_SPIN_NEVER); HOP_ENOMEM; HOP_EAGAIN
+ * (libuv could not create the loop). On failure the loop is left as if never
+ * initialised: every call on it but init returns HOP_EINVAL. */
 HOP_EXTERN int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options);
 
 /* hop_loop_start: runs the loop on a new thread until hop_loop_close.
@@ -86,9 +91,10 @@ HOP_EXTERN int hop_loop_run(hop_loop_t *loop);
 /* hop_loop_stop: makes hop_loop_run return after the job in progress; queued
  * work stays queued for the next run (tasks on the loop stay suspended).
  * A stop requested while no hop_loop_run is running makes the next one
- * return at once. Any thread; never blocks. Returns 0 or HOP_EINVAL.
+ * return at once. Any thread; never blocks. Returns 0, HOP_EINVAL (NULL or
+ * never initialised) or HOP_ECLOSED (the loop is closed).
  * A started loop (hop_loop_start) ignores it: hop_loop_close stops it, and
- * so does hop_run's loop, which ends when its tasks have. A closed loop: 0. */
+ * so does hop_run's loop, which ends when its tasks have. */
 HOP_EXTERN int hop_loop_stop(hop_loop_t *loop);
 
 /* hop_loop_close: shuts the loop down: refuses new work (HOP_ECLOSED) while
@@ -130,7 +136,8 @@ HOP_EXTERN int hop_loop_post(hop_loop_t *loop, hop_job_t *job);
 HOP_EXTERN hop_loop_t *hop_loop_current(void);
 
 /* hop_loop_stats: counters since hop_loop_init, each read atomically (not
- * one snapshot). Any thread. Returns 0; HOP_EINVAL (NULL argument);
+ * one snapshot). Any thread, also while another thread closes the loop.
+ * Returns 0; HOP_EINVAL (NULL argument, a loop never initialised);
  * HOP_ECLOSED (the counters went with the loop: *stats is zeroed). */
 HOP_EXTERN int hop_loop_stats(const hop_loop_t *loop, hop_loop_stats_t *stats);
 

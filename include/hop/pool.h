@@ -32,12 +32,14 @@ typedef struct hop_pool_stats_s hop_pool_stats_t;
 
 struct hop_pool_options_s {
     unsigned int threads;   /* 0: one per CPU this process may run on (its affinity mask) */
-    const char *name;       /* thread name prefix, at most 10 bytes used; NULL: "hop-pool" */
-    int spin_us;            /* how long an idle worker searches before parking;
-                               -1: the default, 50 (about what waking a parked worker
-                               costs where idle CPUs halt, as on VMs: up to 45 us);
-                               0: never spin (best when other threads keep every CPU
-                               busy) */
+    const char *name;       /* thread name prefix, at most 10 bytes (threads are named
+                               "<prefix>-<index>", and the system allows 15 bytes);
+                               NULL: "hop-pool" */
+    int spin_us;            /* how long an idle worker searches before parking, in
+                               microseconds; 0: the default, 50 (about what waking a
+                               parked worker costs where idle CPUs halt, as on VMs: up
+                               to 45 us); HOP_SPIN_NEVER: park at once (best when other
+                               threads keep every CPU busy) */
 };
 
 struct hop_pool_s {
@@ -60,11 +62,13 @@ struct hop_pool_stats_s {
                                worker takes them: jobs still queued are not yet */
 };
 
-/* hop_pool_init: starts the pool's threads. options may be NULL (defaults).
+/* hop_pool_init: starts the pool's threads. options may be NULL; a zeroed
+ * options struct gives the same defaults.
  * Any thread; pool must not be in use (a closed pool may be initialised
  * again). The threads take no asynchronous signals (they are blocked there,
  * faults excepted), so those reach the application's own threads.
- * Returns 0; HOP_EINVAL (NULL pool, threads above 1024, spin_us below -1);
+ * Returns 0; HOP_EINVAL (NULL pool, threads above 1024, a negative spin_us
+ * other than HOP_SPIN_NEVER, a name longer than 10 bytes);
  * HOP_ENOMEM; HOP_EAGAIN (the system refused a thread: nothing is left
  * running). */
 HOP_EXTERN int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options);
@@ -107,9 +111,9 @@ HOP_EXTERN int hop_pool_close(hop_pool_t *pool);
 HOP_EXTERN unsigned int hop_pool_size(const hop_pool_t *pool);
 
 /* hop_pool_stats: counters since hop_pool_init, summed over the workers
- * (not one snapshot). Any thread while the pool is open (not concurrently
- * with hop_pool_close). Returns 0, or HOP_EINVAL (NULL argument, a pool
- * never initialised or closed). */
+ * (not one snapshot). Any thread, also while another thread closes the pool.
+ * Returns 0; HOP_EINVAL (NULL argument, a pool never initialised);
+ * HOP_ECLOSED (the counters went with the pool: *stats is zeroed). */
 HOP_EXTERN int hop_pool_stats(const hop_pool_t *pool, hop_pool_stats_t *stats);
 
 #ifdef __cplusplus
