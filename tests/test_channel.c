@@ -261,11 +261,11 @@ Test(channel, close_wakes_waiting_receivers_with_eclosed) {
     HOP_OK(hop_channel_destroy(&c));
 }
 
-Test(channel, closing_a_closed_channel_returns_eclosed) {
+Test(channel, closing_a_closed_channel_returns_ealready) {
     hop_channel_t c;
     HOP_OK(hop_channel_init(&c, 1, NULL));
     HOP_OK(hop_channel_close(&c));
-    HOP_ERR(hop_channel_close(&c), HOP_ECLOSED);
+    HOP_ERR(hop_channel_close(&c), HOP_EALREADY);
     cr_assert(hop_channel_is_closed(&c));
     HOP_OK(hop_channel_destroy(&c));
 }

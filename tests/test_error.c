@@ -31,9 +31,15 @@ Test(error, errno_backed_codes_match_libuv_style_negative_errno) {
 }
 
 Test(error, unknown_codes_get_a_generic_message_not_a_crash) {
-    cr_assert_str_eq(hop_strerror(0), "unknown error");
     cr_assert_str_eq(hop_strerror(12345), "unknown error");
+    cr_assert_str_eq(hop_strerror(-99999), "unknown error");
     cr_assert_str_eq(hop_err_name(-99999), "HOP_UNKNOWN");
+    cr_assert_str_eq(hop_err_name(12345), "HOP_UNKNOWN");
+}
+
+Test(error, success_has_a_name_and_a_message_that_do_not_read_like_a_failure) {
+    cr_assert_str_eq(hop_err_name(0), "HOP_OK");
+    cr_assert_str_eq(hop_strerror(0), "success");
 }
 
 Test(error, out_of_memory_message_names_the_mapping_limit) {

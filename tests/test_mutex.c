@@ -167,7 +167,7 @@ Test(mutex, unlock_hands_the_mutex_to_the_head_waiter_so_even_the_unlocking_task
     cr_assert_eq(hop_manual_executor_run_one(manual), 1, "the holder resumes, unlocks, tries again");
     HOP_OK(h.unlock_rc);
     cr_assert(h.locked_after_unlock, "ownership moved to the waiter at the unlock");
-    HOP_ERR(h.relock_rc, HOP_EBUSY);
+    HOP_ERR(h.relock_rc, HOP_EAGAIN);
     cr_assert_eq(hop_task_state(tl), HOP_TASK_SUSPENDED, "the new owner has not run yet");
     cr_assert(hop_mutex_is_locked(&m));
     hop_manual_executor_run_all(manual, 0);
@@ -247,7 +247,7 @@ static void *lock_twice(void *arg) {
     return NULL;
 }
 
-Test(mutex, locking_a_mutex_the_task_already_holds_returns_edeadlk_and_try_lock_ebusy) {
+Test(mutex, locking_a_mutex_the_task_already_holds_returns_edeadlk_and_try_lock_eagain) {
     hop_mutex_t m;
     HOP_OK(hop_mutex_init(&m));
     calls_t c = {.mutex = &m};
@@ -256,7 +256,7 @@ Test(mutex, locking_a_mutex_the_task_already_holds_returns_edeadlk_and_try_lock_
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE, "no self-deadlock");
     HOP_OK(c.rc[0]);
     HOP_ERR(c.rc[1], HOP_EDEADLK);
-    HOP_ERR(c.rc[2], HOP_EBUSY);
+    HOP_ERR(c.rc[2], HOP_EAGAIN);
     HOP_OK(c.rc[3]);
     cr_assert_not(hop_mutex_is_locked(&m));
     hop_task_unref(t);

@@ -124,6 +124,21 @@ Test(timer, stopping_a_timer_never_started_returns_ealready) {
     HOP_ERR(hop_timer_stop(&timer), HOP_EALREADY);
 }
 
+Test(timer, an_initialised_timer_fires_and_init_makes_a_fired_timer_never_started_again) {
+    probe_t p;
+    memset(&p, 0xa5, sizeof p); /* garbage, as from malloc: init must not need zeroed memory */
+    p.fired = 0;
+    p.order = NULL;
+    HOP_OK(hop_timer_init(&p.timer));
+    HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY);
+    HOP_OK(hop_timer_start(&p.timer, 0, probe_fn, &p));
+    cr_assert(wait_for(&p.fired, 1, 5000));
+    HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY);
+    HOP_OK(hop_timer_init(&p.timer));
+    HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY); /* never started */
+    HOP_ERR(hop_timer_init(NULL), HOP_EINVAL);
+}
+
 Test(timer, bad_arguments_return_einval) {
     hop_timer_t timer = {0};
     probe_t p = {0};

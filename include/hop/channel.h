@@ -119,8 +119,8 @@ HOP_EXTERN int hop_channel_try_receive(hop_channel_t *channel, void **item);
 /* hop_channel_close: closes channel (see the top of this header): later and
  * waiting sends fail with HOP_ECLOSED, receives drain the buffer, then fail
  * with HOP_ECLOSED. Any thread; never suspends (O(waiters)).
- * Returns 0; HOP_ECLOSED (already closed: nothing changed, so "closed" is
- * what every call on a closed channel reports); HOP_EINVAL. */
+ * Returns 0; HOP_EALREADY (already closed: nothing changed; a second close
+ * of any hop object reports this); HOP_EINVAL. */
 HOP_EXTERN int hop_channel_close(hop_channel_t *channel);
 
 /* hop_channel_is_closed: whether hop_channel_close() has been called (items

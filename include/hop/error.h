@@ -54,11 +54,14 @@ typedef enum {
 #undef HOP__ERRNO_ENUM
 } hop_errno_t;
 
-/* hop_strerror: a static English message for a HOP_E* code; "unknown error"
- * for anything else. Any thread; never fails; the string is never freed. */
+/* hop_strerror: a static English message for a HOP_E* code, "success" for 0,
+ * "unknown error" for anything else. Any thread; never fails; the string is
+ * never freed. */
 HOP_EXTERN const char *hop_strerror(int error);
 
-/* hop_err_name: the code's name ("HOP_EINVAL"), or "HOP_UNKNOWN". Any thread. */
+/* hop_err_name: the code's name ("HOP_EINVAL"), "HOP_OK" for 0 (so a log of
+ * a call's result never reads like a failure when it succeeded), or
+ * "HOP_UNKNOWN". Any thread. */
 HOP_EXTERN const char *hop_err_name(int error);
 
 #ifdef __cplusplus

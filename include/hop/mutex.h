@@ -71,8 +71,9 @@ HOP_EXTERN int hop_mutex_lock(hop_mutex_t *mutex);
 
 /* hop_mutex_try_lock: takes mutex for the current task if nobody holds it
  * and nobody waits; never suspends. Task only (the owner is a task).
- * Returns 0 (the task owns mutex); HOP_EBUSY (held, by another task or by
- * this one); HOP_EINVAL; HOP_ENOTTASK. */
+ * Returns 0 (the task owns mutex); HOP_EAGAIN (held, by another task or by
+ * this one, or handed to a waiter: like every hop try-operation that would
+ * have to wait); HOP_EINVAL; HOP_ENOTTASK. */
 HOP_EXTERN int hop_mutex_try_lock(hop_mutex_t *mutex);
 
 /* hop_mutex_unlock: releases mutex, handing it to the longest waiting task

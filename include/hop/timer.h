@@ -32,10 +32,10 @@ typedef void (*hop_timer_fn)(hop_timer_t *timer, void *arg);
 
 struct hop_timer_s {
     /* private: caller-allocated, intrusive (starting a timer allocates only
-     * when its clock's heap must grow). Zero it before its first start
-     * (hop_timer_t timer = {0}, or memset): a zeroed timer is "never
-     * started". hop uses the fields under the lock of the clock the timer
-     * is bound to. */
+     * when its clock's heap must grow). Initialise it with hop_timer_init()
+     * before its first start, or zero it (hop_timer_t timer = {0}): a zeroed
+     * timer is an initialised one, "never started". hop uses the fields
+     * under the lock of the clock the timer is bound to. */
     uint64_t deadline_ns;
     uint64_t seq;      /* start order on its clock: equal deadlines fire FIFO */
     size_t heap_index;
@@ -49,10 +49,17 @@ struct hop_timer_s {
  * deadline uses. Any thread. */
 HOP_EXTERN uint64_t hop_time_now_ns(void);
 
+/* hop_timer_init: makes timer "never started", the same as zeroing it.
+ * Not while the timer is started and has not fired (stop it first: its clock
+ * still holds it). A timer needs no destroy: once it has fired or been
+ * stopped, its memory is the caller's again. Any thread.
+ * Returns 0, or HOP_EINVAL (NULL). */
+HOP_EXTERN int hop_timer_init(hop_timer_t *timer);
+
 /* hop_timer_start: fn(timer, arg) runs once, timeout_ms milliseconds from now
  * or a little later, on the loop thread (if called on a hop loop's thread)
  * or on the timer service's thread (anywhere else). timer is caller-allocated,
- * zeroed before its first start (hop_timer_t timer = {0}), and must stay
+ * initialised before its first start (hop_timer_init(), or zeroed), and must stay
  * valid until fn has returned or hop_timer_stop() returned. A start may not
  * race a stop of the same timer. fn may restart its own timer (the timer is
  * no longer pending once fn is called, so the start is accepted, on the

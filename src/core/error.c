@@ -3,6 +3,8 @@
 
 const char *hop_strerror(int error) {
     switch (error) {
+    case 0:
+        return "success";
 #define HOP__STRERROR_CASE(name, value, message) \
     case HOP_##name:                             \
         return message;
@@ -15,6 +17,8 @@ const char *hop_strerror(int error) {
 
 const char *hop_err_name(int error) {
     switch (error) {
+    case 0:
+        return "HOP_OK";
 #define HOP__ERR_NAME_CASE(name, value, message) \
     case HOP_##name:                             \
         return "HOP_" #name;

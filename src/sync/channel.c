@@ -301,7 +301,7 @@ int hop_channel_close(hop_channel_t *channel) {
     hop__spinlock_lock(hop__channel_spin(channel));
     if (hop__channel_closed(channel)) {
         hop__spinlock_unlock(hop__channel_spin(channel));
-        return HOP_ECLOSED;
+        return HOP_EALREADY;
     }
     hop__atomic_store_uint(&channel->closed, 1u);
     /* Waiting receivers imply an empty buffer: nothing left for them. */

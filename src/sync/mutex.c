@@ -140,7 +140,7 @@ int hop_mutex_try_lock(hop_mutex_t *mutex) {
     hop__spinlock_lock(hop__mutex_spin(mutex));
     bool taken = hop__mutex_take_if_free(mutex, self);
     hop__spinlock_unlock(hop__mutex_spin(mutex));
-    return taken ? 0 : HOP_EBUSY;
+    return taken ? 0 : HOP_EAGAIN;
 }
 
 int hop_mutex_unlock(hop_mutex_t *mutex) {

@@ -370,6 +370,13 @@ static int hop__timer_service_start(void) {
 
 /* ---- public API -------------------------------------------------------- */
 
+int hop_timer_init(hop_timer_t *timer) {
+    if (!timer)
+        return HOP_EINVAL;
+    memset(timer, 0, sizeof *timer);
+    return 0;
+}
+
 int hop_timer_start(hop_timer_t *timer, int64_t timeout_ms, hop_timer_fn fn, void *arg) {
     if (!timer || !fn || timeout_ms < 0)
         return HOP_EINVAL;
