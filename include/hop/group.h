@@ -66,8 +66,9 @@ struct hop_group_s {
     hop_awaitable_t *waiter;
 };
 
-/* hop_group_init: makes group empty and open. Not thread-safe against other
- * use of the same group. Returns 0 or HOP_EINVAL (NULL). */
+/* hop_group_init: makes group empty and open; all-zero memory is the same
+ * (a zeroed group is an initialised one). Not thread-safe against other use
+ * of the same group. Returns 0 or HOP_EINVAL (NULL). */
 HOP_EXTERN int hop_group_init(hop_group_t *group);
 
 /* hop_group_spawn: spawns a child task running fn(arg, &result) on executor
@@ -78,9 +79,9 @@ HOP_EXTERN int hop_group_init(hop_group_t *group);
  * (from outside a task too, and from the group's own children) while the
  * group is open; does not suspend. The child's index for hop_group_status()
  * is the number of children spawned before it.
- * Returns 0; HOP_EINVAL (NULL group, executor or fn); HOP_ECLOSED (the group
- * takes no more children: a child failed, the waiting task was cancelled, or
- * the wait is over; nothing was spawned); HOP_ENOMEM; and hop_task_spawn()'s
+ * Returns 0; HOP_EINVAL (NULL group, executor or fn; a destroyed group);
+ * HOP_ECLOSED (the group takes no more children: a child failed, the waiting
+ * task was cancelled, or the wait is over; nothing was spawned); HOP_ENOMEM; and hop_task_spawn()'s
  * errors (nothing was spawned). On error *task is set to NULL. */
 HOP_EXTERN int hop_group_spawn(hop_group_t *group, hop_executor_t *executor, hop_group_fn fn, void *arg,
                                const hop_task_options_t *options, hop_task_t **task);
@@ -94,8 +95,8 @@ HOP_EXTERN int hop_group_spawn(hop_group_t *group, hop_executor_t *executor, hop
  * any more, and then returns HOP_ECANCELED (HOP_ETIMEDOUT). A group with no
  * children returns 0 at once. Calling it again after it returned gives the
  * same answer without waiting.
- * Task only; suspends. Errors: HOP_EINVAL (NULL); HOP_ENOTTASK (not in a
- * task: nothing changed); HOP_EBUSY (another task is waiting for group);
+ * Task only; suspends. Errors: HOP_EINVAL (NULL, destroyed); HOP_ENOTTASK
+ * (not in a task: nothing changed); HOP_EBUSY (another task is waiting for group);
  * HOP_EDEADLK (called from one of the group's own children, which the wait
  * would wait for). */
 HOP_EXTERN int hop_group_wait(hop_group_t *group);
@@ -104,7 +105,7 @@ HOP_EXTERN int hop_group_wait(hop_group_t *group);
  * as a failure would, without making one: hop_group_wait() then returns 0
  * unless a child failed (asyncio has no such call; trio's
  * nursery.cancel_scope.cancel() is the model). Any thread. Returns 0, or
- * HOP_EINVAL (NULL). */
+ * HOP_EINVAL (NULL, destroyed). */
 HOP_EXTERN int hop_group_cancel(hop_group_t *group);
 
 /* hop_group_size: how many children have been spawned into group. Any
@@ -123,8 +124,10 @@ HOP_EXTERN int hop_group_status(const hop_group_t *group, size_t index, void **r
 /* hop_group_destroy: releases the group's records and its references to the
  * children's tasks (running their result destructors if nobody else holds
  * one). Only once every child has finished, normally after hop_group_wait().
- * Any thread. Returns 0; HOP_EINVAL (NULL); HOP_EBUSY (a child is still
- * running or a task is waiting: nothing changed). */
+ * Later calls on group return HOP_EINVAL (size: 0) until it is initialised
+ * again. Any thread. Returns 0; HOP_EINVAL (NULL, or destroyed already);
+ * HOP_EBUSY (a child is still running or a task is waiting: nothing
+ * changed). */
 HOP_EXTERN int hop_group_destroy(hop_group_t *group);
 
 #ifdef __cplusplus

@@ -36,7 +36,9 @@
 #include "hop/group.h"
 #include "core/task_internal.h"
 
-enum { HOP__GROUP_OPEN = 0, HOP__GROUP_CLOSED = 1, HOP__GROUP_DONE = 2 };
+/* DESTROYED: after hop_group_destroy, every call but init refuses the group
+ * (HOP_EINVAL), as for a destroyed mutex: all zero is OPEN, not it. */
+enum { HOP__GROUP_OPEN = 0, HOP__GROUP_CLOSED = 1, HOP__GROUP_DONE = 2, HOP__GROUP_DESTROYED = 3 };
 
 typedef struct hop__group_child_s hop__group_child_t;
 struct hop__group_child_s {
@@ -156,9 +158,10 @@ int hop_group_spawn(hop_group_t *group, hop_executor_t *executor, hop_group_fn f
 
     hop__group_lock(group);
     if (group->state != HOP__GROUP_OPEN) {
+        int err = group->state == HOP__GROUP_DESTROYED ? HOP_EINVAL : HOP_ECLOSED;
         hop__group_unlock(group);
         free(c);
-        return HOP_ECLOSED;
+        return err;
     }
     /* Counted before it exists: the group cannot finish under this spawn. */
     group->running++;
@@ -194,6 +197,11 @@ int hop_group_spawn(hop_group_t *group, hop_executor_t *executor, hop_group_fn f
 
 int hop_group_cancel(hop_group_t *group) {
     if (!group)
+        return HOP_EINVAL;
+    hop__group_lock(group);
+    bool destroyed = group->state == HOP__GROUP_DESTROYED;
+    hop__group_unlock(group);
+    if (destroyed)
         return HOP_EINVAL;
     hop__group_close(group, 0);
     return 0;
@@ -296,6 +304,10 @@ int hop_group_wait(hop_group_t *group) {
     if (hop__group_has_child(group, self))
         return HOP_EDEADLK;
     hop__group_lock(group);
+    if (group->state == HOP__GROUP_DESTROYED) {
+        hop__group_unlock(group);
+        return HOP_EINVAL;
+    }
     if (group->state == HOP__GROUP_DONE) {
         int answer = group->error;
         hop__group_unlock(group);
@@ -340,9 +352,13 @@ int hop_group_destroy(hop_group_t *group) {
     if (!group)
         return HOP_EINVAL;
     hop__group_lock(group);
+    if (group->state == HOP__GROUP_DESTROYED) {
+        hop__group_unlock(group);
+        return HOP_EINVAL;
+    }
     bool busy = group->running != 0 || group->waiting;
     if (!busy)
-        group->state = HOP__GROUP_DONE; /* no spawn gets in any more */
+        group->state = HOP__GROUP_DESTROYED; /* no spawn gets in any more */
     hop__group_unlock(group);
     if (busy)
         return HOP_EBUSY;
