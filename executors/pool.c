@@ -745,6 +745,11 @@ int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
     if (!pool)
         return HOP_EINVAL;
     static const hop_pool_options_t defaults = {0};
+    /* Never initialised until it succeeds: every call but init refuses it. */
+    hop__atomic_store_ptr(&pool->executor.ops, NULL);
+    hop__atomic_store_ptr(&pool->internal, NULL);
+    hop__atomic_store_uint(&pool->state, 0u);
+    hop__atomic_store_uint(&pool->threads, 0u);
     if (!options)
         options = &defaults;
     const char *prefix = options->name ? options->name : "hop-pool";

@@ -157,11 +157,11 @@ Test(task, lifecycle_goes_created_running_suspended_done) {
 }
 
 Test(task, a_task_has_its_name_and_its_executor) {
-    hop_task_options_t options = {.name = "a-rather-long-task-name-that-gets-truncated-here"};
+    hop_task_options_t options = {.name = "a-task-name-of-exactly-31-bytes"};
+    cr_assert_eq(strlen(options.name), HOP_TASK_NAME_MAX);
     hop_task_t *t;
     HOP_OK(hop_task_spawn(manual, state_task, NULL, &options, &t));
-    cr_assert_eq(strlen(hop_task_name(t)), 31);
-    cr_assert_eq(strncmp(hop_task_name(t), options.name, 31), 0);
+    cr_assert_str_eq(hop_task_name(t), options.name);
     cr_assert_eq(hop_task_executor(t), manual);
     hop_task_t *unnamed;
     HOP_OK(hop_task_spawn(manual, state_task, NULL, NULL, &unnamed));
@@ -169,6 +169,15 @@ Test(task, a_task_has_its_name_and_its_executor) {
     hop_manual_executor_run_all(manual, 0);
     hop_task_unref(t);
     hop_task_unref(unnamed);
+}
+
+Test(task, a_name_longer_than_hop_task_name_max_is_refused_not_cut) {
+    hop_task_options_t options = {.name = "a-task-name-of-exactly-32-bytes!"};
+    cr_assert_eq(strlen(options.name), HOP_TASK_NAME_MAX + 1);
+    hop_task_t *t = (hop_task_t *)1;
+    HOP_ERR(hop_task_spawn(manual, state_task, NULL, &options, &t), HOP_EINVAL);
+    cr_assert_null(t);
+    cr_assert_eq(hop_manual_executor_pending(manual), 0, "nothing was spawned");
 }
 
 static hop_executor_t *executor_seen_inside;

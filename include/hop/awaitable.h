@@ -144,6 +144,7 @@ struct hop_awaitable_s {
     unsigned int state;
     uint64_t generation; /* which await of the task this is */
     hop_executor_t *cancel_executor; /* where cancel runs; NULL: the interrupter */
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 /* hop_awaitable_init: prepares awaitable to be awaited with ops (which must

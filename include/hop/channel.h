@@ -73,6 +73,7 @@ struct hop_channel_s {
     struct hop__channel_waiter_s *senders_tail;
     struct hop__channel_waiter_s *receivers_head;
     struct hop__channel_waiter_s *receivers_tail;
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 /* hop_channel_init: makes channel open and empty, holding up to capacity
@@ -82,7 +83,8 @@ struct hop_channel_s {
  * thread; not concurrently with other use of the same channel.
  * Returns 0; HOP_EINVAL (NULL channel; capacity above
  * HOP_CHANNEL_CAPACITY_MAX, such as a negative number converted); HOP_ENOMEM
- * (the buffer could not be allocated). */
+ * (the buffer could not be allocated). On failure channel is left
+ * uninitialised: later calls on it return HOP_EINVAL. */
 HOP_EXTERN int hop_channel_init(hop_channel_t *channel, size_t capacity, void **buffer);
 
 /* hop_channel_send: sends item, suspending the current task while the

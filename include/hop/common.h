@@ -2,7 +2,16 @@
  *
  * Each public type is a struct whose layout is in the header that owns it, so
  * that callers can allocate it themselves (on a task's stack, inside their own
- * structs) the way libuv's requests are allocated. */
+ * structs) the way libuv's requests are allocated.
+ *
+ * Layout. Fields marked private are hop's: do not read or write them, they
+ * may change in any release. So that they can change without changing the
+ * struct's size (which callers compiled against an older header have baked
+ * in), every public struct with private fields ends in reserved slots,
+ * void *reserved[2], as libuv's handles do: new private state is carved out
+ * of them, and sizeof changes only with the major version. Initialise the
+ * structs through their init calls or static initialisers (HOP_MUTEX_INIT,
+ * ...), never field by field. */
 #ifndef HOP_COMMON_H
 #define HOP_COMMON_H
 

@@ -35,6 +35,7 @@ struct hop_event_s {
     unsigned int set;   /* 0 or 1 (atomic) */
     struct hop__event_waiter_s *head;
     struct hop__event_waiter_s *tail;
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 #define HOP__EVENT_MAGIC 0x65766e74u /* "evnt" */
@@ -42,7 +43,7 @@ struct hop_event_s {
 /* HOP_EVENT_INIT: a static initialiser for a clear event, same as
  * hop_event_init(). */
 #define HOP_EVENT_INIT                                                                                       \
-    { 0u, HOP__EVENT_MAGIC, 0u, NULL, NULL }
+    { 0u, HOP__EVENT_MAGIC, 0u, NULL, NULL, {NULL, NULL} }
 
 /* hop_event_init: makes event clear, with no waiters. Any thread; not
  * concurrently with other use of the same event. Returns 0 or HOP_EINVAL. */

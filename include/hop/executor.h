@@ -42,6 +42,7 @@ struct hop_job_s {
     void *executor_private;
     uint64_t executor_stamp; /* a second word for the executor's bookkeeping
                                 (the blocking pool: when the job was queued) */
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 /* Flags for the submit operation. */
@@ -87,8 +88,7 @@ struct hop_executor_s {
      * whose submit returns HOP_ECLOSED once they shut down); write it with
      * an atomic store (__atomic_store_n) if you do. */
     const hop_executor_ops_t *ops;
-    /* private: room for growth without breaking layout */
-    void *reserved[2];
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 /* hop_job_init: prepares job to call run(job) when an executor runs it.

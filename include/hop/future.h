@@ -33,6 +33,7 @@ struct hop_future_waiter_s {
     void (*notify)(hop_future_waiter_t *waiter, hop_future_t *future);
     hop_future_cb cb;
     void *arg;
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 struct hop_future_s {
@@ -43,6 +44,7 @@ struct hop_future_s {
     void *result;
     hop_future_waiter_t *head;
     hop_future_waiter_t *tail;
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 /* Wait forever, for hop_future_wait(). */

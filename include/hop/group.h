@@ -64,6 +64,7 @@ struct hop_group_s {
     void *tail;
     uint64_t count; /* children spawned (atomic) */
     hop_awaitable_t *waiter;
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 /* hop_group_init: makes group empty and open; all-zero memory is the same

@@ -58,6 +58,7 @@ struct hop_loop_s {
     /* private */
     void *internal;
     unsigned int state;
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 struct hop_loop_stats_s {

@@ -44,6 +44,7 @@ struct hop_mutex_s {
     hop_task_t *owner;  /* NULL when unlocked (atomic) */
     struct hop__mutex_waiter_s *head;
     struct hop__mutex_waiter_s *tail;
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 #define HOP__MUTEX_MAGIC 0x6d757478u /* "mutx" */
@@ -51,7 +52,7 @@ struct hop_mutex_s {
 /* HOP_MUTEX_INIT: a static initialiser, same as hop_mutex_init():
  *     static hop_mutex_t table_lock = HOP_MUTEX_INIT; */
 #define HOP_MUTEX_INIT                                                                                       \
-    { 0u, HOP__MUTEX_MAGIC, NULL, NULL, NULL }
+    { 0u, HOP__MUTEX_MAGIC, NULL, NULL, NULL, {NULL, NULL} }
 
 /* hop_mutex_init: makes mutex unlocked with no waiters. Any thread; not
  * concurrently with other use of the same mutex.

@@ -62,11 +62,12 @@ struct hop_once_s {
     hop_task_t *runner; /* the task running init, while running */
     struct hop__once_waiter_s *head;
     struct hop__once_waiter_s *tail;
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 /* HOP_ONCE_INIT: a static initialiser; zero-filled storage works too. */
 #define HOP_ONCE_INIT                                                                                        \
-    { 0u, 0u, NULL, NULL, NULL, NULL }
+    { 0u, 0u, NULL, NULL, NULL, NULL, {NULL, NULL} }
 
 /* hop_once_init: makes once fresh (init not yet run). Not concurrently with
  * other use of once. Returns 0 or HOP_EINVAL (NULL). */

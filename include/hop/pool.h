@@ -12,7 +12,10 @@
  * or tasks (hop_task_spawn onto hop_pool_executor(pool)); both are
  * first-class. The pool is caller-allocated like libuv's handles: after
  * hop_pool_close() the struct stays valid, and every submit to it returns
- * HOP_ECLOSED, so a stale pointer to a closed pool fails cleanly.
+ * HOP_ECLOSED, so a stale pointer to a closed pool fails cleanly. A pool
+ * that was never initialised (zeroed, or its init failed) is refused with
+ * HOP_EINVAL by every call but hop_pool_init. The README's "Errors" section
+ * has the rules every hop type follows.
  *
  * Blocking calls stall the worker that makes them and every job queued
  * behind it: give blocking work its own pool (hop_run_in_executor). */
@@ -49,6 +52,7 @@ struct hop_pool_s {
     void *internal;
     unsigned int state;
     unsigned int threads;
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 struct hop_pool_stats_s {
@@ -70,7 +74,7 @@ struct hop_pool_stats_s {
  * Returns 0; HOP_EINVAL (NULL pool, threads above 1024, a negative spin_us
  * other than HOP_SPIN_NEVER, a name longer than 10 bytes);
  * HOP_ENOMEM; HOP_EAGAIN (the system refused a thread: nothing is left
- * running). */
+ * running). On failure the pool is left as if never initialised. */
 HOP_EXTERN int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options);
 
 /* hop_pool_executor: the pool as an executor, for hop_task_spawn,

@@ -43,12 +43,14 @@ struct hop_semaphore_s {
     unsigned int max;
     struct hop__semaphore_waiter_s *head;
     struct hop__semaphore_waiter_s *tail;
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 /* hop_semaphore_init: makes semaphore hold initial permits, at most max
  * (HOP_SEMAPHORE_UNBOUNDED: no bound). Any thread; not concurrently with
  * other use of the same semaphore.
- * Returns 0, or HOP_EINVAL (NULL; max 0; initial above max). */
+ * Returns 0, or HOP_EINVAL (NULL; max 0; initial above max: semaphore is
+ * then left uninitialised, and later calls on it return HOP_EINVAL). */
 HOP_EXTERN int hop_semaphore_init(hop_semaphore_t *semaphore, unsigned int initial, unsigned int max);
 
 /* hop_semaphore_acquire: takes a permit, suspending the current task until

@@ -64,6 +64,9 @@ typedef enum {
  * 256 KiB leaves room for the deepest ordinary libc calls (getaddrinfo,
  * printf with floating point, qsort) with a margin. The tests check both. */
 #define HOP_STACK_SIZE_DEFAULT ((size_t)256 * 1024)
+/* The longest task name, in bytes: a longer one is refused (HOP_EINVAL),
+ * never cut, like every name hop is given. */
+#define HOP_TASK_NAME_MAX 31
 /* Smallest stack hop accepts; smaller requests are rounded up. */
 #define HOP_STACK_SIZE_MIN ((size_t)16 * 1024)
 
@@ -78,7 +81,7 @@ enum {
 
 struct hop_task_options_s {
     size_t stack_size;      /* 0: HOP_STACK_SIZE_DEFAULT; rounded up to pages */
-    const char *name;       /* copied (first 31 bytes); NULL: unnamed */
+    const char *name;       /* copied; at most HOP_TASK_NAME_MAX bytes; NULL: unnamed */
     hop_result_destructor_fn result_destructor; /* NULL: the result is not freed */
     unsigned int flags;     /* HOP_TASK_* */
 };
@@ -88,7 +91,8 @@ struct hop_task_options_s {
  * is not NULL it receives a new reference, released with hop_task_unref();
  * if it is NULL the task is detached. With the inline executor the task runs
  * right away, inside this call, until its first suspension.
- * Returns 0; HOP_EINVAL (NULL executor or fn); HOP_ENOMEM (no memory or no
+ * Returns 0; HOP_EINVAL (NULL executor or fn, a name longer than
+ * HOP_TASK_NAME_MAX); HOP_ENOMEM (no memory or no
  * memory mappings left for the stack); HOP_ECLOSED (the executor takes no new
  * work: nothing was created). On error *task is set to NULL. */
 HOP_EXTERN int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg,

@@ -43,6 +43,7 @@ struct hop_timer_s {
     void *arg;
     void *clock;       /* the clock it was last started on (atomic) */
     unsigned int state; /* hop's own states (atomic) */
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 /* hop_time_now_ns: CLOCK_MONOTONIC in nanoseconds, the clock every hop
@@ -121,6 +122,7 @@ struct hop_deadline_s {
     hop_task_t *task;
     hop_deadline_t *outer;
     unsigned int expired;
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 /* hop_deadline_enter: starts a deadline timeout_ms from now for the current

@@ -48,6 +48,7 @@ struct hop_when_waiter_s {
     /* private */
     hop_future_waiter_t node;
     void *when;
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 /* How many waiter records hop keeps in the call's own frame. */

@@ -31,7 +31,9 @@
 
 /* Pins gate (a full barrier) and returns the state before: the caller may
  * touch the internals until hop__gate_leave unless it holds CLOSED. */
-static inline unsigned int hop__gate_enter(unsigned int *gate) { return hop__atomic_faa_uint(gate, HOP__GATE_PIN); }
+static inline unsigned int hop__gate_enter(unsigned int *gate) {
+    return hop__atomic_faa_uint(gate, HOP__GATE_PIN);
+}
 
 /* Unpins gate. A full barrier: every use of the internals happens before it. */
 static inline void hop__gate_leave(unsigned int *gate) { hop__atomic_faa_uint(gate, 0u - HOP__GATE_PIN); }

@@ -236,6 +236,8 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
         return HOP_EINVAL;
     if (!options)
         options = &defaults;
+    if (options->name && strnlen(options->name, HOP_TASK_NAME_MAX + 1) > HOP_TASK_NAME_MAX)
+        return HOP_EINVAL; /* refused, not cut: see hop/task.h */
 
     hop__stack_t stack;
     int err = hop__stack_acquire(options->stack_size, options->flags, &stack);
@@ -253,10 +255,8 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
     t->executor = executor;
     t->state = HOP_TASK_CREATED;
     t->refs = task ? 2u : 1u;
-    if (options->name) {
-        strncpy(t->name, options->name, sizeof t->name - 1);
-        t->name[sizeof t->name - 1] = '\0';
-    }
+    if (options->name)
+        strcpy(t->name, options->name);
     hop_future_init(&t->future);
     hop_job_init(&t->resume_job, hop__task_resume_job);
     hop_task_t *parent = hop_task_current();

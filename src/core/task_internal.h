@@ -8,7 +8,7 @@
 #include "internal.h"
 #include "stack.h"
 
-#define HOP__TASK_NAME_MAX 32
+#define HOP__TASK_NAME_MAX (HOP_TASK_NAME_MAX + 1)
 
 /* How many hop__task_hook_t's may be registered (hop's own layers use two:
  * deadlines and task-locals). */

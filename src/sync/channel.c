@@ -172,7 +172,10 @@ static void hop__channel_wake(hop__channel_waiter_t *w) {
 }
 
 int hop_channel_init(hop_channel_t *channel, size_t capacity, void **buffer) {
-    if (!channel || capacity > HOP_CHANNEL_CAPACITY_MAX)
+    if (!channel)
+        return HOP_EINVAL;
+    channel->magic = 0; /* a failed init leaves it uninitialised */
+    if (capacity > HOP_CHANNEL_CAPACITY_MAX)
         return HOP_EINVAL;
     bool owns = false;
     if (capacity == 0) {

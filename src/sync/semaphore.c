@@ -45,7 +45,10 @@ static bool hop__semaphore_take(hop_semaphore_t *s) {
 }
 
 int hop_semaphore_init(hop_semaphore_t *semaphore, unsigned int initial, unsigned int max) {
-    if (!semaphore || max == 0 || initial > max)
+    if (!semaphore)
+        return HOP_EINVAL;
+    semaphore->magic = 0; /* a failed init leaves it uninitialised */
+    if (max == 0 || initial > max)
         return HOP_EINVAL;
     semaphore->lock = 0;
     semaphore->count = initial;
