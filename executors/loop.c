@@ -166,8 +166,9 @@ static const hop_executor_ops_t hop__loop_ops = {.name = "loop",
                                                  .task_enter = hop__loop_task_enter,
                                                  .task_leave = hop__loop_task_leave};
 
-/* What a closed (or failed) loop's executor points at: it refuses everything
- * and never touches the freed internals. */
+/* What a closed loop's executor points at: it refuses everything and never
+ * touches the freed internals. (A loop whose init failed has no ops: it was
+ * never initialised.) */
 static const hop_executor_ops_t hop__loop_closed_ops = {.name = "loop (closed)",
                                                         .submit = hop__gate_closed_submit};
 
