@@ -42,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/gate.h"
 #include "core/internal.h"
 
 #define HOP__BLOCKING_NAME_MAX 10
@@ -53,9 +54,8 @@
  * number of threads inside a call that touches pool->internal (submit,
  * withdraw, stats, task_enter/leave), so that close frees it only once
  * CLOSED is set with none of them inside (as hop_pool_t.state). */
-#define HOP__BLOCKING_CLOSING 1u
-#define HOP__BLOCKING_CLOSED 2u
-#define HOP__BLOCKING_CALLER 4u
+#define HOP__BLOCKING_CLOSING HOP__GATE_CLOSING
+#define HOP__BLOCKING_CLOSED HOP__GATE_CLOSED
 
 typedef struct hop__blocking_internal_s hop__blocking_internal_t;
 
@@ -97,7 +97,6 @@ static int hop__blocking_submit_op(hop_executor_t *executor, hop_job_t *job, uns
 static int hop__blocking_withdraw_op(hop_executor_t *executor, hop_job_t *job);
 static void hop__blocking_task_enter(hop_executor_t *executor);
 static void hop__blocking_task_leave(hop_executor_t *executor);
-static int hop__blocking_closed_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags);
 
 static const hop_executor_ops_t hop__blocking_ops = {.name = "blocking",
                                                      .submit = hop__blocking_submit_op,
@@ -107,7 +106,7 @@ static const hop_executor_ops_t hop__blocking_ops = {.name = "blocking",
 
 /* A closed pool refuses everything; nothing is queued there to withdraw. */
 static const hop_executor_ops_t hop__blocking_closed_ops = {.name = "blocking (closed)",
-                                                            .submit = hop__blocking_closed_submit};
+                                                            .submit = hop__gate_closed_submit};
 
 /* Test hook: the next n thread creations fail with EAGAIN, as if the system
  * refused them (RLIMIT_NPROC is ignored for root, which the tests may be).
@@ -361,7 +360,7 @@ static void hop__blocking_create_failed(hop__blocking_internal_t *p) {
 
 static int hop__blocking_submit_op(hop_executor_t *executor, hop_job_t *job, unsigned int flags) {
     hop_blocking_t *pool = hop__container_of(executor, hop_blocking_t, executor);
-    unsigned int state = hop__atomic_faa_uint(&pool->state, HOP__BLOCKING_CALLER);
+    unsigned int state = hop__gate_enter(&pool->state);
     int err = 0;
     if (state & HOP__BLOCKING_CLOSED) {
         err = HOP_ECLOSED;
@@ -396,18 +395,13 @@ static int hop__blocking_submit_op(hop_executor_t *executor, hop_job_t *job, uns
         if (create && hop__blocking_create(p) != 0)
             hop__blocking_create_failed(p);
     }
-    hop__atomic_faa_uint(&pool->state, 0u - HOP__BLOCKING_CALLER);
+    hop__gate_leave(&pool->state);
     return err;
-}
-
-static int hop__blocking_closed_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags) {
-    (void)executor, (void)job, (void)flags;
-    return HOP_ECLOSED;
 }
 
 static int hop__blocking_withdraw_op(hop_executor_t *executor, hop_job_t *job) {
     hop_blocking_t *pool = hop__container_of(executor, hop_blocking_t, executor);
-    unsigned int state = hop__atomic_faa_uint(&pool->state, HOP__BLOCKING_CALLER);
+    unsigned int state = hop__gate_enter(&pool->state);
     int err = HOP_EALREADY; /* a closed pool has nothing queued */
     if (!(state & HOP__BLOCKING_CLOSED)) {
         hop__blocking_internal_t *p = hop__atomic_load_ptr(&pool->internal);
@@ -419,20 +413,20 @@ static int hop__blocking_withdraw_op(hop_executor_t *executor, hop_job_t *job) {
         }
         pthread_mutex_unlock(&p->lock);
     }
-    hop__atomic_faa_uint(&pool->state, 0u - HOP__BLOCKING_CALLER);
+    hop__gate_leave(&pool->state);
     return err;
 }
 
 static void hop__blocking_count_task(hop_executor_t *executor, uint64_t delta) {
     hop_blocking_t *pool = hop__container_of(executor, hop_blocking_t, executor);
-    unsigned int state = hop__atomic_faa_uint(&pool->state, HOP__BLOCKING_CALLER);
+    unsigned int state = hop__gate_enter(&pool->state);
     if (!(state & HOP__BLOCKING_CLOSED)) {
         hop__blocking_internal_t *p = hop__atomic_load_ptr(&pool->internal);
         pthread_mutex_lock(&p->lock);
         p->tasks += delta;
         pthread_mutex_unlock(&p->lock);
     }
-    hop__atomic_faa_uint(&pool->state, 0u - HOP__BLOCKING_CALLER);
+    hop__gate_leave(&pool->state);
 }
 
 static void hop__blocking_task_enter(hop_executor_t *executor) { hop__blocking_count_task(executor, 1); }
@@ -471,6 +465,8 @@ static int hop__blocking_check_options(const hop_blocking_options_t *o) {
         return HOP_EINVAL;
     if (o->stack_size != 0 && o->stack_size < (size_t)PTHREAD_STACK_MIN)
         return HOP_EINVAL;
+    if (o->name && strlen(o->name) > HOP__BLOCKING_NAME_MAX)
+        return HOP_EINVAL; /* refused, not cut */
     return 0;
 }
 
@@ -562,10 +558,12 @@ int hop_blocking_withdraw(hop_blocking_t *pool, hop_job_t *job) {
 }
 
 int hop_blocking_stats(hop_blocking_t *pool, hop_blocking_stats_t *stats) {
-    if (!stats || hop__blocking_ops_of(pool) != &hop__blocking_ops)
+    const hop_executor_ops_t *ops = hop__blocking_ops_of(pool);
+    if (!stats || (ops != &hop__blocking_ops && ops != &hop__blocking_closed_ops))
         return HOP_EINVAL;
-    unsigned int state = hop__atomic_faa_uint(&pool->state, HOP__BLOCKING_CALLER);
-    int err = HOP_EINVAL;
+    memset(stats, 0, sizeof *stats);
+    unsigned int state = hop__gate_enter(&pool->state);
+    int err = HOP_ECLOSED; /* the counters went with the pool */
     if (!(state & HOP__BLOCKING_CLOSED)) {
         hop__blocking_internal_t *p = hop__atomic_load_ptr(&pool->internal);
         pthread_mutex_lock(&p->lock);
@@ -577,7 +575,7 @@ int hop_blocking_stats(hop_blocking_t *pool, hop_blocking_stats_t *stats) {
         pthread_mutex_unlock(&p->lock);
         err = 0;
     }
-    hop__atomic_faa_uint(&pool->state, 0u - HOP__BLOCKING_CALLER);
+    hop__gate_leave(&pool->state);
     return err;
 }
 
@@ -671,7 +669,7 @@ static void hop__blocking_default_atexit(void) {
     pthread_mutex_lock(&hop__default_lock);
     if (hop__atomic_load_uint(&hop__default_state) == HOP__DEFAULT_OPEN) {
         hop_blocking_t *pool = &hop__default_pool;
-        unsigned int state = hop__atomic_faa_uint(&pool->state, HOP__BLOCKING_CALLER);
+        unsigned int state = hop__gate_enter(&pool->state);
         if (!(state & (HOP__BLOCKING_CLOSED | HOP__BLOCKING_CLOSING))) {
             hop__blocking_internal_t *p = hop__atomic_load_ptr(&pool->internal);
             pthread_mutex_lock(&p->lock);

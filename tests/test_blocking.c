@@ -465,7 +465,7 @@ Test(blocking, closing_with_jobs_queued_and_running_runs_every_accepted_job_and_
     HOP_ERR(hop_blocking_submit(&b, &late), HOP_ECLOSED);
     HOP_ERR(hop_executor_submit(hop_blocking_executor(&b), &late), HOP_ECLOSED);
     HOP_ERR(hop_blocking_close(&b), HOP_EALREADY);
-    HOP_ERR(hop_blocking_stats(&b, &s), HOP_EINVAL);
+    HOP_ERR(hop_blocking_stats(&b, &s), HOP_ECLOSED);
     HOP_OK(hop_blocking_init(&b, &options)); /* a closed pool may be initialised again */
     HOP_OK(hop_blocking_close(&b));
 }

@@ -93,6 +93,13 @@ static int channel_close_twice(void) {
     return rc;
 }
 
+static int blocking_close_twice(void) {
+    hop_blocking_t pool;
+    TRY(hop_blocking_init(&pool, NULL));
+    TRY(hop_blocking_close(&pool));
+    return hop_blocking_close(&pool);
+}
+
 /* ---- using a closed object: HOP_ECLOSED ---- */
 
 static int pool_submit_when_closed(void) {
@@ -109,6 +116,15 @@ static int pool_spawn_when_closed(void) {
     TRY(hop_pool_init(&pool, &one_thread));
     TRY(hop_pool_close(&pool));
     return hop_task_spawn(hop_pool_executor(&pool), noop_task, NULL, NULL, NULL);
+}
+
+static int blocking_submit_when_closed(void) {
+    hop_blocking_t pool;
+    hop_job_t job;
+    hop_job_init(&job, never);
+    TRY(hop_blocking_init(&pool, NULL));
+    TRY(hop_blocking_close(&pool));
+    return hop_blocking_submit(&pool, &job);
 }
 
 static int loop_post_when_closed(void) {
@@ -289,6 +305,18 @@ static int loop_stats_when_closed(void) {
     return rc;
 }
 
+static int blocking_stats_when_closed(void) {
+    hop_blocking_t pool;
+    hop_blocking_stats_t stats;
+    TRY(hop_blocking_init(&pool, NULL));
+    TRY(hop_blocking_close(&pool));
+    memset(&stats, 0xff, sizeof stats);
+    int rc = hop_blocking_stats(&pool, &stats);
+    if (stats.threads || stats.jobs_run || stats.queued)
+        return SETUP_FAILED;
+    return rc;
+}
+
 /* ---- names: refused when too long (HOP_EINVAL), never cut ---- */
 
 static int pool_with_name(const char *name) {
@@ -323,8 +351,19 @@ static int task_with_name(const char *name) {
     return rc;
 }
 
+static int blocking_with_name(const char *name) {
+    hop_blocking_t pool;
+    hop_blocking_options_t options = {.name = name};
+    int rc = hop_blocking_init(&pool, &options);
+    if (rc == 0)
+        TRY(hop_blocking_close(&pool));
+    return rc;
+}
+
 static int pool_name_of_11_bytes(void) { return pool_with_name("0123456789a"); }
 static int pool_name_of_10_bytes(void) { return pool_with_name("0123456789"); }
+static int blocking_name_of_11_bytes(void) { return blocking_with_name("0123456789a"); }
+static int blocking_name_of_10_bytes(void) { return blocking_with_name("0123456789"); }
 static int loop_name_of_16_bytes(void) { return loop_with_name("0123456789abcdef"); }
 static int loop_name_of_15_bytes(void) { return loop_with_name("0123456789abcde"); }
 static int task_name_of_32_bytes(void) { return task_with_name("0123456789abcdef0123456789abcdef"); }
@@ -410,6 +449,18 @@ static int zeroed_pool_stats(void) {
     hop_pool_t pool = {0};
     hop_pool_stats_t stats;
     return hop_pool_stats(&pool, &stats);
+}
+
+static int zeroed_blocking_close(void) {
+    hop_blocking_t pool = {0};
+    return hop_blocking_close(&pool);
+}
+
+static int zeroed_blocking_submit(void) {
+    hop_blocking_t pool = {0};
+    hop_job_t job;
+    hop_job_init(&job, never);
+    return hop_blocking_submit(&pool, &job);
 }
 
 static int zeroed_loop_close(void) {
@@ -632,6 +683,16 @@ static int pool_spin_never(void) {
     return rc;
 }
 
+static int blocking_zeroed_options(void) {
+    hop_blocking_t pool;
+    hop_blocking_options_t options;
+    memset(&options, 0, sizeof options);
+    int rc = hop_blocking_init(&pool, &options);
+    if (rc == 0)
+        TRY(hop_blocking_close(&pool));
+    return rc;
+}
+
 static int loop_zeroed_options(void) {
     hop_loop_t loop;
     hop_loop_options_t options;
@@ -671,6 +732,7 @@ static int task_zeroed_options(void) {
 static const rule_t rules[] = {
     {CLOSE_TWICE, "pool", "hop_pool_close", pool_close_twice, HOP_EALREADY},
     {CLOSE_TWICE, "loop", "hop_loop_close", loop_close_twice, HOP_EALREADY},
+    {CLOSE_TWICE, "blocking pool", "hop_blocking_close", blocking_close_twice, HOP_EALREADY},
     {CLOSE_TWICE, "loop (started)", "hop_loop_close", started_loop_close_twice, HOP_EALREADY},
     {CLOSE_TWICE, "manual executor", "hop_manual_executor_close", manual_close_twice, HOP_EALREADY},
     {CLOSE_TWICE, "channel", "hop_channel_close", channel_close_twice, HOP_EALREADY},
@@ -678,6 +740,7 @@ static const rule_t rules[] = {
     {USE_WHEN_CLOSED, "pool", "hop_pool_submit", pool_submit_when_closed, HOP_ECLOSED},
     {USE_WHEN_CLOSED, "pool", "hop_task_spawn", pool_spawn_when_closed, HOP_ECLOSED},
     {USE_WHEN_CLOSED, "loop", "hop_loop_post", loop_post_when_closed, HOP_ECLOSED},
+    {USE_WHEN_CLOSED, "blocking pool", "hop_blocking_submit", blocking_submit_when_closed, HOP_ECLOSED},
     {USE_WHEN_CLOSED, "loop", "hop_loop_start", loop_start_when_closed, HOP_ECLOSED},
     {USE_WHEN_CLOSED, "loop", "hop_loop_run", loop_run_when_closed, HOP_ECLOSED},
     {USE_WHEN_CLOSED, "loop", "hop_loop_stop", loop_stop_when_closed, HOP_ECLOSED},
@@ -696,12 +759,16 @@ static const rule_t rules[] = {
 
     {STATS_WHEN_CLOSED, "pool", "hop_pool_stats", pool_stats_when_closed, HOP_ECLOSED},
     {STATS_WHEN_CLOSED, "loop", "hop_loop_stats", loop_stats_when_closed, HOP_ECLOSED},
+    {STATS_WHEN_CLOSED, "blocking pool", "hop_blocking_stats", blocking_stats_when_closed, HOP_ECLOSED},
 
     {NAME_TOO_LONG, "pool", "hop_pool_init (11-byte prefix)", pool_name_of_11_bytes, HOP_EINVAL},
     {NAME_TOO_LONG, "loop", "hop_loop_init (16-byte name)", loop_name_of_16_bytes, HOP_EINVAL},
+    {NAME_TOO_LONG, "blocking pool", "hop_blocking_init (11-byte prefix)", blocking_name_of_11_bytes,
+     HOP_EINVAL},
     {NAME_TOO_LONG, "task", "hop_task_spawn (32-byte name)", task_name_of_32_bytes, HOP_EINVAL},
     {NAME_AT_THE_LIMIT, "pool", "hop_pool_init (10-byte prefix)", pool_name_of_10_bytes, 0},
     {NAME_AT_THE_LIMIT, "loop", "hop_loop_init (15-byte name)", loop_name_of_15_bytes, 0},
+    {NAME_AT_THE_LIMIT, "blocking pool", "hop_blocking_init (10-byte prefix)", blocking_name_of_10_bytes, 0},
     {NAME_AT_THE_LIMIT, "task", "hop_task_spawn (31-byte name)", task_name_of_31_bytes, 0},
 
     {AFTER_FAILED_INIT, "pool", "hop_pool_submit", pool_submit_after_failed_init, HOP_EINVAL},
@@ -715,6 +782,8 @@ static const rule_t rules[] = {
     {ZEROED_NEVER_INITIALISED, "pool", "hop_pool_submit", zeroed_pool_submit, HOP_EINVAL},
     {ZEROED_NEVER_INITIALISED, "pool", "hop_pool_stats", zeroed_pool_stats, HOP_EINVAL},
     {ZEROED_NEVER_INITIALISED, "loop", "hop_loop_close", zeroed_loop_close, HOP_EINVAL},
+    {ZEROED_NEVER_INITIALISED, "blocking pool", "hop_blocking_close", zeroed_blocking_close, HOP_EINVAL},
+    {ZEROED_NEVER_INITIALISED, "blocking pool", "hop_blocking_submit", zeroed_blocking_submit, HOP_EINVAL},
     {ZEROED_NEVER_INITIALISED, "loop", "hop_loop_start", zeroed_loop_start, HOP_EINVAL},
     {ZEROED_NEVER_INITIALISED, "loop", "hop_loop_run", zeroed_loop_run, HOP_EINVAL},
     {ZEROED_NEVER_INITIALISED, "loop", "hop_loop_stop", zeroed_loop_stop, HOP_EINVAL},
@@ -742,6 +811,7 @@ static const rule_t rules[] = {
     {ZEROED_OPTIONS, "pool", "hop_pool_init ({0} = NULL)", pool_zeroed_options, 0},
     {ZEROED_OPTIONS, "pool", "hop_pool_init (HOP_SPIN_NEVER)", pool_spin_never, 0},
     {ZEROED_OPTIONS, "loop", "hop_loop_init ({0})", loop_zeroed_options, 0},
+    {ZEROED_OPTIONS, "blocking pool", "hop_blocking_init ({0})", blocking_zeroed_options, 0},
     {ZEROED_OPTIONS, "loop", "hop_loop_init (HOP_SPIN_NEVER)", loop_spin_never, 0},
     {ZEROED_OPTIONS, "task", "hop_task_spawn ({0})", task_zeroed_options, 0},
 };

@@ -34,7 +34,7 @@ Test(run, null_options_run_main_like_hop_run) {
 
 Test(run, main_gets_the_task_options_given) {
     hop_task_options_t main_options = {.name = "server", .stack_size = 128 * 1024};
-    hop_loop_options_t loop_options = {.name = "server-loop", .batch = 16, .spin_us = -1};
+    hop_loop_options_t loop_options = {.name = "server-loop", .batch = 16};
     hop_run_options_t options = {.loop = &loop_options, .main = &main_options};
     void *result = NULL;
     HOP_OK(hop_run_ex(main_records_its_name, (void *)1, &options, &result));
@@ -43,7 +43,7 @@ Test(run, main_gets_the_task_options_given) {
 }
 
 Test(run, loop_options_the_loop_rejects_fail_before_main_runs) {
-    hop_loop_options_t loop_options = {.name = "a-name-of-twenty-bytes", .spin_us = -1};
+    hop_loop_options_t loop_options = {.name = "a-name-of-twenty-bytes"};
     hop_run_options_t options = {.loop = &loop_options};
     void *result = (void *)1;
     HOP_ERR(hop_run_ex(main_records_its_name, NULL, &options, &result), HOP_EINVAL);

@@ -51,7 +51,8 @@ struct hop_blocking_options_s {
     unsigned int keep_alive_ms; /* idle time after which a thread above min_threads
                                    retires; 0: HOP_BLOCKING_KEEP_ALIVE_MS_DEFAULT (10 s) */
     size_t stack_size;          /* per thread, in bytes; 0: the system's default */
-    const char *name;           /* thread name prefix, at most 10 bytes used; NULL: "hop-block" */
+    const char *name;           /* thread name prefix, at most 10 bytes (longer: HOP_EINVAL);
+                                   NULL: "hop-block" */
 };
 
 struct hop_blocking_s {
@@ -60,6 +61,7 @@ struct hop_blocking_s {
     /* private */
     void *internal;
     unsigned int state;
+    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 struct hop_blocking_stats_s {
@@ -84,7 +86,8 @@ struct hop_blocking_stats_s {
  * closed pool may be initialised again). The threads take no asynchronous
  * signals (blocked there, faults excepted).
  * Returns 0; HOP_EINVAL (NULL pool, max_threads above
- * HOP_BLOCKING_MAX_THREADS_LIMIT, min_threads above the maximum); HOP_ENOMEM;
+ * HOP_BLOCKING_MAX_THREADS_LIMIT, min_threads above the maximum, a name
+ * longer than 10 bytes); HOP_ENOMEM;
  * HOP_EAGAIN (the system refused one of the min_threads threads: nothing is
  * left running). */
 HOP_EXTERN int hop_blocking_init(hop_blocking_t *pool, const hop_blocking_options_t *options);
@@ -133,8 +136,9 @@ HOP_EXTERN int hop_blocking_withdraw(hop_blocking_t *pool, hop_job_t *job);
 HOP_EXTERN int hop_blocking_close(hop_blocking_t *pool);
 
 /* hop_blocking_stats: a snapshot of the pool's counters, taken under its
- * lock. Any thread while the pool is open (a closing pool included). Returns
- * 0, or HOP_EINVAL (NULL argument, a pool never initialised or closed). */
+ * lock. Any thread, also while another thread closes the pool. Returns 0;
+ * HOP_EINVAL (NULL argument, a pool never initialised); HOP_ECLOSED (the
+ * counters went with the pool: *stats is zeroed). */
 HOP_EXTERN int hop_blocking_stats(hop_blocking_t *pool, hop_blocking_stats_t *stats);
 
 /* ---- The process-wide default pool --------------------------------------- */
