@@ -667,7 +667,7 @@ Test(pool, outside_jobs_from_one_thread_start_in_order_but_for_one_taken_job_per
     cr_assert(ordered && late);
     for (size_t c = 0; c < WORKER_COUNTS; c++) {
         unsigned int n = worker_counts[c];
-        start_pool(n, -1);
+        start_pool(n, 0);
         memset(ordered, 0, ORDER_JOBS * sizeof *ordered);
         order_next_rank = 0;
         submit_ordered(ORDER_JOBS);
@@ -694,7 +694,7 @@ Test(pool, outside_jobs_queued_behind_long_jobs_start_in_exact_order_on_the_free
     const unsigned int counts[] = {2, 4};
     for (size_t c = 0; c < 2; c++) {
         unsigned int n = counts[c];
-        start_pool(n, -1);
+        start_pool(n, 0);
         memset(ordered, 0, ORDER_JOBS * sizeof *ordered);
         order_next_rank = order_blockers_in = order_release = 0;
         /* Submitted right before the others, in one stream: each is taken by
@@ -741,7 +741,7 @@ static void note_local_jobs(hop_job_t *job) {
 }
 
 Test(pool, an_outside_job_waits_behind_at_most_62_local_jobs_of_the_only_worker, .timeout = 120) {
-    start_pool(1, -1);
+    start_pool(1, 0);
     local_jobs_run = local_stop = 0;
     hop_job_init(&local_ping, local_ping_pong);
     HOP_OK(hop_pool_submit(&pool, &local_ping));
