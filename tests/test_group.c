@@ -158,7 +158,7 @@ Test(group, the_first_failure_cancels_suspended_siblings_and_wait_returns_that_e
         HOP_ERR(hop_group_status(&p.group, (size_t)i, NULL, NULL), HOP_ECANCELED);
     }
     HOP_ERR(hop_group_status(&p.group, 3, NULL, NULL), HOP_EBUSY);
-    cr_assert_null(p.never.head, "the cancelled siblings withdrew from the future");
+    cr_assert_null(p.never.waiters.head, "the cancelled siblings withdrew from the future");
     HOP_ERR(hop_group_spawn(&p.group, manual, child_returns_arg, NULL, NULL, NULL), HOP_ECLOSED);
     for (int i = 0; i < 4; i++)
         hop_task_unref(p.tasks[i]);

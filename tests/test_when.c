@@ -67,7 +67,7 @@ static void *when_any_tasks_task(void *arg) {
 
 /* The future's waiter list is empty: nothing of a finished wait is left
  * attached to it (white box: the list head is a private field). */
-static bool no_waiters(const hop_future_t *f) { return f->head == NULL; }
+static bool no_waiters(const hop_future_t *f) { return f->waiters.head == NULL; }
 
 static void init_futures(hop_future_t *fs, hop_future_t **ptrs, size_t n) {
     for (size_t i = 0; i < n; i++) {

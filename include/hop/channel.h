@@ -69,10 +69,8 @@ struct hop_channel_s {
     size_t capacity;
     size_t first;   /* index of the oldest buffered item */
     uint64_t count; /* items buffered (atomic) */
-    struct hop__channel_waiter_s *senders_head;
-    struct hop__channel_waiter_s *senders_tail;
-    struct hop__channel_waiter_s *receivers_head;
-    struct hop__channel_waiter_s *receivers_tail;
+    hop__waitq_t senders;
+    hop__waitq_t receivers;
     void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 

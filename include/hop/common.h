@@ -40,6 +40,23 @@ typedef struct hop_executor_ops_s hop_executor_ops_t;
 typedef struct hop_job_s hop_job_t;
 typedef struct hop_stack_stats_s hop_stack_stats_t;
 
+/* private: the intrusive wait queue that futures and the synchronisation
+ * primitives embed (its operations are internal, in src/core/waitq.h). Its
+ * layout is public only so that those objects can be caller-allocated; all
+ * zero is an empty queue. */
+typedef struct hop__waitq_node_s hop__waitq_node_t;
+struct hop__waitq_node_s {
+    hop__waitq_node_t *next;
+    hop__waitq_node_t *prev;
+    bool queued;
+};
+typedef struct hop__waitq_s {
+    hop__waitq_node_t *head;
+    hop__waitq_node_t *tail;
+} hop__waitq_t;
+#define HOP__WAITQ_INIT                                                                                      \
+    { NULL, NULL }
+
 #ifdef __cplusplus
 }
 #endif

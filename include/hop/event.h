@@ -33,8 +33,7 @@ struct hop_event_s {
     unsigned int lock;  /* spin lock word guarding the waiter list */
     unsigned int magic; /* set by init, cleared by destroy */
     unsigned int set;   /* 0 or 1 (atomic) */
-    struct hop__event_waiter_s *head;
-    struct hop__event_waiter_s *tail;
+    hop__waitq_t waiters;
     void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
@@ -43,7 +42,7 @@ struct hop_event_s {
 /* HOP_EVENT_INIT: a static initialiser for a clear event, same as
  * hop_event_init(). */
 #define HOP_EVENT_INIT                                                                                       \
-    { 0u, HOP__EVENT_MAGIC, 0u, NULL, NULL, {NULL, NULL} }
+    { 0u, HOP__EVENT_MAGIC, 0u, HOP__WAITQ_INIT, {NULL, NULL} }
 
 /* hop_event_init: makes event clear, with no waiters. Any thread; not
  * concurrently with other use of the same event. Returns 0 or HOP_EINVAL. */

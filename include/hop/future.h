@@ -26,10 +26,8 @@ extern "C" {
 typedef void (*hop_future_cb)(hop_future_t *future, void *arg);
 
 struct hop_future_waiter_s {
-    /* private: an intrusive list node; caller-allocated, kept alive until the
-     * callback has run */
-    hop_future_waiter_t *next;
-    hop_future_waiter_t *prev;
+    /* private: caller-allocated, kept alive until the callback has run */
+    hop__waitq_node_t node;
     void (*notify)(hop_future_waiter_t *waiter, hop_future_t *future);
     hop_future_cb cb;
     void *arg;
@@ -42,8 +40,7 @@ struct hop_future_s {
     unsigned int claimed; /* 0 -> 1 by the one completer */
     int status;
     void *result;
-    hop_future_waiter_t *head;
-    hop_future_waiter_t *tail;
+    hop__waitq_t waiters;
     void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 

@@ -42,8 +42,7 @@ struct hop_mutex_s {
     unsigned int lock;  /* spin lock word guarding the fields below */
     unsigned int magic; /* set by init, cleared by destroy */
     hop_task_t *owner;  /* NULL when unlocked (atomic) */
-    struct hop__mutex_waiter_s *head;
-    struct hop__mutex_waiter_s *tail;
+    hop__waitq_t waiters;
     void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
@@ -52,7 +51,7 @@ struct hop_mutex_s {
 /* HOP_MUTEX_INIT: a static initialiser, same as hop_mutex_init():
  *     static hop_mutex_t table_lock = HOP_MUTEX_INIT; */
 #define HOP_MUTEX_INIT                                                                                       \
-    { 0u, HOP__MUTEX_MAGIC, NULL, NULL, NULL, {NULL, NULL} }
+    { 0u, HOP__MUTEX_MAGIC, NULL, HOP__WAITQ_INIT, {NULL, NULL} }
 
 /* hop_mutex_init: makes mutex unlocked with no waiters. Any thread; not
  * concurrently with other use of the same mutex.

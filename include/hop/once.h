@@ -60,14 +60,13 @@ struct hop_once_s {
     unsigned int state; /* HOP__ONCE_*: idle, running, done (atomic) */
     void *value;        /* written once, before state becomes done */
     hop_task_t *runner; /* the task running init, while running */
-    struct hop__once_waiter_s *head;
-    struct hop__once_waiter_s *tail;
+    hop__waitq_t waiters;
     void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 /* HOP_ONCE_INIT: a static initialiser; zero-filled storage works too. */
 #define HOP_ONCE_INIT                                                                                        \
-    { 0u, 0u, NULL, NULL, NULL, NULL, {NULL, NULL} }
+    { 0u, 0u, NULL, NULL, HOP__WAITQ_INIT, {NULL, NULL} }
 
 /* hop_once_init: makes once fresh (init not yet run). Not concurrently with
  * other use of once. Returns 0 or HOP_EINVAL (NULL). */

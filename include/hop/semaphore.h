@@ -41,8 +41,7 @@ struct hop_semaphore_s {
     unsigned int magic; /* set by init, cleared by destroy */
     unsigned int count; /* permits available (atomic); 0 while tasks wait */
     unsigned int max;
-    struct hop__semaphore_waiter_s *head;
-    struct hop__semaphore_waiter_s *tail;
+    hop__waitq_t waiters;
     void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 

@@ -1,23 +1,26 @@
 /* src/core/future.c: one-shot futures.
  *
- * state holds two bits. LOCKED guards the waiter list for a few pointer
- * writes. DONE is set by the completer in the same store that drops the lock,
- * and after that store the completer never touches the future again (only
- * the detached waiters), so a thread that sees DONE may free the future.
+ * state holds two bits. LOCKED guards the wait queue (waitq.h) for a few
+ * pointer writes. DONE is set by the completer in the same store that drops
+ * the lock, and after that store the completer never touches the future
+ * again (only the waiters it took), so a thread that sees DONE may free the
+ * future.
  *
  *   complete:  CAS claimed 0 -> 1 (exactly one completer), write status and
- *              result, take LOCKED, detach the list, store DONE (release),
- *              then notify the detached waiters in arrival order.
- *   wait:      take LOCKED unless DONE; append; unlock.  DONE instead means
+ *              result, take LOCKED, take every waiter, store DONE (release),
+ *              then notify the taken waiters in arrival order.
+ *   wait:      take LOCKED unless DONE; queue; unlock.  DONE instead means
  *              the result is there: no waiting at all.
- *   withdraw:  take LOCKED unless DONE; unlink; unlock.  DONE instead means
- *              the completer owns the node and will notify it: wait for that. */
+ *   withdraw:  take LOCKED unless DONE; cancel the node if still queued;
+ *              unlock.  DONE, or a node no longer queued, instead means the
+ *              completer owns the node and will notify it: wait for that. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <time.h>
 
 #include "internal.h"
 #include "task_internal.h"
+#include "waitq.h"
 
 #define HOP__FUTURE_LOCKED 1u
 #define HOP__FUTURE_DONE 2u
@@ -29,8 +32,7 @@ int hop_future_init(hop_future_t *future) {
     future->claimed = 0;
     future->status = 0;
     future->result = NULL;
-    future->head = NULL;
-    future->tail = NULL;
+    hop__waitq_init(&future->waiters);
     return 0;
 }
 
@@ -56,37 +58,19 @@ static void hop__future_unlock(hop_future_t *f) {
 static bool hop__future_add_waiter(hop_future_t *f, hop_future_waiter_t *w) {
     if (!hop__future_lock_unless_done(f))
         return false;
-    w->next = NULL;
-    w->prev = f->tail;
-    if (f->tail)
-        f->tail->next = w;
-    else
-        f->head = w;
-    f->tail = w;
+    hop__waitq_push(&f->waiters, &w->node);
     hop__future_unlock(f);
     return true;
 }
 
 /* Unlinks w; returns false if f completed first (w will be notified) or w
- * is not on the list any more (withdrawn before: it points at itself). */
+ * is not queued any more (withdrawn before). */
 static bool hop__future_remove_waiter(hop_future_t *f, hop_future_waiter_t *w) {
     if (!hop__future_lock_unless_done(f))
         return false;
-    if (w->next == w) {
-        hop__future_unlock(f);
-        return false;
-    }
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        f->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        f->tail = w->prev;
-    w->next = w->prev = w;
+    bool removed = hop__waitq_cancel(&f->waiters, &w->node);
     hop__future_unlock(f);
-    return true;
+    return removed;
 }
 
 int hop__future_complete(hop_future_t *f, int status, void *result) {
@@ -97,17 +81,17 @@ int hop__future_complete(hop_future_t *f, int status, void *result) {
     /* Only the claimer sets DONE, so this can only wait for the lock. */
     if (!hop__future_lock_unless_done(f))
         hop__fatal("future %p completed by two threads", (void *)f);
-    hop_future_waiter_t *w = f->head;
-    f->head = f->tail = NULL;
-    /* status, result and the emptied list are visible to whoever sees DONE;
+    hop__waitq_node_t *n = hop__waitq_take_all(&f->waiters);
+    /* status, result and the emptied queue are visible to whoever sees DONE;
      * this store also releases the lock. The future is not touched again. */
     hop__atomic_fence_release();
     hop__atomic_store_uint(&f->state, HOP__FUTURE_DONE);
-    while (w) {
+    while (n) {
         /* Read next first: notify may end the node's lifetime. */
-        hop_future_waiter_t *next = w->next;
+        hop__waitq_node_t *next = n->next;
+        hop_future_waiter_t *w = hop__container_of(n, hop_future_waiter_t, node);
         w->notify(w, f);
-        w = next;
+        n = next;
     }
     return 0;
 }

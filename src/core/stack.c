@@ -11,6 +11,7 @@
 #include "hop/error.h"
 #include "hop/task.h"
 #include "sanitizer.h"
+#include "waitq.h"
 
 /* A cached stack stores its own bookkeeping in its top bytes: nothing is
  * allocated to cache it. */
@@ -24,9 +25,8 @@ typedef struct hop__cached_stack_s {
 typedef struct hop__stack_cache_s {
     hop__cached_stack_t *head;
     unsigned int count;
-    int registered; /* in the registry, with its thread-exit destructor armed */
-    struct hop__stack_cache_s *next_cache;
-    struct hop__stack_cache_s *prev_cache;
+    int registered;                  /* in the registry, with its thread-exit destructor armed */
+    hop__waitq_node_t registry_node; /* guarded by hop__shared_lock */
 } hop__stack_cache_t;
 
 static _Thread_local hop__stack_cache_t hop__thread_cache;
@@ -44,7 +44,9 @@ typedef struct {
 } hop__stack_shape_t;
 static hop__stack_shape_t hop__shared_shapes[HOP__STACK_SHAPES]; /* guarded by hop__shared_lock */
 static unsigned int hop__shared_count;                           /* guarded by hop__shared_lock */
-static hop__stack_cache_t *hop__cache_registry; /* every thread's cache; guarded by hop__shared_lock */
+/* Every thread's cache, an intrusive list (a wait queue whose nodes never
+ * wait: it only needs the same O(1) unlink); guarded by hop__shared_lock. */
+static hop__waitq_t hop__cache_registry;
 
 /* Changed only when a stack is mapped or unmapped, never on the spawn path:
  * "in use" is derived (mapped minus cached), so that spawning and finishing
@@ -247,11 +249,7 @@ static void hop__stack_register_thread(void) {
         /* Any non-NULL value makes pthreads call the destructor at exit. */
         pthread_setspecific(hop__stack_key, &hop__thread_cache);
         pthread_mutex_lock(&hop__shared_lock);
-        hop__thread_cache.next_cache = hop__cache_registry;
-        hop__thread_cache.prev_cache = NULL;
-        if (hop__cache_registry)
-            hop__cache_registry->prev_cache = &hop__thread_cache;
-        hop__cache_registry = &hop__thread_cache;
+        hop__waitq_push(&hop__cache_registry, &hop__thread_cache.registry_node);
         pthread_mutex_unlock(&hop__shared_lock);
         hop__thread_cache.registered = 1;
     }
@@ -295,15 +293,9 @@ static void hop__stack_thread_exit(void *unused) {
             hop__stack_unmap(&stack);
     }
     pthread_mutex_lock(&hop__shared_lock);
-    hop__stack_cache_t *c = &hop__thread_cache;
-    if (c->prev_cache)
-        c->prev_cache->next_cache = c->next_cache;
-    else
-        hop__cache_registry = c->next_cache;
-    if (c->next_cache)
-        c->next_cache->prev_cache = c->prev_cache;
+    hop__waitq_cancel(&hop__cache_registry, &hop__thread_cache.registry_node);
     pthread_mutex_unlock(&hop__shared_lock);
-    c->registered = 0;
+    hop__thread_cache.registered = 0;
 }
 
 void hop_stack_cache_flush(void) {
@@ -325,8 +317,8 @@ void hop_stack_stats(hop_stack_stats_t *stats) {
         return;
     unsigned int cached = 0;
     pthread_mutex_lock(&hop__shared_lock);
-    for (hop__stack_cache_t *c = hop__cache_registry; c; c = c->next_cache)
-        cached += hop__atomic_load_uint(&c->count);
+    for (hop__waitq_node_t *n = hop__cache_registry.head; n; n = n->next)
+        cached += hop__atomic_load_uint(&hop__container_of(n, hop__stack_cache_t, registry_node)->count);
     pthread_mutex_unlock(&hop__shared_lock);
     stats->mapped = hop__atomic_load_uint(&hop__stats_mapped);
     stats->cached_shared = hop__atomic_load_uint(&hop__stats_shared);

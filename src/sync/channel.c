@@ -11,36 +11,28 @@
  * Items move under the lock, straight to their new owner: a send with a
  * receiver waiting writes the item into the receiver's record; a receive
  * that frees a slot (or, with capacity 0, finds a sender waiting) moves the
- * head sender's item in. The moved-to waiter is unlinked and its queued
- * flag cleared in the same critical section, and completed after it. That
- * flag, under the lock, decides each race between an exchange and an
- * interrupt (hop_task_cancel, deadlines): queued means cancel withdraws the
- * waiter and no item moved (0); !queued means the item already moved and
- * the completion is on its way (HOP_EALREADY, and the call returns 0). So an
- * item is never lost to an interrupt nor delivered twice. */
+ * head sender's item in. The moved-to waiter is dequeued in the same
+ * critical section, and completed after it. Its wait queue (core/waitq.h),
+ * under the lock, decides each race between an exchange and an interrupt
+ * (hop_task_cancel, deadlines): a waiter still queued is withdrawn and no
+ * item moved (cancel returns 0); a dequeued one has its item moved already
+ * and its completion on the way (HOP_EALREADY, and the call returns 0). So
+ * an item is never lost to an interrupt nor delivered twice. */
 #include "hop/channel.h"
 
 #include <stdlib.h>
 
-#include "core/internal.h"
+#include "core/waitq.h"
 
 #define HOP__CHANNEL_MAGIC 0x6368616eu /* "chan" */
 
-typedef struct hop__channel_waiter_s {
-    hop_awaitable_t base;
+typedef struct {
+    hop__waiter_t waiter; /* first: the awaitable converts to the record */
     hop_channel_t *channel;
-    struct hop__channel_waiter_s *next;
-    struct hop__channel_waiter_s *prev;
     void *item; /* a sender's item; a receiver's, once given */
     int result; /* 0 or HOP_ECLOSED, set by whoever dequeues the waiter */
-    bool queued;
     bool sender;
 } hop__channel_waiter_t;
-
-typedef struct {
-    hop__channel_waiter_t **head;
-    hop__channel_waiter_t **tail;
-} hop__channel_queue_t;
 
 /* The public struct keeps the spin lock as a bare word, which is all a
  * hop__spinlock_t is. */
@@ -48,37 +40,10 @@ static hop__spinlock_t *hop__channel_spin(hop_channel_t *c) { return (hop__spinl
 
 static bool hop__channel_valid(const hop_channel_t *c) { return c && c->magic == HOP__CHANNEL_MAGIC; }
 
-static hop__channel_queue_t hop__channel_queue(hop_channel_t *c, bool senders) {
-    if (senders)
-        return (hop__channel_queue_t){&c->senders_head, &c->senders_tail};
-    return (hop__channel_queue_t){&c->receivers_head, &c->receivers_tail};
-}
-
-/* Queue helpers, under the spin lock. */
-static void hop__channel_enqueue(hop_channel_t *c, hop__channel_waiter_t *w) {
-    hop__channel_queue_t q = hop__channel_queue(c, w->sender);
-    w->next = NULL;
-    w->prev = *q.tail;
-    if (*q.tail)
-        (*q.tail)->next = w;
-    else
-        *q.head = w;
-    *q.tail = w;
-    w->queued = true;
-}
-
-static void hop__channel_unlink(hop_channel_t *c, hop__channel_waiter_t *w) {
-    hop__channel_queue_t q = hop__channel_queue(c, w->sender);
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        *q.head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        *q.tail = w->prev;
-    w->next = w->prev = NULL;
-    w->queued = false;
+/* Dequeues the longest-waiting sender or receiver of q, or returns NULL;
+ * under the spin lock. */
+static hop__channel_waiter_t *hop__channel_pop_waiter(hop__waitq_t *q) {
+    return (hop__channel_waiter_t *)hop__waiter_of(hop__waitq_pop(q));
 }
 
 /* count is read without the lock by hop_channel_size(), hence atomic. */
@@ -116,9 +81,8 @@ static int hop__channel_send_locked(hop_channel_t *c, void *item, hop__channel_w
     *wake = NULL;
     if (hop__channel_closed(c))
         return HOP_ECLOSED;
-    hop__channel_waiter_t *r = c->receivers_head;
+    hop__channel_waiter_t *r = hop__channel_pop_waiter(&c->receivers);
     if (r) {
-        hop__channel_unlink(c, r);
         r->item = item;
         r->result = 0;
         *wake = r;
@@ -136,12 +100,11 @@ static int hop__channel_send_locked(hop_channel_t *c, void *item, hop__channel_w
  * HOP_EAGAIN (empty). */
 static int hop__channel_receive_locked(hop_channel_t *c, void **item, hop__channel_waiter_t **wake) {
     *wake = NULL;
-    hop__channel_waiter_t *s = c->senders_head;
+    hop__channel_waiter_t *s = hop__channel_pop_waiter(&c->senders);
     if (hop__channel_count(c) > 0) {
         *item = hop__channel_pop(c);
         if (s) {
             /* The freed slot goes to the longest waiting sender. */
-            hop__channel_unlink(c, s);
             hop__channel_push(c, s->item);
             s->result = 0;
             *wake = s;
@@ -150,7 +113,6 @@ static int hop__channel_receive_locked(hop_channel_t *c, void **item, hop__chann
     }
     if (s) {
         /* Capacity 0: take the item from the sender's hand. */
-        hop__channel_unlink(c, s);
         *item = s->item;
         s->result = 0;
         *wake = s;
@@ -168,7 +130,7 @@ static int hop__channel_step_locked(hop__channel_waiter_t *w, hop__channel_waite
 
 static void hop__channel_wake(hop__channel_waiter_t *w) {
     if (w)
-        hop_awaitable_complete(&w->base, w->result);
+        hop_awaitable_complete(&w->waiter.base, w->result);
 }
 
 int hop_channel_init(hop_channel_t *channel, size_t capacity, void **buffer) {
@@ -211,7 +173,7 @@ static bool hop__channel_suspend(hop_awaitable_t *aw) {
     hop__spinlock_lock(hop__channel_spin(w->channel));
     int rc = hop__channel_step_locked(w, &wake);
     if (rc == HOP_EAGAIN) {
-        hop__channel_enqueue(w->channel, w);
+        hop__waitq_push(w->waiter.queue, &w->waiter.node);
         /* From here another thread may move an item for w and complete it. */
         hop__spinlock_unlock(hop__channel_spin(w->channel));
         return true;
@@ -225,39 +187,29 @@ static bool hop__channel_suspend(hop_awaitable_t *aw) {
 
 static int hop__channel_resume(hop_awaitable_t *aw) { return ((hop__channel_waiter_t *)aw)->result; }
 
-static int hop__channel_cancel(hop_awaitable_t *aw) {
-    hop__channel_waiter_t *w = (hop__channel_waiter_t *)aw;
-    hop__spinlock_lock(hop__channel_spin(w->channel));
-    bool withdrawn = w->queued;
-    if (withdrawn)
-        hop__channel_unlink(w->channel, w);
-    hop__spinlock_unlock(hop__channel_spin(w->channel));
-    /* Not queued: an item moved for w (or close woke it) under the lock,
-     * and the completion is on its way: it must win. */
-    return withdrawn ? 0 : HOP_EALREADY;
-}
-
+/* cancel's HOP_EALREADY: an item moved for the waiter (or close woke it)
+ * under the lock, and the completion is on its way: it must win. */
 static const hop_awaitable_ops_t hop__channel_ops = {
     .ready = hop__channel_ready,
     .suspend = hop__channel_suspend,
     .resume = hop__channel_resume,
-    .cancel = hop__channel_cancel,
+    .cancel = hop__waiter_cancel,
 };
 
 int hop_channel_send(hop_channel_t *channel, void *item) {
     if (!hop__channel_valid(channel))
         return HOP_EINVAL;
     hop__channel_waiter_t w = {.channel = channel, .item = item, .sender = true};
-    hop_awaitable_init(&w.base, &hop__channel_ops);
-    return hop_await(&w.base);
+    hop__waiter_init(&w.waiter, &hop__channel_ops, hop__channel_spin(channel), &channel->senders, NULL);
+    return hop_await(&w.waiter.base);
 }
 
 int hop_channel_receive(hop_channel_t *channel, void **item) {
     if (!hop__channel_valid(channel) || !item)
         return HOP_EINVAL;
     hop__channel_waiter_t w = {.channel = channel, .sender = false};
-    hop_awaitable_init(&w.base, &hop__channel_ops);
-    int rc = hop_await(&w.base);
+    hop__waiter_init(&w.waiter, &hop__channel_ops, hop__channel_spin(channel), &channel->receivers, NULL);
+    int rc = hop_await(&w.waiter.base);
     if (rc == 0)
         *item = w.item;
     return rc;
@@ -285,19 +237,6 @@ int hop_channel_try_receive(hop_channel_t *channel, void **item) {
     return rc;
 }
 
-/* Detaches a whole queue for close, marking each waiter closed; under the
- * spin lock. Returns the detached list, linked through next. */
-static hop__channel_waiter_t *hop__channel_detach_closed(hop__channel_waiter_t **head,
-                                                         hop__channel_waiter_t **tail) {
-    hop__channel_waiter_t *list = *head;
-    *head = *tail = NULL;
-    for (hop__channel_waiter_t *w = list; w; w = w->next) {
-        w->queued = false;
-        w->result = HOP_ECLOSED;
-    }
-    return list;
-}
-
 int hop_channel_close(hop_channel_t *channel) {
     if (!hop__channel_valid(channel))
         return HOP_EINVAL;
@@ -308,18 +247,19 @@ int hop_channel_close(hop_channel_t *channel) {
     }
     hop__atomic_store_uint(&channel->closed, 1u);
     /* Waiting receivers imply an empty buffer: nothing left for them. */
-    hop__channel_waiter_t *senders =
-        hop__channel_detach_closed(&channel->senders_head, &channel->senders_tail);
-    hop__channel_waiter_t *receivers =
-        hop__channel_detach_closed(&channel->receivers_head, &channel->receivers_tail);
+    hop__waitq_node_t *senders = hop__waitq_take_all(&channel->senders);
+    hop__waitq_node_t *receivers = hop__waitq_take_all(&channel->receivers);
     hop__spinlock_unlock(hop__channel_spin(channel));
-    /* The channel is not touched again: only the detached waiters. */
-    hop__channel_waiter_t *lists[2] = {senders, receivers};
+    /* The channel is not touched again: only the taken waiters, whose
+     * result the resume op reports. */
+    hop__waitq_node_t *lists[2] = {senders, receivers};
     for (int i = 0; i < 2; i++) {
-        for (hop__channel_waiter_t *w = lists[i]; w;) {
-            hop__channel_waiter_t *next = w->next; /* w may be gone after the wake */
+        for (hop__waitq_node_t *n = lists[i]; n;) {
+            hop__waitq_node_t *next = n->next; /* n may be gone after the wake */
+            hop__channel_waiter_t *w = (hop__channel_waiter_t *)hop__waiter_of(n);
+            w->result = HOP_ECLOSED;
             hop__channel_wake(w);
-            w = next;
+            n = next;
         }
     }
     return 0;
@@ -341,7 +281,7 @@ int hop_channel_destroy(hop_channel_t *channel) {
     if (!hop__channel_valid(channel))
         return HOP_EINVAL;
     hop__spinlock_lock(hop__channel_spin(channel));
-    bool busy = channel->senders_head || channel->receivers_head;
+    bool busy = !hop__waitq_empty(&channel->senders) || !hop__waitq_empty(&channel->receivers);
     if (!busy)
         channel->magic = 0;
     hop__spinlock_unlock(hop__channel_spin(channel));

@@ -1,24 +1,20 @@
 /* src/sync/event.c: the async event.
  *
- * hop_event_set() sets the flag and detaches the whole waiter list in one
- * critical section, clearing each detached waiter's queued flag, then
- * completes the detached waiters outside the lock. A waiter's queued flag,
- * under the spin lock, decides the race between a set and an interrupt:
- * queued means the interrupt withdraws it (cancel returns 0); !queued means
- * a set owns it and will complete it (cancel returns HOP_EALREADY, and the
- * wait returns 0). After the critical section, set touches only the
- * detached waiters, each valid until its own completion; so an event may be
- * destroyed as soon as hop_event_set() has been entered and left the lock. */
+ * hop_event_set() sets the flag and takes the whole wait queue in one
+ * critical section, then completes the taken waiters outside the lock. The
+ * queue (core/waitq.h) decides the race between a set and an interrupt: a
+ * waiter still queued is withdrawn (cancel returns 0); one a set has taken is
+ * completed by that set (cancel returns HOP_EALREADY, and the wait returns
+ * 0). After the critical section, set touches only the taken waiters, each
+ * valid until its own completion; so an event may be destroyed as soon as
+ * hop_event_set() has been entered and left the lock. */
 #include "hop/event.h"
 
-#include "core/internal.h"
+#include "core/waitq.h"
 
-typedef struct hop__event_waiter_s {
-    hop_awaitable_t base;
+typedef struct {
+    hop__waiter_t waiter; /* first: the awaitable converts to the record */
     hop_event_t *event;
-    struct hop__event_waiter_s *next;
-    struct hop__event_waiter_s *prev;
-    bool queued;
 } hop__event_waiter_t;
 
 /* The public struct keeps the spin lock as a bare word, which is all a
@@ -43,17 +39,9 @@ int hop_event_set(hop_event_t *event) {
         return HOP_EINVAL;
     hop__spinlock_lock(hop__event_spin(event));
     hop__atomic_store_uint(&event->set, 1u);
-    hop__event_waiter_t *w = event->head;
-    event->head = event->tail = NULL;
-    for (hop__event_waiter_t *it = w; it; it = it->next)
-        it->queued = false;
+    hop__waitq_node_t *woken = hop__waitq_take_all(&event->waiters);
     hop__spinlock_unlock(hop__event_spin(event));
-    while (w) {
-        /* Read next first: the completion may end w's lifetime. */
-        hop__event_waiter_t *next = w->next;
-        hop_awaitable_complete(&w->base, 0);
-        w = next;
-    }
+    hop__waitq_complete_all(woken, 0);
     return 0;
 }
 
@@ -74,66 +62,31 @@ static bool hop__event_wait_ready(hop_awaitable_t *aw) {
     return hop__event_flag(((hop__event_waiter_t *)aw)->event);
 }
 
-static bool hop__event_wait_suspend(hop_awaitable_t *aw) {
-    hop__event_waiter_t *w = (hop__event_waiter_t *)aw;
-    hop_event_t *e = w->event;
-    hop__spinlock_lock(hop__event_spin(e));
-    if (hop__event_flag(e)) {
-        /* Set since ready() looked: no need to wait. */
-        hop__spinlock_unlock(hop__event_spin(e));
-        return false;
-    }
-    w->next = NULL;
-    w->prev = e->tail;
-    if (e->tail)
-        e->tail->next = w;
-    else
-        e->head = w;
-    e->tail = w;
-    w->queued = true;
-    hop__spinlock_unlock(hop__event_spin(e));
-    return true;
-}
-
-static int hop__event_wait_cancel(hop_awaitable_t *aw) {
-    hop__event_waiter_t *w = (hop__event_waiter_t *)aw;
-    hop_event_t *e = w->event;
-    hop__spinlock_lock(hop__event_spin(e));
-    bool withdrawn = w->queued;
-    if (withdrawn) {
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            e->head = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-        else
-            e->tail = w->prev;
-        w->queued = false;
-    }
-    hop__spinlock_unlock(hop__event_spin(e));
-    return withdrawn ? 0 : HOP_EALREADY;
+/* Under the spin lock: set since ready() looked, so no need to wait. */
+static bool hop__event_wait_ready_locked(hop__waiter_t *w) {
+    return hop__event_flag(((hop__event_waiter_t *)w)->event);
 }
 
 static const hop_awaitable_ops_t hop__event_wait_ops = {
     .ready = hop__event_wait_ready,
-    .suspend = hop__event_wait_suspend,
-    .cancel = hop__event_wait_cancel,
+    .suspend = hop__waiter_suspend,
+    .cancel = hop__waiter_cancel,
 };
 
 int hop_event_wait(hop_event_t *event) {
     if (!hop__event_valid(event))
         return HOP_EINVAL;
     hop__event_waiter_t w = {.event = event};
-    hop_awaitable_init(&w.base, &hop__event_wait_ops);
-    return hop_await(&w.base);
+    hop__waiter_init(&w.waiter, &hop__event_wait_ops, hop__event_spin(event), &event->waiters,
+                     hop__event_wait_ready_locked);
+    return hop_await(&w.waiter.base);
 }
 
 int hop_event_destroy(hop_event_t *event) {
     if (!hop__event_valid(event))
         return HOP_EINVAL;
     hop__spinlock_lock(hop__event_spin(event));
-    bool busy = event->head != NULL;
+    bool busy = !hop__waitq_empty(&event->waiters);
     if (!busy)
         event->magic = 0;
     hop__spinlock_unlock(hop__event_spin(event));

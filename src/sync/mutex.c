@@ -6,26 +6,24 @@
  * it, so the mutex is never free while someone waits, and try_lock cannot
  * barge.
  *
- * A waiter's queued flag, read and written only under the spin lock, decides
- * the race between a hand-off and an interrupt (hop_task_cancel, deadlines):
- *   - cancel finds queued: it unlinks the waiter and returns 0; nobody will
- *     complete it, and the task resumes with the interrupt's status.
- *   - cancel finds !queued: unlock has already made the task the owner and
- *     will (or did) complete the await; cancel returns HOP_EALREADY, and the
- *     task resumes with 0, owning the mutex. Ownership is never dropped.
+ * The wait queue (core/waitq.h), under the spin lock, decides the race
+ * between a hand-off and an interrupt (hop_task_cancel, deadlines):
+ *   - cancel finds the waiter still queued: it withdraws it and returns 0;
+ *     nobody will complete it, and the task resumes with the interrupt's
+ *     status.
+ *   - cancel finds it dequeued: unlock has already made the task the owner
+ *     and will (or did) complete the await; cancel returns HOP_EALREADY, and
+ *     the task resumes with 0, owning the mutex. Ownership is never dropped.
  * After its critical section the unlocking thread touches only the waiter,
  * which stays valid until hop_awaitable_complete() because the task cannot
  * leave the await before that. */
 #include "hop/mutex.h"
 
-#include "core/internal.h"
+#include "core/waitq.h"
 
-typedef struct hop__mutex_waiter_s {
-    hop_awaitable_t base;
+typedef struct {
+    hop__waiter_t waiter; /* first: the awaitable converts to the record */
     hop_mutex_t *mutex;
-    struct hop__mutex_waiter_s *next;
-    struct hop__mutex_waiter_s *prev;
-    bool queued;
 } hop__mutex_waiter_t;
 
 /* The public struct keeps the spin lock as a bare word (src/core/atomic.h is not
@@ -38,18 +36,13 @@ static hop_task_t *hop__mutex_owner(const hop_mutex_t *m) {
     return hop__atomic_load_ptr((hop_task_t **)&m->owner);
 }
 
-/* Under the spin lock. */
-static void hop__mutex_unlink(hop_mutex_t *m, hop__mutex_waiter_t *w) {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        m->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        m->tail = w->prev;
-    w->next = w->prev = NULL;
-    w->queued = false;
+/* The checks every call on a mutex makes: 0 with *self the calling task,
+ * HOP_EINVAL or HOP_ENOTTASK. */
+static int hop__mutex_caller(const hop_mutex_t *m, hop_task_t **self) {
+    if (!hop__mutex_valid(m))
+        return HOP_EINVAL;
+    *self = hop_task_current();
+    return *self ? 0 : HOP_ENOTTASK;
 }
 
 int hop_mutex_init(hop_mutex_t *mutex) {
@@ -76,67 +69,40 @@ static bool hop__mutex_lock_ready(hop_awaitable_t *aw) {
     return taken;
 }
 
-static bool hop__mutex_lock_suspend(hop_awaitable_t *aw) {
-    hop__mutex_waiter_t *w = (hop__mutex_waiter_t *)aw;
-    hop_mutex_t *m = w->mutex;
-    hop__spinlock_lock(hop__mutex_spin(m));
-    /* Unlocked since ready() looked, with nobody waiting: take it. */
-    if (hop__mutex_take_if_free(m, hop_awaitable_task(aw))) {
-        hop__spinlock_unlock(hop__mutex_spin(m));
-        return false;
-    }
-    w->next = NULL;
-    w->prev = m->tail;
-    if (m->tail)
-        m->tail->next = w;
-    else
-        m->head = w;
-    m->tail = w;
-    w->queued = true;
-    /* From here an unlock on another thread may complete aw. */
-    hop__spinlock_unlock(hop__mutex_spin(m));
-    return true;
+/* Under the spin lock: unlocked since ready() looked, with nobody waiting,
+ * so take it. */
+static bool hop__mutex_lock_ready_locked(hop__waiter_t *w) {
+    return hop__mutex_take_if_free(((hop__mutex_waiter_t *)w)->mutex, hop_awaitable_task(&w->base));
 }
 
-static int hop__mutex_lock_cancel(hop_awaitable_t *aw) {
-    hop__mutex_waiter_t *w = (hop__mutex_waiter_t *)aw;
-    hop_mutex_t *m = w->mutex;
-    hop__spinlock_lock(hop__mutex_spin(m));
-    bool withdrawn = w->queued;
-    if (withdrawn)
-        hop__mutex_unlink(m, w);
-    hop__spinlock_unlock(hop__mutex_spin(m));
-    /* Not queued: the mutex is already this task's, its completion under way. */
-    return withdrawn ? 0 : HOP_EALREADY;
-}
-
+/* cancel's HOP_EALREADY: the mutex is already this task's, its completion
+ * under way. */
 static const hop_awaitable_ops_t hop__mutex_lock_ops = {
     .ready = hop__mutex_lock_ready,
-    .suspend = hop__mutex_lock_suspend,
-    .cancel = hop__mutex_lock_cancel,
+    .suspend = hop__waiter_suspend,
+    .cancel = hop__waiter_cancel,
 };
 
 int hop_mutex_lock(hop_mutex_t *mutex) {
-    if (!hop__mutex_valid(mutex))
-        return HOP_EINVAL;
-    hop_task_t *self = hop_task_current();
-    if (!self)
-        return HOP_ENOTTASK;
+    hop_task_t *self;
+    int err = hop__mutex_caller(mutex, &self);
+    if (err)
+        return err;
     /* Only this task can make itself the owner or stop being it, so this
      * read cannot be overtaken. */
     if (hop__mutex_owner(mutex) == self)
         return HOP_EDEADLK;
     hop__mutex_waiter_t w = {.mutex = mutex};
-    hop_awaitable_init(&w.base, &hop__mutex_lock_ops);
-    return hop_await(&w.base);
+    hop__waiter_init(&w.waiter, &hop__mutex_lock_ops, hop__mutex_spin(mutex), &mutex->waiters,
+                     hop__mutex_lock_ready_locked);
+    return hop_await(&w.waiter.base);
 }
 
 int hop_mutex_try_lock(hop_mutex_t *mutex) {
-    if (!hop__mutex_valid(mutex))
-        return HOP_EINVAL;
-    hop_task_t *self = hop_task_current();
-    if (!self)
-        return HOP_ENOTTASK;
+    hop_task_t *self;
+    int err = hop__mutex_caller(mutex, &self);
+    if (err)
+        return err;
     hop__spinlock_lock(hop__mutex_spin(mutex));
     bool taken = hop__mutex_take_if_free(mutex, self);
     hop__spinlock_unlock(hop__mutex_spin(mutex));
@@ -144,19 +110,17 @@ int hop_mutex_try_lock(hop_mutex_t *mutex) {
 }
 
 int hop_mutex_unlock(hop_mutex_t *mutex) {
-    if (!hop__mutex_valid(mutex))
-        return HOP_EINVAL;
-    hop_task_t *self = hop_task_current();
-    if (!self)
-        return HOP_ENOTTASK;
+    hop_task_t *self;
+    int err = hop__mutex_caller(mutex, &self);
+    if (err)
+        return err;
     hop__spinlock_lock(hop__mutex_spin(mutex));
     if (hop__mutex_owner(mutex) != self) {
         hop__spinlock_unlock(hop__mutex_spin(mutex));
         return HOP_EPERM;
     }
-    hop__mutex_waiter_t *next = mutex->head;
+    hop__waiter_t *next = hop__waiter_of(hop__waitq_pop(&mutex->waiters));
     if (next) {
-        hop__mutex_unlink(mutex, next);
         /* Direct hand-off: next's task owns the mutex before it runs. */
         hop__atomic_store_ptr(&mutex->owner, hop_awaitable_task(&next->base));
     } else {
@@ -176,7 +140,7 @@ int hop_mutex_destroy(hop_mutex_t *mutex) {
     if (!hop__mutex_valid(mutex))
         return HOP_EINVAL;
     hop__spinlock_lock(hop__mutex_spin(mutex));
-    bool busy = hop__mutex_owner(mutex) != NULL || mutex->head != NULL;
+    bool busy = hop__mutex_owner(mutex) != NULL || !hop__waitq_empty(&mutex->waiters);
     if (!busy)
         mutex->magic = 0;
     hop__spinlock_unlock(hop__mutex_spin(mutex));

@@ -9,28 +9,26 @@
  * DONE is stored after value, with release order, so the lock-free fast path
  * that sees DONE reads the value written before it.
  *
- * A waiter's queued flag, under the spin lock, decides a hand-off racing an
- * interrupt: queued means cancel withdraws it (0); !queued means it has been
- * given the value or the runner's turn, and its completion is on its way
- * (HOP_EALREADY): a turn handed to a waiter is never dropped, because that
- * waiter resumes normally and, if it was cancelled meanwhile, passes the
- * turn on itself. */
+ * The wait queue (core/waitq.h), under the spin lock, decides a hand-off
+ * racing an interrupt: a waiter still queued is withdrawn (cancel returns 0);
+ * one dequeued has been given the value or the runner's turn, and its
+ * completion is on its way (HOP_EALREADY): a turn handed to a waiter is
+ * never dropped, because that waiter resumes normally and, if it was
+ * cancelled meanwhile, passes the turn on itself. */
 #include "hop/once.h"
 
 #include "core/task_internal.h"
+#include "core/waitq.h"
 
 enum { HOP__ONCE_IDLE = 0, HOP__ONCE_RUNNING = 1, HOP__ONCE_DONE = 2 };
 
 /* What a waiter was given. */
 enum { HOP__ONCE_ROLE_NONE = 0, HOP__ONCE_ROLE_DONE, HOP__ONCE_ROLE_RUN };
 
-typedef struct hop__once_waiter_s {
-    hop_awaitable_t base;
+typedef struct {
+    hop__waiter_t waiter; /* first: the awaitable converts to the record */
     hop_once_t *once;
-    struct hop__once_waiter_s *next;
-    struct hop__once_waiter_s *prev;
-    int role;
-    bool queued;
+    int role; /* DONE unless it was handed the turn (RUN) */
 } hop__once_waiter_t;
 
 /* The public struct keeps the spin lock as a bare word, which is all a
@@ -50,36 +48,21 @@ int hop_once_init(hop_once_t *once) {
 
 bool hop_once_is_done(const hop_once_t *once) { return once && hop__once_state(once) == HOP__ONCE_DONE; }
 
-/* Under the spin lock. */
-static void hop__once_unlink(hop_once_t *o, hop__once_waiter_t *w) {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        o->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        o->tail = w->prev;
-    w->next = w->prev = NULL;
-    w->queued = false;
-}
-
 /* The runner gives up its turn after a failed init: to the head waiter, or
  * back to IDLE. */
 static void hop__once_pass_turn(hop_once_t *o) {
     hop__spinlock_lock(hop__once_spin(o));
-    hop__once_waiter_t *w = o->head;
+    hop__once_waiter_t *w = (hop__once_waiter_t *)hop__waiter_of(hop__waitq_pop(&o->waiters));
     if (w) {
-        hop__once_unlink(o, w);
         w->role = HOP__ONCE_ROLE_RUN;
-        o->runner = hop_awaitable_task(&w->base);
+        o->runner = hop_awaitable_task(&w->waiter.base);
     } else {
         o->runner = NULL;
         hop__atomic_store_uint(&o->state, HOP__ONCE_IDLE);
     }
     hop__spinlock_unlock(hop__once_spin(o));
     if (w)
-        hop_awaitable_complete(&w->base, 0);
+        hop_awaitable_complete(&w->waiter.base, 0);
 }
 
 /* Runs init as the runner (state RUNNING, runner == this task). */
@@ -93,21 +76,13 @@ static int hop__once_run(hop_once_t *o, hop_once_fn init, void *arg, void **valu
     hop__spinlock_lock(hop__once_spin(o));
     o->value = v;
     o->runner = NULL;
-    hop__once_waiter_t *list = o->head;
-    o->head = o->tail = NULL;
-    for (hop__once_waiter_t *w = list; w; w = w->next) {
-        w->queued = false;
-        w->role = HOP__ONCE_ROLE_DONE;
-    }
+    /* Each keeps its role DONE: it is given the value. */
+    hop__waitq_node_t *woken = hop__waitq_take_all(&o->waiters);
     /* value is written before DONE is seen (the fast path takes no lock). */
     hop__atomic_fence_release();
     hop__atomic_store_uint(&o->state, HOP__ONCE_DONE);
     hop__spinlock_unlock(hop__once_spin(o));
-    while (list) {
-        hop__once_waiter_t *next = list->next; /* list may be gone after the wake */
-        hop_awaitable_complete(&list->base, 0);
-        list = next;
-    }
+    hop__waitq_complete_all(woken, 0);
     if (value)
         *value = v;
     return 0;
@@ -127,42 +102,20 @@ static int hop__once_arrive_locked(hop_once_t *o, hop_task_t *task) {
     return HOP__ONCE_ROLE_NONE;
 }
 
-static bool hop__once_wait_suspend(hop_awaitable_t *aw) {
-    hop__once_waiter_t *w = (hop__once_waiter_t *)aw;
-    hop_once_t *o = w->once;
-    hop__spinlock_lock(hop__once_spin(o));
-    w->role = hop__once_arrive_locked(o, hop_awaitable_task(aw));
-    if (w->role != HOP__ONCE_ROLE_NONE) {
-        /* Finished, or failed with nobody waiting, since the caller looked. */
-        hop__spinlock_unlock(hop__once_spin(o));
+/* Under the spin lock: finished, or failed with nobody waiting, since the
+ * caller looked: no need to wait. */
+static bool hop__once_wait_ready_locked(hop__waiter_t *waiter) {
+    hop__once_waiter_t *w = (hop__once_waiter_t *)waiter;
+    int role = hop__once_arrive_locked(w->once, hop_awaitable_task(&waiter->base));
+    if (role == HOP__ONCE_ROLE_NONE)
         return false;
-    }
-    w->next = NULL;
-    w->prev = o->tail;
-    if (o->tail)
-        o->tail->next = w;
-    else
-        o->head = w;
-    o->tail = w;
-    w->queued = true;
-    hop__spinlock_unlock(hop__once_spin(o));
+    w->role = role;
     return true;
 }
 
-static int hop__once_wait_cancel(hop_awaitable_t *aw) {
-    hop__once_waiter_t *w = (hop__once_waiter_t *)aw;
-    hop_once_t *o = w->once;
-    hop__spinlock_lock(hop__once_spin(o));
-    bool withdrawn = w->queued;
-    if (withdrawn)
-        hop__once_unlink(o, w);
-    hop__spinlock_unlock(hop__once_spin(o));
-    return withdrawn ? 0 : HOP_EALREADY;
-}
-
 static const hop_awaitable_ops_t hop__once_wait_ops = {
-    .suspend = hop__once_wait_suspend,
-    .cancel = hop__once_wait_cancel,
+    .suspend = hop__waiter_suspend,
+    .cancel = hop__waiter_cancel,
 };
 
 static int hop__once_value(hop_once_t *o, void **value) {
@@ -190,9 +143,10 @@ int hop_once_call(hop_once_t *once, hop_once_fn init, void *arg, void **value) {
         return HOP_EDEADLK;
 
     if (role == HOP__ONCE_ROLE_NONE) {
-        hop__once_waiter_t w = {.once = once};
-        hop_awaitable_init(&w.base, &hop__once_wait_ops);
-        int rc = hop_await(&w.base);
+        hop__once_waiter_t w = {.once = once, .role = HOP__ONCE_ROLE_DONE};
+        hop__waiter_init(&w.waiter, &hop__once_wait_ops, hop__once_spin(once), &once->waiters,
+                         hop__once_wait_ready_locked);
+        int rc = hop_await(&w.waiter.base);
         if (rc < 0)
             return rc; /* interrupted, or cancelled before waiting: nothing was given */
         role = w.role;

@@ -5,22 +5,19 @@
  * and hands it the permit in the same critical section, so no try_acquire
  * can take a permit a waiter is owed.
  *
- * A waiter's queued flag, under the spin lock, decides the race between a
- * release and an interrupt: queued means cancel withdraws the waiter (0, the
- * count untouched); !queued means a release already gave it a permit and
- * will complete it (HOP_EALREADY: the acquire returns 0 with the permit). */
+ * The wait queue (core/waitq.h) decides the race between a release and an
+ * interrupt: a waiter still queued is withdrawn (cancel returns 0, the count
+ * untouched); one a release has dequeued already holds its permit and is
+ * being completed (HOP_EALREADY: the acquire returns 0 with the permit). */
 #include "hop/semaphore.h"
 
-#include "core/internal.h"
+#include "core/waitq.h"
 
 #define HOP__SEMAPHORE_MAGIC 0x73656d61u /* "sema" */
 
-typedef struct hop__semaphore_waiter_s {
-    hop_awaitable_t base;
+typedef struct {
+    hop__waiter_t waiter; /* first: the awaitable converts to the record */
     hop_semaphore_t *semaphore;
-    struct hop__semaphore_waiter_s *next;
-    struct hop__semaphore_waiter_s *prev;
-    bool queued;
 } hop__semaphore_waiter_t;
 
 /* The public struct keeps the spin lock as a bare word, which is all a
@@ -53,7 +50,7 @@ int hop_semaphore_init(hop_semaphore_t *semaphore, unsigned int initial, unsigne
     semaphore->lock = 0;
     semaphore->count = initial;
     semaphore->max = max;
-    semaphore->head = semaphore->tail = NULL;
+    hop__waitq_init(&semaphore->waiters);
     semaphore->magic = HOP__SEMAPHORE_MAGIC;
     return 0;
 }
@@ -66,64 +63,25 @@ static bool hop__semaphore_acquire_ready(hop_awaitable_t *aw) {
     return taken;
 }
 
-static bool hop__semaphore_acquire_suspend(hop_awaitable_t *aw) {
-    hop__semaphore_waiter_t *w = (hop__semaphore_waiter_t *)aw;
-    hop_semaphore_t *s = w->semaphore;
-    hop__spinlock_lock(hop__semaphore_spin(s));
-    /* Released since ready() looked (so nobody waits): take it. */
-    if (hop__semaphore_take(s)) {
-        hop__spinlock_unlock(hop__semaphore_spin(s));
-        return false;
-    }
-    w->next = NULL;
-    w->prev = s->tail;
-    if (s->tail)
-        s->tail->next = w;
-    else
-        s->head = w;
-    s->tail = w;
-    w->queued = true;
-    hop__spinlock_unlock(hop__semaphore_spin(s));
-    return true;
-}
-
-/* Under the spin lock. */
-static void hop__semaphore_unlink(hop_semaphore_t *s, hop__semaphore_waiter_t *w) {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        s->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        s->tail = w->prev;
-    w->next = w->prev = NULL;
-    w->queued = false;
-}
-
-static int hop__semaphore_acquire_cancel(hop_awaitable_t *aw) {
-    hop__semaphore_waiter_t *w = (hop__semaphore_waiter_t *)aw;
-    hop_semaphore_t *s = w->semaphore;
-    hop__spinlock_lock(hop__semaphore_spin(s));
-    bool withdrawn = w->queued;
-    if (withdrawn)
-        hop__semaphore_unlink(s, w);
-    hop__spinlock_unlock(hop__semaphore_spin(s));
-    return withdrawn ? 0 : HOP_EALREADY;
+/* Under the spin lock: released since ready() looked (so nobody waits), so
+ * take it. */
+static bool hop__semaphore_acquire_ready_locked(hop__waiter_t *w) {
+    return hop__semaphore_take(((hop__semaphore_waiter_t *)w)->semaphore);
 }
 
 static const hop_awaitable_ops_t hop__semaphore_acquire_ops = {
     .ready = hop__semaphore_acquire_ready,
-    .suspend = hop__semaphore_acquire_suspend,
-    .cancel = hop__semaphore_acquire_cancel,
+    .suspend = hop__waiter_suspend,
+    .cancel = hop__waiter_cancel,
 };
 
 int hop_semaphore_acquire(hop_semaphore_t *semaphore) {
     if (!hop__semaphore_valid(semaphore))
         return HOP_EINVAL;
     hop__semaphore_waiter_t w = {.semaphore = semaphore};
-    hop_awaitable_init(&w.base, &hop__semaphore_acquire_ops);
-    return hop_await(&w.base);
+    hop__waiter_init(&w.waiter, &hop__semaphore_acquire_ops, hop__semaphore_spin(semaphore),
+                     &semaphore->waiters, hop__semaphore_acquire_ready_locked);
+    return hop_await(&w.waiter.base);
 }
 
 int hop_semaphore_try_acquire(hop_semaphore_t *semaphore) {
@@ -139,11 +97,9 @@ int hop_semaphore_release(hop_semaphore_t *semaphore) {
     if (!hop__semaphore_valid(semaphore))
         return HOP_EINVAL;
     hop__spinlock_lock(hop__semaphore_spin(semaphore));
-    hop__semaphore_waiter_t *w = semaphore->head;
+    hop__waiter_t *w = hop__waiter_of(hop__waitq_pop(&semaphore->waiters)); /* w now holds the permit */
     int err = 0;
-    if (w) {
-        hop__semaphore_unlink(semaphore, w); /* w now holds the permit */
-    } else {
+    if (!w) {
         unsigned int count = hop__semaphore_count(semaphore);
         if (count >= semaphore->max)
             err = HOP_ESTATE;
@@ -164,7 +120,7 @@ int hop_semaphore_destroy(hop_semaphore_t *semaphore) {
     if (!hop__semaphore_valid(semaphore))
         return HOP_EINVAL;
     hop__spinlock_lock(hop__semaphore_spin(semaphore));
-    bool busy = semaphore->head != NULL;
+    bool busy = !hop__waitq_empty(&semaphore->waiters);
     if (!busy)
         semaphore->magic = 0;
     hop__spinlock_unlock(hop__semaphore_spin(semaphore));
