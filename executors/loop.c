@@ -174,16 +174,7 @@ static const hop_executor_ops_t hop__loop_closed_ops = {.name = "loop (closed)",
 
 /* ---- the current loop ------------------------------------------------- */
 
-static _Thread_local hop_loop_t *hop__loop_current_tls;
-
-/* Tasks migrate: the address of this thread-local is computed inside this
- * opaque call every time, because a compiler may reuse an address computed
- * before a suspension, after which the task may run on another thread. */
-__attribute__((noinline)) static hop_loop_t **hop__loop_current_slot(void) {
-    hop_loop_t **slot = &hop__loop_current_tls;
-    __asm__ volatile("" : "+r"(slot)::"memory");
-    return slot;
-}
+HOP__TLS_SLOT(hop__loop_current_slot, hop_loop_t *)
 
 __attribute__((noinline)) hop_loop_t *hop_loop_current(void) { return *hop__loop_current_slot(); }
 

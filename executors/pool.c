@@ -221,18 +221,9 @@ static const hop_executor_ops_t hop__pool_ops = {.name = "pool",
 /* What a closed pool's executor points at: it refuses everything. */
 static const hop_executor_ops_t hop__pool_closed_ops = {.name = "pool (closed)", .submit = hop__gate_closed_submit};
 
-/* The worker this thread is, if any. Read only through hop__pool_self_slot():
- * submit and the task hooks run on task stacks too, and a compiler that
- * inlined them into a task could otherwise reuse the thread-local's address
- * computed before an await, when the task may since have moved to another
- * thread. */
-static _Thread_local hop__pool_worker_t *hop__pool_self;
-
-__attribute__((noinline)) static hop__pool_worker_t **hop__pool_self_slot(void) {
-    hop__pool_worker_t **slot = &hop__pool_self;
-    __asm__ volatile("" : "+r"(slot)::"memory");
-    return slot;
-}
+/* The worker this thread is, if any: submit and the task hooks run on task
+ * stacks too. */
+HOP__TLS_SLOT(hop__pool_self_slot, hop__pool_worker_t *)
 
 /* This thread's worker if it is one of pool's, else NULL. */
 static hop__pool_worker_t *hop__pool_worker_of(const hop_pool_t *pool) {

@@ -9,20 +9,12 @@
 #include <ucontext.h>
 
 #include "context.h"
+#include "tls.h"
 
 /* ucontext has no way to pass a pointer through a switch, so the value goes
- * through this thread's slot. A switch never changes threads, but the code
- * after swapcontext() may run on a different thread than before it (a task
- * that migrated), so the slot is always reached through a call the compiler
- * cannot fold across the switch. */
-static _Thread_local void *hop__context_value;
+ * through this thread's slot. */
+HOP__TLS_SLOT(hop__context_value_slot, void *)
 static _Thread_local hop__context_entry_fn hop__context_entry; /* read only at a first switch, before any migration */
-
-__attribute__((noinline)) static void **hop__context_value_slot(void) {
-    void **slot = &hop__context_value;
-    __asm__ volatile("" : "+r"(slot)::"memory");
-    return slot;
-}
 
 static void hop__context_start(void) {
     hop__context_entry_fn entry = hop__context_entry;

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "arch/tls.h"
 #include "atomic.h"
 #include "hop/hop.h"
 

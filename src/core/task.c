@@ -12,31 +12,15 @@
  * Thread-local state. hop__task_run() runs on the executor thread's own
  * stack and never migrates, so it may use this thread's locals freely. Code
  * on the task's stack may continue on another thread after any switch, so it
- * reaches thread-locals only through hop__current_task_slot(), a call the
- * compiler cannot merge across the switch: a thread-local's address computed
- * before the switch may belong to another thread after it. */
+ * reaches thread-locals only through HOP__TLS_SLOT accessors (arch/tls.h). */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 
 #include "task_internal.h"
 
-static _Thread_local hop_task_t *hop__current_task;
-static _Thread_local hop_executor_t *hop__current_executor;
-
-/* The barrier makes the returned address opaque, and noinline keeps the
- * TLS address computation inside this call, fresh each time. */
-__attribute__((noinline)) static hop_task_t **hop__current_task_slot(void) {
-    hop_task_t **slot = &hop__current_task;
-    __asm__ volatile("" : "+r"(slot)::"memory");
-    return slot;
-}
-
-__attribute__((noinline)) static hop_executor_t **hop__current_executor_slot(void) {
-    hop_executor_t **slot = &hop__current_executor;
-    __asm__ volatile("" : "+r"(slot)::"memory");
-    return slot;
-}
+HOP__TLS_SLOT(hop__current_task_slot, hop_task_t *)
+HOP__TLS_SLOT(hop__current_executor_slot, hop_executor_t *)
 
 __attribute__((noinline)) hop_task_t *hop_task_current(void) { return *hop__current_task_slot(); }
 

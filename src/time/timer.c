@@ -268,16 +268,7 @@ uint64_t hop__timer_clock_run_due(hop__timer_clock_t *clock) {
 
 /* ---- the current clock --------------------------------------------------- */
 
-static _Thread_local hop__timer_clock_t *hop__timer_current_tls;
-
-/* Tasks migrate: the thread-local's address is computed inside this opaque
- * call every time, because a compiler may reuse an address computed before
- * a suspension, after which the task may run on another thread. */
-__attribute__((noinline)) static hop__timer_clock_t **hop__timer_current_slot(void) {
-    hop__timer_clock_t **slot = &hop__timer_current_tls;
-    __asm__ volatile("" : "+r"(slot)::"memory");
-    return slot;
-}
+HOP__TLS_SLOT(hop__timer_current_slot, hop__timer_clock_t *)
 
 hop__timer_clock_t *hop__timer_clock_set_current(hop__timer_clock_t *clock) {
     hop__timer_clock_t **slot = hop__timer_current_slot();
