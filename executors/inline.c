@@ -5,11 +5,10 @@
  * returns. Without that, a task that awaits something completing inline
  * (yield, an already-completed hand-off) would resume one frame deeper each
  * time and eventually overflow the thread's stack. */
-#include "core/internal.h"
+#include "core/job_fifo.h"
 
 typedef struct {
-    hop_job_t *head;
-    hop_job_t *tail;
+    hop__job_fifo_t jobs;
     int running;
 } hop__inline_queue_t;
 
@@ -21,22 +20,13 @@ static int hop__inline_submit(hop_executor_t *executor, hop_job_t *job, unsigned
     (void)flags;
     hop__inline_queue_t *q = &hop__inline_queue;
     if (q->running) {
-        job->next = NULL;
-        if (q->tail)
-            q->tail->next = job;
-        else
-            q->head = job;
-        q->tail = job;
+        hop__job_fifo_push(&q->jobs, job);
         return 0;
     }
     q->running = 1;
     hop_executor_run_job(executor, job);
-    while ((job = q->head) != NULL) {
-        q->head = job->next;
-        if (!q->head)
-            q->tail = NULL;
+    while ((job = hop__job_fifo_pop(&q->jobs)) != NULL)
         hop_executor_run_job(executor, job);
-    }
     q->running = 0;
     return 0;
 }

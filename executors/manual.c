@@ -5,13 +5,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "core/internal.h"
+#include "core/job_fifo.h"
 
 typedef struct {
     hop_executor_t base;
     pthread_mutex_t lock;
-    hop_job_t *head; /* guarded by lock, as are the fields below */
-    hop_job_t *tail;
+    hop__job_fifo_t jobs; /* guarded by lock, as are the fields below */
     long pending;
     int closed;
 } hop__manual_t;
@@ -33,12 +32,7 @@ static int hop__manual_submit(hop_executor_t *executor, hop_job_t *job, unsigned
         pthread_mutex_unlock(&m->lock);
         return HOP_ECLOSED;
     }
-    job->next = NULL;
-    if (m->tail)
-        m->tail->next = job;
-    else
-        m->head = job;
-    m->tail = job;
+    hop__job_fifo_push(&m->jobs, job);
     m->pending++;
     pthread_mutex_unlock(&m->lock);
     return 0;
@@ -62,13 +56,9 @@ int hop_manual_executor_run_one(hop_executor_t *executor) {
     if (!m)
         return HOP_EINVAL;
     pthread_mutex_lock(&m->lock);
-    hop_job_t *job = m->head;
-    if (job) {
-        m->head = job->next;
-        if (!m->head)
-            m->tail = NULL;
+    hop_job_t *job = hop__job_fifo_pop(&m->jobs);
+    if (job)
         m->pending--;
-    }
     pthread_mutex_unlock(&m->lock);
     if (!job)
         return 0;
@@ -107,14 +97,12 @@ int hop_manual_executor_close(hop_executor_t *executor) {
 }
 
 int hop_manual_executor_destroy(hop_executor_t *executor) {
-    hop__manual_t *m = hop__manual_from(executor);
-    if (!m)
-        return HOP_EINVAL;
-    pthread_mutex_lock(&m->lock);
-    long pending = m->pending;
-    pthread_mutex_unlock(&m->lock);
+    long pending = hop_manual_executor_pending(executor);
+    if (pending < 0)
+        return (int)pending;
     if (pending)
         return HOP_EBUSY;
+    hop__manual_t *m = hop__manual_from(executor);
     pthread_mutex_destroy(&m->lock);
     free(m);
     return 0;
