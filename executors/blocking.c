@@ -117,16 +117,8 @@ void hop__blocking_fail_thread_creates(unsigned int n) {
     hop__atomic_store_uint(&hop__blocking_creates_to_fail, n);
 }
 
-/* The pool whose thread this is, if any. Read through a non-inlined function:
- * submit runs on task stacks too, and a compiler could otherwise keep a
- * thread-local address from before an await that resumed on another thread. */
-static _Thread_local hop__blocking_internal_t *hop__blocking_self;
-
-__attribute__((noinline)) static hop__blocking_internal_t **hop__blocking_self_slot(void) {
-    hop__blocking_internal_t **slot = &hop__blocking_self;
-    __asm__ volatile("" : "+r"(slot)::"memory");
-    return slot;
-}
+/* The pool whose thread this is, if any: submit runs on task stacks too. */
+HOP__TLS_SLOT(hop__blocking_self_slot, hop__blocking_internal_t *)
 
 static uint64_t hop__blocking_now_ns(void) {
     struct timespec ts;
