@@ -287,7 +287,7 @@ static void *deep_canceller(void *arg) {
 Test(waitq, tasks_woken_or_cancelled_several_deep_resume_once_and_every_token_is_kept, .timeout = 240) {
     enum { ROUNDS = 1000 };
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 2, .spin_us = -1};
+    hop_pool_options_t options = {.threads = 2};
     HOP_OK(hop_pool_init(&pool, &options));
     gate_t gate = {.waiters = HOP__WAITQ_INIT};
     unsigned int handed = 0, cancelled = 0;
