@@ -24,5 +24,8 @@
 #include "hop/semaphore.h"
 #include "hop/channel.h"
 #include "hop/once.h"
+#include "hop/stream.h"
+#include "hop/tcp.h"
+#include "hop/dns.h"
 
 #endif /* HOP_HOP_H */

@@ -135,6 +135,13 @@ static void hop__io_handle_close_cb(uv_handle_t *uv) {
     hop__io_handle_leave(h); /* the open reference: the uv handle is done */
 }
 
+void hop__io_handle_close_now(hop__io_handle_t *h) {
+    if (!hop__atomic_cas_uint(&h->closing, 0u, 1u))
+        return;
+    h->wake(h, HOP_ECLOSED);
+    uv_close(h->uv, hop__io_handle_close_cb);
+}
+
 typedef struct {
     hop__io_op_t op;
     hop__io_handle_t *h;

@@ -152,6 +152,11 @@ void hop__io_handle_leave(hop__io_handle_t *h);
  * Uninterruptible: the handle is closed when it returns. */
 int hop__io_handle_close(hop__io_handle_t *h);
 
+/* hop__io_handle_close_now: the same from the loop thread, without
+ * waiting: for a module that must give up a handle it never handed out (a
+ * connect that failed or was cancelled). Nothing if closing already. */
+void hop__io_handle_close_now(hop__io_handle_t *h);
+
 /* hop__io_call_on_loop: runs fn(arg) on loop's thread for a task and
  * returns its value (a job posted to the loop, or a direct call when the task
  * is there already). For opening handles: uv_*_init must run there.

@@ -1,0 +1,70 @@
+/* src/io/stream_internal.h: hop_stream_t's record, for the modules that make
+ * streams (tcp.c; child processes' pipes). A maker allocates the stream with
+ * hop__stream_new on any thread, initialises the uv handle in s->uv on the
+ * loop thread (uv_tcp_init, uv_pipe_init, uv_tty_init, or uv_spawn's
+ * stdio pipes), then calls hop__stream_opened there; from then on the
+ * stream is closed with hop_stream_close (or, on the loop thread, with
+ * hop__io_handle_close_now). A stream whose uv handle was never initialised
+ * is freed with hop__stream_free. */
+#ifndef HOP_SRC_IO_STREAM_INTERNAL_H
+#define HOP_SRC_IO_STREAM_INTERNAL_H
+
+#include "hop/stream.h"
+#include "io/io_internal.h"
+
+/* Bytes of a blocked write the stream copies and queues itself, so that a
+ * cancelled write leaves libuv nothing that points into the caller's buffer. */
+#define HOP__STREAM_STASH 512
+
+struct hop_stream_s {
+    hop__io_handle_t h;
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+        uv_tty_t tty;
+    } uv;
+    /* The reader: a ring the loop thread fills (tail) and the reading task
+     * empties (head). Positions only grow; capacity is a power of two. */
+    char *rbuf;
+    uint64_t rcap;
+    uint64_t rhead;  /* atomic: written by the reading task */
+    uint64_t rtail;  /* atomic: written by the loop thread */
+    unsigned int rerror; /* atomic: end of stream (HOP_EOF) or an error, after the bytes */
+    unsigned int reading_task; /* atomic: a task is inside a read call */
+    bool reading;          /* loop thread: uv_read_start is on */
+    hop__io_op_t *reader;  /* loop thread: the read waiting for bytes... */
+    uint64_t reader_want;  /* ...until more than this many are buffered */
+    /* The writer (loop thread, except writing_task). */
+    unsigned int writing_task; /* atomic: a task is inside a write call */
+    int werror;            /* sticky: the stream's writing side failed or was closed */
+    hop__io_op_t *writer;  /* the write waiting for the kernel */
+    bool stash_busy;       /* stash_req is queued in libuv */
+    bool shutdown_started; /* uv_shutdown was called (or is due after the stash) */
+    bool shutdown_after_stash;
+    uv_write_t stash_req;
+    char stash[HOP__STREAM_STASH];
+    uv_shutdown_t shutdown_req;
+    hop__io_op_t *shutdowner;
+    /* Connecting (tcp.c). */
+    uv_connect_t connect_req;
+    hop__io_op_t *connector;
+};
+
+/* hop__stream_new: allocates a stream for loop (read_buffer 0: the default)
+ * with its uv handle not yet initialised. Any thread. NULL when out of memory. */
+hop_stream_t *hop__stream_new(hop_loop_t *loop, const hop_stream_options_t *options);
+
+/* hop__stream_opened: the uv handle in s->uv is initialised (loop thread):
+ * from now on libuv's close callback frees the stream. */
+void hop__stream_opened(hop_stream_t *s);
+
+/* hop__stream_free: frees a stream whose uv handle was never initialised. */
+void hop__stream_free(hop_stream_t *s);
+
+/* hop__stream_loop_or_current: loop, or the calling task's loop when NULL;
+ * NULL when neither. */
+hop_loop_t *hop__stream_loop_or_current(hop_loop_t *loop);
+
+#endif /* HOP_SRC_IO_STREAM_INTERNAL_H */

@@ -1,0 +1,922 @@
+/* tests/test_io_tcp.c: TCP streams (hop/tcp.h, hop/stream.h) on real sockets
+ * over 127.0.0.1 and ::1: echo, lines, back-pressure, half-close, many
+ * connections, one socket used from three executors, interrupts from any
+ * thread with exact byte accounting, deadlines, and faults. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static hop_loop_t loop_a, loop_b;
+static hop_pool_t pool;
+
+static void setup(void) {
+    HOP_OK(hop_loop_init(&loop_a, NULL));
+    HOP_OK(hop_loop_start(&loop_a));
+    HOP_OK(hop_loop_init(&loop_b, NULL));
+    HOP_OK(hop_loop_start(&loop_b));
+    hop_pool_options_t options = {.threads = 2};
+    HOP_OK(hop_pool_init(&pool, &options));
+}
+
+static void teardown(void) {
+    HOP_OK(hop_pool_close(&pool));
+    HOP_OK(hop_loop_close(&loop_b));
+    HOP_OK(hop_loop_close(&loop_a));
+}
+
+TestSuite(io_tcp, .init = setup, .fini = teardown, .timeout = 240);
+
+#define POOL hop_pool_executor(&pool)
+#define LOOP_A hop_loop_executor(&loop_a)
+#define LOOP_B hop_loop_executor(&loop_b)
+
+/* Runs fn(arg) as a task on executor and returns its result as an int. */
+static intptr_t run_task(hop_executor_t *executor, hop_task_fn fn, void *arg) {
+    hop_task_t *t = test_spawn(executor, fn, arg);
+    void *value = NULL;
+    int status = hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, &value);
+    hop_task_unref(t);
+    cr_assert_eq(status, 0, "task ended with %s", hop_err_name(status));
+    return (intptr_t)value;
+}
+
+static uint8_t pattern_byte(uint64_t i) { return (uint8_t)(i * 7u + (i >> 8) + (i >> 16)); }
+
+static void fill_pattern(uint8_t *buf, size_t len, uint64_t from) {
+    for (size_t i = 0; i < len; i++)
+        buf[i] = pattern_byte(from + i);
+}
+
+/* ---- a listener ---------------------------------------------------------------- */
+
+typedef struct {
+    const char *host;
+    hop_tcp_listener_t *listener;
+    int port;
+} listen_t;
+
+static void *listen_task(void *arg) {
+    listen_t *l = arg;
+    int err = hop_tcp_listen(&loop_a, l->host, 0, NULL, &l->listener);
+    if (err)
+        return (void *)(intptr_t)err;
+    l->port = hop_tcp_listener_port(l->listener);
+    return (void *)(intptr_t)(l->port > 0 ? 0 : l->port);
+}
+
+static void listen_on(listen_t *l, const char *host) {
+    memset(l, 0, sizeof *l);
+    l->host = host;
+    intptr_t err = run_task(POOL, listen_task, l);
+    cr_assert_eq(err, 0, "listen on %s: %s", host, hop_err_name((int)err));
+}
+
+static void *close_listener_task(void *arg) { return (void *)(intptr_t)hop_tcp_listener_close(arg); }
+static void *close_stream_task(void *arg) { return (void *)(intptr_t)hop_stream_close(arg); }
+
+/* ---- echo ------------------------------------------------------------------------ */
+
+/* Echoes every connection it accepts until the peer ends, one at a time,
+ * until it is cancelled; then it closes the listener itself (another task
+ * must not close a handle that this one may still call). */
+static void *echo_server_task(void *arg) {
+    listen_t *l = arg;
+    static __thread char buf[65536];
+    for (;;) {
+        hop_stream_t *conn;
+        int err = hop_tcp_accept(l->listener, &conn);
+        if (err) {
+            hop_tcp_listener_close(l->listener);
+            return (void *)(intptr_t)(err == HOP_ECANCELED ? 0 : err);
+        }
+        for (;;) {
+            int64_t n = hop_stream_read(conn, buf, sizeof buf);
+            if (n <= 0)
+                break;
+            if (hop_stream_write(conn, buf, (size_t)n, NULL) != 0)
+                break;
+        }
+        hop_stream_close(conn);
+    }
+}
+
+typedef struct {
+    hop_stream_t *conn;
+    const uint8_t *data;
+    size_t len;
+    int err;
+} writer_t;
+
+static void *writer_task(void *arg) {
+    writer_t *w = arg;
+    w->err = hop_stream_write(w->conn, w->data, w->len, NULL);
+    if (!w->err)
+        w->err = hop_stream_shutdown(w->conn);
+    return NULL;
+}
+
+typedef struct {
+    const char *host;
+    int port;
+    size_t len;
+    int err;
+    bool same;
+} echo_client_t;
+
+static void *echo_client_task(void *arg) {
+    echo_client_t *c = arg;
+    uint8_t *out = malloc(c->len), *in = malloc(c->len + 1);
+    fill_pattern(out, c->len, c->len);
+    hop_stream_t *conn;
+    c->err = hop_tcp_connect(&loop_b, c->host, c->port, NULL, &conn);
+    if (c->err) {
+        free(out), free(in);
+        return NULL;
+    }
+    /* Write from another task while this one reads: a large echo fills both
+     * directions' buffers, so one task doing both in turn would deadlock. */
+    writer_t w = {.conn = conn, .data = out, .len = c->len};
+    hop_task_t *writer = test_spawn(POOL, writer_task, &w);
+    size_t done = 0;
+    c->err = hop_stream_read_exact(conn, in, c->len, &done);
+    if (!c->err && hop_stream_read(conn, in + c->len, 1) != 0)
+        c->err = HOP_ESTATE; /* more than was sent, or no end */
+    hop_future_await(hop_task_future(writer), NULL);
+    hop_task_unref(writer);
+    if (!c->err)
+        c->err = w.err;
+    c->same = c->err == 0 && memcmp(out, in, c->len) == 0;
+    hop_stream_close(conn);
+    free(out), free(in);
+    return NULL;
+}
+
+static void echo_sizes(const char *host) {
+    listen_t l;
+    listen_on(&l, host);
+    hop_task_t *server = test_spawn(LOOP_A, echo_server_task, &l);
+    static const size_t sizes[] = {1, 2, 100, 4096, 65536, 65537, 1u << 20, 16u << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        echo_client_t c = {.host = host, .port = l.port, .len = sizes[i]};
+        /* Clients alternately on the pool and on the other loop. */
+        run_task(i % 2 ? POOL : LOOP_B, echo_client_task, &c);
+        cr_assert_eq(c.err, 0, "%s, %zu bytes: %s", host, sizes[i], hop_err_name(c.err));
+        cr_assert(c.same, "%s, %zu bytes: the echo differs", host, sizes[i]);
+    }
+    HOP_OK(hop_task_cancel(server));
+    cr_assert_eq(test_join(server), HOP_ECANCELED);
+}
+
+Test(io_tcp, echo_round_trips_from_1_byte_to_16_mib_over_ipv4) { echo_sizes("127.0.0.1"); }
+
+Test(io_tcp, echo_round_trips_from_1_byte_to_16_mib_over_ipv6) { echo_sizes("::1"); }
+
+/* ---- lines ----------------------------------------------------------------------- */
+
+typedef struct {
+    listen_t l;
+    int err;
+    char lines[4][64];
+    int64_t lens[4];
+    char rest[64];
+    int64_t rest_len;
+    int64_t too_long;
+} lines_t;
+
+static void *lines_server_task(void *arg) {
+    lines_t *t = arg;
+    hop_stream_t *conn;
+    int err = hop_tcp_accept(t->l.listener, &conn);
+    if (err)
+        return (void *)(intptr_t)err;
+    hop_tcp_set_nodelay(conn, true);
+    /* Pieces that split lines anywhere, each sent and given time to arrive
+     * on its own. */
+    static const char *pieces[] = {"hel", "lo\nwor", "ld\n", "\n", "0123456789abcdef", "XYZ\nrest"};
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+        hop_stream_write(conn, pieces[i], strlen(pieces[i]), NULL);
+        hop_sleep(5);
+    }
+    hop_stream_close(conn);
+    return NULL;
+}
+
+static void *lines_client_task(void *arg) {
+    lines_t *t = arg;
+    hop_stream_t *conn;
+    t->err = hop_tcp_connect(&loop_b, "127.0.0.1", t->l.port, NULL, &conn);
+    if (t->err)
+        return NULL;
+    for (int i = 0; i < 3; i++)
+        t->lens[i] = hop_stream_read_line(conn, t->lines[i], sizeof t->lines[i]);
+    /* A line longer than the maximum: refused, and nothing consumed. */
+    t->too_long = hop_stream_read_line(conn, t->lines[3], 8);
+    t->lens[3] = hop_stream_read_line(conn, t->lines[3], sizeof t->lines[3]);
+    /* "rest" has no newline: at the end, read_line says HOP_EOF and leaves it. */
+    int64_t eof = hop_stream_read_line(conn, t->rest, sizeof t->rest);
+    t->rest_len = eof == HOP_EOF ? hop_stream_read(conn, t->rest, sizeof t->rest) : eof;
+    hop_stream_close(conn);
+    return NULL;
+}
+
+Test(io_tcp, read_line_assembles_lines_across_packets_and_keeps_the_bytes_after_them) {
+    static lines_t t;
+    listen_on(&t.l, "127.0.0.1");
+    hop_task_t *server = test_spawn(LOOP_A, lines_server_task, &t);
+    run_task(POOL, lines_client_task, &t);
+    cr_assert_eq(test_join(server), 0);
+    cr_assert_eq(t.err, 0);
+    cr_assert_eq(t.lens[0], 6);
+    cr_assert_eq(memcmp(t.lines[0], "hello\n", 6), 0);
+    cr_assert_eq(t.lens[1], 6);
+    cr_assert_eq(memcmp(t.lines[1], "world\n", 6), 0);
+    cr_assert_eq(t.lens[2], 1, "an empty line is its newline");
+    cr_assert_eq(t.too_long, HOP_EMSGSIZE);
+    cr_assert_eq(t.lens[3], 20);
+    cr_assert_eq(memcmp(t.lines[3], "0123456789abcdefXYZ\n", 20), 0);
+    cr_assert_eq(t.rest_len, 4);
+    cr_assert_eq(memcmp(t.rest, "rest", 4), 0);
+    run_task(POOL, close_listener_task, t.l.listener);
+}
+
+/* ---- back-pressure, half-close ------------------------------------------------------- */
+
+#define PRESSURE_BYTES (48u << 20)
+
+typedef struct {
+    listen_t l;
+    hop_stream_t *server_conn;
+    unsigned int accepted, write_done, start_reading;
+    int write_err;
+    size_t written;
+    uint64_t received;
+    bool in_order;
+} pressure_t;
+
+static void *pressure_server_task(void *arg) {
+    pressure_t *p = arg;
+    int err = hop_tcp_accept(p->l.listener, &p->server_conn);
+    test_store_uint(&p->accepted, 1);
+    if (err)
+        return (void *)(intptr_t)err;
+    /* Reads nothing until told to. */
+    while (!test_load_uint(&p->start_reading))
+        hop_sleep(2);
+    static __thread uint8_t buf[65536];
+    p->in_order = true;
+    for (;;) {
+        int64_t n = hop_stream_read(p->server_conn, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (int64_t i = 0; i < n; i++)
+            if (buf[i] != pattern_byte(p->received + (uint64_t)i))
+                p->in_order = false;
+        p->received += (uint64_t)n;
+    }
+    hop_stream_close(p->server_conn);
+    return NULL;
+}
+
+static void *pressure_client_task(void *arg) {
+    pressure_t *p = arg;
+    uint8_t *data = malloc(PRESSURE_BYTES);
+    fill_pattern(data, PRESSURE_BYTES, 0);
+    hop_stream_t *conn;
+    p->write_err = hop_tcp_connect(&loop_b, "127.0.0.1", p->l.port, NULL, &conn);
+    if (!p->write_err) {
+        p->write_err = hop_stream_write(conn, data, PRESSURE_BYTES, &p->written);
+        hop_stream_close(conn);
+    }
+    test_store_uint(&p->write_done, 1);
+    free(data);
+    return NULL;
+}
+
+Test(io_tcp, a_peer_that_does_not_read_holds_the_writer_until_it_reads) {
+    static pressure_t p;
+    listen_on(&p.l, "127.0.0.1");
+    hop_task_t *server = test_spawn(LOOP_A, pressure_server_task, &p);
+    hop_task_t *client = test_spawn(POOL, pressure_client_task, &p);
+    /* The writer is suspended in its write: the kernel buffers (a few MiB
+     * at most) cannot hold 48 MiB while the peer reads nothing. */
+    while (!test_load_uint(&p.accepted) || hop_task_state(client) != HOP_TASK_SUSPENDED)
+        test_sleep_ms(5);
+    test_sleep_ms(100);
+    cr_assert_eq(test_load_uint(&p.write_done), 0, "the write waits for the peer");
+    cr_assert_eq(hop_task_state(client), HOP_TASK_SUSPENDED);
+    test_store_uint(&p.start_reading, 1);
+    cr_assert_eq(test_join(client), 0);
+    cr_assert_eq(test_join(server), 0);
+    cr_assert_eq(p.write_err, 0, "%s", hop_err_name(p.write_err));
+    cr_assert_eq(p.written, PRESSURE_BYTES);
+    cr_assert_eq(p.received, PRESSURE_BYTES);
+    cr_assert(p.in_order);
+    run_task(POOL, close_listener_task, p.l.listener);
+}
+
+typedef struct {
+    listen_t l;
+    char got[16];
+    int64_t got_len, end_after, reply_len, client_end;
+    char reply[16];
+    int err;
+} half_t;
+
+static void *half_server_task(void *arg) {
+    half_t *h = arg;
+    hop_stream_t *conn;
+    int err = hop_tcp_accept(h->l.listener, &conn);
+    if (err)
+        return (void *)(intptr_t)err;
+    size_t done = 0;
+    h->err = hop_stream_read_exact(conn, h->got, 4, &done);
+    h->got_len = (int64_t)done;
+    h->end_after = hop_stream_read(conn, h->got + 4, sizeof h->got - 4); /* 0: the client shut down */
+    /* Its writing side is shut; ours is open: reply. */
+    hop_stream_write(conn, "pong", 4, NULL);
+    hop_stream_close(conn);
+    return NULL;
+}
+
+static void *half_client_task(void *arg) {
+    half_t *h = arg;
+    hop_stream_t *conn;
+    int err = hop_tcp_connect(&loop_b, "::1", h->l.port, NULL, &conn);
+    if (err)
+        return (void *)(intptr_t)err;
+    hop_stream_write(conn, "ping", 4, NULL);
+    err = hop_stream_shutdown(conn);
+    int after = hop_stream_write(conn, "x", 1, NULL);
+    size_t done = 0;
+    hop_stream_read_exact(conn, h->reply, 4, &done);
+    h->reply_len = (int64_t)done;
+    h->client_end = hop_stream_read(conn, h->reply + 4, 4);
+    hop_stream_close(conn);
+    return (void *)(intptr_t)(err == 0 && after == HOP_ECLOSED ? 0 : -1);
+}
+
+Test(io_tcp, shutdown_half_closes_and_the_peer_can_still_answer) {
+    static half_t h;
+    listen_on(&h.l, "::1");
+    hop_task_t *server = test_spawn(LOOP_A, half_server_task, &h);
+    cr_assert_eq(run_task(LOOP_B, half_client_task, &h), 0, "shutdown, then writes refused with HOP_ECLOSED");
+    cr_assert_eq(test_join(server), 0);
+    cr_assert_eq(h.err, 0);
+    cr_assert_eq(h.got_len, 4);
+    cr_assert_eq(memcmp(h.got, "ping", 4), 0);
+    cr_assert_eq(h.end_after, 0, "the server read the end of the client's stream");
+    cr_assert_eq(h.reply_len, 4);
+    cr_assert_eq(memcmp(h.reply, "pong", 4), 0);
+    cr_assert_eq(h.client_end, 0);
+    run_task(POOL, close_listener_task, h.l.listener);
+}
+
+/* ---- 1,000 connections --------------------------------------------------------------- */
+
+#define MANY 1000
+
+typedef struct {
+    listen_t l;
+    unsigned int served, ok;
+} many_t;
+
+static void *many_conn_task(void *arg) {
+    hop_stream_t *conn = arg;
+    char buf[64];
+    size_t done;
+    if (hop_stream_read_exact(conn, buf, sizeof buf, &done) == 0)
+        hop_stream_write(conn, buf, sizeof buf, NULL);
+    hop_stream_close(conn);
+    return NULL;
+}
+
+static void *many_server_task(void *arg) {
+    many_t *m = arg;
+    for (unsigned int i = 0; i < MANY; i++) {
+        hop_stream_t *conn;
+        int err = hop_tcp_accept(m->l.listener, &conn);
+        if (err)
+            return (void *)(intptr_t)err;
+        hop_task_t *t;
+        if (hop_task_spawn(LOOP_A, many_conn_task, conn, NULL, &t) == 0)
+            hop_task_unref(t);
+        test_add_uint(&m->served, 1);
+    }
+    return NULL;
+}
+
+static void *many_client_task(void *arg) {
+    many_t *m = arg;
+    hop_stream_t *conn;
+    if (hop_tcp_connect(&loop_b, "127.0.0.1", m->l.port, NULL, &conn) != 0)
+        return NULL;
+    char out[64], in[64];
+    memset(out, (int)(uintptr_t)hop_task_current() & 0x7f, sizeof out);
+    size_t done;
+    if (hop_stream_write(conn, out, sizeof out, NULL) == 0 && hop_stream_read_exact(conn, in, sizeof in, &done) == 0 &&
+        memcmp(out, in, sizeof in) == 0)
+        test_add_uint(&m->ok, 1);
+    hop_stream_close(conn);
+    return NULL;
+}
+
+Test(io_tcp, a_thousand_concurrent_connections_each_served_by_a_task) {
+    static many_t m;
+    listen_on(&m.l, "127.0.0.1");
+    hop_task_t *server = test_spawn(LOOP_A, many_server_task, &m);
+    static hop_task_t *clients[MANY];
+    hop_executor_t *executors[] = {POOL, LOOP_B};
+    for (int i = 0; i < MANY; i++)
+        clients[i] = test_spawn(executors[i % 2], many_client_task, &m);
+    for (int i = 0; i < MANY; i++)
+        cr_assert_eq(test_join(clients[i]), 0);
+    cr_assert_eq(test_join(server), 0);
+    cr_assert_eq(test_load_uint(&m.served), MANY);
+    cr_assert_eq(test_load_uint(&m.ok), MANY, "every connection echoed");
+    run_task(POOL, close_listener_task, m.l.listener);
+}
+
+/* ---- one socket, three executors ------------------------------------------------------- */
+
+static void *hopping_client_task(void *arg) {
+    listen_t *l = arg;
+    hop_stream_t *conn;
+    int err = hop_tcp_connect(&loop_a, "127.0.0.1", l->port, NULL, &conn);
+    if (err)
+        return (void *)(intptr_t)err;
+    hop_executor_t *route[] = {LOOP_A, POOL, LOOP_B};
+    intptr_t bad = 0;
+    for (int round = 0; round < 300; round++) {
+        hop_executor_t *here = route[round % 3];
+        hop_dispatch_to_executor(here);
+        char out[32], in[32];
+        memset(out, 'a' + round % 26, sizeof out);
+        size_t done;
+        if (hop_stream_write(conn, out, sizeof out, NULL) != 0 || hop_stream_read_exact(conn, in, sizeof in, &done) != 0 ||
+            memcmp(in, out, sizeof in) != 0)
+            bad++;
+        if (hop_executor_current() != here)
+            bad++; /* resumed somewhere else than it called from */
+    }
+    hop_dispatch_to_executor(POOL);
+    hop_stream_close(conn);
+    return (void *)bad;
+}
+
+Test(io_tcp, one_socket_is_used_from_its_loop_a_pool_and_another_loop) {
+    listen_t l;
+    listen_on(&l, "127.0.0.1");
+    hop_task_t *server = test_spawn(LOOP_B, echo_server_task, &l);
+    cr_assert_eq(run_task(LOOP_A, hopping_client_task, &l), 0);
+    HOP_OK(hop_task_cancel(server));
+    cr_assert_eq(test_join(server), HOP_ECANCELED);
+}
+
+/* ---- interrupts from plain threads, exact accounting ------------------------------------ */
+
+#define CANCEL_ROUNDS 10000
+
+typedef struct {
+    listen_t l;
+    hop_stream_t *conn;      /* the client's */
+    uint64_t received;       /* bytes read by all the readers, in order */
+    uint64_t mismatches;     /* bytes that were not the next of the sequence */
+    unsigned int seed;
+    int sender_err;
+    uint64_t sent;
+    unsigned int stop;        /* atomic: the rounds are over, the sender ends */
+    unsigned int started;     /* atomic: the round's reader is running */
+    unsigned int interrupted; /* rounds whose read the cancel cut short */
+} cancel_t;
+
+static void *cancel_sender_task(void *arg) {
+    cancel_t *c = arg;
+    hop_stream_t *conn;
+    int err = hop_tcp_accept(c->l.listener, &conn);
+    if (err)
+        return (void *)(intptr_t)err;
+    /* A trickle: small writes with a yield between, so that readers often
+     * find nothing and wait, and cancels meet waiting reads. */
+    static __thread uint8_t chunk[512];
+    unsigned int seed = 7;
+    uint64_t sent = 0;
+    while (!test_load_uint(&c->stop)) {
+        size_t n = 1 + (size_t)rand_r(&seed) % sizeof chunk;
+        fill_pattern(chunk, n, sent);
+        err = hop_stream_write(conn, chunk, n, NULL);
+        if (err)
+            break;
+        sent += n;
+        if (rand_r(&seed) % 4 == 0)
+            hop_sleep(0);
+        else
+            hop_yield();
+    }
+    c->sender_err = err;
+    c->sent = sent;
+    hop_stream_close(conn);
+    return NULL;
+}
+
+static void *cancel_reader_task(void *arg) {
+    cancel_t *c = arg;
+    uint8_t buf[300];
+    test_store_uint(&c->started, 1);
+    for (;;) {
+        int64_t n = hop_stream_read(c->conn, buf, 1 + (size_t)(c->received % sizeof buf));
+        if (n == HOP_ECANCELED) {
+            c->interrupted++;
+            return NULL;
+        }
+        if (n <= 0)
+            return (void *)(intptr_t)(n == 0 ? 1 : n); /* 1: the end */
+        for (int64_t i = 0; i < n; i++)
+            if (buf[i] != pattern_byte(c->received + (uint64_t)i))
+                c->mismatches++;
+        c->received += (uint64_t)n;
+    }
+}
+
+static void *connect_task(void *arg) {
+    cancel_t *c = arg;
+    return (void *)(intptr_t)hop_tcp_connect(&loop_a, "127.0.0.1", c->l.port, NULL, &c->conn);
+}
+
+Test(io_tcp, cancels_from_a_plain_thread_at_random_moments_lose_and_duplicate_no_byte, .timeout = 600) {
+    static cancel_t c;
+    listen_on(&c.l, "127.0.0.1");
+    c.seed = 42;
+    hop_task_t *sender = test_spawn(LOOP_A, cancel_sender_task, &c);
+    cr_assert_eq(run_task(POOL, connect_task, &c), 0);
+    hop_executor_t *executors[] = {POOL, LOOP_B, LOOP_A};
+    int round = 0;
+    intptr_t end = 0;
+    for (; round < CANCEL_ROUNDS; round++) {
+        test_store_uint(&c.started, 0);
+        hop_task_t *reader = test_spawn(executors[round % 3], cancel_reader_task, &c);
+        /* This thread is the canceller: once the reader runs, a random
+         * pause, then the cancel, at whatever point the reader is (copying,
+         * starting a wait, waiting, being woken). */
+        while (!test_load_uint(&c.started))
+            sched_yield();
+        unsigned int spin = (unsigned int)rand_r(&c.seed) % 20000u;
+        for (volatile unsigned int i = 0; i < spin; i++)
+            ;
+        hop_task_cancel(reader);
+        void *value = NULL;
+        hop_future_wait(hop_task_future(reader), HOP_WAIT_FOREVER, &value);
+        hop_task_unref(reader);
+        end = (intptr_t)value;
+        if (end)
+            break; /* the stream ended (or failed) before the rounds did */
+    }
+    /* The rest, without interruptions. */
+    test_store_uint(&c.stop, 1);
+    while (!end) {
+        hop_task_t *reader = test_spawn(POOL, cancel_reader_task, &c);
+        void *value = NULL;
+        hop_future_wait(hop_task_future(reader), HOP_WAIT_FOREVER, &value);
+        hop_task_unref(reader);
+        end = (intptr_t)value;
+    }
+    cr_assert_eq(test_join(sender), 0);
+    cr_log_info("%d rounds, %u reads interrupted", round, c.interrupted);
+    cr_assert_eq(end, 1, "the stream ended cleanly (%s)", hop_err_name((int)end));
+    cr_assert_eq(c.sender_err, 0);
+    cr_assert_eq(c.received, c.sent, "every byte once (%llu sent)", (unsigned long long)c.sent);
+    cr_assert_eq(c.mismatches, 0u, "in order");
+    cr_assert_eq(round, CANCEL_ROUNDS, "the stream outlasted the rounds");
+    cr_assert_gt(c.sent, 0u);
+    cr_assert_gt(c.interrupted, 0u);
+    run_task(POOL, close_stream_task, c.conn);
+    run_task(POOL, close_listener_task, c.l.listener);
+}
+
+/* ---- deadlines ------------------------------------------------------------------------ */
+
+typedef struct {
+    listen_t l;
+    int accept_err, read_err, read_after, write_err, write_after;
+    size_t written;
+    int64_t late_read;
+    hop_stream_t *peer;
+    unsigned int peer_ready;
+} deadline_t;
+
+static void *deadline_accept_task(void *arg) {
+    deadline_t *d = arg;
+    hop_deadline_t deadline;
+    hop_deadline_enter(&deadline, 30);
+    hop_stream_t *conn = NULL;
+    d->accept_err = hop_tcp_accept(d->l.listener, &conn);
+    hop_deadline_leave(&deadline);
+    /* Nothing was lost: the next accept takes the connection. */
+    int err = hop_tcp_accept(d->l.listener, &d->peer);
+    test_store_uint(&d->peer_ready, 1);
+    return (void *)(intptr_t)err;
+}
+
+static void *deadline_client_task(void *arg) {
+    deadline_t *d = arg;
+    hop_sleep(60); /* after the first accept's deadline */
+    hop_stream_t *conn;
+    int err = hop_tcp_connect(&loop_b, "127.0.0.1", d->l.port, NULL, &conn);
+    if (err)
+        return (void *)(intptr_t)err;
+    while (!test_load_uint(&d->peer_ready))
+        hop_sleep(1);
+    char buf[8];
+    hop_deadline_t deadline;
+    hop_deadline_enter(&deadline, 20);
+    d->read_err = (int)hop_stream_read(conn, buf, sizeof buf);
+    hop_deadline_leave(&deadline);
+    /* Timed out; what arrives later is read normally. */
+    hop_stream_write(d->peer, "late", 4, NULL);
+    d->late_read = hop_stream_read(conn, buf, sizeof buf);
+    /* A write the peer never reads: the deadline cuts it short, and *written
+     * tells how much went. */
+    size_t big = 64u << 20;
+    char *data = calloc(1, big);
+    hop_deadline_enter(&deadline, 200);
+    d->write_err = hop_stream_write(conn, data, big, &d->written);
+    hop_deadline_leave(&deadline);
+    d->write_after = hop_stream_write(conn, data, 1, NULL); /* closed for writing now */
+    free(data);
+    hop_stream_close(conn);
+    hop_stream_close(d->peer);
+    return NULL;
+}
+
+Test(io_tcp, deadlines_cut_accept_read_and_write_short_and_nothing_is_lost) {
+    static deadline_t d;
+    listen_on(&d.l, "127.0.0.1");
+    hop_task_t *acceptor = test_spawn(LOOP_A, deadline_accept_task, &d);
+    cr_assert_eq(run_task(POOL, deadline_client_task, &d), 0);
+    cr_assert_eq(test_join(acceptor), 0);
+    cr_assert_eq(d.accept_err, HOP_ETIMEDOUT);
+    cr_assert_eq(d.read_err, HOP_ETIMEDOUT);
+    cr_assert_eq(d.late_read, 4);
+    cr_assert_eq(d.write_err, HOP_ETIMEDOUT, "%s", hop_err_name(d.write_err));
+    cr_assert_gt(d.written, 0u);
+    cr_assert_lt(d.written, 64u << 20);
+    cr_assert_eq(d.write_after, HOP_ECLOSED);
+    run_task(POOL, close_listener_task, d.l.listener);
+}
+
+typedef struct {
+    listen_t l;
+    int timed_out, connected;
+    hop_stream_t *conns[64];
+} connect_deadline_t;
+
+static void *connect_deadline_task(void *arg) {
+    connect_deadline_t *c = arg;
+    /* The listener never accepts: once its backlog is full the kernel drops
+     * further SYNs and a connect waits (retrying) until its deadline. */
+    for (int i = 0; i < 64 && !c->timed_out; i++) {
+        hop_deadline_t deadline;
+        hop_deadline_enter(&deadline, 300);
+        int err = hop_tcp_connect(&loop_b, "127.0.0.1", c->l.port, NULL, &c->conns[c->connected]);
+        hop_deadline_leave(&deadline);
+        if (err == HOP_ETIMEDOUT)
+            c->timed_out = 1;
+        else if (err == 0)
+            c->connected++;
+        else
+            return (void *)(intptr_t)err;
+    }
+    for (int i = 0; i < c->connected; i++)
+        hop_stream_close(c->conns[i]);
+    return NULL;
+}
+
+static void *listen_backlog_task(void *arg) {
+    listen_t *l = arg;
+    hop_tcp_listen_options_t options = {.backlog = 1};
+    int err = hop_tcp_listen(&loop_a, "127.0.0.1", 0, &options, &l->listener);
+    if (err)
+        return (void *)(intptr_t)err;
+    l->port = hop_tcp_listener_port(l->listener);
+    return NULL;
+}
+
+Test(io_tcp, a_deadline_cuts_a_connect_short) {
+    static connect_deadline_t c;
+    cr_assert_eq(run_task(POOL, listen_backlog_task, &c.l), 0);
+    cr_assert_eq(run_task(LOOP_B, connect_deadline_task, &c), 0);
+    cr_assert_eq(c.timed_out, 1, "a connect timed out (after %d connected)", c.connected);
+    run_task(POOL, close_listener_task, c.l.listener);
+}
+
+/* ---- faults ------------------------------------------------------------------------------ */
+
+/* A plain-socket peer that resets the connection (SO_LINGER 0) once it has
+ * read want bytes. */
+typedef struct {
+    int listen_fd, port;
+    size_t want;
+} reset_peer_t;
+
+static void reset_peer_listen(reset_peer_t *p) {
+    p->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(p->listen_fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    cr_assert_eq(listen(p->listen_fd, 4), 0);
+    socklen_t len = sizeof addr;
+    getsockname(p->listen_fd, (struct sockaddr *)&addr, &len);
+    p->port = ntohs(addr.sin_port);
+}
+
+static void *reset_peer_thread(void *arg) {
+    reset_peer_t *p = arg;
+    int fd = accept(p->listen_fd, NULL, NULL);
+    char buf[4096];
+    size_t got = 0;
+    while (got < p->want) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    struct linger linger = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
+    close(fd);
+    close(p->listen_fd);
+    return NULL;
+}
+
+typedef struct {
+    int port;
+    int read_err, write_err;
+} reset_client_t;
+
+static void *reset_reader_task(void *arg) {
+    reset_client_t *r = arg;
+    hop_stream_t *conn;
+    int err = hop_tcp_connect(&loop_b, "127.0.0.1", r->port, NULL, &conn);
+    if (err)
+        return (void *)(intptr_t)err;
+    hop_stream_write(conn, "x", 1, NULL); /* the peer resets after this byte */
+    char buf[16];
+    r->read_err = (int)hop_stream_read(conn, buf, sizeof buf);
+    hop_stream_close(conn);
+    return NULL;
+}
+
+Test(io_tcp, a_peer_reset_during_a_read_gives_econnreset) {
+    reset_peer_t p = {.want = 1};
+    reset_peer_listen(&p);
+    pthread_t peer;
+    pthread_create(&peer, NULL, reset_peer_thread, &p);
+    reset_client_t r = {.port = p.port};
+    cr_assert_eq(run_task(POOL, reset_reader_task, &r), 0);
+    pthread_join(peer, NULL);
+    cr_assert_eq(r.read_err, HOP_ECONNRESET, "%s", hop_err_name(r.read_err));
+}
+
+static void *reset_writer_task(void *arg) {
+    reset_client_t *r = arg;
+    hop_stream_t *conn;
+    int err = hop_tcp_connect(&loop_b, "127.0.0.1", r->port, NULL, &conn);
+    if (err)
+        return (void *)(intptr_t)err;
+    size_t big = 64u << 20;
+    char *data = calloc(1, big);
+    /* The peer resets after 1 MiB: the write fails, SIGPIPE kills nobody, and
+     * every later write says the same. */
+    r->write_err = hop_stream_write(conn, data, big, NULL);
+    int again = hop_stream_write(conn, data, 10, NULL);
+    free(data);
+    hop_stream_close(conn);
+    return (void *)(intptr_t)(again == r->write_err ? 0 : again);
+}
+
+Test(io_tcp, a_peer_reset_during_a_write_gives_an_error_and_no_sigpipe) {
+    reset_peer_t p = {.want = 1u << 20};
+    reset_peer_listen(&p);
+    pthread_t peer;
+    pthread_create(&peer, NULL, reset_peer_thread, &p);
+    reset_client_t r = {.port = p.port};
+    cr_assert_eq(run_task(POOL, reset_writer_task, &r), 0, "the error sticks");
+    pthread_join(peer, NULL);
+    cr_assert(r.write_err == HOP_ECONNRESET || r.write_err == HOP_EPIPE, "%s", hop_err_name(r.write_err));
+}
+
+static void *connect_closed_task(void *arg) {
+    int port = (int)(intptr_t)arg;
+    hop_stream_t *conn;
+    return (void *)(intptr_t)hop_tcp_connect(&loop_b, "127.0.0.1", port, NULL, &conn);
+}
+
+Test(io_tcp, connecting_to_a_closed_port_gives_econnrefused) {
+    /* A port that was free a moment ago and that nothing listens on. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(fd, (struct sockaddr *)&addr, sizeof addr);
+    socklen_t len = sizeof addr;
+    getsockname(fd, (struct sockaddr *)&addr, &len);
+    close(fd);
+    intptr_t err = run_task(LOOP_A, connect_closed_task, (void *)(intptr_t)ntohs(addr.sin_port));
+    cr_assert_eq(err, HOP_ECONNREFUSED, "%s", hop_err_name((int)err));
+}
+
+typedef struct {
+    listen_t l;
+    hop_stream_t *conn;
+    int read_err, accept_err;
+} closing_t;
+
+static void *closing_reader_task(void *arg) {
+    closing_t *c = arg;
+    char buf[8];
+    c->read_err = (int)hop_stream_read(c->conn, buf, sizeof buf);
+    return NULL;
+}
+
+static void *closing_accept_task(void *arg) {
+    closing_t *c = arg;
+    hop_stream_t *conn;
+    c->accept_err = hop_tcp_accept(c->l.listener, &conn);
+    return NULL;
+}
+
+static void *closing_connect_task(void *arg) {
+    closing_t *c = arg;
+    return (void *)(intptr_t)hop_tcp_connect(&loop_a, "127.0.0.1", c->l.port, NULL, &c->conn);
+}
+
+Test(io_tcp, closing_a_handle_under_a_waiting_task_wakes_it_with_eclosed) {
+    static closing_t c;
+    listen_on(&c.l, "127.0.0.1");
+    hop_task_t *acceptor = test_spawn(LOOP_B, closing_accept_task, &c);
+    cr_assert_eq(run_task(POOL, closing_connect_task, &c), 0);
+    cr_assert_eq(test_join(acceptor), 0); /* took the connection... */
+    cr_assert_eq(c.accept_err, 0);
+    acceptor = test_spawn(LOOP_B, closing_accept_task, &c); /* ...and waits for another */
+    hop_task_t *reader = test_spawn(POOL, closing_reader_task, &c);
+    while (hop_task_state(reader) != HOP_TASK_SUSPENDED || hop_task_state(acceptor) != HOP_TASK_SUSPENDED)
+        test_sleep_ms(1);
+    cr_assert_eq(run_task(LOOP_B, close_stream_task, c.conn), 0);
+    cr_assert_eq(run_task(POOL, close_listener_task, c.l.listener), 0);
+    cr_assert_eq(test_join(reader), 0);
+    cr_assert_eq(test_join(acceptor), 0);
+    cr_assert_eq(c.read_err, HOP_ECLOSED);
+    cr_assert_eq(c.accept_err, HOP_ECLOSED);
+}
+
+static void *bad_calls_task(void *arg) {
+    (void)arg;
+    hop_stream_t *s = NULL;
+    hop_tcp_listener_t *l = NULL;
+    int bad = 0;
+    bad += hop_tcp_listen(&loop_a, "not-an-address", 0, NULL, &l) != HOP_EINVAL;
+    bad += hop_tcp_listen(&loop_a, "127.0.0.1", 70000, NULL, &l) != HOP_EINVAL;
+    bad += hop_tcp_connect(&loop_a, NULL, 80, NULL, &s) != HOP_EINVAL;
+    bad += hop_tcp_connect(&loop_a, "127.0.0.1", -1, NULL, &s) != HOP_EINVAL;
+    bad += hop_stream_read(NULL, NULL, 1) != HOP_EINVAL;
+    bad += hop_stream_write(NULL, "x", 1, NULL) != HOP_EINVAL;
+    bad += hop_stream_open_fd(&loop_a, -1, NULL, &s) != HOP_EINVAL;
+    return (void *)(intptr_t)bad;
+}
+
+Test(io_tcp, bad_arguments_get_einval_and_calls_outside_tasks_get_enottask) {
+    cr_assert_eq(run_task(POOL, bad_calls_task, NULL), 0);
+    hop_stream_t *s;
+    hop_tcp_listener_t *l;
+    HOP_ERR(hop_tcp_listen(&loop_a, "127.0.0.1", 0, NULL, &l), HOP_ENOTTASK);
+    HOP_ERR(hop_tcp_connect_addr(&loop_a, (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET}, NULL, &s),
+            HOP_ENOTTASK);
+}
+
+/* ---- streams over other descriptors ---------------------------------------------------- */
+
+static void *socketpair_task(void *arg) {
+    int *fds = arg;
+    hop_stream_t *a, *b;
+    int err = hop_stream_open_fd(&loop_a, fds[0], NULL, &a);
+    if (err)
+        return (void *)(intptr_t)err;
+    err = hop_stream_open_fd(&loop_b, fds[1], NULL, &b);
+    if (err)
+        return (void *)(intptr_t)err;
+    char line[32];
+    hop_stream_write(a, "over a unix socket\n", 19, NULL);
+    int64_t n = hop_stream_read_line(b, line, sizeof line);
+    hop_stream_close(a);
+    int64_t end = hop_stream_read(b, line, sizeof line);
+    hop_stream_close(b);
+    return (void *)(intptr_t)(n == 19 && memcmp(line, "over a unix socket\n", 19) == 0 && end == 0 ? 0 : -1);
+}
+
+Test(io_tcp, a_unix_socket_pair_opened_by_descriptor_is_a_stream) {
+    int fds[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    cr_assert_eq(run_task(POOL, socketpair_task, fds), 0);
+}
