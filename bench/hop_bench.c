@@ -34,7 +34,7 @@ static void usage(FILE *f) {
             "  --full           11 repetitions of ~75 ms per row (the default)\n"
             "  --list           print the rows (name, workload, threads, implementation) and exit\n"
             "  --filter S1,S2   only the rows whose name contains one of the substrings\n"
-            "                   (switch, spawn_join, roundtrip, offload, fanout, pingpong, forkjoin,\n"
+            "                   (switch, spawn_join, roundtrip, offload, fanout, pingpong, forkjoin, io,\n"
             "                   memory, idle, hop, uv, go, tbb, asyncio, pthread, ...)\n"
             "  --threads LIST   worker threads of hop's pool and of every peer's pool; thread-dependent\n"
             "                   rows are measured once per count (default: the online CPUs)\n"
@@ -480,6 +480,7 @@ int main(int argc, char **argv) {
     bench_memory_add(&l, &o);
     bench_idle_add(&l, &o);
     bench_blocking_add(&l, &o);
+    bench_io_add(&l, &o);
     bench_t *rows = l.rows;
     int count = l.count;
 

@@ -13,6 +13,20 @@
 
 #include "helpers.h"
 
+/* ThreadSanitizer slows every memory access down: the stress and volume
+ * tests do fewer rounds and bytes there (the full counts run in the other
+ * builds). */
+#if defined(__SANITIZE_THREAD__)
+#define STRESS_SCALE 10
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STRESS_SCALE 10
+#endif
+#endif
+#ifndef STRESS_SCALE
+#define STRESS_SCALE 1
+#endif
+
 static hop_loop_t loop_a, loop_b;
 static hop_pool_t pool;
 
@@ -162,7 +176,7 @@ static void echo_sizes(const char *host) {
     listen_t l;
     listen_on(&l, host);
     hop_task_t *server = test_spawn(LOOP_A, echo_server_task, &l);
-    static const size_t sizes[] = {1, 2, 100, 4096, 65536, 65537, 1u << 20, 16u << 20};
+    static const size_t sizes[] = {1, 2, 100, 4096, 65536, 65537, 1u << 20, (16u << 20) / STRESS_SCALE};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         echo_client_t c = {.host = host, .port = l.port, .len = sizes[i]};
         /* Clients alternately on the pool and on the other loop. */
@@ -380,7 +394,7 @@ Test(io_tcp, shutdown_half_closes_and_the_peer_can_still_answer) {
 
 /* ---- 1,000 connections --------------------------------------------------------------- */
 
-#define MANY 1000
+#define MANY (1000 / STRESS_SCALE)
 
 typedef struct {
     listen_t l;
@@ -481,7 +495,7 @@ Test(io_tcp, one_socket_is_used_from_its_loop_a_pool_and_another_loop) {
 
 /* ---- interrupts from plain threads, exact accounting ------------------------------------ */
 
-#define CANCEL_ROUNDS 10000
+#define CANCEL_ROUNDS (10000 / STRESS_SCALE)
 
 typedef struct {
     listen_t l;
