@@ -44,7 +44,8 @@ static void *resolve_localhost_task(void *arg) {
     if (err)
         return (void *)(intptr_t)err;
     struct sockaddr_in *in = (struct sockaddr_in *)result->ai_addr;
-    int ok = result->ai_family == AF_INET && in->sin_addr.s_addr == htonl(INADDR_LOOPBACK) && ntohs(in->sin_port) == 80;
+    int ok = result->ai_family == AF_INET && in->sin_addr.s_addr == htonl(INADDR_LOOPBACK) &&
+             ntohs(in->sin_port) == 80;
     char host[64], service[16];
     err = hop_getnameinfo(&loop, result->ai_addr, NI_NUMERICHOST | NI_NUMERICSERV, host, sizeof host, service,
                           sizeof service);
@@ -134,4 +135,6 @@ static void *bad_dns_task(void *arg) {
     return (void *)(intptr_t)bad;
 }
 
-Test(io_dns, bad_arguments_get_einval) { cr_assert_eq(run_task(hop_pool_executor(&pool), bad_dns_task, NULL), 0); }
+Test(io_dns, bad_arguments_get_einval) {
+    cr_assert_eq(run_task(hop_pool_executor(&pool), bad_dns_task, NULL), 0);
+}

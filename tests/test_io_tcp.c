@@ -1,100 +1,10 @@
 /* tests/test_io_tcp.c: TCP streams (hop/tcp.h, hop/stream.h) on real sockets
- * over 127.0.0.1 and ::1: echo, lines, back-pressure, half-close, many
- * connections, one socket used from three executors, interrupts from any
- * thread with exact byte accounting, deadlines, and faults. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include "helpers.h"
-
-/* ThreadSanitizer slows every memory access down: the stress and volume
- * tests do fewer rounds and bytes there (the full counts run in the other
- * builds). */
-#if defined(__SANITIZE_THREAD__)
-#define STRESS_SCALE 10
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define STRESS_SCALE 10
-#endif
-#endif
-#ifndef STRESS_SCALE
-#define STRESS_SCALE 1
-#endif
-
-static hop_loop_t loop_a, loop_b;
-static hop_pool_t pool;
-
-static void setup(void) {
-    HOP_OK(hop_loop_init(&loop_a, NULL));
-    HOP_OK(hop_loop_start(&loop_a));
-    HOP_OK(hop_loop_init(&loop_b, NULL));
-    HOP_OK(hop_loop_start(&loop_b));
-    hop_pool_options_t options = {.threads = 2};
-    HOP_OK(hop_pool_init(&pool, &options));
-}
-
-static void teardown(void) {
-    HOP_OK(hop_pool_close(&pool));
-    HOP_OK(hop_loop_close(&loop_b));
-    HOP_OK(hop_loop_close(&loop_a));
-}
+ * over 127.0.0.1 and ::1: echo, lines, back-pressure, half-close, one socket
+ * used from three executors, deadlines, faults, EMFILE. The stress tests
+ * (1,000 connections, 10,000 cancels) are in test_io_stress.c. */
+#include "io_tcp_fixture.h"
 
 TestSuite(io_tcp, .init = setup, .fini = teardown, .timeout = 240);
-
-#define POOL hop_pool_executor(&pool)
-#define LOOP_A hop_loop_executor(&loop_a)
-#define LOOP_B hop_loop_executor(&loop_b)
-
-/* Runs fn(arg) as a task on executor and returns its result as an int. */
-static intptr_t run_task(hop_executor_t *executor, hop_task_fn fn, void *arg) {
-    hop_task_t *t = test_spawn(executor, fn, arg);
-    void *value = NULL;
-    int status = hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, &value);
-    hop_task_unref(t);
-    cr_assert_eq(status, 0, "task ended with %s", hop_err_name(status));
-    return (intptr_t)value;
-}
-
-static uint8_t pattern_byte(uint64_t i) { return (uint8_t)(i * 7u + (i >> 8) + (i >> 16)); }
-
-static void fill_pattern(uint8_t *buf, size_t len, uint64_t from) {
-    for (size_t i = 0; i < len; i++)
-        buf[i] = pattern_byte(from + i);
-}
-
-/* ---- a listener ---------------------------------------------------------------- */
-
-typedef struct {
-    const char *host;
-    hop_tcp_listener_t *listener;
-    int port;
-} listen_t;
-
-static void *listen_task(void *arg) {
-    listen_t *l = arg;
-    int err = hop_tcp_listen(&loop_a, l->host, 0, NULL, &l->listener);
-    if (err)
-        return (void *)(intptr_t)err;
-    l->port = hop_tcp_listener_port(l->listener);
-    return (void *)(intptr_t)(l->port > 0 ? 0 : l->port);
-}
-
-static void listen_on(listen_t *l, const char *host) {
-    memset(l, 0, sizeof *l);
-    l->host = host;
-    intptr_t err = run_task(POOL, listen_task, l);
-    cr_assert_eq(err, 0, "listen on %s: %s", host, hop_err_name((int)err));
-}
-
-static void *close_listener_task(void *arg) { return (void *)(intptr_t)hop_tcp_listener_close(arg); }
-static void *close_stream_task(void *arg) { return (void *)(intptr_t)hop_stream_close(arg); }
-
 /* ---- echo ------------------------------------------------------------------------ */
 
 /* Echoes every connection it accepts until the peer ends, one at a time,
@@ -392,71 +302,6 @@ Test(io_tcp, shutdown_half_closes_and_the_peer_can_still_answer) {
     run_task(POOL, close_listener_task, h.l.listener);
 }
 
-/* ---- 1,000 connections --------------------------------------------------------------- */
-
-#define MANY (1000 / STRESS_SCALE)
-
-typedef struct {
-    listen_t l;
-    unsigned int served, ok;
-} many_t;
-
-static void *many_conn_task(void *arg) {
-    hop_stream_t *conn = arg;
-    char buf[64];
-    size_t done;
-    if (hop_stream_read_exact(conn, buf, sizeof buf, &done) == 0)
-        hop_stream_write(conn, buf, sizeof buf, NULL);
-    hop_stream_close(conn);
-    return NULL;
-}
-
-static void *many_server_task(void *arg) {
-    many_t *m = arg;
-    for (unsigned int i = 0; i < MANY; i++) {
-        hop_stream_t *conn;
-        int err = hop_tcp_accept(m->l.listener, &conn);
-        if (err)
-            return (void *)(intptr_t)err;
-        hop_task_t *t;
-        if (hop_task_spawn(LOOP_A, many_conn_task, conn, NULL, &t) == 0)
-            hop_task_unref(t);
-        test_add_uint(&m->served, 1);
-    }
-    return NULL;
-}
-
-static void *many_client_task(void *arg) {
-    many_t *m = arg;
-    hop_stream_t *conn;
-    if (hop_tcp_connect(&loop_b, "127.0.0.1", m->l.port, NULL, &conn) != 0)
-        return NULL;
-    char out[64], in[64];
-    memset(out, (int)(uintptr_t)hop_task_current() & 0x7f, sizeof out);
-    size_t done;
-    if (hop_stream_write(conn, out, sizeof out, NULL) == 0 && hop_stream_read_exact(conn, in, sizeof in, &done) == 0 &&
-        memcmp(out, in, sizeof in) == 0)
-        test_add_uint(&m->ok, 1);
-    hop_stream_close(conn);
-    return NULL;
-}
-
-Test(io_tcp, a_thousand_concurrent_connections_each_served_by_a_task) {
-    static many_t m;
-    listen_on(&m.l, "127.0.0.1");
-    hop_task_t *server = test_spawn(LOOP_A, many_server_task, &m);
-    static hop_task_t *clients[MANY];
-    hop_executor_t *executors[] = {POOL, LOOP_B};
-    for (int i = 0; i < MANY; i++)
-        clients[i] = test_spawn(executors[i % 2], many_client_task, &m);
-    for (int i = 0; i < MANY; i++)
-        cr_assert_eq(test_join(clients[i]), 0);
-    cr_assert_eq(test_join(server), 0);
-    cr_assert_eq(test_load_uint(&m.served), MANY);
-    cr_assert_eq(test_load_uint(&m.ok), MANY, "every connection echoed");
-    run_task(POOL, close_listener_task, m.l.listener);
-}
-
 /* ---- one socket, three executors ------------------------------------------------------- */
 
 static void *hopping_client_task(void *arg) {
@@ -473,8 +318,8 @@ static void *hopping_client_task(void *arg) {
         char out[32], in[32];
         memset(out, 'a' + round % 26, sizeof out);
         size_t done;
-        if (hop_stream_write(conn, out, sizeof out, NULL) != 0 || hop_stream_read_exact(conn, in, sizeof in, &done) != 0 ||
-            memcmp(in, out, sizeof in) != 0)
+        if (hop_stream_write(conn, out, sizeof out, NULL) != 0 ||
+            hop_stream_read_exact(conn, in, sizeof in, &done) != 0 || memcmp(in, out, sizeof in) != 0)
             bad++;
         if (hop_executor_current() != here)
             bad++; /* resumed somewhere else than it called from */
@@ -491,126 +336,6 @@ Test(io_tcp, one_socket_is_used_from_its_loop_a_pool_and_another_loop) {
     cr_assert_eq(run_task(LOOP_A, hopping_client_task, &l), 0);
     HOP_OK(hop_task_cancel(server));
     cr_assert_eq(test_join(server), HOP_ECANCELED);
-}
-
-/* ---- interrupts from plain threads, exact accounting ------------------------------------ */
-
-#define CANCEL_ROUNDS (10000 / STRESS_SCALE)
-
-typedef struct {
-    listen_t l;
-    hop_stream_t *conn;      /* the client's */
-    uint64_t received;       /* bytes read by all the readers, in order */
-    uint64_t mismatches;     /* bytes that were not the next of the sequence */
-    unsigned int seed;
-    int sender_err;
-    uint64_t sent;
-    unsigned int stop;        /* atomic: the rounds are over, the sender ends */
-    unsigned int started;     /* atomic: the round's reader is running */
-    unsigned int interrupted; /* rounds whose read the cancel cut short */
-} cancel_t;
-
-static void *cancel_sender_task(void *arg) {
-    cancel_t *c = arg;
-    hop_stream_t *conn;
-    int err = hop_tcp_accept(c->l.listener, &conn);
-    if (err)
-        return (void *)(intptr_t)err;
-    /* A trickle: small writes with a yield between, so that readers often
-     * find nothing and wait, and cancels meet waiting reads. */
-    static __thread uint8_t chunk[512];
-    unsigned int seed = 7;
-    uint64_t sent = 0;
-    while (!test_load_uint(&c->stop)) {
-        size_t n = 1 + (size_t)rand_r(&seed) % sizeof chunk;
-        fill_pattern(chunk, n, sent);
-        err = hop_stream_write(conn, chunk, n, NULL);
-        if (err)
-            break;
-        sent += n;
-        if (rand_r(&seed) % 4 == 0)
-            hop_sleep(0);
-        else
-            hop_yield();
-    }
-    c->sender_err = err;
-    c->sent = sent;
-    hop_stream_close(conn);
-    return NULL;
-}
-
-static void *cancel_reader_task(void *arg) {
-    cancel_t *c = arg;
-    uint8_t buf[300];
-    test_store_uint(&c->started, 1);
-    for (;;) {
-        int64_t n = hop_stream_read(c->conn, buf, 1 + (size_t)(c->received % sizeof buf));
-        if (n == HOP_ECANCELED) {
-            c->interrupted++;
-            return NULL;
-        }
-        if (n <= 0)
-            return (void *)(intptr_t)(n == 0 ? 1 : n); /* 1: the end */
-        for (int64_t i = 0; i < n; i++)
-            if (buf[i] != pattern_byte(c->received + (uint64_t)i))
-                c->mismatches++;
-        c->received += (uint64_t)n;
-    }
-}
-
-static void *connect_task(void *arg) {
-    cancel_t *c = arg;
-    return (void *)(intptr_t)hop_tcp_connect(&loop_a, "127.0.0.1", c->l.port, NULL, &c->conn);
-}
-
-Test(io_tcp, cancels_from_a_plain_thread_at_random_moments_lose_and_duplicate_no_byte, .timeout = 600) {
-    static cancel_t c;
-    listen_on(&c.l, "127.0.0.1");
-    c.seed = 42;
-    hop_task_t *sender = test_spawn(LOOP_A, cancel_sender_task, &c);
-    cr_assert_eq(run_task(POOL, connect_task, &c), 0);
-    hop_executor_t *executors[] = {POOL, LOOP_B, LOOP_A};
-    int round = 0;
-    intptr_t end = 0;
-    for (; round < CANCEL_ROUNDS; round++) {
-        test_store_uint(&c.started, 0);
-        hop_task_t *reader = test_spawn(executors[round % 3], cancel_reader_task, &c);
-        /* This thread is the canceller: once the reader runs, a random
-         * pause, then the cancel, at whatever point the reader is (copying,
-         * starting a wait, waiting, being woken). */
-        while (!test_load_uint(&c.started))
-            sched_yield();
-        unsigned int spin = (unsigned int)rand_r(&c.seed) % 20000u;
-        for (volatile unsigned int i = 0; i < spin; i++)
-            ;
-        hop_task_cancel(reader);
-        void *value = NULL;
-        hop_future_wait(hop_task_future(reader), HOP_WAIT_FOREVER, &value);
-        hop_task_unref(reader);
-        end = (intptr_t)value;
-        if (end)
-            break; /* the stream ended (or failed) before the rounds did */
-    }
-    /* The rest, without interruptions. */
-    test_store_uint(&c.stop, 1);
-    while (!end) {
-        hop_task_t *reader = test_spawn(POOL, cancel_reader_task, &c);
-        void *value = NULL;
-        hop_future_wait(hop_task_future(reader), HOP_WAIT_FOREVER, &value);
-        hop_task_unref(reader);
-        end = (intptr_t)value;
-    }
-    cr_assert_eq(test_join(sender), 0);
-    cr_log_info("%d rounds, %u reads interrupted", round, c.interrupted);
-    cr_assert_eq(end, 1, "the stream ended cleanly (%s)", hop_err_name((int)end));
-    cr_assert_eq(c.sender_err, 0);
-    cr_assert_eq(c.received, c.sent, "every byte once (%llu sent)", (unsigned long long)c.sent);
-    cr_assert_eq(c.mismatches, 0u, "in order");
-    cr_assert_eq(round, CANCEL_ROUNDS, "the stream outlasted the rounds");
-    cr_assert_gt(c.sent, 0u);
-    cr_assert_gt(c.interrupted, 0u);
-    run_task(POOL, close_stream_task, c.conn);
-    run_task(POOL, close_listener_task, c.l.listener);
 }
 
 /* ---- deadlines ------------------------------------------------------------------------ */
@@ -905,7 +630,8 @@ Test(io_tcp, bad_arguments_get_einval_and_calls_outside_tasks_get_enottask) {
     hop_stream_t *s;
     hop_tcp_listener_t *l;
     HOP_ERR(hop_tcp_listen(&loop_a, "127.0.0.1", 0, NULL, &l), HOP_ENOTTASK);
-    HOP_ERR(hop_tcp_connect_addr(&loop_a, (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET}, NULL, &s),
+    HOP_ERR(hop_tcp_connect_addr(&loop_a, (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET},
+                                 NULL, &s),
             HOP_ENOTTASK);
 }
 
@@ -933,4 +659,94 @@ Test(io_tcp, a_unix_socket_pair_opened_by_descriptor_is_a_stream) {
     int fds[2];
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
     cr_assert_eq(run_task(POOL, socketpair_task, fds), 0);
+}
+
+/* ---- EMFILE ------------------------------------------------------------------------------ */
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+static int open_fds(void) {
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        n += fcntl(fd, F_GETFD) != -1;
+    return n;
+}
+
+static int plain_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* In a child process of its own (the descriptor limit is per process). */
+static void *emfile_main(void *arg) {
+    (void)arg;
+    hop_tcp_listener_t *listener;
+    if (hop_tcp_listen(hop_loop_current(), "127.0.0.1", 0, NULL, &listener) != 0)
+        return (void *)1;
+    int port = hop_tcp_listener_port(listener);
+    int clients[8];
+    for (int i = 0; i < 8; i++)
+        clients[i] = plain_connect(port); /* completed in the backlog, not accepted yet */
+    /* Room for two accepted connections, no more. */
+    struct rlimit limit;
+    getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = (rlim_t)open_fds() + 2;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return (void *)2;
+    hop_stream_t *accepted[8];
+    int n = 0, err = 0;
+    while (n < 8) {
+        hop_deadline_t deadline;
+        hop_deadline_enter(&deadline, 500);
+        err = hop_tcp_accept(listener, &accepted[n]);
+        hop_deadline_leave(&deadline);
+        if (err)
+            break;
+        n++;
+    }
+    /* Out of descriptors, accept neither spins nor fails: it waits, and its
+     * deadline (a timer on this very loop) ends it, so the loop was not
+     * stuck in an accept loop. */
+    if (err != HOP_ETIMEDOUT || n >= 8)
+        return (void *)3;
+    /* With descriptors back, connections are accepted again. */
+    for (int i = 0; i < n; i++)
+        hop_stream_close(accepted[i]);
+    for (int i = 0; i < 8; i++)
+        if (clients[i] >= 0)
+            close(clients[i]);
+    int again = plain_connect(port);
+    hop_stream_t *conn;
+    hop_deadline_t deadline;
+    hop_deadline_enter(&deadline, 5000);
+    err = hop_tcp_accept(listener, &conn);
+    hop_deadline_leave(&deadline);
+    if (err)
+        return (void *)4;
+    hop_stream_close(conn);
+    close(again);
+    hop_tcp_listener_close(listener);
+    return NULL;
+}
+
+Test(io_tcp, accept_out_of_descriptors_waits_without_spinning_and_recovers) {
+    pid_t child = fork();
+    if (child == 0) {
+        alarm(60);
+        void *result = (void *)99;
+        hop_run(emfile_main, NULL, &result);
+        _exit((int)(intptr_t)result);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    cr_assert(WIFEXITED(status), "the child died (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert_eq(WEXITSTATUS(status), 0, "step %d failed", WEXITSTATUS(status));
 }

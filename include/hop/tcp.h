@@ -14,8 +14,8 @@
  * hop codes. Accepting when the process is out of descriptors does not spin:
  * libuv keeps a spare descriptor and uses it to accept and drop the waiting
  * connections (their clients see the connection closed), and a
- * hop_tcp_accept waiting meanwhile just goes on waiting; the listener counts
- * these episodes (hop_tcp_listener_dropped). */
+ * hop_tcp_accept waiting meanwhile just goes on waiting (its deadline, if
+ * any, still ends it); once descriptors are free again it accepts again. */
 #ifndef HOP_TCP_H
 #define HOP_TCP_H
 
@@ -34,9 +34,9 @@ typedef struct hop_tcp_listener_s hop_tcp_listener_t;
 typedef struct hop_tcp_listen_options_s hop_tcp_listen_options_t;
 
 struct hop_tcp_listen_options_s {
-    int backlog;         /* listen(2)'s backlog; 0: 511 */
-    bool reuse_port;     /* SO_REUSEPORT: several listeners share the port (SO_REUSEADDR is always on) */
-    bool ipv6_only;      /* an IPv6 listener takes no IPv4 connections */
+    int backlog;     /* listen(2)'s backlog; 0: 511 */
+    bool reuse_port; /* SO_REUSEPORT: several listeners share the port (SO_REUSEADDR is always on) */
+    bool ipv6_only;  /* an IPv6 listener takes no IPv4 connections */
     hop_stream_options_t stream; /* for the accepted connections */
 };
 
@@ -47,8 +47,8 @@ struct hop_tcp_listen_options_s {
  * *listener; HOP_EINVAL (not a numeric address, port out of range, no
  * loop); HOP_EADDRINUSE; HOP_EACCES; HOP_EMFILE; HOP_ENOMEM; HOP_ECLOSED;
  * HOP_ENOTTASK. */
-HOP_EXTERN int hop_tcp_listen(hop_loop_t *loop, const char *host, int port, const hop_tcp_listen_options_t *options,
-                              hop_tcp_listener_t **listener);
+HOP_EXTERN int hop_tcp_listen(hop_loop_t *loop, const char *host, int port,
+                              const hop_tcp_listen_options_t *options, hop_tcp_listener_t **listener);
 
 /* hop_tcp_listen_addr: the same for a sockaddr_in / sockaddr_in6. */
 HOP_EXTERN int hop_tcp_listen_addr(hop_loop_t *loop, const struct sockaddr *addr,
@@ -69,9 +69,10 @@ HOP_EXTERN int hop_tcp_listener_address(hop_tcp_listener_t *listener, struct soc
 /* hop_tcp_listener_port: the bound port, or a negative HOP_E* code. Task only. */
 HOP_EXTERN int hop_tcp_listener_port(hop_tcp_listener_t *listener);
 
-/* hop_tcp_listener_dropped: how many times accepting failed for want of
- * descriptors (EMFILE, ENFILE) and libuv dropped the waiting connections.
- * Any thread. */
+/* hop_tcp_listener_dropped: how many times libuv reported to the listener
+ * that accepting failed for want of descriptors (EMFILE, ENFILE). libuv
+ * sheds the waiting connections with its spare descriptor and reports only
+ * when that trick fails, so 0 does not mean nothing was dropped. Any thread. */
 HOP_EXTERN uint64_t hop_tcp_listener_dropped(const hop_tcp_listener_t *listener);
 
 /* hop_tcp_listener_close: stops listening; a task waiting in accept wakes
@@ -88,8 +89,8 @@ HOP_EXTERN int hop_tcp_listener_close(hop_tcp_listener_t *listener);
  * HOP_EHOSTUNREACH, HOP_ETIMEDOUT...); HOP_ENOMEM; HOP_ECLOSED;
  * HOP_ENOTTASK; HOP_ECANCELED / HOP_ETIMEDOUT (interrupted: no stream is
  * left behind). */
-HOP_EXTERN int hop_tcp_connect(hop_loop_t *loop, const char *host, int port, const hop_stream_options_t *options,
-                               hop_stream_t **stream);
+HOP_EXTERN int hop_tcp_connect(hop_loop_t *loop, const char *host, int port,
+                               const hop_stream_options_t *options, hop_stream_t **stream);
 
 /* hop_tcp_connect_addr: the same for one sockaddr_in / sockaddr_in6. */
 HOP_EXTERN int hop_tcp_connect_addr(hop_loop_t *loop, const struct sockaddr *addr,

@@ -142,7 +142,11 @@ int hop_getnameinfo(hop_loop_t *loop, const struct sockaddr *addr, int flags, ch
     loop = loop ? loop : hop_loop_current();
     if (!addr || !loop || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
         return HOP_EINVAL;
-    hop__dns_op_t d = {
-        .addr = addr, .flags = flags, .host = host, .host_len = host_len, .serv = service, .serv_len = service_len};
+    hop__dns_op_t d = {.addr = addr,
+                       .flags = flags,
+                       .host = host,
+                       .host_len = host_len,
+                       .serv = service,
+                       .serv_len = service_len};
     return hop__io_op_run(&d.op, loop, hop__dns_name_start, hop__dns_cancel);
 }

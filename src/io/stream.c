@@ -361,9 +361,9 @@ static int hop__stream_write_some(hop__stream_write_t *w) {
             return s->werror;
         if (s->stash_busy)
             return HOP__IO_PENDING;
-        uv_buf_t buf = uv_buf_init((char *)w->buf + w->done, (unsigned int)(w->len - w->done > (1u << 30)
-                                                                               ? (1u << 30)
-                                                                               : w->len - w->done));
+        uv_buf_t buf =
+            uv_buf_init((char *)w->buf + w->done,
+                        (unsigned int)(w->len - w->done > (1u << 30) ? (1u << 30) : w->len - w->done));
         int n = uv_try_write(&s->uv.stream, &buf, 1);
         if (n > 0) {
             w->done += (size_t)n;

@@ -29,19 +29,19 @@ struct hop_stream_s {
      * empties (head). Positions only grow; capacity is a power of two. */
     char *rbuf;
     uint64_t rcap;
-    uint64_t rhead;  /* atomic: written by the reading task */
-    uint64_t rtail;  /* atomic: written by the loop thread */
-    unsigned int rerror; /* atomic: end of stream (HOP_EOF) or an error, after the bytes */
+    uint64_t rhead;            /* atomic: written by the reading task */
+    uint64_t rtail;            /* atomic: written by the loop thread */
+    unsigned int rerror;       /* atomic: end of stream (HOP_EOF) or an error, after the bytes */
     unsigned int reading_task; /* atomic: a task is inside a read call */
-    bool reading;          /* loop thread: uv_read_start is on */
-    hop__io_op_t *reader;  /* loop thread: the read waiting for bytes... */
-    uint64_t reader_want;  /* ...until more than this many are buffered */
+    bool reading;              /* loop thread: uv_read_start is on */
+    hop__io_op_t *reader;      /* loop thread: the read waiting for bytes... */
+    uint64_t reader_want;      /* ...until more than this many are buffered */
     /* The writer (loop thread, except writing_task). */
     unsigned int writing_task; /* atomic: a task is inside a write call */
-    int werror;            /* sticky: the stream's writing side failed or was closed */
-    hop__io_op_t *writer;  /* the write waiting for the kernel */
-    bool stash_busy;       /* stash_req is queued in libuv */
-    bool shutdown_started; /* uv_shutdown was called (or is due after the stash) */
+    int werror;                /* sticky: the stream's writing side failed or was closed */
+    hop__io_op_t *writer;      /* the write waiting for the kernel */
+    bool stash_busy;           /* stash_req is queued in libuv */
+    bool shutdown_started;     /* uv_shutdown was called (or is due after the stash) */
     bool shutdown_after_stash;
     uv_write_t stash_req;
     char stash[HOP__STREAM_STASH];

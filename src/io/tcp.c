@@ -18,10 +18,10 @@ struct hop_tcp_listener_s {
     hop__io_handle_t h;
     uv_tcp_t tcp;
     hop_stream_options_t stream_options;
-    bool ready;             /* loop thread: libuv holds an accepted connection for us */
-    hop__io_op_t *acceptor; /* loop thread: the accept waiting for one */
+    bool ready;                  /* loop thread: libuv holds an accepted connection for us */
+    hop__io_op_t *acceptor;      /* loop thread: the accept waiting for one */
     unsigned int accepting_task; /* atomic: a task is inside hop_tcp_accept */
-    uint64_t dropped;       /* atomic */
+    uint64_t dropped;            /* atomic */
 };
 
 static socklen_t hop__tcp_addr_len(const struct sockaddr *addr) {
@@ -155,14 +155,16 @@ static int hop__tcp_listen_on_loop(void *arg) {
     if (a->options->reuse_port) {
         uv_os_fd_t fd;
         int on = 1;
-        if (uv_fileno((uv_handle_t *)&l->tcp, &fd) == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
+        if (uv_fileno((uv_handle_t *)&l->tcp, &fd) == 0 &&
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
             err = UV_EINVAL;
     }
     unsigned int flags = a->options->ipv6_only && a->addr->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
     if (!err)
         err = uv_tcp_bind(&l->tcp, a->addr, flags); /* libuv sets SO_REUSEADDR */
     if (!err)
-        err = uv_listen((uv_stream_t *)&l->tcp, a->options->backlog > 0 ? a->options->backlog : HOP__TCP_BACKLOG_DEFAULT,
+        err = uv_listen((uv_stream_t *)&l->tcp,
+                        a->options->backlog > 0 ? a->options->backlog : HOP__TCP_BACKLOG_DEFAULT,
                         hop__tcp_connection_cb);
     if (err) {
         hop__io_handle_close_now(&l->h);
@@ -171,8 +173,8 @@ static int hop__tcp_listen_on_loop(void *arg) {
     return 0;
 }
 
-int hop_tcp_listen_addr(hop_loop_t *loop, const struct sockaddr *addr, const hop_tcp_listen_options_t *options,
-                        hop_tcp_listener_t **listener) {
+int hop_tcp_listen_addr(hop_loop_t *loop, const struct sockaddr *addr,
+                        const hop_tcp_listen_options_t *options, hop_tcp_listener_t **listener) {
     static const hop_tcp_listen_options_t defaults = {0};
     if (listener)
         *listener = NULL;
@@ -187,7 +189,8 @@ int hop_tcp_listen_addr(hop_loop_t *loop, const struct sockaddr *addr, const hop
     if (!options)
         options = &defaults;
     l->stream_options = options->stream;
-    hop__io_handle_init(&l->h, loop, (uv_handle_t *)&l->tcp, hop__tcp_listener_wake, hop__tcp_listener_destroy);
+    hop__io_handle_init(&l->h, loop, (uv_handle_t *)&l->tcp, hop__tcp_listener_wake,
+                        hop__tcp_listener_destroy);
     hop__tcp_listen_t a = {.l = l, .addr = addr, .options = options};
     int err = hop__io_call_on_loop(loop, hop__tcp_listen_on_loop, &a);
     if (err && !a.ran)
@@ -373,7 +376,8 @@ int hop_tcp_connect(hop_loop_t *loop, const char *host, int port, const hop_stre
     int first = 0;
     for (struct addrinfo *ai = addrs; ai; ai = ai->ai_next) {
         err = hop_tcp_connect_addr(loop, ai->ai_addr, options, stream);
-        if (err == 0 || err == HOP_ECANCELED || err == HOP_ETIMEDOUT || err == HOP_ECLOSED || err == HOP_ENOMEM) {
+        if (err == 0 || err == HOP_ECANCELED || err == HOP_ETIMEDOUT || err == HOP_ECLOSED ||
+            err == HOP_ENOMEM) {
             first = err; /* connected, or interrupted: no further address */
             break;
         }
