@@ -44,6 +44,7 @@
 
 #include "core/gate.h"
 #include "core/internal.h"
+#include "core/signals.h"
 
 #define HOP__BLOCKING_NAME_MAX 10
 /* Attempts (after the first) to create a thread for a pool that has none,
@@ -275,14 +276,8 @@ static int hop__blocking_create(hop__blocking_internal_t *p) {
     uint64_t number = p->stats.threads_started + p->stats.thread_failures;
     pthread_mutex_unlock(&p->lock);
     snprintf(t->name, sizeof t->name, "%s-%llu", p->prefix, (unsigned long long)number);
-    /* The threads take no asynchronous signals: those go to the
-     * application's own threads. Faults still reach their handlers. */
-    sigset_t blocked, old;
-    sigfillset(&blocked);
-    int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
-    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
-        sigdelset(&blocked, faults[i]);
-    pthread_sigmask(SIG_SETMASK, &blocked, &old);
+    sigset_t old;
+    hop__signals_block_async(&old);
     int err = pthread_create(&t->thread, &p->attr, hop__blocking_thread_main, t);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err) {

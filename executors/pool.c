@@ -97,6 +97,7 @@
 #include "core/gate.h"
 #include "core/inject_queue.h"
 #include "core/internal.h"
+#include "core/signals.h"
 
 #if defined(__linux__) && !defined(HOP_POOL_NO_FUTEX)
 #include <linux/futex.h>
@@ -793,15 +794,8 @@ int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
     hop__atomic_store_uint(&pool->state, 0u);
     hop__atomic_store_uint(&pool->threads, n);
 
-    /* Workers take no asynchronous signals: those go to the application's
-     * own threads. Faults still reach their handlers (a task's stack
-     * overflow, the sanitizers). */
-    sigset_t blocked, old;
-    sigfillset(&blocked);
-    int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
-    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
-        sigdelset(&blocked, faults[i]);
-    pthread_sigmask(SIG_SETMASK, &blocked, &old);
+    sigset_t old;
+    hop__signals_block_async(&old);
     unsigned int started = 0;
     while (started < n &&
            pthread_create(&p->workers[started].thread, NULL, hop__pool_worker_main, &p->workers[started]) == 0)
