@@ -25,12 +25,14 @@ typedef struct {
     int input;
     int output;
     pthread_t thread;
+    hop_task_t *task; /* the awaiting task */
     int ready_calls, suspend_calls, resume_calls;
 } compute_t;
 
+/* Completes once the task is suspended: the resume path. */
 static void *compute_thread(void *arg) {
     compute_t *c = arg;
-    test_sleep_ms(5);
+    test_wait_suspended(c->task);
     c->output = c->input * 2;
     hop_awaitable_complete(&c->base, 0);
     return NULL;
@@ -60,13 +62,13 @@ static const hop_awaitable_ops_t compute_ops = {
     .ready = compute_ready, .suspend = compute_suspend, .resume = compute_resume};
 
 static void *compute_task(void *arg) {
-    compute_t c = {.input = (int)(intptr_t)arg};
-    HOP_OK(hop_awaitable_init(&c.base, &compute_ops));
+    compute_t c = {.input = (int)(intptr_t)arg, .task = hop_task_current()};
+    CHECK_OK(hop_awaitable_init(&c.base, &compute_ops));
     int result = hop_await(&c.base);
     pthread_join(c.thread, NULL);
-    cr_assert_eq(c.ready_calls, 1);
-    cr_assert_eq(c.suspend_calls, 1);
-    cr_assert_eq(c.resume_calls, 1);
+    CHECK(c.ready_calls == 1);
+    CHECK(c.suspend_calls == 1);
+    CHECK(c.resume_calls == 1);
     return (void *)(intptr_t)result;
 }
 
@@ -78,6 +80,7 @@ Test(awaitable, a_user_written_awaitable_completed_from_another_thread_resumes_t
     HOP_OK(hop_future_result(hop_task_future(t), &result));
     cr_assert_eq((intptr_t)result, 42);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* ready() returning true: no suspension at all. */
@@ -97,7 +100,7 @@ static void *ready_task(void *arg) {
     (void)arg;
     hop_awaitable_t aw;
     hop_awaitable_init(&aw, &ready_ops);
-    cr_assert_eq(hop_await(&aw), 0);
+    CHECK(hop_await(&aw) == 0);
     return NULL;
 }
 
@@ -109,6 +112,7 @@ Test(awaitable, a_ready_awaitable_does_not_suspend) {
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE, "finished in one step: never suspended");
     cr_assert_eq(suspend_called, 0);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* suspend() returning false: resumes at once, without the executor. */
@@ -127,9 +131,9 @@ static void *refuse_task(void *arg) {
     hop_awaitable_t aw;
     hop_awaitable_init(&aw, &refuse_ops);
     for (int i = 0; i < 1000; i++)
-        cr_assert_eq(hop_await(&aw), -1);
+        CHECK(hop_await(&aw) == -1);
     /* Completing it now is a misuse that must be refused, not a resume. */
-    HOP_ERR(hop_awaitable_complete(&aw, 0), HOP_EALREADY);
+    CHECK_ERR(hop_awaitable_complete(&aw, 0), HOP_EALREADY);
     return NULL;
 }
 
@@ -140,6 +144,7 @@ Test(awaitable, suspend_returning_false_resumes_the_task_immediately) {
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
     cr_assert_eq(hop_manual_executor_pending(manual), 0);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* The awaitable stored by suspend(), for the test to complete by hand. */
@@ -172,6 +177,7 @@ Test(awaitable, completing_twice_resumes_once_and_reports_ealready) {
     HOP_OK(hop_future_result(hop_task_future(t), &result));
     cr_assert_eq((intptr_t)result, -77, "the status of the first completion wins");
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* Many threads race to complete the same awaitable: one wins. */
@@ -213,6 +219,7 @@ Test(awaitable, racing_completions_from_many_threads_resume_exactly_once) {
         cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
         hop_task_unref(t);
     }
+    test_assert_checks();
 }
 
 Test(awaitable, awaiting_outside_a_task_returns_enottask) {
@@ -224,6 +231,7 @@ Test(awaitable, awaiting_outside_a_task_returns_enottask) {
     hop_future_t f;
     hop_future_init(&f);
     HOP_ERR(hop_future_await(&f, NULL), HOP_ENOTTASK);
+    test_assert_checks();
 }
 
 Test(awaitable, bad_awaitables_are_rejected) {
@@ -237,6 +245,7 @@ Test(awaitable, bad_awaitables_are_rejected) {
     hop_awaitable_init(&aw, &park_ops);
     HOP_ERR(hop_awaitable_complete(&aw, 0), HOP_EALREADY); /* never awaited */
     cr_assert_null(hop_awaitable_task(&aw));
+    test_assert_checks();
 }
 
 /* ---- Interrupting a wait: the cancel op ---------------------------------
@@ -305,7 +314,7 @@ static bool mailbox_deliver(mailbox_t *box, int value) {
     if (!w)
         return false;
     w->value = value;
-    HOP_OK(hop_awaitable_complete(&w->base, 0));
+    CHECK_OK(hop_awaitable_complete(&w->base, 0));
     return true;
 }
 
@@ -316,7 +325,7 @@ static int mailbox_resumes;
 
 static void *mailbox_task(void *arg) {
     mailbox_waiter_t w = {.box = &box, .during_suspend = arg};
-    HOP_OK(hop_awaitable_init(&w.base, &mailbox_ops));
+    CHECK_OK(hop_awaitable_init(&w.base, &mailbox_ops));
     __atomic_store_n(&current_waiter, &w, __ATOMIC_RELEASE);
     mailbox_status = hop_await(&w.base);
     __atomic_store_n(&current_waiter, NULL, __ATOMIC_RELEASE);
@@ -337,6 +346,7 @@ Test(awaitable, an_interrupted_wait_is_withdrawn_and_returns_the_interrupt_statu
     cr_assert_eq(mailbox_status, HOP_ETIMEDOUT);
     cr_assert_eq(mailbox_resumes, 1, "resume still runs, to clean up");
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(awaitable, interrupting_a_wait_that_is_over_or_not_interruptible_is_refused) {
@@ -359,11 +369,14 @@ Test(awaitable, interrupting_a_wait_that_is_over_or_not_interruptible_is_refused
     HOP_ERR(hop_awaitable_interrupt(&idle.base, HOP_ECANCELED), HOP_EALREADY);
     HOP_ERR(hop_awaitable_interrupt(&idle.base, 0), HOP_EINVAL);
     HOP_ERR(hop_awaitable_interrupt(NULL, HOP_ECANCELED), HOP_EINVAL);
+    test_assert_checks();
 }
 
 /* An interrupt that arrives while suspend() is still running (here: from
  * inside it, the earliest possible moment) waits until suspend() returns. */
-static void interrupt_from_suspend(mailbox_waiter_t *w) { HOP_OK(hop_awaitable_interrupt(&w->base, HOP_ECANCELED)); }
+static void interrupt_from_suspend(mailbox_waiter_t *w) {
+    CHECK_OK(hop_awaitable_interrupt(&w->base, HOP_ECANCELED));
+}
 
 Test(awaitable, an_interrupt_during_suspend_is_delivered_after_suspend_returns) {
     hop_task_t *t;
@@ -373,6 +386,7 @@ Test(awaitable, an_interrupt_during_suspend_is_delivered_after_suspend_returns) 
     cr_assert(box.cancel_saw_suspend_done, "cancel must not run before suspend() returned");
     cr_assert_eq(mailbox_status, HOP_ECANCELED);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* cancel() that cannot withdraw while a completion is on its way: the
@@ -380,7 +394,7 @@ Test(awaitable, an_interrupt_during_suspend_is_delivered_after_suspend_returns) 
  * and resumes the task once cancel returns. */
 static void *deliver_later(void *arg) {
     (void)arg;
-    cr_assert(mailbox_deliver(&box, 42));
+    CHECK(mailbox_deliver(&box, 42));
     return NULL;
 }
 
@@ -399,7 +413,7 @@ static const hop_awaitable_ops_t slow_cancel_ops = {
 static void *slow_cancel_task(void *arg) {
     (void)arg;
     mailbox_waiter_t w = {.box = &box};
-    HOP_OK(hop_awaitable_init(&w.base, &slow_cancel_ops));
+    CHECK_OK(hop_awaitable_init(&w.base, &slow_cancel_ops));
     __atomic_store_n(&current_waiter, &w, __ATOMIC_RELEASE);
     mailbox_status = hop_await(&w.base);
     return NULL;
@@ -416,6 +430,7 @@ Test(awaitable, a_completion_that_arrives_while_cancel_runs_wins_and_resumes_onc
     cr_assert_eq(mailbox_status, 42);
     cr_assert_eq(hop_manual_executor_pending(manual), 0);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* Stress: interrupts race deliveries, across threads, on a pool. Every await
@@ -432,7 +447,7 @@ static void *race_task(void *arg) {
     race_t *r = arg;
     for (int i = 0; i < RACE_ROUNDS; i++) {
         mailbox_waiter_t w = {.box = &r->box, .value = -1};
-        HOP_OK(hop_awaitable_init(&w.base, &mailbox_ops));
+        CHECK_OK(hop_awaitable_init(&w.base, &mailbox_ops));
         __atomic_store_n(&r->waiter, &w, __ATOMIC_RELEASE);
         int status = hop_await(&w.base);
         /* The racers are told to stop touching w before it goes away. */
@@ -443,7 +458,7 @@ static void *race_task(void *arg) {
         else {
             /* The deliverer sends 0, 1, 2...: one value per delivery made,
              * so an interrupted round must not have swallowed one. */
-            cr_assert_eq(status, r->delivered, "delivered value %d, expected %d", status, r->delivered);
+            CHECK(status == r->delivered, "delivered value %d, expected %d", status, r->delivered);
             r->delivered++;
         }
     }
@@ -493,6 +508,7 @@ Test(awaitable, interrupts_racing_completions_end_every_wait_exactly_once, .time
     cr_log_info("delivered %d, interrupted %d", r.delivered, r.interrupted);
     hop_task_unref(t);
     HOP_OK(hop_pool_close(&pool));
+    test_assert_checks();
 }
 
 /* A completion that arrives while suspend() is still running (here: from
@@ -515,6 +531,7 @@ Test(awaitable, a_completion_during_suspend_resumes_the_task_once_without_a_roun
     cr_assert_eq(mailbox_status, 42);
     cr_assert_eq(mailbox_resumes, 1);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* ---- cancel on the awaitable's own executor ------------------------------

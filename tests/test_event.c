@@ -122,9 +122,18 @@ Test(event, a_waiter_woken_by_set_returns_0_even_if_the_event_is_cleared_before_
     hop_task_unref(t);
 }
 
+/* Sets the event once every waiter is suspended on it: the wake-up path. */
+typedef struct {
+    hop_event_t *event;
+    hop_task_t **waiters;
+    int n;
+} setter_t;
+
 static void *set_later(void *arg) {
-    test_sleep_ms(10);
-    hop_event_set(arg);
+    setter_t *s = arg;
+    for (int i = 0; i < s->n; i++)
+        test_wait_suspended(s->waiters[i]);
+    CHECK_OK(hop_event_set(s->event));
     return NULL;
 }
 
@@ -144,12 +153,14 @@ Test(event, set_from_a_plain_thread_wakes_a_loop_task_and_pool_tasks) {
         t[i] = test_spawn(i == 0 ? hop_loop_executor(&loop) : hop_pool_executor(&pool), wait_task, &w[i]);
     }
     pthread_t thread;
-    pthread_create(&thread, NULL, set_later, &e);
+    setter_t setter = {.event = &e, .waiters = t, .n = 5};
+    pthread_create(&thread, NULL, set_later, &setter);
+    pthread_join(thread, NULL);
     for (int i = 0; i < 5; i++) {
         HOP_OK(test_join(t[i]));
         HOP_OK(w[i].rc);
     }
-    pthread_join(thread, NULL);
+    test_assert_checks();
     HOP_OK(hop_pool_close(&pool));
     HOP_OK(hop_loop_close(&loop));
     HOP_OK(hop_event_destroy(&e));

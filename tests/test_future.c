@@ -30,7 +30,7 @@ static void *complete_later(void *arg) {
 static void *await_future(void *arg) {
     void *result = NULL;
     int status = hop_future_await(arg, &result);
-    cr_assert_eq(status, 0, "await: %s", hop_strerror(status));
+    CHECK(status == 0, "await: %s", hop_strerror(status));
     return result;
 }
 
@@ -50,6 +50,7 @@ Test(future, a_future_completed_from_another_pthread_wakes_the_awaiting_task) {
     HOP_OK(hop_future_result(hop_task_future(t), &result));
     cr_assert_eq(result, (void *)0xbeef);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(future, several_tasks_awaiting_one_future_all_wake_with_the_result) {
@@ -68,6 +69,7 @@ Test(future, several_tasks_awaiting_one_future_all_wake_with_the_result) {
         cr_assert_eq(result, (void *)99);
         hop_task_unref(tasks[i]);
     }
+    test_assert_checks();
 }
 
 Test(future, awaiting_a_completed_future_does_not_suspend) {
@@ -79,6 +81,7 @@ Test(future, awaiting_a_completed_future_does_not_suspend) {
     cr_assert_eq(hop_manual_executor_run_one(manual), 1);
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(future, completing_twice_is_rejected_and_keeps_the_first_outcome) {
@@ -90,6 +93,7 @@ Test(future, completing_twice_is_rejected_and_keeps_the_first_outcome) {
     void *result;
     HOP_OK(hop_future_result(&f, &result));
     cr_assert_eq(result, (void *)1);
+    test_assert_checks();
 }
 
 Test(future, an_error_completion_is_reported_to_the_awaiter) {
@@ -99,6 +103,7 @@ Test(future, an_error_completion_is_reported_to_the_awaiter) {
     void *result = (void *)1;
     HOP_ERR(hop_future_result(&f, &result), HOP_ETIMEDOUT);
     cr_assert_null(result);
+    test_assert_checks();
 }
 
 Test(future, bad_arguments_are_rejected) {
@@ -117,6 +122,7 @@ Test(future, bad_arguments_are_rejected) {
     HOP_ERR(hop_future_then(&f, &w, NULL, NULL), HOP_EINVAL);
     cr_assert_not(hop_future_is_done(NULL));
     cr_assert_not(hop_future_is_done(&f));
+    test_assert_checks();
 }
 
 static void add_result(hop_future_t *f, void *arg) {
@@ -137,6 +143,7 @@ Test(future, then_callbacks_run_in_order_on_completion_or_at_once_if_done) {
     cr_assert_eq(sum, 20);
     HOP_OK(hop_future_then(&f, &w3, add_result, &sum));
     cr_assert_eq(sum, 30, "registering on a done future runs the callback at once");
+    test_assert_checks();
 }
 
 Test(future, a_plain_thread_blocks_until_another_thread_completes) {
@@ -149,6 +156,7 @@ Test(future, a_plain_thread_blocks_until_another_thread_completes) {
     HOP_OK(hop_future_wait(&f, HOP_WAIT_FOREVER, &result));
     cr_assert_eq(result, (void *)5);
     pthread_join(thread, NULL);
+    test_assert_checks();
 }
 
 Test(future, a_blocking_wait_times_out_and_leaves_the_future_usable) {
@@ -161,6 +169,7 @@ Test(future, a_blocking_wait_times_out_and_leaves_the_future_usable) {
     void *result;
     HOP_OK(hop_future_wait(&f, 0, &result));
     cr_assert_eq(result, (void *)8);
+    test_assert_checks();
 }
 
 static void *blocking_wait_in_task(void *arg) {
@@ -177,6 +186,7 @@ Test(future, blocking_wait_inside_a_task_is_refused_with_edeadlk) {
     HOP_OK(hop_future_result(hop_task_future(t), &result));
     cr_assert_eq((intptr_t)result, HOP_EDEADLK);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* Timeouts racing completion: the waiter's node is either withdrawn or
@@ -203,6 +213,7 @@ Test(future, timeouts_racing_completion_resolve_to_one_outcome, .timeout = 120) 
         cr_assert(hop_future_is_done(&f));
     }
     cr_assert_eq(completed + timed_out, 2000);
+    test_assert_checks();
 }
 
 /* Stress: many tasks on two manual executors, each driven by its own
@@ -224,7 +235,7 @@ static void *stress_task(void *arg) {
     stress_slot_t *slot = arg;
     for (int r = 0; r < STRESS_ROUNDS; r++) {
         void *value;
-        HOP_OK(hop_future_await(&slot->futures[r], &value));
+        CHECK_OK(hop_future_await(&slot->futures[r], &value));
         slot->sum += (intptr_t)value;
     }
     __atomic_fetch_add(&finished, 1, __ATOMIC_SEQ_CST);
@@ -276,6 +287,7 @@ Test(future, stress_many_tasks_on_two_threads_awaiting_futures_completed_by_a_th
     }
     cr_assert_eq(hop_manual_executor_pending(second), 0);
     HOP_OK(hop_manual_executor_destroy(second));
+    test_assert_checks();
 }
 
 static int then_calls;
@@ -299,6 +311,7 @@ Test(future, a_withdrawn_then_callback_never_runs) {
     HOP_ERR(hop_future_then_cancel(&f, &second), HOP_EALREADY);
     HOP_ERR(hop_future_then_cancel(NULL, &second), HOP_EINVAL);
     HOP_ERR(hop_future_then_cancel(&f, NULL), HOP_EINVAL);
+    test_assert_checks();
 }
 
 static hop_future_t cancelled_future;
@@ -323,4 +336,5 @@ Test(future, a_cancelled_awaiter_leaves_the_future_and_the_other_waiters_intact)
     HOP_OK(hop_future_set_result(&cancelled_future, NULL));
     cr_assert_eq(then_calls, 1);
     hop_task_unref(t);
+    test_assert_checks();
 }

@@ -68,10 +68,10 @@ static void record_states(parent_t *p) {
 
 static void *parent_ok_children(void *arg) {
     parent_t *p = arg;
-    HOP_OK(hop_group_init(&p->group));
+    CHECK_OK(hop_group_init(&p->group));
     for (int i = 0; i < p->children; i++)
-        HOP_OK(hop_group_spawn(&p->group, p->executor, child_returns_arg, (void *)(intptr_t)(i + 1), NULL,
-                               &p->tasks[i]));
+        CHECK_OK(hop_group_spawn(&p->group, p->executor, child_returns_arg, (void *)(intptr_t)(i + 1), NULL,
+                                 &p->tasks[i]));
     p->rc = hop_group_wait(&p->group);
     record_states(p);
     p->returned = true;
@@ -102,6 +102,7 @@ Test(group, wait_returns_once_every_child_on_the_manual_executor_has_finished) {
     test_run_until_finished(manual, t);
     check_ok_children(&p);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(group, wait_returns_once_every_child_on_a_pool_has_finished) {
@@ -115,6 +116,7 @@ Test(group, wait_returns_once_every_child_on_a_pool_has_finished) {
     check_ok_children(&p);
     hop_task_unref(t);
     HOP_OK(hop_pool_close(&pool));
+    test_assert_checks();
 }
 
 Test(group, wait_returns_once_every_child_on_a_loop_has_finished) {
@@ -128,6 +130,7 @@ Test(group, wait_returns_once_every_child_on_a_loop_has_finished) {
     check_ok_children(&p);
     hop_task_unref(t);
     HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
 }
 
 static void *parent_one_fails(void *arg) {
@@ -135,9 +138,10 @@ static void *parent_one_fails(void *arg) {
     hop_group_init(&p->group);
     hop_future_init(&p->never);
     for (int i = 0; i < 3; i++)
-        HOP_OK(hop_group_spawn(&p->group, p->executor, child_awaits_forever, &p->never, NULL, &p->tasks[i]));
-    HOP_OK(hop_group_spawn(&p->group, p->executor, child_fails_with_arg, (void *)(intptr_t)HOP_EBUSY, NULL,
-                           &p->tasks[3]));
+        CHECK_OK(
+            hop_group_spawn(&p->group, p->executor, child_awaits_forever, &p->never, NULL, &p->tasks[i]));
+    CHECK_OK(hop_group_spawn(&p->group, p->executor, child_fails_with_arg, (void *)(intptr_t)HOP_EBUSY, NULL,
+                             &p->tasks[3]));
     p->children = 4;
     p->rc = hop_group_wait(&p->group);
     record_states(p);
@@ -164,6 +168,7 @@ Test(group, the_first_failure_cancels_suspended_siblings_and_wait_returns_that_e
         hop_task_unref(p.tasks[i]);
     HOP_OK(hop_group_destroy(&p.group));
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 static int child_fails_later(void *arg, void **result) {
@@ -176,8 +181,8 @@ static int child_fails_later(void *arg, void **result) {
 static void *parent_several_fail(void *arg) {
     parent_t *p = arg;
     hop_group_init(&p->group);
-    HOP_OK(hop_group_spawn(&p->group, p->executor, child_fails_with_arg, (void *)(intptr_t)HOP_EBUSY, NULL,
-                           NULL));
+    CHECK_OK(hop_group_spawn(&p->group, p->executor, child_fails_with_arg, (void *)(intptr_t)HOP_EBUSY, NULL,
+                             NULL));
     p->rc = hop_group_wait(&p->group);
     p->returned = true;
     return NULL;
@@ -200,6 +205,7 @@ Test(group, a_child_that_fails_after_the_first_keeps_its_own_error) {
     HOP_ERR(hop_group_status(&p.group, 1, NULL, NULL), HOP_ETIMEDOUT);
     HOP_OK(hop_group_destroy(&p.group));
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 static void *parent_waits_on_slow_children(void *arg) {
@@ -207,7 +213,7 @@ static void *parent_waits_on_slow_children(void *arg) {
     hop_group_init(&p->group);
     hop_future_init(&p->never);
     for (int i = 0; i < p->children; i++)
-        HOP_OK(hop_group_spawn(&p->group, p->executor, child_slow_cleanup, &p->never, NULL, &p->tasks[i]));
+        CHECK_OK(hop_group_spawn(&p->group, p->executor, child_slow_cleanup, &p->never, NULL, &p->tasks[i]));
     p->rc = hop_group_wait(&p->group);
     record_states(p);
     __atomic_store_n(&p->returned, true, __ATOMIC_RELEASE);
@@ -242,6 +248,7 @@ Test(group, cancelling_the_waiting_task_cancels_the_children_and_still_waits_for
     HOP_OK(hop_group_destroy(&p.group));
     hop_task_unref(t);
     HOP_OK(hop_pool_close(&pool));
+    test_assert_checks();
 }
 
 static void *parent_cancelled_before_wait(void *arg) {
@@ -249,7 +256,8 @@ static void *parent_cancelled_before_wait(void *arg) {
     hop_group_init(&p->group);
     hop_future_init(&p->never);
     for (int i = 0; i < p->children; i++)
-        HOP_OK(hop_group_spawn(&p->group, p->executor, child_awaits_forever, &p->never, NULL, &p->tasks[i]));
+        CHECK_OK(
+            hop_group_spawn(&p->group, p->executor, child_awaits_forever, &p->never, NULL, &p->tasks[i]));
     hop_task_cancel(hop_task_current()); /* as if cancelled while busy before the wait */
     p->rc = hop_group_wait(&p->group);
     record_states(p);
@@ -270,17 +278,18 @@ Test(group, a_task_cancelled_before_it_waits_still_waits_for_its_cancelled_child
     }
     HOP_OK(hop_group_destroy(&p.group));
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 static void *parent_cancels_group(void *arg) {
     parent_t *p = arg;
     hop_group_init(&p->group);
     hop_future_init(&p->never);
-    HOP_OK(hop_group_spawn(&p->group, p->executor, child_awaits_forever, &p->never, NULL, &p->tasks[0]));
-    HOP_OK(hop_group_spawn(&p->group, p->executor, child_returns_arg, (void *)5, NULL, &p->tasks[1]));
+    CHECK_OK(hop_group_spawn(&p->group, p->executor, child_awaits_forever, &p->never, NULL, &p->tasks[0]));
+    CHECK_OK(hop_group_spawn(&p->group, p->executor, child_returns_arg, (void *)5, NULL, &p->tasks[1]));
     p->children = 2;
     hop_yield();
-    HOP_OK(hop_group_cancel(&p->group));
+    CHECK_OK(hop_group_cancel(&p->group));
     p->rc = hop_group_wait(&p->group);
     record_states(p);
     p->returned = true;
@@ -299,6 +308,7 @@ Test(group, group_cancel_cancels_the_children_and_wait_returns_zero) {
         hop_task_unref(p.tasks[i]);
     HOP_OK(hop_group_destroy(&p.group));
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 static void *parent_empty(void *arg) {
@@ -319,6 +329,7 @@ Test(group, an_empty_group_returns_zero_at_once_and_then_refuses_children) {
     HOP_ERR(hop_group_spawn(&p.group, manual, child_returns_arg, NULL, NULL, NULL), HOP_ECLOSED);
     HOP_OK(hop_group_destroy(&p.group));
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* A child that spawns a sibling into its own group while the parent waits. */
@@ -336,7 +347,7 @@ static void *parent_of_spawners(void *arg) {
     parent_t *p = arg;
     hop_group_init(&p->group);
     shared_group = &p->group;
-    HOP_OK(hop_group_spawn(&p->group, p->executor, child_spawns_sibling, (void *)(intptr_t)5, NULL, NULL));
+    CHECK_OK(hop_group_spawn(&p->group, p->executor, child_spawns_sibling, (void *)(intptr_t)5, NULL, NULL));
     p->rc = hop_group_wait(&p->group);
     p->returned = true;
     return NULL;
@@ -353,6 +364,7 @@ Test(group, children_may_spawn_siblings_while_the_parent_waits) {
         HOP_OK(hop_group_status(&p.group, i, NULL, NULL));
     HOP_OK(hop_group_destroy(&p.group));
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 static unsigned int destroyed;
@@ -366,8 +378,8 @@ static void *parent_with_destructor(void *arg) {
     hop_group_init(&p->group);
     hop_task_options_t options = {.result_destructor = count_destroy, .name = "child"};
     for (int i = 0; i < 3; i++)
-        HOP_OK(hop_group_spawn(&p->group, p->executor, child_returns_arg, (void *)(intptr_t)(i + 1), &options,
-                               NULL));
+        CHECK_OK(hop_group_spawn(&p->group, p->executor, child_returns_arg, (void *)(intptr_t)(i + 1),
+                                 &options, NULL));
     p->rc = hop_group_wait(&p->group);
     return NULL;
 }
@@ -385,6 +397,7 @@ Test(group, destroy_releases_every_child_task_and_its_result) {
     HOP_OK(hop_group_destroy(&p.group));
     cr_assert_eq(__atomic_load_n(&destroyed, __ATOMIC_ACQUIRE), 3u);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 static int child_waits_own_group(void *arg, void **result) {
@@ -422,6 +435,7 @@ Test(group, bad_calls_are_rejected) {
     HOP_ERR(hop_group_status(&g, 0, &unused, NULL), HOP_EDEADLK);
     hop_task_unref(task);
     HOP_OK(hop_group_destroy(&g));
+    test_assert_checks();
 }
 
 Test(group, a_second_concurrent_waiter_and_an_early_destroy_are_refused) {
@@ -443,6 +457,7 @@ Test(group, a_second_concurrent_waiter_and_an_early_destroy_are_refused) {
     HOP_OK(hop_group_destroy(&p.group));
     hop_task_unref(first);
     hop_task_unref(second);
+    test_assert_checks();
 }
 
 /* The stress: rounds of a pool parent with children that succeed, fail or
@@ -560,4 +575,5 @@ Test(group, failures_and_cancels_racing_children_on_a_pool_never_leave_a_child_b
     hop_stack_stats_t stats;
     hop_stack_stats(&stats);
     cr_assert_eq(stats.in_use, 0, "every child task was released");
+    test_assert_checks();
 }

@@ -64,18 +64,18 @@ static void *method(void *arg) {
     (void)arg;
     int value = 10;
     pthread_t original = current_thread();
-    cr_assert(pthread_equal(original, loop_threads[0]));
-    HOP_OK(hop_yield());
-    cr_assert(pthread_equal(original, current_thread()), "a yield on a loop stays on its thread");
-    HOP_OK(hop_dispatch_to_executor(hop_pool_executor(&pool)));
-    cr_assert(!pthread_equal(original, current_thread()), "dispatch to the pool changes threads");
-    cr_assert(on_pool_thread());
-    cr_assert_eq(hop_executor_current(), hop_pool_executor(&pool));
+    CHECK(pthread_equal(original, loop_threads[0]));
+    CHECK_OK(hop_yield());
+    CHECK(pthread_equal(original, current_thread()), "a yield on a loop stays on its thread");
+    CHECK_OK(hop_dispatch_to_executor(hop_pool_executor(&pool)));
+    CHECK(!pthread_equal(original, current_thread()), "dispatch to the pool changes threads");
+    CHECK(on_pool_thread());
+    CHECK(hop_executor_current() == hop_pool_executor(&pool));
     value += 5;
-    HOP_OK(hop_dispatch_to_loop(&loops[0]));
-    cr_assert(pthread_equal(original, current_thread()), "back on that loop's thread");
-    cr_assert_eq(hop_executor_current(), hop_loop_executor(&loops[0]));
-    cr_assert_eq(hop_loop_current(), &loops[0]);
+    CHECK_OK(hop_dispatch_to_loop(&loops[0]));
+    CHECK(pthread_equal(original, current_thread()), "back on that loop's thread");
+    CHECK(hop_executor_current() == hop_loop_executor(&loops[0]));
+    CHECK(hop_loop_current() == &loops[0]);
     return (void *)(intptr_t)value;
 }
 
@@ -86,12 +86,13 @@ Test(hop, the_issue_example_returns_15_and_really_changes_threads) {
     HOP_OK(hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, &result));
     cr_assert_eq((intptr_t)result, 15);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 static void *blocking_square(void *arg) {
-    cr_assert(on_pool_thread(), "the blocking function runs on a pool thread");
-    cr_assert_null(hop_task_current(), "as a plain job, not a task");
-    cr_assert_eq(hop_executor_current(), hop_pool_executor(&pool));
+    CHECK(on_pool_thread(), "the blocking function runs on a pool thread");
+    CHECK(hop_task_current() == NULL, "as a plain job, not a task");
+    CHECK(hop_executor_current() == hop_pool_executor(&pool));
     intptr_t x = (intptr_t)arg;
     return (void *)(x * x);
 }
@@ -102,13 +103,13 @@ static void *offload_from_loop(void *arg) {
     intptr_t sum = 0;
     for (intptr_t i = 0; i < 100; i++) {
         void *square;
-        HOP_OK(hop_run_in_executor(hop_pool_executor(&pool), blocking_square, (void *)i, &square));
-        cr_assert(pthread_equal(current_thread(), loop_threads[loop]), "resumed on its own loop thread");
-        cr_assert_eq(hop_executor_current(), hop_loop_executor(&loops[loop]));
+        CHECK_OK(hop_run_in_executor(hop_pool_executor(&pool), blocking_square, (void *)i, &square));
+        CHECK(pthread_equal(current_thread(), loop_threads[loop]), "resumed on its own loop thread");
+        CHECK(hop_executor_current() == hop_loop_executor(&loops[loop]));
         sum += (intptr_t)square;
         locals[i % 4] += i;
     }
-    cr_assert_eq(locals[0] + locals[1] + locals[2] + locals[3], 10 + 4950);
+    CHECK(locals[0] + locals[1] + locals[2] + locals[3] == 10 + 4950);
     return (void *)sum;
 }
 
@@ -122,16 +123,17 @@ Test(hop, run_in_executor_runs_on_the_pool_and_resumes_on_the_loop_with_the_resu
         cr_assert_eq((intptr_t)result, 328350); /* sum of squares below 100 */
         hop_task_unref(t[i]);
     }
+    test_assert_checks();
 }
 
 static void *offload_from_pool(void *arg) {
     (void)arg;
     pthread_t ran_on;
-    HOP_OK(hop_run_in_executor(hop_loop_executor(&loops[1]), which_thread, &ran_on, NULL));
-    cr_assert(pthread_equal(ran_on, loop_threads[1]), "the job ran on the loop");
-    cr_assert(on_pool_thread(), "a pool task comes back to the pool");
-    HOP_OK(hop_yield());
-    cr_assert(on_pool_thread(), "a yield on the pool stays on the pool");
+    CHECK_OK(hop_run_in_executor(hop_loop_executor(&loops[1]), which_thread, &ran_on, NULL));
+    CHECK(pthread_equal(ran_on, loop_threads[1]), "the job ran on the loop");
+    CHECK(on_pool_thread(), "a pool task comes back to the pool");
+    CHECK_OK(hop_yield());
+    CHECK(on_pool_thread(), "a yield on the pool stays on the pool");
     return NULL;
 }
 
@@ -141,6 +143,7 @@ Test(hop, a_pool_task_can_offload_to_a_loop_and_comes_back_to_the_pool) {
     HOP_OK(hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL));
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* A future completed on a plain thread: the task resumes on the executor it
@@ -148,14 +151,15 @@ Test(hop, a_pool_task_can_offload_to_a_loop_and_comes_back_to_the_pool) {
 static hop_future_t later;
 static void *await_on_loop(void *arg) {
     (void)arg;
-    HOP_OK(hop_future_await(&later, NULL));
-    cr_assert(pthread_equal(current_thread(), loop_threads[1]));
+    CHECK_OK(hop_future_await(&later, NULL));
+    CHECK(pthread_equal(current_thread(), loop_threads[1]));
     return NULL;
 }
 
+/* Completes later once the task is suspended on it: the resume path. */
 static void *complete_later(void *arg) {
-    test_sleep_ms(20);
-    hop_future_set_result(arg, NULL);
+    test_wait_suspended(arg);
+    CHECK_OK(hop_future_set_result(&later, NULL));
     return NULL;
 }
 
@@ -164,10 +168,11 @@ Test(hop, a_future_completed_on_a_plain_thread_resumes_the_task_on_its_loop) {
     hop_task_t *t;
     HOP_OK(hop_task_spawn(hop_loop_executor(&loops[1]), await_on_loop, NULL, NULL, &t));
     pthread_t completer;
-    pthread_create(&completer, NULL, complete_later, &later);
+    pthread_create(&completer, NULL, complete_later, t);
     HOP_OK(hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL));
     pthread_join(completer, NULL);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* The stress: many tasks, each making hundreds of random hops among the two
@@ -194,20 +199,20 @@ static void *walk(void *arg) {
     for (int i = 0; i < HOPS; i++) {
         int move = rand_r(&w->seed) % 5;
         if (move < 2) {
-            HOP_OK(hop_dispatch_to_loop(&loops[move]));
+            CHECK_OK(hop_dispatch_to_loop(&loops[move]));
             if (!pthread_equal(current_thread(), loop_threads[move]) ||
                 hop_executor_current() != hop_loop_executor(&loops[move]))
                 w->misplaced++;
         } else if (move == 2) {
-            HOP_OK(hop_dispatch_to_executor(hop_pool_executor(&pool)));
+            CHECK_OK(hop_dispatch_to_executor(hop_pool_executor(&pool)));
             if (!on_pool_thread() || hop_executor_current() != hop_pool_executor(&pool))
                 w->misplaced++;
         } else {
             hop_executor_t *home = hop_executor_current();
             if (move == 3)
-                HOP_OK(hop_run_in_executor(hop_pool_executor(&pool), empty_job, NULL, NULL));
+                CHECK_OK(hop_run_in_executor(hop_pool_executor(&pool), empty_job, NULL, NULL));
             else
-                HOP_OK(hop_yield());
+                CHECK_OK(hop_yield());
             if (hop_executor_current() != home)
                 w->misplaced++;
         }
@@ -244,6 +249,7 @@ Test(hop, thousands_of_tasks_hopping_at_random_all_land_where_asked_and_finish_o
     do
         run_walkers(WALKERS);
     while (time(NULL) < deadline);
+    test_assert_checks();
 }
 
 /* Shutdown while tasks are in flight: loop tasks keep offloading slow jobs
@@ -258,7 +264,7 @@ static unsigned int offloads_ran, offloads_refused;
 
 static void never_runs(hop_job_t *job) {
     (void)job;
-    cr_assert(false, "a job refused at submit ran");
+    CHECK(false, "a job refused at submit ran");
 }
 
 static void *offload_until_refused(void *arg) {
@@ -269,7 +275,7 @@ static void *offload_until_refused(void *arg) {
             __atomic_fetch_add(&offloads_refused, 1, __ATOMIC_RELAXED);
             return NULL;
         }
-        HOP_OK(status);
+        CHECK_OK(status);
         __atomic_fetch_add(&offloads_ran, 1, __ATOMIC_RELAXED);
     }
 }
@@ -279,7 +285,9 @@ Test(hop, closing_the_pool_with_offloads_in_flight_completes_or_refuses_each_one
     offloads_ran = offloads_refused = 0;
     for (int i = 0; i < 64; i++)
         HOP_OK(hop_task_spawn(hop_loop_executor(&loops[i % 2]), offload_until_refused, NULL, NULL, &tasks[i]));
-    test_sleep_ms(50);
+    /* Close once offloads are flowing: some have completed, more are in flight. */
+    while (__atomic_load_n(&offloads_ran, __ATOMIC_RELAXED) < 64)
+        test_sleep_ms(1);
     HOP_OK(hop_pool_close(&pool));
     pool_closed_by_test = true;
     hop_job_t job;
@@ -291,20 +299,23 @@ Test(hop, closing_the_pool_with_offloads_in_flight_completes_or_refuses_each_one
     }
     cr_assert_eq(offloads_refused, 64, "every task saw the close exactly once");
     cr_assert_gt(offloads_ran, 0);
+    test_assert_checks();
 }
 
 /* Tasks suspended on the pool when it is asked to close: the close waits for
  * them, and they resume and finish on the pool. */
 static hop_future_t gate;
 static void *wait_on_pool(void *arg) {
-    HOP_OK(hop_future_await(&gate, NULL));
-    cr_assert(on_pool_thread());
+    CHECK_OK(hop_future_await(&gate, NULL));
+    CHECK(on_pool_thread());
     return arg;
 }
 
+/* Opens the gate once the pool's close has begun. */
 static void *open_gate(void *arg) {
-    test_sleep_ms(50);
-    hop_future_set_result(arg, NULL);
+    (void)arg;
+    CHECK_ERR(test_wait_closing(hop_pool_executor(&pool)), HOP_ECLOSED);
+    CHECK_OK(hop_future_set_result(&gate, NULL));
     return NULL;
 }
 
@@ -313,8 +324,10 @@ Test(hop, closing_the_pool_waits_for_its_suspended_tasks_to_finish) {
     hop_task_t *tasks[32];
     for (int i = 0; i < 32; i++)
         HOP_OK(hop_task_spawn(hop_pool_executor(&pool), wait_on_pool, (void *)(intptr_t)i, NULL, &tasks[i]));
+    for (int i = 0; i < 32; i++)
+        test_wait_suspended(tasks[i]);
     pthread_t opener;
-    pthread_create(&opener, NULL, open_gate, &gate);
+    pthread_create(&opener, NULL, open_gate, NULL);
     HOP_OK(hop_pool_close(&pool));
     pool_closed_by_test = true;
     for (int i = 0; i < 32; i++) {
@@ -322,15 +335,16 @@ Test(hop, closing_the_pool_waits_for_its_suspended_tasks_to_finish) {
         hop_task_unref(tasks[i]);
     }
     pthread_join(opener, NULL);
+    test_assert_checks();
 }
 
 /* Bad input: each returns its documented error and nothing crashes. */
 static void *bad_input_in_task(void *arg) {
     (void)arg;
-    HOP_ERR(hop_dispatch_to_loop(NULL), HOP_EINVAL);
-    HOP_ERR(hop_dispatch_to_executor(NULL), HOP_EINVAL);
-    HOP_ERR(hop_run_in_executor(NULL, empty_job, NULL, NULL), HOP_EINVAL);
-    HOP_ERR(hop_run_in_executor(hop_pool_executor(&pool), NULL, NULL, NULL), HOP_EINVAL);
+    CHECK_ERR(hop_dispatch_to_loop(NULL), HOP_EINVAL);
+    CHECK_ERR(hop_dispatch_to_executor(NULL), HOP_EINVAL);
+    CHECK_ERR(hop_run_in_executor(NULL, empty_job, NULL, NULL), HOP_EINVAL);
+    CHECK_ERR(hop_run_in_executor(hop_pool_executor(&pool), NULL, NULL, NULL), HOP_EINVAL);
     return NULL;
 }
 
@@ -345,6 +359,7 @@ Test(hop, bad_input_gets_documented_errors) {
     HOP_ERR(hop_yield(), HOP_ENOTTASK);
     HOP_ERR(hop_task_spawn(hop_pool_executor(NULL), empty_job, NULL, NULL, NULL), HOP_EINVAL);
     HOP_ERR(hop_task_spawn(hop_loop_executor(NULL), empty_job, NULL, NULL, NULL), HOP_EINVAL);
+    test_assert_checks();
 }
 
 /* Dispatch to a closed (destroyed) loop or pool: the structs stay valid and
@@ -353,11 +368,11 @@ static hop_loop_t closed_loop;
 static hop_pool_t closed_pool;
 static void *dispatch_to_closed(void *arg) {
     (void)arg;
-    HOP_ERR(hop_dispatch_to_loop(&closed_loop), HOP_ECLOSED);
-    cr_assert(pthread_equal(current_thread(), loop_threads[0]));
-    HOP_ERR(hop_dispatch_to_executor(hop_pool_executor(&closed_pool)), HOP_ECLOSED);
-    HOP_ERR(hop_run_in_executor(hop_pool_executor(&closed_pool), empty_job, NULL, NULL), HOP_ECLOSED);
-    cr_assert(pthread_equal(current_thread(), loop_threads[0]));
+    CHECK_ERR(hop_dispatch_to_loop(&closed_loop), HOP_ECLOSED);
+    CHECK(pthread_equal(current_thread(), loop_threads[0]));
+    CHECK_ERR(hop_dispatch_to_executor(hop_pool_executor(&closed_pool)), HOP_ECLOSED);
+    CHECK_ERR(hop_run_in_executor(hop_pool_executor(&closed_pool), empty_job, NULL, NULL), HOP_ECLOSED);
+    CHECK(pthread_equal(current_thread(), loop_threads[0]));
     return NULL;
 }
 
@@ -372,18 +387,19 @@ Test(hop, dispatch_to_a_closed_loop_or_pool_returns_eclosed_and_the_task_stays) 
     HOP_OK(hop_task_spawn(hop_loop_executor(&loops[0]), dispatch_to_closed, NULL, NULL, &t));
     HOP_OK(hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL));
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* hop_run: asyncio.run for C. */
 static hop_pool_t *run_pool;
 static void *main_task(void *arg) {
     hop_loop_t *loop = hop_loop_current();
-    cr_assert_not_null(loop);
+    CHECK(loop != NULL);
     pthread_t home = current_thread();
-    HOP_OK(hop_dispatch_to_executor(hop_pool_executor(run_pool)));
-    cr_assert(!pthread_equal(home, current_thread()));
-    HOP_OK(hop_dispatch_to_loop(loop));
-    cr_assert(pthread_equal(home, current_thread()));
+    CHECK_OK(hop_dispatch_to_executor(hop_pool_executor(run_pool)));
+    CHECK(!pthread_equal(home, current_thread()));
+    CHECK_OK(hop_dispatch_to_loop(loop));
+    CHECK(pthread_equal(home, current_thread()));
     return (void *)((intptr_t)arg + 1);
 }
 
@@ -393,4 +409,5 @@ Test(hop, hop_run_runs_main_on_a_loop_on_this_thread_and_returns_its_result) {
     HOP_OK(hop_run(main_task, (void *)41, &result));
     cr_assert_eq((intptr_t)result, 42);
     HOP_ERR(hop_run(NULL, NULL, NULL), HOP_EINVAL);
+    test_assert_checks();
 }

@@ -22,6 +22,7 @@ Test(inline_executor, a_job_runs_before_submit_returns_with_inline_as_current_ex
     cr_assert_eq(seen_executor, hop_inline_executor());
     cr_assert_null(hop_executor_current(), "restored after the job");
     cr_assert_str_eq(hop_executor_name(hop_inline_executor()), "inline");
+    test_assert_checks();
 }
 
 static int order[3], order_count;
@@ -33,7 +34,7 @@ static void record_inner(hop_job_t *job) {
 static void submit_nested(hop_job_t *job) {
     (void)job;
     order[order_count++] = 1;
-    HOP_OK(hop_executor_submit(hop_inline_executor(), &inner_job));
+    CHECK_OK(hop_executor_submit(hop_inline_executor(), &inner_job));
     order[order_count++] = 3; /* the nested job waits for this one to return */
 }
 
@@ -47,12 +48,13 @@ Test(inline_executor, a_job_submitted_from_an_inline_job_runs_after_it_not_insid
     cr_assert_eq(order[0], 1);
     cr_assert_eq(order[1], 3);
     cr_assert_eq(order[2], 2);
+    test_assert_checks();
 }
 
 static void *yield_a_lot(void *arg) {
     long n = (long)(intptr_t)arg;
     for (long i = 0; i < n; i++)
-        HOP_OK(hop_yield());
+        CHECK_OK(hop_yield());
     return (void *)(intptr_t)n;
 }
 
@@ -64,11 +66,12 @@ Test(inline_executor, a_million_yields_do_not_grow_the_threads_stack) {
     HOP_OK(hop_future_result(hop_task_future(t), &result));
     cr_assert_eq((intptr_t)result, 1000000);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 static pthread_t thread_after_await;
 static void *await_then_record_thread(void *arg) {
-    HOP_OK(hop_future_await(arg, NULL));
+    CHECK_OK(hop_future_await(arg, NULL));
     thread_after_await = pthread_self();
     return NULL;
 }
@@ -90,4 +93,5 @@ Test(inline_executor, a_task_resumes_on_the_thread_that_completes_its_future) {
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
     cr_assert(pthread_equal(thread_after_await, completer), "resumed on the completing thread");
     hop_task_unref(t);
+    test_assert_checks();
 }

@@ -27,12 +27,6 @@ static unsigned int load_uint(const unsigned int *p) { return __atomic_load_n(p,
 static void store_uint(unsigned int *p, unsigned int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 static void add_uint(unsigned int *p, unsigned int v) { __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
 
-/* Waits (politely) until *p reaches at least value. */
-static void wait_for(const unsigned int *p, unsigned int value) {
-    while (load_uint(p) < value)
-        test_sleep_ms(1);
-}
-
 /* ---- probes: what a job on the loop sees ---- */
 
 typedef struct {
@@ -56,7 +50,7 @@ static pthread_t loop_thread(hop_loop_t *loop) {
     probe_t p = {0};
     hop_job_init(&p.job, probe_run);
     HOP_OK(hop_loop_post(loop, &p.job));
-    wait_for(&p.done, 1);
+    test_wait_for(&p.done, 1);
     cr_assert_eq(p.current, loop, "hop_loop_current() in a job on the loop");
     cr_assert_eq(p.executor, hop_loop_executor(loop), "hop_executor_current() in a job on the loop");
     return p.thread;
@@ -91,8 +85,8 @@ static void post_run(hop_job_t *job) {
 static void *post_many(void *arg) {
     post_t *posts = arg;
     for (unsigned int i = 0; i < POSTS; i++) {
-        HOP_OK(hop_job_init(&posts[i].job, post_run));
-        HOP_OK(hop_loop_post(&post_loop, &posts[i].job));
+        CHECK_OK(hop_job_init(&posts[i].job, post_run));
+        CHECK_OK(hop_loop_post(&post_loop, &posts[i].job));
         if (i % 512 == 0)
             sched_yield();
     }
@@ -113,11 +107,12 @@ Test(loop, posts_from_several_threads_each_run_once_on_the_loop_thread_in_per_pr
     }
     for (unsigned int p = 0; p < PRODUCERS; p++)
         pthread_join(producers[p], NULL);
-    wait_for(&post_ran, PRODUCERS * POSTS);
+    test_wait_for(&post_ran, PRODUCERS * POSTS);
     HOP_OK(hop_loop_close(&post_loop));
     cr_assert_eq(load_uint(&post_ran), PRODUCERS * POSTS, "every post ran exactly once");
     cr_assert_eq(load_uint(&post_misplaced), 0, "every post ran on the loop's thread");
     cr_assert_eq(load_uint(&post_out_of_order), 0, "each producer's posts ran in order");
+    test_assert_checks();
 }
 
 static void *name_of_thread(hop_loop_t *loop, char *name) {
@@ -141,6 +136,7 @@ Test(loop, a_started_loop_thread_carries_the_name_from_the_options, .timeout = 3
     HOP_ERR(hop_loop_start(&b), HOP_EBUSY);
     HOP_OK(hop_loop_close(&a));
     HOP_OK(hop_loop_close(&b));
+    test_assert_checks();
 }
 
 /* ---- tasks on a loop ---- */
@@ -163,11 +159,11 @@ static void check_where(where_t *w) {
 static void *stay_on_loop(void *arg) {
     where_t *w = arg;
     check_where(w);
-    HOP_OK(hop_yield());
+    CHECK_OK(hop_yield());
     check_where(w);
     store_uint(&w->suspended, 1);
     void *value;
-    HOP_OK(hop_future_await(w->future, &value));
+    CHECK_OK(hop_future_await(w->future, &value));
     check_where(w);
     return value;
 }
@@ -181,7 +177,7 @@ Test(loop, tasks_spawned_on_a_loop_run_on_its_thread_and_see_it_as_current_acros
     where_t w = {.loop = &loop, .expected = loop_thread(&loop), .future = &future};
     hop_task_t *t;
     HOP_OK(hop_task_spawn(hop_loop_executor(&loop), stay_on_loop, &w, NULL, &t));
-    wait_for(&w.suspended, 1);
+    test_wait_for(&w.suspended, 1);
     HOP_OK(hop_future_set_result(&future, (void *)7)); /* completed from this thread */
     void *result;
     HOP_OK(hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, &result));
@@ -190,6 +186,7 @@ Test(loop, tasks_spawned_on_a_loop_run_on_its_thread_and_see_it_as_current_acros
     cr_assert_null(hop_loop_current(), "no loop runs on the test's thread");
     hop_task_unref(t);
     HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
 }
 
 /* ---- hopping between loops ---- */
@@ -212,7 +209,7 @@ static void *hop_around(void *arg) {
     long locals[6] = {1, 2, 3, 4, 5, 6};
     for (int i = 0; i < h->hops; i++) {
         int target = rand_r(&h->seed) % LOOPS;
-        HOP_OK(hop_dispatch_to_loop(&hop_loops[target]));
+        CHECK_OK(hop_dispatch_to_loop(&hop_loops[target]));
         if (!pthread_equal(current_thread(), hop_loop_threads[target]) || hop_loop_current() != &hop_loops[target])
             h->misplaced++;
         for (int k = 0; k < 6; k++)
@@ -257,10 +254,12 @@ static void run_hoppers(int count, int hops) {
 
 Test(loop, a_task_dispatched_between_loops_lands_on_each_loops_thread_and_keeps_its_locals, .timeout = 30) {
     run_hoppers(1, 2000);
+    test_assert_checks();
 }
 
 Test(loop, many_tasks_hopping_among_three_loops_all_land_right_and_finish, .timeout = 120) {
     run_hoppers(64, 300);
+    test_assert_checks();
 }
 
 /* ---- hop_run ---- */
@@ -269,13 +268,13 @@ static pthread_t hop_run_caller;
 
 static void *main_returns_42(void *arg) {
     (void)arg;
-    cr_assert_not_null(hop_loop_current());
-    cr_assert(pthread_equal(current_thread(), hop_run_caller), "main runs on hop_run's thread");
-    HOP_OK(hop_yield());
+    CHECK(hop_loop_current() != NULL);
+    CHECK(pthread_equal(current_thread(), hop_run_caller), "main runs on hop_run's thread");
+    CHECK_OK(hop_yield());
     void *nested = (void *)1;
-    HOP_ERR(hop_run(main_returns_42, NULL, &nested), HOP_EBUSY);
-    cr_assert_null(nested);
-    HOP_ERR(hop_loop_close(hop_loop_current()), HOP_EDEADLK);
+    CHECK_ERR(hop_run(main_returns_42, NULL, &nested), HOP_EBUSY);
+    CHECK(nested == NULL);
+    CHECK_ERR(hop_loop_close(hop_loop_current()), HOP_EDEADLK);
     return (void *)42;
 }
 
@@ -285,17 +284,19 @@ Test(loop, hop_run_returns_the_result_of_main, .timeout = 30) {
     HOP_OK(hop_run(main_returns_42, NULL, &result));
     cr_assert_eq(result, (void *)42);
     cr_assert_null(hop_loop_current(), "hop_run's loop is gone once it returns");
+    test_assert_checks();
 }
 
 static void *main_cancels_itself(void *arg) {
     (void)arg;
-    HOP_OK(hop_task_cancel(hop_task_current()));
-    HOP_ERR(hop_yield(), HOP_ECANCELED);
+    CHECK_OK(hop_task_cancel(hop_task_current()));
+    CHECK_ERR(hop_yield(), HOP_ECANCELED);
     return NULL;
 }
 
 Test(loop, hop_run_returns_ecanceled_when_main_was_cancelled, .timeout = 30) {
     HOP_ERR(hop_run(main_cancels_itself, NULL, NULL), HOP_ECANCELED);
+    test_assert_checks();
 }
 
 typedef struct {
@@ -319,31 +320,37 @@ Test(loop, hop_run_on_a_thread_that_runs_a_loop_returns_ebusy, .timeout = 30) {
     nested_run_t n = {0};
     hop_job_init(&n.job, nested_run);
     HOP_OK(hop_loop_post(&loop, &n.job));
-    wait_for(&n.done, 1);
+    test_wait_for(&n.done, 1);
     HOP_ERR(n.status, HOP_EBUSY);
     HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
 }
 
 #define CHILDREN 8
 
 static hop_future_t child_futures[CHILDREN];
-static unsigned int children_done;
+static hop_task_t *child_tasks[CHILDREN];
+static unsigned int children_done, main_returning;
 static pthread_t child_completer;
 
 static void *child(void *arg) {
     hop_loop_t *home = hop_loop_current();
     void *value;
-    HOP_OK(hop_future_await(arg, &value));
+    CHECK_OK(hop_future_await(arg, &value));
     if (hop_loop_current() == home)
         add_uint(&children_done, 1);
     return NULL;
 }
 
+/* Completes the children's futures once main is returning and every child
+ * is suspended: hop_run then has only the children to wait for. */
 static void *complete_children_later(void *arg) {
     (void)arg;
-    test_sleep_ms(50);
+    test_wait_for(&main_returning, 1);
     for (int i = 0; i < CHILDREN; i++)
-        hop_future_set_result(&child_futures[i], NULL);
+        test_wait_suspended(child_tasks[i]);
+    for (int i = 0; i < CHILDREN; i++)
+        CHECK_OK(hop_future_set_result(&child_futures[i], NULL));
     return NULL;
 }
 
@@ -351,9 +358,10 @@ static void *main_spawns_children(void *arg) {
     (void)arg;
     for (int i = 0; i < CHILDREN; i++) {
         hop_future_init(&child_futures[i]);
-        HOP_OK(hop_task_spawn(hop_executor_current(), child, &child_futures[i], NULL, NULL));
+        CHECK_OK(hop_task_spawn(hop_executor_current(), child, &child_futures[i], NULL, &child_tasks[i]));
     }
     pthread_create(&child_completer, NULL, complete_children_later, NULL);
+    store_uint(&main_returning, 1);
     return (void *)5; /* without joining them */
 }
 
@@ -363,15 +371,18 @@ Test(loop, hop_run_waits_for_the_tasks_main_spawned_on_its_loop, .timeout = 30) 
     cr_assert_eq(result, (void *)5);
     cr_assert_eq(load_uint(&children_done), CHILDREN, "hop_run returned before main's children finished");
     pthread_join(child_completer, NULL);
+    for (int i = 0; i < CHILDREN; i++)
+        hop_task_unref(child_tasks[i]);
+    test_assert_checks();
 }
 
 static hop_loop_t elsewhere;
 
 static void *main_moves_away(void *arg) {
     (void)arg;
-    HOP_OK(hop_dispatch_to_loop(&elsewhere));
+    CHECK_OK(hop_dispatch_to_loop(&elsewhere));
     test_sleep_ms(50); /* hop_run's loop owns no task meanwhile */
-    HOP_OK(hop_yield());
+    CHECK_OK(hop_yield());
     return (void *)(intptr_t)(hop_loop_current() == &elsewhere ? 9 : 0);
 }
 
@@ -382,6 +393,7 @@ Test(loop, hop_run_waits_for_main_even_after_main_moved_to_another_loop, .timeou
     HOP_OK(hop_run(main_moves_away, NULL, &result));
     cr_assert_eq(result, (void *)9, "hop_run returned before main finished on the other loop");
     HOP_OK(hop_loop_close(&elsewhere));
+    test_assert_checks();
 }
 
 /* ---- libuv on the loop ---- */
@@ -407,7 +419,7 @@ static void timer_fired(uv_timer_t *timer) {
 static void start_timer(hop_job_t *job) {
     timer_job_t *t = (timer_job_t *)job;
     uv_loop_t *uv = hop_loop_uv(t->loop);
-    cr_assert_not_null(uv);
+    CHECK(uv != NULL);
     uv_timer_init(uv, &t->timer);
     t->timer.data = t;
     uv_timer_start(&t->timer, timer_fired, t->timeout_ms, t->repeat_ms);
@@ -421,9 +433,10 @@ Test(loop, a_job_on_the_loop_can_start_a_uv_timer_on_hop_loop_uv_and_it_fires, .
     timer_job_t t = {.loop = &loop, .timeout_ms = 10};
     hop_job_init(&t.job, start_timer);
     HOP_OK(hop_loop_post(&loop, &t.job));
-    wait_for(&t.fired, 1);
+    test_wait_for(&t.fired, 1);
     cr_assert(pthread_equal(t.fired_on, thread), "the timer fired on the loop's thread");
     HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
 }
 
 Test(loop, close_closes_a_uv_handle_that_a_user_left_open, .timeout = 30) {
@@ -434,10 +447,11 @@ Test(loop, close_closes_a_uv_handle_that_a_user_left_open, .timeout = 30) {
     t = (timer_job_t){.loop = &loop, .timeout_ms = 1, .repeat_ms = 1};
     hop_job_init(&t.job, start_timer);
     HOP_OK(hop_loop_post(&loop, &t.job));
-    wait_for(&t.fired, 2);
+    test_wait_for(&t.fired, 2);
     HOP_OK(hop_loop_close(&loop)); /* would fail uv_loop_close, or hang, otherwise */
     cr_assert(uv_is_closing((uv_handle_t *)&t.timer), "the user's repeating timer was closed");
     cr_assert_not(uv_is_active((uv_handle_t *)&t.timer));
+    test_assert_checks();
 }
 
 /* ---- wake-ups and batches ---- */
@@ -470,7 +484,7 @@ Test(loop, a_burst_of_posts_while_the_loop_is_busy_costs_a_few_wakeups_not_one_e
     blocker_t b = {0};
     hop_job_init(&b.job, block_until_released);
     HOP_OK(hop_loop_post(&loop, &b.job));
-    wait_for(&b.started, 1);
+    test_wait_for(&b.started, 1);
     hop_loop_stats_t before, after;
     HOP_OK(hop_loop_stats(&loop, &before));
     static hop_job_t burst[BURST];
@@ -479,7 +493,7 @@ Test(loop, a_burst_of_posts_while_the_loop_is_busy_costs_a_few_wakeups_not_one_e
         HOP_OK(hop_loop_post(&loop, &burst[i]));
     }
     store_uint(&b.release, 1);
-    wait_for(&burst_ran, BURST);
+    test_wait_for(&burst_ran, BURST);
     HOP_OK(hop_loop_stats(&loop, &after));
     uint64_t wakeups = after.wakeups_sent - before.wakeups_sent;
     cr_assert_lt(wakeups, 100, "%llu uv_async_send calls for %d posts", (unsigned long long)wakeups, BURST);
@@ -487,6 +501,7 @@ Test(loop, a_burst_of_posts_while_the_loop_is_busy_costs_a_few_wakeups_not_one_e
     cr_assert_gt(after.batches, before.batches);
     HOP_OK(hop_loop_close(&loop));
     cr_assert_eq(load_uint(&burst_ran), BURST, "every post ran once");
+    test_assert_checks();
 }
 
 typedef struct {
@@ -500,7 +515,7 @@ static void repost_self(hop_job_t *job) {
     reposter_t *r = (reposter_t *)job;
     r->runs++;
     if (!load_uint(r->stop))
-        HOP_OK(hop_loop_post(r->loop, job));
+        CHECK_OK(hop_loop_post(r->loop, job));
 }
 
 Test(loop, a_job_that_reposts_itself_forever_does_not_starve_a_uv_timer, .timeout = 30) {
@@ -515,9 +530,10 @@ Test(loop, a_job_that_reposts_itself_forever_does_not_starve_a_uv_timer, .timeou
     HOP_OK(hop_loop_post(&loop, &t.job));
     HOP_OK(hop_loop_post(&loop, &r.job));
     HOP_OK(hop_loop_start(&loop));
-    wait_for(&t.fired, 1); /* the suite's timeout fails the test if it never fires */
+    test_wait_for(&t.fired, 1); /* the suite's timeout fails the test if it never fires */
     HOP_OK(hop_loop_close(&loop));
     cr_assert_gt(r.runs, options.batch, "the re-posting job kept the inbox busy across batches");
+    test_assert_checks();
 }
 
 /* ---- close ---- */
@@ -534,17 +550,27 @@ static void *await_then_finish(void *arg) {
     waiter_t *w = arg;
     store_uint(&w->suspended, 1);
     void *value;
-    HOP_OK(hop_future_await(&w->future, &value));
-    HOP_OK(hop_yield());
+    CHECK_OK(hop_future_await(&w->future, &value));
+    CHECK_OK(hop_yield());
     store_uint(&w->finished, 1);
     return value;
 }
 
+typedef struct {
+    hop_loop_t *loop;
+    waiter_t *waiters;
+    hop_task_t **tasks;
+} completer_t;
+
+/* Completes the futures once the loop's close has begun and every task is
+ * suspended on its future: close has tasks to wait for. */
 static void *complete_waiters_later(void *arg) {
-    waiter_t *ws = arg;
-    test_sleep_ms(100);
+    completer_t *c = arg;
+    CHECK_ERR(test_wait_closing(hop_loop_executor(c->loop)), HOP_ECLOSED);
     for (int i = 0; i < IN_FLIGHT; i++)
-        hop_future_set_result(&ws[i].future, (void *)(intptr_t)(i + 1));
+        test_wait_suspended(c->tasks[i]);
+    for (int i = 0; i < IN_FLIGHT; i++)
+        CHECK_OK(hop_future_set_result(&c->waiters[i].future, (void *)(intptr_t)(i + 1)));
     return NULL;
 }
 
@@ -559,9 +585,10 @@ Test(loop, close_waits_for_tasks_that_await_futures_another_thread_completes_lat
         HOP_OK(hop_task_spawn(hop_loop_executor(&loop), await_then_finish, &ws[i], NULL, &tasks[i]));
     }
     for (int i = 0; i < IN_FLIGHT; i++)
-        wait_for(&ws[i].suspended, 1);
+        test_wait_suspended(tasks[i]);
+    completer_t c = {.loop = &loop, .waiters = ws, .tasks = tasks};
     pthread_t completer;
-    pthread_create(&completer, NULL, complete_waiters_later, ws);
+    pthread_create(&completer, NULL, complete_waiters_later, &c);
     HOP_OK(hop_loop_close(&loop));
     for (int i = 0; i < IN_FLIGHT; i++) {
         cr_assert_eq(load_uint(&ws[i].finished), 1, "task %d had not finished when close returned", i);
@@ -572,6 +599,7 @@ Test(loop, close_waits_for_tasks_that_await_futures_another_thread_completes_lat
         hop_task_unref(tasks[i]);
     }
     pthread_join(completer, NULL);
+    test_assert_checks();
 }
 
 Test(loop, close_on_a_loop_nobody_runs_drives_it_on_the_closing_thread_until_its_tasks_finish, .timeout = 30) {
@@ -585,17 +613,22 @@ Test(loop, close_on_a_loop_nobody_runs_drives_it_on_the_closing_thread_until_its
         HOP_OK(hop_task_spawn(hop_loop_executor(&loop), await_then_finish, &ws[i], NULL, &tasks[i]));
     }
     cr_assert_eq(load_uint(&ws[0].suspended), 0, "nothing runs before the loop does");
+    completer_t c = {.loop = &loop, .waiters = ws, .tasks = tasks};
     pthread_t completer;
-    pthread_create(&completer, NULL, complete_waiters_later, ws);
+    pthread_create(&completer, NULL, complete_waiters_later, &c);
     HOP_OK(hop_loop_close(&loop)); /* runs the tasks here, then waits for the completions */
     for (int i = 0; i < IN_FLIGHT; i++) {
         cr_assert_eq(hop_task_state(tasks[i]), HOP_TASK_DONE, "task %d", i);
         hop_task_unref(tasks[i]);
     }
     pthread_join(completer, NULL);
+    test_assert_checks();
 }
 
-static void never(hop_job_t *job) { (void)job; cr_assert(false, "a refused job ran"); }
+static void never(hop_job_t *job) {
+    (void)job;
+    CHECK(false, "a refused job ran");
+}
 
 Test(loop, after_close_posts_spawns_and_restarts_return_eclosed, .timeout = 30) {
     hop_loop_t loop;
@@ -617,6 +650,7 @@ Test(loop, after_close_posts_spawns_and_restarts_return_eclosed, .timeout = 30) 
     hop_loop_stats_t stats;
     HOP_ERR(hop_loop_stats(&loop, &stats), HOP_ECLOSED);
     HOP_ERR(hop_loop_stop(&loop), HOP_ECLOSED);
+    test_assert_checks();
 }
 
 static hop_loop_t closed_loop;
@@ -624,9 +658,9 @@ static hop_executor_t *manual_home;
 
 static void *dispatch_to_closed_loop(void *arg) {
     (void)arg;
-    HOP_ERR(hop_dispatch_to_loop(&closed_loop), HOP_ECLOSED);
-    cr_assert_eq(hop_executor_current(), manual_home, "a refused dispatch leaves the task where it was");
-    cr_assert_null(hop_loop_current());
+    CHECK_ERR(hop_dispatch_to_loop(&closed_loop), HOP_ECLOSED);
+    CHECK(hop_executor_current() == manual_home, "a refused dispatch leaves the task where it was");
+    CHECK(hop_loop_current() == NULL);
     return (void *)1;
 }
 
@@ -642,6 +676,7 @@ Test(loop, dispatch_to_a_closed_loop_returns_eclosed_and_the_task_stays_home, .t
     cr_assert_eq(result, (void *)1);
     hop_task_unref(t);
     HOP_OK(hop_manual_executor_destroy(manual_home));
+    test_assert_checks();
 }
 
 typedef struct {
@@ -666,7 +701,7 @@ Test(loop, close_on_the_loops_own_thread_returns_edeadlk, .timeout = 30) {
     close_from_job_t c = {.loop = &loop};
     hop_job_init(&c.job, close_from_job);
     HOP_OK(hop_loop_post(&loop, &c.job));
-    wait_for(&c.done, 1);
+    test_wait_for(&c.done, 1);
     HOP_ERR(c.status, HOP_EDEADLK);
     hop_task_t *t;
     HOP_OK(hop_task_spawn(hop_loop_executor(&loop), close_from_task, &loop, NULL, &t));
@@ -676,6 +711,7 @@ Test(loop, close_on_the_loops_own_thread_returns_edeadlk, .timeout = 30) {
     hop_task_unref(t);
     HOP_OK(hop_loop_close(&loop));
     HOP_ERR(hop_loop_close(&loop), HOP_EALREADY);
+    test_assert_checks();
 }
 
 /* Posts racing with close: each is either run or refused, none is lost,
@@ -702,7 +738,7 @@ static void *race_post(void *arg) {
         if (err == 0)
             accepted++;
         else
-            cr_assert_eq(err, HOP_ECLOSED);
+            CHECK(err == HOP_ECLOSED);
     }
     return (void *)(uintptr_t)accepted;
 }
@@ -723,6 +759,7 @@ Test(loop, posts_racing_with_close_are_each_either_run_or_refused, .timeout = 30
         accepted += (unsigned int)(uintptr_t)count;
     }
     cr_assert_eq(load_uint(&race_ran), accepted, "accepted %u posts, ran %u", accepted, load_uint(&race_ran));
+    test_assert_checks();
 }
 
 /* ---- hop_loop_run and hop_loop_stop ---- */
@@ -757,7 +794,7 @@ Test(loop, a_loop_run_on_a_test_thread_stops_on_hop_loop_stop_runs_again_and_clo
     pthread_t runner;
     pthread_create(&runner, NULL, run_loop_here, &r);
     HOP_OK(hop_loop_post(&loop, &jobs[0]));
-    wait_for(&counted_runs, 1);
+    test_wait_for(&counted_runs, 1);
     cr_assert(pthread_equal(counted_last_thread, runner), "the job ran on the thread in hop_loop_run");
     HOP_ERR(hop_loop_start(&loop), HOP_EBUSY);
     HOP_ERR(hop_loop_close(&loop), HOP_EBUSY);
@@ -771,7 +808,7 @@ Test(loop, a_loop_run_on_a_test_thread_stops_on_hop_loop_stop_runs_again_and_clo
     cr_assert_eq(load_uint(&counted_runs), 1, "nothing runs while the loop is stopped");
     r.status = 1;
     pthread_create(&runner, NULL, run_loop_here, &r);
-    wait_for(&counted_runs, 2);
+    test_wait_for(&counted_runs, 2);
     cr_assert(pthread_equal(counted_last_thread, runner));
     HOP_OK(hop_loop_stop(&loop));
     pthread_join(runner, NULL);
@@ -782,6 +819,7 @@ Test(loop, a_loop_run_on_a_test_thread_stops_on_hop_loop_stop_runs_again_and_clo
     HOP_OK(hop_loop_close(&loop));
     cr_assert_eq(load_uint(&counted_runs), 3, "close ran the queued job");
     cr_assert(pthread_equal(counted_last_thread, current_thread()));
+    test_assert_checks();
 }
 
 /* ---- bad input ---- */
@@ -817,6 +855,7 @@ Test(loop, bad_input_returns_einval_and_dispatch_outside_a_task_returns_enottask
     HOP_ERR(hop_dispatch_to_loop(&loop), HOP_ENOTTASK);
     cr_assert_not_null(hop_loop_uv(&loop));
     HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
 }
 
 /* ---- CPU use while idle ---- */
@@ -838,6 +877,7 @@ Test(loop, an_idle_loop_does_not_burn_cpu, .timeout = 30) {
     double used = cpu_ms() - before;
     cr_assert_lt(used, 30.0, "an idle loop used %.1f ms of CPU in 300 ms", used);
     HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
 }
 
 Test(loop, a_loop_whose_tasks_all_wait_spins_briefly_then_blocks, .timeout = 30) {
@@ -849,7 +889,7 @@ Test(loop, a_loop_whose_tasks_all_wait_spins_briefly_then_blocks, .timeout = 30)
     hop_future_init(&w.future);
     hop_task_t *t;
     HOP_OK(hop_task_spawn(hop_loop_executor(&loop), await_then_finish, &w, NULL, &t));
-    wait_for(&w.suspended, 1);
+    test_wait_for(&w.suspended, 1);
     test_sleep_ms(10);
     double before = cpu_ms();
     test_sleep_ms(300);
@@ -859,6 +899,7 @@ Test(loop, a_loop_whose_tasks_all_wait_spins_briefly_then_blocks, .timeout = 30)
     HOP_OK(hop_loop_close(&loop));
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* ---- round trips, with and without spinning ---- */
@@ -876,7 +917,7 @@ static void *ping_on_loop(void *arg) {
     for (unsigned int i = 0; i < ROUND_TRIPS; i++) {
         store_uint(&p->ready, i + 1);
         void *value;
-        HOP_OK(hop_future_await(&p->futures[i], &value));
+        CHECK_OK(hop_future_await(&p->futures[i], &value));
         if (!pthread_equal(current_thread(), home) || value != (void *)(uintptr_t)i)
             return (void *)1;
     }
@@ -888,7 +929,7 @@ static void *pong(void *arg) {
     for (unsigned int i = 0; i < ROUND_TRIPS; i++) {
         while (load_uint(&p->ready) < i + 1)
             sched_yield();
-        HOP_OK(hop_future_set_result(&p->futures[i], (void *)(uintptr_t)i));
+        CHECK_OK(hop_future_set_result(&p->futures[i], (void *)(uintptr_t)i));
     }
     return NULL;
 }
@@ -914,6 +955,12 @@ static void round_trips(int spin_us) {
     free(p.futures);
 }
 
-Test(loop, round_trips_through_another_thread_complete_without_spinning, .timeout = 30) { round_trips(HOP_SPIN_NEVER); }
+Test(loop, round_trips_through_another_thread_complete_without_spinning, .timeout = 30) {
+    round_trips(HOP_SPIN_NEVER);
+    test_assert_checks();
+}
 
-Test(loop, round_trips_through_another_thread_complete_while_spinning, .timeout = 30) { round_trips(200); }
+Test(loop, round_trips_through_another_thread_complete_while_spinning, .timeout = 30) {
+    round_trips(200);
+    test_assert_checks();
+}

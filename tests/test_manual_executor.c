@@ -45,11 +45,12 @@ Test(manual_executor, jobs_run_one_at_a_time_in_submission_order) {
     cr_assert_eq(hop_manual_executor_run_one(manual), 0);
     for (int i = 0; i < 5; i++)
         cr_assert_eq(log[i], i);
+    test_assert_checks();
 }
 
 static void *yield_twice(void *arg) {
-    HOP_OK(hop_yield());
-    HOP_OK(hop_yield());
+    CHECK_OK(hop_yield());
+    CHECK_OK(hop_yield());
     return arg;
 }
 
@@ -71,6 +72,7 @@ Test(manual_executor, after_close_new_work_is_refused_but_accepted_tasks_finish)
     hop_manual_executor_run_all(manual, 0);
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE, "continuations of an accepted task still ran");
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(manual_executor, destroy_refuses_while_jobs_are_queued) {
@@ -79,6 +81,7 @@ Test(manual_executor, destroy_refuses_while_jobs_are_queued) {
     HOP_ERR(hop_manual_executor_destroy(manual), HOP_EBUSY);
     hop_manual_executor_run_all(manual, 0);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(manual_executor, calls_on_something_that_is_not_a_manual_executor_return_einval) {
@@ -95,6 +98,7 @@ Test(manual_executor, calls_on_something_that_is_not_a_manual_executor_return_ei
     HOP_ERR(hop_executor_submit(NULL, &job), HOP_EINVAL);
     HOP_ERR(hop_executor_submit(manual, NULL), HOP_EINVAL);
     cr_assert_str_eq(hop_executor_name(NULL), "?");
+    test_assert_checks();
 }
 
 static unsigned int counted;
@@ -106,7 +110,7 @@ static void count_job(hop_job_t *job) {
 static void *submit_many(void *arg) {
     hop_job_t *jobs = arg;
     for (int i = 0; i < 10000; i++)
-        HOP_OK(hop_executor_submit(manual, &jobs[i]));
+        CHECK_OK(hop_executor_submit(manual, &jobs[i]));
     return NULL;
 }
 
@@ -126,6 +130,7 @@ Test(manual_executor, submissions_from_many_threads_each_run_exactly_once) {
         pthread_join(threads[t], NULL);
     cr_assert_eq(ran, 40000);
     cr_assert_eq(counted, 40000);
+    test_assert_checks();
 }
 
 /* Dispatching between executors. */
@@ -136,10 +141,10 @@ static void *dispatch_round_trip(void *arg) {
     (void)arg;
     int local = 10;
     where[0] = hop_executor_current();
-    HOP_OK(hop_dispatch_to_executor(other));
+    CHECK_OK(hop_dispatch_to_executor(other));
     where[1] = hop_executor_current();
     local += 5;
-    HOP_OK(hop_dispatch_to_executor(manual));
+    CHECK_OK(hop_dispatch_to_executor(manual));
     where[2] = hop_executor_current();
     return (void *)(intptr_t)local;
 }
@@ -162,13 +167,14 @@ Test(manual_executor, dispatch_moves_the_rest_of_the_task_to_the_other_executor)
     cr_assert_eq((intptr_t)result, 15);
     hop_task_unref(t);
     HOP_OK(hop_manual_executor_destroy(other));
+    test_assert_checks();
 }
 
 static void *dispatch_to_closed(void *arg) {
     (void)arg;
-    HOP_ERR(hop_dispatch_to_executor(other), HOP_ECLOSED);
-    cr_assert_eq(hop_executor_current(), manual, "a refused dispatch leaves the task where it was");
-    HOP_ERR(hop_dispatch_to_executor(NULL), HOP_EINVAL);
+    CHECK_ERR(hop_dispatch_to_executor(other), HOP_ECLOSED);
+    CHECK(hop_executor_current() == manual, "a refused dispatch leaves the task where it was");
+    CHECK_ERR(hop_dispatch_to_executor(NULL), HOP_EINVAL);
     return (void *)1;
 }
 
@@ -182,4 +188,5 @@ Test(manual_executor, dispatch_to_a_closed_executor_returns_eclosed_and_stays_ho
     cr_assert_eq(hop_manual_executor_pending(other), 0);
     hop_task_unref(t);
     HOP_OK(hop_manual_executor_destroy(other));
+    test_assert_checks();
 }

@@ -50,13 +50,13 @@ static void *walk(void *arg) {
     long locals[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     for (int i = 0; i < w->hops; i++) {
         int target = rand_r(&w->seed) % EXECUTORS;
-        HOP_OK(hop_dispatch_to_executor(executors[target]));
+        CHECK_OK(hop_dispatch_to_executor(executors[target]));
         if (!pthread_equal(current_thread(), drivers[target]))
             w->misplaced++;
         if (hop_executor_current() != executors[target] || hop_task_current() != self)
             w->misplaced++;
         if (i % 7 == 0)
-            HOP_OK(hop_yield());
+            CHECK_OK(hop_yield());
         for (int k = 0; k < 8; k++)
             locals[k] += k;
         w->checksum += target + 1;
@@ -114,8 +114,10 @@ static void run_walkers(int walkers, int hops, int seconds) {
 Test(migration, every_hop_lands_on_the_target_thread_and_every_task_finishes_once, .timeout = 300) {
     const char *soak = getenv("HOP_SOAK_SECONDS");
     run_walkers(256, 200, soak ? atoi(soak) : 0);
+    test_assert_checks();
 }
 
 Test(migration, single_task_ping_pong_between_threads_keeps_its_state, .timeout = 120) {
     run_walkers(1, 20000, 0);
+    test_assert_checks();
 }

@@ -22,7 +22,7 @@ TestSuite(offload, .init = setup, .fini = teardown, .timeout = 60);
 static hop_executor_t *ran_on;
 static void *triple(void *arg) {
     ran_on = hop_executor_current();
-    cr_assert_null(hop_task_current(), "fn runs as a plain job, not in a task");
+    CHECK(hop_task_current() == NULL, "fn runs as a plain job, not in a task");
     return (void *)((intptr_t)arg * 3);
 }
 
@@ -30,7 +30,7 @@ static hop_executor_t *resumed_on;
 static void *offload_task(void *arg) {
     int local = 7;
     void *result = NULL;
-    HOP_OK(hop_run_in_executor(workers, triple, arg, &result));
+    CHECK_OK(hop_run_in_executor(workers, triple, arg, &result));
     resumed_on = hop_executor_current();
     return (void *)((intptr_t)result + local);
 }
@@ -51,15 +51,16 @@ Test(offload, fn_runs_on_the_target_and_the_task_resumes_at_home_with_the_result
     cr_assert_eq((intptr_t)result, 22);
     cr_assert_eq(hop_task_executor(t), home, "the task never moved");
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 static void *offload_to_closed(void *arg) {
     (void)arg;
     void *result = (void *)1;
-    HOP_ERR(hop_run_in_executor(workers, triple, NULL, &result), HOP_ECLOSED);
-    cr_assert_eq(result, (void *)1, "result untouched on error");
-    HOP_ERR(hop_run_in_executor(NULL, triple, NULL, NULL), HOP_EINVAL);
-    HOP_ERR(hop_run_in_executor(workers, NULL, NULL, NULL), HOP_EINVAL);
+    CHECK_ERR(hop_run_in_executor(workers, triple, NULL, &result), HOP_ECLOSED);
+    CHECK(result == (void *)1, "result untouched on error");
+    CHECK_ERR(hop_run_in_executor(NULL, triple, NULL, NULL), HOP_EINVAL);
+    CHECK_ERR(hop_run_in_executor(workers, NULL, NULL, NULL), HOP_EINVAL);
     return NULL;
 }
 
@@ -72,11 +73,13 @@ Test(offload, a_closed_target_refuses_and_fn_never_runs) {
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
     cr_assert_null(ran_on);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(offload, outside_a_task_it_returns_enottask) {
     HOP_ERR(hop_run_in_executor(workers, triple, NULL, NULL), HOP_ENOTTASK);
     cr_assert_eq(hop_manual_executor_pending(workers), 0);
+    test_assert_checks();
 }
 
 static int fn_calls;
@@ -90,7 +93,7 @@ static void count_destroy_result(void *result) { destroyed_results += (int)(intp
 static int cancelled_status;
 static void *cancelled_offload(void *arg) {
     (void)arg;
-    HOP_OK(hop_yield());
+    CHECK_OK(hop_yield());
     cancelled_status = hop_run_in_executor(workers, count_call, NULL, NULL);
     return NULL;
 }
@@ -107,6 +110,7 @@ Test(offload, a_cancelled_task_does_not_start_the_job) {
     cr_assert_eq(cancelled_status, HOP_ECANCELED);
     HOP_ERR(hop_future_result(hop_task_future(t), NULL), HOP_ECANCELED);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* The target is driven by another thread: the completion crosses threads. */
@@ -123,9 +127,9 @@ static void *many_offloads(void *arg) {
     intptr_t sum = 0;
     for (intptr_t i = 0; i < 2000; i++) {
         void *r;
-        HOP_OK(hop_run_in_executor(workers, count_call, (void *)i, &r));
+        CHECK_OK(hop_run_in_executor(workers, count_call, (void *)i, &r));
         sum += (intptr_t)r;
-        cr_assert_eq(hop_executor_current(), home);
+        CHECK(hop_executor_current() == home);
     }
     return (void *)sum;
 }
@@ -145,6 +149,7 @@ Test(offload, thousands_of_round_trips_through_another_thread_each_return_once) 
     cr_assert_eq((intptr_t)result, 2000 * 1999 / 2);
     cr_assert_eq(fn_calls, 2000);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* ---- Cancellation of an offloaded job ----------------------------------- */
@@ -175,6 +180,7 @@ Test(offload, cancelling_a_job_that_has_not_started_withdraws_it_and_fn_never_ru
     cr_assert_eq(fn_calls, 0);
     cr_assert_eq(destroyed_results, 0);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* fn blocks until told to go, so the cancel lands while it runs. */
@@ -218,6 +224,7 @@ Test(offload, cancelling_a_running_job_returns_at_once_and_its_result_goes_to_th
     __atomic_store_n(&release_fn, 1, __ATOMIC_RELEASE);
     pthread_join(worker, NULL);
     cr_assert_eq(destroyed_results, 9, "the late result went to the destructor");
+    test_assert_checks();
 }
 
 /* Stress: cancels race jobs on a real pool. Every fn that runs hands its
@@ -243,7 +250,7 @@ static void *stress_offloader(void *arg) {
         int err = hop_run_in_executor_ex(pool, stress_fn, (void *)(intptr_t)(i % 7 * 300), &result, stress_destroy);
         if (err == HOP_ECANCELED || err == HOP_EINPROGRESS)
             return NULL;
-        HOP_OK(err);
+        CHECK_OK(err);
         __atomic_fetch_add(&stress_returned, (long)(intptr_t)result, __ATOMIC_RELAXED);
     }
 }
@@ -272,6 +279,7 @@ Test(offload, cancels_racing_jobs_on_a_pool_never_lose_or_duplicate_a_result, .t
                  stress_returned, stress_destroyed);
     cr_assert_gt(stress_destroyed, 0, "some cancels must have landed while a job ran");
     cr_log_info("runs %ld, returned %ld, destroyed %ld", runs, stress_returned, stress_destroyed);
+    test_assert_checks();
 }
 
 /* ---- The ownership contract: each outcome, told apart by the code ------------ */
@@ -297,6 +305,7 @@ Test(offload, a_cancel_that_comes_after_fn_returned_leaves_the_result_to_the_tas
     cr_assert_eq(result_or_null, (void *)6, "the result is the task's");
     cr_assert_eq(destroyed_results, 0);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* On a blocking pool, whose queue can withdraw: one thread, held by a gate
@@ -366,6 +375,7 @@ Test(offload, a_cancelled_job_queued_on_a_blocking_pool_is_withdrawn_at_once_and
     cr_assert_eq(arg.ran, 0, "fn never ran");
     cr_assert_eq(arg.freed, 1);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(offload, a_job_cancelled_while_fn_runs_on_a_blocking_pool_returns_einprogress_and_fn_keeps_arg) {
@@ -387,6 +397,7 @@ Test(offload, a_job_cancelled_while_fn_runs_on_a_blocking_pool_returns_einprogre
     cr_assert_eq(arg.ran, 1);
     cr_assert_eq(arg.freed, 1, "freed by the destructor");
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(offload, a_job_that_completes_on_a_blocking_pool_returns_0_with_the_result) {
@@ -401,4 +412,5 @@ Test(offload, a_job_that_completes_on_a_blocking_pool_returns_0_with_the_result)
     cr_assert_eq(arg.ran, 1);
     cr_assert_eq(arg.freed, 1, "freed by the task");
     hop_task_unref(t);
+    test_assert_checks();
 }

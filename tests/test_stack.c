@@ -35,6 +35,7 @@ Test(stack, overflowing_a_guarded_stack_faults_instead_of_corrupting_memory, .ti
      * fault and exits non-zero. Either way the child must not exit cleanly. */
     cr_assert(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0),
               "the overflow went unnoticed");
+    test_assert_checks();
 }
 
 static void *empty(void *arg) { return arg; }
@@ -52,6 +53,7 @@ Test(stack, unguarded_stacks_work_and_are_cached_separately) {
     hop_stack_stats(&after);
     cr_assert_eq(after.map_calls - before.map_calls, 1);
     cr_assert_eq(after.in_use, before.in_use);
+    test_assert_checks();
 }
 
 static hop_executor_t *manual;
@@ -60,7 +62,7 @@ static void *spawn_and_finish_many(void *arg) {
     int n = (int)(intptr_t)arg;
     hop_task_t *tasks[64];
     for (int i = 0; i < n; i++)
-        HOP_OK(hop_task_spawn(manual, empty, NULL, NULL, &tasks[i]));
+        CHECK_OK(hop_task_spawn(manual, empty, NULL, NULL, &tasks[i]));
     hop_manual_executor_run_all(manual, 0);
     for (int i = 0; i < n; i++)
         hop_task_unref(tasks[i]);
@@ -88,6 +90,7 @@ Test(stack, a_thread_caches_a_bounded_number_and_hands_the_rest_to_the_shared_po
     cr_assert_eq(stats.mapped, 0);
     cr_assert_eq(stats.cached_shared, 0);
     HOP_OK(hop_manual_executor_destroy(manual));
+    test_assert_checks();
 }
 
 Test(stack, a_stack_finished_on_another_thread_returns_to_that_threads_cache_within_bounds) {
@@ -107,6 +110,7 @@ Test(stack, a_stack_finished_on_another_thread_returns_to_that_threads_cache_wit
     cr_assert_geq(stats.cached_shared, 64 - 16);
     cr_assert_leq(stats.cached_shared, 64 - 8);
     HOP_OK(hop_manual_executor_destroy(manual));
+    test_assert_checks();
 }
 
 /* Stacks of two shapes, cached side by side, are each reused for their own
@@ -116,7 +120,7 @@ static void *spawn_and_finish_shape(void *arg) {
     const hop_task_options_t *options = arg;
     hop_task_t *tasks[60];
     for (int i = 0; i < 60; i++)
-        HOP_OK(hop_task_spawn(manual, empty, NULL, options, &tasks[i]));
+        CHECK_OK(hop_task_spawn(manual, empty, NULL, options, &tasks[i]));
     hop_manual_executor_run_all(manual, 0);
     for (int i = 0; i < 60; i++)
         hop_task_unref(tasks[i]);
@@ -145,6 +149,7 @@ Test(stack, cached_stacks_of_different_shapes_are_each_reused_for_their_own_shap
     hop_stack_stats(&stats);
     cr_assert_eq(stats.mapped, 0);
     HOP_OK(hop_manual_executor_destroy(manual));
+    test_assert_checks();
 }
 
 #include "core/sanitizer.h"
@@ -181,13 +186,14 @@ Test(stack, running_out_of_memory_mappings_is_reported_as_enomem, .timeout = 120
     HOP_ERR(err, HOP_ENOMEM);
     cr_assert_gt(count, 1000, "only %zu stacks before ENOMEM", count);
     HOP_OK(hop_manual_executor_destroy(manual));
+    test_assert_checks();
 }
 
 /* The documented way past the mapping limit: unguarded stacks, which the
  * kernel merges into a few mappings. 100,000 tasks suspended at once. */
 static hop_future_t gate;
 static void *wait_at_gate(void *arg) {
-    HOP_OK(hop_future_await(&gate, NULL));
+    CHECK_OK(hop_future_await(&gate, NULL));
     return arg;
 }
 
@@ -213,5 +219,6 @@ Test(stack, a_hundred_thousand_suspended_tasks_fit_with_unguarded_stacks, .timeo
     }
     free(tasks);
     HOP_OK(hop_manual_executor_destroy(manual));
+    test_assert_checks();
 }
 #endif

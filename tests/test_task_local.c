@@ -34,17 +34,17 @@ static void create_keys(void) {
 /* The value set on one thread is the one read after hopping to others. */
 static void *hop_around(void *arg) {
     hop_executor_t **executors = arg;
-    HOP_OK(hop_task_local_set(&request_id, strdup("req-42")));
+    CHECK_OK(hop_task_local_set(&request_id, strdup("req-42")));
     /* gettid, not pthread_self: glibc declares pthread_self const, so the
      * compiler may reuse its value across the hops, from the thread before. */
     long first = syscall(SYS_gettid);
     int moved = 0;
     for (int i = 0; i < 50; i++) {
-        HOP_OK(hop_dispatch_to_executor(executors[i % 2]));
+        CHECK_OK(hop_dispatch_to_executor(executors[i % 2]));
         moved |= syscall(SYS_gettid) != first;
-        cr_assert_str_eq(hop_task_local_get(&request_id), "req-42");
+        CHECK(test_str_eq(hop_task_local_get(&request_id), "req-42"));
     }
-    cr_assert(moved, "the task really changed threads");
+    CHECK(moved, "the task really changed threads");
     return NULL;
 }
 
@@ -65,25 +65,26 @@ Test(task_local, a_value_follows_its_task_across_threads) {
     HOP_OK(hop_loop_close(&loop));
     HOP_OK(hop_pool_close(&pool));
     cr_assert_eq(destroyed, 1, "the value was destroyed when the task finished");
+    test_assert_checks();
 }
 
 static void *child_reads(void *arg) {
     (void)arg;
-    cr_assert_str_eq(hop_task_local_get(&request_id), "parent-id", "inherited through copy_string");
-    cr_assert_null(hop_task_local_get(&scratch), "a key without inherit starts empty");
-    HOP_OK(hop_task_local_set(&request_id, strdup("child-id"))); /* replaces the copy: destroys it */
+    CHECK(test_str_eq(hop_task_local_get(&request_id), "parent-id"), "inherited through copy_string");
+    CHECK(hop_task_local_get(&scratch) == NULL, "a key without inherit starts empty");
+    CHECK_OK(hop_task_local_set(&request_id, strdup("child-id"))); /* replaces the copy: destroys it */
     return NULL;
 }
 
 static void *parent_spawns(void *arg) {
     (void)arg;
-    HOP_OK(hop_task_local_set(&request_id, strdup("parent-id")));
-    HOP_OK(hop_task_local_set(&scratch, strdup("parent-scratch")));
+    CHECK_OK(hop_task_local_set(&request_id, strdup("parent-id")));
+    CHECK_OK(hop_task_local_set(&scratch, strdup("parent-scratch")));
     hop_task_t *child;
-    HOP_OK(hop_task_spawn(manual, child_reads, NULL, NULL, &child));
-    HOP_OK(hop_task_join(child, NULL));
+    CHECK_OK(hop_task_spawn(manual, child_reads, NULL, NULL, &child));
+    CHECK_OK(hop_task_join(child, NULL));
     hop_task_unref(child);
-    cr_assert_str_eq(hop_task_local_get(&request_id), "parent-id", "values never flow back");
+    CHECK(test_str_eq(hop_task_local_get(&request_id), "parent-id"), "values never flow back");
     return NULL;
 }
 
@@ -96,16 +97,17 @@ Test(task_local, a_child_inherits_copies_of_inheritable_values_only) {
     hop_task_unref(t);
     /* child: its copy (replaced) + "child-id"; parent: two values. */
     cr_assert_eq(destroyed, 4);
+    test_assert_checks();
 }
 
 static void *set_same_twice(void *arg) {
     (void)arg;
     char *value = strdup("same");
-    HOP_OK(hop_task_local_set(&scratch, value));
-    HOP_OK(hop_task_local_set(&scratch, value)); /* same pointer: not destroyed */
-    cr_assert_eq(destroyed, 0);
-    HOP_OK(hop_task_local_set(&scratch, NULL));
-    cr_assert_eq(destroyed, 1);
+    CHECK_OK(hop_task_local_set(&scratch, value));
+    CHECK_OK(hop_task_local_set(&scratch, value)); /* same pointer: not destroyed */
+    CHECK(destroyed == 0);
+    CHECK_OK(hop_task_local_set(&scratch, NULL));
+    CHECK(destroyed == 1);
     return NULL;
 }
 
@@ -117,6 +119,7 @@ Test(task_local, replacing_a_value_destroys_the_old_one_unless_it_is_the_same) {
     test_run_until_finished(manual, t);
     hop_task_unref(t);
     cr_assert_eq(destroyed, 1);
+    test_assert_checks();
 }
 
 Test(task_local, bad_input_and_use_outside_a_task_are_refused) {
@@ -129,6 +132,7 @@ Test(task_local, bad_input_and_use_outside_a_task_are_refused) {
     HOP_ERR(hop_task_local_set(NULL, "x"), HOP_EINVAL);
     cr_assert_null(hop_task_local_get(&request_id));
     cr_assert_null(hop_task_local_get(NULL));
+    test_assert_checks();
 }
 
 Test(task_local, keys_run_out_with_enomem) {
@@ -143,4 +147,5 @@ Test(task_local, keys_run_out_with_enomem) {
         created++;
     }
     cr_assert_eq(created, HOP_TASK_LOCAL_KEYS_MAX);
+    test_assert_checks();
 }

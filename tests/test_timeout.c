@@ -43,32 +43,35 @@ static void *sleep_50(void *arg) {
     (void)arg;
     hop_executor_t *before = hop_executor_current();
     uint64_t start = hop_time_now_ns();
-    HOP_OK(hop_sleep(50));
+    CHECK_OK(hop_sleep(50));
     double ms = elapsed_ms(start);
-    cr_assert_geq(ms, 50.0, "slept %.3f ms", ms);
-    cr_assert_lt(ms, 5000.0);
-    cr_assert_eq(hop_executor_current(), before, "a sleep resumes on the task's own executor");
+    CHECK(ms >= 50.0, "slept %.3f ms", ms);
+    CHECK(ms < 5000.0);
+    CHECK(hop_executor_current() == before, "a sleep resumes on the task's own executor");
     return NULL;
 }
 
 Test(timeout, a_loop_task_sleeps_at_least_the_time_and_resumes_on_its_loop) {
     run_and_wait(hop_loop_executor(&loop), sleep_50, NULL, 0);
+    test_assert_checks();
 }
 
 Test(timeout, a_pool_task_sleeps_without_a_loop_of_its_own) {
     run_and_wait(hop_pool_executor(&pool), sleep_50, NULL, 0);
+    test_assert_checks();
 }
 
 static void *sleep_bad_input(void *arg) {
     (void)arg;
-    HOP_ERR(hop_sleep(-1), HOP_EINVAL);
-    HOP_OK(hop_sleep(0)); /* a yield */
+    CHECK_ERR(hop_sleep(-1), HOP_EINVAL);
+    CHECK_OK(hop_sleep(0)); /* a yield */
     return NULL;
 }
 
 Test(timeout, sleep_rejects_bad_input_and_zero_yields) {
     HOP_ERR(hop_sleep(10), HOP_ENOTTASK);
     run_and_wait(hop_pool_executor(&pool), sleep_bad_input, NULL, 0);
+    test_assert_checks();
 }
 
 static int long_sleep_status;
@@ -84,13 +87,14 @@ Test(timeout, cancel_from_a_plain_thread_cuts_a_sleep_short) {
         hop_task_t *t;
         uint64_t start = hop_time_now_ns();
         HOP_OK(hop_task_spawn(executors[i], sleep_long, NULL, NULL, &t));
-        test_sleep_ms(20);
+        test_wait_suspended(t); /* in the sleep */
         HOP_OK(hop_task_cancel(t));
         HOP_ERR(hop_future_wait(hop_task_future(t), 30000, NULL), HOP_ECANCELED);
         cr_assert_eq(long_sleep_status, HOP_ECANCELED);
         cr_assert_lt(elapsed_ms(start), 30000.0);
         hop_task_unref(t);
     }
+    test_assert_checks();
 }
 
 /* ---- hop_await_timeout --------------------------------------------------- */
@@ -109,7 +113,7 @@ static void future_wait_notify(hop_future_t *future, void *arg) {
 }
 static bool future_wait_suspend(hop_awaitable_t *aw) {
     future_wait_t *w = (future_wait_t *)aw;
-    HOP_OK(hop_future_then(w->future, &w->waiter, future_wait_notify, aw));
+    CHECK_OK(hop_future_then(w->future, &w->waiter, future_wait_notify, aw));
     return true;
 }
 static int future_wait_cancel(hop_awaitable_t *aw) {
@@ -126,11 +130,11 @@ static const hop_awaitable_ops_t future_wait_ops = {
 static hop_future_t pending;
 static void *await_with_timeout(void *arg) {
     future_wait_t w = {.future = &pending};
-    HOP_OK(hop_awaitable_init(&w.base, &future_wait_ops));
+    CHECK_OK(hop_awaitable_init(&w.base, &future_wait_ops));
     uint64_t start = hop_time_now_ns();
     int status = hop_await_timeout(&w.base, (int64_t)(intptr_t)arg);
     if (status == HOP_ETIMEDOUT)
-        cr_assert_geq(elapsed_ms(start), (double)(intptr_t)arg);
+        CHECK(elapsed_ms(start) >= (double)(intptr_t)arg);
     return (void *)(intptr_t)status;
 }
 
@@ -142,40 +146,48 @@ Test(timeout, an_await_that_does_not_finish_in_time_returns_etimedout_and_is_wit
     cr_assert_eq(status, HOP_ETIMEDOUT);
     /* Both waiters were withdrawn: completing now touches no dead stack. */
     HOP_OK(hop_future_set_result(&pending, NULL));
+    test_assert_checks();
 }
 
+/* Completes the future once the task awaits it: the resume path. */
 static void *set_pending_soon(void *arg) {
-    (void)arg;
-    test_sleep_ms(10);
-    HOP_OK(hop_future_set_error(&pending, HOP_EAGAIN));
+    test_wait_suspended(arg);
+    CHECK_OK(hop_future_set_error(&pending, HOP_EAGAIN));
     return NULL;
 }
 
 Test(timeout, an_await_that_finishes_in_time_returns_its_own_status) {
     HOP_OK(hop_future_init(&pending));
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_pool_executor(&pool), await_with_timeout, (void *)20000, NULL, &t));
     pthread_t setter;
-    pthread_create(&setter, NULL, set_pending_soon, NULL);
-    intptr_t status = (intptr_t)run_and_wait(hop_pool_executor(&pool), await_with_timeout, (void *)20000, 0);
+    pthread_create(&setter, NULL, set_pending_soon, t);
+    void *result = NULL;
+    HOP_OK(hop_future_wait(hop_task_future(t), 30000, &result));
     pthread_join(setter, NULL);
+    hop_task_unref(t);
+    intptr_t status = (intptr_t)result;
     cr_assert_eq(status, HOP_EAGAIN);
+    test_assert_checks();
 }
 
 static void *await_timeout_bad_input(void *arg) {
     (void)arg;
     hop_awaitable_t not_interruptible;
     static const hop_awaitable_ops_t no_cancel = {.suspend = future_wait_suspend};
-    HOP_OK(hop_awaitable_init(&not_interruptible, &no_cancel));
-    HOP_ERR(hop_await_timeout(&not_interruptible, 10), HOP_ENOTSUP);
+    CHECK_OK(hop_awaitable_init(&not_interruptible, &no_cancel));
+    CHECK_ERR(hop_await_timeout(&not_interruptible, 10), HOP_ENOTSUP);
     future_wait_t w = {.future = &pending};
-    HOP_OK(hop_awaitable_init(&w.base, &future_wait_ops));
-    HOP_ERR(hop_await_timeout(&w.base, -1), HOP_EINVAL);
-    HOP_ERR(hop_await_timeout(NULL, 10), HOP_EINVAL);
+    CHECK_OK(hop_awaitable_init(&w.base, &future_wait_ops));
+    CHECK_ERR(hop_await_timeout(&w.base, -1), HOP_EINVAL);
+    CHECK_ERR(hop_await_timeout(NULL, 10), HOP_EINVAL);
     return NULL;
 }
 
 Test(timeout, await_timeout_rejects_bad_input) {
     HOP_OK(hop_future_init(&pending));
     run_and_wait(hop_pool_executor(&pool), await_timeout_bad_input, NULL, 0);
+    test_assert_checks();
 }
 
 /* ---- deadlines ----------------------------------------------------------- */
@@ -193,17 +205,17 @@ static void *query_with_deadline(void *arg) {
     (void)arg;
     hop_deadline_t deadline;
     uint64_t start = hop_time_now_ns();
-    HOP_OK(hop_deadline_enter(&deadline, 40));
+    CHECK_OK(hop_deadline_enter(&deadline, 40));
     void *row = NULL;
     int err = hop_run_in_executor_ex(hop_pool_executor(&pool), blocking_query, (void *)3, &row, destroy_late);
-    cr_assert_eq(err, HOP_EINPROGRESS, "the query still runs when the deadline interrupts the wait");
-    cr_assert_null(row);
-    cr_assert_geq(elapsed_ms(start), 40.0);
+    CHECK(err == HOP_EINPROGRESS, "the query still runs when the deadline interrupts the wait");
+    CHECK(row == NULL);
+    CHECK(elapsed_ms(start) >= 40.0);
     /* Until the deadline is left, every await says so at once. */
-    HOP_ERR(hop_yield(), HOP_ETIMEDOUT);
-    HOP_ERR(hop_sleep(1), HOP_ETIMEDOUT);
-    HOP_ERR(hop_deadline_leave(&deadline), HOP_ETIMEDOUT);
-    HOP_OK(hop_yield());
+    CHECK_ERR(hop_yield(), HOP_ETIMEDOUT);
+    CHECK_ERR(hop_sleep(1), HOP_ETIMEDOUT);
+    CHECK_ERR(hop_deadline_leave(&deadline), HOP_ETIMEDOUT);
+    CHECK_OK(hop_yield());
     return NULL;
 }
 
@@ -215,34 +227,36 @@ Test(timeout, a_deadline_interrupts_a_blocking_offload_and_the_late_result_is_de
     for (int i = 0; i < 5000 && !__atomic_load_n(&late_results_destroyed, __ATOMIC_ACQUIRE); i++)
         test_sleep_ms(1);
     cr_assert_eq(__atomic_load_n(&late_results_destroyed, __ATOMIC_ACQUIRE), 3);
+    test_assert_checks();
 }
 
 static void *deadline_not_reached(void *arg) {
     (void)arg;
     hop_deadline_t deadline;
-    HOP_OK(hop_deadline_enter(&deadline, 60000));
-    HOP_OK(hop_sleep(5));
-    HOP_OK(hop_deadline_leave(&deadline));
+    CHECK_OK(hop_deadline_enter(&deadline, 60000));
+    CHECK_OK(hop_sleep(5));
+    CHECK_OK(hop_deadline_leave(&deadline));
     return NULL;
 }
 
 Test(timeout, a_deadline_that_is_not_reached_changes_nothing) {
     run_and_wait(hop_pool_executor(&pool), deadline_not_reached, NULL, 0);
+    test_assert_checks();
 }
 
 static void *nested_deadlines(void *arg) {
     (void)arg;
     hop_deadline_t outer, inner;
-    HOP_OK(hop_deadline_enter(&outer, 20));
-    HOP_OK(hop_deadline_enter(&inner, 60000));
-    HOP_ERR(hop_deadline_leave(&outer), HOP_EINVAL); /* not the innermost */
-    HOP_ERR(hop_sleep(60000), HOP_ETIMEDOUT);        /* the outer one expires it */
-    HOP_OK(hop_deadline_leave(&inner));
-    HOP_ERR(hop_yield(), HOP_ETIMEDOUT); /* still inside the expired outer one */
-    HOP_ERR(hop_deadline_leave(&outer), HOP_ETIMEDOUT);
-    HOP_ERR(hop_deadline_enter(NULL, 5), HOP_EINVAL);
-    HOP_ERR(hop_deadline_enter(&outer, -5), HOP_EINVAL);
-    HOP_ERR(hop_deadline_leave(NULL), HOP_EINVAL);
+    CHECK_OK(hop_deadline_enter(&outer, 20));
+    CHECK_OK(hop_deadline_enter(&inner, 60000));
+    CHECK_ERR(hop_deadline_leave(&outer), HOP_EINVAL); /* not the innermost */
+    CHECK_ERR(hop_sleep(60000), HOP_ETIMEDOUT);        /* the outer one expires it */
+    CHECK_OK(hop_deadline_leave(&inner));
+    CHECK_ERR(hop_yield(), HOP_ETIMEDOUT); /* still inside the expired outer one */
+    CHECK_ERR(hop_deadline_leave(&outer), HOP_ETIMEDOUT);
+    CHECK_ERR(hop_deadline_enter(NULL, 5), HOP_EINVAL);
+    CHECK_ERR(hop_deadline_enter(&outer, -5), HOP_EINVAL);
+    CHECK_ERR(hop_deadline_leave(NULL), HOP_EINVAL);
     return NULL;
 }
 
@@ -250,6 +264,7 @@ Test(timeout, an_expiring_outer_deadline_expires_the_inner_ones) {
     run_and_wait(hop_loop_executor(&loop), nested_deadlines, NULL, 0);
     hop_deadline_t d;
     HOP_ERR(hop_deadline_enter(&d, 5), HOP_ENOTTASK);
+    test_assert_checks();
 }
 
 static void *return_inside_a_deadline(void *arg) {
@@ -274,6 +289,7 @@ Test(timeout, a_task_that_returns_inside_a_deadline_aborts_the_process, .init = 
     int status;
     waitpid(child, &status, 0);
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "the forgotten deadline went unnoticed");
+    test_assert_checks();
 }
 
 /* The deadline's timer runs on the loop (entered there); the task moves to
@@ -282,20 +298,21 @@ static long gettid_now(void) { return syscall(SYS_gettid); }
 static void *deadline_follows_the_task(void *arg) {
     (void)arg;
     hop_deadline_t deadline;
-    HOP_OK(hop_deadline_enter(&deadline, 30));
+    CHECK_OK(hop_deadline_enter(&deadline, 30));
     long loop_thread = gettid_now();
-    HOP_OK(hop_dispatch_to_executor(hop_pool_executor(&pool)));
-    cr_assert_neq(gettid_now(), loop_thread);
+    CHECK_OK(hop_dispatch_to_executor(hop_pool_executor(&pool)));
+    CHECK(gettid_now() != loop_thread);
     static hop_future_t never;
-    HOP_OK(hop_future_init(&never));
-    HOP_ERR(hop_future_await(&never, NULL), HOP_ETIMEDOUT);
-    cr_assert_eq(hop_executor_current(), hop_pool_executor(&pool));
-    HOP_ERR(hop_deadline_leave(&deadline), HOP_ETIMEDOUT);
+    CHECK_OK(hop_future_init(&never));
+    CHECK_ERR(hop_future_await(&never, NULL), HOP_ETIMEDOUT);
+    CHECK(hop_executor_current() == hop_pool_executor(&pool));
+    CHECK_ERR(hop_deadline_leave(&deadline), HOP_ETIMEDOUT);
     return NULL;
 }
 
 Test(timeout, a_deadline_started_on_a_loop_interrupts_its_task_after_it_moved_to_the_pool) {
     run_and_wait(hop_loop_executor(&loop), deadline_follows_the_task, NULL, 0);
+    test_assert_checks();
 }
 
 /* Stress: timeouts racing completions from another thread. Each await ends
@@ -309,12 +326,12 @@ static void *race_waiter(void *arg) {
     (void)arg;
     for (int i = 0; i < RACES; i++) {
         future_wait_t w = {.future = &race_futures[i]};
-        HOP_OK(hop_awaitable_init(&w.base, &future_wait_ops));
+        CHECK_OK(hop_awaitable_init(&w.base, &future_wait_ops));
         int status = hop_await_timeout(&w.base, i % 3);
         if (status == HOP_ETIMEDOUT)
             race_timeouts++;
         else {
-            HOP_OK(status);
+            CHECK_OK(status);
             race_values++;
         }
     }
@@ -326,7 +343,7 @@ static void *race_setter(void *arg) {
     for (int i = 0; i < RACES; i++) {
         if (i % 4 == 0)
             sched_yield();
-        HOP_OK(hop_future_set_result(&race_futures[i], NULL));
+        CHECK_OK(hop_future_set_result(&race_futures[i], NULL));
     }
     return NULL;
 }
@@ -340,4 +357,5 @@ Test(timeout, timeouts_racing_completions_end_each_await_once) {
     pthread_join(setter, NULL);
     cr_assert_eq(race_timeouts + race_values, RACES);
     cr_log_info("values %d, timeouts %d", race_values, race_timeouts);
+    test_assert_checks();
 }

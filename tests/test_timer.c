@@ -28,17 +28,6 @@ static unsigned int add_uint(unsigned int *p, unsigned int v) {
 
 #define MS 1000000ull
 
-/* Waits until *p reaches value or timeout_ms passes; returns whether it did. */
-static bool wait_for(const unsigned int *p, unsigned int value, long timeout_ms) {
-    uint64_t until = hop_time_now_ns() + (uint64_t)timeout_ms * MS;
-    while (load_uint(p) < value) {
-        if (hop_time_now_ns() > until)
-            return false;
-        test_sleep_ms(1);
-    }
-    return true;
-}
-
 /* ---- what a callback records ---- */
 
 typedef struct {
@@ -54,7 +43,7 @@ typedef struct {
 
 static void probe_fn(hop_timer_t *timer, void *arg) {
     probe_t *p = arg;
-    cr_assert_eq(timer, &p->timer);
+    CHECK(timer == &p->timer, "fn was given another timer");
     p->fired_at = hop_time_now_ns();
     p->thread = current_thread();
     pthread_getname_np(p->thread, p->thread_name, sizeof p->thread_name);
@@ -71,57 +60,93 @@ Test(timer, the_monotonic_clock_moves_forward) {
     test_sleep_ms(5);
     uint64_t b = hop_time_now_ns();
     cr_assert_geq(b - a, 5 * MS, "5 ms of sleep measured as %llu ns", (unsigned long long)(b - a));
+    test_assert_checks();
 }
 
 Test(timer, fires_once_no_earlier_than_its_timeout) {
     probe_t p = {0};
     uint64_t start = hop_time_now_ns();
     HOP_OK(hop_timer_start(&p.timer, 50, probe_fn, &p));
-    cr_assert(wait_for(&p.fired, 1, 5000), "the timer did not fire within 5 s");
+    cr_assert(test_wait_for_ms(&p.fired, 1, 5000), "the timer did not fire within 5 s");
     cr_assert_geq(p.fired_at - start, 50 * MS, "fired after %llu ns", (unsigned long long)(p.fired_at - start));
     test_sleep_ms(100);
     cr_assert_eq(load_uint(&p.fired), 1u, "fired %u times", load_uint(&p.fired));
     HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY);
+    test_assert_checks();
 }
 
+/* The timers are started one after another, so a test thread descheduled
+ * between two starts moves the later ones' deadlines on: the order checked
+ * is that of the deadlines each start computed (read back from the timer,
+ * and checked to lie between the clock before and after the start, plus the
+ * timeout), not that of the timeouts. */
 Test(timer, timers_fire_in_deadline_order) {
     static const int64_t timeouts[] = {80, 20, 60, 0, 40, 100, 10};
     enum { N = sizeof timeouts / sizeof timeouts[0] };
     probe_t p[N];
     memset(p, 0, sizeof p);
+    uint64_t deadlines[N];
     unsigned int order = 0;
     for (int i = 0; i < N; i++) {
         p[i].order = &order;
+        uint64_t before = hop_time_now_ns();
         HOP_OK(hop_timer_start(&p[i].timer, timeouts[i], probe_fn, &p[i]));
+        uint64_t after = hop_time_now_ns();
+        deadlines[i] = p[i].timer.deadline_ns;
+        cr_assert(deadlines[i] >= before + (uint64_t)timeouts[i] * MS &&
+                      deadlines[i] <= after + (uint64_t)timeouts[i] * MS,
+                  "the %lld ms timer's deadline is not its start plus its timeout", (long long)timeouts[i]);
     }
     for (int i = 0; i < N; i++)
-        cr_assert(wait_for(&p[i].fired, 1, 5000), "the %lld ms timer did not fire", (long long)timeouts[i]);
+        cr_assert(test_wait_for_ms(&p[i].fired, 1, 5000), "the %lld ms timer did not fire",
+                  (long long)timeouts[i]);
+    test_assert_checks();
     for (int i = 0; i < N; i++)
         for (int j = 0; j < N; j++)
-            if (timeouts[i] < timeouts[j])
-                cr_assert_lt(p[i].place, p[j].place, "the %lld ms timer fired after the %lld ms one",
+            if (deadlines[i] < deadlines[j])
+                cr_assert_lt(p[i].place, p[j].place,
+                             "the %lld ms timer fired after the %lld ms one, due later",
                              (long long)timeouts[i], (long long)timeouts[j]);
 }
 
+/* A test thread descheduled for 50 ms between the start and the stop finds
+ * the timer fired (stop says HOP_EALREADY, rightly): that round checks that
+ * much and the test tries again, so a stop that is in time is always checked. */
 Test(timer, a_timer_stopped_before_firing_never_runs) {
-    probe_t p = {0};
-    HOP_OK(hop_timer_start(&p.timer, 50, probe_fn, &p));
-    HOP_OK(hop_timer_stop(&p.timer));
-    test_sleep_ms(150);
-    cr_assert_eq(load_uint(&p.fired), 0u);
-    HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY);
+    for (int round = 0;; round++) {
+        cr_assert_lt(round, 100, "the test thread never managed a stop within 50 ms");
+        probe_t p = {0};
+        uint64_t start = hop_time_now_ns();
+        HOP_OK(hop_timer_start(&p.timer, 50, probe_fn, &p));
+        int err = hop_timer_stop(&p.timer);
+        uint64_t stopped = hop_time_now_ns();
+        if (err == HOP_EALREADY) {
+            cr_assert_geq(stopped - start, 50 * MS, "stop said fired %llu ns after a 50 ms start",
+                          (unsigned long long)(stopped - start));
+            cr_assert_eq(load_uint(&p.fired), 1u, "stop returned, so fn has returned");
+            continue;
+        }
+        HOP_OK(err);
+        test_sleep_ms(150);
+        cr_assert_eq(load_uint(&p.fired), 0u);
+        HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY);
+        break;
+    }
+    test_assert_checks();
 }
 
 Test(timer, stopping_after_it_fired_returns_ealready) {
     probe_t p = {0};
     HOP_OK(hop_timer_start(&p.timer, 0, probe_fn, &p));
-    cr_assert(wait_for(&p.fired, 1, 5000));
+    cr_assert(test_wait_for_ms(&p.fired, 1, 5000));
     HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY);
+    test_assert_checks();
 }
 
 Test(timer, stopping_a_timer_never_started_returns_ealready) {
     hop_timer_t timer = {0};
     HOP_ERR(hop_timer_stop(&timer), HOP_EALREADY);
+    test_assert_checks();
 }
 
 Test(timer, an_initialised_timer_fires_and_init_makes_a_fired_timer_never_started_again) {
@@ -147,6 +172,7 @@ Test(timer, bad_arguments_return_einval) {
     HOP_ERR(hop_timer_start(&timer, -1, probe_fn, &p), HOP_EINVAL);
     HOP_ERR(hop_timer_stop(NULL), HOP_EINVAL);
     HOP_ERR(hop_timer_stop(&timer), HOP_EALREADY); /* none of the above started it */
+    test_assert_checks();
 }
 
 Test(timer, starting_a_pending_timer_again_returns_ebusy) {
@@ -155,26 +181,29 @@ Test(timer, starting_a_pending_timer_again_returns_ebusy) {
     HOP_ERR(hop_timer_start(&p.timer, 10, probe_fn, &p), HOP_EBUSY);
     HOP_OK(hop_timer_stop(&p.timer));
     cr_assert_eq(load_uint(&p.fired), 0u);
+    test_assert_checks();
 }
 
 Test(timer, a_huge_timeout_is_accepted_and_stoppable) {
     probe_t p = {0};
     HOP_OK(hop_timer_start(&p.timer, INT64_MAX, probe_fn, &p));
     HOP_OK(hop_timer_stop(&p.timer));
+    test_assert_checks();
 }
 
 Test(timer, a_timer_can_be_restarted_after_it_fired_or_was_stopped) {
     probe_t p = {0};
     HOP_OK(hop_timer_start(&p.timer, 0, probe_fn, &p));
-    cr_assert(wait_for(&p.fired, 1, 5000));
+    cr_assert(test_wait_for_ms(&p.fired, 1, 5000));
     HOP_OK(hop_timer_start(&p.timer, 0, probe_fn, &p));
-    cr_assert(wait_for(&p.fired, 2, 5000));
+    cr_assert(test_wait_for_ms(&p.fired, 2, 5000));
     HOP_OK(hop_timer_start(&p.timer, 10000, probe_fn, &p));
     HOP_OK(hop_timer_stop(&p.timer));
     HOP_OK(hop_timer_start(&p.timer, 0, probe_fn, &p));
-    cr_assert(wait_for(&p.fired, 3, 5000));
+    cr_assert(test_wait_for_ms(&p.fired, 3, 5000));
     test_sleep_ms(20);
     cr_assert_eq(load_uint(&p.fired), 3u);
+    test_assert_checks();
 }
 
 /* fn stops its own timer: it fired, and waiting for fn to return would
@@ -194,8 +223,9 @@ static void self_stop_fn(hop_timer_t *timer, void *arg) {
 Test(timer, stopping_a_timer_from_its_own_callback_returns_without_waiting) {
     self_stop_t s = {0};
     HOP_OK(hop_timer_start(&s.timer, 0, self_stop_fn, &s));
-    cr_assert(wait_for(&s.done, 1, 5000), "the callback is stuck (deadlock?)");
+    cr_assert(test_wait_for_ms(&s.done, 1, 5000), "the callback is stuck (deadlock?)");
     cr_assert_eq(s.stop_result, HOP_EALREADY, "got %s", hop_err_name(s.stop_result));
+    test_assert_checks();
 }
 
 /* fn takes a while: a stopper on another thread must wait for it. */
@@ -216,10 +246,11 @@ static void slow_fn(hop_timer_t *timer, void *arg) {
 Test(timer, stopping_from_another_thread_waits_for_a_running_callback) {
     slow_t *s = calloc(1, sizeof *s);
     HOP_OK(hop_timer_start(&s->timer, 0, slow_fn, s));
-    cr_assert(wait_for(&s->entered, 1, 5000));
+    cr_assert(test_wait_for_ms(&s->entered, 1, 5000));
     HOP_ERR(hop_timer_stop(&s->timer), HOP_EALREADY);
     cr_assert_eq(load_uint(&s->left), 1u, "hop_timer_stop returned while the callback still ran");
     free(s); /* ASan: nothing touches the timer after stop returned */
+    test_assert_checks();
 }
 
 /* A callback that restarts its own timer: periodic, until stopped. */
@@ -239,32 +270,35 @@ static void periodic_fn(hop_timer_t *timer, void *arg) {
 Test(timer, a_callback_may_restart_its_own_timer) {
     periodic_t p = {.limit = 5};
     HOP_OK(hop_timer_start(&p.timer, 1, periodic_fn, &p));
-    cr_assert(wait_for(&p.fired, 5, 5000), "fired %u times", load_uint(&p.fired));
+    cr_assert(test_wait_for_ms(&p.fired, 5, 5000), "fired %u times", load_uint(&p.fired));
     cr_assert_eq(p.restart_result, 0, "%s", hop_err_name(p.restart_result));
     test_sleep_ms(30);
     cr_assert_eq(load_uint(&p.fired), 5u);
+    test_assert_checks();
 }
 
 Test(timer, stop_ends_a_timer_that_restarts_itself) {
     periodic_t *p = calloc(1, sizeof *p);
     p->limit = UINT32_MAX;
     HOP_OK(hop_timer_start(&p->timer, 1, periodic_fn, p));
-    cr_assert(wait_for(&p->fired, 3, 5000));
+    cr_assert(test_wait_for_ms(&p->fired, 3, 5000));
     int err = hop_timer_stop(&p->timer);
     cr_assert(err == 0 || err == HOP_EALREADY, "%s", hop_err_name(err));
     unsigned int fired = load_uint(&p->fired);
     test_sleep_ms(30);
     cr_assert_eq(load_uint(&p->fired), fired, "it fired again after hop_timer_stop returned");
     free(p);
+    test_assert_checks();
 }
 
 Test(timer, a_plain_thread_timer_fires_on_the_hop_timer_thread) {
     probe_t p = {0};
     HOP_OK(hop_timer_start(&p.timer, 1, probe_fn, &p));
-    cr_assert(wait_for(&p.fired, 1, 5000));
+    cr_assert(test_wait_for_ms(&p.fired, 1, 5000));
     cr_assert_str_eq(p.thread_name, "hop-timer");
     cr_assert_null(p.loop);
     cr_assert_not(pthread_equal(p.thread, current_thread()));
+    test_assert_checks();
 }
 
 /* ---- from a pool task ---- */
@@ -285,9 +319,10 @@ Test(timer, a_pool_task_timer_fires_on_the_hop_timer_thread) {
     HOP_OK(hop_future_wait(hop_task_future(task), 10000, &result));
     hop_task_unref(task);
     cr_assert_eq((int)(intptr_t)result, 0, "hop_timer_start in the task: %s", hop_err_name((int)(intptr_t)result));
-    cr_assert(wait_for(&p.fired, 1, 5000));
+    cr_assert(test_wait_for_ms(&p.fired, 1, 5000));
     cr_assert_str_eq(p.thread_name, "hop-timer");
     HOP_OK(hop_pool_close(&pool));
+    test_assert_checks();
 }
 
 /* ---- stress: start and stop racing the firing ---- */
@@ -369,6 +404,7 @@ Test(timer, racing_stops_and_firings_resolve_each_timer_exactly_once) {
     /* Both outcomes happened, or the race was not exercised. */
     cr_assert_gt(fired, 0u);
     cr_assert_gt(stopped, 0u);
+    test_assert_checks();
 }
 
 /* ---- loops' own clocks ---- */
@@ -401,7 +437,7 @@ static void start_on_loop(hop_loop_t *loop, starter_t *s, probe_t *probes, const
     *s = (starter_t){.probes = probes, .timeouts = timeouts, .count = count, .order = order};
     hop_job_init(&s->job, starter_run);
     HOP_OK(hop_loop_post(loop, &s->job));
-    cr_assert(wait_for(&s->done, 1, 5000));
+    cr_assert(test_wait_for_ms(&s->done, 1, 5000));
     HOP_OK(s->result);
 }
 
@@ -414,13 +450,14 @@ Test(timer, a_timer_started_in_a_loop_job_fires_on_the_loop_thread) {
     static const int64_t timeout = 20;
     uint64_t start = hop_time_now_ns();
     start_on_loop(&loop, &s, &p, &timeout, 1, NULL);
-    cr_assert(wait_for(&p.fired, 1, 5000));
+    cr_assert(test_wait_for_ms(&p.fired, 1, 5000));
     cr_assert_geq(p.fired_at - start, 20 * MS);
     cr_assert(pthread_equal(p.thread, s.thread), "fired on another thread than the loop's");
     cr_assert_eq(p.loop, &loop);
     cr_assert_str_eq(p.thread_name, "hop-loop");
     HOP_OK(hop_loop_close(&loop));
     cr_assert_eq(load_uint(&p.fired), 1u);
+    test_assert_checks();
 }
 
 typedef struct {
@@ -469,10 +506,11 @@ Test(timer, a_timer_started_in_a_loop_task_fires_on_the_loop_thread) {
     HOP_OK(hop_future_wait(hop_task_future(task), 10000, &result));
     hop_task_unref(task);
     HOP_OK((int)(intptr_t)result);
-    cr_assert(wait_for(&p.fired, 1, 5000));
+    cr_assert(test_wait_for_ms(&p.fired, 1, 5000));
     cr_assert_eq(p.loop, &loop);
     cr_assert_str_eq(p.thread_name, "hop-loop");
     HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
 }
 
 Test(timer, loop_timers_fire_in_deadline_order_even_when_a_later_start_comes_due_first) {
@@ -490,18 +528,19 @@ Test(timer, loop_timers_fire_in_deadline_order_even_when_a_later_start_comes_due
     /* The uv timer is armed for 150 ms now: these must re-arm it. */
     uint64_t start = hop_time_now_ns();
     start_on_loop(&loop, &s, b, second, 3, &order);
-    cr_assert(wait_for(&b[2].fired, 1, 5000));
+    cr_assert(test_wait_for_ms(&b[2].fired, 1, 5000));
     cr_assert_geq(b[2].fired_at - start, 60 * MS);
-    cr_assert(wait_for(&a[0].fired, 1, 5000));
-    cr_assert(wait_for(&a[1].fired, 1, 5000));
-    cr_assert(wait_for(&b[0].fired, 1, 5000));
-    cr_assert(wait_for(&b[1].fired, 1, 5000));
+    cr_assert(test_wait_for_ms(&a[0].fired, 1, 5000));
+    cr_assert(test_wait_for_ms(&a[1].fired, 1, 5000));
+    cr_assert(test_wait_for_ms(&b[0].fired, 1, 5000));
+    cr_assert(test_wait_for_ms(&b[1].fired, 1, 5000));
     cr_assert_eq(b[1].place, 0u);
     cr_assert_eq(b[0].place, 1u);
     cr_assert_eq(b[2].place, 2u);
     cr_assert_eq(a[1].place, 3u);
     cr_assert_eq(a[0].place, 4u);
     HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
 }
 
 Test(timer, a_loop_timer_can_be_stopped_from_another_thread) {
@@ -517,6 +556,7 @@ Test(timer, a_loop_timer_can_be_stopped_from_another_thread) {
     HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY);
     HOP_OK(hop_loop_close(&loop));
     cr_assert_eq(load_uint(&p.fired), 0u);
+    test_assert_checks();
 }
 
 typedef struct {
@@ -540,13 +580,14 @@ Test(timer, stopping_a_loop_timer_from_another_thread_waits_for_its_running_call
     slow_starter_t s = {.slow = slow};
     hop_job_init(&s.job, slow_starter_run);
     HOP_OK(hop_loop_post(&loop, &s.job));
-    cr_assert(wait_for(&s.done, 1, 5000));
+    cr_assert(test_wait_for_ms(&s.done, 1, 5000));
     HOP_OK(s.result);
-    cr_assert(wait_for(&slow->entered, 1, 5000));
+    cr_assert(test_wait_for_ms(&slow->entered, 1, 5000));
     HOP_ERR(hop_timer_stop(&slow->timer), HOP_EALREADY);
     cr_assert_eq(load_uint(&slow->left), 1u, "hop_timer_stop returned while the callback still ran");
     free(slow);
     HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
 }
 
 /* A task that naps on a loop timer: a future completed by the callback. */
@@ -566,7 +607,7 @@ static void nap_fn(hop_timer_t *timer, void *arg) {
 
 static void *napping_task(void *arg) {
     nap_t *n = arg;
-    HOP_OK(hop_future_init(&n->done));
+    CHECK_OK(hop_future_init(&n->done));
     int err = hop_timer_start(&n->timer, n->ms, nap_fn, n);
     if (err)
         return (void *)(intptr_t)err;
@@ -595,10 +636,14 @@ static void close_loop_with_a_napping_task(bool started) {
     hop_task_unref(task);
 }
 
-Test(timer, a_closing_loop_fires_the_timer_its_last_task_waits_for) { close_loop_with_a_napping_task(true); }
+Test(timer, a_closing_loop_fires_the_timer_its_last_task_waits_for) {
+    close_loop_with_a_napping_task(true);
+    test_assert_checks();
+}
 
 Test(timer, closing_a_loop_nobody_runs_fires_the_timer_its_task_waits_for) {
     close_loop_with_a_napping_task(false);
+    test_assert_checks();
 }
 
 Test(timer, a_closing_loop_drops_its_pending_timers) {
@@ -619,8 +664,9 @@ Test(timer, a_closing_loop_drops_its_pending_timers) {
     HOP_ERR(hop_timer_stop(&p[0].timer), HOP_EALREADY);
     /* And it may be started again (here on the timer service). */
     HOP_OK(hop_timer_start(&p[1].timer, 0, probe_fn, &p[1]));
-    cr_assert(wait_for(&p[1].fired, 1, 5000));
+    cr_assert(test_wait_for_ms(&p[1].fired, 1, 5000));
     cr_assert_str_eq(p[1].thread_name, "hop-timer");
+    test_assert_checks();
 }
 
 /* Stress on a loop's clock: a job on the loop starts timers, other threads
@@ -704,7 +750,7 @@ Test(timer, loop_timers_stopped_from_other_threads_resolve_exactly_once) {
                 test_sleep_ms(1);
             counted_t *c = &s.timers[i];
             if (!load_uint(&c->stopped))
-                cr_assert(wait_for(&c->fired, 1, 5000), "round %u timer %u never fired", round, i);
+                cr_assert(test_wait_for_ms(&c->fired, 1, 5000), "round %u timer %u never fired", round, i);
         }
         cr_assert_eq(s.error, 0, "hop_timer_start on the loop: %s", hop_err_name(s.error));
         test_sleep_ms(5); /* a second firing would show up now */
@@ -721,13 +767,14 @@ Test(timer, loop_timers_stopped_from_other_threads_resolve_exactly_once) {
     cr_assert_gt(fired, 0u);
     cr_assert_gt(stopped, 0u);
     HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
 }
 
 /* ---- a clock driven by hand (white-box: src/time/timer_internal.h) ---- */
 
 static unsigned int rearms;
 static void count_rearm(void *ctx) {
-    cr_assert_eq(ctx, &rearms);
+    CHECK(ctx == &rearms);
     rearms++;
 }
 
@@ -767,4 +814,5 @@ Test(timer, a_clock_asks_to_rearm_only_for_a_new_earliest_deadline_and_refuses_s
     for (int i = 0; i < 3; i++)
         cr_assert_eq(load_uint(&p[i].fired), 0u);
     HOP_ERR(hop_timer_stop(&p[3].timer), HOP_EALREADY); /* its clock was recycled: still safe */
+    test_assert_checks();
 }

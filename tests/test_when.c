@@ -95,6 +95,7 @@ Test(when, all_returns_the_results_in_array_order_whatever_order_they_complete_i
         cr_assert_eq(c.statuses[i], 0);
     }
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(when, the_first_error_returns_at_once_and_leaves_nothing_attached_to_the_pending_futures) {
@@ -123,6 +124,7 @@ Test(when, the_first_error_returns_at_once_and_leaves_nothing_attached_to_the_pe
     HOP_OK(hop_future_set_result(&fs[1], NULL));
     HOP_OK(hop_future_set_error(&fs[3], HOP_EINVAL));
     cr_assert_eq(hop_manual_executor_run_all(manual, 0), 0, "nobody was resumed");
+    test_assert_checks();
 }
 
 Test(when, futures_that_failed_before_the_call_are_reported_in_array_order) {
@@ -138,6 +140,7 @@ Test(when, futures_that_failed_before_the_call_are_reported_in_array_order) {
     HOP_ERR(c.rc, HOP_ETIMEDOUT);
     cr_assert(no_waiters(&fs[0]) && no_waiters(&fs[2]));
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(when, settled_mode_waits_for_every_future_and_reports_each_status) {
@@ -164,6 +167,7 @@ Test(when, settled_mode_waits_for_every_future_and_reports_each_status) {
     cr_assert_null(c.results[1]);
     cr_assert_eq(c.results[2], (void *)12);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(when, all_over_futures_already_complete_does_not_suspend) {
@@ -179,6 +183,7 @@ Test(when, all_over_futures_already_complete_does_not_suspend) {
     HOP_OK(c.rc);
     cr_assert_eq(c.results[3], (void *)3);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(when, all_of_nothing_returns_zero_at_once) {
@@ -189,6 +194,7 @@ Test(when, all_of_nothing_returns_zero_at_once) {
     cr_assert(c.returned);
     HOP_OK(c.rc);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(when, the_same_future_twice_is_waited_for_once_per_entry) {
@@ -210,6 +216,7 @@ Test(when, the_same_future_twice_is_waited_for_once_per_entry) {
     cr_assert_eq(c.results[0], (void *)5);
     cr_assert_eq(c.results[2], (void *)5);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 static void more_than_inline(hop_when_waiter_t *storage) {
@@ -235,9 +242,13 @@ static void more_than_inline(hop_when_waiter_t *storage) {
 Test(when, more_futures_than_the_inline_records_work_with_caller_storage) {
     hop_when_waiter_t storage[40];
     more_than_inline(storage);
+    test_assert_checks();
 }
 
-Test(when, more_futures_than_the_inline_records_work_with_allocated_storage) { more_than_inline(NULL); }
+Test(when, more_futures_than_the_inline_records_work_with_allocated_storage) {
+    more_than_inline(NULL);
+    test_assert_checks();
+}
 
 Test(when, any_returns_the_index_of_the_first_completion_and_leaves_the_rest_alone) {
     hop_future_t fs[N], *ptrs[N];
@@ -259,6 +270,7 @@ Test(when, any_returns_the_index_of_the_first_completion_and_leaves_the_rest_alo
             cr_assert_not(hop_future_is_done(&fs[i]));
     }
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(when, any_counts_a_failed_future_as_the_first_completion) {
@@ -274,6 +286,7 @@ Test(when, any_counts_a_failed_future_as_the_first_completion) {
     HOP_ERR(c.status, HOP_EBUSY);
     cr_assert_null(c.result);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(when, any_over_futures_already_complete_returns_the_lowest_index) {
@@ -289,6 +302,7 @@ Test(when, any_over_futures_already_complete_returns_the_lowest_index) {
     cr_assert_eq(c.result, (void *)1);
     cr_assert(no_waiters(&fs[0]) && no_waiters(&fs[2]));
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* Children for the task variants: each awaits its own future. */
@@ -319,6 +333,7 @@ Test(when, all_tasks_collects_every_task_result_in_order) {
         hop_task_unref(tasks[i]);
     }
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(when, any_tasks_without_cancel_rest_leaves_the_other_tasks_running) {
@@ -346,6 +361,7 @@ Test(when, any_tasks_without_cancel_rest_leaves_the_other_tasks_running) {
         hop_task_unref(tasks[i]);
     }
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(when, any_tasks_with_cancel_rest_cancels_the_other_tasks) {
@@ -370,6 +386,7 @@ Test(when, any_tasks_with_cancel_rest_cancels_the_other_tasks) {
         hop_task_unref(tasks[i]);
     }
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(when, all_tasks_with_cancel_rest_cancels_the_running_tasks_after_a_first_error) {
@@ -397,6 +414,7 @@ Test(when, all_tasks_with_cancel_rest_cancels_the_running_tasks_after_a_first_er
     for (int i = 0; i < N; i++)
         hop_task_unref(tasks[i]);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(when, cancelling_the_waiting_task_returns_ecanceled_and_withdraws_every_waiter) {
@@ -420,6 +438,7 @@ Test(when, cancelling_the_waiting_task_returns_ecanceled_and_withdraws_every_wai
     for (int i = 0; i < N; i++)
         hop_future_set_result(&fs[i], NULL);
     cr_assert_eq(hop_manual_executor_run_all(manual, 0), 0, "nothing resumed late");
+    test_assert_checks();
 }
 
 Test(when, cancelling_a_task_waiting_for_any_returns_ecanceled) {
@@ -436,6 +455,7 @@ Test(when, cancelling_a_task_waiting_for_any_returns_ecanceled) {
     for (int i = 0; i < N; i++)
         cr_assert(no_waiters(&fs[i]));
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 static void *wait_for_self(void *arg) {
@@ -455,6 +475,7 @@ Test(when, a_task_waiting_for_itself_is_refused) {
     HOP_ERR(c.rc, HOP_EDEADLK);
     HOP_ERR(c.status, HOP_EDEADLK);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 typedef struct {
@@ -480,8 +501,8 @@ static void *bad_calls(void *arg) {
     b->rc[i++] = hop_when_all_tasks(no_tasks, 1, 0, NULL, NULL, NULL);
     b->rc[i++] = hop_when_any_tasks(NULL, 1, 0, NULL, NULL, NULL);
     b->rc[i++] = hop_when_all_tasks(NULL, 0, HOP_WHEN_CANCEL_REST, NULL, NULL, NULL);
-    cr_assert_not(hop_future_is_done(&f));
-    cr_assert(no_waiters(&f));
+    CHECK(!hop_future_is_done(&f));
+    CHECK(no_waiters(&f));
     return NULL;
 }
 
@@ -502,6 +523,7 @@ Test(when, bad_arguments_are_rejected_without_waiting) {
     HOP_ERR(hop_when_all(one, 1, 0, NULL, NULL, NULL), HOP_ENOTTASK);
     HOP_ERR(hop_when_any(one, 1, 0, NULL, NULL, NULL), HOP_ENOTTASK);
     cr_assert(no_waiters(&f));
+    test_assert_checks();
 }
 
 /* The stress: every round a pool task waits on futures completed by a plain
@@ -640,4 +662,5 @@ Test(when, completions_from_threads_and_pool_workers_race_the_end_of_the_wait, .
     HOP_OK(hop_pool_close(&pool));
     cr_assert_gt(cancelled, 0, "some rounds were cancelled");
     cr_assert_gt(early, 0, "some rounds ended early");
+    test_assert_checks();
 }
