@@ -587,12 +587,12 @@ static void uvtimer_start_job(hop_job_t *job) {
 static bool uvtimer_suspend(hop_awaitable_t *aw) {
     uvtimer_wait_t *w = (uvtimer_wait_t *)aw;
     hop_loop_t *loop = w->u->loop;
-    HOP_OK(hop_awaitable_set_cancel_executor(aw, hop_loop_executor(loop)));
+    CHECK_OK(hop_awaitable_set_cancel_executor(aw, hop_loop_executor(loop)));
     if (hop_loop_current() == loop) {
         uvtimer_start(w);
     } else {
         hop_job_init(&w->start_job, uvtimer_start_job);
-        HOP_OK(hop_loop_post(loop, &w->start_job));
+        CHECK_OK(hop_loop_post(loop, &w->start_job));
     }
     return true;
 }
@@ -647,7 +647,7 @@ static int single_status;
 static void *uvtimer_wait_forever(void *arg) {
     (void)arg;
     uvtimer_wait_t w = {.u = &single_timer, .ms = 3600u * 1000u};
-    HOP_OK(hop_awaitable_init(&w.base, &uvtimer_ops));
+    CHECK_OK(hop_awaitable_init(&w.base, &uvtimer_ops));
     __atomic_store_n(&single_wait, &w, __ATOMIC_RELEASE);
     single_status = hop_await(&w.base);
     return NULL;
@@ -671,6 +671,7 @@ Test(awaitable, an_interrupt_from_a_plain_thread_runs_cancel_on_the_cancel_execu
     cr_assert_eq(single_timer.off_loop, 0u, "start and cancel ran on the loop thread");
     HOP_OK(hop_pool_close(&pool));
     HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
 }
 
 /* Stress: tasks on the pool and on the loop itself wait on timers of 0 or
@@ -690,7 +691,7 @@ static void *uvtimer_race_task(void *arg) {
     uvtimer_race_t *r = arg;
     for (int i = 0; i < UVTIMER_ROUNDS; i++) {
         uvtimer_wait_t w = {.u = &r->u, .ms = (uint64_t)(i % 2)};
-        HOP_OK(hop_awaitable_init(&w.base, &uvtimer_ops));
+        CHECK_OK(hop_awaitable_init(&w.base, &uvtimer_ops));
         __atomic_store_n(&r->waiter, &w, __ATOMIC_RELEASE);
         int status = hop_await(&w.base);
         /* The interrupter lets go of w before it goes away. */
@@ -760,6 +761,7 @@ Test(awaitable, interrupts_from_plain_threads_of_waits_on_a_loop_end_each_wait_e
         cr_assert_eq(r->u.late, 0u, "no timer fired for a withdrawn wait");
         cr_assert_eq(r->u.off_loop, 0u, "libuv was only called on the loop thread");
     }
+    test_assert_checks();
 }
 
 /* A closed cancel executor cannot withdraw anything: the interrupt is
@@ -782,8 +784,8 @@ static int refused_status = 1;
 static void *refused_task(void *arg) {
     (void)arg;
     hop_awaitable_t aw;
-    HOP_OK(hop_awaitable_init(&aw, &refused_ops));
-    HOP_OK(hop_awaitable_set_cancel_executor(&aw, hop_loop_executor(&refused_loop)));
+    CHECK_OK(hop_awaitable_init(&aw, &refused_ops));
+    CHECK_OK(hop_awaitable_set_cancel_executor(&aw, hop_loop_executor(&refused_loop)));
     refused_status = hop_await(&aw);
     return NULL;
 }
@@ -802,6 +804,7 @@ Test(awaitable, an_interrupt_refused_by_a_closed_cancel_executor_is_dropped_and_
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
     cr_assert_eq(refused_status, 7);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(awaitable, set_cancel_executor_rejects_bad_arguments) {
@@ -812,6 +815,7 @@ Test(awaitable, set_cancel_executor_rejects_bad_arguments) {
     HOP_ERR(hop_awaitable_set_cancel_executor(&aw, &no_ops), HOP_EINVAL);
     HOP_OK(hop_awaitable_set_cancel_executor(&aw, manual));
     HOP_OK(hop_awaitable_set_cancel_executor(&aw, NULL));
+    test_assert_checks();
 }
 
 /* ---- Awaiting a value ------------------------------------------------------

@@ -188,6 +188,7 @@ Test(io_op, an_operation_runs_on_the_handle_loop_and_resumes_tasks_on_their_own_
     HOP_OK(close_from(hop_loop_executor(&other_loop), timer));
     cr_assert_eq(__atomic_load_n(&iotimers_destroyed, __ATOMIC_ACQUIRE), destroyed + 1, "freed once closed");
     close_executors();
+    test_assert_checks();
 }
 
 /* ---- interrupts ---------------------------------------------------------------- */
@@ -211,12 +212,13 @@ Test(io_op, a_cancel_from_a_plain_thread_withdraws_the_operation_on_its_loop) {
     cr_assert_eq(timer->off_loop, 0u);
     HOP_OK(close_from(hop_pool_executor(&pool), timer));
     close_executors();
+    test_assert_checks();
 }
 
 static void *deadline_task(void *arg) {
     where_t *w = arg;
     hop_deadline_t deadline;
-    HOP_OK(hop_deadline_enter(&deadline, 20));
+    CHECK_OK(hop_deadline_enter(&deadline, 20));
     w->status = iotimer_wait(w->timer, 3600u * 1000u);
     hop_deadline_leave(&deadline);
     return NULL;
@@ -235,6 +237,7 @@ Test(io_op, a_deadline_interrupts_the_operation_with_etimedout) {
     cr_assert_eq(timer->off_loop, 0u);
     HOP_OK(close_from(hop_pool_executor(&pool), timer));
     close_executors();
+    test_assert_checks();
 }
 
 Test(io_op, closing_a_handle_under_a_waiting_task_wakes_it_with_eclosed) {
@@ -248,6 +251,7 @@ Test(io_op, closing_a_handle_under_a_waiting_task_wakes_it_with_eclosed) {
     cr_assert_eq(test_join(t), 0);
     cr_assert_eq(w.status, HOP_ECLOSED);
     close_executors();
+    test_assert_checks();
 }
 
 static void *close_twice_task(void *arg) {
@@ -255,7 +259,7 @@ static void *close_twice_task(void *arg) {
     /* The second close sees the first one under way (the handle is still
      * alive: this task holds no reference, but the first close's does not
      * end before this task's close returns... so take one). */
-    HOP_OK(hop__io_handle_enter(&timer->h));
+    CHECK_OK(hop__io_handle_enter(&timer->h));
     int first = hop__io_handle_close(&timer->h);
     int second = hop__io_handle_close(&timer->h);
     int after = iotimer_wait(timer, 1);
@@ -272,6 +276,7 @@ Test(io_op, a_closed_handle_refuses_operations_and_a_second_close) {
     hop_task_unref(t);
     cr_assert(ok != NULL);
     close_executors();
+    test_assert_checks();
 }
 
 static void *open_on_closed_task(void *arg) {
@@ -292,6 +297,7 @@ Test(io_op, an_operation_on_a_closed_loop_fails_with_eclosed) {
     hop_task_unref(t);
     cr_assert_eq((int)(intptr_t)value, HOP_ECLOSED);
     HOP_OK(hop_pool_close(&pool));
+    test_assert_checks();
 }
 
 /* Stress: waits of 0 or 1 ms from a pool task and from a task on another
@@ -310,7 +316,7 @@ static void *io_race_task(void *arg) {
         hop_deadline_t deadline;
         /* The interrupt: a deadline of 0 or 1 ms, which expires on the
          * timer service's thread (or the loop's clock) at its own moment. */
-        HOP_OK(hop_deadline_enter(&deadline, (int64_t)(rand_r(&r->seed) % 2)));
+        CHECK_OK(hop_deadline_enter(&deadline, (int64_t)(rand_r(&r->seed) % 2)));
         int status = iotimer_wait(r->timer, (uint64_t)(i % 2));
         hop_deadline_leave(&deadline);
         if (status == 0)
@@ -345,6 +351,7 @@ Test(io_op, deadlines_racing_completions_end_every_operation_exactly_once, .time
         HOP_OK(close_from(hop_pool_executor(&pool), r->timer));
     }
     close_executors();
+    test_assert_checks();
 }
 
 /* ---- errors ------------------------------------------------------------------ */
@@ -364,4 +371,5 @@ Test(io_op, libuv_errors_map_onto_the_codes_users_branch_on) {
     cr_assert_eq(hop__io_error(UV_ENOENT), HOP_ENOENT);
     cr_assert_eq(hop__io_error(UV_EPROTO), HOP_EIO, "anything else is an I/O error");
     cr_assert_str_eq(hop_err_name(HOP_EOF), "HOP_EOF");
+    test_assert_checks();
 }
