@@ -97,6 +97,7 @@ Test(blocking, a_zeroed_options_struct_means_the_defaults_and_starts_no_thread) 
     cr_assert(!pthread_equal(j.thread, pthread_self()));
     HOP_OK(hop_blocking_close(&b));
     cr_assert_eq(test_load_uint(&j.ran), 1);
+    test_assert_checks();
 }
 
 Test(blocking, bad_arguments_get_einval_and_nothing_starts) {
@@ -122,6 +123,7 @@ Test(blocking, bad_arguments_get_einval_and_nothing_starts) {
     HOP_ERR(hop_blocking_close(NULL), HOP_EINVAL);
     HOP_ERR(hop_executor_withdraw(NULL, &job), HOP_EINVAL);
     HOP_OK(hop_blocking_close(&b));
+    test_assert_checks();
 }
 
 /* ---- FIFO ------------------------------------------------------------------------ */
@@ -195,6 +197,7 @@ Test(blocking, jobs_start_in_submission_order_under_concurrent_submitters) {
         cr_assert_lt(by_run[r]->before, min_returned_after[r + 1],
                      "job %u/%u ran before a job whose submit had returned before its own began",
                      by_run[r]->submitter, by_run[r]->number);
+    test_assert_checks();
 }
 
 /* ---- Growth and shrinking ------------------------------------------------------ */
@@ -233,6 +236,7 @@ Test(blocking,
     HOP_OK(hop_blocking_close(&b));
     for (int i = 0; i < GROWTH_JOBS; i++)
         cr_assert_eq(growth_jobs[i].ran, 1);
+    test_assert_checks();
 }
 
 Test(blocking, a_job_submitted_while_a_thread_is_idle_takes_that_thread_instead_of_a_new_one) {
@@ -248,6 +252,7 @@ Test(blocking, a_job_submitted_while_a_thread_is_idle_takes_that_thread_instead_
     }
     cr_assert_eq(s.threads_started, 1, "one job at a time needs one thread");
     HOP_OK(hop_blocking_close(&b));
+    test_assert_checks();
 }
 
 /* ---- Withdrawing --------------------------------------------------------------- */
@@ -279,6 +284,7 @@ Test(blocking, a_withdrawn_job_leaves_the_queue_at_once_and_never_runs) {
     cr_assert_eq(jobs[2].ran, 1);
     cr_assert_lt(jobs[0].order, jobs[2].order);
     HOP_ERR(hop_blocking_withdraw(&b, &jobs[0].job), HOP_EALREADY); /* closed: nothing queued */
+    test_assert_checks();
 }
 
 /* Offloads cancelled at random moments: each argument is a record that
@@ -403,6 +409,7 @@ Test(blocking,
         "completed %u, abandoned while running %u, never ran %u (withdrawn from the queue %llu, other %u), "
         "task never started %u",
         completed, abandoned, withdrawn, (unsigned long long)s.jobs_withdrawn, refused_early, never_started);
+    test_assert_checks();
 }
 
 /* ---- Closing ------------------------------------------------------------------- */
@@ -468,6 +475,7 @@ Test(blocking, closing_with_jobs_queued_and_running_runs_every_accepted_job_and_
     HOP_ERR(hop_blocking_stats(&b, &s), HOP_ECLOSED);
     HOP_OK(hop_blocking_init(&b, &options)); /* a closed pool may be initialised again */
     HOP_OK(hop_blocking_close(&b));
+    test_assert_checks();
 }
 
 static void *close_self(void *arg) { return (void *)(intptr_t)hop_blocking_close(arg); }
@@ -486,6 +494,7 @@ Test(blocking, close_from_one_of_its_own_threads_returns_edeadlk) {
     hop_task_unref(t);
     HOP_OK(hop_loop_close(&loop));
     HOP_OK(hop_blocking_close(&b));
+    test_assert_checks();
 }
 
 /* A task spawned onto the pool keeps close waiting until it finishes, and
@@ -493,7 +502,7 @@ Test(blocking, close_from_one_of_its_own_threads_returns_edeadlk) {
 static hop_future_t task_gate;
 static void *task_on_pool(void *arg) {
     (void)arg;
-    HOP_OK(hop_future_await(&task_gate, NULL));
+    CHECK_OK(hop_future_await(&task_gate, NULL));
     return (void *)(intptr_t)(hop_executor_current() != NULL);
 }
 
@@ -524,6 +533,7 @@ Test(blocking, close_waits_for_the_pools_suspended_tasks_and_still_resumes_them)
     for (int i = 0; i < accepted; i++)
         cr_assert_eq(probes[i].ran, 1);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 /* ---- When the system refuses threads ------------------------------------------------ */
@@ -556,6 +566,7 @@ Test(blocking, a_refused_thread_leaves_the_job_to_the_threads_the_pool_has) {
         if (i > 0)
             cr_assert_lt(jobs[i - 1].order, jobs[i].order);
     }
+    test_assert_checks();
 }
 
 Test(blocking, with_no_thread_at_all_a_refused_creation_is_retried_and_the_job_runs_on_the_new_thread) {
@@ -571,6 +582,7 @@ Test(blocking, with_no_thread_at_all_a_refused_creation_is_retried_and_the_job_r
     cr_assert_eq(s.threads_started, 1);
     cr_assert(!pthread_equal(j.thread, pthread_self()));
     HOP_OK(hop_blocking_close(&b));
+    test_assert_checks();
 }
 
 Test(blocking, with_no_thread_at_all_and_every_creation_refused_the_submitter_runs_the_job_itself) {
@@ -588,6 +600,7 @@ Test(blocking, with_no_thread_at_all_and_every_creation_refused_the_submitter_ru
     cr_assert_eq(s.jobs_run, 1);
     hop__blocking_fail_thread_creates(0);
     HOP_OK(hop_blocking_close(&b));
+    test_assert_checks();
 }
 
 /* The kernel's own refusal: a child process gives up root (root ignores
@@ -652,6 +665,7 @@ Test(blocking, under_a_real_rlimit_nproc_the_pool_degrades_to_the_threads_it_get
         }
         cr_assert_eq(code, 0, "limit %d: child check %d failed", (int)limit, code);
     }
+    test_assert_checks();
 }
 
 /* ---- The default pool and hop_run_blocking ------------------------------------------- */
@@ -700,6 +714,7 @@ Test(blocking, hop_run_blocking_runs_fn_on_the_default_pool_and_resumes_the_task
     HOP_ERR(hop_run_blocking(blocking_double, &r, NULL), HOP_ENOTTASK);
     HOP_ERR(hop_run_blocking(NULL, NULL, NULL), HOP_EINVAL);
     HOP_OK(hop_blocking_default_shutdown());
+    test_assert_checks();
 }
 
 static hop_blocking_t *seen_default[8];
@@ -742,6 +757,7 @@ Test(blocking, the_default_pool_is_created_once_under_concurrent_first_use_and_s
     hop_job_init(&late, never_runs);
     cr_assert_eq(hop_blocking_default(), seen_default[0], "not re-created");
     HOP_ERR(hop_blocking_submit(hop_blocking_default(), &late), HOP_ECLOSED);
+    test_assert_checks();
 }
 
 /* At exit, a default pool with a job blocked for ever and jobs queued
@@ -771,6 +787,7 @@ static int exit_with_blocked_jobs(rlim_t unused) {
 
 Test(blocking, the_process_exits_cleanly_with_default_pool_jobs_running_and_queued) {
     cr_assert_eq(run_in_child(exit_with_blocked_jobs, 0), 0);
+    test_assert_checks();
 }
 
 Test(blocking, shutting_down_a_default_pool_never_used_leaves_it_closed) {
@@ -779,6 +796,7 @@ Test(blocking, shutting_down_a_default_pool_never_used_leaves_it_closed) {
     hop_job_init(&late, never_runs);
     HOP_ERR(hop_blocking_submit(hop_blocking_default(), &late), HOP_ECLOSED);
     HOP_ERR(hop_blocking_default_shutdown(), HOP_EALREADY);
+    test_assert_checks();
 }
 
 static int child_finds_default_closed(rlim_t unused) {
@@ -798,4 +816,5 @@ Test(blocking, after_fork_the_childs_default_pool_refuses_work_instead_of_hangin
     cr_assert(WAIT_STATS(hop_blocking_default(), s, s.jobs_run == 1));
     cr_assert_eq(run_in_child(child_finds_default_closed, 0), 0);
     HOP_OK(hop_blocking_default_shutdown());
+    test_assert_checks();
 }
