@@ -251,8 +251,10 @@ int hop_future_wait(hop_future_t *future, int64_t timeout_ms, void **result) {
         else if (pthread_cond_timedwait(&b.cond, &b.lock, &deadline) == ETIMEDOUT)
             timed_out = 1;
     }
+    /* Read under the lock: a completer may be setting it right now. */
+    int notified = b.notified;
     pthread_mutex_unlock(&b.lock);
-    if (timed_out && !b.notified && hop__future_remove_waiter(future, &b.waiter)) {
+    if (timed_out && !notified && hop__future_remove_waiter(future, &b.waiter)) {
         status = HOP_ETIMEDOUT;
         goto out;
     }
