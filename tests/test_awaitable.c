@@ -904,6 +904,7 @@ Test(awaitable, await_value_returns_the_status_and_the_value_of_the_completion_a
     HOP_ERR(awaits_status[2], HOP_ETIMEDOUT);
     cr_assert_null(awaits_value[2]);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 static int finished_status[2];
@@ -929,6 +930,7 @@ Test(awaitable, ready_and_a_suspend_that_returns_false_give_the_outcome_with_set
     HOP_OK(finished_status[1]);
     cr_assert_eq(finished_value[1], &value_b);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(awaitable, value_calls_reject_bad_arguments) {
@@ -945,4 +947,5 @@ Test(awaitable, value_calls_reject_bad_arguments) {
     HOP_ERR(hop_awaitable_set_result(NULL, 0, NULL), HOP_EINVAL);
     cr_assert_null(hop_awaitable_value(NULL));
     cr_assert_null(hop_awaitable_value(&w.base));
+    test_assert_checks();
 }

@@ -684,6 +684,7 @@ Test(pool, outside_jobs_from_one_thread_start_in_order_but_for_one_taken_job_per
     }
     free(late);
     free(ordered);
+    test_assert_checks();
 }
 
 /* The bound from the other side: how many later jobs may start before a
@@ -719,6 +720,7 @@ Test(pool, outside_jobs_queued_behind_long_jobs_start_in_exact_order_on_the_free
     }
     free(early);
     free(ordered);
+    test_assert_checks();
 }
 
 /* The bound behind local work: the only worker keeps making local work (a
@@ -764,6 +766,7 @@ Test(pool, an_outside_job_waits_behind_at_most_62_local_jobs_of_the_only_worker,
     }
     store(&local_stop, 1);
     HOP_OK(hop_pool_close(&pool));
+    test_assert_checks();
 }
 
 #define PARK_RACE_ROUNDS (20000 / STRESS_SCALE)

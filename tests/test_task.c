@@ -516,6 +516,7 @@ Test(task, a_status_task_reports_its_error_and_result_to_joiners_and_its_future)
     cr_assert_eq(result, &status_result_target);
     hop_task_unref(joiner);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(task, a_status_task_that_returns_0_completes_like_a_plain_task) {
@@ -526,6 +527,7 @@ Test(task, a_status_task_that_returns_0_completes_like_a_plain_task) {
     HOP_OK(hop_future_result(hop_task_future(t), &result));
     cr_assert_eq(result, &status_result_target);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(task, the_result_destructor_frees_a_status_task_result_whatever_its_status) {
@@ -536,6 +538,7 @@ Test(task, the_result_destructor_frees_a_status_task_result_whatever_its_status)
     cr_assert_eq(__atomic_load_n(&status_results_destroyed, __ATOMIC_ACQUIRE), 0u, "still referenced");
     hop_task_unref(t);
     cr_assert_eq(__atomic_load_n(&status_results_destroyed, __ATOMIC_ACQUIRE), 1u);
+    test_assert_checks();
 }
 
 Test(task, a_status_task_cancelled_before_it_ran_completes_with_ecanceled) {
@@ -548,6 +551,7 @@ Test(task, a_status_task_cancelled_before_it_ran_completes_with_ecanceled) {
     HOP_ERR(hop_future_result(hop_task_future(t), &result), HOP_ECANCELED);
     cr_assert_null(result);
     hop_task_unref(t);
+    test_assert_checks();
 }
 
 Test(task, spawn_ex_rejects_a_null_function_or_executor) {
@@ -555,4 +559,5 @@ Test(task, spawn_ex_rejects_a_null_function_or_executor) {
     HOP_ERR(hop_task_spawn_ex(manual, NULL, NULL, NULL, &t), HOP_EINVAL);
     cr_assert_null(t);
     HOP_ERR(hop_task_spawn_ex(NULL, fails_with_a_result, NULL, NULL, NULL), HOP_EINVAL);
+    test_assert_checks();
 }

@@ -487,6 +487,7 @@ Test(timer, a_loop_timer_callback_may_restart_its_own_timer) {
     cr_assert_eq(p.restart_result, 0, "%s", hop_err_name(p.restart_result));
     HOP_OK(hop_loop_close(&loop));
     cr_assert_eq(load_uint(&p.fired), 5u);
+    test_assert_checks();
 }
 
 static void *loop_task_starts_timer(void *arg) {
