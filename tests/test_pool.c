@@ -1620,6 +1620,7 @@ Test(pool, a_name_prefix_longer_than_10_bytes_is_refused_not_cut, .timeout = 30)
     hop_pool_options_t options = {.threads = 1, .name = "0123456789a"};
     HOP_ERR(hop_pool_init(&pool, &options), HOP_EINVAL);
     cr_assert_eq(hop_pool_size(&pool), 0);
+    test_assert_checks();
 }
 
 Test(pool, a_closed_pool_can_be_initialised_again, .timeout = 30) {

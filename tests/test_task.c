@@ -185,6 +185,7 @@ Test(task, a_name_longer_than_hop_task_name_max_is_refused_not_cut) {
     HOP_ERR(hop_task_spawn(manual, state_task, NULL, &options, &t), HOP_EINVAL);
     cr_assert_null(t);
     cr_assert_eq(hop_manual_executor_pending(manual), 0, "nothing was spawned");
+    test_assert_checks();
 }
 
 static hop_executor_t *executor_seen_inside;

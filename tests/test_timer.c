@@ -162,6 +162,7 @@ Test(timer, an_initialised_timer_fires_and_init_makes_a_fired_timer_never_starte
     HOP_OK(hop_timer_init(&p.timer));
     HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY); /* never started */
     HOP_ERR(hop_timer_init(NULL), HOP_EINVAL);
+    test_assert_checks();
 }
 
 Test(timer, bad_arguments_return_einval) {
