@@ -637,7 +637,7 @@ static void submit_ordered(unsigned int n) {
 
 static void wait_ordered(unsigned int n) {
     for (unsigned int i = 0; i < n; i++)
-        wait_for(&ordered[i].started, 1);
+        test_wait_for(&ordered[i].started, 1);
 }
 
 /* counts[i] = how many jobs of the other side started out of order with
