@@ -157,7 +157,7 @@ Test(timer, an_initialised_timer_fires_and_init_makes_a_fired_timer_never_starte
     HOP_OK(hop_timer_init(&p.timer));
     HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY);
     HOP_OK(hop_timer_start(&p.timer, 0, probe_fn, &p));
-    cr_assert(wait_for(&p.fired, 1, 5000));
+    cr_assert(test_wait_for_ms(&p.fired, 1, 5000));
     HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY);
     HOP_OK(hop_timer_init(&p.timer));
     HOP_ERR(hop_timer_stop(&p.timer), HOP_EALREADY); /* never started */
@@ -482,9 +482,9 @@ Test(timer, a_loop_timer_callback_may_restart_its_own_timer) {
     periodic_starter_t s = {.periodic = &p};
     hop_job_init(&s.job, start_periodic);
     HOP_OK(hop_loop_post(&loop, &s.job));
-    cr_assert(wait_for(&s.done, 1, 5000));
+    cr_assert(test_wait_for_ms(&s.done, 1, 5000));
     HOP_OK(s.result);
-    cr_assert(wait_for(&p.fired, 5, 5000), "fired %u times", load_uint(&p.fired));
+    cr_assert(test_wait_for_ms(&p.fired, 5, 5000), "fired %u times", load_uint(&p.fired));
     cr_assert_eq(p.restart_result, 0, "%s", hop_err_name(p.restart_result));
     HOP_OK(hop_loop_close(&loop));
     cr_assert_eq(load_uint(&p.fired), 5u);
