@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,4 +149,121 @@ Test(task_local, keys_run_out_with_enomem) {
     }
     cr_assert_eq(created, HOP_TASK_LOCAL_KEYS_MAX);
     test_assert_checks();
+}
+
+/* What a task saw at each step of a set_token / reset sequence, checked on
+ * the test thread afterwards. */
+static char seen[4][8];
+static int reset_results[3];
+static void note(int i, const char *value) { snprintf(seen[i], sizeof seen[i], "%s", value ? value : "(null)"); }
+
+static void *set_and_reset_nested(void *arg) {
+    (void)arg;
+    HOP_OK(hop_task_local_set(&scratch, strdup("outer")));
+    hop_task_local_token_t first, second;
+    HOP_OK(hop_task_local_set_token(&scratch, strdup("middle"), &first));
+    note(0, first.previous); /* still alive: the token owns it */
+    HOP_OK(hop_task_local_set_token(&scratch, strdup("inner"), &second));
+    note(1, hop_task_local_get(&scratch));
+    reset_results[0] = hop_task_local_reset(&scratch, &second); /* destroys "inner" */
+    note(2, hop_task_local_get(&scratch));
+    reset_results[1] = hop_task_local_reset(&scratch, &first); /* destroys "middle" */
+    note(3, hop_task_local_get(&scratch));
+    reset_results[2] = hop_task_local_reset(&scratch, &first);
+    return NULL;
+}
+
+Test(task_local, reset_puts_back_the_value_a_token_replaced_and_destroys_the_newer_one) {
+    create_keys();
+    destroyed = 0;
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(manual, set_and_reset_nested, NULL, NULL, &t));
+    test_run_until_finished(manual, t);
+    hop_task_unref(t);
+    cr_assert_str_eq(seen[0], "outer");
+    cr_assert_str_eq(seen[1], "inner");
+    cr_assert_str_eq(seen[2], "middle");
+    cr_assert_str_eq(seen[3], "outer");
+    HOP_ERR(reset_results[0], 0);
+    HOP_ERR(reset_results[1], 0);
+    HOP_ERR(reset_results[2], HOP_EALREADY);
+    cr_assert_eq(destroyed, 3, "inner and middle at their resets, outer at the task's end");
+}
+
+static hop_task_local_token_t foreign_token;
+static int foreign_results[4];
+
+static hop_future_t release_holder;
+
+/* Takes a token and stays alive (suspended) while another task misuses it:
+ * a finished task's record may be reused by the next one. */
+static void *take_token(void *arg) {
+    (void)arg;
+    HOP_OK(hop_task_local_set_token(&scratch, strdup("taken"), &foreign_token));
+    HOP_OK(hop_future_await(&release_holder, NULL));
+    HOP_OK(hop_task_local_reset(&scratch, &foreign_token));
+    return NULL;
+}
+
+static void *misuse_tokens(void *arg) {
+    (void)arg;
+    hop_task_local_token_t never_set = {0};
+    foreign_results[0] = hop_task_local_reset(&scratch, &foreign_token); /* another task's */
+    foreign_results[1] = hop_task_local_reset(&request_id, &foreign_token); /* another key's */
+    foreign_results[2] = hop_task_local_reset(&scratch, &never_set);
+    foreign_results[3] = hop_task_local_set_token(&scratch, "x", NULL);
+    return NULL;
+}
+
+Test(task_local, a_token_is_refused_by_another_task_another_key_or_unset) {
+    create_keys();
+    destroyed = 0;
+    hop_future_init(&release_holder);
+    hop_task_t *holder, *t;
+    HOP_OK(hop_task_spawn(manual, take_token, NULL, NULL, &holder));
+    while (hop_task_state(holder) != HOP_TASK_SUSPENDED)
+        hop_manual_executor_run_one(manual);
+    HOP_OK(hop_task_spawn(manual, misuse_tokens, NULL, NULL, &t));
+    test_run_until_finished(manual, t);
+    hop_task_unref(t);
+    for (int i = 0; i < 4; i++)
+        HOP_ERR(foreign_results[i], HOP_EINVAL);
+    HOP_ERR(hop_task_local_reset(&scratch, &foreign_token), HOP_ENOTTASK);
+    HOP_OK(hop_future_set_result(&release_holder, NULL));
+    test_run_until_finished(manual, holder);
+    hop_task_unref(holder);
+    cr_assert_eq(destroyed, 1, "the holder's own reset destroyed its value");
+}
+
+static hop_future_t proceed;
+static const char *after_delete[2];
+
+static void *hold_value_across_delete(void *arg) {
+    (void)arg;
+    HOP_OK(hop_task_local_set(&request_id, strdup("held")));
+    HOP_OK(hop_future_await(&proceed, NULL));
+    after_delete[0] = hop_task_local_get(&request_id);
+    after_delete[1] = hop_task_local_set(&request_id, "x") == HOP_EINVAL ? "refused" : "accepted";
+    return NULL;
+}
+
+Test(task_local, a_deleted_key_is_refused_and_values_tasks_hold_are_destroyed_when_they_finish) {
+    create_keys();
+    destroyed = 0;
+    hop_future_init(&proceed);
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(manual, hold_value_across_delete, NULL, NULL, &t));
+    while (hop_task_state(t) != HOP_TASK_SUSPENDED)
+        hop_manual_executor_run_one(manual);
+    HOP_OK(hop_task_local_delete(&request_id));
+    HOP_ERR(hop_task_local_delete(&request_id), HOP_EINVAL);
+    HOP_ERR(hop_task_local_delete(NULL), HOP_EINVAL);
+    HOP_OK(hop_future_set_result(&proceed, NULL));
+    test_run_until_finished(manual, t);
+    hop_task_unref(t);
+    cr_assert_null(after_delete[0], "get on a deleted key: NULL");
+    cr_assert_str_eq(after_delete[1], "refused");
+    cr_assert_eq(destroyed, 1, "the value held for the deleted key was destroyed at the task's end");
+    /* The key can be created again, in a new slot. */
+    HOP_OK(hop_task_local_create(&request_id, copy_string, destroy_string));
 }

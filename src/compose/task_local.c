@@ -13,7 +13,13 @@
 
 #include "core/task_internal.h"
 
+/* Per slot: the live key (NULL once deleted) and its functions. The
+ * functions are copied out of the key so that values tasks still hold for a
+ * deleted key are destroyed when those tasks finish, after the caller may
+ * have freed the key itself. A slot is never reused. */
 static hop_task_local_t *hop__task_local_keys[HOP_TASK_LOCAL_KEYS_MAX];
+static hop_task_local_inherit_fn hop__task_local_inherits[HOP_TASK_LOCAL_KEYS_MAX];
+static hop_task_local_destructor_fn hop__task_local_destructors[HOP_TASK_LOCAL_KEYS_MAX];
 static unsigned int hop__task_local_key_count;
 
 static int hop__task_locals_inherit(void *parent_values, void **child_values);
@@ -36,6 +42,8 @@ int hop_task_local_create(hop_task_local_t *key, hop_task_local_inherit_fn inher
             key->inherit = inherit;
             key->destructor = destructor;
             /* The key is complete before another thread can find it. */
+            hop__task_local_inherits[count] = inherit;
+            hop__task_local_destructors[count] = destructor;
             hop__atomic_store_ptr(&hop__task_local_keys[count], key);
             hop__atomic_fence_release();
             hop__atomic_store_uint(&key->index, count + 1);
@@ -50,24 +58,84 @@ static unsigned int hop__task_local_slot(const hop_task_local_t *key) {
     return index; /* 0: not a created key */
 }
 
-int hop_task_local_set(hop_task_local_t *key, void *value) {
+int hop_task_local_delete(hop_task_local_t *key) {
     unsigned int index = hop__task_local_slot(key);
     if (!index)
         return HOP_EINVAL;
+    hop__atomic_store_ptr(&hop__task_local_keys[index - 1], NULL);
+    hop__atomic_store_uint(&key->index, 0);
+    return 0;
+}
+
+/* The current task's value table, allocated on first use; NULL with *err set
+ * when there is no task or no memory. */
+static void **hop__task_local_values(int *err) {
     hop_task_t *t = hop_task_current();
-    if (!t)
-        return HOP_ENOTTASK;
+    if (!t) {
+        *err = HOP_ENOTTASK;
+        return NULL;
+    }
     void ***slot = (void ***)hop__task_slot(t, &hop__task_local_hook);
     if (!*slot) {
         *slot = calloc(HOP_TASK_LOCAL_KEYS_MAX, sizeof **slot);
         if (!*slot)
-            return HOP_ENOMEM;
+            *err = HOP_ENOMEM;
     }
-    void **values = *slot;
+    return *slot;
+}
+
+int hop_task_local_set(hop_task_local_t *key, void *value) {
+    unsigned int index = hop__task_local_slot(key);
+    if (!index)
+        return HOP_EINVAL;
+    int err = 0;
+    void **values = hop__task_local_values(&err);
+    if (!values)
+        return err;
     void *old = values[index - 1];
     values[index - 1] = value;
     if (old && old != value && key->destructor)
         key->destructor(old);
+    return 0;
+}
+
+int hop_task_local_set_token(hop_task_local_t *key, void *value, hop_task_local_token_t *token) {
+    unsigned int index = hop__task_local_slot(key);
+    if (!index || !token)
+        return HOP_EINVAL;
+    int err = 0;
+    void **values = hop__task_local_values(&err);
+    if (!values)
+        return err;
+    token->key = key;
+    token->task = hop_task_current();
+    token->previous = values[index - 1];
+    token->state = HOP__TASK_LOCAL_TOKEN_SET;
+    values[index - 1] = value;
+    return 0;
+}
+
+int hop_task_local_reset(hop_task_local_t *key, hop_task_local_token_t *token) {
+    unsigned int index = hop__task_local_slot(key);
+    if (!index || !token || token->key != key)
+        return HOP_EINVAL;
+    if (token->state == HOP__TASK_LOCAL_TOKEN_USED)
+        return HOP_EALREADY;
+    if (token->state != HOP__TASK_LOCAL_TOKEN_SET)
+        return HOP_EINVAL;
+    hop_task_t *t = hop_task_current();
+    if (!t)
+        return HOP_ENOTTASK;
+    if (token->task != t)
+        return HOP_EINVAL;
+    void **values = *hop__task_slot(t, &hop__task_local_hook);
+    if (!values) /* set_token allocates the table: this task never took a token */
+        return HOP_EINVAL;
+    void *current = values[index - 1];
+    values[index - 1] = token->previous;
+    token->state = HOP__TASK_LOCAL_TOKEN_USED;
+    if (current && current != token->previous && key->destructor)
+        key->destructor(current);
     return 0;
 }
 
@@ -86,15 +154,18 @@ static int hop__task_locals_inherit(void *parent_values, void **child_values) {
     void **values = NULL;
     for (unsigned int i = 0; i < count; i++) {
         void *value = parent[i];
-        hop_task_local_t *key = hop__atomic_load_ptr(&hop__task_local_keys[i]);
-        if (!value || !key || !key->inherit)
+        /* A value in slot i was set after its key was published (acquire in
+         * hop__task_local_slot), so the slot's functions are visible. A
+         * deleted key passes nothing on. */
+        hop_task_local_inherit_fn inherit = hop__task_local_inherits[i];
+        if (!value || !inherit || !hop__atomic_load_ptr(&hop__task_local_keys[i]))
             continue;
         if (!values) {
             values = calloc(HOP_TASK_LOCAL_KEYS_MAX, sizeof *values);
             if (!values)
                 return HOP_ENOMEM;
         }
-        values[i] = key->inherit(value);
+        values[i] = inherit(value);
     }
     *child_values = values;
     return 0;
@@ -105,9 +176,8 @@ static void hop__task_locals_destroy(hop_task_t *t, void *table) {
     void **values = table;
     unsigned int count = hop__atomic_load_uint(&hop__task_local_key_count);
     for (unsigned int i = 0; i < count; i++) {
-        hop_task_local_t *key = hop__atomic_load_ptr(&hop__task_local_keys[i]);
-        if (values[i] && key && key->destructor)
-            key->destructor(values[i]);
+        if (values[i] && hop__task_local_destructors[i])
+            hop__task_local_destructors[i](values[i]);
     }
     free(values);
 }
