@@ -511,3 +511,50 @@ Test(once, many_rounds_of_callers_with_failing_inits_and_cancels_each_end_consis
     HOP_OK(hop_pool_close(&pool));
     cr_log_info("once stress: %u cancelled calls, %u failed inits", total_cancelled, total_failed);
 }
+
+Test(once, a_reset_hands_back_the_value_and_the_next_call_runs_init_again) {
+    hop_once_t o = HOP_ONCE_INIT;
+    unsigned int runs = 0;
+    caller_t a, b;
+    caller_setup(&a, &o, 1, &runs);
+    caller_setup(&b, &o, 2, &runs);
+    void *old = VALUE(7);
+    HOP_ERR(hop_once_reset(&o, &old), HOP_EALREADY);
+    cr_assert_eq(old, VALUE(7), "a refused reset leaves *old_value alone");
+    hop_task_t *ta = test_spawn(manual, call_task, &a);
+    hop_manual_executor_run_all(manual, 0);
+    HOP_OK(a.rc);
+    HOP_OK(hop_once_reset(&o, &old));
+    cr_assert_eq(old, VALUE(1001), "the value of the init that had succeeded");
+    cr_assert_not(hop_once_is_done(&o));
+    HOP_ERR(hop_once_reset(&o, NULL), HOP_EALREADY);
+    hop_task_t *tb = test_spawn(manual, call_task, &b);
+    hop_manual_executor_run_all(manual, 0);
+    HOP_OK(b.rc);
+    cr_assert(b.ran_init, "init ran again after the reset");
+    cr_assert_eq(b.value, VALUE(1002));
+    cr_assert_eq(runs, 2);
+    cr_assert(hop_once_is_done(&o));
+    HOP_ERR(hop_once_reset(NULL, NULL), HOP_EINVAL);
+    hop_task_unref(ta);
+    hop_task_unref(tb);
+}
+
+Test(once, a_reset_while_init_runs_is_refused_with_ebusy_and_the_init_stands) {
+    hop_once_t o = HOP_ONCE_INIT;
+    unsigned int runs = 0;
+    hop_future_t gate;
+    hop_future_init(&gate);
+    caller_t a;
+    caller_setup(&a, &o, 1, &runs);
+    a.gate = &gate;
+    hop_task_t *ta = test_spawn(manual, call_task, &a);
+    hop_manual_executor_run_all(manual, 0);
+    cr_assert_eq(hop_task_state(ta), HOP_TASK_SUSPENDED, "init waits at its gate");
+    HOP_ERR(hop_once_reset(&o, NULL), HOP_EBUSY);
+    HOP_OK(hop_future_set_result(&gate, NULL));
+    hop_manual_executor_run_all(manual, 0);
+    HOP_OK(a.rc);
+    cr_assert(hop_once_is_done(&o));
+    hop_task_unref(ta);
+}

@@ -36,6 +36,12 @@
  * cancelled does not run init: it passes the turn on and returns
  * HOP_ECANCELED.
  *
+ * Invalidation. hop_once_reset() makes a done once fresh again, so the next
+ * hop_once_call() runs init anew (a connection that broke, a configuration
+ * that changed). The old value goes back to the caller of the reset, who
+ * decides when it may be freed: tasks that got it before the reset may still
+ * use it, and a call racing the reset may still return it.
+ *
  * Waiter records live on the waiting tasks' stacks (no allocation); a short
  * spin lock guards the queue. A hop_once_t needs no destroy. */
 #ifndef HOP_ONCE_H
@@ -83,6 +89,15 @@ HOP_EXTERN int hop_once_init(hop_once_t *once);
  * (called again from inside init, by the task running it); HOP_ECANCELED,
  * HOP_ETIMEDOUT (the waiting task was interrupted). */
 HOP_EXTERN int hop_once_call(hop_once_t *once, hop_once_fn init, void *arg, void **value);
+
+/* hop_once_reset: makes a done once fresh: the next hop_once_call() runs
+ * init again. Stores the value of the init that had succeeded in *old_value
+ * (if not NULL): the caller owns it now (see "Invalidation" above). Any
+ * thread; never suspends or blocks beyond a short spin lock.
+ * Returns 0; HOP_EINVAL (NULL once); HOP_EBUSY (init is running right now:
+ * nothing changed, its outcome stands); HOP_EALREADY (not done: nothing to
+ * reset). */
+HOP_EXTERN int hop_once_reset(hop_once_t *once, void **old_value);
 
 /* hop_once_is_done: whether an init has succeeded: a snapshot. Any thread.
  * false for NULL. */

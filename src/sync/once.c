@@ -6,8 +6,12 @@
  *   RUNNING --(init failed, nobody waiting)--> IDLE
  *   RUNNING --(init failed, waiters)--> RUNNING, with the head waiter as the
  *                                       new runner (handed the turn, FIFO)
+ *   DONE --(hop_once_reset)--> IDLE
+ * DONE lasts until a reset. value is read without the lock (the fast path),
+ * so it is only ever replaced, never cleared, and always atomically: a
+ * caller racing a reset and a new init gets one of the two values.
  * DONE is stored after value, with release order, so the lock-free fast path
- * that sees DONE reads the value written before it.
+ * that sees DONE reads the value written before it (or a later one).
  *
  * The wait queue (core/waitq.h), under the spin lock, decides a hand-off
  * racing an interrupt: a waiter still queued is withdrawn (cancel returns 0);
@@ -74,7 +78,7 @@ static int hop__once_run(hop_once_t *o, hop_once_fn init, void *arg, void **valu
         return rc;
     }
     hop__spinlock_lock(hop__once_spin(o));
-    o->value = v;
+    hop__atomic_store_ptr(&o->value, v);
     o->runner = NULL;
     /* Each keeps its role DONE: it is given the value. */
     hop__waitq_node_t *woken = hop__waitq_take_all(&o->waiters);
@@ -122,7 +126,25 @@ static int hop__once_value(hop_once_t *o, void **value) {
     /* Pairs with the release before DONE was stored. */
     hop__atomic_fence_acquire();
     if (value)
-        *value = o->value;
+        *value = hop__atomic_load_ptr(&o->value);
+    return 0;
+}
+
+int hop_once_reset(hop_once_t *once, void **old_value) {
+    if (!once)
+        return HOP_EINVAL;
+    hop__spinlock_lock(hop__once_spin(once));
+    unsigned int state = hop__once_state(once);
+    if (state == HOP__ONCE_DONE)
+        hop__atomic_store_uint(&once->state, HOP__ONCE_IDLE);
+    void *old = hop__atomic_load_ptr(&once->value);
+    hop__spinlock_unlock(hop__once_spin(once));
+    if (state == HOP__ONCE_RUNNING)
+        return HOP_EBUSY;
+    if (state == HOP__ONCE_IDLE)
+        return HOP_EALREADY;
+    if (old_value)
+        *old_value = old;
     return 0;
 }
 
