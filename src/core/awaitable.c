@@ -107,17 +107,22 @@ static int hop__await(hop_task_t *t, hop_awaitable_t *awaitable) {
     return awaitable->ops->resume ? awaitable->ops->resume(awaitable) : awaitable->status;
 }
 
+int hop__await_begin(hop_task_t **t) {
+    *t = hop_task_current();
+    if (!*t)
+        return HOP_ENOTTASK;
+    return hop__task_pending_interrupt(*t);
+}
+
 int hop_await_value(hop_awaitable_t *awaitable, void **value) {
     if (value)
         *value = NULL;
     if (!awaitable || !awaitable->ops || !awaitable->ops->suspend)
         return HOP_EINVAL;
-    hop_task_t *t = hop_task_current();
-    if (!t)
-        return HOP_ENOTTASK;
-    int interrupt = hop__task_pending_interrupt(t);
-    if (interrupt)
-        return interrupt;
+    hop_task_t *t;
+    int err = hop__await_begin(&t);
+    if (err)
+        return err;
     int status = hop__await(t, awaitable);
     /* An interrupted await has no value: nobody completed it. */
     if (value && !(awaitable->state & HOP__AWAITABLE_INTERRUPTED))

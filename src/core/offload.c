@@ -125,12 +125,10 @@ int hop_run_in_executor_ex(hop_executor_t *executor, void *(*fn)(void *arg), voi
                            hop_result_destructor_fn result_destructor) {
     if (!hop__executor_ops(executor) || !fn)
         return HOP_EINVAL;
-    hop_task_t *t = hop_task_current();
-    if (!t)
-        return HOP_ENOTTASK;
-    int interrupt = hop__task_pending_interrupt(t);
-    if (interrupt)
-        return interrupt;
+    hop_task_t *t;
+    int err = hop__await_begin(&t);
+    if (err)
+        return err;
     hop__offload_t *o;
     if (hop__atomic_load_uint(&t->offload_busy) == 0) {
         o = &t->offload;

@@ -171,6 +171,11 @@ void hop__task_interrupt(hop_task_t *task, int status);
  * (HOP_ECANCELED, HOP_ETIMEDOUT), or 0. */
 int hop__task_pending_interrupt(const hop_task_t *t);
 
+/* hop__await_begin: the checks every await makes before it starts: sets *t
+ * to the current task and returns 0, or returns HOP_ENOTTASK outside a task,
+ * or the interrupt already pending (HOP_ECANCELED, HOP_ETIMEDOUT). */
+int hop__await_begin(hop_task_t **t);
+
 /* hop__task_expire / _unexpire: one more (one fewer) of t's time limits has
  * expired and still holds. While any holds, every interruptible await of t
  * returns HOP_ETIMEDOUT at once; hop__task_expire also interrupts the await t

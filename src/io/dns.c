@@ -62,7 +62,9 @@ static void hop__dns_addr_cb(uv_getaddrinfo_t *req, int status, struct addrinfo 
     hop__io_op_complete(&d->op, hop__dns_error(status));
 }
 
-static int hop__dns_addr_start(hop__io_op_t *op) {
+/* Starts a lookup on the loop: allocates the request (a cancel detaches from
+ * it, so it cannot live on the task's stack) and issues it. */
+static int hop__dns_start(hop__io_op_t *op, int (*issue)(uv_loop_t *uv, hop__dns_op_t *d)) {
     hop__dns_op_t *d = (hop__dns_op_t *)op;
     uv_loop_t *uv = hop_loop_uv(op->loop);
     if (!uv)
@@ -71,13 +73,19 @@ static int hop__dns_addr_start(hop__io_op_t *op) {
     if (!d->req)
         return HOP_ENOMEM;
     d->req->op = d;
-    int err = uv_getaddrinfo(uv, &d->req->req.addr, hop__dns_addr_cb, d->node, d->service, d->hints);
+    int err = issue(uv, d);
     if (err) {
         free(d->req);
         return hop__dns_error(err);
     }
     return HOP__IO_PENDING;
 }
+
+static int hop__dns_addr_issue(uv_loop_t *uv, hop__dns_op_t *d) {
+    return uv_getaddrinfo(uv, &d->req->req.addr, hop__dns_addr_cb, d->node, d->service, d->hints);
+}
+
+static int hop__dns_addr_start(hop__io_op_t *op) { return hop__dns_start(op, hop__dns_addr_issue); }
 
 int hop_getaddrinfo(hop_loop_t *loop, const char *node, const char *service, const struct addrinfo *hints,
                     struct addrinfo **result) {
@@ -120,22 +128,11 @@ static void hop__dns_name_cb(uv_getnameinfo_t *req, int status, const char *host
         hop__io_op_complete(&d->op, hop__dns_error(status));
 }
 
-static int hop__dns_name_start(hop__io_op_t *op) {
-    hop__dns_op_t *d = (hop__dns_op_t *)op;
-    uv_loop_t *uv = hop_loop_uv(op->loop);
-    if (!uv)
-        return HOP_ECLOSED;
-    d->req = calloc(1, sizeof *d->req);
-    if (!d->req)
-        return HOP_ENOMEM;
-    d->req->op = d;
-    int err = uv_getnameinfo(uv, &d->req->req.name, hop__dns_name_cb, d->addr, d->flags);
-    if (err) {
-        free(d->req);
-        return hop__dns_error(err);
-    }
-    return HOP__IO_PENDING;
+static int hop__dns_name_issue(uv_loop_t *uv, hop__dns_op_t *d) {
+    return uv_getnameinfo(uv, &d->req->req.name, hop__dns_name_cb, d->addr, d->flags);
 }
+
+static int hop__dns_name_start(hop__io_op_t *op) { return hop__dns_start(op, hop__dns_name_issue); }
 
 int hop_getnameinfo(hop_loop_t *loop, const struct sockaddr *addr, int flags, char *host, size_t host_len,
                     char *service, size_t service_len) {

@@ -191,21 +191,26 @@ static const void *hop__stream_find(hop_stream_t *s, uint64_t from, uint64_t to,
     return NULL;
 }
 
-static int hop__stream_enter_reader(hop_stream_t *s) {
+/* Claims one side of s (side: &s->reading_task or &s->writing_task) for a
+ * call: a handle reference and that side's one-caller slot. */
+static int hop__stream_enter_side(hop_stream_t *s, unsigned int *side) {
     int err = hop__io_handle_enter(&s->h);
     if (err)
         return err;
-    if (!hop__atomic_cas_uint(&s->reading_task, 0u, 1u)) {
+    if (!hop__atomic_cas_uint(side, 0u, 1u)) {
         hop__io_handle_leave(&s->h);
         return HOP_EBUSY;
     }
     return 0;
 }
 
-static void hop__stream_leave_reader(hop_stream_t *s) {
-    hop__atomic_store_uint(&s->reading_task, 0u);
+static void hop__stream_leave_side(hop_stream_t *s, unsigned int *side) {
+    hop__atomic_store_uint(side, 0u);
     hop__io_handle_leave(&s->h);
 }
+
+static int hop__stream_enter_reader(hop_stream_t *s) { return hop__stream_enter_side(s, &s->reading_task); }
+static void hop__stream_leave_reader(hop_stream_t *s) { hop__stream_leave_side(s, &s->reading_task); }
 
 int64_t hop_stream_read(hop_stream_t *stream, void *buf, size_t len) {
     if (!stream || (!buf && len))
@@ -445,13 +450,9 @@ int hop_stream_write(hop_stream_t *stream, const void *buf, size_t len, size_t *
         *written = 0;
     if (!stream || (!buf && len))
         return HOP_EINVAL;
-    int err = hop__io_handle_enter(&stream->h);
+    int err = hop__stream_enter_side(stream, &stream->writing_task);
     if (err)
         return err;
-    if (!hop__atomic_cas_uint(&stream->writing_task, 0u, 1u)) {
-        hop__io_handle_leave(&stream->h);
-        return HOP_EBUSY;
-    }
     hop__stream_write_t w = {.s = stream, .buf = buf, .len = len};
     if (hop__io_on_loop(stream->h.loop)) {
         /* On the loop already: straight to the kernel; an operation only if
@@ -464,8 +465,7 @@ int hop_stream_write(hop_stream_t *stream, const void *buf, size_t len, size_t *
     }
     if (written)
         *written = w.done;
-    hop__atomic_store_uint(&stream->writing_task, 0u);
-    hop__io_handle_leave(&stream->h);
+    hop__stream_leave_side(stream, &stream->writing_task);
     return err;
 }
 
@@ -512,17 +512,12 @@ static int hop__stream_shutdown_cancel(hop__io_op_t *op) {
 int hop_stream_shutdown(hop_stream_t *stream) {
     if (!stream)
         return HOP_EINVAL;
-    int err = hop__io_handle_enter(&stream->h);
+    int err = hop__stream_enter_side(stream, &stream->writing_task);
     if (err)
         return err;
-    if (!hop__atomic_cas_uint(&stream->writing_task, 0u, 1u)) {
-        hop__io_handle_leave(&stream->h);
-        return HOP_EBUSY;
-    }
     hop__stream_shutdown_t sd = {.s = stream};
     err = hop__io_op_run(&sd.op, stream->h.loop, hop__stream_shutdown_start, hop__stream_shutdown_cancel);
-    hop__atomic_store_uint(&stream->writing_task, 0u);
-    hop__io_handle_leave(&stream->h);
+    hop__stream_leave_side(stream, &stream->writing_task);
     return err;
 }
 
