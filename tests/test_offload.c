@@ -230,12 +230,20 @@ Test(offload, cancelling_a_running_job_returns_at_once_and_its_result_goes_to_th
 /* Stress: cancels race jobs on a real pool. Every fn that runs hands its
  * result either to the task or to the destructor, exactly once. */
 static long stress_runs, stress_returned, stress_destroyed;
+/* Gated rounds: the task's first job (a long one) waits inside fn until the
+ * test has cancelled the task, so those cancels land mid-job however the
+ * threads are scheduled; the other rounds cancel at random moments. */
+static unsigned int stress_gated, stress_in_gate, stress_release;
 static void *stress_fn(void *arg) {
     __atomic_fetch_add(&stress_runs, 1, __ATOMIC_RELAXED);
     if ((intptr_t)arg == 0) {
         /* Every seventh job is long, so that cancels also land mid-job. */
         struct timespec pause = {0, 300000L};
         nanosleep(&pause, NULL);
+        if (test_load_uint(&stress_gated) && !test_load_uint(&stress_in_gate)) {
+            test_store_uint(&stress_in_gate, 1);
+            test_wait_for(&stress_release, 1);
+        }
     }
     for (volatile int i = 0; i < (int)(intptr_t)arg; i++)
         ;
@@ -264,11 +272,21 @@ Test(offload, cancels_racing_jobs_on_a_pool_never_lose_or_duplicate_a_result, .t
     HOP_OK(hop_loop_start(&loop));
     for (int round = 0; round < 300; round++) {
         hop_task_t *t;
+        bool gated = round % 10 == 0;
+        test_store_uint(&stress_in_gate, 0);
+        test_store_uint(&stress_release, 0);
+        test_store_uint(&stress_gated, gated);
         HOP_OK(hop_task_spawn(hop_loop_executor(&loop), stress_offloader, hop_pool_executor(&pool), NULL, &t));
-        /* 0 to 1 ms: before the task starts, between jobs, mid-job. */
-        struct timespec pause = {0, (round % 21) * 50000L};
-        nanosleep(&pause, NULL);
+        if (gated) {
+            test_wait_for(&stress_in_gate, 1); /* the task's first job is running */
+        } else {
+            /* 0 to 1 ms: before the task starts, between jobs, mid-job. */
+            struct timespec pause = {0, (round % 21) * 50000L};
+            nanosleep(&pause, NULL);
+        }
         HOP_OK(hop_task_cancel(t));
+        test_store_uint(&stress_gated, 0);
+        test_store_uint(&stress_release, 1);
         cr_assert_eq(hop_future_wait(hop_task_future(t), 10000, NULL), HOP_ECANCELED);
         hop_task_unref(t);
     }
