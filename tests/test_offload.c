@@ -232,17 +232,20 @@ Test(offload, cancelling_a_running_job_returns_at_once_and_its_result_goes_to_th
 static long stress_runs, stress_returned, stress_destroyed;
 /* Gated rounds: the task's first job (a long one) waits inside fn until the
  * test has cancelled the task, so those cancels land mid-job however the
- * threads are scheduled; the other rounds cancel at random moments. */
-static unsigned int stress_gated, stress_in_gate, stress_release;
+ * threads are scheduled; the other rounds cancel at random moments. The gate
+ * is numbered by round and the release only grows, so a job that sees its
+ * release late (it polls) is never trapped by the next round's reset. */
+static unsigned int stress_gate_round, stress_gate_entered, stress_gate_released;
 static void *stress_fn(void *arg) {
     __atomic_fetch_add(&stress_runs, 1, __ATOMIC_RELAXED);
     if ((intptr_t)arg == 0) {
         /* Every seventh job is long, so that cancels also land mid-job. */
         struct timespec pause = {0, 300000L};
         nanosleep(&pause, NULL);
-        if (test_load_uint(&stress_gated) && !test_load_uint(&stress_in_gate)) {
-            test_store_uint(&stress_in_gate, 1);
-            test_wait_for(&stress_release, 1);
+        unsigned int gate = test_load_uint(&stress_gate_round);
+        if (gate != 0 && test_load_uint(&stress_gate_entered) < gate) {
+            test_store_uint(&stress_gate_entered, gate);
+            test_wait_for(&stress_gate_released, gate);
         }
     }
     for (volatile int i = 0; i < (int)(intptr_t)arg; i++)
@@ -272,21 +275,20 @@ Test(offload, cancels_racing_jobs_on_a_pool_never_lose_or_duplicate_a_result, .t
     HOP_OK(hop_loop_start(&loop));
     for (int round = 0; round < 300; round++) {
         hop_task_t *t;
-        bool gated = round % 10 == 0;
-        test_store_uint(&stress_in_gate, 0);
-        test_store_uint(&stress_release, 0);
-        test_store_uint(&stress_gated, gated);
+        unsigned int gate = round % 10 == 0 ? (unsigned int)round + 1 : 0;
+        test_store_uint(&stress_gate_round, gate);
         HOP_OK(hop_task_spawn(hop_loop_executor(&loop), stress_offloader, hop_pool_executor(&pool), NULL, &t));
-        if (gated) {
-            test_wait_for(&stress_in_gate, 1); /* the task's first job is running */
+        if (gate != 0) {
+            test_wait_for(&stress_gate_entered, gate); /* the task's first job is running */
         } else {
             /* 0 to 1 ms: before the task starts, between jobs, mid-job. */
             struct timespec pause = {0, (round % 21) * 50000L};
             nanosleep(&pause, NULL);
         }
         HOP_OK(hop_task_cancel(t));
-        test_store_uint(&stress_gated, 0);
-        test_store_uint(&stress_release, 1);
+        test_store_uint(&stress_gate_round, 0);
+        if (gate != 0)
+            test_store_uint(&stress_gate_released, gate);
         cr_assert_eq(hop_future_wait(hop_task_future(t), 10000, NULL), HOP_ECANCELED);
         hop_task_unref(t);
     }
