@@ -52,4 +52,13 @@ void hop__context_make(hop__context_t *ctx, void *stack_low, size_t size, hop__c
  * comes back to from, with that switch's value. from and to must differ. */
 void *hop__context_switch(hop__context_t *from, hop__context_t *to, void *value);
 
+#if !defined(HOP_CONTEXT_UCONTEXT)
+/* hop__context_start: the assembly frame a fresh context starts in; it calls
+ * the entry function and is marked as the outermost frame, so backtraces of
+ * a task end there. Not called from C: hop__context_make points the first
+ * frame at it. (The ucontext backend gets the same from glibc's
+ * makecontext.) */
+void hop__context_start(void);
+#endif
+
 #endif /* HOP_SRC_CONTEXT_H */

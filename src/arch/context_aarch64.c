@@ -24,13 +24,15 @@ _Static_assert(sizeof(struct hop__aarch64_frame) == 0xb0, "frame layout");
 void hop__context_make(hop__context_t *ctx, void *stack_low, size_t size, hop__context_entry_fn entry) {
     uintptr_t top = ((uintptr_t)stack_low + size) & ~(uintptr_t)15;
     /* After the switch pops the frame, sp == top, 16-byte aligned as entry
-     * expects. x29 == 0 ends frame-pointer backtraces at entry. */
+     * expects, and it returns into hop__context_start, which calls entry
+     * (kept in x19) from a frame marked as the outermost one. */
     struct hop__aarch64_frame *frame = (struct hop__aarch64_frame *)(top - sizeof(struct hop__aarch64_frame));
     uint64_t fpcr;
     __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
     *frame = (struct hop__aarch64_frame){
+        .x = {(uint64_t)(uintptr_t)entry},
         .x29 = 0,
-        .x30 = (uint64_t)(uintptr_t)entry,
+        .x30 = (uint64_t)(uintptr_t)hop__context_start,
         .fpcr = fpcr,
     };
     ctx->sp = frame;

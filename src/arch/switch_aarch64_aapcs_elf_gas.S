@@ -88,4 +88,23 @@ hop__context_switch:
         .cfi_endproc
         .size   hop__context_switch, .-hop__context_switch
 
+/* hop__context_start: where a fresh context's first switch returns, with sp
+ * 16-byte aligned, the entry function in x19 and its argument in x0. The
+ * switch returns here through x30, so without this frame entry would find
+ * itself as its own caller and unwinders would loop; the CFI marks the
+ * outermost frame instead (glibc's thread start does the same), and x29 == 0
+ * ends frame-pointer walks. */
+        .globl  hop__context_start
+        .hidden hop__context_start
+        .type   hop__context_start, %function
+        .align  4
+hop__context_start:
+        .cfi_startproc
+        .cfi_undefined x30              /* the outermost frame: unwinding ends here */
+        mov     x29, #0
+        blr     x19                     /* entry(value); it never returns ... */
+        brk     #0                      /* ... and if it did, trap at once */
+        .cfi_endproc
+        .size   hop__context_start, .-hop__context_start
+
         .section .note.GNU-stack, "", %progbits

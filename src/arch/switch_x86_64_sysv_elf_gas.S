@@ -40,6 +40,12 @@
  * CFI below, which follows the pushes, stays true across the stack swap.
  * Not compatible with CET shadow stacks (the return lands on another stack),
  * which Debian does not enable.
+ *
+ * A fresh context starts in hop__context_start (below), which calls the
+ * entry function kept in r12. Its CFI says the return address is undefined,
+ * the DWARF way to mark the outermost frame (glibc's thread start does the
+ * same), so gdb, perf and libgcc's unwinder stop there instead of walking
+ * past the top of the task's stack into a made-up caller.
  */
         .file   "switch_x86_64_sysv_elf_gas.S"
         .text
@@ -120,5 +126,20 @@ hop__context_switch:
         jmp     *%rcx                   /* not ret: see the note above */
         .cfi_endproc
         .size   hop__context_switch, .-hop__context_switch
+
+/* hop__context_start: where a fresh context's first switch lands, with %rsp
+ * 16-byte aligned, the entry function in %r12 and its argument in %rdi. */
+        .globl  hop__context_start
+        .hidden hop__context_start
+        .type   hop__context_start, @function
+        .align  16
+hop__context_start:
+        .cfi_startproc
+        .cfi_undefined %rip             /* the outermost frame: unwinding ends here */
+        xorl    %ebp, %ebp              /* and frame-pointer walks end here too */
+        callq   *%r12                   /* entry(value); it never returns ... */
+        ud2                             /* ... and if it did, trap at once */
+        .cfi_endproc
+        .size   hop__context_start, .-hop__context_start
 
         .section .note.GNU-stack, "", %progbits

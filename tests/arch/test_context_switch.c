@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <unwind.h>
 
 #include "../../src/arch/context.h"
 
@@ -1138,6 +1139,67 @@ static const char *test_ping_pong(void) {
     return failure;
 }
 
+/* ---- h. Backtraces end at the context's first frame ------------------------- */
+
+/* A debugger, a profiler or a crash reporter unwinding a task's stack must
+ * stop at the task's first frame: past it lies the top of the stack, and a
+ * made-up caller there (a zero return address, or entry as its own caller)
+ * shows as a bogus frame in perf and makes unwinders loop or read past the
+ * mapping. libgcc's unwinder stands in for them. */
+#define BACKTRACE_MAX 32
+
+static struct {
+    hop__context_t main, other;
+    int frames;
+    uintptr_t ips[BACKTRACE_MAX];
+    _Unwind_Reason_Code reason;
+} backtrace_state;
+
+static _Unwind_Reason_Code backtrace_step(struct _Unwind_Context *ctx, void *arg) {
+    (void)arg;
+    if (backtrace_state.frames == BACKTRACE_MAX)
+        return _URC_NORMAL_STOP;
+    backtrace_state.ips[backtrace_state.frames++] = (uintptr_t)_Unwind_GetIP(ctx);
+    return _URC_NO_REASON;
+}
+
+__attribute__((noinline)) static void backtrace_entry(void *value) {
+    backtrace_state.reason = _Unwind_Backtrace(backtrace_step, NULL);
+    park_forever(&backtrace_state.other, &backtrace_state.main, value);
+}
+
+static const char *test_backtrace_ends_at_the_first_frame(void) {
+    struct test_stack stack;
+    if (test_stack_alloc(&stack, TEST_STACK_SIZE) != 0)
+        return why("mmap: %s", strerror(errno));
+    memset(&backtrace_state, 0, sizeof backtrace_state);
+    hop__context_make(&backtrace_state.other, stack.low, stack.size, backtrace_entry);
+    hop__context_switch(&backtrace_state.main, &backtrace_state.other, NULL);
+    test_stack_free(&stack);
+    /* Frames: backtrace_step's caller chain from backtrace_entry outwards:
+     * backtrace_entry, then the backend's start frame (hop__context_start,
+     * or glibc's __start_context under ucontext, which may add one). */
+    if (backtrace_state.reason != _URC_END_OF_STACK)
+        return why("the unwinder stopped with reason %d after %d frames, not at the end of the stack",
+                   (int)backtrace_state.reason, backtrace_state.frames);
+    /* libgcc reports the end as one last frame at address 0 (glibc's
+     * backtrace() drops it the same way). */
+    if (backtrace_state.frames > 0 && backtrace_state.ips[backtrace_state.frames - 1] == 0)
+        backtrace_state.frames--;
+    if (backtrace_state.frames < 2 || backtrace_state.frames > 5)
+        return why("%d frames from the entry function to the end of the stack, want 2 to 5", backtrace_state.frames);
+    for (int i = 0; i < backtrace_state.frames; i++)
+        if (backtrace_state.ips[i] == 0 || backtrace_state.ips[i] == UINTPTR_MAX)
+            return why("frame %d has the made-up address %#lx", i, (unsigned long)backtrace_state.ips[i]);
+#if !defined(HOP_CONTEXT_UCONTEXT)
+    uintptr_t start = (uintptr_t)hop__context_start, last = backtrace_state.ips[backtrace_state.frames - 1];
+    if (last < start || last > start + 64)
+        return why("the outermost frame is at %#lx, not in hop__context_start (%#lx)", (unsigned long)last,
+                   (unsigned long)start);
+#endif
+    return NULL;
+}
+
 /* ---- Runner ------------------------------------------------------------------- */
 
 static const struct {
@@ -1156,6 +1218,7 @@ static const struct {
     {"fp_control_state_is_per_context", test_fp_control_state_is_per_context},
     {"deep_recursion_in_context", test_deep_recursion_in_context},
     {"ping_pong_1000000_switches", test_ping_pong},
+    {"backtrace_ends_at_the_first_frame", test_backtrace_ends_at_the_first_frame},
 };
 
 /* Per test: generous for qemu, where the ucontext backend's signal-mask
