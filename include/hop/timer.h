@@ -122,7 +122,8 @@ struct hop_deadline_s {
     hop_task_t *task;
     hop_deadline_t *outer;
     unsigned int expired;
-    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
+    unsigned int *domain; /* the shield it was entered in (its count), NULL: none */
+    void *reserved[1];    /* room to grow: see "Layout" in hop/common.h */
 };
 
 /* hop_deadline_enter: starts a deadline timeout_ms from now for the current
@@ -137,6 +138,76 @@ HOP_EXTERN int hop_deadline_enter(hop_deadline_t *deadline, int64_t timeout_ms);
  * expired, HOP_ETIMEDOUT if it had; HOP_EINVAL (NULL, or not the task's
  * innermost deadline: nothing changed); HOP_ENOTTASK. */
 HOP_EXTERN int hop_deadline_leave(hop_deadline_t *deadline);
+
+/* Shields: cleanup that a cancel does not cut short (asyncio's shield,
+ * trio's shielded cancel scopes), bounded by a deadline of its own:
+ *
+ *     void *handler(void *arg) {                 // cancelled at shutdown
+ *         ...
+ *         hop_shield_t shield;
+ *         hop_shield_enter(&shield, 1000);       // at most 1 s of cleanup
+ *         hop_stream_write_all(s, bye, n);       // runs although cancelled
+ *         hop_stream_close(s);
+ *         hop_shield_exit(&shield);
+ *         return NULL;                           // the task still ends CANCELLED
+ *     }
+ *
+ * The rules, between hop_shield_enter() and hop_shield_exit():
+ *   - hop_task_cancel() does not interrupt the task's awaits, and awaits do
+ *     not return HOP_ECANCELED at once, whether the cancel came before the
+ *     shield or during it. The cancel is not lost: it stays requested, so
+ *     after hop_shield_exit() the task's next await returns HOP_ECANCELED as
+ *     it would have without the shield, and the task ends as
+ *     HOP_TASK_CANCELLED (its future holding HOP_ECANCELED) whatever it
+ *     returns.
+ *   - Deadlines entered before the shield are masked the same way: one that
+ *     expires (or had expired) is delivered (HOP_ETIMEDOUT) once the shield
+ *     is left, if it is still entered then.
+ *   - The shield's own deadline, timeout_ms after hop_shield_enter(), is the
+ *     one limit: when it passes, the await in progress (if interruptible) is
+ *     interrupted with HOP_ETIMEDOUT and every later await inside the shield
+ *     returns HOP_ETIMEDOUT at once, so the cleanup unwinds.
+ *   - Deadlines, hop_await_timeout() and shields entered inside the shield
+ *     work as usual inside it: an inner limit that expires interrupts, and
+ *     the shield's own deadline expiring expires the deadlines entered in
+ *     it too (not an inner shield, which masks it as any outer limit).
+ *   - hop_awaitable_interrupt(), aimed at one awaitable, is not masked.
+ * Enter and exit in the same task, like a block: a deadline entered inside
+ * must be left before the shield is exited, and a task must not return
+ * inside a shield (hop stops the process: the shield's timer lives on the
+ * task's stack). The task may change executors in between. */
+typedef struct hop_shield_s hop_shield_t;
+struct hop_shield_s {
+    /* private */
+    hop_timer_t timer;
+    hop_task_t *task;
+    unsigned int *outer;   /* the domain the task was in */
+    unsigned int expired;  /* limits of this shield that expired and still hold (atomic) */
+    unsigned int fired;    /* the shield's own deadline passed (atomic) */
+    void *reserved[2];     /* room to grow: see "Layout" in hop/common.h */
+};
+
+/* hop_shield_enter: starts a shield for the current task (the rules above),
+ * bounded by a deadline timeout_ms from now. shield is caller-allocated,
+ * normally on the task's stack, and belongs to hop until hop_shield_exit().
+ * Task only; does not suspend. Returns 0; HOP_EINVAL (NULL, negative
+ * timeout_ms); HOP_ENOTTASK; HOP_ENOMEM (as hop_timer_start). On error
+ * nothing was entered. */
+HOP_EXTERN int hop_shield_enter(hop_shield_t *shield, int64_t timeout_ms);
+
+/* hop_shield_exit: ends the shield (the task's innermost one) and stops its
+ * timer; a cancel or outer deadline that came meanwhile takes effect from the
+ * task's next await. Task only; does not suspend. Returns 0 if the shield's
+ * deadline had not passed, HOP_ETIMEDOUT if it had; HOP_EINVAL (NULL, not
+ * the task's innermost shield, or a deadline entered inside it is still
+ * entered: nothing changed); HOP_ENOTTASK. */
+HOP_EXTERN int hop_shield_exit(hop_shield_t *shield);
+
+/* hop_await_shielded: hop_await(awaitable) inside a shield of timeout_ms:
+ * a cancel does not interrupt it, its own deadline does. Returns what
+ * hop_await() returns (HOP_ETIMEDOUT if the deadline interrupted it), or
+ * hop_shield_enter()'s error (nothing awaited). Task only; suspends. */
+HOP_EXTERN int hop_await_shielded(hop_awaitable_t *awaitable, int64_t timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -67,6 +67,9 @@ int hop_awaitable_set_result(hop_awaitable_t *awaitable, int status, void *value
 }
 
 int hop__task_pending_interrupt(const hop_task_t *t) {
+    unsigned int *shield = hop__atomic_load_ptr(&t->shield_expired);
+    if (shield)
+        return hop__atomic_load_uint(shield) != 0 ? HOP_ETIMEDOUT : 0;
     if (hop__task_cancel_requested(t))
         return HOP_ECANCELED;
     if (hop__atomic_load_uint((unsigned int *)&t->expired) != 0)
@@ -74,12 +77,17 @@ int hop__task_pending_interrupt(const hop_task_t *t) {
     return 0;
 }
 
-void hop__task_expire(hop_task_t *t) {
-    hop__atomic_faa_uint(&t->expired, 1u);
-    hop__task_interrupt(t, HOP_ETIMEDOUT);
+static int hop__await_interrupt(hop_task_t *t, hop_awaitable_t *aw, uint64_t generation, int status,
+                                unsigned int *domain);
+
+void hop__task_expire(hop_task_t *t, unsigned int *counter) {
+    hop__atomic_faa_uint(counter ? counter : &t->expired, 1u);
+    (void)hop__await_interrupt(t, NULL, 0, HOP_ETIMEDOUT, counter);
 }
 
-void hop__task_unexpire(hop_task_t *t) { hop__atomic_faa_uint(&t->expired, (unsigned int)-1); }
+void hop__task_unexpire(hop_task_t *t, unsigned int *counter) {
+    hop__atomic_faa_uint(counter ? counter : &t->expired, (unsigned int)-1);
+}
 
 /* The await itself, once hop_await() has decided the task may suspend. */
 static int hop__await(hop_task_t *t, hop_awaitable_t *awaitable) {
@@ -282,12 +290,20 @@ static int hop__await_interrupt_pinned(hop_task_t *t, hop_awaitable_t *aw, int s
     return HOP_ECLOSED;
 }
 
-/* Interrupts t's await of generation (0: whatever await is current). */
-static int hop__await_interrupt(hop_task_t *t, hop_awaitable_t *aw, uint64_t generation, int status) {
+/* Interrupts t's await of generation (0: whatever await is current). A
+ * task-level interrupt (aw NULL) reaches only an await made in its domain:
+ * NULL outside shields, or the innermost shield's counter. The domain is
+ * read after the word: the task sets it before it starts an await and
+ * changes it only between awaits, so if the CAS below succeeds on this word,
+ * the domain read belongs to this await. */
+static int hop__await_interrupt(hop_task_t *t, hop_awaitable_t *aw, uint64_t generation, int status,
+                                unsigned int *domain) {
     for (;;) {
         uint64_t word = hop__atomic_load_u64(&t->await_word);
         if (generation && HOP__AWAIT_GENERATION(word) != generation)
             return HOP_EALREADY;
+        if (!aw && hop__atomic_load_ptr(&t->shield_expired) != (void *)domain)
+            return HOP_EALREADY; /* shielded from it: delivered when the task leaves the shield */
         if (!(word & HOP__AWAIT_SUSPENDED) || !(word & HOP__AWAIT_INTERRUPTIBLE) ||
             (word & (HOP__AWAIT_COMPLETED | HOP__AWAIT_PINNED | HOP__AWAIT_INTERRUPT_WAITING)))
             return HOP_EALREADY;
@@ -317,10 +333,10 @@ int hop_awaitable_interrupt(hop_awaitable_t *awaitable, int status) {
     hop_task_t *t = hop__atomic_load_ptr(&awaitable->task);
     if (!t || !generation)
         return HOP_EALREADY; /* never awaited */
-    return hop__await_interrupt(t, awaitable, generation, status);
+    return hop__await_interrupt(t, awaitable, generation, status, NULL);
 }
 
-void hop__task_interrupt(hop_task_t *task, int status) { (void)hop__await_interrupt(task, NULL, 0, status); }
+void hop__task_interrupt(hop_task_t *task, int status) { (void)hop__await_interrupt(task, NULL, 0, status, NULL); }
 
 /* Called by hop__task_run() on the resumer's stack once the task has switched
  * out to await aw. Returns true if the task is handed off (suspended, or

@@ -152,6 +152,10 @@ __attribute__((noreturn)) static void hop__task_entry(void *value) {
 static void hop__task_finish(hop_task_t *t) {
     hop__tsan_fiber_destroy(t->tsan_fiber);
     t->tsan_fiber = NULL;
+    if (t->shield_expired)
+        hop__fatal("task \"%s\" returned without hop_shield_exit() for a shield it entered: the "
+                   "shield's timer would outlive the stack it lives on",
+                   t->name);
     hop__task_hooks_exit(t);
     /* One atomic step decides between "cancelled" and "done", so that
      * hop_task_cancel() either gets in before this or reports HOP_EALREADY. */

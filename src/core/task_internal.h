@@ -91,6 +91,8 @@ struct hop_task_s {
     hop_awaitable_t *cancel_awaitable; /* ...for this await... */
     int cancel_status;             /* ...with this status */
     unsigned int expired;    /* time limits of the task that expired and still hold (atomic) */
+    unsigned int *shield_expired; /* the innermost shield's count of expired limits, NULL
+                                     outside shields (atomic; written by the task only) */
     void *slots[HOP__TASK_SLOTS]; /* one per registered hop__task_hook_t; task only */
     hop__offload_t offload;  /* hop_run_in_executor's job slot... */
     unsigned int offload_busy; /* ...held until its job lets go (atomic) */
@@ -161,14 +163,18 @@ bool hop__await_begin_suspension(hop_task_t *t, hop_awaitable_t *aw);
 int hop__await_shielded(hop_awaitable_t *awaitable);
 
 /* hop__task_interrupt: interrupts whatever interruptible await task is
- * suspended in right now with status (task-level: cancellation and
- * deadlines). The caller has already made the reason visible (the cancel
- * flag, an expired deadline) with a full barrier, so an await that is just
- * starting sees it instead. Any thread; the caller keeps task alive. */
+ * suspended in right now with status (task-level: cancellation, and
+ * deadlines entered outside any shield), unless the task is inside a shield
+ * (hop_shield_enter), which masks task-level interrupts. The caller has
+ * already made the reason visible (the cancel flag, an expired deadline)
+ * with a full barrier, so an await that is just starting sees it instead.
+ * Any thread; the caller keeps task alive. */
 void hop__task_interrupt(hop_task_t *task, int status);
 
 /* hop__task_pending_interrupt: the status an await of t must return at once
- * (HOP_ECANCELED, HOP_ETIMEDOUT), or 0. */
+ * (HOP_ECANCELED, HOP_ETIMEDOUT), or 0. Inside a shield only the shield's
+ * own count of expired limits counts (HOP_ETIMEDOUT): a cancel or an outer
+ * deadline waits until the task leaves the shield. */
 int hop__task_pending_interrupt(const hop_task_t *t);
 
 /* hop__await_begin: the checks every await makes before it starts: sets *t
@@ -177,14 +183,18 @@ int hop__task_pending_interrupt(const hop_task_t *t);
 int hop__await_begin(hop_task_t **t);
 
 /* hop__task_expire / _unexpire: one more (one fewer) of t's time limits has
- * expired and still holds. While any holds, every interruptible await of t
- * returns HOP_ETIMEDOUT at once; hop__task_expire also interrupts the await t
- * is suspended in right now, if any. The count is raised with a full barrier
- * before the interrupt, paired with the one the run side takes when it marks
- * an await suspended: an await that starts meanwhile either sees the count or
- * is interrupted. Any thread; the caller keeps t alive. */
-void hop__task_expire(hop_task_t *t);
-void hop__task_unexpire(hop_task_t *t);
+ * expired and still holds. A limit counts in the domain it was entered in:
+ * counter is the innermost shield's count (t->shield_expired as it was when
+ * the limit started), or NULL for the task's own (t->expired). While any
+ * holds in the domain the task is in, every interruptible await of t returns
+ * HOP_ETIMEDOUT at once; hop__task_expire also interrupts the await t is
+ * suspended in right now, if the task is in that domain. The count is
+ * raised with a full barrier before the interrupt, paired with the one the
+ * run side takes when it marks an await suspended: an await that starts
+ * meanwhile either sees the count or is interrupted. Any thread; the caller
+ * keeps t alive. */
+void hop__task_expire(hop_task_t *t, unsigned int *counter);
+void hop__task_unexpire(hop_task_t *t, unsigned int *counter);
 
 /* ---- task hooks ---------------------------------------------------------
  *

@@ -82,7 +82,7 @@ static void hop__deadline_fire(hop_timer_t *timer, void *arg) {
     /* d and t are alive: hop_deadline_leave() stops this timer (waiting for
      * this callback) before the task can move on. */
     hop__atomic_store_uint(&d->expired, 1u);
-    hop__task_expire(t);
+    hop__task_expire(t, d->domain);
 }
 
 int hop_deadline_enter(hop_deadline_t *deadline, int64_t timeout_ms) {
@@ -95,6 +95,7 @@ int hop_deadline_enter(hop_deadline_t *deadline, int64_t timeout_ms) {
     deadline->task = t;
     deadline->outer = *innermost;
     deadline->expired = 0;
+    deadline->domain = t->shield_expired;
     deadline->timer = (hop_timer_t){0};
     int err = hop_timer_start(&deadline->timer, timeout_ms, hop__deadline_fire, deadline);
     if (err)
@@ -110,16 +111,86 @@ int hop_deadline_leave(hop_deadline_t *deadline) {
     if (!t)
         return HOP_ENOTTASK;
     void **innermost = hop__task_slot(t, &hop__deadline_hook);
-    if (*innermost != deadline)
-        return HOP_EINVAL; /* not this task's innermost deadline */
+    if (*innermost != deadline || deadline->domain != t->shield_expired)
+        return HOP_EINVAL; /* not this task's innermost deadline, or a shield entered since */
     /* Waits for a callback that is running right now: after this, nothing
      * else touches deadline. */
     hop_timer_stop(&deadline->timer);
     *innermost = deadline->outer;
     if (!hop__atomic_load_uint(&deadline->expired))
         return 0;
-    hop__task_unexpire(t);
+    hop__task_unexpire(t, deadline->domain);
     return HOP_ETIMEDOUT;
+}
+
+/* ---- shields -------------------------------------------------------------
+ *
+ * A shield is a domain of time limits: the task's shield_expired points at
+ * the innermost shield's count, and while it does, only that count decides
+ * whether an await returns at once (HOP_ETIMEDOUT), and only interrupts
+ * aimed at that domain reach the task's awaits (core/awaitable.c). The
+ * shield's own deadline is one limit of its domain; deadlines entered inside
+ * record the domain and count there. Leaving restores the outer domain, where
+ * a cancel or an outer deadline that came meanwhile is still recorded (the
+ * cancel flag, the task's or the outer shield's count) and so takes effect
+ * at the next await. */
+
+static void hop__shield_fire(hop_timer_t *timer, void *arg) {
+    (void)timer;
+    hop_shield_t *s = arg;
+    /* s and its task are alive: hop_shield_exit() stops this timer (waiting
+     * for this callback) before the task can move on. */
+    hop__atomic_store_uint(&s->fired, 1u);
+    hop__task_expire(s->task, &s->expired);
+}
+
+int hop_shield_enter(hop_shield_t *shield, int64_t timeout_ms) {
+    if (!shield || timeout_ms < 0)
+        return HOP_EINVAL;
+    hop_task_t *t = hop_task_current();
+    if (!t)
+        return HOP_ENOTTASK;
+    shield->task = t;
+    shield->outer = t->shield_expired;
+    shield->expired = 0;
+    shield->fired = 0;
+    shield->timer = (hop_timer_t){0};
+    /* The domain first: a deadline that fires at once finds the task in it. */
+    hop__atomic_store_ptr(&t->shield_expired, &shield->expired);
+    int err = hop_timer_start(&shield->timer, timeout_ms, hop__shield_fire, shield);
+    if (err) {
+        hop__atomic_store_ptr(&t->shield_expired, shield->outer);
+        return err;
+    }
+    return 0;
+}
+
+int hop_shield_exit(hop_shield_t *shield) {
+    if (!shield)
+        return HOP_EINVAL;
+    hop_task_t *t = hop_task_current();
+    if (!t)
+        return HOP_ENOTTASK;
+    if (t->shield_expired != &shield->expired)
+        return HOP_EINVAL; /* not this task's innermost shield */
+    hop_deadline_t *innermost = *hop__task_slot(t, &hop__deadline_hook);
+    if (innermost && innermost->domain == &shield->expired)
+        return HOP_EINVAL; /* a deadline entered inside is still entered */
+    hop_timer_stop(&shield->timer);
+    hop__atomic_store_ptr(&t->shield_expired, shield->outer);
+    return hop__atomic_load_uint(&shield->fired) ? HOP_ETIMEDOUT : 0;
+}
+
+int hop_await_shielded(hop_awaitable_t *awaitable, int64_t timeout_ms) {
+    if (!awaitable || !awaitable->ops || !awaitable->ops->suspend)
+        return HOP_EINVAL;
+    hop_shield_t shield;
+    int err = hop_shield_enter(&shield, timeout_ms);
+    if (err)
+        return err;
+    int status = hop_await(awaitable);
+    hop_shield_exit(&shield);
+    return status;
 }
 
 /* ---- hop_await_timeout --------------------------------------------------- */
