@@ -27,5 +27,6 @@
 #include "hop/stream.h"
 #include "hop/tcp.h"
 #include "hop/dns.h"
+#include "hop/histogram.h"
 
 #endif /* HOP_HOP_H */
