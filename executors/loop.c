@@ -93,6 +93,7 @@
 #include <uv.h>
 
 #include "core/gate.h"
+#include "core/loop_handles.h"
 #include "core/mpsc_queue.h"
 #include "core/task_internal.h"
 #include "loop_internal.h"
@@ -146,6 +147,7 @@ typedef struct hop__loop_s {
                              finished) since the last spin; see spin_budget */
     unsigned int timer_rearm; /* atomic: the clock has a new earliest deadline */
     hop__timer_clock_t *clock; /* timers started on the loop thread */
+    hop__loop_handle_t *handles; /* open I/O handles, closed when the loop closes (core/loop_handles.h) */
     hop_loop_t *loop;
     uv_loop_t uv;
     uv_async_t async;     /* producers' wake-ups */
@@ -263,13 +265,55 @@ static void hop__loop_task_leave(hop_executor_t *executor) {
         hop__loop_unpin(loop);
 }
 
+/* ---- open handles (core/loop_handles.h) ------------------------------------ */
+
+void hop__loop_handle_link(hop_loop_t *loop, hop__loop_handle_t *lh) {
+    hop__loop_t *l = hop__loop_internal(loop);
+    if (lh->linked)
+        return;
+    lh->prev = NULL;
+    lh->next = l->handles;
+    if (l->handles)
+        l->handles->prev = lh;
+    l->handles = lh;
+    lh->linked = true;
+}
+
+void hop__loop_handle_unlink(hop_loop_t *loop, hop__loop_handle_t *lh) {
+    if (!lh->linked)
+        return;
+    hop__loop_t *l = hop__loop_internal(loop);
+    if (lh->prev)
+        lh->prev->next = lh->next;
+    else
+        l->handles = lh->next;
+    if (lh->next)
+        lh->next->prev = lh->prev;
+    lh->prev = lh->next = NULL;
+    lh->linked = false;
+}
+
+/* Closes every open handle (loop thread, closing loop): their waiters wake
+ * with HOP_ECLOSED, which is what lets tasks waiting on I/O finish, so close
+ * does not wait for them forever. Each close unlinks its handle. */
+static void hop__loop_close_handles(hop__loop_t *l) {
+    while (l->handles) {
+        hop__loop_handle_t *lh = l->handles;
+        lh->close(lh);
+        if (l->handles == lh)
+            hop__loop_handle_unlink(l->loop, lh); /* a close that forgot: no endless loop */
+    }
+}
+
 /* ---- the loop thread ------------------------------------------------------ */
 
 static bool hop__loop_should_stop(hop__loop_t *l) {
     if (l->mode == HOP__MODE_RUN && hop__atomic_load_uint(&l->stop_requested))
         return true;
-    bool until_idle = l->mode == HOP__MODE_CLOSE || l->mode == HOP__MODE_MAIN ||
-                      (hop__atomic_load_uint(&l->loop->state) & HOP__LOOP_CLOSING);
+    bool closing = hop__atomic_load_uint(&l->loop->state) & HOP__LOOP_CLOSING;
+    if (closing)
+        hop__loop_close_handles(l);
+    bool until_idle = l->mode == HOP__MODE_CLOSE || l->mode == HOP__MODE_MAIN || closing;
     if (!until_idle)
         return false;
     if (hop__atomic_load_uint(&l->tasks) != 0u || hop__mpsc_queue_peek_spsc(&l->inbox) != HOP__MPSC_EMPTY)
@@ -680,9 +724,11 @@ int hop_loop_close(hop_loop_t *loop) {
     hop_loop_t *outer = *slot;
     *slot = loop;
     hop__timer_clock_t *outer_clock = hop__timer_clock_set_current(l->clock);
+    hop__loop_close_handles(l); /* with their close callbacks, before the walk */
     uv_walk(&l->uv, hop__loop_close_handle, NULL);
     while (uv_loop_close(&l->uv) == UV_EBUSY) {
         uv_run(&l->uv, UV_RUN_DEFAULT);
+        hop__loop_close_handles(l);
         uv_walk(&l->uv, hop__loop_close_handle, NULL);
     }
     hop__timer_clock_set_current(outer_clock);

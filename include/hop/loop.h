@@ -104,7 +104,10 @@ HOP_EXTERN int hop_loop_stop(hop_loop_t *loop);
  * stops the loop and joins its thread (if started); closes every handle left
  * on the uv_loop_t (uv_close, handles of users included) and closes it.
  * Blocks, for as long as the loop's tasks take: a task suspended on
- * something that never completes keeps close waiting. Call it from a thread
+ * something that never completes keeps close waiting. hop's I/O handles
+ * (streams, listeners, UDP sockets...) still open on the loop are closed as
+ * soon as close begins, so a task waiting on one wakes with HOP_ECLOSED
+ * rather than holding close forever (hop/stream.h, "Loop close"). Call it from a thread
  * other than the loop's, or, for a loop driven by hop_loop_run, after that
  * returned (it then runs the loop on the calling thread to drain it).
  * Handles left open are closed without a close callback, on the calling

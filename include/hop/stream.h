@@ -53,8 +53,16 @@
  * One reader and one writer at a time: a stream may be read by one task
  * while another writes it, but a second concurrent read (or write) returns
  * HOP_EBUSY. Close a handle exactly once; no call may start on it after
- * hop_stream_close began (calls already waiting get HOP_ECLOSED). Close
- * handles before their loop is closed. */
+ * hop_stream_close began (calls already waiting get HOP_ECLOSED).
+ *
+ * Loop close. hop_loop_close closes every hop I/O handle still open on the
+ * loop (streams, listeners, UDP sockets, ...) as soon as it begins, before it
+ * waits for the loop's tasks: tasks waiting on them (on any executor) wake
+ * with HOP_ECLOSED, the handles are closed through libuv before the loop
+ * is, and every later call on them returns HOP_ECLOSED. Their memory stays
+ * until the owner closes them as usual (hop_stream_close...), which then
+ * only frees it, returns 0 and may be called from any thread (a task is not
+ * needed: no loop is involved any more). */
 #ifndef HOP_STREAM_H
 #define HOP_STREAM_H
 

@@ -108,7 +108,10 @@ void hop__io_handle_init(hop__io_handle_t *h, hop_loop_t *loop, uv_handle_t *uv,
     h->destroy = destroy;
     h->refs = 1;
     h->closing = 0;
+    h->owned = 0;
+    h->uv_closed = false;
     h->closer = NULL;
+    h->link = (hop__loop_handle_t){0};
     hop__io_ignore_sigpipe();
 }
 
@@ -135,11 +138,42 @@ static void hop__io_handle_close_cb(uv_handle_t *uv) {
     hop__io_handle_leave(h); /* the open reference: the uv handle is done */
 }
 
+/* Loop thread: refuses new calls, wakes the waiters, closes the uv handle;
+ * false when the uv handle was closed already (by its loop's close, or
+ * another close). Whoever gets here first closes it. */
+static bool hop__io_handle_shut(hop__io_handle_t *h) {
+    hop__atomic_store_uint(&h->closing, 1u);
+    if (h->uv_closed)
+        return false;
+    h->uv_closed = true;
+    hop__loop_handle_unlink(h->loop, &h->link);
+    /* Waiters first: their operations end with HOP_ECLOSED before the
+     * handle goes (uv_close would end some of them silently). */
+    h->wake(h, HOP_ECLOSED);
+    uv_close(h->uv, hop__io_handle_close_cb);
+    return true;
+}
+
+/* The closing loop's close function for an open handle (loop thread). */
+static void hop__io_handle_loop_close(hop__loop_handle_t *lh) {
+    hop__io_handle_shut(hop__container_of(lh, hop__io_handle_t, link));
+}
+
+void hop__io_handle_opened(hop__io_handle_t *h) {
+    h->uv->data = h;
+    h->link.close = hop__io_handle_loop_close;
+    hop__loop_handle_link(h->loop, &h->link);
+}
+
+void hop__io_handle_adopt(hop__io_handle_t *h) {
+    hop__atomic_faa_uint(&h->refs, 1u);
+    hop__atomic_store_uint(&h->owned, 1u);
+}
+
 void hop__io_handle_close_now(hop__io_handle_t *h) {
     if (!hop__atomic_cas_uint(&h->closing, 0u, 1u))
         return;
-    h->wake(h, HOP_ECLOSED);
-    uv_close(h->uv, hop__io_handle_close_cb);
+    hop__io_handle_shut(h);
 }
 
 typedef struct {
@@ -149,24 +183,34 @@ typedef struct {
 
 static int hop__io_close_start(hop__io_op_t *op) {
     hop__io_handle_t *h = ((hop__io_close_t *)op)->h;
-    /* Waiters first: their operations end with HOP_ECLOSED before the
-     * handle goes (uv_close would end some of them silently). */
-    h->wake(h, HOP_ECLOSED);
+    if (h->uv_closed)
+        return 0; /* the loop's close came first: its callback needs no waiter */
     h->closer = op;
-    uv_close(h->uv, hop__io_handle_close_cb);
+    hop__io_handle_shut(h);
     return HOP__IO_PENDING;
 }
 
 int hop__io_handle_close(hop__io_handle_t *h) {
-    if (!hop_task_current())
+    bool task = hop_task_current() != NULL;
+    /* A handle its closing loop has closed needs no loop any more: only
+     * its memory is left to release, which any thread may do. */
+    if (!task && !hop__atomic_load_uint(&h->closing))
         return HOP_ENOTTASK;
     hop__atomic_faa_uint(&h->refs, 1u); /* ours until close returns */
-    if (!hop__atomic_cas_uint(&h->closing, 0u, 1u)) {
-        hop__io_handle_leave(h);
-        return HOP_EALREADY;
+    bool owner = hop__atomic_cas_uint(&h->owned, 1u, 0u);
+    int err = 0;
+    if (hop__atomic_cas_uint(&h->closing, 0u, 1u)) {
+        /* A task (see above). HOP_ECLOSED: the loop is closing and refused
+         * the job; it closes the handle itself (it is on its list). */
+        hop__io_close_t close = {.h = h};
+        err = hop__io_op_run(&close.op, h->loop, hop__io_close_start, NULL);
+        if (err == HOP_ECLOSED)
+            err = 0;
+    } else if (!owner) {
+        err = HOP_EALREADY;
     }
-    hop__io_close_t close = {.h = h};
-    int err = hop__io_op_run(&close.op, h->loop, hop__io_close_start, NULL);
+    if (owner)
+        hop__io_handle_leave(h); /* the owner's reference */
     hop__io_handle_leave(h);
     return err;
 }

@@ -62,13 +62,40 @@
  * lives until uv_close's callback) and let cancel detach op from it.
  *
  * HANDLES (hop__io_handle_t). A module's handle struct embeds
- * hop__io_handle_t and its uv handle. It is allocated when opened, on the
- * loop thread, and freed only when both have happened: uv_close's callback
- * ran and the last operation in flight let go of it (hop__io_handle_ref /
- * _unref around every public call), so a task woken with HOP_ECLOSED by a
- * close can still look at the handle. Closing (hop__io_handle_close) wakes
- * every operation waiting on the handle through the module's wake function
- * (which completes them with HOP_ECLOSED), then calls uv_close.
+ * hop__io_handle_t and its uv handle. It is allocated when opened and
+ * initialised with hop__io_handle_init (any thread; refs = 1, the uv
+ * handle's reference). Then, on the loop thread:
+ *   - right after uv_*_init: hop__io_handle_opened(h), which links h into
+ *     its loop's list of open handles (see "WHEN THE LOOP CLOSES");
+ *   - when the operation that made it succeeds, before its completion:
+ *     hop__io_handle_adopt(h), the owner's reference (the user's, dropped
+ *     only by the user's close), so that h's memory outlives a close by
+ *     the loop. A module that must give up a handle it never handed out (a
+ *     connect that failed or was cancelled) closes it with
+ *     hop__io_handle_close_now instead, and libuv's close callback frees it.
+ * A public call takes a reference for its duration (hop__io_handle_enter /
+ * _leave), so a task woken with HOP_ECLOSED by a close can still look at
+ * the handle; the last reference frees it (destroy). Closing
+ * (hop__io_handle_close, the user's) wakes every operation waiting on the
+ * handle through the module's wake function (which completes them with
+ * HOP_ECLOSED), then calls uv_close and waits for its callback.
+ *
+ * WHEN THE LOOP CLOSES. hop_loop_close does not wait for handles to be
+ * closed by their users: as soon as the loop starts closing (before it waits
+ * for its tasks), its thread closes every handle still on its list exactly
+ * as a close would (waiters wake with HOP_ECLOSED: a task waiting on a read,
+ * an accept, a recv_from... finishes instead of holding close forever;
+ * then uv_close, whose callback runs before uv_loop_close). A handle opened
+ * on a closing loop is closed at the loop's next turn. From then on every
+ * call on the handle returns HOP_ECLOSED, and its memory stays until its
+ * owner calls the module's close, which then only releases it: it returns
+ * 0, from any thread (a task is not needed: no loop is involved any more).
+ * The mechanism is the loop's list of open handles (core/loop_handles.h,
+ * defined in executors/loop.c); hop__io_handle_opened puts a
+ * hop__io_handle_t on it, so a module built on hop__io_handle_t needs
+ * nothing else. Something that is not a uv handle (an open file
+ * descriptor, a request that must be withdrawn) may link its own
+ * hop__loop_handle_t with its own close function, on the loop thread.
  *
  * THREADS. start, cancel, libuv callbacks and hop__io_op_complete: the loop
  * thread only. hop__io_op_run: a task, any executor. The fields the task and
@@ -80,6 +107,7 @@
 #include <uv.h>
 
 #include "core/internal.h"
+#include "core/loop_handles.h"
 
 /* start's "a callback will finish it". Positive: never a status. */
 #define HOP__IO_PENDING 1
@@ -128,15 +156,30 @@ struct hop__io_handle_s {
     void (*wake)(hop__io_handle_t *h, int status); /* loop thread: complete every
                                                       waiting op with status */
     void (*destroy)(hop__io_handle_t *h);          /* frees the allocation */
-    unsigned int refs;    /* atomic: 1 while the uv handle is open + 1 per call in flight */
+    unsigned int refs;    /* atomic: 1 while the uv handle is open, 1 for the owner once
+                             adopted, + 1 per call in flight */
     unsigned int closing; /* atomic: close has begun; new calls get HOP_ECLOSED */
+    unsigned int owned;   /* atomic: adopted, and the owner's close has not run yet */
+    bool uv_closed;       /* loop thread: uv_close was called */
     hop__io_op_t *closer; /* loop thread: the close op waiting for uv_close's callback */
+    hop__loop_handle_t link; /* loop thread: on the loop's list of open handles */
 };
 
 /* hop__io_handle_init: h belongs to loop; uv is its uv handle (initialised
  * by the caller on the loop thread, its data pointing at h). refs = 1. */
 void hop__io_handle_init(hop__io_handle_t *h, hop_loop_t *loop, uv_handle_t *uv,
                          void (*wake)(hop__io_handle_t *h, int status), void (*destroy)(hop__io_handle_t *h));
+
+/* hop__io_handle_opened: loop thread, right after the uv handle's init:
+ * sets h->uv->data to h and links h into its loop's list of open handles,
+ * so that a closing loop closes it (see "WHEN THE LOOP CLOSES"). */
+void hop__io_handle_opened(hop__io_handle_t *h);
+
+/* hop__io_handle_adopt: loop thread, when the operation that made h
+ * succeeds (before it completes): the owner's reference, which only the
+ * owner's hop__io_handle_close drops. A handle never adopted is freed as
+ * soon as its uv handle is closed. */
+void hop__io_handle_adopt(hop__io_handle_t *h);
 
 /* hop__io_handle_enter: takes a reference for a public call on h; returns
  * 0, or HOP_ECLOSED (no reference taken) once close has begun. Any thread,
@@ -146,15 +189,20 @@ int hop__io_handle_enter(hop__io_handle_t *h);
 /* hop__io_handle_leave: drops it; the last reference frees h. Any thread. */
 void hop__io_handle_leave(hop__io_handle_t *h);
 
-/* hop__io_handle_close: closes h from a task: wakes its waiters with
- * HOP_ECLOSED, uv_close, waits for the close callback, drops the open
- * reference. Returns 0, HOP_EALREADY (closing already), HOP_ENOTTASK.
- * Uninterruptible: the handle is closed when it returns. */
+/* hop__io_handle_close: the owner's close. From a task: wakes h's waiters
+ * with HOP_ECLOSED, uv_close, waits for the close callback; then drops the
+ * owner's reference. When h's loop has closed it already, it only drops
+ * that reference (any thread). Returns 0; HOP_EALREADY (closed already by
+ * another close: only while the caller holds a reference of its own);
+ * HOP_ENOTTASK (not a task, and h is still open). Uninterruptible: the
+ * handle is closed when it returns (on a closing loop that refused the
+ * job: as soon as the loop's thread gets to it). */
 int hop__io_handle_close(hop__io_handle_t *h);
 
 /* hop__io_handle_close_now: the same from the loop thread, without
- * waiting: for a module that must give up a handle it never handed out (a
- * connect that failed or was cancelled). Nothing if closing already. */
+ * waiting: for a module that must give up a handle it never handed out
+ * (never adopted: a connect that failed or was cancelled); libuv's close
+ * callback frees it. Nothing if closing already. */
 void hop__io_handle_close_now(hop__io_handle_t *h);
 
 /* hop__io_call_on_loop: runs fn(arg) on loop's thread for a task and

@@ -57,7 +57,7 @@ hop_stream_t *hop__stream_new(hop_loop_t *loop, const hop_stream_options_t *opti
     return s;
 }
 
-void hop__stream_opened(hop_stream_t *s) { s->uv.handle.data = &s->h; }
+void hop__stream_opened(hop_stream_t *s) { hop__io_handle_opened(&s->h); }
 
 void hop__stream_free(hop_stream_t *s) { hop__stream_destroy(&s->h); }
 
@@ -578,6 +578,7 @@ static int hop__stream_open_on_loop(void *arg) {
         hop__io_handle_close_now(&s->h);
         return hop__io_error(err);
     }
+    hop__io_handle_adopt(&s->h);
     return 0;
 }
 

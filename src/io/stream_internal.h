@@ -2,8 +2,11 @@
  * streams (tcp.c; child processes' pipes). A maker allocates the stream with
  * hop__stream_new on any thread, initialises the uv handle in s->uv on the
  * loop thread (uv_tcp_init, uv_pipe_init, uv_tty_init, or uv_spawn's
- * stdio pipes), then calls hop__stream_opened there; from then on the
- * stream is closed with hop_stream_close (or, on the loop thread, with
+ * stdio pipes), then calls hop__stream_opened there (which puts it on the
+ * loop's list of open handles: a closing loop closes it), and
+ * hop__io_handle_adopt there when it hands the stream out (the owner's
+ * reference: see io_internal.h, HANDLES); from then on the stream is closed
+ * with hop_stream_close (or, never handed out, on the loop thread, with
  * hop__io_handle_close_now). A stream whose uv handle was never initialised
  * is freed with hop__stream_free. */
 #ifndef HOP_SRC_IO_STREAM_INTERNAL_H
@@ -57,7 +60,8 @@ struct hop_stream_s {
 hop_stream_t *hop__stream_new(hop_loop_t *loop, const hop_stream_options_t *options);
 
 /* hop__stream_opened: the uv handle in s->uv is initialised (loop thread):
- * from now on libuv's close callback frees the stream. */
+ * hop__io_handle_opened on it. Until adopted, libuv's close callback frees
+ * the stream. */
 void hop__stream_opened(hop_stream_t *s);
 
 /* hop__stream_free: frees a stream whose uv handle was never initialised. */

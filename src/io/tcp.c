@@ -55,6 +55,7 @@ static int hop__tcp_take(hop_tcp_listener_t *l, hop__tcp_accept_t *a) {
         hop__io_handle_close_now(&s->h);
         return hop__io_error(err);
     }
+    hop__io_handle_adopt(&s->h);
     return 0;
 }
 
@@ -151,7 +152,7 @@ static int hop__tcp_listen_on_loop(void *arg) {
         free(l);
         return uv ? hop__io_error(err) : HOP_ECLOSED;
     }
-    l->tcp.data = &l->h;
+    hop__io_handle_opened(&l->h);
     if (a->options->reuse_port) {
         uv_os_fd_t fd;
         int on = 1;
@@ -170,6 +171,7 @@ static int hop__tcp_listen_on_loop(void *arg) {
         hop__io_handle_close_now(&l->h);
         return hop__io_error(err);
     }
+    hop__io_handle_adopt(&l->h);
     return 0;
 }
 
@@ -295,6 +297,8 @@ static void hop__tcp_connect_cb(uv_connect_t *req, int status) {
     s->connector = NULL;
     if (status < 0)
         hop__io_handle_close_now(&s->h); /* never handed out: close it here */
+    else
+        hop__io_handle_adopt(&s->h);
     hop__io_op_complete(op, status == UV_ECANCELED ? HOP_ECLOSED : hop__io_error(status));
 }
 
