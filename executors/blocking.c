@@ -90,6 +90,8 @@ struct hop__blocking_internal_s {
     hop__blocking_thread_t *to_join;
     hop_blocking_stats_t stats;
     /* Read-only after init. */
+    hop_thread_hook_fn on_thread_start, on_thread_stop;
+    void *hook_arg;
     pthread_attr_t attr;
     char prefix[HOP__BLOCKING_NAME_MAX + 1];
 };
@@ -214,6 +216,13 @@ static void *hop__blocking_thread_main(void *arg) {
     hop__blocking_internal_t *p = self->p;
     *hop__blocking_self_slot() = p;
     pthread_setname_np(pthread_self(), self->name);
+    /* Copied now: once this thread has left (below), close may free p, but
+     * it joins the thread first, so the stop hook still runs before that. */
+    hop_executor_t *executor = &p->pool->executor;
+    hop_thread_hook_fn on_stop = p->on_thread_stop;
+    void *hook_arg = p->hook_arg;
+    if (p->on_thread_start)
+        p->on_thread_start(executor, hook_arg);
     pthread_mutex_lock(&p->lock);
     p->starting--;
     for (;;) {
@@ -235,6 +244,8 @@ static void *hop__blocking_thread_main(void *arg) {
     }
     hop__blocking_leave(p, self);
     pthread_mutex_unlock(&p->lock);
+    if (on_stop)
+        on_stop(executor, hook_arg);
     *hop__blocking_self_slot() = NULL;
     return NULL;
 }
@@ -476,6 +487,9 @@ int hop_blocking_init(hop_blocking_t *pool, const hop_blocking_options_t *option
         (uint64_t)(options->keep_alive_ms ? options->keep_alive_ms : HOP_BLOCKING_KEEP_ALIVE_MS_DEFAULT) *
         1000000u;
     snprintf(p->prefix, sizeof p->prefix, "%s", options->name ? options->name : "hop-block");
+    p->on_thread_start = options->on_thread_start;
+    p->on_thread_stop = options->on_thread_stop;
+    p->hook_arg = options->hook_arg;
     p->queue.next = &p->queue;
     p->queue.executor_private = &p->queue;
     /* Adaptive: spins briefly before sleeping, since the lock is held for a

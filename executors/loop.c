@@ -143,6 +143,8 @@ typedef struct hop__loop_s {
     int finished;          /* the stop condition of mode held: leave uv_run for good */
     unsigned int batch;
     uint64_t spin_ns;
+    hop_thread_hook_fn on_thread_start, on_thread_stop; /* hop_loop_start's thread */
+    void *hook_arg;
     bool task_left;       /* loop thread only: a task left (dispatched away or
                              finished) since the last spin; see spin_budget */
     unsigned int timer_rearm; /* atomic: the clock has a new earliest deadline */
@@ -510,9 +512,13 @@ static void *hop__loop_thread_main(void *arg) {
     pthread_setname_np(pthread_self(), l->name);
     *hop__loop_current_slot() = l->loop;
     hop__timer_clock_set_current(l->clock);
+    if (l->on_thread_start)
+        l->on_thread_start(&l->loop->executor, l->hook_arg);
     /* uv_run also returns if a user calls uv_stop: keep going until close. */
     while (!l->finished)
         uv_run(&l->uv, UV_RUN_DEFAULT);
+    if (l->on_thread_stop)
+        l->on_thread_stop(&l->loop->executor, l->hook_arg);
     hop__timer_clock_set_current(NULL);
     *hop__loop_current_slot() = NULL;
     return NULL;
@@ -564,6 +570,9 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
     l->spin_ns = options->spin_us == HOP_SPIN_NEVER ? 0u
                  : (uint64_t)(options->spin_us ? options->spin_us : HOP__LOOP_SPIN_US_DEFAULT) * 1000u;
     l->loop = loop;
+    l->on_thread_start = options->on_thread_start;
+    l->on_thread_stop = options->on_thread_stop;
+    l->hook_arg = options->hook_arg;
     strcpy(l->name, name);
     l->clock = hop__timer_clock_create(&hop__loop_timer_ops, l);
     if (!l->clock) {

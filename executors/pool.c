@@ -194,6 +194,8 @@ struct hop__pool_internal_s {
     uint32_t *sleepers; /* indices of parked workers, a stack; guarded by idle_lock */
     unsigned int nworkers;
     int64_t spin_ns;
+    hop_thread_hook_fn on_thread_start, on_thread_stop;
+    void *hook_arg;
 
     /* Read by every worker between jobs; written once each. */
     _Alignas(HOP__CACHELINE) unsigned int closing; /* workers refuse new work from now on */
@@ -583,6 +585,8 @@ static void *hop__pool_worker_main(void *arg) {
     hop__pool_internal_t *p = w->pool;
     *hop__pool_self_slot() = w;
     pthread_setname_np(pthread_self(), w->name);
+    if (p->on_thread_start)
+        p->on_thread_start(&w->pool_public->executor, p->hook_arg);
     for (;;) {
         hop__pool_check_closing(w);
         unsigned int exiting = hop__atomic_load_uint(&p->exiting);
@@ -609,6 +613,8 @@ static void *hop__pool_worker_main(void *arg) {
         if (!exiting)
             hop__pool_park(w);
     }
+    if (p->on_thread_stop)
+        p->on_thread_stop(&w->pool_public->executor, p->hook_arg);
     *hop__pool_self_slot() = NULL;
     return NULL;
 }
@@ -771,6 +777,9 @@ int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
     p->sleepers = (uint32_t *)((char *)memory + sleepers_at);
     p->nworkers = n;
     p->spin_ns = (int64_t)spin_us * 1000;
+    p->on_thread_start = options->on_thread_start;
+    p->on_thread_stop = options->on_thread_stop;
+    p->hook_arg = options->hook_arg;
     hop__atomic_store_uint(&p->idle, n * HOP__IDLE_UNPARKED_ONE);
     hop__inject_queue_init(&p->inject);
     for (unsigned int i = 0; i < n; i++) {

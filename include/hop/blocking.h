@@ -53,6 +53,10 @@ struct hop_blocking_options_s {
     size_t stack_size;          /* per thread, in bytes; 0: the system's default */
     const char *name;           /* thread name prefix, at most 10 bytes (longer: HOP_EINVAL);
                                    NULL: "hop-block" */
+    hop_thread_hook_fn on_thread_start; /* NULL: none; see hop_thread_hook_fn (a thread that
+                                           retires after keep_alive_ms calls on_thread_stop) */
+    hop_thread_hook_fn on_thread_stop;  /* NULL: none */
+    void *hook_arg;                     /* passed to both */
 };
 
 struct hop_blocking_s {

@@ -40,6 +40,15 @@ typedef struct hop_executor_ops_s hop_executor_ops_t;
 typedef struct hop_job_s hop_job_t;
 typedef struct hop_stack_stats_s hop_stack_stats_t;
 
+/* A thread hook (the on_thread_start / on_thread_stop of the pool, loop and
+ * blocking-pool options, like Tokio's Builder::on_thread_start): called on
+ * each thread the executor creates, on that thread, with the executor and
+ * the options' hook_arg: start before the thread runs any job, stop after
+ * its last one, just before it ends. For per-thread state (a database
+ * connection per worker, thread-local caches, CPU pinning). It must not
+ * block for long: the executor's close waits for it. */
+typedef void (*hop_thread_hook_fn)(hop_executor_t *executor, void *arg);
+
 /* private: the intrusive wait queue that futures and the synchronisation
  * primitives embed (its operations are internal, in src/core/waitq.h). Its
  * layout is public only so that those objects can be caller-allocated; all

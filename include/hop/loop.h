@@ -50,6 +50,11 @@ struct hop_loop_options_s {
                                (about what waking a thread blocked in epoll costs where
                                idle CPUs halt, as on VMs: about 40 us); HOP_SPIN_NEVER:
                                block at once */
+    hop_thread_hook_fn on_thread_start; /* on the thread hop_loop_start creates (not on a
+                                           thread that runs the loop itself, hop_loop_run or
+                                           hop_run's caller); NULL: none; see hop_thread_hook_fn */
+    hop_thread_hook_fn on_thread_stop;  /* NULL: none */
+    void *hook_arg;                     /* passed to both */
 };
 
 struct hop_loop_s {

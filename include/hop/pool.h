@@ -43,6 +43,9 @@ struct hop_pool_options_s {
                                parked worker costs where idle CPUs halt, as on VMs: up
                                to 45 us); HOP_SPIN_NEVER: park at once (best when other
                                threads keep every CPU busy) */
+    hop_thread_hook_fn on_thread_start; /* NULL: none; see hop_thread_hook_fn */
+    hop_thread_hook_fn on_thread_stop;  /* NULL: none */
+    void *hook_arg;                     /* passed to both */
 };
 
 struct hop_pool_s {
