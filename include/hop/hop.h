@@ -19,6 +19,7 @@
 #include "hop/task_local.h"
 #include "hop/when.h"
 #include "hop/group.h"
+#include "hop/nursery.h"
 #include "hop/mutex.h"
 #include "hop/event.h"
 #include "hop/semaphore.h"
