@@ -597,6 +597,8 @@ int hop_blocking_close(hop_blocking_t *pool) {
     hop__blocking_internal_t *p = hop__atomic_load_ptr(&pool->internal);
     if (*hop__blocking_self_slot() == p)
         return HOP_EDEADLK; /* it would wait for itself */
+    /* Its tasks may wait for pool jobs this thread staged (core/internal.h). */
+    hop__batch_flush();
     for (;;) {
         unsigned int state = hop__atomic_load_uint(&pool->state);
         if (state & (HOP__BLOCKING_CLOSING | HOP__BLOCKING_CLOSED))

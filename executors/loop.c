@@ -330,6 +330,9 @@ static bool hop__loop_drain(hop__loop_t *l) {
     hop_executor_t *executor = &l->loop->executor;
     unsigned int ran = 0;
     bool spent = false;
+    /* The jobs' submissions to a pool (a task's hop_run_in_executor, a
+     * dispatch) go to it as one chain per batch: see internal.h. */
+    hop__batch_open();
     for (;;) {
         if (l->turn_ran + ran >= l->batch) {
             spent = true;
@@ -342,12 +345,14 @@ static bool hop__loop_drain(hop__loop_t *l) {
         hop_job_t *job;
         if (hop__mpsc_queue_pop_spsc(&l->inbox, &job) != HOP__MPSC_ITEM)
             break;
+        hop__mpsc_queue_prefetch_spsc(&l->inbox);
         hop_executor_run_job(executor, job);
         ran++;
         /* Counted as each job returns, so that a thread that saw the job's
          * effect sees it counted. Single writer: load and store, no RMW. */
         hop__atomic_store_u64(&l->jobs_run, hop__atomic_load_u64(&l->jobs_run) + 1u);
     }
+    hop__batch_close();
     if (ran) {
         l->turn_ran += ran;
         hop__atomic_store_u64(&l->batches, hop__atomic_load_u64(&l->batches) + 1u);
@@ -686,6 +691,8 @@ int hop_loop_close(hop_loop_t *loop) {
         return HOP_EINVAL;
     if (*hop__loop_current_slot() == loop)
         return HOP_EDEADLK;
+    /* This loop's tasks may wait for work this thread staged. */
+    hop__batch_flush();
     /* HOP_EALREADY: closed or closing; HOP_EBUSY: hop_loop_run is running it
      * on another thread. RUNNING is set also for a loop nobody runs: this
      * thread drains it below. */

@@ -666,9 +666,48 @@ static int hop__pool_submit_local(hop__pool_worker_t *w, hop_job_t *job, unsigne
     return 0;
 }
 
+/* Queues a chain staged by hop__pool_submit_outside, and drops the pin
+ * its first job took. */
+static void hop__pool_flush_chain(hop_executor_t *executor, hop_job_t *first, hop_job_t *last,
+                                  unsigned int count) {
+    (void)count;
+    hop_pool_t *pool = hop__container_of(executor, hop_pool_t, executor);
+    hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
+    /* The push's exchange is the full barrier before notify reads idle. */
+    hop__pool_inject(p, first, last);
+    hop__pool_notify(p);
+    hop__gate_leave(&pool->state);
+}
+
 /* From any other thread: through the injection queue, with the gate pinned
- * so that close cannot free the pool under it. */
+ * so that close cannot free the pool under it.
+ *
+ * With a submission batch open on this thread (a loop draining its inbox,
+ * see core/internal.h), a suspending task's submission is staged in the
+ * thread's chain for this pool instead, and goes to the injection queue
+ * with the rest of the chain. The chain's first job pins the gate and the
+ * flush unpins it: close waits for the chain as for any submit under way,
+ * so a staged job is accepted work. Any other submission that finds a chain
+ * joins it and flushes it, keeping this thread's submissions in order. */
 static int hop__pool_submit_outside(hop_pool_t *pool, hop_job_t *job, unsigned int flags) {
+    hop__batch_chain_t *chain = hop__batch_chain(&pool->executor, flags & HOP__SUBMIT_BATCHABLE);
+    if (chain) {
+        bool first = chain->count == 0;
+        /* Once pinned, CLOSED cannot come before the flush, and a load sees
+         * CLOSING as the pin's add would. */
+        unsigned int state = first ? hop__gate_enter(&pool->state) : hop__gate_peek(&pool->state);
+        int err = hop__gate_admit(state, flags);
+        if (err) {
+            if (first)
+                hop__gate_leave(&pool->state);
+            return err;
+        }
+        chain->flush = hop__pool_flush_chain;
+        hop__batch_stage(chain, job);
+        if (!(flags & HOP__SUBMIT_BATCHABLE))
+            hop__batch_flush_chain(chain);
+        return 0;
+    }
     int err = hop__gate_admit(hop__gate_enter(&pool->state), flags);
     if (!err) {
         hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
@@ -903,6 +942,9 @@ int hop_pool_close(hop_pool_t *pool) {
         return HOP_EINVAL;
     if (hop__pool_worker_of(pool))
         return HOP_EDEADLK; /* it would wait for itself */
+    /* Jobs this thread staged for the pool hold a pin that step 2 below
+     * would wait for. */
+    hop__batch_flush();
     int err = hop__gate_close_begin(&pool->state, 0u, 0u, 0u, NULL);
     if (err)
         return err; /* HOP_EALREADY: another close is under way */

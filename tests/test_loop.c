@@ -964,3 +964,230 @@ Test(loop, round_trips_through_another_thread_complete_while_spinning, .timeout 
     round_trips(200);
     test_assert_checks();
 }
+
+/* ---- Submissions from the loop thread to a pool go as chains ---- */
+
+/* While the loop drains its inbox, its tasks' submissions to a pool are
+ * staged and handed to the pool as one chain per batch (core/internal.h).
+ * The chain's push is what wakes a parked worker: with workers that never
+ * spin, every chain lands on a pool that may be asleep. */
+#define CHAIN_TASKS 64
+#define CHAIN_OFFLOADS (2000 / CHAIN_TASKS)
+
+static unsigned int chain_fn_calls;
+
+static void *chain_fn(void *arg) {
+    test_add_uint(&chain_fn_calls, 1);
+    return (void *)((intptr_t)arg + 1);
+}
+
+typedef struct {
+    hop_pool_t *pool;
+    hop_loop_t *loop;
+    unsigned int wrong; /* results or threads that were not what they should be */
+} chain_shared_t;
+
+static void *chain_offloader(void *arg) {
+    chain_shared_t *s = arg;
+    for (intptr_t k = 0; k < CHAIN_OFFLOADS; k++) {
+        void *result = NULL;
+        int err = hop_run_in_executor(hop_pool_executor(s->pool), chain_fn, (void *)k, &result);
+        if (err || (intptr_t)result != k + 1 || hop_loop_current() != s->loop)
+            test_add_uint(&s->wrong, 1);
+    }
+    return NULL;
+}
+
+Test(loop, loop_tasks_offloading_to_a_pool_whose_workers_park_at_once_each_get_their_result_once,
+     .timeout = 120) {
+    hop_pool_t pool;
+    hop_pool_options_t options = {.threads = 2, .spin_us = HOP_SPIN_NEVER};
+    HOP_OK(hop_pool_init(&pool, &options));
+    hop_loop_t loop;
+    hop_loop_options_t loop_options = {.spin_us = HOP_SPIN_NEVER};
+    HOP_OK(hop_loop_init(&loop, &loop_options));
+    HOP_OK(hop_loop_start(&loop));
+    chain_fn_calls = 0;
+    for (int round = 0; round < 10; round++) {
+        chain_shared_t s = {.pool = &pool, .loop = &loop, .wrong = 0};
+        hop_task_t *tasks[CHAIN_TASKS];
+        for (int i = 0; i < CHAIN_TASKS; i++)
+            tasks[i] = test_spawn(hop_loop_executor(&loop), chain_offloader, &s);
+        for (int i = 0; i < CHAIN_TASKS; i++)
+            HOP_OK(test_join(tasks[i]));
+        cr_assert_eq(test_load_uint(&s.wrong), 0, "round %d: %u offloads went wrong", round, s.wrong);
+    }
+    HOP_OK(hop_loop_close(&loop));
+    HOP_OK(hop_pool_close(&pool));
+    cr_assert_eq(test_load_uint(&chain_fn_calls), 10u * CHAIN_TASKS * CHAIN_OFFLOADS);
+    test_assert_checks();
+}
+
+/* A job on the loop that closes the pool, in the same batch as tasks whose
+ * offloads are staged: close hands the staged chain to the pool first (it
+ * would otherwise wait for that chain's registration for ever), and those
+ * jobs, accepted before the close, run. */
+static hop_pool_t closing_pool;
+static int closing_status = -1;
+
+static void close_pool_job(hop_job_t *job) {
+    (void)job;
+    closing_status = hop_pool_close(&closing_pool);
+}
+
+static void *offload_once(void *arg) {
+    void *result = NULL;
+    int err = hop_run_in_executor(hop_pool_executor(&closing_pool), chain_fn, arg, &result);
+    return err ? NULL : result;
+}
+
+Test(loop, a_job_on_the_loop_that_closes_a_pool_first_hands_it_the_offloads_staged_before_it, .timeout = 60) {
+    HOP_OK(hop_pool_init(&closing_pool, NULL));
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    /* Queued before the loop runs: the tasks' first steps and the close job
+     * are drained in one batch, so the offloads are staged when close runs. */
+    hop_task_t *tasks[8];
+    for (intptr_t i = 0; i < 8; i++)
+        HOP_OK(hop_task_spawn(hop_loop_executor(&loop), offload_once, (void *)i, NULL, &tasks[i]));
+    hop_job_t close_job;
+    hop_job_init(&close_job, close_pool_job);
+    HOP_OK(hop_loop_post(&loop, &close_job));
+    HOP_OK(hop_loop_start(&loop));
+    for (intptr_t i = 0; i < 8; i++) {
+        void *result = NULL;
+        HOP_OK(hop_future_wait(hop_task_future(tasks[i]), HOP_WAIT_FOREVER, &result));
+        cr_assert_eq((intptr_t)result, i + 1, "task %ld: its offload did not run", (long)i);
+        hop_task_unref(tasks[i]);
+    }
+    HOP_OK(hop_loop_close(&loop));
+    cr_assert_eq(closing_status, 0);
+    test_assert_checks();
+}
+
+/* Order survives the staging: a plain submit from a job on the loop, after
+ * offloads staged in the same batch, joins their chain behind them. With one
+ * worker, held until everything is queued, jobs start in queue order. */
+#define ORDER_OFFLOADS 40
+static unsigned int order_gate, order_next;
+static unsigned int order_of[ORDER_OFFLOADS + 1];
+
+static void order_hold_job(hop_job_t *job) {
+    (void)job;
+    test_wait_for(&order_gate, 1);
+}
+
+static void *order_fn(void *arg) {
+    order_of[(intptr_t)arg] = order_next++; /* one worker: no race */
+    return NULL;
+}
+
+static void order_plain_job(hop_job_t *job) {
+    (void)job;
+    order_of[ORDER_OFFLOADS] = order_next++;
+}
+
+static hop_pool_t order_pool;
+static hop_job_t order_plain;
+static int order_submit_status = -1;
+
+static void order_submit_job(hop_job_t *job) {
+    (void)job;
+    hop_job_init(&order_plain, order_plain_job);
+    order_submit_status = hop_pool_submit(&order_pool, &order_plain);
+}
+
+static void *order_offloader(void *arg) {
+    return (void *)(intptr_t)hop_run_in_executor(hop_pool_executor(&order_pool), order_fn, arg, NULL);
+}
+
+Test(loop, a_plain_submit_from_the_loop_starts_after_the_offloads_its_tasks_submitted_before_it,
+     .timeout = 60) {
+    hop_pool_options_t options = {.threads = 1};
+    HOP_OK(hop_pool_init(&order_pool, &options));
+    hop_job_t hold;
+    hop_job_init(&hold, order_hold_job);
+    HOP_OK(hop_pool_submit(&order_pool, &hold));
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    /* Queued before the loop runs: one batch runs the tasks' first steps
+     * (each stages its offload), then the plain submit. */
+    hop_task_t *tasks[ORDER_OFFLOADS];
+    for (intptr_t i = 0; i < ORDER_OFFLOADS; i++)
+        HOP_OK(hop_task_spawn(hop_loop_executor(&loop), order_offloader, (void *)i, NULL, &tasks[i]));
+    hop_job_t submit;
+    hop_job_init(&submit, order_submit_job);
+    HOP_OK(hop_loop_post(&loop, &submit));
+    HOP_OK(hop_loop_start(&loop));
+    for (int i = 0; i < ORDER_OFFLOADS; i++)
+        test_wait_suspended(tasks[i]);
+    test_store_uint(&order_gate, 1);
+    for (int i = 0; i < ORDER_OFFLOADS; i++) {
+        void *status = NULL;
+        HOP_OK(hop_future_wait(hop_task_future(tasks[i]), HOP_WAIT_FOREVER, &status));
+        cr_assert_eq((intptr_t)status, 0, "offload %d: %s", i, hop_err_name((int)(intptr_t)status));
+        hop_task_unref(tasks[i]);
+    }
+    HOP_OK(hop_loop_close(&loop));
+    HOP_OK(hop_pool_close(&order_pool));
+    cr_assert_eq(order_submit_status, 0);
+    for (int i = 0; i <= ORDER_OFFLOADS; i++)
+        cr_assert_eq(order_of[i], (unsigned int)i, "job %d started %u-th", i, order_of[i]);
+    test_assert_checks();
+}
+
+/* A cancel that reaches a task while its offload is still staged on the loop
+ * (same batch, not yet handed to the pool): the task gets HOP_ECANCELED at
+ * once, and the job, handed over at the end of the batch, is dropped unrun
+ * when a worker reaches it. */
+#define STAGED_CANCELS 16
+static hop_pool_t staged_pool;
+static hop_task_t *staged_tasks[STAGED_CANCELS];
+static unsigned int staged_fn_calls;
+
+static void *staged_fn(void *arg) {
+    test_add_uint(&staged_fn_calls, 1);
+    return arg;
+}
+
+static void *staged_offloader(void *arg) {
+    return (void *)(intptr_t)hop_run_in_executor(hop_pool_executor(&staged_pool), staged_fn, arg, NULL);
+}
+
+static int staged_cancel_status[STAGED_CANCELS];
+
+static void staged_cancel_job(hop_job_t *job) {
+    (void)job;
+    for (int i = 0; i < STAGED_CANCELS; i++)
+        staged_cancel_status[i] = hop_task_cancel(staged_tasks[i]);
+}
+
+Test(loop, cancelling_tasks_whose_offloads_are_still_staged_returns_ecanceled_and_fn_never_runs,
+     .timeout = 60) {
+    HOP_OK(hop_pool_init(&staged_pool, NULL));
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    /* Queued before the loop runs: one batch runs the tasks' first steps
+     * (each stages its offload and suspends), then the cancels. */
+    for (intptr_t i = 0; i < STAGED_CANCELS; i++)
+        HOP_OK(hop_task_spawn(hop_loop_executor(&loop), staged_offloader, (void *)i, NULL, &staged_tasks[i]));
+    hop_job_t cancel;
+    hop_job_init(&cancel, staged_cancel_job);
+    HOP_OK(hop_loop_post(&loop, &cancel));
+    HOP_OK(hop_loop_start(&loop));
+    for (int i = 0; i < STAGED_CANCELS; i++) {
+        void *status = NULL;
+        int err = hop_future_wait(hop_task_future(staged_tasks[i]), HOP_WAIT_FOREVER, &status);
+        /* The task returned the offload's status, or the cancel stayed
+         * pending and finished it: either way the offload was cancelled. */
+        cr_assert(err == HOP_ECANCELED || (err == 0 && (intptr_t)status == HOP_ECANCELED),
+                  "task %d: %s, offload %s", i, hop_err_name(err), hop_err_name((int)(intptr_t)status));
+        cr_assert_eq(staged_cancel_status[i], 0, "task %d: cancel %s", i,
+                     hop_err_name(staged_cancel_status[i]));
+        hop_task_unref(staged_tasks[i]);
+    }
+    HOP_OK(hop_loop_close(&loop));
+    HOP_OK(hop_pool_close(&staged_pool)); /* every dropped job has been reached */
+    cr_assert_eq(test_load_uint(&staged_fn_calls), 0);
+    test_assert_checks();
+}

@@ -59,7 +59,9 @@ struct hop_executor_ops_s {
     /* submit: queue or run job. Called from any thread, concurrently. Must not
      * allocate on the common path and must not block for long. Returns 0 once
      * the job is accepted (it will run exactly once), or HOP_ECLOSED if the
-     * executor no longer takes new work (never for HOP_SUBMIT_CONTINUATION). */
+     * executor no longer takes new work (never for HOP_SUBMIT_CONTINUATION).
+     * flags may carry bits for hop's own executors besides HOP_SUBMIT_*:
+     * ignore the ones you do not know. */
     int (*submit)(hop_executor_t *executor, hop_job_t *job, unsigned int flags);
     /* task_enter, task_leave (optional): a task now belongs to executor
      * (spawned onto it, or dispatched to it; called on the submitting thread

@@ -95,7 +95,10 @@ HOP_EXTERN hop_executor_t *hop_pool_executor(hop_pool_t *pool);
  * submitted earlier starts no later than one submitted after it, except that
  * with N workers a job may start while up to N - 1 earlier ones, already
  * taken by other workers, have not started yet); a worker's own submissions
- * run newest first. Returns 0 (the job will run exactly once),
+ * run newest first. (A loop hands the pool jobs of its suspending tasks,
+ * hop_run_in_executor's and dispatches', in chains of up to 32 at the end of
+ * each batch of inbox jobs it runs: they start then, in order.)
+ * Returns 0 (the job will run exactly once),
  * HOP_EINVAL (NULL pool, job or job->run), HOP_ECLOSED (the pool is closing
  * or closed: it will not run). */
 HOP_EXTERN int hop_pool_submit(hop_pool_t *pool, hop_job_t *job);

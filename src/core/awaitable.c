@@ -446,7 +446,8 @@ static bool hop__dispatch_suspend(hop_awaitable_t *aw) {
      * executor, or await again) before submit returns. */
     hop__atomic_store_ptr(&t->executor, d->target);
     hop__executor_task_enter(d->target);
-    int err = hop__awaitable_complete_on(aw, 0, NULL, d->target, 0);
+    /* Batchable: t is suspending (core/internal.h). */
+    int err = hop__awaitable_complete_on(aw, 0, NULL, d->target, HOP__SUBMIT_BATCHABLE);
     if (err == 0) {
         /* t may already be running on the target: hands off t and aw. */
         hop__executor_task_leave(home);

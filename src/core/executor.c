@@ -28,3 +28,69 @@ const char *hop_executor_name(const hop_executor_t *executor) {
     const hop_executor_ops_t *ops = hop__executor_ops((hop_executor_t *)executor);
     return ops && ops->name ? ops->name : "?";
 }
+
+/* ---- Submission batches (see internal.h) ----------------------------------- */
+
+typedef struct {
+    unsigned int depth;   /* open batches on this thread */
+    unsigned int nchains; /* entries in use: chains[0..nchains) */
+    hop__batch_chain_t chains[HOP__BATCH_TARGETS];
+} hop__batch_t;
+
+/* Submits run on task stacks too (a task may continue on another thread
+ * after any await): the slot's address is computed afresh each time. */
+HOP__TLS_SLOT(hop__batch_slot, hop__batch_t)
+
+void hop__batch_open(void) { hop__batch_slot()->depth++; }
+
+void hop__batch_flush_chain(hop__batch_chain_t *c) {
+    hop_job_t *first = c->first, *last = c->last;
+    unsigned int count = c->count;
+    if (!count)
+        return;
+    c->first = c->last = NULL;
+    c->count = 0;
+    /* Cleared first: the flush may submit, and stage, again on this thread. */
+    c->flush(c->executor, first, last, count);
+}
+
+void hop__batch_flush(void) {
+    hop__batch_t *b = hop__batch_slot();
+    /* Entries stay assigned while the batch is open: the same few executors
+     * come back job after job. */
+    for (unsigned int i = 0; i < b->nchains; i++)
+        hop__batch_flush_chain(&b->chains[i]);
+}
+
+void hop__batch_close(void) {
+    hop__batch_t *b = hop__batch_slot();
+    if (b->depth == 0)
+        hop__fatal("hop__batch_close without hop__batch_open");
+    hop__batch_flush();
+    if (--b->depth == 0)
+        b->nchains = 0;
+}
+
+hop__batch_chain_t *hop__batch_chain(hop_executor_t *executor, bool create) {
+    hop__batch_t *b = hop__batch_slot();
+    if (b->depth == 0)
+        return NULL;
+    for (unsigned int i = 0; i < b->nchains; i++)
+        if (b->chains[i].executor == executor)
+            return create || b->chains[i].count ? &b->chains[i] : NULL;
+    if (!create || b->nchains == HOP__BATCH_TARGETS)
+        return NULL;
+    hop__batch_chain_t *c = &b->chains[b->nchains++];
+    *c = (hop__batch_chain_t){.executor = executor};
+    return c;
+}
+
+void hop__batch_stage(hop__batch_chain_t *c, hop_job_t *job) {
+    if (c->count++ == 0)
+        c->first = job;
+    else
+        hop__atomic_store_ptr(&c->last->next, job);
+    c->last = job;
+    if (c->count == HOP__BATCH_CHAIN_MAX)
+        hop__batch_flush_chain(c);
+}

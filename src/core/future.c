@@ -225,6 +225,8 @@ int hop_future_wait(hop_future_t *future, int64_t timeout_ms, void **result) {
         return HOP_EDEADLK;
     if (timeout_ms == 0)
         return HOP_ETIMEDOUT;
+    /* The future may wait for work this thread staged (a job on a loop). */
+    hop__batch_flush();
 
     hop__future_blocking_t b = {.notified = 0};
     pthread_condattr_t attr;

@@ -83,7 +83,9 @@ static bool hop__offload_suspend(hop_awaitable_t *aw) {
     hop__offload_await_t *a = (hop__offload_await_t *)aw;
     /* Set before the submit: after it, a belongs to the job's completion. */
     a->submitted = true;
-    int err = hop__executor_submit(a->target, &a->job->job, 0);
+    /* Batchable: the task is suspending, and on a loop the job may go to a
+     * pool with the batch's other submissions (core/internal.h). */
+    int err = hop__executor_submit(a->target, &a->job->job, HOP__SUBMIT_BATCHABLE);
     if (err == 0)
         return true; /* the job owns the record until it completes the awaitable */
     a->submitted = false;
@@ -148,7 +150,14 @@ int hop_run_in_executor_ex(hop_executor_t *executor, void *(*fn)(void *arg), voi
     o->state = HOP__OFFLOAD_PENDING;
     hop_job_init(&o->job, hop__offload_run);
 
-    hop__offload_await_t a = {.job = o, .target = executor, .error = 0};
+    /* Field by field: an initializer would clear the whole struct (a
+     * rep stos, measurable once per offload); hop_awaitable_init sets base. */
+    hop__offload_await_t a;
+    a.job = o;
+    a.target = executor;
+    a.error = 0;
+    a.submitted = false;
+    a.outcome = 0;
     o->awaitable = &a.base;
     hop_awaitable_init(&a.base, &hop__offload_ops);
     int status = hop_await(&a.base);
