@@ -761,3 +761,33 @@ int hop_run_blocking_ex(void *(*fn)(void *arg), void *arg, void **result,
 int hop_run_blocking(void *(*fn)(void *arg), void *arg, void **result) {
     return hop_run_blocking_ex(fn, arg, result, NULL);
 }
+
+int hop_blocking_begin(hop_blocking_region_t *region) {
+    if (!region || region->home)
+        return HOP_EINVAL;
+    hop_task_t *t = hop_task_current();
+    if (!t)
+        return HOP_ENOTTASK;
+    hop_blocking_t *pool = hop_blocking_default();
+    if (!pool)
+        return HOP_ENOMEM;
+    hop_executor_t *home = hop_task_executor(t);
+    /* The move is a dispatch: the thread the task leaves takes its next job
+     * at once, and the blocking pool counts the task as its own until it
+     * leaves (its close waits for it). */
+    int err = hop_dispatch_to_executor(&pool->executor);
+    if (err)
+        return err;
+    region->home = home;
+    return 0;
+}
+
+int hop_blocking_end(hop_blocking_region_t *region) {
+    if (!region || !region->home)
+        return HOP_EINVAL;
+    if (!hop_task_current())
+        return HOP_ENOTTASK;
+    hop_executor_t *home = region->home;
+    region->home = NULL;
+    return hop_dispatch_to_executor(home);
+}

@@ -818,3 +818,118 @@ Test(blocking, after_fork_the_childs_default_pool_refuses_work_instead_of_hangin
     HOP_OK(hop_blocking_default_shutdown());
     test_assert_checks();
 }
+
+/* ---- Blocking regions ------------------------------------------------------------ */
+
+/* A pool task blocks its thread inside a region; a task queued behind it on
+ * the pool's only worker must still run. Without the region it would wait
+ * until the blocking task is done (the test would time out). */
+static hop_pool_t region_pool;
+static unsigned int region_blocked, region_gate, region_other_ran;
+/* Threads told apart by gettid(): glibc declares pthread_self() const, so
+ * the compiler may reuse one call's value across the task's moves. */
+static pid_t region_worker_thread;
+
+static void *region_task(void *arg) {
+    (void)arg;
+    region_worker_thread = gettid();
+    hop_blocking_region_t region = {0};
+    CHECK_OK(hop_blocking_begin(&region));
+    CHECK(region.home == hop_pool_executor(&region_pool));
+    CHECK(gettid() != region_worker_thread, "the task must leave the worker");
+    CHECK(hop_executor_current() == hop_blocking_executor(hop_blocking_default()));
+    CHECK_ERR(hop_blocking_begin(&region), HOP_EINVAL); /* regions do not nest */
+    test_store_uint(&region_blocked, 1);
+    while (!test_load_uint(&region_gate))
+        test_sleep_ms(1); /* blocks this thread, as a driver call would */
+    CHECK(test_load_uint(&region_other_ran) == 1);
+    CHECK_OK(hop_blocking_end(&region));
+    CHECK(region.home == NULL);
+    CHECK(hop_executor_current() == hop_pool_executor(&region_pool), "the task must be back on its pool");
+    CHECK(gettid() == region_worker_thread, "one worker: back on it");
+    CHECK_ERR(hop_blocking_end(&region), HOP_EINVAL); /* over */
+    return NULL;
+}
+
+static void *region_other_task(void *arg) {
+    (void)arg;
+    test_add_uint(&region_other_ran, 1);
+    return NULL;
+}
+
+Test(blocking, a_pool_task_in_a_blocking_region_does_not_stall_the_tasks_queued_behind_it) {
+    hop_pool_options_t options = {.threads = 1};
+    HOP_OK(hop_pool_init(&region_pool, &options));
+    hop_task_t *blocker = test_spawn(hop_pool_executor(&region_pool), region_task, NULL);
+    test_wait_for(&region_blocked, 1);
+    /* The pool's one worker is free again: this one runs while the first
+     * task still blocks. */
+    hop_task_t *other = test_spawn(hop_pool_executor(&region_pool), region_other_task, NULL);
+    HOP_OK(test_join(other));
+    cr_assert_eq(test_load_uint(&region_other_ran), 1);
+    test_store_uint(&region_gate, 1);
+    HOP_OK(test_join(blocker));
+    HOP_OK(hop_pool_close(&region_pool));
+    HOP_OK(hop_blocking_default_shutdown()); /* joins its threads */
+    test_assert_checks();
+}
+
+static void *region_bad_task(void *arg) {
+    (void)arg;
+    CHECK_ERR(hop_blocking_begin(NULL), HOP_EINVAL);
+    CHECK_ERR(hop_blocking_end(NULL), HOP_EINVAL);
+    hop_blocking_region_t region = {0};
+    CHECK_ERR(hop_blocking_end(&region), HOP_EINVAL); /* not in a region */
+    CHECK_OK(hop_blocking_default_shutdown());
+    CHECK_ERR(hop_blocking_begin(&region), HOP_ECLOSED);
+    CHECK(region.home == NULL, "a refused begin leaves no region");
+    return NULL;
+}
+
+Test(blocking, blocking_regions_refuse_bad_arguments_outside_tasks_and_after_the_default_pool_shut_down) {
+    hop_blocking_region_t region = {0};
+    HOP_ERR(hop_blocking_begin(&region), HOP_ENOTTASK);
+    region.home = hop_blocking_executor(hop_blocking_default());
+    HOP_ERR(hop_blocking_end(&region), HOP_ENOTTASK);
+    hop_pool_t pool;
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 1}));
+    HOP_OK(test_join(test_spawn(hop_pool_executor(&pool), region_bad_task, NULL)));
+    HOP_OK(hop_pool_close(&pool));
+    test_assert_checks();
+}
+
+/* A loop task's region: the loop goes on running its other tasks. */
+static hop_loop_t region_loop;
+static unsigned int region_loop_blocked, region_loop_gate, region_loop_other_ran;
+
+static void *region_loop_task(void *arg) {
+    (void)arg;
+    hop_blocking_region_t region = {0};
+    CHECK_OK(hop_blocking_begin(&region));
+    test_store_uint(&region_loop_blocked, 1);
+    while (!test_load_uint(&region_loop_gate))
+        test_sleep_ms(1);
+    CHECK_OK(hop_blocking_end(&region));
+    CHECK(hop_loop_current() == &region_loop, "the task must be back on its loop");
+    return NULL;
+}
+
+static void *region_loop_other(void *arg) {
+    (void)arg;
+    test_add_uint(&region_loop_other_ran, 1);
+    return NULL;
+}
+
+Test(blocking, a_loop_task_in_a_blocking_region_leaves_the_loop_running_and_comes_back_to_it) {
+    HOP_OK(hop_loop_init(&region_loop, NULL));
+    HOP_OK(hop_loop_start(&region_loop));
+    hop_task_t *blocker = test_spawn(hop_loop_executor(&region_loop), region_loop_task, NULL);
+    test_wait_for(&region_loop_blocked, 1);
+    HOP_OK(test_join(test_spawn(hop_loop_executor(&region_loop), region_loop_other, NULL)));
+    cr_assert_eq(test_load_uint(&region_loop_other_ran), 1);
+    test_store_uint(&region_loop_gate, 1);
+    HOP_OK(test_join(blocker));
+    HOP_OK(hop_loop_close(&region_loop));
+    HOP_OK(hop_blocking_default_shutdown()); /* joins its threads */
+    test_assert_checks();
+}

@@ -198,6 +198,40 @@ HOP_EXTERN int hop_run_blocking(void *(*fn)(void *arg), void *arg, void **result
 HOP_EXTERN int hop_run_blocking_ex(void *(*fn)(void *arg), void *arg, void **result,
                                    hop_result_destructor_fn result_destructor);
 
+/* ---- Blocking regions ----------------------------------------------------- */
+
+/* A blocking region: code of a task that blocks its thread (a driver call, a
+ * lock held by a thread, a long computation) between hop_blocking_begin and
+ * hop_blocking_end, like Go's entersyscall/exitsyscall or Tokio's
+ * block_in_place. The region records where the task came from; zero it
+ * (= {0}) before hop_blocking_begin. */
+typedef struct {
+    hop_executor_t *home; /* the task's executor before the region; NULL: not in one */
+} hop_blocking_region_t;
+
+/* hop_blocking_begin: starts a blocking region: the current task moves to a
+ * thread of the default blocking pool (hop_blocking_default), so the thread
+ * it leaves (a pool worker, a loop) goes on with the work queued behind it
+ * instead of stalling while the task blocks; the blocking pool grows a
+ * thread for it when all of its threads are busy. Where a whole function
+ * blocks, hop_run_blocking is the simpler tool; a region suits blocking code
+ * interleaved with the task's own state. Regions do not nest: end one
+ * before beginning another. Task only; suspends (the task continues on
+ * another thread: thread-locals read before it are not this thread's).
+ * Returns 0 (*region records the task's executor); HOP_EINVAL (region NULL,
+ * or already in a region); HOP_ENOTTASK; HOP_ENOMEM (the default pool could
+ * not be created); HOP_ECLOSED (the default pool is shut down). With an
+ * error the task stays where it was and *region is not in a region. */
+HOP_EXTERN int hop_blocking_begin(hop_blocking_region_t *region);
+
+/* hop_blocking_end: ends the region hop_blocking_begin started: the task
+ * goes back to the executor it came from, and continues there. Task only
+ * (the task that began the region); suspends. Returns 0; HOP_EINVAL (region
+ * NULL or not in a region); HOP_ENOTTASK; HOP_ECLOSED (that executor takes
+ * no new work: the task stays on the blocking pool's thread). Either way
+ * the region is over. */
+HOP_EXTERN int hop_blocking_end(hop_blocking_region_t *region);
+
 #ifdef __cplusplus
 }
 #endif
