@@ -29,5 +29,6 @@
 #include "hop/tcp.h"
 #include "hop/dns.h"
 #include "hop/histogram.h"
+#include "hop/fs.h"
 
 #endif /* HOP_HOP_H */

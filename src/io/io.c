@@ -43,6 +43,7 @@ static int hop__io_op_cancel(hop_awaitable_t *aw) {
     if (!op->pending)
         return HOP_EALREADY; /* completed: its completion is held, and wins */
     op->interrupted = true;
+    op->interrupt_status = hop_awaitable_task(aw)->cancel_status; /* set before this job was posted */
     int err = op->cancel(op);
     if (err == 0)
         op->pending = false;
@@ -59,6 +60,7 @@ int hop__io_op_run(hop__io_op_t *op, hop_loop_t *loop, hop__io_op_fn start, hop_
     op->cancel = cancel;
     op->pending = false;
     op->interrupted = false;
+    op->interrupt_status = 0;
     if (!hop_task_current())
         return HOP_ENOTTASK;
     if (!cancel) {

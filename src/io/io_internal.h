@@ -48,7 +48,8 @@
  *                 uv_fs_t already running in libuv's pool): the libuv
  *                 callback will come and call hop__io_op_complete, and the
  *                 task resumes with the status given there (which may be the
- *                 interrupt's: op->interrupted says that cancel was called).
+ *                 interrupt's: op->interrupted says that cancel was called,
+ *                 op->interrupt_status with which status).
  *   A NULL cancel makes the operation uninterruptible once started.
  *   If the loop has closed by the time the interrupt comes, the interrupt is
  *   dropped (the core's rule) and the operation ends as the loop's close
@@ -122,7 +123,9 @@ struct hop__io_op_s {
     hop__io_op_fn cancel; /* loop thread: withdraws it (NULL: cannot) */
     hop_job_t start_job;  /* posted when the task is off the loop */
     bool pending;         /* loop thread: started, not yet completed */
-    bool interrupted;     /* loop thread: cancel was called */
+    bool interrupted;     /* loop thread: cancel was called... */
+    int interrupt_status; /* ...with this status (HOP_ECANCELED, HOP_ETIMEDOUT...), for
+                             an operation that ends as cancelled in its own callback */
 };
 
 /* hop__io_op_run: awaits op on loop as described above and returns its
