@@ -30,5 +30,6 @@
 #include "hop/dns.h"
 #include "hop/histogram.h"
 #include "hop/fs.h"
+#include "hop/signal.h"
 
 #endif /* HOP_HOP_H */
