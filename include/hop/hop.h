@@ -31,5 +31,6 @@
 #include "hop/histogram.h"
 #include "hop/fs.h"
 #include "hop/signal.h"
+#include "hop/process.h"
 
 #endif /* HOP_HOP_H */
