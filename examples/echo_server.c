@@ -4,14 +4,13 @@
  *
  * Each connection's task reads a line and writes it back until the client
  * ends, or stays silent longer than the idle timeout (a deadline around the
- * read). Ctrl-C stops accepting (a uv_signal on the loop cancels the accept
- * loop); hop_run then returns once the open connections have ended. */
-#define _POSIX_C_SOURCE 200809L /* <uv.h> needs POSIX types */
+ * read). Ctrl-C stops accepting (a task waiting on a SIGINT watcher cancels
+ * the accept loop); hop_run then returns once the open connections have
+ * ended. */
 #include <hop/hop.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <uv.h>
 
 typedef struct {
     int port;
@@ -19,7 +18,6 @@ typedef struct {
 } config_t;
 
 static config_t config = {7007, 30000};
-static uv_signal_t sigint; /* lives until its close callback: static */
 
 static void *serve(void *arg) {
     hop_stream_t *conn = arg;
@@ -43,22 +41,41 @@ static void *serve(void *arg) {
     return NULL;
 }
 
-static void on_sigint(uv_signal_t *handle, int signum) {
-    (void)signum;
-    fprintf(stderr, "\nstopping: no new connections\n");
-    hop_task_cancel(handle->data); /* the accept loop's task */
-    uv_signal_stop(handle);
+typedef struct {
+    hop_signal_t *sigint;
+    hop_task_t *accepting;
+} stopper_t;
+
+/* Waits for Ctrl-C, then cancels the accept loop. Ends with HOP_ECLOSED
+ * instead when the accept loop closes the watcher first. (hop_run waits for
+ * this task too, so the accept loop's task, which may have ended, is still
+ * there to be cancelled: that is then a harmless HOP_EALREADY.) */
+static void *stopper(void *arg) {
+    stopper_t *s = arg;
+    if (hop_signal_wait(s->sigint) > 0) {
+        fprintf(stderr, "\nstopping: no new connections\n");
+        hop_task_cancel(s->accepting);
+    }
+    return NULL;
 }
 
 static void *accept_loop(void *arg) {
     (void)arg;
     hop_loop_t *loop = hop_loop_current(); /* hop_run's loop: this task runs on it */
-    uv_signal_init(hop_loop_uv(loop), &sigint);
-    sigint.data = hop_task_current();
-    uv_signal_start(&sigint, on_sigint, SIGINT);
+    /* static: the stopper may still run after this task has returned */
+    static stopper_t stop;
+    stop.accepting = hop_task_current();
+    int err = hop_signal_open(loop, SIGINT, &stop.sigint);
+    if (err) {
+        fprintf(stderr, "watch SIGINT: %s\n", hop_strerror(err));
+        return NULL;
+    }
+    hop_task_t *stop_task;
+    if (hop_task_spawn(hop_loop_executor(loop), stopper, &stop, NULL, &stop_task) == 0)
+        hop_task_unref(stop_task);
 
     hop_tcp_listener_t *listener;
-    int err = hop_tcp_listen(loop, "0.0.0.0", config.port, NULL, &listener);
+    err = hop_tcp_listen(loop, "0.0.0.0", config.port, NULL, &listener);
     if (err) {
         fprintf(stderr, "listen on port %d: %s\n", config.port, hop_strerror(err));
     } else {
@@ -77,7 +94,7 @@ static void *accept_loop(void *arg) {
         }
         hop_tcp_listener_close(listener);
     }
-    uv_close((uv_handle_t *)&sigint, NULL); /* this task runs on the loop thread */
+    hop_signal_close(stop.sigint); /* wakes the stopper if Ctrl-C never came */
     return NULL;
 }
 
