@@ -43,7 +43,7 @@ extern "C" {
     XX(EADDRINUSE, -EADDRINUSE, "address already in use")                                    \
     XX(EHOSTUNREACH, -EHOSTUNREACH, "host or network unreachable")                           \
     XX(EMFILE, -EMFILE, "too many open files (descriptor limit reached)")                    \
-    XX(EMSGSIZE, -EMSGSIZE, "line or message longer than the given maximum")                 \
+    XX(EMSGSIZE, -EMSGSIZE, "line, message or file longer than the given maximum")           \
     XX(ENOENT, -ENOENT, "no such file or directory")                                         \
     XX(EEXIST, -EEXIST, "file exists")                                                       \
     XX(EACCES, -EACCES, "permission denied")
