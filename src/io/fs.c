@@ -243,7 +243,11 @@ static int hop__fs_dir_build(uv_fs_t *req, hop_fs_dir_t **dir) {
     size_t count = 0, used = 0, cap = 0;
     uv_dirent_t ent;
     int err = types ? 0 : HOP_ENOMEM;
-    while (err == 0 && count < most && uv_fs_scandir_next(req, &ent) == 0) {
+    /* To the end (UV_EOF) even after a failure: libuv frees the last entry
+     * only in that final call, not in uv_fs_req_cleanup. */
+    while (uv_fs_scandir_next(req, &ent) == 0) {
+        if (err || count == most)
+            continue;
         size_t n = strlen(ent.name) + 1;
         if (used + n > cap) {
             size_t grown = cap ? cap * 2 : 256;
@@ -252,7 +256,7 @@ static int hop__fs_dir_build(uv_fs_t *req, hop_fs_dir_t **dir) {
             char *more = realloc(names, grown);
             if (!more) {
                 err = HOP_ENOMEM;
-                break;
+                continue;
             }
             names = more;
             cap = grown;
