@@ -391,6 +391,33 @@ Test(io_fs, calls_outside_a_task_get_enottask) {
     HOP_ERR(hop_fs_mkdir(&loop_a, at("z"), 0), HOP_ENOTTASK);
 }
 
+static void *open_on_task(void *arg) {
+    hop_loop_t *loop = ((void **)arg)[0];
+    return (void *)(intptr_t)hop_file_open(loop, at("orphan"), O_RDWR | O_CREAT, 0, ((void **)arg)[1]);
+}
+
+static void *use_after_loop_task(void *arg) {
+    hop_file_t *f = arg;
+    char buf[4];
+    CHECK_ERR((int)hop_file_read(f, buf, sizeof buf, 0), HOP_ECLOSED);
+    CHECK_ERR(hop_file_sync(f), HOP_ECLOSED);
+    return (void *)(intptr_t)hop_file_close(f);
+}
+
+Test(io_fs, a_file_whose_loop_has_closed_gives_eclosed_and_its_close_still_closes_the_descriptor) {
+    static hop_loop_t loop_c;
+    HOP_OK(hop_loop_init(&loop_c, NULL));
+    HOP_OK(hop_loop_start(&loop_c));
+    hop_file_t *f = NULL;
+    void *args[] = {&loop_c, &f};
+    cr_assert_eq(run_task(POOL, open_on_task, args), 0);
+    int fd = hop_file_fd(f);
+    cr_assert_neq(fcntl(fd, F_GETFD), -1, "open");
+    HOP_OK(hop_loop_close(&loop_c));
+    cr_assert_eq(run_task(POOL, use_after_loop_task, f), 0);
+    cr_assert_eq(fcntl(fd, F_GETFD), -1, "closed");
+}
+
 /* ---- where tasks resume ------------------------------------------------------------------ */
 
 typedef struct {

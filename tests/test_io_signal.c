@@ -194,6 +194,23 @@ Test(io_signal, closing_the_last_watcher_gives_the_signal_its_default_action_bac
     cr_assert(!(now.sa_flags & SA_SIGINFO) && now.sa_handler == SIG_DFL, "default after close");
 }
 
+Test(io_signal, a_watcher_whose_loop_closed_wakes_its_waiter_with_eclosed_and_close_releases_it) {
+    static hop_loop_t loop_c;
+    HOP_OK(hop_loop_init(&loop_c, NULL));
+    HOP_OK(hop_loop_start(&loop_c));
+    hop_signal_t *w = open_watcher(&loop_c, SIGUSR2);
+    wait_t wait = {.watcher = w};
+    hop_task_t *t = test_spawn(POOL, wait_task, &wait);
+    test_wait_suspended(t);
+    HOP_OK(hop_loop_close(&loop_c));
+    cr_assert_eq(test_join(t), 0);
+    cr_assert_eq(wait.got, HOP_ECLOSED, "%s", hop_err_name((int)wait.got));
+    HOP_OK(hop_signal_close(w)); /* only releases it now: from any thread */
+    struct sigaction now;
+    cr_assert_eq(sigaction(SIGUSR2, NULL, &now), 0);
+    cr_assert(!(now.sa_flags & SA_SIGINFO) && now.sa_handler == SIG_DFL, "default after the loop closed it");
+}
+
 static void *second_waiter_task(void *arg) {
     hop_signal_t *w = arg;
     return (void *)(intptr_t)hop_signal_wait(w);

@@ -127,7 +127,9 @@ HOP_EXTERN int hop_file_stat(hop_file_t *file, hop_fs_stat_t *stat);
  * call on it has returned; calls that start after close began get
  * HOP_ECLOSED. Close a file once, after its other calls have returned (a
  * descriptor closed under a running read could be reused by the next open).
- * Not interruptible (a cancelled task's close still closes). Task only;
+ * Not interruptible (a cancelled task's close still closes). When the
+ * file's loop has closed, the descriptor is closed with close(2) on the
+ * calling thread instead (other calls then return HOP_ECLOSED). Task only;
  * suspends. Returns 0; HOP_EINVAL (NULL); HOP_EALREADY (being closed
  * already); HOP_EIO (close(2) failed: the descriptor is closed anyway);
  * HOP_ENOTTASK (nothing done). */

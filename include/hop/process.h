@@ -18,7 +18,10 @@
  * resumes on its own executor; a wait honours hop_task_cancel, deadlines and
  * interrupts from any thread (the child keeps running, and a later wait
  * still works). The pipes are ordinary hop streams (hop/stream.h) of the
- * same loop. */
+ * same loop. A closing loop closes the process handle and the pipes as
+ * hop/stream.h says under "Loop close" (waiters wake with HOP_ECLOSED, the
+ * owner's close then only frees them, from any thread); the child is not
+ * killed. */
 #ifndef HOP_PROCESS_H
 #define HOP_PROCESS_H
 
@@ -91,10 +94,11 @@ HOP_EXTERN int hop_process_pid(const hop_process_t *process);
  * with HOP_ECLOSED, and the memory goes once the last call on it has
  * returned. It does not kill the child: close after the child has exited
  * (wait for it, or kill then wait), since libuv no longer reaps a child
- * whose handle is closed. Not interruptible. Task only; suspends. Returns
- * 0; HOP_EINVAL (NULL); HOP_EALREADY (another close began first: the
- * handle stays valid until the last call on it, that close included,
- * returns; a close after that is a use after free); HOP_ENOTTASK. */
+ * whose handle is closed. Not interruptible. Task only (any thread once the
+ * loop has closed the handle); suspends. Returns 0; HOP_EINVAL (NULL);
+ * HOP_EALREADY (another close began first: the handle stays valid until
+ * the last call on it, that close included, returns; a close after that is
+ * a use after free); HOP_ENOTTASK. */
 HOP_EXTERN int hop_process_close(hop_process_t *process);
 
 #ifdef __cplusplus

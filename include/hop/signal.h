@@ -21,7 +21,9 @@
  * The rules of hop/stream.h hold: the watcher belongs to the loop it was
  * opened on; any task on any executor may wait on it and resumes on its own
  * executor; a wait honours hop_task_cancel, deadlines and interrupts from any
- * thread; close a watcher once, and before its loop is closed. */
+ * thread; close a watcher once. A closing loop closes its watchers as
+ * hop/stream.h says under "Loop close" (a waiter wakes with HOP_ECLOSED;
+ * hop_signal_close then only frees the watcher, from any thread). */
 #ifndef HOP_SIGNAL_H
 #define HOP_SIGNAL_H
 
@@ -61,8 +63,9 @@ HOP_EXTERN int hop_signal_number(const hop_signal_t *watcher);
 
 /* hop_signal_close: stops counting (a task waiting on the watcher wakes
  * with HOP_ECLOSED) and frees the watcher once the last call on it has
- * returned. Not interruptible. Task only; suspends. Returns 0; HOP_EINVAL
- * (NULL); HOP_EALREADY (being closed already); HOP_ENOTTASK. */
+ * returned. Not interruptible. Task only (any thread once the loop has
+ * closed the watcher); suspends. Returns 0; HOP_EINVAL (NULL); HOP_EALREADY
+ * (being closed already); HOP_ENOTTASK. */
 HOP_EXTERN int hop_signal_close(hop_signal_t *watcher);
 
 #ifdef __cplusplus

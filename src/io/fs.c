@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "hop/fs.h"
 #include "io/io_internal.h"
@@ -320,10 +321,14 @@ static void hop__file_leave(hop_file_t *file) {
         free(file);
 }
 
-/* Closes fd on loop, whatever interrupts are pending. */
+/* Closes fd on loop, whatever interrupts are pending. A closed loop refuses
+ * the job (start never ran, so fd is still open): close(2) here then, a
+ * short call, so that no descriptor outlives its file. */
 static int hop__fs_close_fd(hop_loop_t *loop, uv_file fd) {
     hop__fs_op_t f = {.kind = HOP__FS_CLOSE, .fd = fd};
     int err = hop__fs_run(&f, loop, true);
+    if (err == HOP_ECLOSED && !f.issued)
+        err = close(fd) == 0 ? 0 : HOP_EIO;
     hop__fs_done(&f);
     return err;
 }

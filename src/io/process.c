@@ -198,13 +198,19 @@ static int hop__process_spawn_on_loop(void *arg) {
         /* uv_spawn initialises the handle even when it fails: from here on it
          * is closed with uv_close, which frees p. */
         err = hop__io_error(uv_spawn(uv, &p->uv, &o));
-        p->uv.data = &p->h;
+        hop__io_handle_opened(&p->h);
         spawned = true;
         if (!err)
             p->pid = p->uv.pid;
     }
-    if (!err)
+    if (!err) {
+        /* Handed out: the caller owns the process handle and each pipe. */
+        hop__io_handle_adopt(&p->h);
+        for (int fd = 0; fd < 3; fd++)
+            if (p->pipes[fd])
+                hop__io_handle_adopt(&p->pipes[fd]->h);
         return 0;
+    }
     for (int fd = 0; fd < 3; fd++) {
         if (!p->pipes[fd])
             continue;

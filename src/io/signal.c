@@ -76,12 +76,13 @@ static int hop__signal_open_on_loop(void *arg) {
         free(w);
         return hop__io_error(err);
     }
-    w->uv.data = &w->h;
+    hop__io_handle_opened(&w->h);
     err = uv_signal_start(&w->uv, hop__signal_cb, w->signum);
     if (err) {
         hop__io_handle_close_now(&w->h);
         return hop__io_error(err);
     }
+    hop__io_handle_adopt(&w->h);
     return 0;
 }
 
