@@ -216,6 +216,7 @@ static void *hop__blocking_thread_main(void *arg) {
     hop__blocking_internal_t *p = self->p;
     *hop__blocking_self_slot() = p;
     pthread_setname_np(pthread_self(), self->name);
+    hop__overflow_thread_init(); /* a signal stack, to name a task that overflows here */
     /* Copied now: once this thread has left (below), close may free p, but
      * it joins the thread first, so the stop hook still runs before that. */
     hop_executor_t *executor = &p->pool->executor;

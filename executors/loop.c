@@ -515,6 +515,7 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
 static void *hop__loop_thread_main(void *arg) {
     hop__loop_t *l = arg;
     pthread_setname_np(pthread_self(), l->name);
+    hop__overflow_thread_init(); /* a signal stack, to name a task that overflows here */
     *hop__loop_current_slot() = l->loop;
     hop__timer_clock_set_current(l->clock);
     if (l->on_thread_start)

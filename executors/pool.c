@@ -585,6 +585,7 @@ static void *hop__pool_worker_main(void *arg) {
     hop__pool_internal_t *p = w->pool;
     *hop__pool_self_slot() = w;
     pthread_setname_np(pthread_self(), w->name);
+    hop__overflow_thread_init(); /* a signal stack, to name a task that overflows here */
     if (p->on_thread_start)
         p->on_thread_start(&w->pool_public->executor, p->hook_arg);
     for (;;) {

@@ -1,8 +1,10 @@
 /* tests/test_stack.c: task stacks: guard pages, caching, bounds, limits. */
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -222,3 +224,237 @@ Test(stack, a_hundred_thousand_suspended_tasks_fit_with_unguarded_stacks, .timeo
     test_assert_checks();
 }
 #endif
+
+/* ---- a named stack overflow -------------------------------------------- */
+
+/* What a child process printed on stderr and how it ended. */
+typedef struct {
+    int status;
+    char err[8192];
+} child_run_t;
+
+/* Runs body in a child process with stderr captured. */
+static child_run_t run_in_child(void (*body)(void)) {
+    child_run_t run = {0};
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    fflush(NULL);
+    pid_t child = fork();
+    cr_assert_neq(child, -1);
+    if (child == 0) {
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        body();
+        _exit(0); /* reached only if the overflow went unnoticed */
+    }
+    close(fds[1]);
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fds[0], run.err + got, sizeof run.err - 1 - got);
+        if (n > 0 && got + (size_t)n < sizeof run.err - 1)
+            got += (size_t)n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else if (n <= 0)
+            break;
+    }
+    close(fds[0]);
+    waitpid(child, &run.status, 0);
+    return run;
+}
+
+static void assert_died_of_named_overflow(const child_run_t *run, const char *expected, const char *executor) {
+    cr_assert(WIFSIGNALED(run->status) && WTERMSIG(run->status) == SIGSEGV,
+              "the child should die of SIGSEGV (status %#x); stderr: %s", run->status, run->err);
+    cr_assert_not_null(strstr(run->err, expected), "stderr lacks \"%s\": %s", expected, run->err);
+    char where[64];
+    snprintf(where, sizeof where, "(executor \"%s\")", executor);
+    cr_assert_not_null(strstr(run->err, where), "stderr lacks \"%s\": %s", where, run->err);
+}
+
+static const hop_task_options_t deep_options = {.stack_size = 64 * 1024, .name = "deep"};
+
+static void overflow_inline(void) {
+    hop_task_spawn(hop_inline_executor(), overflow_task, NULL, &deep_options, NULL);
+}
+
+Test(stack, an_inline_tasks_overflow_names_the_task_and_dies_of_sigsegv, .timeout = 60) {
+    child_run_t run = run_in_child(overflow_inline);
+    /* The child's first task: id 1. */
+    assert_died_of_named_overflow(&run, "hop: task \"deep\" (1) overflowed its 64 KiB stack", "inline");
+    test_assert_checks();
+}
+
+static void overflow_on_pool(void) {
+    hop_pool_t pool;
+    if (hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}) != 0)
+        _exit(3);
+    hop_task_t *t;
+    if (hop_task_spawn(hop_pool_executor(&pool), overflow_task, NULL, &deep_options, &t) != 0)
+        _exit(4);
+    hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL);
+}
+
+Test(stack, a_pool_tasks_overflow_names_the_task_and_dies_of_sigsegv, .timeout = 60) {
+    child_run_t run = run_in_child(overflow_on_pool);
+    assert_died_of_named_overflow(&run, "hop: task \"deep\" (1) overflowed its 64 KiB stack", "pool");
+    test_assert_checks();
+}
+
+static void overflow_on_loop(void) {
+    hop_loop_t loop;
+    if (hop_loop_init(&loop, NULL) != 0 || hop_loop_start(&loop) != 0)
+        _exit(3);
+    hop_task_t *t;
+    if (hop_task_spawn(hop_loop_executor(&loop), overflow_task, NULL, &deep_options, &t) != 0)
+        _exit(4);
+    hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL);
+}
+
+Test(stack, a_loop_tasks_overflow_names_the_task_and_dies_of_sigsegv, .timeout = 60) {
+    child_run_t run = run_in_child(overflow_on_loop);
+    assert_died_of_named_overflow(&run, "hop: task \"deep\" (1) overflowed its 64 KiB stack", "loop");
+    test_assert_checks();
+}
+
+/* Frames of 40 KiB, each touched at its lowest byte first: with a one-page
+ * guard the first frame past the stack's end would land below the guard. */
+__attribute__((noinline)) static long overflow_big_frames(long depth) {
+    if (depth < 0)
+        return 0;
+    volatile char frame[40 * 1024];
+    frame[0] = (char)depth;
+    frame[sizeof frame - 1] = (char)depth;
+    return overflow_big_frames(depth + 1) + frame[0];
+}
+
+static void *overflow_big_frames_task(void *arg) {
+    (void)arg;
+    return (void *)overflow_big_frames(0);
+}
+
+static void overflow_big_frames_inline(void) {
+    hop_task_options_t options = {.stack_size = 64 * 1024, .name = "big"};
+    hop_task_spawn(hop_inline_executor(), overflow_big_frames_task, NULL, &options, NULL);
+}
+
+Test(stack, the_default_guard_catches_a_frame_much_larger_than_a_page, .timeout = 60) {
+    child_run_t run = run_in_child(overflow_big_frames_inline);
+    assert_died_of_named_overflow(&run, "hop: task \"big\" (1) overflowed its 64 KiB stack", "inline");
+    test_assert_checks();
+}
+
+/* Frames of 200 KiB, beyond the default guard: a guard_size of 1 MiB
+ * still catches them. */
+__attribute__((noinline)) static long overflow_huge_frames(long depth) {
+    if (depth < 0)
+        return 0;
+    volatile char frame[200 * 1024];
+    frame[0] = (char)depth;
+    frame[sizeof frame - 1] = (char)depth;
+    return overflow_huge_frames(depth + 1) + frame[0];
+}
+
+static void *overflow_huge_frames_task(void *arg) {
+    (void)arg;
+    return (void *)overflow_huge_frames(0);
+}
+
+static void overflow_huge_frames_inline(void) {
+    hop_task_options_t options = {.stack_size = 256 * 1024, .name = "huge", .guard_size = 1024 * 1024};
+    hop_task_spawn(hop_inline_executor(), overflow_huge_frames_task, NULL, &options, NULL);
+}
+
+Test(stack, a_larger_guard_size_catches_frames_larger_than_the_default_guard, .timeout = 60) {
+    child_run_t run = run_in_child(overflow_huge_frames_inline);
+    assert_died_of_named_overflow(&run, "hop: task \"huge\" (1) overflowed its 256 KiB stack", "inline");
+    test_assert_checks();
+}
+
+/* An application's handler, installed before hop's, still gets the faults
+ * that are not a task's overflow: here an access to a PROT_NONE page on a
+ * pool thread and on the main thread, which the handler repairs. */
+static void *protected_page;
+static volatile sig_atomic_t app_faults;
+
+static void app_segv_handler(int sig, siginfo_t *info, void *context) {
+    (void)sig;
+    (void)context;
+    if (info->si_addr == protected_page) {
+        app_faults++;
+        mprotect(protected_page, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE);
+    } else {
+        _exit(7);
+    }
+}
+
+typedef struct {
+    hop_job_t job;
+    hop_future_t done;
+} touch_job_t;
+
+static void touch_protected_page(hop_job_t *job) {
+    *(volatile char *)protected_page = 1;
+    hop_future_set_result(&((touch_job_t *)job)->done, NULL);
+}
+
+static void fault_outside_tasks(void) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    protected_page = mmap(NULL, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct sigaction sa = {0};
+    sa.sa_sigaction = app_segv_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    /* hop's handler goes in now, chained to the application's. */
+    hop_pool_t pool;
+    if (hop_pool_init(&pool, &(hop_pool_options_t){.threads = 1}) != 0)
+        _exit(3);
+    touch_job_t touch;
+    hop_future_init(&touch.done);
+    hop_job_init(&touch.job, touch_protected_page);
+    if (hop_executor_submit(hop_pool_executor(&pool), &touch.job) != 0 ||
+        hop_future_wait(&touch.done, HOP_WAIT_FOREVER, NULL) != 0)
+        _exit(4);
+    if (app_faults != 1)
+        _exit(5);
+    mprotect(protected_page, page, PROT_NONE);
+    *(volatile char *)protected_page = 2; /* the main thread, outside tasks */
+    if (app_faults != 2)
+        _exit(6);
+    hop_pool_close(&pool);
+    _exit(0);
+}
+
+Test(stack, an_applications_own_fault_handler_still_gets_faults_outside_tasks, .timeout = 60) {
+    child_run_t run = run_in_child(fault_outside_tasks);
+    cr_assert(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0, "status %#x; stderr: %s", run.status,
+              run.err);
+    test_assert_checks();
+}
+
+static void *install_and_report(void *arg) {
+    (void)arg;
+    stack_t before, after;
+    sigaltstack(NULL, &before);
+    int err = hop_stack_overflow_install();
+    sigaltstack(NULL, &after);
+    int again = hop_stack_overflow_install();
+    /* Bit 0: had none before; bit 1: has one now; bit 2: both calls said 0. */
+    return (void *)(intptr_t)(((before.ss_flags & SS_DISABLE) ? 1 : 0) | (!(after.ss_flags & SS_DISABLE) ? 2 : 0) |
+                              (err == 0 && again == 0 ? 4 : 0));
+}
+
+Test(stack, overflow_install_gives_a_plain_thread_a_signal_stack_once) {
+    pthread_t thread;
+    void *result;
+    cr_assert_eq(pthread_create(&thread, NULL, install_and_report, NULL), 0);
+    pthread_join(thread, &result);
+    int bits = (int)(intptr_t)result;
+    /* Under ASan every thread has the sanitizer's signal stack already:
+     * hop keeps it, and the thread still ends up with one. */
+    cr_assert(bits & 2, "no signal stack after the call (%d)", bits);
+    cr_assert(bits & 4, "the calls failed (%d)", bits);
+    test_assert_checks();
+}

@@ -562,3 +562,21 @@ Test(task, spawn_ex_rejects_a_null_function_or_executor) {
     HOP_ERR(hop_task_spawn_ex(NULL, fails_with_a_result, NULL, NULL, NULL), HOP_EINVAL);
     test_assert_checks();
 }
+
+static void *return_arg(void *arg) { return arg; }
+
+Test(task, ids_are_never_reused_even_when_a_record_is) {
+    hop_task_t *first;
+    HOP_OK(hop_task_spawn(hop_inline_executor(), return_arg, NULL, NULL, &first));
+    uint64_t first_id = hop_task_id(first);
+    uintptr_t first_address = (uintptr_t)first;
+    cr_assert_neq(first_id, 0u);
+    hop_task_unref(first); /* its stack, and the record in it, go to this thread's cache */
+    hop_task_t *second;
+    HOP_OK(hop_task_spawn(hop_inline_executor(), return_arg, NULL, NULL, &second));
+    cr_assert_eq((uintptr_t)second, first_address, "the cached record was expected to be reused");
+    cr_assert_gt(hop_task_id(second), first_id);
+    hop_task_unref(second);
+    cr_assert_eq(hop_task_id(NULL), 0u);
+    test_assert_checks();
+}

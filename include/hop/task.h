@@ -69,6 +69,15 @@ typedef enum {
 #define HOP_TASK_NAME_MAX 31
 /* Smallest stack hop accepts; smaller requests are rounded up. */
 #define HOP_STACK_SIZE_MIN ((size_t)16 * 1024)
+/* Default guard below a task's stack: 64 KiB of PROT_NONE address space (no
+ * memory), so that a frame with a large local array (up to 64 KiB) that
+ * overflows faults in the guard, where hop can name the task, instead of
+ * writing into whatever is mapped below. A single page would let any frame
+ * larger than 4 KiB jump over it. Compile code that runs in tasks with
+ * -fstack-clash-protection to make even larger frames touch the guard. */
+#define HOP_STACK_GUARD_DEFAULT ((size_t)64 * 1024)
+/* Largest guard hop maps; larger requests are cut to it. */
+#define HOP_STACK_GUARD_MAX ((size_t)16 * 1024 * 1024)
 
 enum {
     /* No PROT_NONE guard page below the stack. A guarded stack costs two of
@@ -84,6 +93,9 @@ struct hop_task_options_s {
     const char *name;       /* copied; at most HOP_TASK_NAME_MAX bytes; NULL: unnamed */
     hop_result_destructor_fn result_destructor; /* NULL: the result is not freed */
     unsigned int flags;     /* HOP_TASK_* */
+    size_t guard_size;      /* PROT_NONE bytes below the stack; 0: HOP_STACK_GUARD_DEFAULT;
+                               rounded up to pages, at most HOP_STACK_GUARD_MAX; ignored
+                               with HOP_TASK_UNGUARDED_STACK */
 };
 
 /* hop_task_spawn: creates a task running fn(arg) and submits it to executor.
@@ -157,6 +169,12 @@ HOP_EXTERN const char *hop_task_state_name(hop_task_state_t state);
 /* hop_task_name: the name given at spawn, or "" (never NULL). Any thread. */
 HOP_EXTERN const char *hop_task_name(const hop_task_t *task);
 
+/* hop_task_id: task's id, a number from 1 up that no other task of the
+ * process has or will have (task records are reused, their ids never), for
+ * logs and for telling tasks apart after they finished; 0 for NULL. Any
+ * thread; valid while the caller holds a reference to task. */
+HOP_EXTERN uint64_t hop_task_id(const hop_task_t *task);
+
 /* hop_task_executor: the executor task belongs to now. Any thread; a snapshot. */
 HOP_EXTERN hop_executor_t *hop_task_executor(const hop_task_t *task);
 
@@ -192,6 +210,27 @@ struct hop_stack_stats_s {
  * monitoring. Any thread; each counter is read atomically, but the set is not
  * a single snapshot while other threads spawn or finish tasks. */
 HOP_EXTERN void hop_stack_stats(hop_stack_stats_t *stats);
+
+/* hop_stack_overflow_install: makes a task's stack overflow on the calling
+ * thread die with a message instead of a bare SIGSEGV:
+ *   hop: task "name" (id 42) overflowed its 256 KiB stack on executor "pool"
+ * then the process dies of the original signal (SIGSEGV or SIGBUS), so core
+ * dumps work as before. It installs, once per process, a SIGSEGV/SIGBUS
+ * handler chained to the one installed before it (saved at that moment):
+ * a fault that is not in the guard region of the task running on the
+ * faulting thread goes to that handler untouched (SIG_DFL: the process dies
+ * as it would have). And it gives the calling thread an alternate signal
+ * stack (sigaltstack) unless it has one, without which no handler can run
+ * after an overflow; it is freed when the thread exits.
+ * You rarely need to call it: every thread hop starts (pool, loop, blocking
+ * and timer threads) does it first, and any other thread gets it the first
+ * time it switches into a task (the thread of hop_run, a manual executor's
+ * driver, an inline executor's caller). Call it on such a thread if your own
+ * SA_ONSTACK handler must also run there for faults outside tasks. A handler
+ * installed after hop's replaces it (chain to it to keep the message).
+ * Any thread; idempotent; never suspends. Returns 0, or HOP_ENOMEM (no
+ * memory for the signal stack: the thread runs without one). */
+HOP_EXTERN int hop_stack_overflow_install(void);
 
 /* hop_stack_cache_flush: returns this thread's cached stacks and the shared
  * pool's to the system. Any thread; stacks in use are not affected. */

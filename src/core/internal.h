@@ -91,6 +91,13 @@ void hop__batch_stage(hop__batch_chain_t *chain, hop_job_t *job);
 /* hop__batch_flush_chain: queues chain now (a submission that keeps its
  * place behind the chain's jobs). */
 void hop__batch_flush_chain(hop__batch_chain_t *chain);
+/* hop__overflow_thread_init: installs the fault handler (once per process)
+ * and gives the calling thread an alternate signal stack (once per thread,
+ * unless it has one already), so that a task's stack overflow on this
+ * thread is reported by name. Every thread hop starts calls it first; a
+ * thread that runs tasks gets it when it first switches into one. Safe to
+ * call again (cheap: one thread-local read). */
+void hop__overflow_thread_init(void);
 
 /* hop__fatal: reports a broken internal invariant and aborts. Never used for
  * bad input, which gets an error code. */

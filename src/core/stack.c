@@ -39,6 +39,7 @@ static pthread_mutex_t hop__shared_lock = PTHREAD_MUTEX_INITIALIZER;
 #define HOP__STACK_SHAPES 8
 typedef struct {
     size_t size;
+    size_t guard;
     unsigned int flags;
     hop__stack_cache_t stacks;
 } hop__stack_shape_t;
@@ -88,12 +89,18 @@ size_t hop__stack_round_size(size_t size) {
     return (size + page - 1) & ~(page - 1);
 }
 
-static size_t hop__stack_guard_size(unsigned int flags) {
-    return (flags & HOP_TASK_UNGUARDED_STACK) ? 0 : hop__stack_page_size();
+size_t hop__stack_round_guard(size_t guard, unsigned int flags) {
+    size_t page = hop__stack_page_size();
+    if (flags & HOP_TASK_UNGUARDED_STACK)
+        return 0;
+    if (guard == 0)
+        guard = HOP_STACK_GUARD_DEFAULT;
+    if (guard > HOP_STACK_GUARD_MAX)
+        guard = HOP_STACK_GUARD_MAX;
+    return (guard + page - 1) & ~(page - 1);
 }
 
-static int hop__stack_map(size_t size, unsigned int flags, hop__stack_t *stack) {
-    size_t guard = hop__stack_guard_size(flags);
+static int hop__stack_map(size_t size, size_t guard, unsigned int flags, hop__stack_t *stack) {
     /* MAP_NORESERVE: only touched pages count, as for thread stacks.
      * MAP_STACK: a hint some kernels and tools use. */
     void *base = mmap(NULL, size + guard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
@@ -108,6 +115,7 @@ static int hop__stack_map(size_t size, unsigned int flags, hop__stack_t *stack) 
     }
     stack->low = (char *)base + guard;
     stack->size = size;
+    stack->guard = guard;
     stack->flags = flags & HOP_TASK_UNGUARDED_STACK;
     stack->valgrind_id = hop__valgrind_stack_register(stack->low, (char *)stack->low + size);
     hop__atomic_faa_uint(&hop__stats_mapped, 1u);
@@ -116,7 +124,7 @@ static int hop__stack_map(size_t size, unsigned int flags, hop__stack_t *stack) 
 }
 
 static void hop__stack_unmap(hop__stack_t *stack) {
-    size_t guard = hop__stack_guard_size(stack->flags);
+    size_t guard = stack->guard;
     hop__valgrind_stack_deregister(stack->valgrind_id);
     munmap((char *)stack->low - guard, stack->size + guard);
     hop__atomic_faa_uint(&hop__stats_mapped, (unsigned int)-1);
@@ -127,11 +135,12 @@ static hop__cached_stack_t *hop__stack_record(const hop__stack_t *stack) {
     return (hop__cached_stack_t *)((top - sizeof(hop__cached_stack_t)) & ~(uintptr_t)15);
 }
 
-/* Takes a stack of exactly size and flags out of cache, or returns 0. */
-static int hop__stack_cache_take(hop__stack_cache_t *cache, size_t size, unsigned int flags, hop__stack_t *out) {
+/* Takes a stack of exactly size, guard and flags out of cache, or returns 0. */
+static int hop__stack_cache_take(hop__stack_cache_t *cache, size_t size, size_t guard, unsigned int flags,
+                                 hop__stack_t *out) {
     hop__cached_stack_t **link = &cache->head;
     for (hop__cached_stack_t *c = cache->head; c; link = &c->next, c = c->next) {
-        if (c->stack.size == size && c->stack.flags == flags) {
+        if (c->stack.size == size && c->stack.guard == guard && c->stack.flags == flags) {
             *link = c->next;
             hop__atomic_store_uint(&cache->count, cache->count - 1);
             *out = c->stack;
@@ -163,11 +172,11 @@ static int hop__stack_cache_pop(hop__stack_cache_t *cache, hop__stack_t *out) {
 }
 
 /* The shared pool's list for a shape; with create, claims a free slot. */
-static hop__stack_cache_t *hop__shared_list(size_t size, unsigned int flags, int create) {
+static hop__stack_cache_t *hop__shared_list(size_t size, size_t guard, unsigned int flags, int create) {
     hop__stack_shape_t *free_slot = NULL;
     for (int i = 0; i < HOP__STACK_SHAPES; i++) {
         hop__stack_shape_t *shape = &hop__shared_shapes[i];
-        if (shape->stacks.count != 0 && shape->size == size && shape->flags == flags)
+        if (shape->stacks.count != 0 && shape->size == size && shape->guard == guard && shape->flags == flags)
             return &shape->stacks;
         if (shape->stacks.count == 0 && !free_slot)
             free_slot = shape;
@@ -175,6 +184,7 @@ static hop__stack_cache_t *hop__shared_list(size_t size, unsigned int flags, int
     if (!create || !free_slot)
         return NULL;
     free_slot->size = size;
+    free_slot->guard = guard;
     free_slot->flags = flags;
     return &free_slot->stacks;
 }
@@ -183,7 +193,7 @@ static hop__stack_cache_t *hop__shared_list(size_t size, unsigned int flags, int
 static int hop__shared_put(const hop__stack_t *stack) {
     if (hop__shared_count >= HOP__STACK_SHARED_POOL_MAX)
         return 0;
-    hop__stack_cache_t *list = hop__shared_list(stack->size, stack->flags, 1);
+    hop__stack_cache_t *list = hop__shared_list(stack->size, stack->guard, stack->flags, 1);
     if (!list)
         return 0;
     hop__stack_cache_put(list, stack);
@@ -193,10 +203,10 @@ static int hop__shared_put(const hop__stack_t *stack) {
 }
 
 /* Under the lock: a stack of that shape (any shape if size is 0), or 0. */
-static int hop__shared_take(size_t size, unsigned int flags, hop__stack_t *out) {
+static int hop__shared_take(size_t size, size_t guard, unsigned int flags, hop__stack_t *out) {
     hop__stack_cache_t *list = NULL;
     if (size) {
-        list = hop__shared_list(size, flags, 0);
+        list = hop__shared_list(size, guard, flags, 0);
     } else {
         for (int i = 0; i < HOP__STACK_SHAPES && !list; i++)
             if (hop__shared_shapes[i].stacks.count)
@@ -214,18 +224,19 @@ static int hop__shared_take(size_t size, unsigned int flags, hop__stack_t *out) 
  * pool) take the shared lock once per batch, not once per task. */
 #define HOP__STACK_BATCH (HOP__STACK_THREAD_CACHE_MAX / 2)
 
-int hop__stack_acquire(size_t size, unsigned int flags, hop__stack_t *stack) {
+int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack_t *stack) {
     size = hop__stack_round_size(size);
     if (size == 0)
         return HOP_ENOMEM;
     flags &= HOP_TASK_UNGUARDED_STACK;
-    int found = hop__stack_cache_take(&hop__thread_cache, size, flags, stack);
+    guard = hop__stack_round_guard(guard, flags);
+    int found = hop__stack_cache_take(&hop__thread_cache, size, guard, flags, stack);
     if (!found && hop__atomic_load_uint(&hop__stats_shared) != 0) {
         hop__stack_t refill[HOP__STACK_BATCH];
         unsigned int refills = 0;
         pthread_mutex_lock(&hop__shared_lock);
-        found = hop__shared_take(size, flags, stack);
-        while (found && refills < HOP__STACK_BATCH && hop__shared_take(size, flags, &refill[refills]))
+        found = hop__shared_take(size, guard, flags, stack);
+        while (found && refills < HOP__STACK_BATCH && hop__shared_take(size, guard, flags, &refill[refills]))
             refills++;
         pthread_mutex_unlock(&hop__shared_lock);
         if (refills) {
@@ -235,7 +246,7 @@ int hop__stack_acquire(size_t size, unsigned int flags, hop__stack_t *stack) {
         }
     }
     if (!found) {
-        int err = hop__stack_map(size, flags, stack);
+        int err = hop__stack_map(size, guard, flags, stack);
         if (err)
             return err;
     }
@@ -304,7 +315,7 @@ void hop_stack_cache_flush(void) {
         hop__stack_unmap(&stack);
     for (;;) {
         pthread_mutex_lock(&hop__shared_lock);
-        int found = hop__shared_take(0, 0, &stack);
+        int found = hop__shared_take(0, 0, 0, &stack);
         pthread_mutex_unlock(&hop__shared_lock);
         if (!found)
             break;

@@ -1,7 +1,9 @@
 /* src/core/stack.h: task stacks: mmap'd, guarded, recycled.
  *
- * A stack is [low, low + size) with, unless unguarded, one PROT_NONE page
- * right below low so an overflow faults instead of corrupting the heap.
+ * A stack is [low, low + size) with, unless unguarded, a PROT_NONE guard
+ * region [low - guard, low) so an overflow faults instead of corrupting the
+ * heap (or the stack mapped below); the fault handler (overflow.c) names the
+ * task whose guard was hit.
  * Released stacks go to the releasing thread's cache (bounded), then to a
  * shared pool (bounded), then back to the system: a task created on one
  * thread may finish on another, whose cache would otherwise keep growing
@@ -15,6 +17,7 @@
 typedef struct hop__stack_s {
     void *low;          /* lowest usable byte */
     size_t size;        /* usable bytes */
+    size_t guard;       /* PROT_NONE bytes right below low (0: unguarded) */
     unsigned int flags; /* HOP_TASK_UNGUARDED_STACK or 0 */
     unsigned int valgrind_id;
 } hop__stack_t;
@@ -26,8 +29,9 @@ typedef struct hop__stack_s {
 #define HOP__STACK_SHARED_POOL_MAX 1024
 
 /* hop__stack_acquire: a stack of at least size usable bytes (rounded up to
- * pages). Any thread. Returns 0 or HOP_ENOMEM. */
-int hop__stack_acquire(size_t size, unsigned int flags, hop__stack_t *stack);
+ * pages) with a guard of guard bytes (hop__stack_round_guard). Any thread.
+ * Returns 0 or HOP_ENOMEM. */
+int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack_t *stack);
 
 /* hop__stack_release: gives the stack back; nothing may run on it any more.
  * Any thread. */
@@ -35,5 +39,10 @@ void hop__stack_release(hop__stack_t *stack);
 
 /* hop__stack_round_size: the usable size hop__stack_acquire gives for size. */
 size_t hop__stack_round_size(size_t size);
+
+/* hop__stack_round_guard: the guard hop__stack_acquire maps for a requested
+ * guard (0: HOP_STACK_GUARD_DEFAULT, at most HOP_STACK_GUARD_MAX, rounded up
+ * to pages; 0 for HOP_TASK_UNGUARDED_STACK). */
+size_t hop__stack_round_guard(size_t guard, unsigned int flags);
 
 #endif /* HOP_SRC_STACK_H */

@@ -24,6 +24,11 @@ HOP__TLS_SLOT(hop__current_executor_slot, hop_executor_t *)
 
 __attribute__((noinline)) hop_task_t *hop_task_current(void) { return *hop__current_task_slot(); }
 
+hop_task_t *hop__task_running_here(void) { return *hop__current_task_slot(); }
+
+/* The last task id handed out (atomic); ids start at 1, 0 means "no task". */
+static uint64_t hop__task_last_id;
+
 hop_executor_t *hop_executor_current(void) {
     hop_task_t *t = hop_task_current();
     if (t)
@@ -179,6 +184,10 @@ static void hop__task_run(hop_task_t *t) {
     hop_task_t **slot = hop__current_task_slot();
     hop_task_t *outer = *slot; /* non-NULL when an inline executor nests tasks */
 
+    /* A thread hop did not start (hop_run's, a manual executor's driver)
+     * gets its signal stack here, before a task can overflow on it. */
+    hop__overflow_thread_init();
+
     if (hop__atomic_load_uint(&t->state) == HOP_TASK_CREATED &&
         hop__atomic_load_uint(&t->cancel) == HOP__CANCEL_REQUESTED) {
         hop__task_finish(t); /* cancelled before it ever ran */
@@ -228,7 +237,7 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
         return HOP_EINVAL; /* refused, not cut: see hop/task.h */
 
     hop__stack_t stack;
-    int err = hop__stack_acquire(options->stack_size, options->flags, &stack);
+    int err = hop__stack_acquire(options->stack_size, options->guard_size, options->flags, &stack);
     if (err)
         return err;
     uintptr_t top = (uintptr_t)stack.low + stack.size;
@@ -243,6 +252,7 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
     t->executor = executor;
     t->state = HOP_TASK_CREATED;
     t->refs = task ? 2u : 1u;
+    t->id = hop__atomic_faa_u64(&hop__task_last_id, 1u) + 1u;
     if (options->name)
         strcpy(t->name, options->name);
     hop_future_init(&t->future);
@@ -327,6 +337,8 @@ const char *hop_task_state_name(hop_task_state_t state) {
 }
 
 const char *hop_task_name(const hop_task_t *task) { return task ? task->name : ""; }
+
+uint64_t hop_task_id(const hop_task_t *task) { return task ? task->id : 0; }
 
 hop_executor_t *hop_task_executor(const hop_task_t *task) {
     return task ? hop__atomic_load_ptr((hop_executor_t **)&task->executor) : NULL;

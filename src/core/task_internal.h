@@ -109,6 +109,7 @@ struct hop_task_s {
     hop_future_t future;     /* completes when the task finishes */
     hop__stack_t stack;      /* the whole mapping, this record included */
     size_t stack_usable;     /* bytes below this record */
+    uint64_t id;             /* hop_task_id: set at spawn, never reused */
     /* sanitizer state */
     void *asan_fake_stack;
     const void *caller_stack_bottom;
@@ -126,6 +127,11 @@ int hop__future_complete(hop_future_t *future, int status, void *result);
 /* hop__task_switch_out: from inside task t (its stack), switches back to
  * the thread that resumed it; returns when t is resumed, maybe elsewhere. */
 void hop__task_switch_out(hop_task_t *t);
+
+/* hop__task_running_here: the task this thread is running right now (NULL
+ * outside tasks), read without the opaque call, for the fault handler
+ * (overflow.c), which runs on this thread's own signal stack. */
+hop_task_t *hop__task_running_here(void);
 
 /* hop__task_cancel_requested: hop_task_cancel() was called on task and
  * the task has not finished. Any thread. */
