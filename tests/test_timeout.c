@@ -315,6 +315,36 @@ Test(timeout, a_deadline_started_on_a_loop_interrupts_its_task_after_it_moved_to
     test_assert_checks();
 }
 
+/* The deadline's timer sits on the first loop's clock; that loop closes
+ * while the task waits on the pool: the deadline still fires. */
+static unsigned int moved_to_pool;
+
+static void *deadline_outlives_its_loop(void *arg) {
+    (void)arg;
+    hop_deadline_t deadline;
+    CHECK_OK(hop_deadline_enter(&deadline, 300));
+    CHECK_OK(hop_dispatch_to_executor(hop_pool_executor(&pool)));
+    static hop_future_t never;
+    CHECK_OK(hop_future_init(&never));
+    __atomic_store_n(&moved_to_pool, 1u, __ATOMIC_RELEASE);
+    CHECK_ERR(hop_future_await(&never, NULL), HOP_ETIMEDOUT);
+    CHECK_ERR(hop_deadline_leave(&deadline), HOP_ETIMEDOUT);
+    return NULL;
+}
+
+Test(timeout, a_deadline_entered_on_a_loop_still_fires_after_that_loop_closed) {
+    hop_loop_t first;
+    HOP_OK(hop_loop_init(&first, NULL));
+    HOP_OK(hop_loop_start(&first));
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_loop_executor(&first), deadline_outlives_its_loop, NULL, NULL, &t));
+    test_wait_for(&moved_to_pool, 1u);
+    HOP_OK(hop_loop_close(&first)); /* the loop owns no task now: it closes at once */
+    HOP_OK(hop_future_wait(hop_task_future(t), 30000, NULL));
+    hop_task_unref(t);
+    test_assert_checks();
+}
+
 /* Stress: timeouts racing completions from another thread. Each await ends
  * once, with the value or with HOP_ETIMEDOUT, and the future never calls
  * into a withdrawn waiter (ASan) or resumes twice (the count). */

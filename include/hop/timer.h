@@ -43,6 +43,8 @@ struct hop_timer_s {
     void *arg;
     void *clock;       /* the clock it was last started on (atomic) */
     unsigned int state; /* hop's own states (atomic) */
+    unsigned int follows_task; /* a deadline's: moves to the timer service when its
+                                  loop closes (in padding: the size is unchanged) */
     void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
 };
 

@@ -14,6 +14,7 @@
  * one pays nothing; the hook's exit call catches a task that returns inside
  * a deadline. */
 #include "core/task_internal.h"
+#include "time/timer_internal.h"
 
 /* ---- hop_sleep ----------------------------------------------------------- */
 
@@ -97,7 +98,9 @@ int hop_deadline_enter(hop_deadline_t *deadline, int64_t timeout_ms) {
     deadline->expired = 0;
     deadline->domain = t->shield_expired;
     deadline->timer = (hop_timer_t){0};
-    int err = hop_timer_start(&deadline->timer, timeout_ms, hop__deadline_fire, deadline);
+    /* Following its task: a loop task that enters a deadline and moves on
+     * keeps it when that loop closes. */
+    int err = hop__timer_start_following(&deadline->timer, timeout_ms, hop__deadline_fire, deadline);
     if (err)
         return err;
     *innermost = deadline;

@@ -24,6 +24,8 @@
  *   IDLE --start--> PENDING --due, taken off the heap--> FIRED (fn runs)
  *   PENDING --stop--> IDLE            FIRED --start--> PENDING (a restart)
  *   PENDING --clock closed--> DROPPED --stop--> IDLE
+ *   (a deadline's timer, follows_task, is not dropped: it moves, still
+ *   PENDING, to the timer service, whose thread then fires it)
  *
  * A zeroed timer is IDLE with no clock: "never started".
  *
@@ -200,13 +202,36 @@ hop__timer_clock_t *hop__timer_clock_create(const hop__timer_clock_ops_t *ops, v
     return clock;
 }
 
+static hop__timer_clock_t *hop__timer_service_clock(void);
+static bool hop__timer_service_adopt_locked(hop_timer_t *timer);
+
 void hop__timer_clock_close(hop__timer_clock_t *clock) {
+    /* Initialised before any lock is taken (it may start nothing yet). */
+    hop__timer_clock_t *service = hop__timer_service_clock();
     pthread_mutex_lock(&clock->lock);
     if (clock->firing)
         hop__fatal("timer clock %p: closed while a callback runs", (void *)clock);
     clock->closed = true;
-    for (size_t i = 0; i < clock->count; i++)
-        hop__atomic_store_uint(&clock->heap[i]->state, HOP__TIMER_DROPPED);
+    /* The one place that holds two clock locks: a closing clock's, then the
+     * service's. Nothing takes them in the other order (the service's
+     * thread and every start and stop hold one lock at a time), so this
+     * cannot deadlock. A stopper waiting for this clock's lock finds the
+     * timer's clock changed when it gets it, and looks again. */
+    bool service_locked = false;
+    for (size_t i = 0; i < clock->count; i++) {
+        hop_timer_t *timer = clock->heap[i];
+        if (timer->follows_task && service && service != clock) {
+            if (!service_locked) {
+                pthread_mutex_lock(&service->lock);
+                service_locked = true;
+            }
+            if (hop__timer_service_adopt_locked(timer))
+                continue;
+        }
+        hop__atomic_store_uint(&timer->state, HOP__TIMER_DROPPED);
+    }
+    if (service_locked)
+        pthread_mutex_unlock(&service->lock);
     clock->count = 0;
     free(clock->heap);
     clock->heap = NULL;
@@ -313,6 +338,7 @@ static void hop__timer_service_init(void) {
 static void *hop__timer_service_main(void *arg) {
     (void)arg;
     pthread_setname_np(pthread_self(), "hop-timer");
+    hop__overflow_thread_init(); /* a signal stack, to name a task that overflows here */
     hop__timer_clock_t *clock = &hop__timer_service.clock;
     pthread_mutex_lock(&clock->lock);
     for (;;) {
@@ -359,6 +385,21 @@ static int hop__timer_service_start(void) {
     return 0;
 }
 
+/* Moves timer, pending on a closing clock whose lock the caller holds, to
+ * the service's clock (whose lock the caller holds too), keeping its
+ * deadline; false if the service cannot take it (no memory, no thread). */
+static bool hop__timer_service_adopt_locked(hop_timer_t *timer) {
+    hop__timer_clock_t *service = &hop__timer_service.clock;
+    if (!hop__timer_heap_reserve(service) || hop__timer_service_start() != 0)
+        return false;
+    timer->seq = service->seq++;
+    hop__atomic_store_ptr(&timer->clock, service);
+    hop__timer_heap_push(service, timer);
+    if (timer->heap_index == 0)
+        service->ops->rearm(service->ctx);
+    return true;
+}
+
 /* ---- public API -------------------------------------------------------- */
 
 int hop_timer_init(hop_timer_t *timer) {
@@ -368,7 +409,8 @@ int hop_timer_init(hop_timer_t *timer) {
     return 0;
 }
 
-int hop_timer_start(hop_timer_t *timer, int64_t timeout_ms, hop_timer_fn fn, void *arg) {
+static int hop__timer_start(hop_timer_t *timer, int64_t timeout_ms, hop_timer_fn fn, void *arg,
+                            unsigned int follows_task) {
     if (!timer || !fn || timeout_ms < 0)
         return HOP_EINVAL;
     hop__timer_clock_t *clock = *hop__timer_current_slot();
@@ -406,6 +448,7 @@ int hop_timer_start(hop_timer_t *timer, int64_t timeout_ms, hop_timer_fn fn, voi
         timer->seq = clock->seq++;
         timer->fn = fn;
         timer->arg = arg;
+        timer->follows_task = follows_task;
         hop__atomic_store_ptr(&timer->clock, clock);
         hop__atomic_store_uint(&timer->state, HOP__TIMER_PENDING);
         hop__timer_heap_push(clock, timer);
@@ -414,6 +457,14 @@ int hop_timer_start(hop_timer_t *timer, int64_t timeout_ms, hop_timer_fn fn, voi
     }
     pthread_mutex_unlock(&clock->lock);
     return err;
+}
+
+int hop_timer_start(hop_timer_t *timer, int64_t timeout_ms, hop_timer_fn fn, void *arg) {
+    return hop__timer_start(timer, timeout_ms, fn, arg, 0u);
+}
+
+int hop__timer_start_following(hop_timer_t *timer, int64_t timeout_ms, hop_timer_fn fn, void *arg) {
+    return hop__timer_start(timer, timeout_ms, fn, arg, 1u);
 }
 
 int hop_timer_stop(hop_timer_t *timer) {

@@ -54,9 +54,19 @@ uint64_t hop__timer_clock_next(hop__timer_clock_t *clock);
 /* hop__timer_clock_close: from now on starting a timer on clock returns
  * HOP_ECLOSED and rearm is never called again. Timers still pending are
  * dropped without running (hop_timer_stop on one returns 0, "stopped before
- * firing"). The driver's thread, or any thread once no thread drives the
- * clock; not while one of its callbacks runs. Closing twice is harmless. */
+ * firing"), except those started with hop__timer_start_following: they move,
+ * still pending with the same deadline, to the timer service (only if the
+ * service cannot take one, for want of memory or a thread, is it dropped).
+ * The driver's thread, or any thread once no thread drives the clock; not
+ * while one of its callbacks runs. Closing twice is harmless. */
 void hop__timer_clock_close(hop__timer_clock_t *clock);
+
+/* hop__timer_start_following: hop_timer_start for a timer that belongs to
+ * a task rather than to the thread it was started on (a deadline): if it is
+ * started on a loop's clock and the loop closes while it is pending (its
+ * task has moved to another executor meanwhile), it moves to the timer
+ * service and still fires. Same threads and errors as hop_timer_start. */
+int hop__timer_start_following(hop_timer_t *timer, int64_t timeout_ms, hop_timer_fn fn, void *arg);
 
 /* hop__timer_clock_free: gives a closed clock back (to the free list: its
  * memory stays valid for stale stoppers, see above). No thread may have it
