@@ -463,3 +463,73 @@ Test(hop_load, urls_are_split_into_host_port_and_path) {
     cr_assert_float_eq(cfg.rate, 2000, 1e-9);
     fclose(devnull);
 }
+
+/* Runs hop_load_main against the server and returns its stdout. */
+static char *main_output(server_t *srv, const char *const *options, int *status) {
+    static char out_text[8192];
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", srv->port);
+    char *argv[32] = {"hop-load"};
+    int argc = 1;
+    for (; options[argc - 1] && argc < 30; argc++)
+        argv[argc] = (char *)options[argc - 1];
+    argv[argc++] = url;
+    argv[argc] = NULL;
+    memset(out_text, 0, sizeof out_text);
+    FILE *out = fmemopen(out_text, sizeof out_text - 1, "w");
+    FILE *devnull = fopen("/dev/null", "w");
+    *status = hop_load_main(argc, argv, out, devnull);
+    fclose(out);
+    fclose(devnull);
+    return out_text;
+}
+
+Test(hop_load, the_json_summary_reports_the_counts_the_server_saw) {
+    server_t srv;
+    server_start(&srv, SERVE_500);
+    int status;
+    const char *json =
+        main_output(&srv, OPTIONS("-q", "--json", "-c", "2", "-t", "1", "-d", "300ms"), &status);
+    cr_assert_eq(status, 0);
+    cr_assert(server_all_closed(&srv));
+    unsigned long long requests = 0, non2xx = 0, connect = 99;
+    const char *p = strstr(json, "\"requests\": ");
+    cr_assert_not_null(p, "%s", json);
+    sscanf(p, "\"requests\": %llu", &requests);
+    cr_assert_not_null(p = strstr(json, "\"non2xx\": "));
+    sscanf(p, "\"non2xx\": %llu", &non2xx);
+    cr_assert_not_null(p = strstr(json, "\"connect\": "));
+    sscanf(p, "\"connect\": %llu", &connect);
+    cr_assert_gt(requests, 0);
+    cr_assert_eq(requests, SEEN(srv.requests), "%s", json);
+    cr_assert_eq(non2xx, requests);
+    cr_assert_eq(connect, 0);
+    cr_assert_not_null(strstr(json, "\"p99_9\": "), "%s", json);
+    cr_assert_eq(json[0], '{');
+    cr_assert_eq(json[strlen(json) - 2], '}');
+    server_stop(&srv);
+}
+
+Test(hop_load, the_text_summary_follows_wrks_layout) {
+    server_t srv;
+    server_start(&srv, SERVE_OK);
+    int status;
+    const char *text = main_output(&srv, OPTIONS("-q", "-c", "2", "-t", "1", "-d", "300ms"), &status);
+    cr_assert_eq(status, 0);
+    cr_assert(server_all_closed(&srv));
+    static const char *const lines[] = {"Running ",       "  1 threads and 2 connections\n",
+                                        "Thread Stats",   "    Latency ",
+                                        "    Req/Sec ",   "  Latency Distribution\n",
+                                        "     50%",       "     99%",
+                                        "   99.9%",       " requests in ",
+                                        "Requests/sec: ", "Transfer/sec: "};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        cr_assert_not_null(strstr(text, lines[i]), "no '%s' in:\n%s", lines[i], text);
+    unsigned long long requests = 0;
+    const char *p = strstr(text, " requests in ");
+    while (p > text && p[-1] != ' ')
+        p--;
+    sscanf(p, "%llu", &requests);
+    cr_assert_eq(requests, SEEN(srv.requests), "%s", text);
+    server_stop(&srv);
+}
