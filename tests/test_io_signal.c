@@ -3,9 +3,22 @@
  * cancellable, close wakes a waiter and gives the default action back.
  * SIGUSR1 and SIGUSR2 only; each test runs in a process of its own, and the
  * default dispositions are put back at the end. */
+#include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 
 #include "helpers.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define STRESS_SCALE 10
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STRESS_SCALE 10
+#endif
+#endif
+#ifndef STRESS_SCALE
+#define STRESS_SCALE 1
+#endif
 
 static hop_loop_t loop_a, loop_b;
 static hop_pool_t pool;
@@ -246,4 +259,75 @@ Test(io_signal, bad_arguments_get_einval) {
     run_task(POOL, bad_open_task, NULL);
     hop_signal_t *w;
     HOP_ERR(hop_signal_open(&loop_a, SIGUSR1, &w), HOP_ENOTTASK);
+}
+
+/* ---- deliveries and cancels from a plain thread at random moments ------------------------ */
+
+#define STRESS_ROUNDS (1000 / STRESS_SCALE)
+
+typedef struct {
+    hop_signal_t *watcher;
+    unsigned int started; /* atomic: the round's waiter runs */
+    int64_t got;
+    unsigned int resumed;
+} stress_round_t;
+
+static void *stress_wait_task(void *arg) {
+    stress_round_t *r = arg;
+    test_store_uint(&r->started, 1);
+    r->got = hop_signal_wait(r->watcher);
+    r->resumed++;
+    return NULL;
+}
+
+Test(io_signal, deliveries_and_cancels_at_random_moments_lose_and_duplicate_no_delivery, .timeout = 300) {
+    hop_signal_t *w = open_watcher(&loop_a, SIGUSR1);
+    hop_executor_t *executors[] = {POOL, LOOP_B, LOOP_A};
+    unsigned int seed = 7;
+    uint64_t raised = 0, taken = 0, cancelled = 0;
+    for (int i = 0; i < STRESS_ROUNDS; i++) {
+        stress_round_t r = {.watcher = w};
+        hop_task_t *t = test_spawn(executors[i % 3], stress_wait_task, &r);
+        while (!test_load_uint(&r.started))
+            sched_yield();
+        /* This thread raises the signal (its handler runs right here, so
+         * each raise is one delivery), cancels the waiter, or both, in
+         * either order, after a random pause. */
+        unsigned int choice = (unsigned int)rand_r(&seed) % 4u;
+        unsigned int spin = (unsigned int)rand_r(&seed) % 5000u;
+        for (volatile unsigned int k = 0; k < spin; k++)
+            ;
+        if (choice != 1) {
+            cr_assert_eq(raise(SIGUSR1), 0);
+            raised++;
+        }
+        if (choice != 0)
+            hop_task_cancel(t);
+        if (choice == 3) {
+            cr_assert_eq(raise(SIGUSR1), 0);
+            raised++;
+        }
+        hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL);
+        hop_task_unref(t);
+        cr_assert_eq(r.resumed, 1u, "round %d: resumed once", i);
+        cr_assert(r.got > 0 || r.got == HOP_ECANCELED, "round %d: %s", i, hop_err_name((int)r.got));
+        if (r.got > 0)
+            taken += (uint64_t)r.got;
+        else
+            cancelled++;
+        cr_assert_leq(taken, raised, "round %d: never more than delivered", i);
+    }
+    /* What no wait took is still counted: one last wait takes all of it. */
+    uint64_t left = raised - taken;
+    if (left) {
+        wait_pending(w, left);
+        stress_round_t r = {.watcher = w};
+        run_task(POOL, stress_wait_task, &r);
+        cr_assert_eq(r.got, (int64_t)left, "the rest at once");
+    }
+    cr_assert_eq(hop_signal_pending(w), 0u);
+    cr_log_info("%d rounds: %llu raised, %llu cancelled waits", STRESS_ROUNDS, (unsigned long long)raised,
+                (unsigned long long)cancelled);
+    cr_assert_gt(cancelled, 0u);
+    close_watcher(w);
 }
