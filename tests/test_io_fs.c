@@ -523,6 +523,70 @@ Test(io_fs, calls_under_deadlines_return_their_result_or_etimedout_and_leak_noth
     cr_assert_gt(timed_out, 0, "the 0 ms deadlines cut reads short");
 }
 
+/* ---- interrupts of requests queued in libuv's pool ---------------------------------------- */
+
+#define BLOCKERS 8 /* twice libuv's pool (set to 4 below): half of them wait in its queue */
+
+static void *fifo_blocker_task(void *arg) {
+    /* Opening a FIFO for reading holds one of libuv's threads until a
+     * writer opens it. */
+    hop_file_t *f;
+    int err = hop_file_open(&loop_a, arg, O_RDONLY, 0, &f);
+    if (err == 0)
+        err = hop_file_close(f);
+    return (void *)(intptr_t)err;
+}
+
+typedef struct {
+    int64_t ms; /* a deadline, or 0: none (the test cancels the task) */
+    int err;
+} queued_t;
+
+static void *queued_mkdir_task(void *arg) {
+    queued_t *q = arg;
+    hop_deadline_t deadline;
+    if (q->ms)
+        hop_deadline_enter(&deadline, q->ms);
+    q->err = hop_fs_mkdir(&loop_a, at("queued"), 0);
+    if (q->ms)
+        hop_deadline_leave(&deadline);
+    return NULL;
+}
+
+Test(io_fs, an_interrupt_withdraws_a_request_still_queued_in_libuv_with_its_own_status) {
+    setenv("UV_THREADPOOL_SIZE", "4", 1); /* read at libuv's first request, in this test's process */
+    cr_assert_eq(mkfifo(at("fifo"), 0600), 0);
+    char fifo[256];
+    snprintf(fifo, sizeof fifo, "%s", at("fifo"));
+    hop_task_t *blockers[BLOCKERS];
+    for (int i = 0; i < BLOCKERS; i++) {
+        blockers[i] = test_spawn(LOOP_A, fifo_blocker_task, fifo);
+        test_wait_suspended(blockers[i]); /* its open is in libuv's queue */
+    }
+    /* Behind them in the queue: a cancel withdraws it... */
+    queued_t cancelled = {0};
+    hop_task_t *t = test_spawn(POOL, queued_mkdir_task, &cancelled);
+    test_wait_suspended(t);
+    HOP_OK(hop_task_cancel(t));
+    hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL);
+    hop_task_unref(t);
+    /* ...and a deadline too, with HOP_ETIMEDOUT. */
+    queued_t timed = {.ms = 50};
+    t = test_spawn(LOOP_B, queued_mkdir_task, &timed);
+    cr_assert_eq(test_join(t), 0);
+    /* A writer lets every blocked open through. */
+    int writer = open(fifo, O_WRONLY | O_NONBLOCK);
+    cr_assert_geq(writer, 0);
+    for (int i = 0; i < BLOCKERS; i++)
+        cr_assert_eq(test_join(blockers[i]), 0);
+    close(writer);
+    test_assert_checks();
+    cr_assert_eq(cancelled.err, HOP_ECANCELED, "%s", hop_err_name(cancelled.err));
+    cr_assert_eq(timed.err, HOP_ETIMEDOUT, "%s", hop_err_name(timed.err));
+    struct stat st;
+    cr_assert_eq(stat(at("queued"), &st), -1, "neither mkdir ran");
+}
+
 /* ---- cancels from a plain thread at random moments ---------------------------------------- */
 
 #define CANCEL_ROUNDS (2000 / STRESS_SCALE)
