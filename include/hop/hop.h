@@ -28,6 +28,7 @@
 #include "hop/stream.h"
 #include "hop/tcp.h"
 #include "hop/dns.h"
+#include "hop/pipe.h"
 #include "hop/udp.h"
 #include "hop/histogram.h"
 #include "hop/fs.h"

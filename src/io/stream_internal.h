@@ -71,4 +71,56 @@ void hop__stream_free(hop_stream_t *s);
  * NULL when neither. */
 hop_loop_t *hop__stream_loop_or_current(hop_loop_t *loop);
 
+/* ---- listeners and connects (tcp.c), shared by TCP and pipes ---------------- */
+
+/* Initialises s->uv as the module's kind of stream (uv_tcp_init,
+ * uv_pipe_init) on the loop thread; a libuv error. */
+typedef int (*hop__stream_init_fn)(uv_loop_t *uv, hop_stream_t *s);
+
+/* Starts connecting s (initialised) to target: uv_tcp_connect /
+ * uv_pipe_connect with &s->connect_req and hop__stream_connect_cb. Loop
+ * thread; a libuv error. */
+typedef int (*hop__stream_connect_fn)(hop_stream_t *s, const void *target);
+
+/* A listener: the module embeds it first in its public listener struct,
+ * initialises it (hop__listener_init), then on the loop thread initialises
+ * and binds l->uv (hop__io_handle_opened right after the init) and calls
+ * hop__listener_listen. Closed with hop__io_handle_close(&l->h). */
+typedef struct hop__listener_s {
+    hop__io_handle_t h;
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } uv;
+    hop__stream_init_fn init_stream; /* for the accepted connections */
+    hop_stream_options_t stream_options;
+    bool ready;                  /* loop thread: libuv holds an accepted connection for us */
+    hop__io_op_t *acceptor;      /* loop thread: the accept waiting for one */
+    unsigned int accepting_task; /* atomic: a task is inside an accept */
+    uint64_t dropped;            /* atomic: EMFILE / ENFILE reports */
+} hop__listener_t;
+
+/* hop__listener_init: l (zeroed, allocated with malloc: destroy frees it)
+ * belongs to loop; stream_options (may be NULL) for its connections. */
+void hop__listener_init(hop__listener_t *l, hop_loop_t *loop, hop__stream_init_fn init_stream,
+                        const hop_stream_options_t *stream_options);
+
+/* hop__listener_listen: loop thread, l bound: uv_listen (backlog 0: 511)
+ * and adopts l. On failure l is closed (the caller must not touch it). */
+int hop__listener_listen(hop__listener_t *l, int backlog);
+
+/* hop__listener_accept: hop_tcp_accept's body (stream not NULL). */
+int hop__listener_accept(hop__listener_t *l, hop_stream_t **stream);
+
+/* hop__stream_connect: a new stream on loop connected by init and connect
+ * to target, as hop_tcp_connect_addr (interruptible: an interrupted
+ * connect leaves no stream). Task only. */
+int hop__stream_connect(hop_loop_t *loop, const hop_stream_options_t *options, hop__stream_init_fn init,
+                        hop__stream_connect_fn connect, const void *target, hop_stream_t **stream);
+
+/* hop__stream_connect_cb: the uv_connect_cb a hop__stream_connect_fn passes. */
+void hop__stream_connect_cb(uv_connect_t *req, int status);
+
 #endif /* HOP_SRC_IO_STREAM_INTERNAL_H */

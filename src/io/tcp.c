@@ -15,13 +15,7 @@
 #define HOP__TCP_BACKLOG_DEFAULT 511
 
 struct hop_tcp_listener_s {
-    hop__io_handle_t h;
-    uv_tcp_t tcp;
-    hop_stream_options_t stream_options;
-    bool ready;                  /* loop thread: libuv holds an accepted connection for us */
-    hop__io_op_t *acceptor;      /* loop thread: the accept waiting for one */
-    unsigned int accepting_task; /* atomic: a task is inside hop_tcp_accept */
-    uint64_t dropped;            /* atomic */
+    hop__listener_t l; /* l.uv.tcp */
 };
 
 static socklen_t hop__tcp_addr_len(const struct sockaddr *addr) {
@@ -32,25 +26,25 @@ static socklen_t hop__tcp_addr_len(const struct sockaddr *addr) {
     return 0;
 }
 
-/* ---- listening ------------------------------------------------------------ */
+/* ---- listening (shared with pipes, stream_internal.h) ----------------------- */
 
 typedef struct {
     hop__io_op_t op;
-    hop_tcp_listener_t *l;
+    hop__listener_t *l;
     hop_stream_t *s; /* allocated by the task: the connection's record */
     bool opened;     /* s's uv handle exists: libuv's close callback frees s */
-} hop__tcp_accept_t;
+} hop__listener_accept_t;
 
 /* Loop thread: takes the connection libuv holds into a's stream. */
-static int hop__tcp_take(hop_tcp_listener_t *l, hop__tcp_accept_t *a) {
+static int hop__listener_take(hop__listener_t *l, hop__listener_accept_t *a) {
     hop_stream_t *s = a->s;
-    int err = uv_tcp_init(l->tcp.loop, &s->uv.tcp);
+    int err = l->init_stream(l->uv.handle.loop, s);
     if (err)
         return hop__io_error(err);
     hop__stream_opened(s);
     a->opened = true;
     l->ready = false;
-    err = uv_accept((uv_stream_t *)&l->tcp, &s->uv.stream);
+    err = uv_accept(&l->uv.stream, &s->uv.stream);
     if (err) {
         hop__io_handle_close_now(&s->h);
         return hop__io_error(err);
@@ -59,8 +53,8 @@ static int hop__tcp_take(hop_tcp_listener_t *l, hop__tcp_accept_t *a) {
     return 0;
 }
 
-static void hop__tcp_connection_cb(uv_stream_t *server, int status) {
-    hop_tcp_listener_t *l = (hop_tcp_listener_t *)server->data;
+static void hop__listener_connection_cb(uv_stream_t *server, int status) {
+    hop__listener_t *l = (hop__listener_t *)server->data;
     if (status < 0) {
         /* Out of descriptors (libuv has shed the waiting connections with
          * its spare one) or a connection that died on the way: nothing to
@@ -73,34 +67,30 @@ static void hop__tcp_connection_cb(uv_stream_t *server, int status) {
     hop__io_op_t *op = l->acceptor;
     if (op) {
         l->acceptor = NULL;
-        hop__io_op_complete(op, hop__tcp_take(l, (hop__tcp_accept_t *)op));
+        hop__io_op_complete(op, hop__listener_take(l, (hop__listener_accept_t *)op));
     }
 }
 
-static int hop__tcp_accept_start(hop__io_op_t *op) {
-    hop__tcp_accept_t *a = (hop__tcp_accept_t *)op;
-    hop_tcp_listener_t *l = a->l;
+static int hop__listener_accept_start(hop__io_op_t *op) {
+    hop__listener_accept_t *a = (hop__listener_accept_t *)op;
+    hop__listener_t *l = a->l;
     if (hop__atomic_load_uint(&l->h.closing))
         return HOP_ECLOSED;
     if (l->ready)
-        return hop__tcp_take(l, a);
+        return hop__listener_take(l, a);
     l->acceptor = op;
     return HOP__IO_PENDING;
 }
 
-static int hop__tcp_accept_cancel(hop__io_op_t *op) {
-    hop_tcp_listener_t *l = ((hop__tcp_accept_t *)op)->l;
+static int hop__listener_accept_cancel(hop__io_op_t *op) {
+    hop__listener_t *l = ((hop__listener_accept_t *)op)->l;
     if (l->acceptor != op)
         return HOP_EALREADY;
     l->acceptor = NULL; /* a connection that comes now waits in libuv for the next accept */
     return 0;
 }
 
-int hop_tcp_accept(hop_tcp_listener_t *listener, hop_stream_t **stream) {
-    if (stream)
-        *stream = NULL;
-    if (!listener || !stream)
-        return HOP_EINVAL;
+int hop__listener_accept(hop__listener_t *listener, hop_stream_t **stream) {
     int err = hop__io_handle_enter(&listener->h);
     if (err)
         return err;
@@ -108,11 +98,11 @@ int hop_tcp_accept(hop_tcp_listener_t *listener, hop_stream_t **stream) {
         hop__io_handle_leave(&listener->h);
         return HOP_EBUSY;
     }
-    hop__tcp_accept_t a = {.l = listener, .s = hop__stream_new(listener->h.loop, &listener->stream_options)};
+    hop__listener_accept_t a = {.l = listener, .s = hop__stream_new(listener->h.loop, &listener->stream_options)};
     if (!a.s) {
         err = HOP_ENOMEM;
     } else {
-        err = hop__io_op_run(&a.op, listener->h.loop, hop__tcp_accept_start, hop__tcp_accept_cancel);
+        err = hop__io_op_run(&a.op, listener->h.loop, hop__listener_accept_start, hop__listener_accept_cancel);
         if (err == 0)
             *stream = a.s;
         else if (!a.opened)
@@ -123,8 +113,16 @@ int hop_tcp_accept(hop_tcp_listener_t *listener, hop_stream_t **stream) {
     return err;
 }
 
-static void hop__tcp_listener_wake(hop__io_handle_t *h, int status) {
-    hop_tcp_listener_t *l = (hop_tcp_listener_t *)h;
+int hop_tcp_accept(hop_tcp_listener_t *listener, hop_stream_t **stream) {
+    if (stream)
+        *stream = NULL;
+    if (!listener || !stream)
+        return HOP_EINVAL;
+    return hop__listener_accept(&listener->l, stream);
+}
+
+static void hop__listener_wake(hop__io_handle_t *h, int status) {
+    hop__listener_t *l = (hop__listener_t *)h;
     hop__io_op_t *op = l->acceptor;
     if (op) {
         l->acceptor = NULL;
@@ -132,7 +130,28 @@ static void hop__tcp_listener_wake(hop__io_handle_t *h, int status) {
     }
 }
 
-static void hop__tcp_listener_destroy(hop__io_handle_t *h) { free(h); }
+static void hop__listener_destroy(hop__io_handle_t *h) { free(h); }
+
+void hop__listener_init(hop__listener_t *l, hop_loop_t *loop, hop__stream_init_fn init_stream,
+                        const hop_stream_options_t *stream_options) {
+    l->init_stream = init_stream;
+    if (stream_options)
+        l->stream_options = *stream_options;
+    hop__io_handle_init(&l->h, loop, &l->uv.handle, hop__listener_wake, hop__listener_destroy);
+}
+
+int hop__listener_listen(hop__listener_t *l, int backlog) {
+    int err = uv_listen(&l->uv.stream, backlog > 0 ? backlog : HOP__TCP_BACKLOG_DEFAULT,
+                        hop__listener_connection_cb);
+    if (err) {
+        hop__io_handle_close_now(&l->h);
+        return hop__io_error(err);
+    }
+    hop__io_handle_adopt(&l->h);
+    return 0;
+}
+
+static int hop__tcp_init_stream(uv_loop_t *uv, hop_stream_t *s) { return uv_tcp_init(uv, &s->uv.tcp); }
 
 typedef struct {
     hop_tcp_listener_t *l;
@@ -144,10 +163,10 @@ typedef struct {
 /* Loop thread. On failure the listener is gone (freed or closing). */
 static int hop__tcp_listen_on_loop(void *arg) {
     hop__tcp_listen_t *a = arg;
-    hop_tcp_listener_t *l = a->l;
+    hop__listener_t *l = &a->l->l;
     a->ran = true;
     uv_loop_t *uv = hop_loop_uv(l->h.loop);
-    int err = uv ? uv_tcp_init_ex(uv, &l->tcp, a->addr->sa_family) : UV_EBADF;
+    int err = uv ? uv_tcp_init_ex(uv, &l->uv.tcp, a->addr->sa_family) : UV_EBADF;
     if (err) {
         free(l);
         return uv ? hop__io_error(err) : HOP_ECLOSED;
@@ -156,23 +175,17 @@ static int hop__tcp_listen_on_loop(void *arg) {
     if (a->options->reuse_port) {
         uv_os_fd_t fd;
         int on = 1;
-        if (uv_fileno((uv_handle_t *)&l->tcp, &fd) == 0 &&
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
+        if (uv_fileno(&l->uv.handle, &fd) == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
             err = UV_EINVAL;
     }
     unsigned int flags = a->options->ipv6_only && a->addr->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
     if (!err)
-        err = uv_tcp_bind(&l->tcp, a->addr, flags); /* libuv sets SO_REUSEADDR */
-    if (!err)
-        err = uv_listen((uv_stream_t *)&l->tcp,
-                        a->options->backlog > 0 ? a->options->backlog : HOP__TCP_BACKLOG_DEFAULT,
-                        hop__tcp_connection_cb);
+        err = uv_tcp_bind(&l->uv.tcp, a->addr, flags); /* libuv sets SO_REUSEADDR */
     if (err) {
         hop__io_handle_close_now(&l->h);
         return hop__io_error(err);
     }
-    hop__io_handle_adopt(&l->h);
-    return 0;
+    return hop__listener_listen(l, a->options->backlog);
 }
 
 int hop_tcp_listen_addr(hop_loop_t *loop, const struct sockaddr *addr,
@@ -190,9 +203,7 @@ int hop_tcp_listen_addr(hop_loop_t *loop, const struct sockaddr *addr,
         return HOP_ENOMEM;
     if (!options)
         options = &defaults;
-    l->stream_options = options->stream;
-    hop__io_handle_init(&l->h, loop, (uv_handle_t *)&l->tcp, hop__tcp_listener_wake,
-                        hop__tcp_listener_destroy);
+    hop__listener_init(&l->l, loop, hop__tcp_init_stream, &options->stream);
     hop__tcp_listen_t a = {.l = l, .addr = addr, .options = options};
     int err = hop__io_call_on_loop(loop, hop__tcp_listen_on_loop, &a);
     if (err && !a.ran)
@@ -231,11 +242,11 @@ int hop_tcp_listen(hop_loop_t *loop, const char *host, int port, const hop_tcp_l
 int hop_tcp_listener_close(hop_tcp_listener_t *listener) {
     if (!listener)
         return HOP_EINVAL;
-    return hop__io_handle_close(&listener->h);
+    return hop__io_handle_close(&listener->l.h);
 }
 
 uint64_t hop_tcp_listener_dropped(const hop_tcp_listener_t *listener) {
-    return listener ? hop__atomic_load_u64((uint64_t *)&listener->dropped) : 0;
+    return listener ? hop__atomic_load_u64((uint64_t *)&listener->l.dropped) : 0;
 }
 
 typedef struct {
@@ -266,8 +277,8 @@ static int hop__tcp_call(hop__io_handle_t *h, int (*fn)(void *), void *arg) {
 int hop_tcp_listener_address(hop_tcp_listener_t *listener, struct sockaddr_storage *addr) {
     if (!listener || !addr)
         return HOP_EINVAL;
-    hop__tcp_name_t n = {.tcp = &listener->tcp, .addr = addr, .which = 0};
-    return hop__tcp_call(&listener->h, hop__tcp_name_on_loop, &n);
+    hop__tcp_name_t n = {.tcp = &listener->l.uv.tcp, .addr = addr, .which = 0};
+    return hop__tcp_call(&listener->l.h, hop__tcp_name_on_loop, &n);
 }
 
 int hop_tcp_listener_port(hop_tcp_listener_t *listener) {
@@ -280,16 +291,18 @@ int hop_tcp_listener_port(hop_tcp_listener_t *listener) {
     return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
 }
 
-/* ---- connecting ---------------------------------------------------------------- */
+/* ---- connecting (shared with pipes, stream_internal.h) -------------------------- */
 
 typedef struct {
     hop__io_op_t op;
     hop_stream_t *s;
-    const struct sockaddr *addr;
+    hop__stream_init_fn init;
+    hop__stream_connect_fn connect;
+    const void *target;
     bool ran;
-} hop__tcp_connect_t;
+} hop__stream_connect_t;
 
-static void hop__tcp_connect_cb(uv_connect_t *req, int status) {
+void hop__stream_connect_cb(uv_connect_t *req, int status) {
     hop_stream_t *s = (hop_stream_t *)req->handle->data;
     hop__io_op_t *op = s->connector;
     if (!op)
@@ -303,18 +316,18 @@ static void hop__tcp_connect_cb(uv_connect_t *req, int status) {
 }
 
 /* Loop thread. On failure the stream is gone (freed or closing). */
-static int hop__tcp_connect_start(hop__io_op_t *op) {
-    hop__tcp_connect_t *c = (hop__tcp_connect_t *)op;
+static int hop__stream_connect_start(hop__io_op_t *op) {
+    hop__stream_connect_t *c = (hop__stream_connect_t *)op;
     hop_stream_t *s = c->s;
     c->ran = true;
     uv_loop_t *uv = hop_loop_uv(op->loop);
-    int err = uv ? uv_tcp_init(uv, &s->uv.tcp) : UV_EBADF;
+    int err = uv ? c->init(uv, s) : UV_EBADF;
     if (err) {
         hop__stream_free(s);
         return uv ? hop__io_error(err) : HOP_ECLOSED;
     }
     hop__stream_opened(s);
-    err = uv_tcp_connect(&s->connect_req, &s->uv.tcp, c->addr, hop__tcp_connect_cb);
+    err = c->connect(s, c->target);
     if (err) {
         hop__io_handle_close_now(&s->h);
         return hop__io_error(err);
@@ -323,8 +336,8 @@ static int hop__tcp_connect_start(hop__io_op_t *op) {
     return HOP__IO_PENDING;
 }
 
-static int hop__tcp_connect_cancel(hop__io_op_t *op) {
-    hop_stream_t *s = ((hop__tcp_connect_t *)op)->s;
+static int hop__stream_connect_cancel(hop__io_op_t *op) {
+    hop_stream_t *s = ((hop__stream_connect_t *)op)->s;
     if (s->connector != op)
         return HOP_EALREADY;
     /* A uv_connect_t cannot be withdrawn, but closing the handle ends it
@@ -333,6 +346,27 @@ static int hop__tcp_connect_cancel(hop__io_op_t *op) {
     s->connector = NULL;
     hop__io_handle_close_now(&s->h);
     return 0;
+}
+
+int hop__stream_connect(hop_loop_t *loop, const hop_stream_options_t *options, hop__stream_init_fn init,
+                        hop__stream_connect_fn connect, const void *target, hop_stream_t **stream) {
+    hop__stream_connect_t c = {.s = hop__stream_new(loop, options), .init = init, .connect = connect, .target = target};
+    if (!c.s)
+        return HOP_ENOMEM;
+    int err = hop__io_op_run(&c.op, loop, hop__stream_connect_start, hop__stream_connect_cancel);
+    if (err) {
+        /* Started: the loop side closed (and frees) the stream. Not
+         * started (refused, or interrupted before): ours to free. */
+        if (!c.ran)
+            hop__stream_free(c.s);
+        return err;
+    }
+    *stream = c.s;
+    return 0;
+}
+
+static int hop__tcp_connect_now(hop_stream_t *s, const void *addr) {
+    return uv_tcp_connect(&s->connect_req, &s->uv.tcp, addr, hop__stream_connect_cb);
 }
 
 int hop_tcp_connect_addr(hop_loop_t *loop, const struct sockaddr *addr, const hop_stream_options_t *options,
@@ -344,19 +378,7 @@ int hop_tcp_connect_addr(hop_loop_t *loop, const struct sockaddr *addr, const ho
         return HOP_EINVAL;
     if (!hop_task_current())
         return HOP_ENOTTASK;
-    hop__tcp_connect_t c = {.s = hop__stream_new(loop, options), .addr = addr};
-    if (!c.s)
-        return HOP_ENOMEM;
-    int err = hop__io_op_run(&c.op, loop, hop__tcp_connect_start, hop__tcp_connect_cancel);
-    if (err) {
-        /* Started: the loop side closed (and frees) the stream. Not
-         * started (refused, or interrupted before): ours to free. */
-        if (!c.ran)
-            hop__stream_free(c.s);
-        return err;
-    }
-    *stream = c.s;
-    return 0;
+    return hop__stream_connect(loop, options, hop__tcp_init_stream, hop__tcp_connect_now, addr, stream);
 }
 
 int hop_tcp_connect(hop_loop_t *loop, const char *host, int port, const hop_stream_options_t *options,
