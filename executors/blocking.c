@@ -42,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/fork.h"
 #include "core/gate.h"
 #include "core/internal.h"
 #include "core/signals.h"
@@ -70,6 +71,7 @@ typedef struct hop__blocking_thread_s {
 
 struct hop__blocking_internal_s {
     hop_blocking_t *pool;
+    hop__fork_entry_t fork_entry; /* tracked from init until close (fork.h) */
     pthread_mutex_t lock;
     pthread_cond_t wake; /* idle threads wait here */
     pthread_cond_t gone; /* close waits here for the threads to leave */
@@ -109,6 +111,11 @@ static const hop_executor_ops_t hop__blocking_ops = {.name = "blocking",
 
 /* A closed pool refuses everything; nothing is queued there to withdraw. */
 static const hop_executor_ops_t hop__blocking_closed_ops = {.name = "blocking (closed)",
+                                                            .submit = hop__gate_closed_submit};
+
+/* A pool inherited by a child process of fork(): refuses everything; its
+ * close only frees its memory (its threads do not exist in the child). */
+static const hop_executor_ops_t hop__blocking_forked_ops = {.name = "blocking (forked)",
                                                             .submit = hop__gate_closed_submit};
 
 /* Test hook: the next n thread creations fail with EAGAIN, as if the system
@@ -469,6 +476,14 @@ static int hop__blocking_check_options(const hop_blocking_options_t *o) {
     return 0;
 }
 
+/* In a child process after fork(), on the forking thread: the threads are
+ * gone, and one may have held the lock; the pool refuses everything. */
+static void hop__blocking_forked(hop__fork_entry_t *entry) {
+    hop__blocking_internal_t *p = hop__container_of(entry, hop__blocking_internal_t, fork_entry);
+    hop__atomic_store_ptr(&p->pool->executor.ops, &hop__blocking_forked_ops);
+    hop__atomic_store_uint(&p->pool->state, HOP__BLOCKING_CLOSING | HOP__BLOCKING_CLOSED);
+}
+
 int hop_blocking_init(hop_blocking_t *pool, const hop_blocking_options_t *options) {
     if (!pool)
         return HOP_EINVAL;
@@ -534,6 +549,7 @@ int hop_blocking_init(hop_blocking_t *pool, const hop_blocking_options_t *option
             return HOP_EAGAIN;
         }
     }
+    hop__fork_track(&p->fork_entry, hop__blocking_forked);
     return 0;
 }
 
@@ -542,7 +558,8 @@ hop_executor_t *hop_blocking_executor(hop_blocking_t *pool) { return pool ? &poo
 /* The pool's ops if pool was initialised (open or closed), else NULL. */
 static const hop_executor_ops_t *hop__blocking_ops_of(hop_blocking_t *pool) {
     const hop_executor_ops_t *ops = pool ? hop__atomic_load_ptr(&pool->executor.ops) : NULL;
-    return ops == &hop__blocking_ops || ops == &hop__blocking_closed_ops ? ops : NULL;
+    return ops == &hop__blocking_ops || ops == &hop__blocking_closed_ops || ops == &hop__blocking_forked_ops ? ops
+                                                                                                          : NULL;
 }
 
 int hop_blocking_submit(hop_blocking_t *pool, hop_job_t *job) {
@@ -561,7 +578,7 @@ int hop_blocking_withdraw(hop_blocking_t *pool, hop_job_t *job) {
 
 int hop_blocking_stats(hop_blocking_t *pool, hop_blocking_stats_t *stats) {
     const hop_executor_ops_t *ops = hop__blocking_ops_of(pool);
-    if (!stats || (ops != &hop__blocking_ops && ops != &hop__blocking_closed_ops))
+    if (!stats || !ops)
         return HOP_EINVAL;
     memset(stats, 0, sizeof *stats);
     unsigned int state = hop__gate_enter(&pool->state);
@@ -593,6 +610,16 @@ int hop_blocking_close(hop_blocking_t *pool) {
     const hop_executor_ops_t *ops = hop__blocking_ops_of(pool);
     if (!ops)
         return HOP_EINVAL;
+    if (ops == &hop__blocking_forked_ops) {
+        /* Inherited through fork(): only the memory goes, its lock and
+         * condition variables undestroyed (a thread of the parent's may have
+         * held the lock); jobs still queued never run. */
+        hop__blocking_internal_t *p = hop__atomic_load_ptr(&pool->internal);
+        hop__atomic_store_ptr(&pool->executor.ops, &hop__blocking_closed_ops);
+        hop__atomic_store_ptr(&pool->internal, NULL);
+        free(p);
+        return 0;
+    }
     if (ops == &hop__blocking_closed_ops)
         return HOP_EALREADY;
     hop__blocking_internal_t *p = hop__atomic_load_ptr(&pool->internal);
@@ -636,6 +663,7 @@ int hop_blocking_close(hop_blocking_t *pool) {
      * creation) has left now, and nobody can create one any more: that
      * thread drains what is left and leaves too. */
     hop__blocking_stop_threads(p);
+    hop__fork_untrack(&p->fork_entry);
     hop__blocking_free(p);
     return 0;
 }

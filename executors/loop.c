@@ -92,6 +92,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "core/fork.h"
 #include "core/gate.h"
 #include "core/loop_handles.h"
 #include "core/mpsc_queue.h"
@@ -159,6 +160,7 @@ typedef struct hop__loop_s {
     uv_timer_t timer;     /* armed for the clock's earliest deadline */
     pthread_t thread;     /* hop_loop_start's */
     char name[16];
+    hop__fork_entry_t fork_entry; /* tracked from init until close (fork.h) */
 } hop__loop_t;
 
 static int hop__loop_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags);
@@ -174,6 +176,12 @@ static const hop_executor_ops_t hop__loop_ops = {.name = "loop",
  * touches the freed internals. (A loop whose init failed has no ops: it was
  * never initialised.) */
 static const hop_executor_ops_t hop__loop_closed_ops = {.name = "loop (closed)",
+                                                        .submit = hop__gate_closed_submit};
+
+/* What a loop inherited by a child process of fork() points at: it refuses
+ * everything, and its close only frees hop's memory (the loop's thread does
+ * not exist in the child). */
+static const hop_executor_ops_t hop__loop_forked_ops = {.name = "loop (forked)",
                                                         .submit = hop__gate_closed_submit};
 
 /* ---- the current loop ------------------------------------------------- */
@@ -192,7 +200,7 @@ static void hop__loop_unpin(hop_loop_t *loop) { hop__gate_leave(&loop->state); }
  * one was not, and has no internals to look at. */
 static bool hop__loop_valid(const hop_loop_t *loop) {
     const hop_executor_ops_t *ops = hop__atomic_load_ptr((const hop_executor_ops_t **)&loop->executor.ops);
-    return ops == &hop__loop_ops || ops == &hop__loop_closed_ops;
+    return ops == &hop__loop_ops || ops == &hop__loop_closed_ops || ops == &hop__loop_forked_ops;
 }
 
 static hop__loop_t *hop__loop_internal(hop_loop_t *loop) { return hop__atomic_load_ptr(&loop->internal); }
@@ -553,6 +561,16 @@ static unsigned int hop__loop_update_flags(hop_loop_t *loop, unsigned int set, u
 
 /* ---- public API ------------------------------------------------------------ */
 
+/* In a child process after fork(), on the forking thread: the loop refuses
+ * everything from now on (every call but close sees it CLOSED), whether it
+ * ran in the parent or not; pins of the parent's threads are forgotten. */
+static void hop__loop_forked(hop__fork_entry_t *entry) {
+    hop__loop_t *l = hop__container_of(entry, hop__loop_t, fork_entry);
+    hop_loop_t *loop = l->loop;
+    hop__atomic_store_ptr(&loop->executor.ops, &hop__loop_forked_ops);
+    hop__atomic_store_uint(&loop->state, HOP__LOOP_CLOSING | HOP__LOOP_CLOSED);
+}
+
 int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
     static const hop_loop_options_t defaults = {0};
     if (!loop)
@@ -614,6 +632,7 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
     loop->internal = l;
     loop->state = 0;
     loop->executor.ops = &hop__loop_ops;
+    hop__fork_track(&l->fork_entry, hop__loop_forked);
     return 0;
 }
 
@@ -690,6 +709,15 @@ static void hop__loop_close_handle(uv_handle_t *handle, void *arg) {
 int hop_loop_close(hop_loop_t *loop) {
     if (!loop || !hop__loop_valid(loop))
         return HOP_EINVAL;
+    if (hop__atomic_load_ptr(&loop->executor.ops) == &hop__loop_forked_ops) {
+        /* Inherited through fork(): nothing is freed. libuv's descriptors
+         * and handles, I/O handles still open on it and the timer clock all
+         * point into the internals, and closing them needs the loop run and
+         * locks the parent's loop thread may have held; a few KiB left
+         * behind is the safe answer. */
+        hop__atomic_store_ptr(&loop->executor.ops, &hop__loop_closed_ops);
+        return 0;
+    }
     if (*hop__loop_current_slot() == loop)
         return HOP_EDEADLK;
     /* This loop's tasks may wait for work this thread staged. */
@@ -751,6 +779,7 @@ int hop_loop_close(hop_loop_t *loop) {
     hop__timer_clock_set_current(outer_clock);
     *slot = outer;
     hop__timer_clock_free(l->clock);
+    hop__fork_untrack(&l->fork_entry);
     hop__atomic_store_ptr(&loop->internal, NULL);
     hop__loop_update_flags(loop, 0, HOP__LOOP_RUNNING | HOP__LOOP_STARTED);
     free(l);

@@ -94,6 +94,7 @@
 #include <unistd.h>
 
 #include "core/deque.h"
+#include "core/fork.h"
 #include "core/gate.h"
 #include "core/inject_queue.h"
 #include "core/internal.h"
@@ -190,6 +191,7 @@ typedef struct hop__pool_worker_s {
 
 struct hop__pool_internal_s {
     hop_pool_t *pool;
+    hop__fork_entry_t fork_entry; /* tracked from init until close (fork.h) */
     hop__pool_worker_t *workers;
     uint32_t *sleepers; /* indices of parked workers, a stack; guarded by idle_lock */
     unsigned int nworkers;
@@ -223,6 +225,11 @@ static const hop_executor_ops_t hop__pool_ops = {.name = "pool",
 
 /* What a closed pool's executor points at: it refuses everything. */
 static const hop_executor_ops_t hop__pool_closed_ops = {.name = "pool (closed)", .submit = hop__gate_closed_submit};
+
+/* What a pool inherited by a child process of fork() points at: it refuses
+ * everything, and its close only frees its memory (its threads do not exist
+ * in the child). */
+static const hop_executor_ops_t hop__pool_forked_ops = {.name = "pool (forked)", .submit = hop__gate_closed_submit};
 
 /* The worker this thread is, if any: submit and the task hooks run on task
  * stacks too. */
@@ -779,6 +786,17 @@ static void hop__pool_free(hop__pool_internal_t *p) {
     free(p);
 }
 
+/* In a child process after fork(), on the forking thread: the workers are
+ * gone (and may have held the sleep locks), so the pool refuses everything
+ * from now on; pins held by the parent's threads are forgotten with them. */
+static void hop__pool_forked(hop__fork_entry_t *entry) {
+    hop__pool_internal_t *p = hop__container_of(entry, hop__pool_internal_t, fork_entry);
+    hop_pool_t *pool = p->pool;
+    hop__atomic_store_ptr(&pool->executor.ops, &hop__pool_forked_ops);
+    hop__atomic_store_uint(&pool->threads, 0u);
+    hop__atomic_store_uint(&pool->state, HOP__GATE_CLOSING | HOP__GATE_CLOSED);
+}
+
 int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
     if (!pool)
         return HOP_EINVAL;
@@ -858,6 +876,7 @@ int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
         hop__atomic_store_uint(&pool->threads, 0u);
         return HOP_EAGAIN;
     }
+    hop__fork_track(&p->fork_entry, hop__pool_forked);
     return 0;
 }
 
@@ -867,7 +886,7 @@ int hop_pool_submit(hop_pool_t *pool, hop_job_t *job) {
     if (!pool || !job || !job->run)
         return HOP_EINVAL;
     const hop_executor_ops_t *ops = hop__atomic_load_ptr(&pool->executor.ops);
-    if (ops != &hop__pool_ops && ops != &hop__pool_closed_ops)
+    if (ops != &hop__pool_ops && ops != &hop__pool_closed_ops && ops != &hop__pool_forked_ops)
         return HOP_EINVAL;
     return ops->submit(&pool->executor, job, 0);
 }
@@ -880,7 +899,7 @@ int hop_pool_stats(const hop_pool_t *pool, hop_pool_stats_t *stats) {
     if (!pool || !stats)
         return HOP_EINVAL;
     const hop_executor_ops_t *ops = hop__atomic_load_ptr((const hop_executor_ops_t **)&pool->executor.ops);
-    if (ops != &hop__pool_ops && ops != &hop__pool_closed_ops)
+    if (ops != &hop__pool_ops && ops != &hop__pool_closed_ops && ops != &hop__pool_forked_ops)
         return HOP_EINVAL;
     memset(stats, 0, sizeof *stats);
     /* Pinned, so that a close racing this call does not free the counters
@@ -937,6 +956,17 @@ int hop_pool_close(hop_pool_t *pool) {
     if (!pool)
         return HOP_EINVAL;
     const hop_executor_ops_t *ops = hop__atomic_load_ptr(&pool->executor.ops);
+    if (ops == &hop__pool_forked_ops) {
+        /* Inherited through fork(): nothing runs it any more. Only the
+         * memory goes: the workers' locks and condition variables are left
+         * undestroyed (a worker may have held one), and tasks it owned stay
+         * suspended for ever. */
+        hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
+        hop__atomic_store_ptr(&pool->executor.ops, &hop__pool_closed_ops);
+        hop__atomic_store_ptr(&pool->internal, NULL);
+        free(p);
+        return 0;
+    }
     if (ops == &hop__pool_closed_ops)
         return HOP_EALREADY;
     if (ops != &hop__pool_ops)
@@ -984,6 +1014,7 @@ int hop_pool_close(hop_pool_t *pool) {
     hop__atomic_store_uint(&pool->threads, 0u);
     hop__gate_seal(&pool->state);
     hop__atomic_store_ptr(&pool->internal, NULL);
+    hop__fork_untrack(&p->fork_entry);
     hop__pool_free(p);
     return 0;
 }

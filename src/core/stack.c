@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "fork.h"
 #include "hop/error.h"
 #include "hop/task.h"
 #include "sanitizer.h"
@@ -254,8 +255,20 @@ int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack
     return 0;
 }
 
+void hop__stack_fork_prepare(void) { pthread_mutex_lock(&hop__shared_lock); }
+
+void hop__stack_fork_parent(void) { pthread_mutex_unlock(&hop__shared_lock); }
+
+/* The other threads' caches stay on the registry (their stacks count as
+ * cached, and are never used again: no memory is touched to free them). */
+void hop__stack_fork_child(void) {
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    hop__shared_lock = fresh;
+}
+
 static void hop__stack_register_thread(void) {
     if (!hop__thread_cache.registered) {
+        hop__fork_register(); /* so that a fork never finds the shared lock held */
         hop__stack_page_size(); /* creates the key */
         /* Any non-NULL value makes pthreads call the destructor at exit. */
         pthread_setspecific(hop__stack_key, &hop__thread_cache);

@@ -45,4 +45,10 @@ size_t hop__stack_round_size(size_t size);
  * to pages; 0 for HOP_TASK_UNGUARDED_STACK). */
 size_t hop__stack_round_guard(size_t guard, unsigned int flags);
 
+/* hop__stack_fork_prepare / _parent / _child: fork.c's handlers call them
+ * so that the child finds the shared pool's lock free. */
+void hop__stack_fork_prepare(void);
+void hop__stack_fork_parent(void);
+void hop__stack_fork_child(void);
+
 #endif /* HOP_SRC_STACK_H */

@@ -320,6 +320,33 @@ static void hop__timer_service_rearm(void *ctx) {
 
 static const hop__timer_clock_ops_t hop__timer_service_ops = {.rearm = hop__timer_service_rearm};
 
+/* fork(): the child has no service thread, and would otherwise believe one
+ * runs (a sleep would never end). The parent's pending timers are dropped in
+ * the child (they belong to the parent's threads and tasks; stopping one
+ * returns 0, as for a closed loop's) and the service starts afresh, with a
+ * new thread, on the child's first timer. Before the fork no other thread
+ * holds the service's lock, so the child finds the heap consistent. */
+static void hop__timer_service_fork_prepare(void) { pthread_mutex_lock(&hop__timer_service.clock.lock); }
+
+static void hop__timer_service_fork_parent(void) { pthread_mutex_unlock(&hop__timer_service.clock.lock); }
+
+static void hop__timer_service_fork_child(void) {
+    hop__timer_clock_t *clock = &hop__timer_service.clock;
+    for (size_t i = 0; i < clock->count; i++)
+        hop__atomic_store_uint(&clock->heap[i]->state, HOP__TIMER_DROPPED);
+    clock->count = 0;
+    clock->firing = NULL; /* a callback the service thread was running: gone with it */
+    clock->stop_waiters = 0;
+    hop__timer_service.running = false;
+    pthread_condattr_t attr;
+    pthread_mutex_init(&clock->lock, NULL);
+    pthread_cond_init(&clock->fired, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&hop__timer_service.wake, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
 static void hop__timer_service_init(void) {
     hop__timer_clock_t *clock = &hop__timer_service.clock;
     pthread_condattr_t attr;
@@ -333,6 +360,10 @@ static void hop__timer_service_init(void) {
         hop__timer_service.init_error = HOP_ENOMEM;
     pthread_condattr_destroy(&attr);
     clock->ops = &hop__timer_service_ops;
+    if (!hop__timer_service.init_error &&
+        pthread_atfork(hop__timer_service_fork_prepare, hop__timer_service_fork_parent,
+                       hop__timer_service_fork_child) != 0)
+        hop__timer_service.init_error = HOP_ENOMEM;
 }
 
 static void *hop__timer_service_main(void *arg) {
