@@ -594,3 +594,34 @@ Test(mutex, cancel_racing_unlock_never_loses_the_mutex_nor_resumes_the_waiter_tw
     cr_assert_eq(got + cancelled, ITERATIONS);
     cr_log_info("cancel vs unlock: %u handed off, %u withdrawn (final offset %d)", got, cancelled, offset);
 }
+
+/* A task that finishes holding the mutex leaves it locked; its record is
+ * reused for the next task (same address), which still does not own it. */
+static hop_mutex_t orphaned;
+static int reused_unlock, reused_lock_again;
+
+static void *lock_and_finish(void *arg) {
+    CHECK_OK(hop_mutex_lock(&orphaned));
+    return arg;
+}
+
+static void *unlock_someone_elses(void *arg) {
+    reused_unlock = hop_mutex_unlock(&orphaned);
+    reused_lock_again = hop_mutex_try_lock(&orphaned);
+    return arg;
+}
+
+Test(mutex, a_new_task_in_a_finished_owners_reused_record_does_not_own_the_mutex) {
+    HOP_OK(hop_mutex_init(&orphaned));
+    hop_task_t *first, *second;
+    HOP_OK(hop_task_spawn(hop_inline_executor(), lock_and_finish, NULL, NULL, &first));
+    uintptr_t first_record = (uintptr_t)first;
+    hop_task_unref(first); /* its stack and record go back to this thread's cache */
+    HOP_OK(hop_task_spawn(hop_inline_executor(), unlock_someone_elses, NULL, NULL, &second));
+    cr_assert_eq((uintptr_t)second, first_record, "the record was expected to be reused");
+    hop_task_unref(second);
+    HOP_ERR(reused_unlock, HOP_EPERM);
+    HOP_ERR(reused_lock_again, HOP_EAGAIN);
+    cr_assert(hop_mutex_is_locked(&orphaned));
+    test_assert_checks();
+}

@@ -43,7 +43,8 @@ struct hop_mutex_s {
     unsigned int magic; /* set by init, cleared by destroy */
     hop_task_t *owner;  /* NULL when unlocked (atomic) */
     hop__waitq_t waiters;
-    void *reserved[2]; /* room to grow: see "Layout" in hop/common.h */
+    uint64_t owner_id; /* hop_task_id(owner): records are reused, ids never (atomic) */
+    void *reserved[1]; /* room to grow: see "Layout" in hop/common.h */
 };
 
 #define HOP__MUTEX_MAGIC 0x6d757478u /* "mutx" */
@@ -51,7 +52,7 @@ struct hop_mutex_s {
 /* HOP_MUTEX_INIT: a static initialiser, same as hop_mutex_init():
  *     static hop_mutex_t table_lock = HOP_MUTEX_INIT; */
 #define HOP_MUTEX_INIT                                                                                       \
-    { 0u, HOP__MUTEX_MAGIC, NULL, HOP__WAITQ_INIT, {NULL, NULL} }
+    { 0u, HOP__MUTEX_MAGIC, NULL, HOP__WAITQ_INIT, 0u, {NULL} }
 
 /* hop_mutex_init: makes mutex unlocked with no waiters. Any thread; not
  * concurrently with other use of the same mutex.

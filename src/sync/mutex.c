@@ -36,6 +36,19 @@ static hop_task_t *hop__mutex_owner(const hop_mutex_t *m) {
     return hop__atomic_load_ptr((hop_task_t **)&m->owner);
 }
 
+/* Whether task owns m. By id as well as by record: a task that finished
+ * holding the mutex leaves its record pointer in owner, and the record is
+ * reused for the next task spawned (same address, new id), which must not
+ * count as the owner. */
+static bool hop__mutex_owned_by(const hop_mutex_t *m, hop_task_t *task) {
+    return hop__mutex_owner(m) == task && hop__atomic_load_u64((uint64_t *)&m->owner_id) == hop_task_id(task);
+}
+
+static void hop__mutex_set_owner(hop_mutex_t *m, hop_task_t *task) {
+    hop__atomic_store_u64(&m->owner_id, hop_task_id(task));
+    hop__atomic_store_ptr(&m->owner, task);
+}
+
 /* The checks every call on a mutex makes: 0 with *self the calling task,
  * HOP_EINVAL or HOP_ENOTTASK. */
 static int hop__mutex_caller(const hop_mutex_t *m, hop_task_t **self) {
@@ -56,7 +69,7 @@ int hop_mutex_init(hop_mutex_t *mutex) {
 static bool hop__mutex_take_if_free(hop_mutex_t *m, hop_task_t *task) {
     if (hop__mutex_owner(m))
         return false;
-    hop__atomic_store_ptr(&m->owner, task);
+    hop__mutex_set_owner(m, task);
     return true;
 }
 
@@ -90,7 +103,7 @@ int hop_mutex_lock(hop_mutex_t *mutex) {
         return err;
     /* Only this task can make itself the owner or stop being it, so this
      * read cannot be overtaken. */
-    if (hop__mutex_owner(mutex) == self)
+    if (hop__mutex_owned_by(mutex, self))
         return HOP_EDEADLK;
     hop__mutex_waiter_t w = {.mutex = mutex};
     hop__waiter_init(&w.waiter, &hop__mutex_lock_ops, hop__mutex_spin(mutex), &mutex->waiters,
@@ -115,16 +128,16 @@ int hop_mutex_unlock(hop_mutex_t *mutex) {
     if (err)
         return err;
     hop__spinlock_lock(hop__mutex_spin(mutex));
-    if (hop__mutex_owner(mutex) != self) {
+    if (!hop__mutex_owned_by(mutex, self)) {
         hop__spinlock_unlock(hop__mutex_spin(mutex));
         return HOP_EPERM;
     }
     hop__waiter_t *next = hop__waiter_of(hop__waitq_pop(&mutex->waiters));
     if (next) {
         /* Direct hand-off: next's task owns the mutex before it runs. */
-        hop__atomic_store_ptr(&mutex->owner, hop_awaitable_task(&next->base));
+        hop__mutex_set_owner(mutex, hop_awaitable_task(&next->base));
     } else {
-        hop__atomic_store_ptr(&mutex->owner, NULL);
+        hop__mutex_set_owner(mutex, NULL);
     }
     hop__spinlock_unlock(hop__mutex_spin(mutex));
     if (next)
