@@ -338,3 +338,36 @@ Test(future, a_cancelled_awaiter_leaves_the_future_and_the_other_waiters_intact)
     hop_task_unref(t);
     test_assert_checks();
 }
+
+static void count_then_runs(hop_future_t *future, void *arg) {
+    (void)future;
+    __atomic_fetch_add((int *)arg, 1, __ATOMIC_RELAXED);
+}
+
+Test(future, cancelling_a_waiter_that_waits_on_another_future_changes_nothing) {
+    hop_future_t mine, other;
+    hop_future_init(&mine);
+    hop_future_init(&other);
+    hop_future_waiter_t real, elsewhere;
+    int real_runs = 0, elsewhere_runs = 0;
+    HOP_OK(hop_future_then(&mine, &real, count_then_runs, &real_runs));
+    HOP_OK(hop_future_then(&other, &elsewhere, count_then_runs, &elsewhere_runs));
+    HOP_ERR(hop_future_then_cancel(&mine, &elsewhere), HOP_EINVAL);
+    HOP_OK(hop_future_set_result(&mine, NULL));
+    cr_assert_eq(real_runs, 1, "the future's own waiter was dropped");
+    HOP_OK(hop_future_set_result(&other, NULL));
+    cr_assert_eq(elsewhere_runs, 1);
+    test_assert_checks();
+}
+
+Test(future, cancelling_a_zeroed_waiter_that_was_never_registered_returns_ealready) {
+    hop_future_t f;
+    hop_future_init(&f);
+    hop_future_waiter_t real, never = {0};
+    int runs = 0;
+    HOP_OK(hop_future_then(&f, &real, count_then_runs, &runs));
+    HOP_ERR(hop_future_then_cancel(&f, &never), HOP_EALREADY);
+    HOP_OK(hop_future_set_result(&f, NULL));
+    cr_assert_eq(runs, 1);
+    test_assert_checks();
+}

@@ -98,7 +98,8 @@ HOP_EXTERN int hop_future_then(hop_future_t *future, hop_future_waiter_t *waiter
  * waiter was withdrawn (cb will never run; the waiter's storage is the
  * caller's again); HOP_EALREADY if cb has run or is running on the
  * completing thread (the caller must not reuse the storage before cb has
- * returned); HOP_EINVAL for NULL. */
+ * returned), or was withdrawn before; HOP_EINVAL for NULL, or for a waiter
+ * that is waiting on another future (nothing is changed). */
 HOP_EXTERN int hop_future_then_cancel(hop_future_t *future, hop_future_waiter_t *waiter);
 
 #ifdef __cplusplus

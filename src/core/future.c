@@ -289,5 +289,24 @@ int hop_future_then(hop_future_t *future, hop_future_waiter_t *waiter, hop_futur
 int hop_future_then_cancel(hop_future_t *future, hop_future_waiter_t *waiter) {
     if (!future || !waiter)
         return HOP_EINVAL;
-    return hop__future_remove_waiter(future, waiter) ? 0 : HOP_EALREADY;
+    if (!hop__future_lock_unless_done(future))
+        return HOP_EALREADY;
+    /* The caller's waiter may be queued on another future (or be storage
+     * that was never registered): unlinking it from this queue by its own
+     * links would cut this future's real waiters off. So it must be found
+     * here first; a walk, but only on this public path (hop's own cancels
+     * know where their waiter is). */
+    int err = HOP_EALREADY;
+    if (waiter->node.queued) {
+        err = HOP_EINVAL;
+        for (hop__waitq_node_t *n = future->waiters.head; n; n = n->next) {
+            if (n == &waiter->node) {
+                hop__waitq_unlink(&future->waiters, n);
+                err = 0;
+                break;
+            }
+        }
+    }
+    hop__future_unlock(future);
+    return err;
 }
