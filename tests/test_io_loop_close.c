@@ -4,6 +4,7 @@
  * with HOP_ECLOSED (so hop_loop_close does not hang on them), later calls
  * get HOP_ECLOSED, and the owner's close then only releases the memory,
  * from any thread. ASan's leak check is the proof that nothing is left. */
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -228,5 +229,91 @@ Test(io_loop_close, an_open_handle_outside_a_task_still_needs_one_to_close) {
     HOP_OK(hop_stream_close(c.client)); /* closed by the loop: any thread releases it */
     HOP_OK(hop_stream_close(c.server));
     HOP_OK(hop_tcp_listener_close(c.listener));
+    HOP_OK(hop_pool_close(&pool));
+}
+
+/* ---- stress: loop closes racing tasks that start and wait on its handles ----------- */
+
+#if defined(__SANITIZE_THREAD__)
+#define CLOSE_ROUNDS 30
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CLOSE_ROUNDS 30
+#endif
+#endif
+#ifndef CLOSE_ROUNDS
+#define CLOSE_ROUNDS 300
+#endif
+
+typedef struct {
+    hop_stream_t *stream;
+    hop_udp_t *udp;
+    int64_t got;
+} racer_t;
+
+static void *race_read_task(void *arg) {
+    racer_t *r = arg;
+    char buf[8];
+    r->got = hop_stream_read(r->stream, buf, sizeof buf);
+    return NULL;
+}
+
+static void *race_recv_task(void *arg) {
+    racer_t *r = arg;
+    char buf[8];
+    r->got = hop_udp_recv_from(r->udp, buf, sizeof buf, NULL);
+    return NULL;
+}
+
+static void *udp_bind_task(void *arg) {
+    return (void *)(intptr_t)hop_udp_bind(&doomed, "127.0.0.1", 0, NULL, (hop_udp_t **)arg);
+}
+
+Test(io_loop_close, loop_closes_at_random_moments_wake_every_waiting_task_once_with_eclosed, .timeout = 300) {
+    hop_pool_options_t options = {.threads = 2};
+    HOP_OK(hop_pool_init(&pool, &options));
+    unsigned int seed = 7, woken_waiting = 0;
+    for (int round = 0; round < CLOSE_ROUNDS; round++) {
+        HOP_OK(hop_loop_init(&doomed, NULL));
+        HOP_OK(hop_loop_start(&doomed));
+        static conn_t c;
+        connect_pair(&c);
+        static hop_udp_t *udp;
+        hop_task_t *b = test_spawn(POOL, udp_bind_task, &udp);
+        void *err = NULL;
+        HOP_OK(hop_future_wait(hop_task_future(b), HOP_WAIT_FOREVER, &err));
+        hop_task_unref(b);
+        HOP_OK((int)(intptr_t)err);
+        /* Readers on the loop and on the pool, at whatever point of
+         * starting or waiting they are when the close comes. */
+        static racer_t r[3];
+        r[0] = (racer_t){.stream = c.server, .got = 1};
+        r[1] = (racer_t){.stream = c.client, .got = 1};
+        r[2] = (racer_t){.udp = udp, .got = 1};
+        hop_task_t *t[3] = {test_spawn(DOOMED, race_read_task, &r[0]), test_spawn(POOL, race_read_task, &r[1]),
+                            test_spawn(round % 2 ? POOL : DOOMED, race_recv_task, &r[2])};
+        if (round % 4 == 0) {
+            for (int i = 0; i < 3; i++) /* every fourth round: all of them waiting */
+                test_wait_suspended(t[i]);
+        } else {
+            unsigned int spin = (unsigned int)rand_r(&seed) % 200000u;
+            for (volatile unsigned int i = 0; i < spin; i++)
+                ;
+        }
+        for (int i = 0; i < 3; i++)
+            woken_waiting += hop_task_state(t[i]) == HOP_TASK_SUSPENDED;
+        HOP_OK(hop_loop_close(&doomed));
+        for (int i = 0; i < 3; i++) {
+            HOP_OK(hop_future_wait(hop_task_future(t[i]), HOP_WAIT_FOREVER, NULL));
+            hop_task_unref(t[i]);
+            cr_assert_eq(r[i].got, HOP_ECLOSED, "round %d, task %d: %s", round, i, hop_err_name((int)r[i].got));
+        }
+        HOP_OK(hop_udp_close(udp));
+        HOP_OK(hop_stream_close(c.server));
+        HOP_OK(hop_stream_close(c.client));
+        HOP_OK(hop_tcp_listener_close(c.listener));
+    }
+    cr_log_info("%d rounds, %u tasks were waiting when the close came", CLOSE_ROUNDS, woken_waiting);
+    cr_assert_geq(woken_waiting, 3u * ((CLOSE_ROUNDS + 3) / 4));
     HOP_OK(hop_pool_close(&pool));
 }
