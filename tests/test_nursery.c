@@ -287,9 +287,9 @@ enum { RACE_ROUNDS = 60, RACE_SPAWNERS = 4 };
 
 typedef struct {
     hop_nursery_t nursery;
-    unsigned int spawned;  /* atomic: spawns that returned 0 */
-    unsigned int ran;      /* atomic: members that ran to their end */
-    unsigned int refused;  /* atomic: spawners that saw HOP_ECLOSED */
+    unsigned int spawned; /* atomic: spawns that returned 0 */
+    unsigned int ran;     /* atomic: members that ran to their end */
+    unsigned int refused; /* atomic: spawners that saw HOP_ECLOSED */
 } race_t;
 
 static int race_member(void *arg, void **result) {
@@ -337,12 +337,14 @@ Test(nursery, spawns_and_finishes_racing_the_shutdown_lose_no_member) {
         cr_assert(status == 0 || status == HOP_ETIMEDOUT, "round %d: %s", round, hop_err_name(status));
         hop_nursery_stats_t s = stats_of(&r.nursery);
         cr_assert_eq(s.live, 0, "round %d", round);
-        cr_assert_eq(s.total, RACE_SPAWNERS + __atomic_load_n(&r.spawned, __ATOMIC_ACQUIRE), "round %d", round);
+        cr_assert_eq(s.total, RACE_SPAWNERS + __atomic_load_n(&r.spawned, __ATOMIC_ACQUIRE), "round %d",
+                     round);
         /* A spawner cancelled before it ran never sees the refusal. */
         cr_assert_leq(__atomic_load_n(&r.refused, __ATOMIC_ACQUIRE), RACE_SPAWNERS, "round %d", round);
         /* Every member that started ran to its end (a cancelled one too:
          * its await returns early); one cancelled before it started never runs. */
-        cr_assert_leq(__atomic_load_n(&r.ran, __ATOMIC_ACQUIRE), __atomic_load_n(&r.spawned, __ATOMIC_ACQUIRE));
+        cr_assert_leq(__atomic_load_n(&r.ran, __ATOMIC_ACQUIRE),
+                      __atomic_load_n(&r.spawned, __ATOMIC_ACQUIRE));
         cr_assert_eq(s.failed, 0, "round %d", round);
         HOP_OK(hop_nursery_destroy(&r.nursery));
     }

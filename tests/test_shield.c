@@ -76,10 +76,10 @@ Test(shield, a_cancel_during_a_shield_neither_interrupts_its_await_nor_is_lost_o
 /* ---- a cancel before the shield ----------------------------------------- */
 
 typedef struct {
-    int before;   /* an await after the cancel, before the shield */
-    int inside;   /* an interruptible await inside the shield */
-    int exit;     /* hop_shield_exit */
-    int after;    /* an await after the shield */
+    int before; /* an await after the cancel, before the shield */
+    int inside; /* an interruptible await inside the shield */
+    int exit;   /* hop_shield_exit */
+    int after;  /* an await after the shield */
 } cancelled_first_t;
 
 static void *cancel_self_then_shield(void *arg) {
@@ -264,7 +264,8 @@ static bool timer_wait_suspend(hop_awaitable_t *aw) {
 static int timer_wait_cancel(hop_awaitable_t *aw) {
     return hop_timer_stop(&((timer_wait_t *)aw)->timer) == 0 ? 0 : HOP_EALREADY;
 }
-static const hop_awaitable_ops_t timer_wait_ops = {.suspend = timer_wait_suspend, .cancel = timer_wait_cancel};
+static const hop_awaitable_ops_t timer_wait_ops = {.suspend = timer_wait_suspend,
+                                                   .cancel = timer_wait_cancel};
 
 static void *cancelled_task_awaits_shielded(void *arg) {
     int *status = arg;

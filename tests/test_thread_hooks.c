@@ -92,8 +92,8 @@ static void *probe_thread(void *arg) {
 Test(thread_hooks, each_pool_hook_runs_once_per_worker_on_that_worker) {
     static hook_log_t log = {.lock = PTHREAD_MUTEX_INITIALIZER};
     hop_pool_t pool;
-    hop_pool_options_t options = {.threads = 3, .on_thread_start = on_start, .on_thread_stop = on_stop,
-                                  .hook_arg = &log};
+    hop_pool_options_t options = {
+        .threads = 3, .on_thread_start = on_start, .on_thread_stop = on_stop, .hook_arg = &log};
     log.executor = &pool.executor; /* before the threads start */
     HOP_OK(hop_pool_init(&pool, &options));
     probe_t probe = {.log = &log};
@@ -141,8 +141,11 @@ static void *offload_jobs(void *arg) {
 
 Test(thread_hooks, each_blocking_pool_hook_runs_once_per_thread_also_for_threads_that_retire) {
     static hook_log_t log = {.lock = PTHREAD_MUTEX_INITIALIZER};
-    hop_blocking_options_t options = {.max_threads = 4, .keep_alive_ms = 10, .on_thread_start = on_start,
-                                      .on_thread_stop = on_stop, .hook_arg = &log};
+    hop_blocking_options_t options = {.max_threads = 4,
+                                      .keep_alive_ms = 10,
+                                      .on_thread_start = on_start,
+                                      .on_thread_stop = on_stop,
+                                      .hook_arg = &log};
     log.executor = &blocking.executor;
     HOP_OK(hop_blocking_init(&blocking, &options));
     hop_pool_t pool;
@@ -173,8 +176,8 @@ static void *nothing(void *arg) { return arg; }
 
 Test(thread_hooks, hop_run_calls_no_loop_hook_on_the_callers_thread) {
     static hook_log_t log = {.lock = PTHREAD_MUTEX_INITIALIZER};
-    hop_loop_options_t loop_options = {.name = "hooked", .on_thread_start = on_start, .on_thread_stop = on_stop,
-                                       .hook_arg = &log};
+    hop_loop_options_t loop_options = {
+        .name = "hooked", .on_thread_start = on_start, .on_thread_stop = on_stop, .hook_arg = &log};
     hop_run_options_t options = {.loop = &loop_options};
     HOP_OK(hop_run_ex(nothing, NULL, &options, NULL));
     cr_assert_eq(log.nstarted, 0);

@@ -44,10 +44,10 @@ typedef struct hop_nursery_stats_s hop_nursery_stats_t;
 struct hop_nursery_s {
     /* private: caller-allocated, from hop_nursery_init() to hop_nursery_destroy() */
     unsigned int lock;
-    unsigned int state;     /* open, closed, cancelling */
-    void *live;             /* members whose tasks have not finished (not yet cancelled) */
-    void *cancelled;        /* ...and those the shutdown has cancelled */
-    uint64_t count;         /* live members */
+    unsigned int state; /* open, closed, cancelling */
+    void *live;         /* members whose tasks have not finished (not yet cancelled) */
+    void *cancelled;    /* ...and those the shutdown has cancelled */
+    uint64_t count;     /* live members */
     uint64_t peak;
     uint64_t total;
     uint64_t failed;
