@@ -20,6 +20,7 @@
 #include "hop/when.h"
 #include "hop/group.h"
 #include "hop/nursery.h"
+#include "hop/serve.h"
 #include "hop/mutex.h"
 #include "hop/event.h"
 #include "hop/semaphore.h"

@@ -1,0 +1,365 @@
+/* src/io/serve.c: hop_serve, a task per connection on every loop, built on
+ * TCP listeners with SO_REUSEPORT, a semaphore for the connection limit, and
+ * a nursery for the handlers.
+ *
+ * Each connection has a record on the server's list (under its spin lock)
+ * from accept until its handler has returned, so that the shutdown can find
+ * the handlers waiting between requests (idle) and cancel them. The idle
+ * flag and the server's closing flag are a pair: a reader sets idle and then
+ * reads closing; the shutdown sets closing and then reads idle (both full
+ * barriers), so either the reader sees the shutdown and returns HOP_ECLOSED,
+ * or the shutdown sees the reader idle and cancels it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/task_internal.h"
+#include "hop/nursery.h"
+#include "hop/semaphore.h"
+#include "hop/serve.h"
+#include "hop/tcp.h"
+
+typedef struct hop__acceptor_s {
+    hop_server_t *server;
+    hop_loop_t *loop;
+    hop_tcp_listener_t *listener;
+    hop_task_t *task;
+    unsigned int closed; /* the acceptor closed its listener (atomic) */
+} hop__acceptor_t;
+
+struct hop_serve_conn_s {
+    hop_serve_conn_t *prev, *next;
+    hop_server_t *server;
+    hop_stream_t *stream;
+    hop_task_t *task;  /* the handler's, once it runs (a reference) */
+    unsigned int idle; /* atomic */
+    uint64_t request_deadline_ns;
+};
+
+struct hop_server_s {
+    hop_serve_handler_fn handler;
+    void *arg;
+    int64_t idle_timeout_ms; /* -1: none */
+    size_t stack_size;
+    int port;
+    unsigned int nloops;
+    hop__acceptor_t *acceptors;
+    hop_nursery_t handlers;
+    hop_semaphore_t slots;
+    unsigned int lock;
+    hop_serve_conn_t *conns;
+    unsigned int closing; /* atomic */
+    uint64_t accepted;    /* atomic */
+    uint64_t refused;     /* atomic */
+    uint64_t timed_out;   /* atomic */
+};
+
+static void hop__server_lock(hop_server_t *s) {
+    for (;;) {
+        if (hop__atomic_cas_uint(&s->lock, 0u, 1u))
+            return;
+        while (hop__atomic_load_uint(&s->lock) != 0u)
+            hop__atomic_pause();
+    }
+}
+
+static void hop__server_unlock(hop_server_t *s) {
+    hop__atomic_fence_release();
+    hop__atomic_store_uint(&s->lock, 0u);
+}
+
+static void hop__conn_unlink(hop_server_t *s, hop_serve_conn_t *c) {
+    hop__server_lock(s);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    hop__server_unlock(s);
+}
+
+/* The handler's task. */
+static int hop__conn_main(void *arg, void **result) {
+    (void)result;
+    hop_serve_conn_t *c = arg;
+    hop_server_t *s = c->server;
+    hop__server_lock(s);
+    c->task = hop_task_ref(hop_task_current());
+    hop__server_unlock(s);
+    int status = s->handler(c, s->arg);
+    hop_stream_close(c->stream); /* not interruptible: closes even when cancelled */
+    hop__conn_unlink(s, c);
+    hop_task_unref(c->task);
+    free(c);
+    hop_semaphore_release(&s->slots);
+    return status;
+}
+
+/* Closes a connection no handler will serve. */
+static void hop__conn_refuse(hop_server_t *s, hop_stream_t *stream) {
+    hop_stream_close(stream);
+    hop__atomic_faa_u64(&s->refused, 1u);
+    hop_semaphore_release(&s->slots);
+}
+
+static void hop__conn_start(hop__acceptor_t *a, hop_stream_t *stream) {
+    hop_server_t *s = a->server;
+    hop_serve_conn_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        hop__conn_refuse(s, stream);
+        return;
+    }
+    c->server = s;
+    c->stream = stream;
+    hop__server_lock(s);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    hop__server_unlock(s);
+    hop_task_options_t options = {.name = "hop-conn", .stack_size = s->stack_size};
+    int err = hop_nursery_spawn(&s->handlers, hop_loop_executor(a->loop), hop__conn_main, c, &options, NULL);
+    if (err) { /* HOP_ECLOSED (shutting down), HOP_ENOMEM */
+        hop__conn_unlink(s, c);
+        free(c);
+        hop__conn_refuse(s, stream);
+    }
+}
+
+static void *hop__acceptor_main(void *arg) {
+    hop__acceptor_t *a = arg;
+    hop_server_t *s = a->server;
+    for (;;) {
+        /* A place first: at the limit, connections wait in the backlog. */
+        if (hop_semaphore_acquire(&s->slots) != 0)
+            break; /* cancelled: shutting down */
+        hop_stream_t *stream;
+        int err = hop_tcp_accept(a->listener, &stream);
+        if (err) {
+            hop_semaphore_release(&s->slots);
+            if (err == HOP_ECANCELED || err == HOP_ECLOSED || err == HOP_ETIMEDOUT)
+                break;
+            /* HOP_ENOMEM and the like: try again a little later, not in a spin. */
+            if (hop_sleep(10) != 0)
+                break;
+            continue;
+        }
+        hop__atomic_faa_u64(&s->accepted, 1u);
+        /* Answers go out at once: with Nagle's algorithm a response written
+         * in two parts waits for the client's delayed ACK (40 ms). */
+        (void)hop_tcp_set_nodelay(stream, true);
+        hop__conn_start(a, stream);
+    }
+    hop_tcp_listener_close(a->listener);
+    hop__atomic_store_uint(&a->closed, 1u);
+    return NULL;
+}
+
+static void hop__server_free(hop_server_t *s) {
+    hop_semaphore_destroy(&s->slots);
+    hop_nursery_destroy(&s->handlers);
+    free(s->acceptors);
+    free(s);
+}
+
+/* Stops the acceptors (cancels and joins them, shielded from a cancel of
+ * the caller) and closes the listeners they did not. */
+static void hop__server_stop_accepting(hop_server_t *s, unsigned int n) {
+    for (unsigned int i = 0; i < n; i++)
+        hop_task_cancel(s->acceptors[i].task);
+    hop_shield_t shield;
+    bool shielded = hop_shield_enter(&shield, INT64_MAX) == 0;
+    for (unsigned int i = 0; i < n; i++) {
+        hop__acceptor_t *a = &s->acceptors[i];
+        hop_future_await(hop_task_future(a->task), NULL);
+        hop_task_unref(a->task);
+        if (!hop__atomic_load_uint(&a->closed)) /* cancelled before it ran */
+            hop_tcp_listener_close(a->listener);
+    }
+    if (shielded)
+        hop_shield_exit(&shield);
+}
+
+int hop_serve_start(hop_loop_t *const *loops, unsigned int nloops, const char *host, int port,
+                    hop_serve_handler_fn handler, void *arg, const hop_serve_options_t *options,
+                    hop_server_t **server) {
+    static const hop_serve_options_t defaults = {0};
+    if (server)
+        *server = NULL;
+    if (!loops || nloops == 0 || !handler || !server)
+        return HOP_EINVAL;
+    if (!options)
+        options = &defaults;
+    if (options->idle_timeout_ms < 0 && options->idle_timeout_ms != HOP_WAIT_FOREVER)
+        return HOP_EINVAL;
+    for (unsigned int i = 0; i < nloops; i++)
+        if (!loops[i])
+            return HOP_EINVAL;
+    if (!hop_task_current())
+        return HOP_ENOTTASK;
+    hop_server_t *s = calloc(1, sizeof *s);
+    hop__acceptor_t *acceptors = calloc(nloops, sizeof *acceptors);
+    if (!s || !acceptors) {
+        free(s);
+        free(acceptors);
+        return HOP_ENOMEM;
+    }
+    s->handler = handler;
+    s->arg = arg;
+    s->idle_timeout_ms =
+        options->idle_timeout_ms == 0 ? HOP_SERVE_IDLE_TIMEOUT_MS_DEFAULT : options->idle_timeout_ms;
+    s->stack_size = options->stack_size;
+    s->nloops = nloops;
+    s->acceptors = acceptors;
+    unsigned int max =
+        options->max_connections ? options->max_connections : HOP_SERVE_MAX_CONNECTIONS_DEFAULT;
+    int err = hop_semaphore_init(&s->slots, max, max);
+    if (!err)
+        err = hop_nursery_init(&s->handlers);
+    if (err) {
+        free(acceptors);
+        free(s);
+        return err;
+    }
+    hop_tcp_listen_options_t listen_options = {
+        .backlog = options->backlog, .reuse_port = true, .stream = {.read_buffer = options->read_buffer}};
+    unsigned int listening = 0;
+    for (; listening < nloops; listening++) {
+        err = hop_tcp_listen(loops[listening], host, listening == 0 ? port : s->port, &listen_options,
+                             &acceptors[listening].listener);
+        if (err)
+            break;
+        if (listening == 0) {
+            s->port = hop_tcp_listener_port(acceptors[0].listener);
+            if (s->port < 0) {
+                err = s->port;
+                hop_tcp_listener_close(acceptors[0].listener);
+                break;
+            }
+        }
+    }
+    if (err) {
+        for (unsigned int i = 0; i < listening; i++)
+            hop_tcp_listener_close(acceptors[i].listener);
+        hop__server_free(s);
+        return err;
+    }
+    unsigned int started = 0;
+    for (; started < nloops; started++) {
+        hop__acceptor_t *a = &acceptors[started];
+        a->server = s;
+        a->loop = loops[started];
+        hop_task_options_t task_options = {.name = "hop-acceptor"};
+        err = hop_task_spawn(hop_loop_executor(a->loop), hop__acceptor_main, a, &task_options, &a->task);
+        if (err)
+            break;
+    }
+    if (err) {
+        hop__server_stop_accepting(s, started);
+        for (unsigned int i = started; i < nloops; i++)
+            hop_tcp_listener_close(acceptors[i].listener);
+        hop__server_free(s);
+        return err;
+    }
+    *server = s;
+    return 0;
+}
+
+int hop_serve_port(const hop_server_t *server) { return server ? server->port : HOP_EINVAL; }
+
+bool hop_serve_closing(const hop_server_t *server) {
+    return server && hop__atomic_load_uint((unsigned int *)&server->closing) != 0;
+}
+
+int hop_serve_stats(const hop_server_t *server, hop_serve_stats_t *stats) {
+    if (!server || !stats)
+        return HOP_EINVAL;
+    hop_nursery_stats_t n;
+    hop_nursery_stats(&server->handlers, &n);
+    stats->accepted = hop__atomic_load_u64((uint64_t *)&server->accepted);
+    stats->refused = hop__atomic_load_u64((uint64_t *)&server->refused);
+    stats->timed_out = hop__atomic_load_u64((uint64_t *)&server->timed_out);
+    stats->active = n.live;
+    stats->peak = n.peak;
+    stats->failed = n.failed;
+    return 0;
+}
+
+/* Cancels the handlers waiting between requests. */
+static void hop__server_cancel_idle(hop_server_t *s) {
+    hop__server_lock(s);
+    size_t n = 0;
+    for (hop_serve_conn_t *c = s->conns; c; c = c->next)
+        n++;
+    hop_task_t **idle = n ? malloc(n * sizeof *idle) : NULL;
+    size_t count = 0;
+    if (idle)
+        for (hop_serve_conn_t *c = s->conns; c; c = c->next)
+            if (c->task && hop__atomic_load_uint(&c->idle))
+                idle[count++] = hop_task_ref(c->task);
+    hop__server_unlock(s);
+    /* Without memory for the list they are cancelled after the grace. */
+    for (size_t i = 0; i < count; i++) {
+        hop_task_cancel(idle[i]);
+        hop_task_unref(idle[i]);
+    }
+    free(idle);
+}
+
+int hop_serve_shutdown(hop_server_t *server, int64_t grace_ms) {
+    if (!server || grace_ms < 0)
+        return HOP_EINVAL;
+    if (!hop_task_current())
+        return HOP_ENOTTASK;
+    hop_server_t *s = server;
+    hop__atomic_fas_uint(&s->closing, 1u); /* a full barrier, paired with hop_serve_read's */
+    hop_nursery_close(&s->handlers);
+    hop__server_stop_accepting(s, s->nloops);
+    hop__server_cancel_idle(s);
+    int status = hop_nursery_shutdown(&s->handlers, grace_ms);
+    hop__server_free(s);
+    return status;
+}
+
+hop_stream_t *hop_serve_conn_stream(hop_serve_conn_t *conn) { return conn ? conn->stream : NULL; }
+
+hop_server_t *hop_serve_conn_server(hop_serve_conn_t *conn) { return conn ? conn->server : NULL; }
+
+int64_t hop_serve_read(hop_serve_conn_t *conn, void *buf, size_t len, bool idle) {
+    if (!conn || (!buf && len))
+        return HOP_EINVAL;
+    hop_server_t *s = conn->server;
+    uint64_t now = hop_time_now_ns();
+    int64_t timeout_ms = s->idle_timeout_ms;
+    if (idle) {
+        hop__atomic_fas_uint(&conn->idle, 1u); /* a full barrier, paired with the shutdown's */
+        if (hop__atomic_load_uint(&s->closing)) {
+            hop__atomic_store_uint(&conn->idle, 0u);
+            return HOP_ECLOSED;
+        }
+        conn->request_deadline_ns = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
+    } else if (timeout_ms >= 0) {
+        if (now >= conn->request_deadline_ns) {
+            hop__atomic_faa_u64(&s->timed_out, 1u);
+            return HOP_ETIMEDOUT;
+        }
+        timeout_ms = (int64_t)((conn->request_deadline_ns - now + 999999u) / 1000000u);
+    }
+    int64_t n;
+    if (timeout_ms < 0) {
+        n = hop_stream_read(conn->stream, buf, len);
+    } else {
+        hop_deadline_t deadline;
+        int err = hop_deadline_enter(&deadline, timeout_ms);
+        if (err) {
+            hop__atomic_store_uint(&conn->idle, 0u);
+            return err;
+        }
+        n = hop_stream_read(conn->stream, buf, len);
+        if (hop_deadline_leave(&deadline) == HOP_ETIMEDOUT && n == HOP_ETIMEDOUT)
+            hop__atomic_faa_u64(&s->timed_out, 1u);
+    }
+    if (idle)
+        hop__atomic_store_uint(&conn->idle, 0u);
+    return n;
+}
