@@ -155,7 +155,9 @@ HOP_EXTERN hop_future_t *hop_task_future(hop_task_t *task);
  *     without suspending, so the task's cleanup code runs and it finishes.
  * Either way the task ends as HOP_TASK_CANCELLED and its future holds
  * HOP_ECANCELED; a result it returns is still passed to the result
- * destructor. Cancelling twice is harmless.
+ * destructor. Cancelling twice is harmless. Inside a shield
+ * (hop_shield_enter, hop/timer.h) the cancel is held: it takes effect at the
+ * task's first await after the shield ends.
  * Any thread. Returns 0, HOP_EINVAL (NULL), or HOP_EALREADY (already finished). */
 HOP_EXTERN int hop_task_cancel(hop_task_t *task);
 
