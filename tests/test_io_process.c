@@ -2,6 +2,7 @@
  * death by a signal, pipes for stdin and stdout, kill, a missing program,
  * cancellable waits, and where tasks resume. The children are /bin/sh,
  * cat and wc. */
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/types.h>
@@ -9,6 +10,17 @@
 #include <unistd.h>
 
 #include "helpers.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define STRESS_SCALE 10
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STRESS_SCALE 10
+#endif
+#endif
+#ifndef STRESS_SCALE
+#define STRESS_SCALE 1
+#endif
 
 static hop_loop_t loop_a, loop_b;
 static hop_pool_t pool;
@@ -324,3 +336,63 @@ static void *bad_arguments_task(void *arg) {
 }
 
 Test(io_process, bad_arguments_get_einval) { cr_assert_eq(run_task(POOL, bad_arguments_task, NULL), 0); }
+
+/* ---- exits and cancels at random moments ------------------------------------------------ */
+
+#define STRESS_ROUNDS (300 / STRESS_SCALE)
+
+typedef struct {
+    hop_process_t *p;
+    unsigned int started; /* atomic: spawned, about to wait */
+    int spawn_err, wait_err;
+    int64_t status;
+    unsigned int resumed;
+} exit_round_t;
+
+static void *exit_round_task(void *arg) {
+    exit_round_t *r = arg;
+    const char *argv[] = {"/bin/sh", "-c", "exit 5", NULL};
+    r->spawn_err = hop_process_spawn(&loop_a, argv, NULL, &r->p);
+    test_store_uint(&r->started, 1);
+    if (r->spawn_err)
+        return NULL;
+    r->status = -1;
+    r->wait_err = hop_process_wait(r->p, &r->status, NULL);
+    r->resumed++;
+    return NULL;
+}
+
+static void *finish_round_task(void *arg) {
+    exit_round_t *r = arg;
+    if (r->wait_err == HOP_ECANCELED) /* the child ran on: its exit is still to come, or came */
+        r->wait_err = hop_process_wait(r->p, &r->status, NULL);
+    return (void *)(intptr_t)hop_process_close(r->p);
+}
+
+Test(io_process, exits_and_cancels_at_random_moments_resume_each_waiter_once_and_lose_no_exit,
+     .timeout = 300) {
+    hop_executor_t *executors[] = {POOL, LOOP_B, LOOP_A};
+    unsigned int seed = 11, cancelled = 0;
+    for (int i = 0; i < STRESS_ROUNDS; i++) {
+        exit_round_t r = {0};
+        hop_task_t *t = test_spawn(executors[i % 3], exit_round_task, &r);
+        while (!test_load_uint(&r.started))
+            sched_yield();
+        unsigned int spin = (unsigned int)rand_r(&seed) % 200000u;
+        for (volatile unsigned int k = 0; k < spin; k++)
+            ;
+        hop_task_cancel(t);
+        hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL);
+        hop_task_unref(t);
+        cr_assert_eq(r.spawn_err, 0, "round %d: %s", i, hop_err_name(r.spawn_err));
+        cr_assert_eq(r.resumed, 1u, "round %d: resumed once", i);
+        cr_assert(r.wait_err == 0 || r.wait_err == HOP_ECANCELED, "round %d: %s", i,
+                  hop_err_name(r.wait_err));
+        cancelled += r.wait_err == HOP_ECANCELED;
+        cr_assert_eq(run_task(POOL, finish_round_task, &r), 0);
+        cr_assert_eq(r.wait_err, 0, "round %d: the exit is seen", i);
+        cr_assert_eq(r.status, 5, "round %d", i);
+    }
+    cr_log_info("%d rounds, %u waits cancelled", STRESS_ROUNDS, cancelled);
+    cr_assert_gt(cancelled, 0u);
+}
