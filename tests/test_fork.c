@@ -13,9 +13,12 @@
 #include "helpers.h"
 
 /* Under TSan a child of a multithreaded process may not start threads (the
- * runtime's die_after_fork): there the children check only what the
- * inherited objects do, not that new ones work. */
-#define FRESH_THREADS_IN_CHILD (!HOP__TSAN)
+ * runtime's die_after_fork), and under GCC's ASan threads started in such a
+ * child sometimes never run (seen in 5 of 30 runs, never in the plain build:
+ * the sanitizer's runtime has no fork handling for its own locks). There the
+ * children check only what the inherited objects do, not that new ones
+ * work; the plain builds check both. */
+#define FRESH_THREADS_IN_CHILD (!HOP__TSAN && !HOP__ASAN)
 
 #define STEP(n, condition)                                                                                   \
     do {                                                                                                     \
