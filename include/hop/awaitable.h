@@ -132,6 +132,10 @@ struct hop_awaitable_ops_s {
     bool (*suspend)(hop_awaitable_t *awaitable); /* required */
     int (*resume)(hop_awaitable_t *awaitable);   /* optional: NULL = return status */
     int (*cancel)(hop_awaitable_t *awaitable);   /* optional: NULL = not interruptible */
+    /* optional: what a task waits on while suspended here, for hop_task_dump
+     * and debuggers ("future", "sleep", "tcp read"...): a string that lives
+     * as long as the program (a literal); NULL shows as "awaitable". */
+    const char *name;
 };
 
 struct hop_awaitable_s {

@@ -9,6 +9,7 @@
 #include "hop/awaitable.h"
 #include "hop/future.h"
 #include "hop/task.h"
+#include "hop/debug.h"
 #include "hop/inline_executor.h"
 #include "hop/manual_executor.h"
 #include "hop/offload.h"

@@ -122,6 +122,22 @@ HOP_EXTERN int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *ar
 HOP_EXTERN int hop_task_spawn_ex(hop_executor_t *executor, hop_task_status_fn fn, void *arg,
                                  const hop_task_options_t *options, hop_task_t **task);
 
+/* hop_task_spawn_at / hop_task_spawn_ex_at: hop_task_spawn and
+ * hop_task_spawn_ex that record where they were called (file must live as
+ * long as the program, as __FILE__ does), for hop_task_dump (hop/debug.h).
+ * The two macros below make every hop_task_spawn / hop_task_spawn_ex call
+ * record its site; the functions remain (taking their address, or
+ * (hop_task_spawn)(...), calls them without a site). */
+HOP_EXTERN int hop_task_spawn_at(hop_executor_t *executor, hop_task_fn fn, void *arg,
+                                 const hop_task_options_t *options, hop_task_t **task, const char *file, int line);
+HOP_EXTERN int hop_task_spawn_ex_at(hop_executor_t *executor, hop_task_status_fn fn, void *arg,
+                                    const hop_task_options_t *options, hop_task_t **task, const char *file,
+                                    int line);
+#define hop_task_spawn(executor, fn, arg, options, task)                                                     \
+    hop_task_spawn_at((executor), (fn), (arg), (options), (task), __FILE__, __LINE__)
+#define hop_task_spawn_ex(executor, fn, arg, options, task)                                                  \
+    hop_task_spawn_ex_at((executor), (fn), (arg), (options), (task), __FILE__, __LINE__)
+
 /* hop_task_current: the task running on this thread, or NULL outside tasks.
  * An opaque call: safe to use again after an await. */
 HOP_EXTERN hop_task_t *hop_task_current(void);

@@ -270,12 +270,14 @@ static int hop__group_wait_cancel(hop_awaitable_t *aw) {
 }
 
 static const hop_awaitable_ops_t hop__group_wait_ops = {
+    .name = "group wait",
     .ready = hop__group_wait_ready,
     .suspend = hop__group_wait_suspend,
     .cancel = hop__group_wait_cancel,
 };
 
 static const hop_awaitable_ops_t hop__group_shielded_ops = {
+    .name = "group wait (shielded)",
     .ready = hop__group_wait_ready,
     .suspend = hop__group_wait_suspend,
 };

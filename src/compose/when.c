@@ -175,6 +175,7 @@ static int hop__when_cancel(hop_awaitable_t *aw) {
 }
 
 static const hop_awaitable_ops_t hop__when_ops = {
+    .name = "when",
     .ready = hop__when_ready,
     .suspend = hop__when_suspend,
     .resume = hop__when_resume,

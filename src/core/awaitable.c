@@ -101,6 +101,7 @@ static int hop__await(hop_task_t *t, hop_awaitable_t *awaitable) {
     hop__atomic_store_u64(&awaitable->generation, ++t->await_generation);
     if (!(awaitable->ops->ready && awaitable->ops->ready(awaitable))) {
         t->awaiting = awaitable;
+        hop__atomic_store_ptr(&t->await_name, awaitable->ops->name); /* for hop/debug.h */
         t->switch_reason = HOP__SWITCH_SUSPEND;
         hop__task_switch_out(t);
         /* Maybe on another thread now: only t and awaitable from here. */
@@ -418,7 +419,7 @@ static bool hop__yield_suspend(hop_awaitable_t *aw) {
     return true;
 }
 
-static const hop_awaitable_ops_t hop__yield_ops = {.suspend = hop__yield_suspend};
+static const hop_awaitable_ops_t hop__yield_ops = {.name = "yield", .suspend = hop__yield_suspend};
 
 int hop_yield(void) {
     hop_awaitable_t aw;
@@ -461,7 +462,7 @@ static bool hop__dispatch_suspend(hop_awaitable_t *aw) {
 
 static int hop__dispatch_resume(hop_awaitable_t *aw) { return ((hop__dispatch_t *)aw)->error; }
 
-static const hop_awaitable_ops_t hop__dispatch_ops = {.suspend = hop__dispatch_suspend,
+static const hop_awaitable_ops_t hop__dispatch_ops = {.name = "dispatch", .suspend = hop__dispatch_suspend,
                                                       .resume = hop__dispatch_resume};
 
 int hop_dispatch_to_executor(hop_executor_t *executor) {

@@ -173,7 +173,7 @@ static int hop__future_await_cancel(hop_awaitable_t *aw) {
     return hop__future_remove_waiter(a->future, &a->waiter) ? 0 : HOP_EALREADY;
 }
 
-static const hop_awaitable_ops_t hop__future_await_ops = {
+static const hop_awaitable_ops_t hop__future_await_ops = {.name = "future", 
     .ready = hop__future_await_ready,
     .suspend = hop__future_await_suspend,
     .cancel = hop__future_await_cancel,

@@ -119,7 +119,7 @@ static int hop__offload_cancel(hop_awaitable_t *aw) {
     return HOP_EALREADY;
 }
 
-static const hop_awaitable_ops_t hop__offload_ops = {.suspend = hop__offload_suspend,
+static const hop_awaitable_ops_t hop__offload_ops = {.name = "run_in_executor", .suspend = hop__offload_suspend,
                                                      .resume = hop__offload_resume,
                                                      .cancel = hop__offload_cancel};
 

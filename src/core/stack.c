@@ -14,6 +14,11 @@
 #include "sanitizer.h"
 #include "waitq.h"
 
+/* The task registry's side (registry.c); declared here so that the stack
+ * module does not need the task record's definition. */
+int hop__registry_stack_mapped(hop__stack_t *stack);
+void hop__registry_stack_unmapped(const hop__stack_t *stack);
+
 /* A cached stack stores its own bookkeeping in its top bytes: nothing is
  * allocated to cache it. */
 typedef struct hop__cached_stack_s {
@@ -118,6 +123,12 @@ static int hop__stack_map(size_t size, size_t guard, unsigned int flags, hop__st
     stack->size = size;
     stack->guard = guard;
     stack->flags = flags & HOP_TASK_UNGUARDED_STACK;
+    /* The registry reads the task records of mapped stacks: it learns of the
+     * mapping before any task can use it. */
+    if (hop__registry_stack_mapped(stack) != 0) {
+        munmap(base, size + guard);
+        return HOP_ENOMEM;
+    }
     stack->valgrind_id = hop__valgrind_stack_register(stack->low, (char *)stack->low + size);
     hop__atomic_faa_uint(&hop__stats_mapped, 1u);
     hop__atomic_faa_uint(&hop__stats_map_calls, 1u);
@@ -127,6 +138,7 @@ static int hop__stack_map(size_t size, size_t guard, unsigned int flags, hop__st
 static void hop__stack_unmap(hop__stack_t *stack) {
     size_t guard = stack->guard;
     hop__valgrind_stack_deregister(stack->valgrind_id);
+    hop__registry_stack_unmapped(stack); /* no snapshot reads it after this */
     munmap((char *)stack->low - guard, stack->size + guard);
     hop__atomic_faa_uint(&hop__stats_mapped, (unsigned int)-1);
 }

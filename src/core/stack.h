@@ -20,6 +20,7 @@ typedef struct hop__stack_s {
     size_t guard;       /* PROT_NONE bytes right below low (0: unguarded) */
     unsigned int flags; /* HOP_TASK_UNGUARDED_STACK or 0 */
     unsigned int valgrind_id;
+    void *registry_node; /* the task registry's note of this mapping (registry.c) */
 } hop__stack_t;
 
 /* Per-thread cache bound, and shared pool bound, in stacks. A cached stack

@@ -155,6 +155,7 @@ __attribute__((noreturn)) static void hop__task_entry(void *value) {
 /* Runs on the thread that resumed t, after t returned from its function (or
  * was cancelled before it started). */
 static void hop__task_finish(hop_task_t *t) {
+    hop__registry_task_retire(t);
     hop__tsan_fiber_destroy(t->tsan_fiber);
     t->tsan_fiber = NULL;
     if (t->shield_expired)
@@ -225,7 +226,7 @@ static void hop__task_resume_job(hop_job_t *job) { hop__task_run(hop__container_
 
 /* Spawns a task running fn (hop_task_spawn) or status_fn (hop_task_spawn_ex). */
 static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_status_fn status_fn, void *arg,
-                           const hop_task_options_t *options, hop_task_t **task) {
+                           const hop_task_options_t *options, hop_task_t **task, const char *file, int line) {
     static const hop_task_options_t defaults = {0};
     if (task)
         *task = NULL;
@@ -240,33 +241,34 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
     int err = hop__stack_acquire(options->stack_size, options->guard_size, options->flags, &stack);
     if (err)
         return err;
-    uintptr_t top = (uintptr_t)stack.low + stack.size;
-    hop_task_t *t = (hop_task_t *)((top - sizeof(hop_task_t)) & ~(uintptr_t)63);
-    memset(t, 0, sizeof *t);
+    hop_task_t *t = hop__task_record(&stack);
+    /* The fields before context are the registry's: see task_internal.h. */
+    memset(&t->context, 0, sizeof *t - offsetof(hop_task_t, context));
+    size_t stack_usable = (size_t)((uintptr_t)t - (uintptr_t)stack.low);
     t->stack = stack;
-    t->stack_usable = (size_t)((uintptr_t)t - (uintptr_t)stack.low);
     t->fn = fn;
     t->status_fn = status_fn;
     t->arg = arg;
     t->result_destructor = options->result_destructor;
-    t->executor = executor;
-    t->state = HOP_TASK_CREATED;
+    hop__atomic_store_ptr(&t->executor, executor);
+    hop__atomic_store_uint(&t->state, HOP_TASK_CREATED);
+    hop__atomic_store_ptr(&t->await_name, NULL);
     t->refs = task ? 2u : 1u;
-    t->id = hop__atomic_faa_u64(&hop__task_last_id, 1u) + 1u;
-    if (options->name)
-        strcpy(t->name, options->name);
     hop_future_init(&t->future);
     hop_job_init(&t->resume_job, hop__task_resume_job);
     hop_task_t *parent = hop_task_current();
+    hop__registry_task_publish(t, hop__atomic_faa_u64(&hop__task_last_id, 1u) + 1u, options->name, parent, file,
+                               line, stack_usable);
     if (parent) {
         err = hop__task_hooks_spawn(t, parent);
         if (err) {
             hop__task_hooks_exit(t);
+            hop__registry_task_retire(t);
             hop__stack_release(&stack);
             return err;
         }
     }
-    hop__context_make(&t->context, stack.low, t->stack_usable, hop__task_entry);
+    hop__context_make(&t->context, stack.low, stack_usable, hop__task_entry);
 
     if (task)
         *task = t; /* before submit: an inline executor may run t to its end in there */
@@ -278,6 +280,7 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
         if (task)
             *task = NULL;
         t->result_destructor = NULL;
+        hop__registry_task_retire(t);
         hop__task_hooks_exit(t);
         hop__task_free(t);
         return err;
@@ -285,14 +288,25 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
     return 0;
 }
 
-int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg, const hop_task_options_t *options,
-                   hop_task_t **task) {
-    return hop__task_spawn(executor, fn, NULL, arg, options, task);
+/* Parenthesised: the names are also macros (hop/task.h) that add the site. */
+int(hop_task_spawn)(hop_executor_t *executor, hop_task_fn fn, void *arg, const hop_task_options_t *options,
+                    hop_task_t **task) {
+    return hop__task_spawn(executor, fn, NULL, arg, options, task, NULL, 0);
 }
 
-int hop_task_spawn_ex(hop_executor_t *executor, hop_task_status_fn fn, void *arg, const hop_task_options_t *options,
-                      hop_task_t **task) {
-    return hop__task_spawn(executor, NULL, fn, arg, options, task);
+int(hop_task_spawn_ex)(hop_executor_t *executor, hop_task_status_fn fn, void *arg, const hop_task_options_t *options,
+                       hop_task_t **task) {
+    return hop__task_spawn(executor, NULL, fn, arg, options, task, NULL, 0);
+}
+
+int hop_task_spawn_at(hop_executor_t *executor, hop_task_fn fn, void *arg, const hop_task_options_t *options,
+                      hop_task_t **task, const char *file, int line) {
+    return hop__task_spawn(executor, fn, NULL, arg, options, task, file, line);
+}
+
+int hop_task_spawn_ex_at(hop_executor_t *executor, hop_task_status_fn fn, void *arg,
+                         const hop_task_options_t *options, hop_task_t **task, const char *file, int line) {
+    return hop__task_spawn(executor, NULL, fn, arg, options, task, file, line);
 }
 
 int hop_task_cancel(hop_task_t *task) {

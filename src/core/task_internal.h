@@ -76,10 +76,27 @@ typedef struct hop__offload_s {
 /* The record sits at the top of the task's own stack mapping, so spawning
  * allocates nothing beyond the (cached) stack. */
 struct hop_task_s {
+    /* What hop_task_snapshot reads from another thread at any moment, even
+     * while the record is being reused for a new task (registry.c): never
+     * cleared by the spawn's memset, written only by atomic stores, and the
+     * fields a spawn sets are published under registry_seq, a sequence
+     * lock (odd while a spawn writes them). */
+    unsigned int registry_seq;
+    unsigned int registry_live; /* 1 from spawn until the task finishes */
+    uint64_t id;              /* hop_task_id: set at spawn, never reused */
+    unsigned int state;       /* hop_task_state_t */
+    hop_executor_t *executor; /* the task's executor (completers read it too) */
+    const char *await_name;   /* the current await's ops->name */
+    const hop_task_t *parent; /* for identification only */
+    uint64_t parent_id;       /* 0: spawned from a plain thread */
+    const char *spawn_file;
+    int spawn_line;
+    size_t stack_usable;      /* bytes below this record */
+    char name[HOP__TASK_NAME_MAX];
+    /* Everything below is cleared at spawn. */
     hop__context_t context;  /* the task's saved registers, while it is not running */
     hop__context_t *caller;  /* where the task switches back to: in hop__task_run's frame */
     hop_job_t resume_job;    /* submitted to the executor to run or resume the task */
-    hop_executor_t *executor; /* the task's executor (atomic: completers read it) */
     hop_awaitable_t *awaiting; /* the await in progress, for the resumer */
     uint64_t await_word;     /* HOP__AWAIT_* (atomic), see above */
     uint64_t await_generation; /* awaits so far; written by the task only */
@@ -97,7 +114,6 @@ struct hop_task_s {
     hop__offload_t offload;  /* hop_run_in_executor's job slot... */
     unsigned int offload_busy; /* ...held until its job lets go (atomic) */
     int switch_reason;       /* HOP__SWITCH_*, written by the task before switching back */
-    unsigned int state;      /* hop_task_state_t (atomic) */
     unsigned int refs;       /* atomic */
     unsigned int cancel;     /* HOP__CANCEL_* (atomic) */
     hop_task_fn fn;          /* or, for hop_task_spawn_ex... */
@@ -108,21 +124,40 @@ struct hop_task_s {
     hop_result_destructor_fn result_destructor;
     hop_future_t future;     /* completes when the task finishes */
     hop__stack_t stack;      /* the whole mapping, this record included */
-    size_t stack_usable;     /* bytes below this record */
-    uint64_t id;             /* hop_task_id: set at spawn, never reused */
     /* sanitizer state */
     void *asan_fake_stack;
     const void *caller_stack_bottom;
     size_t caller_stack_size;
     void *tsan_fiber;
     void *tsan_caller_fiber;
-    char name[HOP__TASK_NAME_MAX];
 };
 
 /* hop__future_complete: completes future with status and result, as
  * hop_future_set_result/_set_error do but with any status (a task's own,
  * hop_task_spawn_ex). Returns 0 or HOP_EALREADY. */
 int hop__future_complete(hop_future_t *future, int status, void *result);
+
+/* hop__task_record: where the task record of a task on stack sits: at the
+ * top of the stack's mapping, so spawning allocates nothing beyond the
+ * (cached) stack, and the registry finds records from mappings alone. */
+static inline hop_task_t *hop__task_record(const hop__stack_t *stack) {
+    uintptr_t top = (uintptr_t)stack->low + stack->size;
+    return (hop_task_t *)((top - sizeof(hop_task_t)) & ~(uintptr_t)63);
+}
+
+/* hop__registry_task_publish: at spawn, before t can run, sets the fields
+ * hop_task_snapshot reads and marks t live. hop__registry_task_retire: t has
+ * finished. Any thread; no locks (registry.c). */
+void hop__registry_task_publish(hop_task_t *t, uint64_t id, const char *name, const hop_task_t *parent,
+                                const char *file, int line, size_t stack_usable);
+static inline void hop__registry_task_retire(hop_task_t *t) { hop__atomic_store_uint(&t->registry_live, 0u); }
+
+/* hop__registry_stack_mapped / _unmapped: the stack module reports every
+ * mapping it makes and, before unmapping it, its end (registry.c). A
+ * snapshot reads the task records of mapped stacks only. mapped returns 0
+ * or HOP_ENOMEM. */
+int hop__registry_stack_mapped(hop__stack_t *stack);
+void hop__registry_stack_unmapped(const hop__stack_t *stack);
 
 /* hop__task_switch_out: from inside task t (its stack), switches back to
  * the thread that resumed it; returns when t is resumed, maybe elsewhere. */

@@ -50,9 +50,9 @@ static int hop__io_op_cancel(hop_awaitable_t *aw) {
     return err;
 }
 
-static const hop_awaitable_ops_t hop__io_op_ops = {.suspend = hop__io_op_suspend,
+static const hop_awaitable_ops_t hop__io_op_ops = {.name = "io", .suspend = hop__io_op_suspend,
                                                    .cancel = hop__io_op_cancel};
-static const hop_awaitable_ops_t hop__io_op_shielded_ops = {.suspend = hop__io_op_suspend};
+static const hop_awaitable_ops_t hop__io_op_shielded_ops = {.name = "io (shielded)", .suspend = hop__io_op_suspend};
 
 int hop__io_op_run(hop__io_op_t *op, hop_loop_t *loop, hop__io_op_fn start, hop__io_op_fn cancel) {
     op->loop = loop;

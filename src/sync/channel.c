@@ -189,7 +189,7 @@ static int hop__channel_resume(hop_awaitable_t *aw) { return ((hop__channel_wait
 
 /* cancel's HOP_EALREADY: an item moved for the waiter (or close woke it)
  * under the lock, and the completion is on its way: it must win. */
-static const hop_awaitable_ops_t hop__channel_ops = {
+static const hop_awaitable_ops_t hop__channel_ops = {.name = "channel", 
     .ready = hop__channel_ready,
     .suspend = hop__channel_suspend,
     .resume = hop__channel_resume,

@@ -67,7 +67,7 @@ static bool hop__event_wait_ready_locked(hop__waiter_t *w) {
     return hop__event_flag(((hop__event_waiter_t *)w)->event);
 }
 
-static const hop_awaitable_ops_t hop__event_wait_ops = {
+static const hop_awaitable_ops_t hop__event_wait_ops = {.name = "event wait", 
     .ready = hop__event_wait_ready,
     .suspend = hop__waiter_suspend,
     .cancel = hop__waiter_cancel,

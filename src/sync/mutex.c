@@ -90,7 +90,7 @@ static bool hop__mutex_lock_ready_locked(hop__waiter_t *w) {
 
 /* cancel's HOP_EALREADY: the mutex is already this task's, its completion
  * under way. */
-static const hop_awaitable_ops_t hop__mutex_lock_ops = {
+static const hop_awaitable_ops_t hop__mutex_lock_ops = {.name = "mutex lock", 
     .ready = hop__mutex_lock_ready,
     .suspend = hop__waiter_suspend,
     .cancel = hop__waiter_cancel,

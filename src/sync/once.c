@@ -117,7 +117,7 @@ static bool hop__once_wait_ready_locked(hop__waiter_t *waiter) {
     return true;
 }
 
-static const hop_awaitable_ops_t hop__once_wait_ops = {
+static const hop_awaitable_ops_t hop__once_wait_ops = {.name = "once", 
     .suspend = hop__waiter_suspend,
     .cancel = hop__waiter_cancel,
 };

@@ -69,7 +69,7 @@ static bool hop__semaphore_acquire_ready_locked(hop__waiter_t *w) {
     return hop__semaphore_take(((hop__semaphore_waiter_t *)w)->semaphore);
 }
 
-static const hop_awaitable_ops_t hop__semaphore_acquire_ops = {
+static const hop_awaitable_ops_t hop__semaphore_acquire_ops = {.name = "semaphore acquire", 
     .ready = hop__semaphore_acquire_ready,
     .suspend = hop__waiter_suspend,
     .cancel = hop__waiter_cancel,

@@ -50,7 +50,7 @@ static int hop__sleep_cancel(hop_awaitable_t *aw) {
 
 static int hop__sleep_resume(hop_awaitable_t *aw) { return ((hop__sleep_t *)aw)->error; }
 
-static const hop_awaitable_ops_t hop__sleep_ops = {
+static const hop_awaitable_ops_t hop__sleep_ops = {.name = "sleep", 
     .suspend = hop__sleep_suspend, .resume = hop__sleep_resume, .cancel = hop__sleep_cancel};
 
 int hop_sleep(int64_t milliseconds) {

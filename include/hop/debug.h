@@ -1,0 +1,72 @@
+/* hop/debug.h: seeing inside a running program.
+ *
+ * Every live task (spawned and not yet finished) is in a registry, at the
+ * cost of a few plain stores per spawn (src/core/registry.c), so a program can ask
+ * at any moment which tasks exist, what state each is in, what it waits on
+ * and where it was spawned: asyncio's all_tasks(), Go's goroutine dump.
+ *
+ *     hop_task_dump(stderr, 0);
+ *
+ *     task 42 "conn 7" suspended on loop 0x55d0c2a3e2a0, waiting on "io",
+ *          parent 3, spawned at server.c:88, stack 255 KiB
+ *
+ * The snapshot does not stop the program: a task that runs meanwhile may
+ * show the state it had a moment before, never a torn one. Awaitables name
+ * what they wait for through the name in their ops table (hop/awaitable.h);
+ * hop's own awaitables are all named.
+ *
+ * Debuggers: gdb/hop-gdb.py (installed as share/hop/gdb/hop-gdb.py) adds
+ * `info hop-tasks` and `hop-bt N` to gdb. */
+#ifndef HOP_DEBUG_H
+#define HOP_DEBUG_H
+
+#include <stdio.h>
+
+#include "hop/task.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hop_task_info_s hop_task_info_t;
+
+struct hop_task_info_s {
+    hop_task_t *task;          /* for identification only: not a reference (the
+                                  task may have finished since the snapshot) */
+    uint64_t id;               /* hop_task_id(task) */
+    char name[HOP_TASK_NAME_MAX + 1];
+    hop_task_state_t state;
+    hop_executor_t *executor;  /* the executor the task belongs to (identification only) */
+    const char *executor_kind; /* its ops' name: "pool", "loop", "inline"... */
+    const char *waiting_on;    /* the awaitable's name while suspended ("future",
+                                  "sleep", "tcp read"...), "awaitable" for an
+                                  unnamed one, NULL when not suspended */
+    const hop_task_t *parent;  /* the task that spawned it, NULL from a plain
+                                  thread (identification only) */
+    uint64_t parent_id;        /* its id, 0 from a plain thread */
+    const char *spawn_file;    /* where hop_task_spawn was called (__FILE__),
+                                  NULL when called through a function pointer */
+    int spawn_line;
+    size_t stack_size;         /* usable bytes of its stack */
+    void *reserved[2];
+};
+
+/* hop_task_snapshot: fills infos[0 .. capacity) with the live tasks and
+ * stores their number in *count (which may exceed capacity: call again with
+ * more room). Any thread, including from inside a task; never suspends; it
+ * holds a short internal lock per registry shard and allocates nothing.
+ * Returns 0, or HOP_EINVAL for a NULL count or NULL infos with a capacity. */
+HOP_EXTERN int hop_task_snapshot(hop_task_info_t *infos, size_t capacity, size_t *count);
+
+/* hop_task_dump: writes one line per live task to out (see the top of this
+ * file), then a line with the total. Any thread; never suspends; may
+ * allocate (the snapshot array). flags: 0 (reserved for options). Returns the
+ * number of tasks written, or HOP_EINVAL (NULL out, unknown flags) or
+ * HOP_ENOMEM. */
+HOP_EXTERN int hop_task_dump(FILE *out, unsigned int flags);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOP_DEBUG_H */
