@@ -75,6 +75,7 @@ typedef struct {
     _Alignas(64) hop_loop_t loop;
     hop_histogram_t *latency; /* ns; only after the loop's tasks are done may others read it */
     uint64_t sent, completed, bytes, non2xx, errors[LOAD_ERR_KINDS];
+    uint64_t missed; /* constant rate: due before the end, never sent (the connection was behind) */
     uint64_t last_completed; /* the main thread's own, for per-second rates */
 } load_loop_t;
 
@@ -101,6 +102,7 @@ struct load_run_s {
 
 typedef struct {
     uint64_t sent, completed, bytes, non2xx, errors[LOAD_ERR_KINDS];
+    uint64_t missed; /* constant rate: requests due in the run that were never sent */
     double elapsed_s;
     hop_histogram_t *latency;                        /* ns, merged over the loops; the caller destroys it */
     double rps_mean, rps_stdev, rps_max, rps_within; /* per thread, sampled each second */
@@ -590,6 +592,12 @@ static void *load_conn_main(void *arg) {
             s = NULL;
         }
     }
+    /* Requests this connection was due to send before the end but could not,
+     * still waiting for earlier answers: counted, so that a slow server or a
+     * busy machine shows as missed requests rather than as a lower rate. */
+    uint64_t end = load_end(run);
+    if (cfg->rate && c->next_ns < end)
+        load_add(&lp->missed, (end - c->next_ns + c->interval_ns - 1) / c->interval_ns);
     if (s)
         hop_stream_close(s);
     return NULL;
@@ -610,6 +618,7 @@ static void load_totals(const load_run_t *run, int threads, load_result_t *t) {
     for (int i = 0; i < threads; i++) {
         const load_loop_t *lp = &run->loops[i];
         t->sent += load_get(&lp->sent);
+        t->missed += load_get(&lp->missed);
         t->completed += load_get(&lp->completed);
         t->bytes += load_get(&lp->bytes);
         t->non2xx += load_get(&lp->non2xx);
@@ -868,6 +877,9 @@ static void load_print_text(const load_config_t *cfg, const load_result_t *r, FI
                 (unsigned long long)r->errors[LOAD_ERR_TIMEOUT]);
     if (r->non2xx)
         fprintf(out, "  Non-2xx responses: %llu\n", (unsigned long long)r->non2xx);
+    if (r->missed)
+        fprintf(out, "  Missed: %llu requests were due before the end but never sent (connections behind)\n",
+                (unsigned long long)r->missed);
     fprintf(out, "Requests/sec: %10.2f\n", (double)r->completed / r->elapsed_s);
     fprintf(out, "Transfer/sec: %10s\n", load_format_bytes(a, sizeof a, (double)r->bytes / r->elapsed_s));
 }
@@ -892,10 +904,11 @@ static void load_print_json(const load_config_t *cfg, const load_result_t *r, FI
     load_print_json_string(out, cfg->url);
     fprintf(out,
             ", \"connections\": %d, \"threads\": %d, \"duration_s\": %.3f, \"rate\": %.3f, "
-            "\"latency_from\": \"%s\", \"elapsed_s\": %.6f, \"sent\": %llu, \"requests\": %llu, "
+            "\"latency_from\": \"%s\", \"elapsed_s\": %.6f, \"sent\": %llu, \"missed\": %llu, \"requests\": %llu, "
             "\"bytes\": %llu, \"requests_per_s\": %.2f, \"non2xx\": %llu, \"errors\": {",
             cfg->connections, cfg->threads, (double)cfg->duration_ns / 1e9, cfg->rate,
             cfg->rate ? "intended_send" : "send", r->elapsed_s, (unsigned long long)r->sent,
+            (unsigned long long)r->missed,
             (unsigned long long)r->completed, (unsigned long long)r->bytes,
             r->elapsed_s > 0 ? (double)r->completed / r->elapsed_s : 0, (unsigned long long)r->non2xx);
     for (int k = 0; k < LOAD_ERR_KINDS; k++)
