@@ -7,54 +7,19 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include "helpers.h"
-
-#if defined(__SANITIZE_THREAD__)
-#define STRESS_SCALE 10
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define STRESS_SCALE 10
-#endif
-#endif
-#ifndef STRESS_SCALE
-#define STRESS_SCALE 1
-#endif
-
-static hop_loop_t loop_a, loop_b;
-static hop_pool_t pool;
-
-#define POOL hop_pool_executor(&pool)
-#define LOOP_A hop_loop_executor(&loop_a)
-#define LOOP_B hop_loop_executor(&loop_b)
+#include "io_fixture.h"
 
 static void setup(void) {
-    HOP_OK(hop_loop_init(&loop_a, NULL));
-    HOP_OK(hop_loop_start(&loop_a));
-    HOP_OK(hop_loop_init(&loop_b, NULL));
-    HOP_OK(hop_loop_start(&loop_b));
-    hop_pool_options_t options = {.threads = 2};
-    HOP_OK(hop_pool_init(&pool, &options));
+    io_fixture_start();
 }
 
 static void teardown(void) {
-    HOP_OK(hop_pool_close(&pool));
-    HOP_OK(hop_loop_close(&loop_b));
-    HOP_OK(hop_loop_close(&loop_a));
+    io_fixture_stop();
     signal(SIGUSR1, SIG_DFL);
     signal(SIGUSR2, SIG_DFL);
 }
 
 TestSuite(io_signal, .init = setup, .fini = teardown, .timeout = 60);
-
-static intptr_t run_task(hop_executor_t *executor, hop_task_fn fn, void *arg) {
-    hop_task_t *t = test_spawn(executor, fn, arg);
-    void *value = NULL;
-    int status = hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, &value);
-    hop_task_unref(t);
-    cr_assert_eq(status, 0, "task ended with %s", hop_err_name(status));
-    test_assert_checks();
-    return (intptr_t)value;
-}
 
 typedef struct {
     hop_loop_t *loop;
