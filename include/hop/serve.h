@@ -31,10 +31,10 @@
  * Connection limit: at most max_connections handlers run at once. At the
  * limit the acceptors stop accepting (back-pressure: new connections wait in
  * the kernel's backlog, whose overflow the clients see as a slow connect) and
- * accept again as handlers finish. Each acceptor waiting to accept holds one
- * place, so with several loops the number of connections may stay below the
- * limit by up to the number of loops minus one while connections queue on a
- * listener whose acceptor waits for a place.
+ * accept again as handlers finish. Each acceptor may hold one accepted
+ * connection while it waits for a place, so at the limit up to one
+ * connection per loop is accepted but not yet served (counted in accepted,
+ * not in active); a place that frees goes to the longest waiting of them.
  *
  * Idle timeout and shutdown work through hop_serve_read(): a handler reads
  * its requests with it, saying whether it is between requests (idle). An

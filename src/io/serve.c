@@ -130,13 +130,16 @@ static void *hop__acceptor_main(void *arg) {
     hop__acceptor_t *a = arg;
     hop_server_t *s = a->server;
     for (;;) {
-        /* A place first: at the limit, connections wait in the backlog. */
-        if (hop_semaphore_acquire(&s->slots) != 0)
-            break; /* cancelled: shutting down */
+        /* The connection first, then a place. The other order let an
+         * acceptor hold a place while its own listener had nothing to accept
+         * (each SO_REUSEPORT listener has its own backlog), so connections
+         * queued on another loop's listener could wait for ever with the
+         * server below its limit. This way only handlers hold places, and at
+         * the limit each acceptor holds at most one accepted connection;
+         * the rest wait in the kernel's backlog. */
         hop_stream_t *stream;
         int err = hop_tcp_accept(a->listener, &stream);
         if (err) {
-            hop_semaphore_release(&s->slots);
             if (err == HOP_ECANCELED || err == HOP_ECLOSED || err == HOP_ETIMEDOUT)
                 break;
             /* HOP_ENOMEM and the like: try again a little later, not in a spin. */
@@ -145,6 +148,11 @@ static void *hop__acceptor_main(void *arg) {
             continue;
         }
         hop__atomic_faa_u64(&s->accepted, 1u);
+        if (hop_semaphore_acquire(&s->slots) != 0) { /* cancelled: shutting down */
+            hop_stream_close(stream);
+            hop__atomic_faa_u64(&s->refused, 1u);
+            break;
+        }
         /* Answers go out at once: with Nagle's algorithm a response written
          * in two parts waits for the client's delayed ACK (40 ms). */
         (void)hop_tcp_set_nodelay(stream, true);
