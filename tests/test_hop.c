@@ -2,9 +2,13 @@
  * product end to end: every awaitable lands on the right thread, keeps the
  * task's locals and returns the right result; thousands of tasks hopping at
  * random all finish exactly once; shutting down with tasks in flight loses
- * nothing. HOP_SOAK_SECONDS=N runs the random-hop stress for N seconds. */
+ * nothing. HOP_SOAK_SECONDS=N runs the random-hop stress, and the soak of
+ * random hops, cancels and shutdowns, for N seconds each. */
 #include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "helpers.h"
 
@@ -335,6 +339,131 @@ Test(hop, closing_the_pool_waits_for_its_suspended_tasks_to_finish) {
         hop_task_unref(tasks[i]);
     }
     pthread_join(opener, NULL);
+    test_assert_checks();
+}
+
+/* The soak: random hops, cancels at random moments and shutdowns with work
+ * in flight, round after round. One round in CI; HOP_SOAK_SECONDS=N repeats
+ * rounds for N seconds (the TSan runner stretches its alarm by as much). */
+#define CANCEL_WALKERS 128
+
+typedef struct {
+    unsigned int seed;
+    long hops;
+    int misplaced;
+} cancel_walker_t;
+
+static cancel_walker_t cancel_walkers[CANCEL_WALKERS];
+static unsigned int cancel_started, cancel_finished;
+
+/* Like walk, but any await may answer HOP_ECANCELED: the walker stops there. */
+static void *walk_until_cancelled(void *arg) {
+    cancel_walker_t *w = arg;
+    __atomic_fetch_add(&cancel_started, 1, __ATOMIC_ACQ_REL);
+    for (int i = 0; i < HOPS; i++) {
+        int move = rand_r(&w->seed) % 5, status;
+        hop_executor_t *home = hop_executor_current();
+        if (move < 2)
+            status = hop_dispatch_to_loop(&loops[move]);
+        else if (move == 2)
+            status = hop_dispatch_to_executor(hop_pool_executor(&pool));
+        else if (move == 3)
+            status = hop_run_in_executor(hop_pool_executor(&pool), empty_job, NULL, NULL);
+        else
+            status = hop_yield();
+        if (status == HOP_ECANCELED) {
+            if (hop_executor_current() != home)
+                w->misplaced++;
+            break;
+        }
+        CHECK_OK(status);
+        hop_executor_t *want = move < 2 ? hop_loop_executor(&loops[move])
+                               : move == 2 ? hop_pool_executor(&pool)
+                                           : home;
+        if (hop_executor_current() != want)
+            w->misplaced++;
+        w->hops++;
+    }
+    __atomic_fetch_add(&cancel_finished, 1, __ATOMIC_ACQ_REL);
+    return NULL;
+}
+
+/* Spawns walkers and cancels each after a random number of yields of this
+ * thread: every one finishes once, cancelled or complete, never misplaced. */
+static void run_cancel_round(unsigned int round) {
+    hop_task_t *tasks[CANCEL_WALKERS];
+    unsigned int seed = round * 2246822519u + 1;
+    cancel_started = cancel_finished = 0;
+    for (int i = 0; i < CANCEL_WALKERS; i++) {
+        cancel_walkers[i] = (cancel_walker_t){.seed = seed + (unsigned)i};
+        hop_executor_t *start = i % 3 == 2 ? hop_pool_executor(&pool) : hop_loop_executor(&loops[i % 3]);
+        HOP_OK(hop_task_spawn(start, walk_until_cancelled, &cancel_walkers[i], NULL, &tasks[i]));
+    }
+    for (int i = 0; i < CANCEL_WALKERS; i++) {
+        for (int spin = rand_r(&seed) % 64; spin > 0; spin--)
+            sched_yield();
+        int status = hop_task_cancel(tasks[i]);
+        cr_assert(status == 0 || status == HOP_EALREADY, "cancel returned %d", status);
+    }
+    for (int i = 0; i < CANCEL_WALKERS; i++) {
+        int status = hop_future_wait(hop_task_future(tasks[i]), HOP_WAIT_FOREVER, NULL);
+        cr_assert(status == 0 || status == HOP_ECANCELED, "walker %d ended with %d", i, status);
+        cr_assert_eq(cancel_walkers[i].misplaced, 0, "walker %d landed on the wrong executor", i);
+        if (status == 0)
+            cr_assert_eq(cancel_walkers[i].hops, HOPS, "walker %d completed without every hop", i);
+        hop_task_unref(tasks[i]);
+    }
+    /* A walker cancelled before it started never ran (and counted nothing). */
+    cr_assert_eq(__atomic_load_n(&cancel_finished, __ATOMIC_ACQUIRE), __atomic_load_n(&cancel_started, __ATOMIC_ACQUIRE),
+                 "a walker finished twice or never");
+}
+
+/* A fresh pool closed while loop tasks keep offloading to it: each offload
+ * ran or was refused, every task ends, nothing stays in use. */
+static hop_pool_t shutdown_pool;
+static unsigned int shutdown_ran, shutdown_refused;
+
+static void *offload_to_shutdown_pool(void *arg) {
+    (void)arg;
+    for (;;) {
+        int status = hop_run_in_executor(hop_pool_executor(&shutdown_pool), empty_job, NULL, NULL);
+        if (status == HOP_ECLOSED) {
+            __atomic_fetch_add(&shutdown_refused, 1, __ATOMIC_RELAXED);
+            return NULL;
+        }
+        CHECK_OK(status);
+        __atomic_fetch_add(&shutdown_ran, 1, __ATOMIC_RELAXED);
+    }
+}
+
+static void run_shutdown_round(void) {
+    hop_task_t *tasks[32];
+    shutdown_ran = shutdown_refused = 0;
+    HOP_OK(hop_pool_init(&shutdown_pool, &(hop_pool_options_t){.threads = 2}));
+    for (int i = 0; i < 32; i++)
+        HOP_OK(hop_task_spawn(hop_loop_executor(&loops[i % 2]), offload_to_shutdown_pool, NULL, NULL, &tasks[i]));
+    while (__atomic_load_n(&shutdown_ran, __ATOMIC_RELAXED) < 32)
+        sched_yield();
+    HOP_OK(hop_pool_close(&shutdown_pool));
+    for (int i = 0; i < 32; i++) {
+        HOP_OK(hop_future_wait(hop_task_future(tasks[i]), HOP_WAIT_FOREVER, NULL));
+        hop_task_unref(tasks[i]);
+    }
+    cr_assert_eq(__atomic_load_n(&shutdown_refused, __ATOMIC_RELAXED), 32u, "every task saw the close once");
+}
+
+Test(hop, soak_of_random_hops_cancels_and_shutdowns_loses_nothing, .timeout = 600) {
+    const char *soak = getenv("HOP_SOAK_SECONDS");
+    time_t start = time(NULL), deadline = start + (soak ? atoi(soak) : 0);
+    unsigned int rounds = 0;
+    do {
+        run_walkers(WALKERS / 8);
+        run_cancel_round(rounds);
+        run_shutdown_round();
+        rounds++;
+    } while (time(NULL) < deadline);
+    if (soak)
+        fprintf(stderr, "soak: %u rounds in %ld s\n", rounds, (long)(time(NULL) - start));
     test_assert_checks();
 }
 

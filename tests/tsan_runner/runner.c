@@ -72,6 +72,10 @@ int main(int argc, char **argv) {
         if (t->options.disabled || (s && s->disabled))
             continue;
         double timeout = t->options.timeout ? t->options.timeout : (s && s->timeout ? s->timeout : 600);
+        /* A soak (HOP_SOAK_SECONDS, see tests/README.md) runs that much longer. */
+        const char *soak = getenv("HOP_SOAK_SECONDS");
+        if (soak)
+            timeout += atoi(soak);
         fflush(stdout);
         pid_t child = fork();
         if (child == 0) {
