@@ -1,0 +1,291 @@
+/* model/pool.pml: the pool's searching and parking protocol (executors/pool.c),
+ * checked for lost wake-ups: no interleaving ends with every worker asleep
+ * and a job still queued.
+ *
+ * Line numbers are those of executors/pool.c at commit 31a2f11; the
+ * function names are the stable reference.
+ *
+ * What is modelled, faithfully: the word idle (searchers and unparked
+ * workers), idle_lock and the sleepers list, each worker's sleep word
+ * (AWAKE / PARKING / ASLEEP, its CAS and the wakers' FAS), notify's cheap
+ * read and locked re-read, start/stop searching with the last searcher's
+ * look, park with its announcement and its re-check (should_stay_up), and
+ * the wake of a worker the re-check kept up that a waker unlisted first.
+ * One outside producer pushes JOBS jobs through the injection queue, each
+ * push in its two steps (the exchange, visible to nonempty_hint, then the
+ * link, which makes the job poppable); the first job run submits one more
+ * from its worker through the LIFO slot (submit_local's FAS), which others
+ * steal in a search's last round.
+ *
+ * Abstracted: the queues are counters (model/inject_queue.pml checks the
+ * injection queue itself); deques are not modelled (a deque push is, for
+ * this protocol, one more queue that work_visible reads after the same
+ * barrier); the search's time window is a nondeterministic number of
+ * passes; close and exit are left out; notify picks any listed sleeper (C
+ * picks the most recent: a subset of these behaviours).
+ *
+ * Memory: sequentially consistent, except in the mutant NO_FENCE, where the
+ * producer's push is a plain store that waits in its store buffer (TSO) and
+ * may become visible after the producer reads idle: that is the full barrier
+ * of the push's exchange (inject_queue.h:83) taken away. NO_RECHECK takes
+ * the parking worker's re-check away instead (pool.c:517). */
+
+#define W 2        /* workers */
+#ifndef JOBS
+#define JOBS 1     /* outside submissions; spin -DJOBS=2 checks 7.2 million states */
+#endif
+#define TOTAL (JOBS + 1) /* plus the one the first job submits locally */
+
+#define AWAKE 0
+#define PARKING 1
+#define ASLEEP 2
+
+/* The injection queue: pushes exchanged (what nonempty_hint sees: head is
+ * not the stub) and, of those, linked (what a pop can take). */
+byte xchg = 0;
+byte linked = 0;
+byte sb = 0;           /* NO_FENCE: pushes still in the producer's store buffer */
+byte lifo[W];          /* each worker's LIFO slot: 0 or 1 job */
+byte local_left = 1;   /* the one local submission still to make */
+
+/* idle (pool.c:129-132): searchers and unparked workers, one word. */
+byte searching_n = 0;
+byte unparked_n = W;
+
+/* Under idle_lock (an atomic block: its sections never block). */
+bool listed[W];
+byte nsleepers = 0;
+
+byte sleep[W];         /* the futex word, HOP__SLEEP_* */
+bool searching[W];     /* w->searching, the worker's own */
+byte ran = 0;          /* jobs run */
+
+/* Anything queued anywhere? (hop__pool_work_visible, pool.c:363-372) */
+#define work_visible (xchg > 0 || lifo[0] > 0 || lifo[1] > 0)
+
+/* hop__pool_notify (pool.c:320-338); pick and old are the caller's locals. */
+inline notify() {
+    /* The cheap read (pool.c:321-323). */
+    if
+    :: searching_n != 0 || unparked_n == W -> skip
+    :: else ->
+        atomic {
+            /* Under idle_lock (pool.c:324-336). */
+            if
+            :: searching_n != 0 || nsleepers == 0 -> pick = W
+            :: else ->
+                if
+                :: listed[0] -> pick = 0
+                :: listed[1] -> pick = 1
+                fi;
+                listed[pick] = false;
+                nsleepers--;
+                /* Counted as unparked and searching before it wakes (pool.c:335). */
+                searching_n++;
+                unparked_n++
+            fi
+        };
+        if
+        :: pick < W ->
+            /* hop__pool_wake (pool.c:271-282): FAS to AWAKE; the futex
+             * wake only if it replaced ASLEEP (the sleeper's wait below
+             * ends when the word leaves ASLEEP either way). */
+            atomic { old = sleep[pick]; sleep[pick] = AWAKE }
+        :: else -> skip
+        fi
+    fi
+}
+
+proctype producer() {
+    byte pick, old, n = 0;
+    do
+    :: n < JOBS ->
+#ifdef NO_FENCE
+        /* The mutant: the push waits in the store buffer (drained by
+         * drain() below at any later moment) while idle is read. */
+        sb++;
+#else
+        /* hop__pool_submit_outside -> hop__pool_inject (pool.c:701-705):
+         * the exchange (a full barrier), then the link. */
+        xchg++;
+        linked++;
+#endif
+        /* The exchange is the barrier before notify reads idle (pool.c:703-704). */
+        notify();
+        atomic { pick = 0; old = 0; n++ }
+    :: else -> break
+    od
+}
+
+#ifdef NO_FENCE
+/* TSO's store buffer drains in order, at any moment. */
+active proctype drain() {
+end_drain:
+    do
+    :: atomic { sb > 0 -> sb--; xchg++; linked++ }
+    od
+}
+#endif
+
+proctype worker(byte w) {
+    byte pick, old;
+    bool got, contended, last, stay, was_listed, mine;
+    sleep[w] = AWAKE;
+loop:
+    /* Locals reset each round, so that stale values do not multiply states. */
+    atomic { pick = 0; old = 0; got = false; contended = false; last = false; stay = false; was_listed = false; mine = false };
+    /* hop__pool_next_local (pool.c:561-580): the LIFO slot, then the
+     * injection queue (a pop under the turn takes a linked job). */
+    atomic { if :: lifo[w] > 0 -> lifo[w]--; got = true :: else -> skip fi };
+    if
+    :: !got -> atomic { if :: linked > 0 -> linked--; xchg--; got = true :: else -> skip fi }
+    :: else -> skip
+    fi;
+    /* pool.c:613-614: search if searching, or if it may start
+     * (hop__pool_start_searching, pool.c:376-384: a read, then the FAA). */
+    if
+    :: !got && !searching[w] ->
+        if
+        :: 2 * searching_n >= W -> skip
+        :: else -> searching_n++; searching[w] = true
+        fi
+    :: else -> skip
+    fi;
+    if
+    :: !got && searching[w] ->
+        /* hop__pool_search (pool.c:454-476): passes until one finds a job,
+         * or a last pass finds nothing and no contention. */
+        do
+        :: true ->
+            contended = false;
+            if :: last = true :: last = false fi;
+            /* hop__pool_steal_pass (pool.c:414-447): the injection queue
+             * (BUSY, a push exchanged and not linked, is contention), then
+             * the other worker's LIFO slot in the last pass. */
+            atomic {
+                if
+                :: linked > 0 -> linked--; xchg--; got = true
+                :: else -> contended = (xchg > linked)
+                fi
+            };
+            if
+            :: !got && last -> atomic { if :: lifo[1 - w] > 0 -> lifo[1 - w]--; got = true :: else -> skip fi }
+            :: else -> skip
+            fi;
+            if
+            :: got -> break
+            :: !got && last && !contended -> break
+            :: else -> skip
+            fi
+        od
+    :: else -> skip
+    fi;
+    if
+    :: got ->
+        /* pool.c:615-618. */
+        if
+        :: searching[w] ->
+            /* hop__pool_stop_searching (pool.c:394-399): the FAA (a full
+             * barrier), then the last searcher's look. */
+            searching[w] = false;
+            atomic { old = searching_n; searching_n-- };
+            if
+            :: old == 1 && work_visible -> notify()
+            :: else -> skip
+            fi
+        :: else -> skip
+        fi;
+        /* hop__pool_run: the job. The first one submits another from this
+         * worker (hop__pool_submit_local, pool.c:669-682): the FAS into the
+         * LIFO slot is the full barrier before notify. */
+        ran++;
+        if
+        :: local_left > 0 -> local_left--; lifo[w] = 1; notify()
+        :: else -> skip
+        fi;
+        goto loop
+    :: else -> skip
+    fi;
+
+    /* hop__pool_park (pool.c:503-543). */
+    mine = searching[w];
+    searching[w] = false;
+    atomic {
+        /* Under idle_lock: join the sleepers, PARKING, and the announcement
+         * FAA (a full barrier) on idle (pool.c:507-516). */
+        listed[w] = true;
+        nsleepers++;
+        sleep[w] = PARKING;
+        unparked_n--;
+        if :: mine -> searching_n-- :: else -> skip fi
+    };
+    /* The re-check, hop__pool_should_stay_up (pool.c:478-500). */
+#ifdef NO_RECHECK
+    stay = false;
+#else
+    if
+    :: xchg > 0 -> stay = true               /* nonempty_hint (pool.c:493) */
+    :: else ->
+        if
+        :: !work_visible -> stay = false    /* pool.c:495-496 */
+        :: else -> stay = (searching_n == 0) /* pool.c:499 */
+        fi
+    fi;
+#endif
+    if
+    :: stay ->
+        atomic {
+            /* pool.c:518-523: off the list, unless a waker was first. */
+            was_listed = listed[w];
+            if
+            :: was_listed -> listed[w] = false; nsleepers--; unparked_n++
+            :: else -> skip
+            fi
+        };
+        if
+        :: was_listed -> sleep[w] = AWAKE; goto loop /* pool.c:524-527 */
+        :: else -> skip /* a waker took it: the wake-up is on its way */
+        fi
+    :: else -> skip
+    fi;
+    /* pool.c:532-533: the CAS PARKING -> ASLEEP, then the futex wait while
+     * the word is ASLEEP. A worker blocked here is a valid end state. */
+    atomic {
+        if
+        :: sleep[w] == PARKING -> sleep[w] = ASLEEP
+        :: else -> skip
+        fi
+    };
+end_asleep:
+    (sleep[w] != ASLEEP);
+    atomic {
+        /* pool.c:535-542: still listed means close woke it (not modelled
+         * here, so never); otherwise notify counted it as a searcher. */
+        if
+        :: listed[w] -> listed[w] = false; nsleepers--; unparked_n++
+        :: else -> searching[w] = true
+        fi
+    };
+    goto loop
+}
+
+init {
+    atomic {
+        run producer();
+        run worker(0);
+        run worker(1)
+    }
+}
+
+/* No lost wake-up: once nothing can move (the producer finished, every
+ * worker asleep), every job has run. */
+active proctype monitor() {
+    timeout -> assert(ran == TOTAL)
+}
+/* The counts in idle stay within their meaning. */
+active proctype bounds() {
+end_bounds:
+    do
+    :: atomic { !(searching_n <= W && unparked_n <= W && searching_n <= unparked_n && nsleepers <= W) -> assert(false) }
+    od
+}
