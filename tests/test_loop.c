@@ -1191,3 +1191,62 @@ Test(loop, cancelling_tasks_whose_offloads_are_still_staged_returns_ecanceled_an
     cr_assert_eq(test_load_uint(&staged_fn_calls), 0);
     test_assert_checks();
 }
+
+/* A plain job on a loop's thread that blocks on hop_future_wait for a task of
+ * that same loop would hold the only thread that can run the task: refused
+ * with HOP_EDEADLK (before, it blocked the loop for ever). Waiting there for
+ * a task elsewhere (the pool) still works. */
+typedef struct {
+    hop_job_t job;
+    hop_task_t *task;
+    int status;
+    unsigned int done;
+} future_wait_job_t;
+
+static void future_wait_job_run(hop_job_t *job) {
+    future_wait_job_t *w = (future_wait_job_t *)job;
+    w->status = hop_future_wait(hop_task_future(w->task), HOP_WAIT_FOREVER, NULL);
+    store_uint(&w->done, 1);
+}
+
+static hop_future_t wait_gate;
+
+static void *wait_for_gate(void *arg) {
+    CHECK_OK(hop_future_await(&wait_gate, NULL));
+    return arg;
+}
+
+Test(loop, a_plain_job_waiting_for_a_task_of_its_own_loop_gets_edeadlk) {
+    hop_loop_t loop;
+    hop_pool_t pool;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 1}));
+    hop_future_init(&wait_gate);
+    hop_task_t *on_loop, *on_pool;
+    HOP_OK(hop_task_spawn(hop_loop_executor(&loop), wait_for_gate, (void *)1, NULL, &on_loop));
+    test_wait_suspended(on_loop);
+
+    future_wait_job_t same = {.task = on_loop};
+    hop_job_init(&same.job, future_wait_job_run);
+    HOP_OK(hop_executor_submit(hop_loop_executor(&loop), &same.job));
+    test_wait_for(&same.done, 1);
+    cr_assert_eq(same.status, HOP_EDEADLK, "got %d", same.status);
+
+    /* A task on the pool: the job blocks until it ends, then has its result. */
+    HOP_OK(hop_task_spawn(hop_pool_executor(&pool), wait_for_gate, (void *)2, NULL, &on_pool));
+    test_wait_suspended(on_pool);
+    future_wait_job_t other = {.task = on_pool};
+    hop_job_init(&other.job, future_wait_job_run);
+    HOP_OK(hop_executor_submit(hop_loop_executor(&loop), &other.job));
+    HOP_OK(hop_future_set_result(&wait_gate, NULL));
+    test_wait_for(&other.done, 1);
+    cr_assert_eq(other.status, 0, "got %d", other.status);
+
+    HOP_OK(hop_future_wait(hop_task_future(on_loop), HOP_WAIT_FOREVER, NULL));
+    hop_task_unref(on_loop);
+    hop_task_unref(on_pool);
+    HOP_OK(hop_loop_close(&loop));
+    HOP_OK(hop_pool_close(&pool));
+    test_assert_checks();
+}

@@ -81,8 +81,11 @@ HOP_EXTERN int hop_future_await(hop_future_t *future, void **result);
  * timeout_ms passes (HOP_WAIT_FOREVER: no limit; 0: just check). For plain
  * threads: inside a task it would block the executor's thread (and deadlock
  * if the completion needs that thread), so it returns HOP_EDEADLK there: use
- * hop_future_await. Returns as hop_future_result(), or
- * HOP_ETIMEDOUT, HOP_EINVAL (NULL future, timeout below -1). */
+ * hop_future_await. So it does in a plain job that an executor runs (a job
+ * posted to a loop) when future is a task's (hop_task_future) and that
+ * executor owns the task right now: the job would hold the thread that must
+ * run it. Returns as hop_future_result(), or HOP_ETIMEDOUT, HOP_EDEADLK,
+ * HOP_EINVAL (NULL future, timeout below -1). */
 HOP_EXTERN int hop_future_wait(hop_future_t *future, int64_t timeout_ms, void **result);
 
 /* hop_future_then: arranges for cb(future, arg) to run once future is

@@ -32,6 +32,7 @@ int hop_future_init(hop_future_t *future) {
     future->claimed = 0;
     future->status = 0;
     future->result = NULL;
+    future->reserved[0] = NULL; /* not a task's (hop_task_spawn sets it for its own) */
     hop__waitq_init(&future->waiters);
     return 0;
 }
@@ -216,12 +217,25 @@ static void hop__deadline_after_ms(struct timespec *deadline, int64_t ms) {
     }
 }
 
+/* Whether future is the future of a task that the executor running the
+ * calling thread's current job owns: a plain job on a loop's thread waiting
+ * for a task of that loop would block the only thread that can run it.
+ * hop_task_spawn marks a task's future with the task (reserved[0]); the
+ * comparison checks the mark before anything is read through it. */
+static bool hop__future_of_task_here(hop_future_t *future) {
+    hop_executor_t *here = hop_executor_current(); /* not in a task: the job's executor */
+    hop_task_t *t = future->reserved[0];
+    if (!here || !t || &t->future != future)
+        return false;
+    return hop__atomic_load_ptr(&t->executor) == here;
+}
+
 int hop_future_wait(hop_future_t *future, int64_t timeout_ms, void **result) {
     if (!future || timeout_ms < HOP_WAIT_FOREVER)
         return HOP_EINVAL;
     if (hop_future_is_done(future))
         return hop_future_result(future, result);
-    if (hop_task_current())
+    if (hop_task_current() || hop__future_of_task_here(future))
         return HOP_EDEADLK;
     if (timeout_ms == 0)
         return HOP_ETIMEDOUT;

@@ -255,6 +255,7 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
     hop__atomic_store_ptr(&t->await_name, NULL);
     t->refs = task ? 2u : 1u;
     hop_future_init(&t->future);
+    t->future.reserved[0] = t; /* a task's future: see hop_future_wait */
     hop_job_init(&t->resume_job, hop__task_resume_job);
     hop_task_t *parent = hop_task_current();
     hop__registry_task_publish(t, hop__atomic_faa_u64(&hop__task_last_id, 1u) + 1u, options->name, parent, file,
