@@ -458,3 +458,419 @@ Test(stack, overflow_install_gives_a_plain_thread_a_signal_stack_once) {
     cr_assert(bits & 4, "the calls failed (%d)", bits);
     test_assert_checks();
 }
+
+/* ---- caches that follow the working set --------------------------------- */
+
+#include <sys/resource.h>
+
+#include "core/stack.h"
+
+/* Spawns n tasks on the manual executor, all alive at once, then finishes
+ * them: a working set of n stacks. */
+static void run_working_set(size_t n, const hop_task_options_t *options) {
+    hop_task_t **tasks = malloc(n * sizeof *tasks);
+    CHECK(tasks != NULL);
+    for (size_t i = 0; i < n; i++)
+        CHECK_OK(hop_task_spawn(manual, empty, NULL, options, &tasks[i]));
+    hop_manual_executor_run_all(manual, 0);
+    for (size_t i = 0; i < n; i++)
+        hop_task_unref(tasks[i]);
+    free(tasks);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *run_working_set_on_thread(void *arg) {
+    run_working_set((size_t)(intptr_t)arg, NULL);
+    return NULL;
+}
+
+Test(stack, a_working_set_of_thousands_of_stacks_is_reused_without_mapping_or_unmapping) {
+    /* More than the 1,024 + 16 the caches used to keep. */
+    enum { WORKING_SET = 3000 };
+    hop__stack_set_decay_period(0); /* steps only when the test asks */
+    HOP_OK(hop_manual_executor_create(&manual));
+    run_working_set(WORKING_SET, NULL);
+    hop_stack_stats_t before, after;
+    hop_stack_stats(&before);
+    cr_assert_eq(before.mapped, WORKING_SET);
+    cr_assert_eq(before.in_use, 0);
+    for (int round = 0; round < 5; round++)
+        run_working_set(WORKING_SET, NULL);
+    hop_stack_stats(&after);
+    cr_assert_eq(after.map_calls, before.map_calls, "%zu stacks mapped again", after.map_calls - before.map_calls);
+    cr_assert_eq(after.unmap_calls, before.unmap_calls, "%zu stacks unmapped",
+                 after.unmap_calls - before.unmap_calls);
+    /* Another thread takes its stacks from the shared pool: it maps only
+     * those that sit in this thread's cache, out of its reach... */
+    pthread_t thread;
+    pthread_create(&thread, NULL, run_working_set_on_thread, (void *)(intptr_t)WORKING_SET);
+    pthread_join(thread, NULL);
+    hop_stack_stats(&after);
+    cr_assert_leq(after.map_calls - before.map_calls, HOP__STACK_THREAD_CACHE_MAX);
+    cr_assert_eq(after.unmap_calls, before.unmap_calls);
+    /* ...and a third one maps nothing: the second one's cache went to the
+     * shared pool when it exited. */
+    hop_stack_stats(&before);
+    pthread_create(&thread, NULL, run_working_set_on_thread, (void *)(intptr_t)WORKING_SET);
+    pthread_join(thread, NULL);
+    hop_stack_stats(&after);
+    cr_assert_eq(after.map_calls, before.map_calls);
+    cr_assert_eq(after.unmap_calls, before.unmap_calls);
+    hop_stack_cache_flush();
+    HOP_OK(hop_manual_executor_destroy(manual));
+    test_assert_checks();
+}
+
+Test(stack, stacks_that_stay_unused_are_given_back_while_the_working_set_is_kept) {
+    enum { PEAK = 400, WORKING_SET = 10 };
+    hop__stack_set_decay_period(0);
+    HOP_OK(hop_manual_executor_create(&manual));
+    run_working_set(PEAK, NULL);
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.mapped, PEAK);
+    size_t map_calls = stats.map_calls;
+    /* Each period the working set shrinks to 10 stacks; each decay step
+     * gives back half of what stayed cached all along. */
+    size_t last = stats.mapped;
+    for (int step = 0; step < 16; step++) {
+        run_working_set(WORKING_SET, NULL);
+        hop__stack_decay();
+        hop_stack_stats(&stats);
+        cr_assert_leq(stats.mapped, last, "the cache grew at step %d", step);
+        last = stats.mapped;
+    }
+    cr_assert_leq(stats.mapped, 2 * WORKING_SET, "%zu stacks still mapped", stats.mapped);
+    cr_assert_geq(stats.mapped, WORKING_SET);
+    cr_assert_eq(stats.map_calls, map_calls, "the working set itself was trimmed and mapped again");
+    run_working_set(WORKING_SET, NULL);
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.map_calls, map_calls);
+    hop_stack_cache_flush();
+    HOP_OK(hop_manual_executor_destroy(manual));
+    test_assert_checks();
+}
+
+Test(stack, ordinary_spawning_drives_the_decay_without_a_thread_of_its_own, .timeout = 60) {
+    HOP_OK(hop_manual_executor_create(&manual));
+    run_working_set(300, NULL);
+    hop__stack_set_decay_period(1000 * 1000); /* a millisecond */
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.mapped, 300);
+    /* One task at a time, from this thread's cache: only the clock check
+     * every few acquires can start the steps that trim the shared pool. */
+    double deadline = now_s() + 30;
+    while (stats.mapped > 20) {
+        cr_assert(now_s() < deadline, "still %zu stacks mapped", stats.mapped);
+        run_working_set(1, NULL);
+        hop_stack_stats(&stats);
+    }
+    hop__stack_set_decay_period(HOP__STACK_DECAY_NS);
+    hop_stack_cache_flush();
+    HOP_OK(hop_manual_executor_destroy(manual));
+    test_assert_checks();
+}
+
+/* A thread that keeps its cache full, then waits. */
+static pthread_mutex_t holder_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t holder_cond = PTHREAD_COND_INITIALIZER;
+static int holder_stage;
+
+static void *fill_cache_and_wait(void *arg) {
+    run_working_set((size_t)(intptr_t)arg, NULL);
+    pthread_mutex_lock(&holder_lock);
+    holder_stage = 1;
+    pthread_cond_broadcast(&holder_cond);
+    while (holder_stage != 2)
+        pthread_cond_wait(&holder_cond, &holder_lock);
+    pthread_mutex_unlock(&holder_lock);
+    return NULL;
+}
+
+static pthread_t start_holder(size_t stacks) {
+    pthread_t thread;
+    holder_stage = 0;
+    cr_assert_eq(pthread_create(&thread, NULL, fill_cache_and_wait, (void *)(intptr_t)stacks), 0);
+    pthread_mutex_lock(&holder_lock);
+    while (holder_stage != 1)
+        pthread_cond_wait(&holder_cond, &holder_lock);
+    pthread_mutex_unlock(&holder_lock);
+    return thread;
+}
+
+static void stop_holder(pthread_t thread) {
+    pthread_mutex_lock(&holder_lock);
+    holder_stage = 2;
+    pthread_cond_broadcast(&holder_cond);
+    pthread_mutex_unlock(&holder_lock);
+    pthread_join(thread, NULL);
+}
+
+Test(stack, a_flush_reaches_the_caches_of_other_living_threads) {
+    HOP_OK(hop_manual_executor_create(&manual));
+    pthread_t holder = start_holder(HOP__STACK_THREAD_CACHE_MAX);
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.mapped, HOP__STACK_THREAD_CACHE_MAX);
+    cr_assert_eq(stats.cached_shared, 0, "the stacks should sit in the other thread's cache");
+    hop_stack_cache_flush();
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.mapped, 0);
+    stop_holder(holder);
+    HOP_OK(hop_manual_executor_destroy(manual));
+    test_assert_checks();
+}
+
+/* In a fork's child only the forking thread lives: the stacks cached by the
+ * others must come back into use there, not stay mapped for nobody. */
+Test(stack, a_forks_child_reuses_the_stacks_cached_by_threads_that_did_not_survive, .timeout = 60) {
+    HOP_OK(hop_manual_executor_create(&manual));
+    pthread_t holder = start_holder(HOP__STACK_THREAD_CACHE_MAX);
+    fflush(NULL);
+    pid_t child = fork();
+    cr_assert_neq(child, -1);
+    if (child == 0) {
+        hop_stack_stats_t stats;
+        hop_stack_stats(&stats);
+        if (stats.cached_shared != HOP__STACK_THREAD_CACHE_MAX || stats.in_use != 0)
+            _exit(2);
+        run_working_set(HOP__STACK_THREAD_CACHE_MAX, NULL);
+        hop_stack_stats_t after;
+        hop_stack_stats(&after);
+        if (after.map_calls != stats.map_calls)
+            _exit(3);
+        hop_stack_cache_flush();
+        hop_stack_stats(&after);
+        _exit(after.mapped == 0 ? 0 : 4);
+    }
+    int status;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+    stop_holder(holder);
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.cached_shared, HOP__STACK_THREAD_CACHE_MAX, "the exited thread's cache goes to the pool");
+    hop_stack_cache_flush();
+    HOP_OK(hop_manual_executor_destroy(manual));
+    test_assert_checks();
+}
+
+static const hop_task_options_t reserved_shape = {.stack_size = 32 * 1024};
+
+Test(stack, reserved_stacks_are_spawned_without_mapping_and_survive_the_decay) {
+    enum { RESERVED = 200 };
+    hop__stack_set_decay_period(0);
+    HOP_OK(hop_manual_executor_create(&manual));
+    HOP_OK(hop_stack_reserve(&reserved_shape, RESERVED));
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.mapped, RESERVED);
+    cr_assert_eq(stats.cached_shared, RESERVED);
+    cr_assert_eq(stats.reserved, RESERVED);
+    size_t map_calls = stats.map_calls;
+    run_working_set(RESERVED, &reserved_shape);
+    for (int step = 0; step < 20; step++)
+        hop__stack_decay();
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.map_calls, map_calls, "reserved stacks should have been used");
+    cr_assert_geq(stats.mapped, RESERVED, "the decay trimmed below the reservation");
+    run_working_set(RESERVED, &reserved_shape);
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.map_calls, map_calls);
+    /* Asking again for what is cached maps nothing. */
+    HOP_OK(hop_stack_reserve(&reserved_shape, RESERVED));
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.map_calls, map_calls);
+    /* Without the reservation the unused stacks go. */
+    HOP_OK(hop_stack_reserve(&reserved_shape, 0));
+    for (int step = 0; step < 20; step++)
+        hop__stack_decay();
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.reserved, 0);
+    cr_assert_eq(stats.mapped, 0, "%zu stacks still mapped", stats.mapped);
+    HOP_OK(hop_manual_executor_destroy(manual));
+    test_assert_checks();
+}
+
+Test(stack, reserve_refuses_a_ninth_shape_with_EBUSY_and_an_impossible_count_with_ENOMEM) {
+    for (size_t i = 0; i < 8; i++)
+        HOP_OK(hop_stack_reserve(&(hop_task_options_t){.stack_size = (16 + 4 * i) * 1024}, 1));
+    HOP_ERR(hop_stack_reserve(&(hop_task_options_t){.stack_size = 1024 * 1024}, 1), HOP_EBUSY);
+    /* Removing a reservation that does not exist is not an error. */
+    HOP_OK(hop_stack_reserve(&(hop_task_options_t){.stack_size = 1024 * 1024}, 0));
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    size_t mapped = stats.mapped;
+    HOP_ERR(hop_stack_reserve(NULL, (size_t)-1), HOP_ENOMEM);
+    HOP_ERR(hop_stack_reserve(&(hop_task_options_t){.stack_size = (size_t)-1}, 1), HOP_ENOMEM);
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.mapped, mapped);
+    for (size_t i = 0; i < 8; i++)
+        HOP_OK(hop_stack_reserve(&(hop_task_options_t){.stack_size = (16 + 4 * i) * 1024}, 0));
+    hop_stack_cache_flush();
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.mapped, 0);
+    cr_assert_eq(stats.reserved, 0);
+    test_assert_checks();
+}
+
+/* Owners use their caches while another thread flushes and decays them. */
+static volatile int churn_stop;
+static void *churn(void *arg) {
+    (void)arg;
+    while (!__atomic_load_n(&churn_stop, __ATOMIC_ACQUIRE)) {
+        hop_task_t *tasks[40];
+        for (int i = 0; i < 40; i++)
+            CHECK_OK(hop_task_spawn(hop_inline_executor(), empty, NULL, NULL, &tasks[i]));
+        for (int i = 0; i < 40; i++)
+            hop_task_unref(tasks[i]);
+    }
+    return NULL;
+}
+
+Test(stack, flushes_and_decay_steps_racing_with_spawning_threads_lose_no_stack, .timeout = 60) {
+    pthread_t threads[3];
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(pthread_create(&threads[i], NULL, churn, NULL), 0);
+    for (int i = 0; i < 2000; i++) {
+        if (i % 2)
+            hop_stack_cache_flush();
+        else
+            hop__stack_decay();
+    }
+    __atomic_store_n(&churn_stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 3; i++)
+        pthread_join(threads[i], NULL);
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.in_use, 0);
+    cr_assert_eq(stats.mapped, stats.cached_shared, "every exited thread's stacks are in the shared pool");
+    hop_stack_cache_flush();
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.mapped, 0);
+    test_assert_checks();
+}
+
+#if !HOP__TSAN && !HOP__ASAN
+/* The address space this process has mapped now, in bytes. */
+static size_t vm_size(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t kib = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %zu kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib * 1024;
+}
+
+/* Under RLIMIT_AS the cached stacks are what stands between a new mapping
+ * and the limit: hop flushes them and tries again instead of failing. */
+static int enomem_child(void) {
+    run_working_set(200, NULL); /* 200 x 320 KiB of cached address space */
+    hop_stack_stats_t before, after;
+    hop_stack_stats(&before);
+    if (before.mapped != 200 || before.in_use != 0)
+        return 2;
+    size_t used = vm_size();
+    if (used == 0)
+        return 3;
+    struct rlimit limit = {.rlim_cur = used + 1024 * 1024, .rlim_max = RLIM_INFINITY};
+    if (setrlimit(RLIMIT_AS, &limit) != 0)
+        return 4;
+    /* A stack of another shape must be mapped: 8 MiB does not fit. */
+    hop_task_t *task;
+    hop_task_options_t big = {.stack_size = 8 * 1024 * 1024};
+    if (hop_task_spawn(manual, empty, NULL, &big, &task) != 0)
+        return 5;
+    hop_manual_executor_run_all(manual, 0);
+    hop_task_unref(task);
+    hop_stack_stats(&after);
+    if (after.mapped != 1)
+        return 6; /* the 200 cached ones were given back */
+    /* With nothing cached left to give, an impossible stack is ENOMEM and a
+     * reservation that does not fit maps nothing. */
+    hop_task_options_t huge = {.stack_size = 64 * 1024 * 1024};
+    if (hop_task_spawn(manual, empty, NULL, &huge, &task) != HOP_ENOMEM)
+        return 7;
+    hop_stack_cache_flush();
+    if (hop_stack_reserve(NULL, 1000) != HOP_ENOMEM)
+        return 8;
+    hop_stack_stats(&after);
+    if (after.mapped != 0 || after.reserved != 0)
+        return 9;
+    return 0;
+}
+
+static void run_child_expecting_0(int (*body)(void)) {
+    HOP_OK(hop_manual_executor_create(&manual));
+    fflush(NULL);
+    pid_t child = fork();
+    cr_assert_neq(child, -1);
+    if (child == 0)
+        _exit(body());
+    int status;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+    HOP_OK(hop_manual_executor_destroy(manual));
+    test_assert_checks();
+}
+
+Test(stack, a_mapping_refused_for_lack_of_memory_is_retried_after_flushing_the_caches, .timeout = 60) {
+    run_child_expecting_0(enomem_child);
+}
+
+static void note_fired(hop_timer_t *timer, void *arg) {
+    (void)timer;
+    hop_future_set_result(arg, NULL);
+}
+
+/* The timer service's thread needs address space for its stack (8 MiB by
+ * default): the cached stacks give theirs back when it is lacking. */
+static int block_pipe[2];
+static void *block_on_pipe(void *arg) {
+    char byte;
+    (void)arg;
+    (void)read(block_pipe[0], &byte, 1);
+    return NULL;
+}
+
+static int timer_thread_child(void) {
+    run_working_set(200, NULL);
+    /* glibc keeps the stacks of exited threads (up to 40 MiB) for new ones:
+     * living threads take them, so the timer's thread must map its own. */
+    if (pipe(block_pipe) != 0)
+        return 6;
+    for (int i = 0; i < 8; i++) {
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, block_on_pipe, NULL) != 0)
+            return 7;
+    }
+    size_t used = vm_size();
+    struct rlimit limit = {.rlim_cur = used + 1024 * 1024, .rlim_max = RLIM_INFINITY};
+    if (used == 0 || setrlimit(RLIMIT_AS, &limit) != 0)
+        return 2;
+    hop_timer_t timer;
+    hop_future_t fired;
+    hop_timer_init(&timer);
+    hop_future_init(&fired);
+    if (hop_timer_start(&timer, 1, note_fired, &fired) != 0)
+        return 3;
+    if (hop_future_wait(&fired, HOP_WAIT_FOREVER, NULL) != 0)
+        return 4;
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    return stats.mapped == 0 ? 0 : 5;
+}
+
+Test(stack, the_timer_thread_starts_under_an_address_space_limit_by_flushing_the_caches, .timeout = 60) {
+    run_child_expecting_0(timer_thread_child);
+}
+#endif

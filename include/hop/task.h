@@ -222,6 +222,8 @@ struct hop_stack_stats_s {
     size_t cached_shared; /* stacks in the shared pool (the rest of the cached ones
                              sit in per-thread caches) */
     size_t map_calls;     /* mmap calls made so far, in all */
+    size_t unmap_calls;   /* munmap calls made so far, in all */
+    size_t reserved;      /* stacks promised by hop_stack_reserve(), all shapes */
 };
 
 /* hop_stack_stats: process-wide counters of task stacks, for leak checks and
@@ -250,9 +252,29 @@ HOP_EXTERN void hop_stack_stats(hop_stack_stats_t *stats);
  * memory for the signal stack: the thread runs without one). */
 HOP_EXTERN int hop_stack_overflow_install(void);
 
-/* hop_stack_cache_flush: returns this thread's cached stacks and the shared
- * pool's to the system. Any thread; stacks in use are not affected. */
+/* hop_stack_cache_flush: returns every cached stack (the shared pool's and
+ * every thread's cache) to the system. hop does this by itself when a
+ * mapping fails for lack of memory, and gives back stacks that stay unused
+ * (half of them per second), so few programs need it. Reservations
+ * (hop_stack_reserve) stay: stacks released later are kept up to them again.
+ * Any thread; never suspends; stacks in use are not affected. */
 HOP_EXTERN void hop_stack_cache_flush(void);
+
+/* hop_stack_reserve: maps stacks of the shape options gives (stack_size,
+ * guard_size, HOP_TASK_UNGUARDED_STACK; the other fields are ignored; NULL:
+ * the defaults) until count of them are cached (in the shared pool or in
+ * threads' caches), and keeps at least count of
+ * that shape cached from then on: the slow decay of unused stacks never
+ * trims below it (an ENOMEM flush and hop_stack_cache_flush() do). A server
+ * that knows its connection count spawns that many tasks without a system
+ * call for stacks. count replaces the shape's previous reservation; 0
+ * removes it. At most 8 shapes are cached at a time.
+ * Any thread; blocks while it maps (no task is suspended).
+ * Returns 0; HOP_ENOMEM (no memory or memory mappings for count stacks:
+ * nothing was mapped and the previous reservation stands; each guarded stack
+ * costs two of vm.max_map_count's mappings); HOP_EBUSY (8 other shapes are
+ * cached or reserved already). */
+HOP_EXTERN int hop_stack_reserve(const hop_task_options_t *options, size_t count);
 
 #ifdef __cplusplus
 }

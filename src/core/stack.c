@@ -2,9 +2,11 @@
 #define _GNU_SOURCE
 #include "stack.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -26,11 +28,19 @@ typedef struct hop__cached_stack_s {
     hop__stack_t stack;
 } hop__cached_stack_t;
 
-/* count is written only by the owning thread (shared pool: under the lock)
- * and read by hop_stack_stats() from any thread, hence atomic. */
+/* A list of cached stacks, newest first (so the oldest, whose pages were
+ * touched longest ago, are the ones trimmed). count is read by
+ * hop_stack_stats() from any thread, hence atomic. low is the smallest count
+ * since the last decay step: that many stacks stayed unused all along. */
 typedef struct hop__stack_cache_s {
     hop__cached_stack_t *head;
     unsigned int count;
+    unsigned int low;
+    /* A thread's cache: taken by its owner on every use (never contended but
+     * by a flush, a decay step or a fork, which reach every thread's cache).
+     * Unused in the shared pool's lists, which hop__shared_lock guards. */
+    hop__spinlock_t lock;
+    unsigned int uses;               /* owner only: acquires, to pace decay checks */
     int registered;                  /* in the registry, with its thread-exit destructor armed */
     hop__waitq_node_t registry_node; /* guarded by hop__shared_lock */
 } hop__stack_cache_t;
@@ -40,13 +50,15 @@ static _Thread_local hop__stack_cache_t hop__thread_cache;
 static pthread_mutex_t hop__shared_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The shared pool, one list per stack shape (size and flags), so taking a
  * stack is O(1) however many stacks of other shapes it holds. A shape whose
- * list is empty gives its slot up to a new one; with every slot taken by
- * another shape, a released stack goes back to the system. */
+ * list is empty and has no reservation gives its slot up to a new one; with
+ * every slot taken by another shape, a released stack goes back to the
+ * system. */
 #define HOP__STACK_SHAPES 8
 typedef struct {
     size_t size;
     size_t guard;
     unsigned int flags;
+    size_t reserved; /* hop_stack_reserve(): decay keeps at least this many */
     hop__stack_cache_t stacks;
 } hop__stack_shape_t;
 static hop__stack_shape_t hop__shared_shapes[HOP__STACK_SHAPES]; /* guarded by hop__shared_lock */
@@ -61,6 +73,18 @@ static hop__waitq_t hop__cache_registry;
 static unsigned int hop__stats_mapped;
 static unsigned int hop__stats_shared;
 static unsigned int hop__stats_map_calls;
+static unsigned int hop__stats_unmap_calls;
+static unsigned int hop__stats_reclaims;
+
+/* Decay: when the monotonic clock passes hop__decay_next (ns), the next
+ * thread to notice runs a step (hop__stack_decay_locked). Atomic: read
+ * without the lock to decide whether to take it. */
+static uint64_t hop__decay_next;
+static uint64_t hop__decay_period = HOP__STACK_DECAY_NS; /* atomic; 0: no automatic steps */
+/* A thread looks at the clock once per this many acquires: a working set
+ * that lives in one thread's cache never takes the shared lock, yet must
+ * still drive the decay of stacks cached elsewhere. */
+#define HOP__STACK_DECAY_CHECK_EVERY 64u
 
 static pthread_once_t hop__stack_once = PTHREAD_ONCE_INIT;
 static pthread_key_t hop__stack_key;
@@ -90,7 +114,7 @@ size_t hop__stack_round_size(size_t size) {
         size = HOP_STACK_SIZE_DEFAULT;
     if (size < HOP_STACK_SIZE_MIN)
         size = HOP_STACK_SIZE_MIN;
-    if (size > SIZE_MAX - page * 2)
+    if (size > SIZE_MAX - page * 2 - HOP_STACK_GUARD_MAX)
         return 0;
     return (size + page - 1) & ~(page - 1);
 }
@@ -106,17 +130,32 @@ size_t hop__stack_round_guard(size_t guard, unsigned int flags) {
     return (guard + page - 1) & ~(page - 1);
 }
 
-static int hop__stack_map(size_t size, size_t guard, unsigned int flags, hop__stack_t *stack) {
+/* The only two places that map and unmap memory (with hop__stack_protect),
+ * so that a test build can make them fail. */
+static void *hop__stack_mmap(size_t length) {
     /* MAP_NORESERVE: only touched pages count, as for thread stacks.
      * MAP_STACK: a hint some kernels and tools use. */
-    void *base = mmap(NULL, size + guard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                      -1, 0);
+    return mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1,
+                0);
+}
+
+static int hop__stack_protect(void *base, size_t guard) { return mprotect(base, guard, PROT_NONE); }
+
+static void hop__stack_munmap(void *base, size_t length) {
+    munmap(base, length);
+    hop__atomic_faa_uint(&hop__stats_unmap_calls, 1u);
+}
+
+/* One attempt: 0, or HOP_ENOMEM with nothing left mapped. */
+static int hop__stack_map_once(size_t size, size_t guard, unsigned int flags, hop__stack_t *stack) {
+    void *base = hop__stack_mmap(size + guard);
     if (base == MAP_FAILED)
         return HOP_ENOMEM;
+    hop__atomic_faa_uint(&hop__stats_map_calls, 1u);
     /* The guard costs a second mapping; when vm.max_map_count is reached
      * mprotect fails with ENOMEM, reported the same way. */
-    if (guard && mprotect(base, guard, PROT_NONE) != 0) {
-        munmap(base, size + guard);
+    if (guard && hop__stack_protect(base, guard) != 0) {
+        hop__stack_munmap(base, size + guard);
         return HOP_ENOMEM;
     }
     stack->low = (char *)base + guard;
@@ -126,26 +165,55 @@ static int hop__stack_map(size_t size, size_t guard, unsigned int flags, hop__st
     /* The registry reads the task records of mapped stacks: it learns of the
      * mapping before any task can use it. */
     if (hop__registry_stack_mapped(stack) != 0) {
-        munmap(base, size + guard);
+        hop__stack_munmap(base, size + guard);
         return HOP_ENOMEM;
     }
     stack->valgrind_id = hop__valgrind_stack_register(stack->low, (char *)stack->low + size);
     hop__atomic_faa_uint(&hop__stats_mapped, 1u);
-    hop__atomic_faa_uint(&hop__stats_map_calls, 1u);
     return 0;
+}
+
+/* Memory pressure (RLIMIT_AS, vm.max_map_count, overcommit) shows as
+ * ENOMEM: cached stacks are then given back at once and the mapping is
+ * tried once more. */
+static int hop__stack_map(size_t size, size_t guard, unsigned int flags, hop__stack_t *stack) {
+    int err = hop__stack_map_once(size, guard, flags, stack);
+    if (err && hop__stack_reclaim() != 0)
+        err = hop__stack_map_once(size, guard, flags, stack);
+    return err;
 }
 
 static void hop__stack_unmap(hop__stack_t *stack) {
     size_t guard = stack->guard;
     hop__valgrind_stack_deregister(stack->valgrind_id);
     hop__registry_stack_unmapped(stack); /* no snapshot reads it after this */
-    munmap((char *)stack->low - guard, stack->size + guard);
+    hop__stack_munmap((char *)stack->low - guard, stack->size + guard);
     hop__atomic_faa_uint(&hop__stats_mapped, (unsigned int)-1);
+}
+
+/* Unmaps a chain of cached stacks (detached from every list); returns how
+ * many. */
+static unsigned int hop__stack_unmap_chain(hop__cached_stack_t *chain) {
+    unsigned int n = 0;
+    while (chain) {
+        hop__cached_stack_t *next = chain->next;
+        hop__stack_t stack = chain->stack; /* the record lives in the mapping */
+        hop__stack_unmap(&stack);
+        chain = next;
+        n++;
+    }
+    return n;
 }
 
 static hop__cached_stack_t *hop__stack_record(const hop__stack_t *stack) {
     uintptr_t top = (uintptr_t)stack->low + stack->size;
     return (hop__cached_stack_t *)((top - sizeof(hop__cached_stack_t)) & ~(uintptr_t)15);
+}
+
+static void hop__cache_set_count(hop__stack_cache_t *cache, unsigned int count) {
+    hop__atomic_store_uint(&cache->count, count);
+    if (count < cache->low)
+        cache->low = count;
 }
 
 /* Takes a stack of exactly size, guard and flags out of cache, or returns 0. */
@@ -155,7 +223,7 @@ static int hop__stack_cache_take(hop__stack_cache_t *cache, size_t size, size_t 
     for (hop__cached_stack_t *c = cache->head; c; link = &c->next, c = c->next) {
         if (c->stack.size == size && c->stack.guard == guard && c->stack.flags == flags) {
             *link = c->next;
-            hop__atomic_store_uint(&cache->count, cache->count - 1);
+            hop__cache_set_count(cache, cache->count - 1);
             *out = c->stack;
             return 1;
         }
@@ -179,19 +247,54 @@ static int hop__stack_cache_pop(hop__stack_cache_t *cache, hop__stack_t *out) {
     if (!c)
         return 0;
     cache->head = c->next;
-    hop__atomic_store_uint(&cache->count, cache->count - 1);
+    hop__cache_set_count(cache, cache->count - 1);
     *out = c->stack;
     return 1;
 }
 
+/* Detaches the whole list (its chain) from cache. */
+static hop__cached_stack_t *hop__stack_cache_detach(hop__stack_cache_t *cache) {
+    hop__cached_stack_t *chain = cache->head;
+    cache->head = NULL;
+    hop__cache_set_count(cache, 0);
+    return chain;
+}
+
+/* Detaches the oldest n stacks of cache and returns their chain. */
+static hop__cached_stack_t *hop__stack_cache_detach_oldest(hop__stack_cache_t *cache, unsigned int n) {
+    if (n == 0 || !cache->head)
+        return NULL;
+    if (n >= cache->count)
+        return hop__stack_cache_detach(cache);
+    hop__cached_stack_t *keep_last = cache->head;
+    for (unsigned int i = 1; i < cache->count - n; i++)
+        keep_last = keep_last->next;
+    hop__cached_stack_t *chain = keep_last->next;
+    keep_last->next = NULL;
+    hop__cache_set_count(cache, cache->count - n);
+    return chain;
+}
+
+/* Appends chain b to chain a. */
+static hop__cached_stack_t *hop__chain_join(hop__cached_stack_t *a, hop__cached_stack_t *b) {
+    if (!a)
+        return b;
+    hop__cached_stack_t *last = a;
+    while (last->next)
+        last = last->next;
+    last->next = b;
+    return a;
+}
+
 /* The shared pool's list for a shape; with create, claims a free slot. */
-static hop__stack_cache_t *hop__shared_list(size_t size, size_t guard, unsigned int flags, int create) {
+static hop__stack_shape_t *hop__shared_shape(size_t size, size_t guard, unsigned int flags, int create) {
     hop__stack_shape_t *free_slot = NULL;
     for (int i = 0; i < HOP__STACK_SHAPES; i++) {
         hop__stack_shape_t *shape = &hop__shared_shapes[i];
-        if (shape->stacks.count != 0 && shape->size == size && shape->guard == guard && shape->flags == flags)
-            return &shape->stacks;
-        if (shape->stacks.count == 0 && !free_slot)
+        int used = shape->stacks.count != 0 || shape->reserved != 0;
+        if (used && shape->size == size && shape->guard == guard && shape->flags == flags)
+            return shape;
+        if (!used && !free_slot)
             free_slot = shape;
     }
     if (!create || !free_slot)
@@ -199,37 +302,133 @@ static hop__stack_cache_t *hop__shared_list(size_t size, size_t guard, unsigned 
     free_slot->size = size;
     free_slot->guard = guard;
     free_slot->flags = flags;
-    return &free_slot->stacks;
+    free_slot->stacks.low = 0;
+    return free_slot;
 }
 
-/* Under the lock: keeps stack in the shared pool, or returns 0 (full). */
+/* Under the lock: keeps stack in the shared pool, or returns 0 (every shape
+ * slot taken by other shapes). */
 static int hop__shared_put(const hop__stack_t *stack) {
-    if (hop__shared_count >= HOP__STACK_SHARED_POOL_MAX)
+    hop__stack_shape_t *shape = hop__shared_shape(stack->size, stack->guard, stack->flags, 1);
+    if (!shape)
         return 0;
-    hop__stack_cache_t *list = hop__shared_list(stack->size, stack->guard, stack->flags, 1);
-    if (!list)
-        return 0;
-    hop__stack_cache_put(list, stack);
+    hop__stack_cache_put(&shape->stacks, stack);
     hop__shared_count++;
     hop__atomic_store_uint(&hop__stats_shared, hop__shared_count);
     return 1;
 }
 
-/* Under the lock: a stack of that shape (any shape if size is 0), or 0. */
-static int hop__shared_take(size_t size, size_t guard, unsigned int flags, hop__stack_t *out) {
-    hop__stack_cache_t *list = NULL;
-    if (size) {
-        list = hop__shared_list(size, guard, flags, 0);
-    } else {
-        for (int i = 0; i < HOP__STACK_SHAPES && !list; i++)
-            if (hop__shared_shapes[i].stacks.count)
-                list = &hop__shared_shapes[i].stacks;
+/* Under the lock: puts a detached chain into the shared pool; returns the
+ * chain of those that found no slot. */
+static hop__cached_stack_t *hop__shared_put_chain(hop__cached_stack_t *chain) {
+    hop__cached_stack_t *rest = NULL;
+    while (chain) {
+        hop__cached_stack_t *next = chain->next;
+        if (!hop__shared_put(&chain->stack)) {
+            chain->next = rest;
+            rest = chain;
+        }
+        chain = next;
     }
-    if (!list || !hop__stack_cache_pop(list, out))
+    return rest;
+}
+
+/* Under the lock: a stack of that shape, or 0. */
+static int hop__shared_take(size_t size, size_t guard, unsigned int flags, hop__stack_t *out) {
+    hop__stack_shape_t *shape = hop__shared_shape(size, guard, flags, 0);
+    if (!shape || !hop__stack_cache_pop(&shape->stacks, out))
         return 0;
     hop__shared_count--;
     hop__atomic_store_uint(&hop__stats_shared, hop__shared_count);
     return 1;
+}
+
+/* Under the lock: detaches the oldest n stacks of a shape's list. */
+static hop__cached_stack_t *hop__shared_detach_oldest(hop__stack_shape_t *shape, unsigned int n) {
+    unsigned int before = shape->stacks.count;
+    hop__cached_stack_t *chain = hop__stack_cache_detach_oldest(&shape->stacks, n);
+    hop__shared_count -= before - shape->stacks.count;
+    hop__atomic_store_uint(&hop__stats_shared, hop__shared_count);
+    return chain;
+}
+
+static uint64_t hop__stack_now_ns(void) {
+    struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One decay step, under the shared lock: of the stacks that stayed cached
+ * through the whole last period (each list's low-water mark), half go back
+ * to the system, the oldest first, from the shared pool (a shape's
+ * reservation is kept), and half move from each thread's cache to the shared
+ * pool. A working
+ * set that keeps coming back (the recent high-water mark) is never touched;
+ * a pile that stays unused halves each period. Returns the chain to unmap
+ * once the lock is released. */
+static hop__cached_stack_t *hop__stack_decay_locked(void) {
+    hop__cached_stack_t *chain = NULL;
+    for (int i = 0; i < HOP__STACK_SHAPES; i++) {
+        hop__stack_shape_t *shape = &hop__shared_shapes[i];
+        unsigned int count = shape->stacks.count;
+        unsigned int n = (shape->stacks.low + 1) / 2;
+        unsigned int above = count > shape->reserved ? count - (unsigned int)shape->reserved : 0;
+        if (n > above)
+            n = above;
+        chain = hop__chain_join(hop__shared_detach_oldest(shape, n), chain);
+        shape->stacks.low = shape->stacks.count;
+    }
+    for (hop__waitq_node_t *node = hop__cache_registry.head; node; node = node->next) {
+        hop__stack_cache_t *cache = hop__container_of(node, hop__stack_cache_t, registry_node);
+        hop__spinlock_lock(&cache->lock);
+        hop__cached_stack_t *surplus = hop__stack_cache_detach_oldest(cache, (cache->low + 1) / 2);
+        cache->low = cache->count;
+        hop__spinlock_unlock(&cache->lock);
+        /* To the shared pool, not to the system: there the shape's
+         * reservation applies, and another thread may want them; if they
+         * stay unused there, the next step gives them back. */
+        chain = hop__chain_join(hop__shared_put_chain(surplus), chain);
+    }
+    return chain;
+}
+
+unsigned int hop__stack_decay(void) {
+    pthread_mutex_lock(&hop__shared_lock);
+    hop__cached_stack_t *chain = hop__stack_decay_locked();
+    hop__atomic_store_u64(&hop__decay_next, hop__stack_now_ns() + hop__atomic_load_u64(&hop__decay_period));
+    pthread_mutex_unlock(&hop__shared_lock);
+    return hop__stack_unmap_chain(chain);
+}
+
+void hop__stack_set_decay_period(uint64_t ns) {
+    pthread_mutex_lock(&hop__shared_lock);
+    hop__atomic_store_u64(&hop__decay_period, ns);
+    hop__atomic_store_u64(&hop__decay_next, hop__stack_now_ns() + ns);
+    pthread_mutex_unlock(&hop__shared_lock);
+}
+
+/* Runs a decay step if one is due and nobody else runs it. */
+static void hop__stack_decay_if_due(void) {
+    uint64_t period = hop__atomic_load_u64(&hop__decay_period);
+    if (period == 0)
+        return;
+    uint64_t now = hop__stack_now_ns();
+    uint64_t next = hop__atomic_load_u64(&hop__decay_next);
+    if (now < next || pthread_mutex_trylock(&hop__shared_lock) != 0)
+        return;
+    hop__cached_stack_t *chain = NULL;
+    if (now >= hop__atomic_load_u64(&hop__decay_next)) {
+        /* The first step only starts the first period. */
+        if (next != 0)
+            chain = hop__stack_decay_locked();
+        hop__atomic_store_u64(&hop__decay_next, now + period);
+    }
+    pthread_mutex_unlock(&hop__shared_lock);
+    hop__stack_unmap_chain(chain);
 }
 
 /* Stacks move between a thread's cache and the shared pool in batches, so a
@@ -243,7 +442,12 @@ int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack
         return HOP_ENOMEM;
     flags &= HOP_TASK_UNGUARDED_STACK;
     guard = hop__stack_round_guard(guard, flags);
-    int found = hop__stack_cache_take(&hop__thread_cache, size, guard, flags, stack);
+    hop__stack_cache_t *mine = &hop__thread_cache;
+    if (++mine->uses % HOP__STACK_DECAY_CHECK_EVERY == 0)
+        hop__stack_decay_if_due();
+    hop__spinlock_lock(&mine->lock);
+    int found = hop__stack_cache_take(mine, size, guard, flags, stack);
+    hop__spinlock_unlock(&mine->lock);
     if (!found && hop__atomic_load_uint(&hop__stats_shared) != 0) {
         hop__stack_t refill[HOP__STACK_BATCH];
         unsigned int refills = 0;
@@ -254,8 +458,10 @@ int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack
         pthread_mutex_unlock(&hop__shared_lock);
         if (refills) {
             hop__stack_register_thread();
+            hop__spinlock_lock(&mine->lock);
             for (unsigned int i = 0; i < refills; i++)
-                hop__stack_cache_put(&hop__thread_cache, &refill[i]);
+                hop__stack_cache_put(mine, &refill[i]);
+            hop__spinlock_unlock(&mine->lock);
         }
     }
     if (!found) {
@@ -267,15 +473,44 @@ int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack
     return 0;
 }
 
-void hop__stack_fork_prepare(void) { pthread_mutex_lock(&hop__shared_lock); }
+/* Before a fork: the shared lock and every other thread's cache lock are
+ * held, so the child finds every list consistent. The calling thread's own
+ * cache needs no lock: it is not in the middle of using it. */
+void hop__stack_fork_prepare(void) {
+    pthread_mutex_lock(&hop__shared_lock);
+    for (hop__waitq_node_t *node = hop__cache_registry.head; node; node = node->next)
+        if (node != &hop__thread_cache.registry_node)
+            hop__spinlock_lock(&hop__container_of(node, hop__stack_cache_t, registry_node)->lock);
+}
 
-void hop__stack_fork_parent(void) { pthread_mutex_unlock(&hop__shared_lock); }
+void hop__stack_fork_parent(void) {
+    for (hop__waitq_node_t *node = hop__cache_registry.head; node; node = node->next)
+        if (node != &hop__thread_cache.registry_node)
+            hop__spinlock_unlock(&hop__container_of(node, hop__stack_cache_t, registry_node)->lock);
+    pthread_mutex_unlock(&hop__shared_lock);
+}
 
-/* The other threads' caches stay on the registry (their stacks count as
- * cached, and are never used again: no memory is touched to free them). */
+/* In the child only the forking thread lives on: the other threads' caches
+ * go to the shared pool (so their stacks are used again, not leaked) and off
+ * the registry. */
 void hop__stack_fork_child(void) {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     hop__shared_lock = fresh;
+    hop__cached_stack_t *orphans = NULL;
+    hop__waitq_node_t *node = hop__cache_registry.head;
+    while (node) {
+        hop__waitq_node_t *next = node->next;
+        if (node != &hop__thread_cache.registry_node) {
+            hop__stack_cache_t *cache = hop__container_of(node, hop__stack_cache_t, registry_node);
+            orphans = hop__chain_join(hop__shared_put_chain(hop__stack_cache_detach(cache)), orphans);
+            hop__waitq_cancel(&hop__cache_registry, node);
+            cache->registered = 0;
+            hop__spinlock_t unlocked = HOP__SPINLOCK_INIT;
+            cache->lock = unlocked;
+        }
+        node = next;
+    }
+    hop__stack_unmap_chain(orphans);
 }
 
 static void hop__stack_register_thread(void) {
@@ -293,8 +528,11 @@ static void hop__stack_register_thread(void) {
 
 void hop__stack_release(hop__stack_t *stack) {
     hop__stack_register_thread();
-    if (hop__thread_cache.count < HOP__STACK_THREAD_CACHE_MAX) {
-        hop__stack_cache_put(&hop__thread_cache, stack);
+    hop__stack_cache_t *mine = &hop__thread_cache;
+    hop__spinlock_lock(&mine->lock);
+    if (mine->count < HOP__STACK_THREAD_CACHE_MAX) {
+        hop__stack_cache_put(mine, stack);
+        hop__spinlock_unlock(&mine->lock);
         return;
     }
     /* Full: this stack and a batch of the cache go to the shared pool under
@@ -302,8 +540,9 @@ void hop__stack_release(hop__stack_t *stack) {
     hop__stack_t spill[HOP__STACK_BATCH + 1];
     unsigned int spills = 0;
     spill[spills++] = *stack;
-    while (spills < HOP__STACK_BATCH + 1 && hop__stack_cache_pop(&hop__thread_cache, &spill[spills]))
+    while (spills < HOP__STACK_BATCH + 1 && hop__stack_cache_pop(mine, &spill[spills]))
         spills++;
+    hop__spinlock_unlock(&mine->lock);
     hop__stack_t unmap[HOP__STACK_BATCH + 1];
     unsigned int unmaps = 0;
     pthread_mutex_lock(&hop__shared_lock);
@@ -315,50 +554,142 @@ void hop__stack_release(hop__stack_t *stack) {
         hop__stack_unmap(&unmap[i]);
 }
 
-/* Moves a thread's cache to the shared pool (unmapping what does not fit),
- * at thread exit. */
+/* Moves a thread's cache to the shared pool (unmapping what finds no shape
+ * slot) and takes it off the registry, at thread exit. */
 static void hop__stack_thread_exit(void *unused) {
     (void)unused;
-    hop__stack_t stack;
-    while (hop__stack_cache_pop(&hop__thread_cache, &stack)) {
-        int kept = 0;
-        pthread_mutex_lock(&hop__shared_lock);
-        kept = hop__shared_put(&stack);
-        pthread_mutex_unlock(&hop__shared_lock);
-        if (!kept)
-            hop__stack_unmap(&stack);
-    }
+    hop__stack_cache_t *mine = &hop__thread_cache;
     pthread_mutex_lock(&hop__shared_lock);
-    hop__waitq_cancel(&hop__cache_registry, &hop__thread_cache.registry_node);
+    hop__spinlock_lock(&mine->lock);
+    hop__cached_stack_t *chain = hop__stack_cache_detach(mine);
+    hop__spinlock_unlock(&mine->lock);
+    hop__cached_stack_t *rest = hop__shared_put_chain(chain);
+    hop__waitq_cancel(&hop__cache_registry, &mine->registry_node);
     pthread_mutex_unlock(&hop__shared_lock);
-    hop__thread_cache.registered = 0;
+    mine->registered = 0;
+    hop__stack_unmap_chain(rest);
 }
 
-void hop_stack_cache_flush(void) {
-    hop__stack_t stack;
-    while (hop__stack_cache_pop(&hop__thread_cache, &stack))
-        hop__stack_unmap(&stack);
-    for (;;) {
-        pthread_mutex_lock(&hop__shared_lock);
-        int found = hop__shared_take(0, 0, 0, &stack);
-        pthread_mutex_unlock(&hop__shared_lock);
-        if (!found)
-            break;
-        hop__stack_unmap(&stack);
+/* Detaches every cached stack: the shared pool's and every registered
+ * thread's cache (the calling thread's included, registered or not). */
+static hop__cached_stack_t *hop__stack_detach_all(void) {
+    hop__stack_cache_t *mine = &hop__thread_cache;
+    pthread_mutex_lock(&hop__shared_lock);
+    hop__cached_stack_t *chain = NULL;
+    for (int i = 0; i < HOP__STACK_SHAPES; i++) {
+        hop__stack_shape_t *shape = &hop__shared_shapes[i];
+        chain = hop__chain_join(hop__shared_detach_oldest(shape, shape->stacks.count), chain);
     }
+    for (hop__waitq_node_t *node = hop__cache_registry.head; node; node = node->next) {
+        hop__stack_cache_t *cache = hop__container_of(node, hop__stack_cache_t, registry_node);
+        if (cache == mine)
+            continue;
+        hop__spinlock_lock(&cache->lock);
+        chain = hop__chain_join(hop__stack_cache_detach(cache), chain);
+        hop__spinlock_unlock(&cache->lock);
+    }
+    pthread_mutex_unlock(&hop__shared_lock);
+    hop__spinlock_lock(&mine->lock);
+    chain = hop__chain_join(hop__stack_cache_detach(mine), chain);
+    hop__spinlock_unlock(&mine->lock);
+    return chain;
+}
+
+unsigned int hop__stack_reclaim(void) {
+    unsigned int n = hop__stack_unmap_chain(hop__stack_detach_all());
+    if (n)
+        hop__atomic_faa_uint(&hop__stats_reclaims, 1u);
+    return n;
+}
+
+void hop_stack_cache_flush(void) { hop__stack_unmap_chain(hop__stack_detach_all()); }
+
+int hop_stack_reserve(const hop_task_options_t *options, size_t count) {
+    static const hop_task_options_t defaults = {0};
+    if (!options)
+        options = &defaults;
+    size_t size = hop__stack_round_size(options->stack_size);
+    if (size == 0)
+        return HOP_ENOMEM;
+    unsigned int flags = options->flags & HOP_TASK_UNGUARDED_STACK;
+    size_t guard = hop__stack_round_guard(options->guard_size, flags);
+    if (count > UINT32_MAX / 2)
+        return HOP_ENOMEM; /* more than the kernel would ever map */
+    pthread_mutex_lock(&hop__shared_lock);
+    hop__stack_shape_t *shape = hop__shared_shape(size, guard, flags, count != 0);
+    if (!shape) {
+        pthread_mutex_unlock(&hop__shared_lock);
+        return count ? HOP_EBUSY : 0;
+    }
+    size_t had = shape->reserved;
+    shape->reserved = count; /* pins the slot while the stacks are mapped */
+    /* Those in threads' caches count: they go to the shared pool when they
+     * stay unused there, and the reservation holds them then. */
+    size_t cached = shape->stacks.count;
+    for (hop__waitq_node_t *node = hop__cache_registry.head; node; node = node->next) {
+        hop__stack_cache_t *cache = hop__container_of(node, hop__stack_cache_t, registry_node);
+        hop__spinlock_lock(&cache->lock);
+        for (hop__cached_stack_t *c = cache->head; c; c = c->next)
+            cached += c->stack.size == size && c->stack.guard == guard && c->stack.flags == flags;
+        hop__spinlock_unlock(&cache->lock);
+    }
+    size_t missing = count > cached ? count - cached : 0;
+    pthread_mutex_unlock(&hop__shared_lock);
+
+    hop__cached_stack_t *chain = NULL;
+    for (size_t i = 0; i < missing; i++) {
+        hop__stack_t stack;
+        if (hop__stack_map_once(size, guard, flags, &stack) != 0) {
+            /* All or nothing: the reservation is as it was. */
+            hop__stack_unmap_chain(chain);
+            pthread_mutex_lock(&hop__shared_lock);
+            shape = hop__shared_shape(size, guard, flags, 0);
+            if (shape)
+                shape->reserved = had;
+            pthread_mutex_unlock(&hop__shared_lock);
+            return HOP_ENOMEM;
+        }
+        hop__cached_stack_t *c = hop__stack_record(&stack);
+        c->stack = stack;
+        c->next = chain;
+        chain = c;
+    }
+    /* Looked up again: a concurrent call may have let the slot go. */
+    pthread_mutex_lock(&hop__shared_lock);
+    hop__cached_stack_t *rest = hop__shared_put_chain(chain);
+    pthread_mutex_unlock(&hop__shared_lock);
+    hop__stack_unmap_chain(rest);
+    return 0;
+}
+
+void hop__stack_counts(hop__stack_counts_t *counts) {
+    unsigned int cached = 0;
+    size_t reserved = 0;
+    pthread_mutex_lock(&hop__shared_lock);
+    for (hop__waitq_node_t *n = hop__cache_registry.head; n; n = n->next)
+        cached += hop__atomic_load_uint(&hop__container_of(n, hop__stack_cache_t, registry_node)->count);
+    for (int i = 0; i < HOP__STACK_SHAPES; i++)
+        reserved += hop__shared_shapes[i].reserved;
+    pthread_mutex_unlock(&hop__shared_lock);
+    unsigned int shared = hop__atomic_load_uint(&hop__stats_shared);
+    counts->mapped = hop__atomic_load_uint(&hop__stats_mapped);
+    counts->cached_shared = shared;
+    counts->cached = cached + shared;
+    counts->reserved = reserved;
+    counts->map_calls = hop__atomic_load_uint(&hop__stats_map_calls);
+    counts->unmap_calls = hop__atomic_load_uint(&hop__stats_unmap_calls);
+    counts->reclaims = hop__atomic_load_uint(&hop__stats_reclaims);
 }
 
 void hop_stack_stats(hop_stack_stats_t *stats) {
     if (!stats)
         return;
-    unsigned int cached = 0;
-    pthread_mutex_lock(&hop__shared_lock);
-    for (hop__waitq_node_t *n = hop__cache_registry.head; n; n = n->next)
-        cached += hop__atomic_load_uint(&hop__container_of(n, hop__stack_cache_t, registry_node)->count);
-    pthread_mutex_unlock(&hop__shared_lock);
-    stats->mapped = hop__atomic_load_uint(&hop__stats_mapped);
-    stats->cached_shared = hop__atomic_load_uint(&hop__stats_shared);
-    cached += (unsigned int)stats->cached_shared;
-    stats->in_use = stats->mapped > cached ? stats->mapped - cached : 0;
-    stats->map_calls = hop__atomic_load_uint(&hop__stats_map_calls);
+    hop__stack_counts_t counts;
+    hop__stack_counts(&counts);
+    stats->mapped = counts.mapped;
+    stats->cached_shared = counts.cached_shared;
+    stats->in_use = counts.mapped > counts.cached ? counts.mapped - counts.cached : 0;
+    stats->map_calls = counts.map_calls;
+    stats->unmap_calls = counts.unmap_calls;
+    stats->reserved = counts.reserved;
 }

@@ -54,6 +54,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/stack.h"
 #include "timer_internal.h"
 
 /* hop_timer_t.state, see TIMER STATES above. */
@@ -408,6 +409,10 @@ static int hop__timer_service_start(void) {
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t thread;
     int rc = pthread_create(&thread, &attr, hop__timer_service_main, NULL);
+    /* Under RLIMIT_AS the address space of cached task stacks can be what
+     * the thread's own stack lacks. */
+    if (rc != 0 && hop__stack_reclaim() != 0)
+        rc = pthread_create(&thread, &attr, hop__timer_service_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0)
