@@ -366,10 +366,9 @@ static uint64_t hop__stack_now_ns(void) {
  * through the whole last period (each list's low-water mark), half go back
  * to the system, the oldest first, from the shared pool (a shape's
  * reservation is kept), and half move from each thread's cache to the shared
- * pool. A working
- * set that keeps coming back (the recent high-water mark) is never touched;
- * a pile that stays unused halves each period. Returns the chain to unmap
- * once the lock is released. */
+ * pool. A working set that keeps coming back (the recent high-water mark) is
+ * never touched; a pile that stays unused halves each period. Returns the
+ * chain to unmap once the lock is released. */
 static hop__cached_stack_t *hop__stack_decay_locked(void) {
     hop__cached_stack_t *chain = NULL;
     for (int i = 0; i < HOP__STACK_SHAPES; i++) {
