@@ -114,6 +114,13 @@ bool bench_parse_option(bench_options_t *o, int argc, char **argv, int *i) {
         o->filter = argv[++*i];
     } else if (strcmp(arg, "--threads") == 0 && has_value) {
         bench_parse_threads(o, argv[++*i]);
+    } else if (strcmp(arg, "--load") == 0 && has_value) {
+        char *end;
+        const char *value = argv[++*i];
+        long n = strtol(value, &end, 10);
+        if (*end || n < 0 || n > 64)
+            bench_die("--load wants a count of CPU-bound processes from 0 to 64, not \"%s\"", value);
+        o->load = (int)n;
     } else if (strcmp(arg, "--iterations") == 0 && has_value) {
         char *end;
         const char *value = argv[++*i];

@@ -97,6 +97,7 @@ struct bench_options_s {
     uint64_t iterations; /* --iterations: fixed count, no calibration or warm-up (for profilers); 0: calibrate */
     unsigned int threads[8]; /* --threads 1,2,4 */
     int nthreads;
+    int load; /* --load N: N CPU-bound processes run beside every row (0: none) */
 };
 
 struct bench_machine_s {
@@ -116,6 +117,7 @@ struct bench_target_s {
     const char *other; /* row name; NULL for a value target */
     double min_speedup;
     double max_value;
+    bool under_load; /* judged only in a run with --load (and only there) */
 };
 
 /* bench_init: the program's name, for messages. Call first. */

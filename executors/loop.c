@@ -96,6 +96,7 @@
 #include "core/gate.h"
 #include "core/loop_handles.h"
 #include "core/mpsc_queue.h"
+#include "core/spin.h"
 #include "core/task_internal.h"
 #include "loop_internal.h"
 #include "time/timer_internal.h"
@@ -448,6 +449,8 @@ static uint64_t hop__loop_spin_budget(hop__loop_t *l) {
     l->task_left = false;
     if (!l->spin_ns || (hop__atomic_load_uint(&l->tasks) == 0u && !departed))
         return 0;
+    if (!hop__spin_allowed(uv_hrtime())) /* the machine has no spare CPU: see core/spin.h */
+        return 0;
     int timeout_ms = uv_backend_timeout(&l->uv);
     if (timeout_ms >= 0 && (uint64_t)timeout_ms * 1000000u < l->spin_ns)
         return (uint64_t)timeout_ms * 1000000u;
@@ -497,11 +500,17 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
                 hop__atomic_pause();
             /* On a loaded machine the thread we wait for may be runnable on
              * this very CPU: spinning through our time slice would delay it
-             * by the whole spin. Yielding costs little when nobody waits. */
+             * by the whole spin. Yielding costs little when nobody waits; a
+             * yield that returns only after others ran says the machine has
+             * no spare CPU, and spinning stops (core/spin.h). */
+            uint64_t before = uv_hrtime();
             sched_yield();
+            uint64_t now = uv_hrtime();
+            if (hop__spin_preempted(before, now))
+                now = spin_until;
             /* A task that finished elsewhere ends the reason to spin, unless
              * the spin is for a departed task that may come back. */
-            if (uv_hrtime() < spin_until && (for_departure || hop__atomic_load_uint(&l->tasks) != 0u))
+            if (now < spin_until && (for_departure || hop__atomic_load_uint(&l->tasks) != 0u))
                 continue;
             spin_until = 0;
             continue; /* one last look before announcing */

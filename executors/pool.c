@@ -99,6 +99,7 @@
 #include "core/inject_queue.h"
 #include "core/internal.h"
 #include "core/signals.h"
+#include "core/spin.h"
 
 #if defined(__linux__) && !defined(HOP_POOL_NO_FUTEX)
 #include <linux/futex.h>
@@ -453,13 +454,25 @@ static void hop__pool_check_closing(hop__pool_worker_t *w);
 /* Searches for spin_ns (at least one pass), then gives up. w is searching. */
 static hop_job_t *hop__pool_search(hop__pool_worker_t *w) {
     hop__pool_internal_t *p = w->pool;
-    int64_t deadline = p->spin_ns > 0 ? hop__pool_now_ns() + p->spin_ns : 0;
+    int64_t deadline = 0, looked = 0;
+    if (p->spin_ns > 0) {
+        looked = hop__pool_now_ns();
+        if (hop__spin_allowed((uint64_t)looked)) /* not on a machine without a spare CPU */
+            deadline = looked + p->spin_ns;
+    }
     for (;;) {
         /* The LIFO slots of others only in the last round: a busy worker
          * gets the time to run its own next job, and one stuck in a
          * blocking call does not strand the job parked in its slot (which
          * nobody else would take) until the call returns. */
-        bool last = deadline == 0 || hop__pool_now_ns() >= deadline;
+        bool last = deadline == 0;
+        if (!last) {
+            int64_t now = hop__pool_now_ns();
+            if (hop__spin_preempted((uint64_t)looked, (uint64_t)now))
+                deadline = now; /* this CPU is wanted elsewhere: one last look */
+            last = now >= deadline;
+            looked = now;
+        }
         bool contended = false;
         hop_job_t *job = hop__pool_steal_pass(w, last, &contended);
         if (job)

@@ -1,5 +1,6 @@
 /* src/core/executor.c: the executor interface's entry points. */
 #include "internal.h"
+#include "core/spin.h"
 
 int hop_job_init(hop_job_t *job, hop_job_fn run) {
     if (!job || !run)
@@ -94,3 +95,6 @@ void hop__batch_stage(hop__batch_chain_t *c, hop_job_t *job) {
     if (c->count == HOP__BATCH_CHAIN_MAX)
         hop__batch_flush_chain(c);
 }
+
+/* core/spin.h: written only when a spinner lost its CPU. */
+uint64_t hop__spin_rest_until_ns;
