@@ -45,6 +45,7 @@
 #include "core/fork.h"
 #include "core/gate.h"
 #include "core/internal.h"
+#include "core/observe.h"
 #include "core/signals.h"
 
 #define HOP__BLOCKING_NAME_MAX 10
@@ -566,14 +567,19 @@ int hop_blocking_submit(hop_blocking_t *pool, hop_job_t *job) {
     const hop_executor_ops_t *ops = hop__blocking_ops_of(pool);
     if (!ops || !job || !job->run)
         return HOP_EINVAL;
-    return ops->submit(&pool->executor, job, 0);
+    return hop__executor_submit_via(ops, &pool->executor, job, 0);
 }
 
 int hop_blocking_withdraw(hop_blocking_t *pool, hop_job_t *job) {
     const hop_executor_ops_t *ops = hop__blocking_ops_of(pool);
     if (!ops || !job)
         return HOP_EINVAL;
-    return ops == &hop__blocking_ops ? hop__blocking_withdraw_op(&pool->executor, job) : HOP_EALREADY;
+    if (ops != &hop__blocking_ops)
+        return HOP_EALREADY;
+    int err = hop__blocking_withdraw_op(&pool->executor, job);
+    if (!err)
+        HOP__OBSERVE(hop__observe_withdrawn(&pool->executor));
+    return err;
 }
 
 int hop_blocking_stats(hop_blocking_t *pool, hop_blocking_stats_t *stats) {
@@ -665,6 +671,7 @@ int hop_blocking_close(hop_blocking_t *pool) {
     hop__blocking_stop_threads(p);
     hop__fork_untrack(&p->fork_entry);
     hop__blocking_free(p);
+    hop__observe_executor_closed(&pool->executor);
     return 0;
 }
 

@@ -96,6 +96,7 @@
 #include "core/gate.h"
 #include "core/loop_handles.h"
 #include "core/mpsc_queue.h"
+#include "core/observe.h"
 #include "core/spin.h"
 #include "core/task_internal.h"
 #include "loop_internal.h"
@@ -210,6 +211,7 @@ static hop__loop_t *hop__loop_internal(hop_loop_t *loop) { return hop__atomic_lo
 
 static void hop__loop_signal(hop__loop_t *l) {
     hop__atomic_faa_u64(&l->wakeups_sent, 1);
+    HOP__OBSERVE(hop__observe_wakeup(&l->loop->executor));
     uv_async_send(&l->async);
 }
 
@@ -433,6 +435,7 @@ static const hop__timer_clock_ops_t hop__loop_timer_ops = {.rearm = hop__loop_ti
 
 static void hop__loop_check_cb(uv_check_t *handle) {
     hop__loop_t *l = handle->data;
+    HOP__OBSERVE(hop__observe_turn(&l->loop->executor, true));
     /* Awake again after the poll: producers need not signal until the next
      * prepare re-checks the inbox. A cheap read first: the line is shared. */
     if (hop__atomic_load_uint(&l->wake) == HOP__WAKE_SLEEPING)
@@ -475,6 +478,8 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
         hop__mpsc_result_t found = hop__mpsc_queue_peek_spsc(&l->inbox);
         if (found == HOP__MPSC_ITEM) {
             bool caught = spin_until != 0;
+            if (caught)
+                HOP__OBSERVE(hop__observe_spin(&l->loop->executor, true));
             /* Budget spent: I/O's turn. A spin that caught work: also I/O's
              * turn (a poll that does not block), and the next turn may spin
              * afresh; spinning on within this turn could keep I/O waiting
@@ -513,6 +518,7 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
             if (now < spin_until && (for_departure || hop__atomic_load_uint(&l->tasks) != 0u))
                 continue;
             spin_until = 0;
+            HOP__OBSERVE(hop__observe_spin(&l->loop->executor, false));
             continue; /* one last look before announcing */
         }
         hop__atomic_store_uint(&l->wake, HOP__WAKE_SLEEPING);
@@ -527,6 +533,7 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
         hop__atomic_fas_uint(&l->wake, HOP__WAKE_AWAKE);
     }
     l->turn_ran = 0; /* the poll that follows is I/O's turn */
+    HOP__OBSERVE(hop__observe_turn(&l->loop->executor, false));
 }
 
 static void *hop__loop_thread_main(void *arg) {
@@ -792,6 +799,7 @@ int hop_loop_close(hop_loop_t *loop) {
     hop__atomic_store_ptr(&loop->internal, NULL);
     hop__loop_update_flags(loop, 0, HOP__LOOP_RUNNING | HOP__LOOP_STARTED);
     free(l);
+    hop__observe_executor_closed(&loop->executor);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/job_fifo.h"
+#include "core/observe.h"
 
 typedef struct {
     hop_executor_t base;
@@ -105,5 +106,6 @@ int hop_manual_executor_destroy(hop_executor_t *executor) {
     hop__manual_t *m = hop__manual_from(executor);
     pthread_mutex_destroy(&m->lock);
     free(m);
+    hop__observe_executor_closed(executor);
     return 0;
 }

@@ -98,6 +98,7 @@
 #include "core/gate.h"
 #include "core/inject_queue.h"
 #include "core/internal.h"
+#include "core/observe.h"
 #include "core/signals.h"
 #include "core/spin.h"
 
@@ -272,6 +273,7 @@ static void hop__pool_sleep(hop__pool_worker_t *w) {
 static void hop__pool_wake(hop__pool_worker_t *w) {
     if (hop__atomic_fas_uint(&w->sleep, HOP__SLEEP_AWAKE) != HOP__SLEEP_ASLEEP)
         return; /* awake, or still re-checking: it will see AWAKE */
+    HOP__OBSERVE(hop__observe_wakeup(&w->pool_public->executor));
 #if HOP__POOL_FUTEX
     syscall(SYS_futex, &w->sleep, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 #else
@@ -623,8 +625,10 @@ static void *hop__pool_worker_main(void *arg) {
             if (!job && !contended && !hop__pool_work_visible(p))
                 break;
         }
-        if (!job && !exiting && (w->searching || hop__pool_start_searching(w)))
+        if (!job && !exiting && (w->searching || hop__pool_start_searching(w))) {
             job = hop__pool_search(w);
+            HOP__OBSERVE(hop__observe_spin(&w->pool_public->executor, job != NULL));
+        }
         if (job) {
             if (w->searching)
                 hop__pool_stop_searching(w);
@@ -901,7 +905,7 @@ int hop_pool_submit(hop_pool_t *pool, hop_job_t *job) {
     const hop_executor_ops_t *ops = hop__atomic_load_ptr(&pool->executor.ops);
     if (ops != &hop__pool_ops && ops != &hop__pool_closed_ops && ops != &hop__pool_forked_ops)
         return HOP_EINVAL;
-    return ops->submit(&pool->executor, job, 0);
+    return hop__executor_submit_via(ops, &pool->executor, job, 0);
 }
 
 unsigned int hop_pool_size(const hop_pool_t *pool) {
@@ -1029,5 +1033,6 @@ int hop_pool_close(hop_pool_t *pool) {
     hop__atomic_store_ptr(&pool->internal, NULL);
     hop__fork_untrack(&p->fork_entry);
     hop__pool_free(p);
+    hop__observe_executor_closed(&pool->executor);
     return 0;
 }

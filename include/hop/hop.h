@@ -10,6 +10,7 @@
 #include "hop/future.h"
 #include "hop/task.h"
 #include "hop/debug.h"
+#include "hop/metrics.h"
 #include "hop/inline_executor.h"
 #include "hop/manual_executor.h"
 #include "hop/offload.h"

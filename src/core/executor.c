@@ -1,6 +1,7 @@
 /* src/core/executor.c: the executor interface's entry points. */
-#include "internal.h"
 #include "core/spin.h"
+#include "internal.h"
+#include "observe.h"
 
 int hop_job_init(hop_job_t *job, hop_job_fn run) {
     if (!job || !run)
@@ -9,6 +10,7 @@ int hop_job_init(hop_job_t *job, hop_job_fn run) {
     job->next = NULL;
     job->executor_private = NULL;
     job->executor_stamp = 0;
+    job->reserved[0] = job->reserved[1] = NULL; /* reserved[0]: the metrics' submit time */
     return 0;
 }
 
@@ -22,7 +24,12 @@ int hop_executor_withdraw(hop_executor_t *executor, hop_job_t *job) {
     const hop_executor_ops_t *ops = hop__executor_ops(executor);
     if (!ops || !job)
         return HOP_EINVAL;
-    return ops->withdraw ? ops->withdraw(executor, job) : HOP_ENOTSUP;
+    if (!ops->withdraw)
+        return HOP_ENOTSUP;
+    int err = ops->withdraw(executor, job);
+    if (!err)
+        HOP__OBSERVE(hop__observe_withdrawn(executor));
+    return err;
 }
 
 const char *hop_executor_name(const hop_executor_t *executor) {

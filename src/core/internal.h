@@ -21,10 +21,22 @@ static inline const hop_executor_ops_t *hop__executor_ops(hop_executor_t *execut
     return ops && ops->submit ? ops : NULL;
 }
 
+/* hop__executor_submit_via: ops->submit(executor, job, flags), counted by
+ * the metrics while they are on (core/observe.h). */
+extern unsigned int hop__observe_flags;
+int hop__observe_submit(const hop_executor_ops_t *ops, hop_executor_t *executor, hop_job_t *job,
+                        unsigned int flags);
+static inline int hop__executor_submit_via(const hop_executor_ops_t *ops, hop_executor_t *executor, hop_job_t *job,
+                                           unsigned int flags) {
+    if (__builtin_expect(hop__atomic_load_uint(&hop__observe_flags) != 0u, 0))
+        return hop__observe_submit(ops, executor, job, flags);
+    return ops->submit(executor, job, flags);
+}
+
 /* hop__executor_submit: submits through the current table. */
 static inline int hop__executor_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags) {
     const hop_executor_ops_t *ops = hop__executor_ops(executor);
-    return ops ? ops->submit(executor, job, flags) : HOP_ECLOSED;
+    return ops ? hop__executor_submit_via(ops, executor, job, flags) : HOP_ECLOSED;
 }
 
 /* Submission batches. A thread that runs many short jobs in a row (a loop

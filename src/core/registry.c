@@ -124,6 +124,18 @@ static bool hop__registry_read(const hop_task_t *t, hop_task_info_t *info) {
     return false; /* respawned under our eyes four times: leave it out */
 }
 
+bool hop__registry_find(const hop_task_t *task, hop_task_info_t *info) {
+    bool found = false;
+    pthread_mutex_lock(&hop__registry_lock);
+    for (const hop__registry_node_t *node = hop__registry_head; node; node = node->next)
+        if (hop__task_record(&node->stack) == task) {
+            found = hop__registry_read(task, info);
+            break;
+        }
+    pthread_mutex_unlock(&hop__registry_lock);
+    return found;
+}
+
 int hop_task_snapshot(hop_task_info_t *infos, size_t capacity, size_t *count) {
     if (!count || (!infos && capacity > 0))
         return HOP_EINVAL;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "observe.h"
 #include "task_internal.h"
 
 HOP__TLS_SLOT(hop__current_task_slot, hop_task_t *)
@@ -36,11 +37,18 @@ hop_executor_t *hop_executor_current(void) {
     return *hop__current_executor_slot();
 }
 
+static void hop__task_resume_job(hop_job_t *job);
+
 void hop_executor_run_job(hop_executor_t *executor, hop_job_t *job) {
     hop_executor_t **slot = hop__current_executor_slot();
     hop_executor_t *outer = *slot;
     *slot = executor;
-    job->run(job);
+    if (hop__observing())
+        hop__observe_run_job(executor, job,
+                             job->run == hop__task_resume_job ? hop__container_of(job, hop_task_t, resume_job) : NULL,
+                             outer == NULL);
+    else
+        job->run(job);
     /* Same thread as above: the job ran to completion here, whatever tasks
      * it resumed switched back before it returned. */
     *slot = outer;

@@ -152,6 +152,11 @@ void hop__registry_task_publish(hop_task_t *t, uint64_t id, const char *name, co
                                 const char *file, int line, size_t stack_usable);
 static inline void hop__registry_task_retire(hop_task_t *t) { hop__atomic_store_uint(&t->registry_live, 0u); }
 
+/* hop__registry_find: copies task's entry into info if task is a live task
+ * (its stack still mapped: only a pointer is needed, the task may have
+ * finished). Any thread; takes the registry's lock. */
+bool hop__registry_find(const hop_task_t *task, hop_task_info_t *info);
+
 /* hop__registry_stack_mapped / _unmapped: the stack module reports every
  * mapping it makes and, before unmapping it, its end (registry.c). A
  * snapshot reads the task records of mapped stacks only. mapped returns 0
