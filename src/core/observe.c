@@ -545,6 +545,14 @@ void hop_stall_print(FILE *out, const hop_stall_t *stall) {
     fflush(out);
 }
 
+/* The owner writes its name while the watchdog may read it: byte by byte,
+ * atomically (a name being written may show torn, never a race). */
+static void hop__obs_copy_name(char *out, const hop__obs_thread_t *th) {
+    for (size_t i = 0; i < sizeof th->name; i++)
+        out[i] = __atomic_load_n(&th->name[i], __ATOMIC_RELAXED);
+    out[sizeof th->name - 1] = '\0';
+}
+
 /* One look at every thread; fills reports, returns how many. */
 static size_t hop__watchdog_scan(uint64_t threshold, hop__watchdog_report_t *reports, size_t max) {
     size_t n = 0;
@@ -569,7 +577,7 @@ static size_t hop__watchdog_scan(uint64_t threshold, hop__watchdog_report_t *rep
                     th->reported_turn_seq = turn_seq; /* that turn's stall is this job's */
                 rep.stall.running_ns = now - started;
                 reports[n++] = rep;
-                memcpy(reports[n - 1].thread_name, th->name, sizeof th->name);
+                hop__obs_copy_name(reports[n - 1].thread_name, th);
                 continue;
             }
         }
@@ -586,7 +594,7 @@ static size_t hop__watchdog_scan(uint64_t threshold, hop__watchdog_report_t *rep
                 rep.stall.executor = executor;
                 rep.stall.running_ns = now - started;
                 reports[n++] = rep;
-                memcpy(reports[n - 1].thread_name, th->name, sizeof th->name);
+                hop__obs_copy_name(reports[n - 1].thread_name, th);
             }
         }
     }
