@@ -71,29 +71,32 @@ Test(watchdog, a_job_that_sleeps_200_ms_on_a_loop_is_reported_once) {
 typedef struct {
     hop_job_t job;
     hop_loop_t *loop;
-    unsigned int left;
+    uint64_t until_ns;
     unsigned int done;
 } busy_job_t;
 
 static void short_job(hop_job_t *job) {
     busy_job_t *b = (busy_job_t *)job;
-    volatile unsigned int sink = 0;
-    for (unsigned int i = 0; i < 1000; i++)
-        sink += i;
-    (void)sink;
-    if (--b->left == 0) {
+    if (hop_time_now_ns() >= b->until_ns) {
         __atomic_store_n(&b->done, 1u, __ATOMIC_RELEASE);
         return;
     }
     CHECK_OK(hop_loop_post(b->loop, job));
 }
 
+/* Busy for three thresholds in a row, in turns of 16 short jobs: a watchdog
+ * that took the busy stretch (or a turn that never ends) for one stall
+ * reports it. The threshold is 500 ms so that a loaded machine (TSan, CPU
+ * hogs) does not stretch one turn of 16 jobs past it. */
 Test(watchdog, a_loop_busy_with_many_short_jobs_is_not_reported) {
     hop_loop_t loop;
-    HOP_OK(hop_loop_init(&loop, NULL));
+    hop_loop_options_t loop_options = {.batch = 16};
+    HOP_OK(hop_loop_init(&loop, &loop_options));
     HOP_OK(hop_loop_start(&loop));
-    start_watchdog();
-    busy_job_t job = {.loop = &loop, .left = 200000};
+    nstalls = 0;
+    hop_watchdog_options_t options = {.threshold_ns = 500000000u, .on_stall = on_stall};
+    HOP_OK(hop_debug_watchdog_start(&options));
+    busy_job_t job = {.loop = &loop, .until_ns = hop_time_now_ns() + 1500000000u};
     HOP_OK(hop_job_init(&job.job, short_job));
     HOP_OK(hop_loop_post(&loop, &job.job));
     test_wait_for(&job.done, 1u);
