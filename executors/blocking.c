@@ -14,9 +14,20 @@
  * Growth, after Tokio's blocking pool. `idle` counts threads waiting on the
  * condition variable that no submit has claimed yet. A submit that finds one
  * claims it (idle - 1, notified + 1) and signals; otherwise, below
- * max_threads, it reserves a thread (threads + 1, starting + 1) and creates
- * it after releasing the lock; otherwise the job waits for a busy thread,
- * which pops the queue after each job. A woken thread that finds notified > 0
+ * max_threads and with no thread being created, it reserves a thread
+ * (threads + 1, starting + 1) and creates it after releasing the lock;
+ * otherwise the job waits for a busy thread, which pops the queue after each
+ * job, or for a thread being created. Creation fans out: a thread that starts
+ * counts the queued jobs that no thread is on its way to (queued, minus the
+ * claims, minus the threads still starting, minus its own), and reserves and
+ * creates up to HOP__BLOCKING_FAN_OUT threads for them before it takes a job;
+ * each of those does the same. So a burst is served by 1, 2, 4, ... threads
+ * creating in parallel instead of by its submitter creating one thread per
+ * job (slow: a pthread_create is tens of microseconds on a VM, and the
+ * submitter is often a loop with tasks to resume). No job is left without a
+ * server: a job queued while starting > 0 is counted by a starting thread,
+ * which looks at the queue under the lock after that push; one queued with
+ * starting == 0 gets a thread from its submitter. A woken thread that finds notified > 0
  * takes one claim; any other wake-up is spurious, and it waits again. A
  * thread idle for keep_alive retires if that leaves at least min_threads;
  * it only ever decides so with the lock held and the queue empty, so a queued
@@ -52,6 +63,8 @@
 /* Attempts (after the first) to create a thread for a pool that has none,
  * the first one 1 ms after the refusal and each one twice as late. */
 #define HOP__BLOCKING_CREATE_RETRIES 4
+/* Threads a starting thread creates at most (see Growth). */
+#define HOP__BLOCKING_FAN_OUT 2u
 
 /* hop_blocking_t.state: CLOSING and CLOSED, and in the rest of the word the
  * number of threads inside a call that touches pool->internal (submit,
@@ -85,6 +98,7 @@ struct hop__blocking_internal_s {
     unsigned int notified; /* claims not yet taken by a woken thread */
     unsigned int peak;
     unsigned int min, max;
+    uint64_t names; /* threads named so far: the next one's number */
     uint64_t keep_alive_ns;
     uint64_t tasks;  /* task_enter minus task_leave */
     bool closing;    /* refuse new work (continuations excepted) */
@@ -219,6 +233,8 @@ static bool hop__blocking_wait(hop__blocking_internal_t *p) {
     }
 }
 
+static void hop__blocking_fan_out(hop__blocking_internal_t *p);
+
 static void *hop__blocking_thread_main(void *arg) {
     hop__blocking_thread_t *self = arg;
     hop__blocking_internal_t *p = self->p;
@@ -234,6 +250,7 @@ static void *hop__blocking_thread_main(void *arg) {
         p->on_thread_start(executor, hook_arg);
     pthread_mutex_lock(&p->lock);
     p->starting--;
+    hop__blocking_fan_out(p);
     for (;;) {
         hop_job_t *job = p->abandoning ? NULL : hop__blocking_pop(p);
         if (job) {
@@ -293,7 +310,7 @@ static int hop__blocking_create(hop__blocking_internal_t *p) {
     t->p = p;
     t->next = NULL;
     pthread_mutex_lock(&p->lock);
-    uint64_t number = p->stats.threads_started + p->stats.thread_failures;
+    uint64_t number = p->names++;
     pthread_mutex_unlock(&p->lock);
     snprintf(t->name, sizeof t->name, "%s-%llu", p->prefix, (unsigned long long)number);
     sigset_t old;
@@ -363,6 +380,31 @@ static void hop__blocking_create_failed(hop__blocking_internal_t *p) {
     pthread_mutex_unlock(&p->lock);
 }
 
+/* A thread that has just started (lock held on entry and exit, the thread no
+ * longer counted in starting): creates threads for the queued jobs no thread
+ * is on its way to, up to HOP__BLOCKING_FAN_OUT (see Growth). A refused
+ * creation drops its reservation: the jobs wait for the threads there are,
+ * this one included. */
+static void hop__blocking_fan_out(hop__blocking_internal_t *p) {
+    if (p->exiting)
+        return; /* closing: the threads there are drain the queue */
+    /* Jobs no thread is on its way to, this thread's own taken out. */
+    long unserved = (long)p->queued - (long)p->notified - (long)p->starting - 1;
+    unsigned int n = 0;
+    while (n < HOP__BLOCKING_FAN_OUT && (long)n < unserved && p->threads < p->max) {
+        hop__blocking_reserve(p);
+        n++;
+    }
+    if (n == 0)
+        return;
+    pthread_mutex_unlock(&p->lock);
+    for (unsigned int i = 0; i < n; i++) {
+        if (hop__blocking_create(p) != 0)
+            hop__blocking_create_failed(p); /* this thread runs: only drops the reservation */
+    }
+    pthread_mutex_lock(&p->lock);
+}
+
 /* ---- The executor ---------------------------------------------------------- */
 
 static int hop__blocking_submit_op(hop_executor_t *executor, hop_job_t *job, unsigned int flags) {
@@ -383,7 +425,8 @@ static int hop__blocking_submit_op(hop_executor_t *executor, hop_job_t *job, uns
                 p->idle--;
                 p->notified++;
                 wake = true;
-            } else if (p->threads < p->max) {
+            } else if (p->threads < p->max && p->starting == 0) {
+                /* With a thread starting, that one counts this job (Growth). */
                 hop__blocking_reserve(p);
                 create = true;
             }

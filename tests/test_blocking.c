@@ -3,11 +3,13 @@
  * on gates the jobs wait at, never on sleeps; deadlines are generous. */
 #include <grp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -217,8 +219,8 @@ Test(blocking,
         HOP_OK(hop_blocking_submit(&b, &growth_jobs[i].job));
     }
     /* Every job waits at the gate: the pool grows to its maximum, no further. */
-    cr_assert(WAIT_STATS(&b, s, s.threads == 64), "threads %u", s.threads);
-    cr_assert_eq(s.queued, GROWTH_JOBS - 64);
+    cr_assert(WAIT_STATS(&b, s, s.threads == 64 && s.queued == GROWTH_JOBS - 64), "threads %u, queued %u",
+              s.threads, s.queued);
     cr_assert_eq(s.threads_idle, 0);
     test_store_uint(&gate_open, 1);
     cr_assert(WAIT_STATS(&b, s, s.jobs_run == GROWTH_JOBS), "jobs run %llu", (unsigned long long)s.jobs_run);
@@ -236,6 +238,166 @@ Test(blocking,
     HOP_OK(hop_blocking_close(&b));
     for (int i = 0; i < GROWTH_JOBS; i++)
         cr_assert_eq(growth_jobs[i].ran, 1);
+    test_assert_checks();
+}
+
+/* The first thread the pool starts waits in its start hook until released,
+ * so that the test can queue work while a creation is under way. */
+static unsigned int hook_calls, hook_entered, hook_release;
+
+static void hold_first_thread(hop_executor_t *executor, void *arg) {
+    (void)executor;
+    (void)arg;
+    if (__atomic_fetch_add(&hook_calls, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    test_store_uint(&hook_entered, 1);
+    while (!test_load_uint(&hook_release))
+        test_sleep_ms(1);
+}
+
+#define FAN_JOBS 100
+static test_job_t fan_jobs[FAN_JOBS];
+
+Test(blocking, while_a_thread_is_being_created_submits_create_none_and_the_new_threads_create_the_rest) {
+    hop_blocking_t b;
+    hop_blocking_options_t options = {.max_threads = 8, .on_thread_start = hold_first_thread};
+    HOP_OK(hop_blocking_init(&b, &options));
+    hop_job_init(&fan_jobs[0].job, gated_job);
+    HOP_OK(hop_blocking_submit(&b, &fan_jobs[0].job)); /* creates the first thread */
+    while (!test_load_uint(&hook_entered))
+        test_sleep_ms(1);
+    for (int i = 1; i < FAN_JOBS; i++) {
+        hop_job_init(&fan_jobs[i].job, gated_job);
+        HOP_OK(hop_blocking_submit(&b, &fan_jobs[i].job));
+    }
+    hop_blocking_stats_t s = stats_of(&b);
+    cr_assert_eq(s.threads_started, 1, "the submits left the growth to the thread being created");
+    cr_assert_eq(s.threads_peak, 1);
+    cr_assert_eq(s.queued, FAN_JOBS);
+    test_store_uint(&hook_release, 1);
+    /* Every job waits at the gate: the started threads create the others. */
+    cr_assert(WAIT_STATS(&b, s, s.threads == 8 && s.queued == FAN_JOBS - 8), "threads %u, queued %u", s.threads,
+              s.queued);
+    cr_assert_eq(s.threads_started, 8);
+    cr_assert_eq(s.threads_peak, 8);
+    test_store_uint(&gate_open, 1);
+    cr_assert(WAIT_STATS(&b, s, s.jobs_run == FAN_JOBS));
+    HOP_OK(hop_blocking_close(&b));
+    for (int i = 0; i < FAN_JOBS; i++)
+        cr_assert_eq(fan_jobs[i].ran, 1);
+    test_assert_checks();
+}
+
+Test(blocking, when_the_threads_a_new_thread_creates_are_refused_it_serves_the_queue_alone_in_order) {
+    hop_blocking_t b;
+    hop_blocking_options_t options = {.max_threads = 8, .on_thread_start = hold_first_thread};
+    HOP_OK(hop_blocking_init(&b, &options));
+    for (int i = 0; i < FAN_JOBS; i++) {
+        hop_job_init(&fan_jobs[i].job, plain_job);
+        HOP_OK(hop_blocking_submit(&b, &fan_jobs[i].job));
+        if (i == 0) {
+            while (!test_load_uint(&hook_entered))
+                test_sleep_ms(1);
+        }
+    }
+    hop__blocking_fail_thread_creates(2); /* both threads the first one tries */
+    test_store_uint(&hook_release, 1);
+    hop_blocking_stats_t s;
+    cr_assert(WAIT_STATS(&b, s, s.jobs_run == FAN_JOBS));
+    cr_assert_eq(s.thread_failures, 2);
+    cr_assert_eq(s.threads_started, 1);
+    HOP_OK(hop_blocking_close(&b));
+    for (int i = 0; i < FAN_JOBS; i++) {
+        cr_assert_eq(fan_jobs[i].ran, 1);
+        cr_assert(pthread_equal(fan_jobs[i].thread, fan_jobs[0].thread), "all on the one thread");
+        if (i > 0)
+            cr_assert_lt(fan_jobs[i - 1].order, fan_jobs[i].order);
+    }
+    test_assert_checks();
+}
+
+/* Bursts from several threads while idle threads retire after 1 ms: growth,
+ * claims and retirement race; every job runs exactly once, the pool never
+ * passes its maximum, and it shrinks back to its minimum. */
+#define RACE_SUBMITTERS 4
+#define RACE_ROUNDS 100
+#define RACE_BURST 32
+#define RACE_MAX 16
+static test_job_t race_jobs[RACE_SUBMITTERS][RACE_BURST];
+static unsigned int race_ran[RACE_SUBMITTERS][RACE_ROUNDS * RACE_BURST];
+
+typedef struct {
+    hop_blocking_t *pool;
+    unsigned int index;
+    unsigned int seed;
+    unsigned int submitted;
+} race_submitter_t;
+
+static void race_job(hop_job_t *job) {
+    test_job_t *j = (test_job_t *)job;
+    if (j->number % 7 == 0)
+        sched_yield(); /* some jobs take a little longer, so that threads pile up */
+    test_add_uint(&race_ran[j->submitter][j->number], 1);
+    test_add_uint(&j->ran, 1);
+}
+
+static void *race_submit(void *arg) {
+    race_submitter_t *r = arg;
+    for (unsigned int round = 0; round < RACE_ROUNDS; round++) {
+        unsigned int n = 1 + (unsigned int)rand_r(&r->seed) % RACE_BURST;
+        for (unsigned int i = 0; i < n; i++) {
+            test_job_t *j = &race_jobs[r->index][i];
+            memset(j, 0, sizeof *j);
+            hop_job_init(&j->job, race_job);
+            j->submitter = r->index;
+            j->number = r->submitted++;
+            if (hop_blocking_submit(r->pool, &j->job) != 0)
+                abort();
+        }
+        /* The records are reused next round: wait for this burst. */
+        for (unsigned int i = 0; i < n; i++)
+            while (!test_load_uint(&race_jobs[r->index][i].ran))
+                sched_yield();
+        if (rand_r(&r->seed) % 8 == 0) {
+            struct timespec pause = {0, (long)(rand_r(&r->seed) % 3000) * 1000L}; /* let threads retire */
+            nanosleep(&pause, NULL);
+        }
+    }
+    return NULL;
+}
+
+Test(blocking, bursts_from_several_threads_racing_with_retirement_run_every_job_once_within_the_maximum) {
+    hop_blocking_t b;
+    hop_blocking_options_t options = {.max_threads = RACE_MAX, .min_threads = 1, .keep_alive_ms = 1};
+    HOP_OK(hop_blocking_init(&b, &options));
+    unsigned int seed = (unsigned int)time(NULL);
+    cr_log_info("seed %u", seed);
+    pthread_t threads[RACE_SUBMITTERS];
+    race_submitter_t submitters[RACE_SUBMITTERS];
+    for (unsigned int i = 0; i < RACE_SUBMITTERS; i++) {
+        submitters[i] = (race_submitter_t){.pool = &b, .index = i, .seed = seed + i};
+        cr_assert_eq(pthread_create(&threads[i], NULL, race_submit, &submitters[i]), 0);
+    }
+    uint64_t total = 0;
+    for (unsigned int i = 0; i < RACE_SUBMITTERS; i++) {
+        cr_assert_eq(pthread_join(threads[i], NULL), 0);
+        total += submitters[i].submitted;
+    }
+    hop_blocking_stats_t s;
+    /* threads counts no thread still starting: those are started - retired. */
+    cr_assert(WAIT_STATS(&b, s,
+                         s.jobs_run == total && s.threads == 1 && s.threads_idle == 1 &&
+                             s.threads_started - s.threads_retired == 1),
+              "jobs run %llu of %llu, threads %u", (unsigned long long)s.jobs_run, (unsigned long long)total,
+              s.threads);
+    cr_assert_leq(s.threads_peak, RACE_MAX);
+    cr_assert_eq(s.queued, 0);
+    HOP_OK(hop_blocking_close(&b));
+    for (unsigned int i = 0; i < RACE_SUBMITTERS; i++)
+        for (unsigned int n = 0; n < submitters[i].submitted; n++)
+            cr_assert_eq(race_ran[i][n], 1, "job %u of submitter %u ran %u times", n, i, race_ran[i][n]);
+    cr_log_info("%llu jobs, %llu threads started, peak %u", (unsigned long long)total,
+                (unsigned long long)s.threads_started, s.threads_peak);
     test_assert_checks();
 }
 
@@ -620,7 +782,12 @@ static int rlimit_child(rlim_t limit) {
     if (hop_blocking_init(&b, &options) != 0)
         return 2;
     static test_job_t jobs[8];
-    test_store_uint(&gate_open, 1); /* the jobs only sleep: a few ms, so they overlap */
+    /* With no thread at all the submitter runs the jobs itself: the gate must
+     * be open. Otherwise the jobs wait at the gate until a creation has been
+     * refused, so that the threads there are cannot serve the queue first
+     * (on a loaded machine they could, and no creation would be tried). */
+    if (limit == 1)
+        test_store_uint(&gate_open, 1);
     for (int i = 0; i < 8; i++) {
         hop_job_init(&jobs[i].job, sleeping_gated_job);
         if (hop_blocking_submit(&b, &jobs[i].job) != 0)
@@ -630,12 +797,16 @@ static int rlimit_child(rlim_t limit) {
     for (int i = 0; i < 60000; i++) {
         if (hop_blocking_stats(&b, &s) != 0)
             return 4;
+        if (s.thread_failures > 0)
+            test_store_uint(&gate_open, 1);
         if (s.jobs_run == 8)
             break;
         test_sleep_ms(1);
     }
-    if (s.jobs_run != 8 || s.thread_failures == 0)
+    if (s.jobs_run != 8)
         return 5;
+    if (s.thread_failures == 0)
+        return 8;
     if (hop_blocking_close(&b) != 0)
         return 6;
     for (int i = 0; i < 8; i++)

@@ -7,7 +7,11 @@
  *   - FIFO: one shared queue; a job submitted before another (as seen by
  *     the pool: the earlier submit returned first) starts no later than it.
  *   - Elastic: a job that finds every thread busy starts a new thread, up to
- *     max_threads; beyond that jobs wait in the queue. A thread idle for
+ *     max_threads; beyond that jobs wait in the queue. The submitter creates
+ *     at most the first of a burst's threads: each new thread creates up to
+ *     two more for the jobs still without one before it takes its own, so
+ *     creation fans out and the submitting thread (often a loop) does not
+ *     wait for one pthread_create per job. A thread idle for
  *     keep_alive_ms retires, down to min_threads. An idle pool has no thread
  *     running: they wait on a condition variable, or have retired.
  *   - Withdrawable: a queued job can be taken back (hop_blocking_withdraw,
