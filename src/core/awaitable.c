@@ -141,6 +141,8 @@ int hop_await_value(hop_awaitable_t *awaitable, void **value) {
 
 int hop_await(hop_awaitable_t *awaitable) { return hop_await_value(awaitable, NULL); }
 
+int hop__await_task(hop_task_t *t, hop_awaitable_t *awaitable) { return hop__await(t, awaitable); }
+
 int hop__await_shielded(hop_awaitable_t *awaitable) {
     hop_task_t *t = hop_task_current();
     if (!t || awaitable->ops->cancel)

@@ -148,10 +148,14 @@ int hop_run_in_executor_ex(hop_executor_t *executor, void *(*fn)(void *arg), voi
     o->result = NULL;
     o->result_destructor = result_destructor;
     o->state = HOP__OFFLOAD_PENDING;
-    hop_job_init(&o->job, hop__offload_run);
+    o->job.run = hop__offload_run; /* hop_job_init's fields, without the call */
+    o->job.next = NULL;
+    o->job.executor_private = NULL;
+    o->job.executor_stamp = 0;
 
     /* Field by field: an initializer would clear the whole struct (a
-     * rep stos, measurable once per offload); hop_awaitable_init sets base. */
+     * rep stos, measurable once per offload); the await sets the rest of
+     * base (hop__await_task). */
     hop__offload_await_t a;
     a.job = o;
     a.target = executor;
@@ -159,8 +163,10 @@ int hop_run_in_executor_ex(hop_executor_t *executor, void *(*fn)(void *arg), voi
     a.submitted = false;
     a.outcome = 0;
     o->awaitable = &a.base;
-    hop_awaitable_init(&a.base, &hop__offload_ops);
-    int status = hop_await(&a.base);
+    a.base.ops = &hop__offload_ops;
+    a.base.cancel_executor = NULL;
+    /* The checks are made (hop__await_begin above): straight to the await. */
+    int status = hop__await_task(t, &a.base);
     if (a.submitted && (a.base.state & HOP__AWAITABLE_INTERRUPTED) && a.outcome != HOP__OFFLOAD_WITHDRAWN) {
         /* The job owns the record now and will release it: without running
          * fn (CANCELLED), or after fn, whose result goes to the destructor

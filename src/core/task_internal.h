@@ -201,6 +201,16 @@ int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, void *value, hop
  * task is handed off, false if it must continue at once on this thread. */
 bool hop__await_begin_suspension(hop_task_t *t, hop_awaitable_t *aw);
 
+/* hop__await_task: hop_await() for hop's own awaitables on their hot paths
+ * (hop_run_in_executor), for a caller that has made hop__await_begin's
+ * checks itself and passes the task they returned: no second lookup of the
+ * current task, no second interrupt check (the run side checks again once
+ * the await is published, hop__await_begin_suspension: the check that
+ * decides). awaitable needs only ops and cancel_executor set; the await
+ * sets the rest. Returns the await's status; its value stays in
+ * awaitable->value. Task only. */
+int hop__await_task(hop_task_t *t, hop_awaitable_t *awaitable);
+
 /* hop__await_shielded: hop_await() that suspends even when the task has an
  * interrupt pending (cancelled, or past a deadline), for the few waits a
  * cancelled task must still make to finish cleanly (a task group waiting
