@@ -302,7 +302,7 @@ Test(blocking, when_the_threads_a_new_thread_creates_are_refused_it_serves_the_q
     }
     hop__blocking_fail_thread_creates(2); /* both threads the first one tries */
     test_store_uint(&hook_release, 1);
-    hop_blocking_stats_t s;
+    hop_blocking_stats_t s = {0};
     cr_assert(WAIT_STATS(&b, s, s.jobs_run == FAN_JOBS));
     cr_assert_eq(s.thread_failures, 2);
     cr_assert_eq(s.threads_started, 1);
@@ -383,7 +383,7 @@ Test(blocking, bursts_from_several_threads_racing_with_retirement_run_every_job_
         cr_assert_eq(pthread_join(threads[i], NULL), 0);
         total += submitters[i].submitted;
     }
-    hop_blocking_stats_t s;
+    hop_blocking_stats_t s = {0};
     /* threads counts no thread still starting: those are started - retired. */
     cr_assert(WAIT_STATS(&b, s,
                          s.jobs_run == total && s.threads == 1 && s.threads_idle == 1 &&
