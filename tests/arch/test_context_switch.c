@@ -891,6 +891,100 @@ out:
     return failure;
 }
 
+#if !defined(HOP_CONTEXT_UCONTEXT)
+/* The exception flags (MXCSR's status bits on x86_64, FPSR on aarch64) are
+ * not part of a context in the assembly backends: they stay with the thread,
+ * so what one side raised the other sees after the switch, whether the
+ * switch had to write the control state (the two sides' rounding modes
+ * differ) or not. (glibc's swapcontext restores them per context instead,
+ * which the ABI equally allows: the ucontext backend is not tested here.) */
+#if defined(__x86_64__)
+#define STATUS_MASK 0x3fu /* IE DE ZE OE UE PE */
+static uint32_t status_flags(void) {
+    uint32_t mxcsr;
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    return mxcsr & STATUS_MASK;
+}
+static void set_status_flags(uint32_t flags) {
+    uint32_t mxcsr;
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    mxcsr = (mxcsr & ~STATUS_MASK) | flags;
+    __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+}
+#elif defined(__aarch64__)
+#define STATUS_MASK 0x9fu /* IOC DZC OFC UFC IXC IDC */
+static uint32_t status_flags(void) {
+    uint64_t fpsr;
+    __asm__ volatile("mrs %0, fpsr" : "=r"(fpsr));
+    return (uint32_t)fpsr & STATUS_MASK;
+}
+static void set_status_flags(uint32_t flags) {
+    uint64_t fpsr;
+    __asm__ volatile("mrs %0, fpsr" : "=r"(fpsr));
+    fpsr = (fpsr & ~(uint64_t)STATUS_MASK) | flags;
+    __asm__ volatile("msr fpsr, %0" : : "r"(fpsr));
+}
+#endif
+
+#define FLAGS_ROUNDS 8
+
+/* Round r: main raises main_flags(r) and switches in, the context records
+ * what it sees, raises context_flags(r), picks its rounding mode (main's on
+ * odd rounds, a different one on even rounds, so both paths of the switch
+ * run in both directions) and switches back. */
+static uint32_t main_flags(int round) { return (1u << (round % 5)) & STATUS_MASK; }
+static uint32_t context_flags(int round) { return (1u << ((round + 2) % 5)) & STATUS_MASK; }
+
+static struct {
+    hop__context_t main, other;
+    uint32_t seen[FLAGS_ROUNDS];
+} flags_state;
+
+static void flags_entry(void *value) {
+    (void)value;
+    for (int round = 0;; round++) {
+        if (round < FLAGS_ROUNDS)
+            flags_state.seen[round] = status_flags();
+        set_status_flags(context_flags(round));
+        fesetround(round % 2 == 0 ? FE_UPWARD : FE_TOWARDZERO);
+        hop__context_switch(&flags_state.other, &flags_state.main, NULL);
+    }
+}
+
+static const char *test_fp_status_flags_stay_with_the_thread(void) {
+    struct test_stack stack;
+    if (test_stack_alloc(&stack, TEST_STACK_SIZE) != 0)
+        return why("mmap: %s", strerror(errno));
+    fenv_t saved;
+    fegetenv(&saved);
+    const char *failure = NULL;
+    if (fesetround(FE_TOWARDZERO) != 0) {
+        failure = why("fesetround(FE_TOWARDZERO) failed");
+        goto out;
+    }
+    hop__context_make(&flags_state.other, stack.low, stack.size, flags_entry);
+    for (int round = 0; round < FLAGS_ROUNDS && failure == NULL; round++) {
+        set_status_flags(main_flags(round));
+        hop__context_switch(&flags_state.main, &flags_state.other, NULL);
+        uint32_t back = status_flags();
+        int mode = fegetround();
+        if (flags_state.seen[round] != main_flags(round))
+            failure = why("round %d: the context saw flags %#x, main had raised %#x", round,
+                          (unsigned)flags_state.seen[round], (unsigned)main_flags(round));
+        else if (back != context_flags(round))
+            failure = why("round %d: main sees flags %#x after the switch back, the context had left %#x",
+                          round, (unsigned)back, (unsigned)context_flags(round));
+        else if (mode != FE_TOWARDZERO)
+            failure = why("round %d: main's rounding mode is %d after the switch back, want %d", round, mode,
+                          FE_TOWARDZERO);
+    }
+out:
+    fesetenv(&saved);
+    test_stack_free(&stack);
+    return failure;
+}
+#endif
+
 /* ---- e. Deep recursion -------------------------------------------------------- */
 
 #define RECURSION_STACK_SIZE (64 * 1024)
@@ -1216,6 +1310,9 @@ static const struct {
     {"callee_saved_gprs_survive_switch", test_callee_saved_gprs_survive_switch},
     {"callee_saved_fp_registers_survive_switch", test_callee_saved_fp_registers_survive_switch},
     {"fp_control_state_is_per_context", test_fp_control_state_is_per_context},
+#if !defined(HOP_CONTEXT_UCONTEXT)
+    {"fp_status_flags_stay_with_the_thread", test_fp_status_flags_stay_with_the_thread},
+#endif
     {"deep_recursion_in_context", test_deep_recursion_in_context},
     {"ping_pong_1000000_switches", test_ping_pong},
     {"backtrace_ends_at_the_first_frame", test_backtrace_ends_at_the_first_frame},
