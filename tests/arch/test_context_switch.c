@@ -897,15 +897,17 @@ out:
  * so what one side raised the other sees after the switch, whether the
  * switch had to write the control state (the two sides' rounding modes
  * differ) or not. (glibc's swapcontext restores them per context instead,
- * which the ABI equally allows: the ucontext backend is not tested here.) */
+ * which the ABI equally allows: the ucontext backend is not tested here.)
+ * The helpers are noinline: the context never returns, and a local whose
+ * address the asm takes would leave ASan's poison on its stack. */
 #if defined(__x86_64__)
 #define STATUS_MASK 0x3fu /* IE DE ZE OE UE PE */
-static uint32_t status_flags(void) {
+__attribute__((noinline)) static uint32_t status_flags(void) {
     uint32_t mxcsr;
     __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
     return mxcsr & STATUS_MASK;
 }
-static void set_status_flags(uint32_t flags) {
+__attribute__((noinline)) static void set_status_flags(uint32_t flags) {
     uint32_t mxcsr;
     __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
     mxcsr = (mxcsr & ~STATUS_MASK) | flags;
@@ -913,12 +915,12 @@ static void set_status_flags(uint32_t flags) {
 }
 #elif defined(__aarch64__)
 #define STATUS_MASK 0x9fu /* IOC DZC OFC UFC IXC IDC */
-static uint32_t status_flags(void) {
+__attribute__((noinline)) static uint32_t status_flags(void) {
     uint64_t fpsr;
     __asm__ volatile("mrs %0, fpsr" : "=r"(fpsr));
     return (uint32_t)fpsr & STATUS_MASK;
 }
-static void set_status_flags(uint32_t flags) {
+__attribute__((noinline)) static void set_status_flags(uint32_t flags) {
     uint64_t fpsr;
     __asm__ volatile("mrs %0, fpsr" : "=r"(fpsr));
     fpsr = (fpsr & ~(uint64_t)STATUS_MASK) | flags;
