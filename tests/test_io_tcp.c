@@ -750,3 +750,73 @@ Test(io_tcp, accept_out_of_descriptors_waits_without_spinning_and_recovers) {
     cr_assert(WIFEXITED(status), "the child died (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     cr_assert_eq(WEXITSTATUS(status), 0, "step %d failed", WEXITSTATUS(status));
 }
+
+/* ---- a burst of connections ----------------------------------------------------- */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <uv.h>
+
+enum { BURST = 200 };
+
+typedef struct {
+    hop_tcp_listener_t *listener;
+    hop_stream_t *accepted[BURST];
+    int n;
+    int err;
+    uint64_t turns; /* loop turns (polls for I/O) the accepts took */
+} burst_t;
+
+static uv_check_t burst_check;
+static uint64_t burst_polls;
+
+static void burst_check_cb(uv_check_t *handle) {
+    (void)handle;
+    burst_polls++;
+}
+
+/* On the listener's loop: counts that loop's polls for I/O while it accepts
+ * the burst, then keeps the connections open until the count is taken (a
+ * close waits for libuv's callback: a turn of its own). */
+static void *burst_accept_task(void *arg) {
+    burst_t *b = arg;
+    uv_check_init(hop_loop_uv(hop_loop_current()), &burst_check);
+    uv_check_start(&burst_check, burst_check_cb);
+    uint64_t before = burst_polls;
+    for (b->n = 0; b->n < BURST; b->n++) {
+        hop_deadline_t deadline;
+        hop_deadline_enter(&deadline, 10000);
+        b->err = hop_tcp_accept(b->listener, &b->accepted[b->n]);
+        hop_deadline_leave(&deadline);
+        if (b->err)
+            break;
+    }
+    b->turns = burst_polls - before;
+    uv_close((uv_handle_t *)&burst_check, NULL);
+    for (int i = 0; i < b->n; i++)
+        hop_stream_close(b->accepted[i]);
+    return NULL;
+}
+
+/* A server that accepted one connection per turn of its loop would, on a
+ * loop busy with other work, leave the last of a burst waiting in the
+ * kernel's queue for as many turns as came before it: with 1,000 clients
+ * connecting at once, seconds for some while the others are served. */
+Test(io_tcp, a_burst_of_waiting_connections_is_accepted_in_a_few_loop_turns) {
+    listen_t l;
+    listen_on(&l, "127.0.0.1");
+    static int clients[BURST];
+    for (int i = 0; i < BURST; i++) { /* each completed in the backlog (511) before any accept */
+        clients[i] = plain_connect(l.port);
+        cr_assert_geq(clients[i], 0, "connect %d: %s", i, strerror(errno));
+    }
+    static burst_t b;
+    b = (burst_t){.listener = l.listener};
+    HOP_OK(run_task(LOOP_A, burst_accept_task, &b));
+    cr_assert_eq(b.err, 0, "accept %d: %s", b.n, hop_err_name(b.err));
+    cr_assert_eq(b.n, BURST);
+    cr_assert_leq(b.turns, BURST / 8, "%d connections took %" PRIu64 " loop turns", BURST, b.turns);
+    for (int i = 0; i < BURST; i++)
+        close(clients[i]);
+    HOP_OK(run_task(POOL, close_listener_task, l.listener));
+}

@@ -15,7 +15,13 @@
  * libuv keeps a spare descriptor and uses it to accept and drop the waiting
  * connections (their clients see the connection closed), and a
  * hop_tcp_accept waiting meanwhile just goes on waiting (its deadline, if
- * any, still ends it); once descriptors are free again it accepts again. */
+ * any, still ends it); once descriptors are free again it accepts again.
+ * Once a task has called hop_tcp_accept on it, the listener's loop takes
+ * every connection the kernel has ready, up to 256 not yet returned by
+ * hop_tcp_accept, so that a burst of connections is accepted in a few loop
+ * turns rather than one per turn; beyond those (and before the first
+ * accept), connections wait in the kernel's backlog. Closing the listener
+ * closes the ones it holds. */
 #ifndef HOP_TCP_H
 #define HOP_TCP_H
 

@@ -53,6 +53,8 @@ struct hop_stream_s {
     /* Connecting (tcp.c). */
     uv_connect_t connect_req;
     hop__io_op_t *connector;
+    /* Accepted (tcp.c): the next connection on its listener's queue. */
+    hop_stream_t *accept_next;
 };
 
 /* hop__stream_new: allocates a stream for loop (read_buffer 0: the default)
@@ -82,6 +84,17 @@ typedef int (*hop__stream_init_fn)(uv_loop_t *uv, hop_stream_t *s);
  * thread; a libuv error. */
 typedef int (*hop__stream_connect_fn)(hop_stream_t *s, const void *target);
 
+/* Connections a listener accepts ahead of its task's accept calls. libuv
+ * hands a listener one connection and then stops watching the socket until
+ * that one is taken; taken one at a time by a task (which the loop resumes
+ * behind every job queued before it), a burst of connections would be
+ * accepted at one per loop turn, and the last ones would wait in the kernel's
+ * queue for seconds under load. Once a task has accepted from it, the
+ * listener therefore takes every connection libuv reports, up to this many
+ * waiting, as libuv's own servers do in their connection callback (before
+ * that, connections wait in the kernel's backlog). */
+#define HOP__LISTENER_QUEUE_MAX 256u
+
 /* A listener: the module embeds it first in its public listener struct,
  * initialises it (hop__listener_init), then on the loop thread initialises
  * and binds l->uv (hop__io_handle_opened right after the init) and calls
@@ -98,6 +111,12 @@ typedef struct hop__listener_s {
     hop_stream_options_t stream_options;
     bool ready;                  /* loop thread: libuv holds an accepted connection for us */
     hop__io_op_t *acceptor;      /* loop thread: the accept waiting for one */
+    /* Loop thread: connections taken from libuv that no accept has returned
+     * yet, oldest first (through accept_next); each holds a reference of the
+     * queue's, and none is adopted. */
+    hop_stream_t *queue_first, *queue_last;
+    unsigned int queued;
+    bool taking; /* loop thread: a task has accepted here: the queue may fill */
     unsigned int accepting_task; /* atomic: a task is inside an accept */
     uint64_t dropped;            /* atomic: EMFILE / ENFILE reports */
 } hop__listener_t;

@@ -31,26 +31,82 @@ static socklen_t hop__tcp_addr_len(const struct sockaddr *addr) {
 typedef struct {
     hop__io_op_t op;
     hop__listener_t *l;
-    hop_stream_t *s; /* allocated by the task: the connection's record */
-    bool opened;     /* s's uv handle exists: libuv's close callback frees s */
+    hop_stream_t *s; /* the connection handed out (adopted) */
 } hop__listener_accept_t;
 
-/* Loop thread: takes the connection libuv holds into a's stream. */
-static int hop__listener_take(hop__listener_t *l, hop__listener_accept_t *a) {
-    hop_stream_t *s = a->s;
-    int err = l->init_stream(l->uv.handle.loop, s);
-    if (err)
-        return hop__io_error(err);
-    hop__stream_opened(s);
-    a->opened = true;
-    l->ready = false;
-    err = uv_accept(&l->uv.stream, &s->uv.stream);
-    if (err) {
-        hop__io_handle_close_now(&s->h);
-        return hop__io_error(err);
+/* Loop thread: takes the connection libuv holds into a new stream, open but
+ * not adopted (closing it frees it); NULL and *err when it cannot. Out of
+ * memory, the connection stays with libuv (ready) for a later try. */
+static hop_stream_t *hop__listener_take(hop__listener_t *l, int *err) {
+    hop_stream_t *s = hop__stream_new(l->h.loop, &l->stream_options);
+    if (!s) {
+        *err = HOP_ENOMEM;
+        return NULL;
     }
-    hop__io_handle_adopt(&s->h);
-    return 0;
+    int uv_err = l->init_stream(l->uv.handle.loop, s);
+    if (uv_err) {
+        hop__stream_free(s);
+        *err = hop__io_error(uv_err);
+        return NULL;
+    }
+    hop__stream_opened(s);
+    l->ready = false;
+    uv_err = uv_accept(&l->uv.stream, &s->uv.stream);
+    if (uv_err) { /* libuv closed the connection */
+        hop__io_handle_close_now(&s->h);
+        *err = hop__io_error(uv_err);
+        return NULL;
+    }
+    return s;
+}
+
+/* Loop thread: takes the connection libuv holds onto the queue. The queue's
+ * reference keeps the record alive if the closing loop closes the stream
+ * while it waits there. */
+static void hop__listener_queue_take(hop__listener_t *l) {
+    int err;
+    hop_stream_t *s = hop__listener_take(l, &err);
+    if (!s)
+        return;
+    (void)hop__io_handle_enter(&s->h); /* open: cannot fail */
+    s->accept_next = NULL;
+    if (l->queue_last)
+        l->queue_last->accept_next = s;
+    else
+        l->queue_first = s;
+    l->queue_last = s;
+    l->queued++;
+}
+
+/* Loop thread: the oldest queued connection still open, adopted; or NULL. */
+static hop_stream_t *hop__listener_queue_pop(hop__listener_t *l) {
+    hop_stream_t *s;
+    while ((s = l->queue_first) != NULL) {
+        l->queue_first = s->accept_next;
+        if (!l->queue_first)
+            l->queue_last = NULL;
+        l->queued--;
+        s->accept_next = NULL;
+        bool open = !hop__atomic_load_uint(&s->h.closing); /* the closing loop's doing */
+        if (open)
+            hop__io_handle_adopt(&s->h);
+        hop__io_handle_leave(&s->h); /* the queue's reference */
+        if (open)
+            return s;
+    }
+    return NULL;
+}
+
+/* Loop thread: closes the queued connections (the listener is closing). */
+static void hop__listener_queue_close(hop__listener_t *l) {
+    hop_stream_t *s;
+    while ((s = l->queue_first) != NULL) {
+        l->queue_first = s->accept_next;
+        hop__io_handle_close_now(&s->h);
+        hop__io_handle_leave(&s->h);
+    }
+    l->queue_last = NULL;
+    l->queued = 0;
 }
 
 static void hop__listener_connection_cb(uv_stream_t *server, int status) {
@@ -65,10 +121,21 @@ static void hop__listener_connection_cb(uv_stream_t *server, int status) {
     }
     l->ready = true;
     hop__io_op_t *op = l->acceptor;
-    if (op) {
+    if (op) { /* the queue is empty: the accept would have taken from it */
         l->acceptor = NULL;
-        hop__io_op_complete(op, hop__listener_take(l, (hop__listener_accept_t *)op));
+        hop__listener_accept_t *a = (hop__listener_accept_t *)op;
+        int err = 0;
+        a->s = hop__listener_take(l, &err);
+        if (a->s)
+            hop__io_handle_adopt(&a->s->h);
+        hop__io_op_complete(op, a->s ? 0 : err);
+        return;
     }
+    /* Taken now, libuv goes on accepting in this callback; left with libuv
+     * (queue full), it stops watching the socket until an accept takes it:
+     * the kernel's backlog holds the rest, which is the back-pressure. */
+    if (l->taking && l->queued < HOP__LISTENER_QUEUE_MAX && !hop__atomic_load_uint(&l->h.closing))
+        hop__listener_queue_take(l);
 }
 
 static int hop__listener_accept_start(hop__io_op_t *op) {
@@ -76,8 +143,21 @@ static int hop__listener_accept_start(hop__io_op_t *op) {
     hop__listener_t *l = a->l;
     if (hop__atomic_load_uint(&l->h.closing))
         return HOP_ECLOSED;
-    if (l->ready)
-        return hop__listener_take(l, a);
+    l->taking = true;
+    a->s = hop__listener_queue_pop(l);
+    if (a->s) {
+        if (l->ready) /* the one libuv held while the queue was full: watch again */
+            hop__listener_queue_take(l);
+        return 0;
+    }
+    if (l->ready) {
+        int err = 0;
+        a->s = hop__listener_take(l, &err);
+        if (!a->s)
+            return err;
+        hop__io_handle_adopt(&a->s->h);
+        return 0;
+    }
     l->acceptor = op;
     return HOP__IO_PENDING;
 }
@@ -86,7 +166,7 @@ static int hop__listener_accept_cancel(hop__io_op_t *op) {
     hop__listener_t *l = ((hop__listener_accept_t *)op)->l;
     if (l->acceptor != op)
         return HOP_EALREADY;
-    l->acceptor = NULL; /* a connection that comes now waits in libuv for the next accept */
+    l->acceptor = NULL; /* a connection that comes now waits on the queue for the next accept */
     return 0;
 }
 
@@ -98,16 +178,10 @@ int hop__listener_accept(hop__listener_t *listener, hop_stream_t **stream) {
         hop__io_handle_leave(&listener->h);
         return HOP_EBUSY;
     }
-    hop__listener_accept_t a = {.l = listener, .s = hop__stream_new(listener->h.loop, &listener->stream_options)};
-    if (!a.s) {
-        err = HOP_ENOMEM;
-    } else {
-        err = hop__io_op_run(&a.op, listener->h.loop, hop__listener_accept_start, hop__listener_accept_cancel);
-        if (err == 0)
-            *stream = a.s;
-        else if (!a.opened)
-            hop__stream_free(a.s); /* never opened (a failed take closes, and libuv frees) */
-    }
+    hop__listener_accept_t a = {.l = listener};
+    err = hop__io_op_run(&a.op, listener->h.loop, hop__listener_accept_start, hop__listener_accept_cancel);
+    if (err == 0)
+        *stream = a.s;
     hop__atomic_store_uint(&listener->accepting_task, 0u);
     hop__io_handle_leave(&listener->h);
     return err;
@@ -128,6 +202,7 @@ static void hop__listener_wake(hop__io_handle_t *h, int status) {
         l->acceptor = NULL;
         hop__io_op_complete(op, status);
     }
+    hop__listener_queue_close(l); /* wake comes only from the close */
 }
 
 static void hop__listener_destroy(hop__io_handle_t *h) { free(h); }
