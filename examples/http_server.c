@@ -5,7 +5,10 @@
  * idle connections closed, requests in flight answered with
  * "Connection: close", then exit 0.
  *
- *     example_http_server [port [loops [sleep_us [hash_bytes]]]]
+ *     example_http_server [port [loops [sleep_us [hash_bytes [blocking_threads]]]]]
+ *
+ * blocking_threads caps the default blocking pool (0 or absent: its default,
+ * 512).
  *
  * Its twin in plain libuv callbacks, bench/peers/uv_http.c, shares the
  * parser and the work function. */
@@ -90,6 +93,11 @@ int main(int argc, char **argv) {
         http_work_config.hash_bytes = (size_t)atol(argv[4]);
     if (config.loops == 0 || config.loops > MAX_LOOPS)
         config.loops = 2;
+    if (argc > 5 && atoi(argv[5]) > 0) {
+        hop_blocking_options_t blocking = {.max_threads = (unsigned int)atoi(argv[5])};
+        if (hop_blocking_default_configure(&blocking) != 0)
+            return 1;
+    }
     void *failed = NULL;
     int status = hop_run(run_server, NULL, &failed);
     return status == 0 && !failed ? 0 : 1;
