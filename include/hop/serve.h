@@ -30,6 +30,7 @@
  *
  * Connection limit: at most max_connections handlers run at once. At the
  * limit the acceptors stop accepting (back-pressure: new connections wait in
+ * each listener's queue, up to 256 (see hop_tcp_accept in hop/tcp.h), then in
  * the kernel's backlog, whose overflow the clients see as a slow connect) and
  * accept again as handlers finish. Each acceptor may hold one accepted
  * connection while it waits for a place, so at the limit up to one

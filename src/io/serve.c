@@ -136,7 +136,8 @@ static void *hop__acceptor_main(void *arg) {
          * queued on another loop's listener could wait for ever with the
          * server below its limit. This way only handlers hold places, and at
          * the limit each acceptor holds at most one accepted connection;
-         * the rest wait in the kernel's backlog. */
+         * the rest wait in its listener's queue (hop_tcp_accept's, up to
+         * 256) and then in the kernel's backlog. */
         hop_stream_t *stream;
         int err = hop_tcp_accept(a->listener, &stream);
         if (err) {
