@@ -219,11 +219,13 @@ struct hop__pool_internal_s {
 static int hop__pool_submit(hop_executor_t *executor, hop_job_t *job, unsigned int flags);
 static void hop__pool_task_enter(hop_executor_t *executor);
 static void hop__pool_task_leave(hop_executor_t *executor);
+static int hop__pool_withdraw(hop_executor_t *executor, hop_job_t *job);
 
 static const hop_executor_ops_t hop__pool_ops = {.name = "pool",
                                                  .submit = hop__pool_submit,
                                                  .task_enter = hop__pool_task_enter,
-                                                 .task_leave = hop__pool_task_leave};
+                                                 .task_leave = hop__pool_task_leave,
+                                                 .withdraw = hop__pool_withdraw};
 
 /* What a closed pool's executor points at: it refuses everything. */
 static const hop_executor_ops_t hop__pool_closed_ops = {.name = "pool (closed)", .submit = hop__gate_closed_submit};
@@ -673,7 +675,7 @@ static int hop__pool_submit_local(hop__pool_worker_t *w, hop_job_t *job, unsigne
      * hop__pool_check_closing); before, close waits for the acknowledgement. */
     if (!(flags & HOP_SUBMIT_CONTINUATION) && hop__atomic_load_uint(&p->closing))
         return HOP_ECLOSED;
-    if (job == w->running) {
+    if (job == w->running || (flags & HOP__SUBMIT_YIELD)) {
         /* A task yielding: behind the rest (see the file comment). The
          * push's exchange is the full barrier before notify reads idle. */
         hop__pool_inject(p, job, job);
@@ -748,6 +750,42 @@ static int hop__pool_submit(hop_executor_t *executor, hop_job_t *job, unsigned i
     hop_pool_t *pool = hop__container_of(executor, hop_pool_t, executor);
     hop__pool_worker_t *w = hop__pool_worker_of(pool);
     return w ? hop__pool_submit_local(w, job, flags) : hop__pool_submit_outside(pool, job, flags);
+}
+
+/* Takes job back if it waits where the calling worker can take it without
+ * searching: its own LIFO slot, or the bottom of its own deque (the places
+ * its own recent submissions wait; a task joining a child it spawned finds
+ * it there unless a thief got it first). Exactly one of this and a thief
+ * gets the job: the LIFO slot by a CAS against the thieves' FAS, the deque
+ * bottom by the owner's take, which settles the last element with thieves
+ * through their own CAS (core/deque.h). Anything else (another worker's
+ * queues, the injection queue, a caller that is not a worker of this
+ * pool) is HOP_EALREADY: the job stays queued and will run. */
+static int hop__pool_withdraw(hop_executor_t *executor, hop_job_t *job) {
+    hop_pool_t *pool = hop__container_of(executor, hop_pool_t, executor);
+    hop__pool_worker_t *w = hop__pool_worker_of(pool);
+    if (!w)
+        return HOP_EALREADY;
+    if (hop__atomic_load_ptr(&w->lifo) == job) {
+        if (!hop__atomic_cas_ptr(&w->lifo, job, NULL))
+            return HOP_EALREADY;
+        hop__pool_count(&w->jobs_run, 1); /* see hop_pool_stats_t */
+        return 0;
+    }
+    /* Only this thread pushes to its deque and writes its slots, so the
+     * bottom slot still holds job when the take below settles it: the take
+     * returns job, or NULL when a thief won it. */
+    hop__deque_t *d = &w->deque;
+    uint64_t b = hop__atomic_load_u64(&d->bottom);
+    if (hop__deque_size_hint(d) == 0 || hop__atomic_load_ptr(&d->buffer[(b - 1) & HOP__DEQUE_MASK]) != job)
+        return HOP_EALREADY;
+    hop_job_t *taken = hop__deque_take(d);
+    if (taken && taken != job)
+        hop__fatal("pool: the bottom of a worker's deque changed under its owner");
+    if (!taken)
+        return HOP_EALREADY;
+    hop__pool_count(&w->jobs_run, 1);
+    return 0;
 }
 
 /* task_enter and task_leave: a worker counts on its own shard with a load

@@ -1085,6 +1085,284 @@ Test(pool, a_yielding_task_lets_jobs_queued_behind_it_run_on_a_single_worker, .t
     test_assert_checks();
 }
 
+/* ---- Joins that run their child on the joiner's thread ---------------------------- */
+
+/* Each child counts its runs and says on which thread it ran; the joiner
+ * checks the result of every join. */
+typedef struct {
+    unsigned int runs;
+    unsigned int spins; /* work before returning: varies the race with thieves */
+    unsigned int yields;
+    pthread_t thread;
+} join_child_t;
+
+static unsigned int join_errors;
+
+static void *join_child(void *arg) {
+    join_child_t *c = arg;
+    add(&c->runs, 1);
+    c->thread = current_thread();
+    for (volatile unsigned int i = 0; i < c->spins; i++) {
+    }
+    for (unsigned int i = 0; i < c->yields; i++)
+        if (hop_yield() != 0)
+            add(&join_errors, 1);
+    if (hop_executor_current() != hop_pool_executor(&pool) || !on_pool_thread())
+        add(&join_errors, 1);
+    return c;
+}
+
+#define JOIN_ROUNDS (20000 / STRESS_SCALE)
+#define JOIN_BATCH 4
+
+/* Spawns JOIN_BATCH children, keeps the worker busy a little (so idle
+ * workers steal some of them), then joins them newest first, the order in
+ * which an unstolen child sits at the bottom of the joiner's queues. */
+static void *join_racing_thieves(void *arg) {
+    (void)arg;
+    static const hop_task_options_t small = {.stack_size = 16 * 1024};
+    join_child_t children[JOIN_BATCH];
+    hop_task_t *tasks[JOIN_BATCH];
+    for (unsigned int round = 0; round < JOIN_ROUNDS; round++) {
+        for (unsigned int k = 0; k < JOIN_BATCH; k++) {
+            children[k] = (join_child_t){.spins = (round * 7 + k * 13) % 200, .yields = (round + k) % 11 == 0};
+            if (hop_task_spawn(hop_pool_executor(&pool), join_child, &children[k], &small, &tasks[k]) != 0) {
+                add(&join_errors, 1);
+                return NULL;
+            }
+        }
+        for (volatile unsigned int i = 0; i < round % 300; i++) {
+        }
+        for (unsigned int k = JOIN_BATCH; k-- > 0;) {
+            void *result = NULL;
+            if (hop_task_join(tasks[k], &result) != 0 || result != &children[k] || load(&children[k].runs) != 1)
+                add(&join_errors, 1);
+            hop_task_unref(tasks[k]);
+        }
+    }
+    return NULL;
+}
+
+Test(pool, joins_racing_thieves_for_the_same_children_run_each_child_exactly_once, .timeout = 240) {
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], 0);
+        join_errors = 0;
+        hop_task_t *driver;
+        HOP_OK(hop_task_spawn(hop_pool_executor(&pool), join_racing_thieves, NULL, NULL, &driver));
+        HOP_OK(hop_future_wait(hop_task_future(driver), HOP_WAIT_FOREVER, NULL));
+        hop_task_unref(driver);
+        cr_assert_eq(load(&join_errors), 0, "%u workers: a child ran twice, not at all, or elsewhere",
+                     worker_counts[c]);
+        HOP_OK(hop_pool_close(&pool));
+    }
+    hop_stack_stats_t stats;
+    hop_stack_stats(&stats);
+    cr_assert_eq(stats.in_use, 0, "every task's stack came back");
+    test_assert_checks();
+}
+
+static pthread_t joiner_thread;
+
+static void *join_one_child(void *arg) {
+    join_child_t *c = arg;
+    hop_task_t *child;
+    if (hop_task_spawn(hop_executor_current(), join_child, c, NULL, &child) != 0)
+        return NULL;
+    joiner_thread = current_thread();
+    void *result = NULL;
+    int err = hop_task_join(child, &result);
+    hop_task_unref(child);
+    return err == 0 && result == c ? c : NULL;
+}
+
+Test(pool, a_task_joining_a_child_nobody_stole_runs_it_on_its_own_worker_before_going_on, .timeout = 60) {
+    /* One worker: nobody steals, so the child is still in the joiner's LIFO
+     * slot when the join comes; the worker runs it there and then. */
+    start_pool(1, 0);
+    join_errors = 0;
+    join_child_t child = {0};
+    hop_task_t *parent;
+    HOP_OK(hop_task_spawn(hop_pool_executor(&pool), join_one_child, &child, NULL, &parent));
+    void *result = NULL;
+    HOP_OK(hop_future_wait(hop_task_future(parent), HOP_WAIT_FOREVER, &result));
+    hop_task_unref(parent);
+    cr_assert_eq(result, &child);
+    cr_assert_eq(child.runs, 1);
+    cr_assert(pthread_equal(child.thread, joiner_thread));
+    cr_assert_eq(join_errors, 0);
+    /* The child's run counts among the pool's jobs: parent and child. */
+    hop_pool_stats_t stats = stats_once_run(2);
+    cr_assert_eq(stats.jobs_run, 2);
+    HOP_OK(hop_pool_close(&pool));
+    test_assert_checks();
+}
+
+/* A child that yields while its joiner runs it goes behind what its worker
+ * has queued, as any yielding task does: on a single worker, the job the
+ * child submitted runs before the child's next turn. */
+static void *yield_until_flag_once_submitted(void *arg) {
+    unsigned int *yields = arg;
+    hop_job_t job;
+    hop_job_init(&job, set_flag);
+    if (hop_pool_submit(&pool, &job) != 0)
+        return NULL;
+    while (!load(&flag)) {
+        if (hop_yield() != 0)
+            return NULL;
+        add(yields, 1);
+    }
+    return arg;
+}
+
+static void *join_yielding_child(void *arg) {
+    hop_task_t *child;
+    if (hop_task_spawn(hop_executor_current(), yield_until_flag_once_submitted, arg, NULL, &child) != 0)
+        return NULL;
+    void *result = NULL;
+    int err = hop_task_join(child, &result);
+    hop_task_unref(child);
+    return err == 0 ? result : NULL;
+}
+
+Test(pool, a_joined_child_that_yields_goes_behind_the_jobs_queued_on_its_worker, .timeout = 60) {
+    start_pool(1, 0);
+    flag = 0;
+    unsigned int yields = 0;
+    hop_task_t *parent;
+    HOP_OK(hop_task_spawn(hop_pool_executor(&pool), join_yielding_child, &yields, NULL, &parent));
+    void *result = NULL;
+    HOP_OK(hop_future_wait(hop_task_future(parent), HOP_WAIT_FOREVER, &result));
+    hop_task_unref(parent);
+    cr_assert_eq(result, &yields);
+    cr_assert_eq(load(&yields), 1, "the child yielded %u times before the queued job ran", load(&yields));
+    HOP_OK(hop_pool_close(&pool));
+}
+
+/* The child cancels its joiner while the joiner's thread runs it: the
+ * join then reports the cancellation, and the child's own result stands. */
+static void *cancel_my_joiner(void *arg) {
+    hop_task_t **joiner = arg;
+    CHECK_OK(hop_task_cancel(*joiner));
+    return (void *)(uintptr_t)42;
+}
+
+static hop_task_t *cancelled_joiner;
+static int cancelled_join_status;
+static void *cancelled_join_result;
+
+static void *join_and_get_cancelled(void *arg) {
+    hop_task_t **child_out = arg;
+    cancelled_joiner = hop_task_current();
+    if (hop_task_spawn(hop_executor_current(), cancel_my_joiner, &cancelled_joiner, NULL, child_out) != 0)
+        return NULL;
+    cancelled_join_result = (void *)1;
+    cancelled_join_status = hop_task_join(*child_out, &cancelled_join_result);
+    return NULL;
+}
+
+Test(pool, a_joiner_cancelled_while_its_thread_runs_the_child_gets_ECANCELED_and_the_child_finishes,
+     .timeout = 60) {
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], 0);
+        hop_task_t *child = NULL;
+        hop_task_t *parent;
+        cancelled_join_status = 0;
+        HOP_OK(hop_task_spawn(hop_pool_executor(&pool), join_and_get_cancelled, &child, NULL, &parent));
+        cr_assert_eq(hop_future_wait(hop_task_future(parent), HOP_WAIT_FOREVER, NULL), HOP_ECANCELED);
+        cr_assert_eq(cancelled_join_status, HOP_ECANCELED, "%u workers: the join returned %s", worker_counts[c],
+                     hop_err_name(cancelled_join_status));
+        cr_assert_null(cancelled_join_result);
+        void *result = NULL;
+        HOP_OK(hop_future_wait(hop_task_future(child), HOP_WAIT_FOREVER, &result));
+        cr_assert_eq((uintptr_t)result, 42);
+        hop_task_unref(child);
+        hop_task_unref(parent);
+        HOP_OK(hop_pool_close(&pool));
+    }
+    test_assert_checks();
+}
+
+/* Each task of the chain spawns the next and joins it: far deeper than the
+ * joins a thread runs nested on its own stack, so the deep end suspends as
+ * before; every level still gets its answer. */
+#define JOIN_CHAIN 1000
+
+static void *join_chain(void *arg) {
+    uintptr_t depth = (uintptr_t)arg;
+    if (depth == JOIN_CHAIN)
+        return arg;
+    static const hop_task_options_t small = {.stack_size = 16 * 1024};
+    hop_task_t *next;
+    if (hop_task_spawn(hop_executor_current(), join_chain, (void *)(depth + 1), &small, &next) != 0)
+        return NULL;
+    void *result = NULL;
+    if (hop_task_join(next, &result) != 0)
+        result = NULL;
+    hop_task_unref(next);
+    return result;
+}
+
+Test(pool, a_chain_of_joins_deeper_than_a_thread_runs_nested_still_completes, .timeout = 120) {
+    for (size_t c = 0; c < WORKER_COUNTS; c++) {
+        start_pool(worker_counts[c], 0);
+        hop_task_t *root;
+        HOP_OK(hop_task_spawn(hop_pool_executor(&pool), join_chain, (void *)(uintptr_t)0, NULL, &root));
+        void *result = NULL;
+        HOP_OK(hop_future_wait(hop_task_future(root), HOP_WAIT_FOREVER, &result));
+        hop_task_unref(root);
+        cr_assert_eq((uintptr_t)result, JOIN_CHAIN, "%u workers", worker_counts[c]);
+        HOP_OK(hop_pool_close(&pool));
+    }
+}
+
+/* hop_executor_withdraw on the pool: a worker takes back a job it has just
+ * submitted (its LIFO slot, then its deque's bottom), and that job never
+ * runs; from outside the pool nothing is withdrawn. */
+static counted_job_t withdrawn_jobs[3];
+static int withdraw_results[4];
+
+static void withdraw_own_jobs(hop_job_t *job) {
+    (void)job;
+    for (int i = 0; i < 3; i++) {
+        hop_job_init(&withdrawn_jobs[i].job, counted_run);
+        CHECK_OK(hop_pool_submit(&pool, &withdrawn_jobs[i].job));
+    }
+    /* [2] is in the LIFO slot, [1] at the deque's bottom, [0] above it. */
+    withdraw_results[0] = hop_executor_withdraw(hop_pool_executor(&pool), &withdrawn_jobs[2].job);
+    withdraw_results[1] = hop_executor_withdraw(hop_pool_executor(&pool), &withdrawn_jobs[1].job);
+    withdraw_results[2] = hop_executor_withdraw(hop_pool_executor(&pool), &withdrawn_jobs[1].job);
+}
+
+Test(pool, a_worker_withdraws_the_jobs_it_just_queued_and_they_never_run, .timeout = 60) {
+    start_pool(1, 0);
+    memset(withdrawn_jobs, 0, sizeof withdrawn_jobs);
+    jobs_done = 0;
+    hop_job_t job;
+    hop_job_init(&job, withdraw_own_jobs);
+    HOP_OK(hop_pool_submit(&pool, &job));
+    stats_once_run(2); /* withdraw_own_jobs and withdrawn_jobs[0] */
+    HOP_OK(hop_pool_close(&pool));
+    cr_assert_eq(withdraw_results[0], 0, "the LIFO slot's job");
+    cr_assert_eq(withdraw_results[1], 0, "the deque's bottom job");
+    cr_assert_eq(withdraw_results[2], HOP_EALREADY, "withdrawn already");
+    cr_assert_eq(withdrawn_jobs[0].runs, 1);
+    cr_assert_eq(withdrawn_jobs[1].runs, 0);
+    cr_assert_eq(withdrawn_jobs[2].runs, 0);
+    test_assert_checks();
+}
+
+Test(pool, a_thread_outside_the_pool_withdraws_nothing, .timeout = 60) {
+    start_pool(1, 0);
+    jobs_done = 0;
+    counted_job_t job = {0};
+    hop_job_init(&job.job, counted_run);
+    HOP_OK(hop_pool_submit(&pool, &job.job));
+    int err = hop_executor_withdraw(hop_pool_executor(&pool), &job.job);
+    cr_assert_eq(err, HOP_EALREADY);
+    HOP_OK(hop_pool_close(&pool));
+    cr_assert_eq(job.runs, 1);
+}
+
 /* ---- Local queues: overflow, stealing, the LIFO slot ------------------------------ */
 
 #define FANOUT 10000

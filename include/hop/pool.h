@@ -59,7 +59,9 @@ struct hop_pool_s {
 };
 
 struct hop_pool_stats_s {
-    uint64_t jobs_run;      /* jobs and task resumptions run */
+    uint64_t jobs_run;      /* jobs and task resumptions run; a job a worker took back from
+                               its own queue (hop_executor_withdraw, which hop_task_join
+                               uses to run a child nobody stole) counts when taken back */
     uint64_t steals;        /* jobs taken from another worker */
     uint64_t parks;         /* times a worker went to sleep */
     uint64_t wakeups;       /* times a worker woke up again (woken by a submission, or by
@@ -102,6 +104,14 @@ HOP_EXTERN hop_executor_t *hop_pool_executor(hop_pool_t *pool);
  * HOP_EINVAL (NULL pool, job or job->run), HOP_ECLOSED (the pool is closing
  * or closed: it will not run). */
 HOP_EXTERN int hop_pool_submit(hop_pool_t *pool, hop_job_t *job);
+
+/* hop_executor_withdraw() on the pool (hop/executor.h) takes a job back
+ * only from where the calling worker itself can reach it without a search:
+ * its own LIFO slot, or the bottom of its own deque (a job it submitted
+ * last). Anything else (a job further down a deque, in another worker's
+ * queues or the injection queue, a caller that is not a worker of this
+ * pool) gets HOP_EALREADY and stays queued: it will run. hop_task_join
+ * uses it to run a child nobody stole on the joining worker. */
 
 /* hop_pool_close: shuts the pool down in this order: refuses new work
  * (HOP_ECLOSED; spawns and dispatches onto the pool too) while still

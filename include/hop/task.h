@@ -145,7 +145,12 @@ HOP_EXTERN hop_task_t *hop_task_current(void);
 /* hop_task_join: suspends the current task until task finishes; then stores
  * the task's result in *result (if result is not NULL; borrowed, see above)
  * and returns 0, HOP_ECANCELED if task was cancelled, or the status its
- * function returned (hop_task_spawn_ex). Task only: from a
+ * function returned (hop_task_spawn_ex). When task has not started and its
+ * executor (the joiner's own) hands its job back (hop_executor_withdraw: the
+ * pool does for a child still in the joining worker's own queues), this
+ * thread runs task right away until it finishes or suspends, instead of
+ * suspending the joiner; an interrupt of the joiner meanwhile (cancel,
+ * deadline) is reported once task is back. Task only: from a
  * plain thread, use hop_future_wait(hop_task_future(task), ...).
  * Errors: HOP_EINVAL (NULL task), HOP_ENOTTASK (not in a task), HOP_EDEADLK
  * (a task joining itself), HOP_ECANCELED (the joiner itself was cancelled). */

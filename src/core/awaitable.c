@@ -415,9 +415,20 @@ bool hop__await_begin_suspension(hop_task_t *t, hop_awaitable_t *aw) {
     }
 }
 
+/* Completes a yield: the task goes back to its own executor, behind what
+ * is queued there. */
+static void hop__yield_complete(hop_awaitable_t *aw) {
+    hop_task_t *t = aw->task;
+    hop_executor_t *executor = hop__atomic_load_ptr(&t->executor);
+    int err = hop__awaitable_complete_on(aw, 0, NULL, executor, HOP_SUBMIT_CONTINUATION | HOP__SUBMIT_YIELD);
+    if (err && err != HOP_EALREADY)
+        hop__fatal("executor \"%s\" refused to resume its task \"%s\" (%s): the task would be lost",
+                   hop_executor_name(executor), t->name, hop_err_name(err));
+}
+
 /* yield: resubmit the task to its own executor, behind what is queued. */
 static bool hop__yield_suspend(hop_awaitable_t *aw) {
-    hop_awaitable_complete(aw, 0);
+    hop__yield_complete(aw);
     return true;
 }
 
@@ -441,7 +452,7 @@ static bool hop__dispatch_suspend(hop_awaitable_t *aw) {
     hop_task_t *t = aw->task;
     if (d->target == hop__atomic_load_ptr(&t->executor)) {
         /* Already home: a dispatch there is a yield, and keeps the count. */
-        hop_awaitable_complete(aw, 0);
+        hop__yield_complete(aw);
         return true;
     }
     hop_executor_t *home = hop__atomic_load_ptr(&t->executor);

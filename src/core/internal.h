@@ -68,6 +68,12 @@ static inline int hop__executor_submit(hop_executor_t *executor, hop_job_t *job,
  * stage ignore it. */
 #define HOP__SUBMIT_BATCHABLE (1u << 31)
 
+/* A submit flag for hop's own awaitables: the task yields (hop_yield, a
+ * dispatch to its own executor), and wants to go behind what is queued. An
+ * executor cannot always tell by the job alone: a task run by a joining
+ * task (hop_task_join) is not the job its thread took. */
+#define HOP__SUBMIT_YIELD (1u << 30)
+
 typedef struct hop__batch_chain_s hop__batch_chain_t;
 /* Queues first..last (count jobs, linked through next) on executor. */
 typedef void (*hop__batch_flush_fn)(hop_executor_t *executor, hop_job_t *first, hop_job_t *last,

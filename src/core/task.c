@@ -22,6 +22,9 @@
 
 HOP__TLS_SLOT(hop__current_task_slot, hop_task_t *)
 HOP__TLS_SLOT(hop__current_executor_slot, hop_executor_t *)
+/* How many joins are running their child on this thread's stack right now
+ * (HOP__SWITCH_RUN_JOB, nested). */
+HOP__TLS_SLOT(hop__join_depth_slot, unsigned int)
 
 __attribute__((noinline)) hop_task_t *hop_task_current(void) { return *hop__current_task_slot(); }
 
@@ -225,6 +228,21 @@ static void hop__task_run(hop_task_t *t) {
             return;
         }
         hop__atomic_store_uint(&t->state, HOP_TASK_SUSPENDED);
+        if (t->switch_reason == HOP__SWITCH_RUN_JOB) {
+            /* t joins a child whose job it took back from their executor
+             * (hop_task_join): the child runs here, on this thread's own
+             * stack, until it finishes or suspends; then t continues. t is
+             * in no await meanwhile: an interrupt only sets its flag, which
+             * the join looks at when t is back. */
+            hop_job_t *job = t->run_here;
+            t->run_here = NULL;
+            hop__atomic_store_ptr(&t->await_name, "join"); /* for hop/debug.h */
+            unsigned int *depth = hop__join_depth_slot();
+            ++*depth;
+            hop_executor_run_job(hop__atomic_load_ptr(&t->executor), job);
+            --*depth;
+            continue;
+        }
         if (hop__await_begin_suspension(t, t->awaiting))
             return; /* handed off: t is not touched here any more */
     }
@@ -367,6 +385,25 @@ hop_executor_t *hop_task_executor(const hop_task_t *task) {
     return task ? hop__atomic_load_ptr((hop_executor_t **)&task->executor) : NULL;
 }
 
+/* Joining task, from self: if nobody has started task's pending job yet and
+ * their executor hands it back (its withdraw op: the pool's takes it from
+ * the joining worker's own LIFO slot or deque bottom, so a child nobody
+ * stole), self switches out and its thread runs the child right away
+ * instead of leaving it queued while self suspends. Only a job of self's
+ * own executor, which is about to run on one of that executor's threads
+ * anyway: this one. */
+static void hop__task_join_here(hop_task_t *self, hop_task_t *task) {
+    hop_executor_t *executor = hop__atomic_load_ptr(&self->executor);
+    if (hop__atomic_load_ptr(&task->executor) != executor || *hop__join_depth_slot() >= HOP__JOIN_HERE_MAX_DEPTH)
+        return;
+    const hop_executor_ops_t *ops = hop__executor_ops(executor);
+    if (!ops || !ops->withdraw || ops->withdraw(executor, &task->resume_job) != 0)
+        return;
+    self->run_here = &task->resume_job;
+    self->switch_reason = HOP__SWITCH_RUN_JOB;
+    hop__task_switch_out(self);
+}
+
 int hop_task_join(hop_task_t *task, void **result) {
     if (!task)
         return HOP_EINVAL;
@@ -375,5 +412,20 @@ int hop_task_join(hop_task_t *task, void **result) {
         return HOP_ENOTTASK;
     if (self == task)
         return HOP_EDEADLK;
-    return hop_future_await(&task->future, result);
+    hop_future_t *future = &task->future;
+    /* What hop_future_await would return, without an await when the child
+     * is done: an interrupt pending first, then the future's outcome. */
+    int err = hop__task_pending_interrupt(self);
+    if (!err && !hop_future_is_done(future)) {
+        hop__task_join_here(self, task);
+        if (!hop_future_is_done(future))
+            return hop_future_await(future, result);
+        err = hop__task_pending_interrupt(self);
+    }
+    if (err) {
+        if (result)
+            *result = NULL;
+        return err;
+    }
+    return hop_future_result(future, result);
 }

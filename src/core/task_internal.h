@@ -14,8 +14,16 @@
  * deadlines and task-locals). */
 #define HOP__TASK_SLOTS 4
 
-/* Why a task switched back to the thread that resumed it. */
-enum { HOP__SWITCH_SUSPEND = 1, HOP__SWITCH_DONE = 2 };
+/* Why a task switched back to the thread that resumed it: it awaits, it
+ * finished, or it joins a child whose job it took back from their executor
+ * (run_here), which that thread runs before it resumes the task. */
+enum { HOP__SWITCH_SUSPEND = 1, HOP__SWITCH_DONE = 2, HOP__SWITCH_RUN_JOB = 3 };
+
+/* How many joins may each run their child on one thread's stack, nested
+ * (a child that itself joins its own child, and so on): each level costs
+ * that stack a few hundred bytes, and a deeper chain of joins suspends as
+ * before. */
+#define HOP__JOIN_HERE_MAX_DEPTH 64u
 
 /* hop_task_t.await_word: the state of the task's current await, one word so
  * that every transition is a single CAS. The bits below sit under the await's
@@ -114,6 +122,7 @@ struct hop_task_s {
     hop__offload_t offload;  /* hop_run_in_executor's job slot... */
     unsigned int offload_busy; /* ...held until its job lets go (atomic) */
     int switch_reason;       /* HOP__SWITCH_*, written by the task before switching back */
+    hop_job_t *run_here;     /* for HOP__SWITCH_RUN_JOB: the job to run */
     unsigned int refs;       /* atomic */
     unsigned int cancel;     /* HOP__CANCEL_* (atomic) */
     hop_task_fn fn;          /* or, for hop_task_spawn_ex... */
