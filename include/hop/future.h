@@ -36,8 +36,8 @@ struct hop_future_waiter_s {
 
 struct hop_future_s {
     /* private */
-    unsigned int state;   /* HOP__FUTURE_* bits: lock, done */
-    unsigned int claimed; /* 0 -> 1 by the one completer */
+    unsigned int state;   /* HOP__FUTURE_* bits: lock, done, claimed */
+    unsigned int claimed; /* unused (the completer claims state) */
     int status;
     void *result;
     hop__waitq_t waiters;

@@ -194,7 +194,9 @@ HOP_EXTERN const char *hop_task_name(const hop_task_t *task);
 
 /* hop_task_id: task's id, a number from 1 up that no other task of the
  * process has or will have (task records are reused, their ids never), for
- * logs and for telling tasks apart after they finished; 0 for NULL. Any
+ * logs and for telling tasks apart after they finished; 0 for NULL. The ids
+ * of tasks spawned from one thread increase; across threads they are not in
+ * spawn order (each thread takes them in batches). Any
  * thread; valid while the caller holds a reference to task. */
 HOP_EXTERN uint64_t hop_task_id(const hop_task_t *task);
 

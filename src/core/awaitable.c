@@ -66,17 +66,6 @@ int hop_awaitable_set_result(hop_awaitable_t *awaitable, int status, void *value
     return 0;
 }
 
-int hop__task_pending_interrupt(const hop_task_t *t) {
-    unsigned int *shield = hop__atomic_load_ptr(&t->shield_expired);
-    if (shield)
-        return hop__atomic_load_uint(shield) != 0 ? HOP_ETIMEDOUT : 0;
-    if (hop__task_cancel_requested(t))
-        return HOP_ECANCELED;
-    if (hop__atomic_load_uint((unsigned int *)&t->expired) != 0)
-        return HOP_ETIMEDOUT;
-    return 0;
-}
-
 static int hop__await_interrupt(hop_task_t *t, hop_awaitable_t *aw, uint64_t generation, int status,
                                 unsigned int *domain);
 

@@ -1,14 +1,17 @@
 /* src/core/future.c: one-shot futures.
  *
- * state holds two bits. LOCKED guards the wait queue (waitq.h) for a few
- * pointer writes. DONE is set by the completer in the same store that drops
- * the lock, and after that store the completer never touches the future
- * again (only the waiters it took), so a thread that sees DONE may free the
- * future.
+ * state holds three bits. LOCKED guards the wait queue (waitq.h) for a few
+ * pointer writes. CLAIMED marks the one completer, and is taken in the same
+ * CAS as the lock (one locked instruction per completion). DONE is set by
+ * the completer in the same store that drops the lock, and after that store
+ * the completer never touches the future again (only the waiters it took),
+ * so a thread that sees DONE may free the future.
  *
- *   complete:  CAS claimed 0 -> 1 (exactly one completer), write status and
- *              result, take LOCKED, take every waiter, store DONE (release),
- *              then notify the taken waiters in arrival order.
+ *   complete:  CAS 0 -> CLAIMED | LOCKED (a state with CLAIMED already:
+ *              another completer won), write status and result, take every
+ *              waiter, store CLAIMED | DONE (release), then notify the taken
+ *              waiters in arrival order. A waiter that finds CLAIMED without
+ *              DONE waits the few stores until DONE.
  *   wait:      take LOCKED unless DONE; queue; unlock.  DONE instead means
  *              the result is there: no waiting at all.
  *   withdraw:  take LOCKED unless DONE; cancel the node if still queued;
@@ -24,6 +27,7 @@
 
 #define HOP__FUTURE_LOCKED 1u
 #define HOP__FUTURE_DONE 2u
+#define HOP__FUTURE_CLAIMED 4u
 
 int hop_future_init(hop_future_t *future) {
     if (!future)
@@ -75,18 +79,22 @@ static bool hop__future_remove_waiter(hop_future_t *f, hop_future_waiter_t *w) {
 }
 
 int hop__future_complete(hop_future_t *f, int status, void *result) {
-    if (!hop__atomic_cas_uint(&f->claimed, 0u, 1u))
-        return HOP_EALREADY;
+    for (;;) {
+        unsigned int state = hop__atomic_load_uint(&f->state);
+        if (state & HOP__FUTURE_CLAIMED)
+            return HOP_EALREADY;
+        /* LOCKED: a waiter is queueing; it lets go after a few stores. */
+        if (state == 0 && hop__atomic_cas_uint(&f->state, 0u, HOP__FUTURE_CLAIMED | HOP__FUTURE_LOCKED))
+            break;
+        hop__atomic_pause();
+    }
     f->status = status;
     f->result = result;
-    /* Only the claimer sets DONE, so this can only wait for the lock. */
-    if (!hop__future_lock_unless_done(f))
-        hop__fatal("future %p completed by two threads", (void *)f);
     hop__waitq_node_t *n = hop__waitq_take_all(&f->waiters);
     /* status, result and the emptied queue are visible to whoever sees DONE;
      * this store also releases the lock. The future is not touched again. */
     hop__atomic_fence_release();
-    hop__atomic_store_uint(&f->state, HOP__FUTURE_DONE);
+    hop__atomic_store_uint(&f->state, HOP__FUTURE_CLAIMED | HOP__FUTURE_DONE);
     while (n) {
         /* Read next first: notify may end the node's lifetime. */
         hop__waitq_node_t *next = n->next;

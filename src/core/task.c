@@ -30,8 +30,29 @@ __attribute__((noinline)) hop_task_t *hop_task_current(void) { return *hop__curr
 
 hop_task_t *hop__task_running_here(void) { return *hop__current_task_slot(); }
 
-/* The last task id handed out (atomic); ids start at 1, 0 means "no task". */
+/* The last task id handed out to a thread's batch (atomic); ids start at
+ * 1, 0 means "no task". Each thread takes HOP__TASK_ID_BATCH ids at a time
+ * and hands them out in order, so that spawns on different threads do not
+ * all write one cache line: ids stay unique, and increase on each thread. */
 static uint64_t hop__task_last_id;
+#define HOP__TASK_ID_BATCH 256u
+
+typedef struct {
+    uint64_t next, end; /* the batch left: [next, end) */
+} hop__task_ids_t;
+
+HOP__TLS_SLOT(hop__task_ids_slot, hop__task_ids_t)
+
+/* The next id of this thread's batch. Called on task stacks too: the slot
+ * is read afresh and nothing here suspends. */
+static uint64_t hop__task_next_id(void) {
+    hop__task_ids_t *ids = hop__task_ids_slot();
+    if (ids->next == ids->end) {
+        ids->next = hop__atomic_faa_u64(&hop__task_last_id, HOP__TASK_ID_BATCH) + 1u;
+        ids->end = ids->next + HOP__TASK_ID_BATCH;
+    }
+    return ids->next++;
+}
 
 hop_executor_t *hop_executor_current(void) {
     hop_task_t *t = hop_task_current();
@@ -284,7 +305,7 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
     t->future.reserved[0] = t; /* a task's future: see hop_future_wait */
     hop_job_init(&t->resume_job, hop__task_resume_job);
     hop_task_t *parent = hop_task_current();
-    hop__registry_task_publish(t, hop__atomic_faa_u64(&hop__task_last_id, 1u) + 1u, options->name, parent, file,
+    hop__registry_task_publish(t, hop__task_next_id(), options->name, parent, file,
                                line, stack_usable);
     if (parent) {
         err = hop__task_hooks_spawn(t, parent);

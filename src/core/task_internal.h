@@ -240,7 +240,16 @@ void hop__task_interrupt(hop_task_t *task, int status);
  * (HOP_ECANCELED, HOP_ETIMEDOUT), or 0. Inside a shield only the shield's
  * own count of expired limits counts (HOP_ETIMEDOUT): a cancel or an outer
  * deadline waits until the task leaves the shield. */
-int hop__task_pending_interrupt(const hop_task_t *t);
+static inline int hop__task_pending_interrupt(const hop_task_t *t) {
+    unsigned int *shield = hop__atomic_load_ptr((unsigned int **)&t->shield_expired);
+    if (shield)
+        return hop__atomic_load_uint(shield) != 0 ? HOP_ETIMEDOUT : 0;
+    if (hop__atomic_load_uint((unsigned int *)&t->cancel) == HOP__CANCEL_REQUESTED)
+        return HOP_ECANCELED;
+    if (hop__atomic_load_uint((unsigned int *)&t->expired) != 0)
+        return HOP_ETIMEDOUT;
+    return 0;
+}
 
 /* hop__await_begin: the checks every await makes before it starts: sets *t
  * to the current task and returns 0, or returns HOP_ENOTTASK outside a task,
