@@ -85,7 +85,7 @@ struct hop_serve_options_s {
 
 struct hop_serve_stats_s {
     uint64_t accepted;  /* connections accepted */
-    uint64_t active;    /* handlers running now */
+    uint64_t active;    /* handlers running now (each holds a place until its last step) */
     uint64_t peak;      /* most handlers at once */
     uint64_t refused;   /* accepted, then closed at once: no handler could be started
                            (no memory, or the server was shutting down) */

@@ -50,6 +50,8 @@ struct hop_server_s {
     unsigned int closing; /* atomic */
     uint64_t accepted;    /* atomic */
     uint64_t refused;     /* atomic */
+    uint64_t active;      /* atomic: handlers holding a place */
+    uint64_t peak;        /* atomic: the most at once */
     uint64_t timed_out;   /* atomic */
 };
 
@@ -91,6 +93,9 @@ static int hop__conn_main(void *arg, void **result) {
     hop__conn_unlink(s, c);
     hop_task_unref(c->task);
     free(c);
+    /* Counted here, with the place, not by the nursery: the place goes to
+     * the next connection before this task has quite finished. */
+    hop__atomic_faa_u64(&s->active, UINT64_MAX); /* minus one */
     hop_semaphore_release(&s->slots);
     return status;
 }
@@ -99,6 +104,7 @@ static int hop__conn_main(void *arg, void **result) {
 static void hop__conn_refuse(hop_server_t *s, hop_stream_t *stream) {
     hop_stream_close(stream);
     hop__atomic_faa_u64(&s->refused, 1u);
+    hop__atomic_faa_u64(&s->active, UINT64_MAX); /* minus one */
     hop_semaphore_release(&s->slots);
 }
 
@@ -154,6 +160,11 @@ static void *hop__acceptor_main(void *arg) {
             hop__atomic_faa_u64(&s->refused, 1u);
             break;
         }
+        uint64_t active = hop__atomic_faa_u64(&s->active, 1u) + 1u;
+        for (uint64_t peak = hop__atomic_load_u64(&s->peak); active > peak;
+             peak = hop__atomic_load_u64(&s->peak))
+            if (hop__atomic_cas_u64(&s->peak, peak, active))
+                break;
         /* Answers go out at once: with Nagle's algorithm a response written
          * in two parts waits for the client's delayed ACK (40 ms). */
         (void)hop_tcp_set_nodelay(stream, true);
@@ -288,8 +299,8 @@ int hop_serve_stats(const hop_server_t *server, hop_serve_stats_t *stats) {
     stats->accepted = hop__atomic_load_u64((uint64_t *)&server->accepted);
     stats->refused = hop__atomic_load_u64((uint64_t *)&server->refused);
     stats->timed_out = hop__atomic_load_u64((uint64_t *)&server->timed_out);
-    stats->active = n.live;
-    stats->peak = n.peak;
+    stats->active = hop__atomic_load_u64((uint64_t *)&server->active);
+    stats->peak = hop__atomic_load_u64((uint64_t *)&server->peak);
     stats->failed = n.failed;
     return 0;
 }
