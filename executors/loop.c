@@ -58,7 +58,11 @@
  * spin_us of CPU per idle period when it does not. The default, 50 us, is
  * about one wake-up's cost, the competitive choice (never more than twice
  * the best of "spin" and "block"), and covers short offloads (a cached file
- * read, a hash) without burning a core on long ones. hop-bench's
+ * read, a hash) without burning a core on long ones. A loop whose spins keep
+ * missing (its tasks wait for I/O or for offloads of milliseconds, as in a
+ * server) stops paying that per idle period: after HOP__LOOP_SPIN_MISSES
+ * misses in a row it spins only every HOP__LOOP_SPIN_PROBE-th time, and a
+ * catch restores spinning every time. hop-bench's
  * roundtrip.hop_dispatch row shows it (the loop's side of each round trip
  * is caught by the spin), pingpong.hop_loop_post what a wake-up costs
  * instead (a loop that owns no task never spins); the measurements behind
@@ -104,6 +108,10 @@
 
 /* Default spin before blocking, in microseconds: measured, see SPINNING above. */
 #define HOP__LOOP_SPIN_US_DEFAULT 50
+/* After this many spins in a row that caught nothing, spin only once every
+ * HOP__LOOP_SPIN_PROBE idle periods until one catches work again. */
+#define HOP__LOOP_SPIN_MISSES 8
+#define HOP__LOOP_SPIN_PROBE 16
 #define HOP__LOOP_BATCH_DEFAULT 256u
 #define HOP__LOOP_NAME_DEFAULT "hop-loop"
 
@@ -150,6 +158,8 @@ typedef struct hop__loop_s {
     void *hook_arg;
     bool task_left;       /* loop thread only: a task left (dispatched away or
                              finished) since the last spin; see spin_budget */
+    unsigned int spin_misses; /* loop thread only: spins in a row that caught nothing */
+    unsigned int spin_skips;  /* loop thread only: idle periods not spun since the last probe */
     unsigned int timer_rearm; /* atomic: the clock has a new earliest deadline */
     hop__timer_clock_t *clock; /* timers started on the loop thread */
     hop__loop_handle_t *handles; /* open I/O handles, closed when the loop closes (core/loop_handles.h) */
@@ -454,6 +464,14 @@ static uint64_t hop__loop_spin_budget(hop__loop_t *l) {
         return 0;
     if (!hop__spin_allowed(uv_hrtime())) /* the machine has no spare CPU: see core/spin.h */
         return 0;
+    /* Spins that keep missing say this loop's work comes back later than the
+     * window (a server whose offloads take milliseconds): then only every
+     * HOP__LOOP_SPIN_PROBE-th idle period spins, to notice when that changes. */
+    if (l->spin_misses >= HOP__LOOP_SPIN_MISSES) {
+        if (++l->spin_skips < HOP__LOOP_SPIN_PROBE)
+            return 0;
+        l->spin_skips = 0;
+    }
     int timeout_ms = uv_backend_timeout(&l->uv);
     if (timeout_ms >= 0 && (uint64_t)timeout_ms * 1000000u < l->spin_ns)
         return (uint64_t)timeout_ms * 1000000u;
@@ -478,8 +496,10 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
         hop__mpsc_result_t found = hop__mpsc_queue_peek_spsc(&l->inbox);
         if (found == HOP__MPSC_ITEM) {
             bool caught = spin_until != 0;
-            if (caught)
+            if (caught) {
+                l->spin_misses = 0;
                 HOP__OBSERVE(hop__observe_spin(&l->loop->executor, true));
+            }
             /* Budget spent: I/O's turn. A spin that caught work: also I/O's
              * turn (a poll that does not block), and the next turn may spin
              * afresh; spinning on within this turn could keep I/O waiting
@@ -518,6 +538,8 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
             if (now < spin_until && (for_departure || hop__atomic_load_uint(&l->tasks) != 0u))
                 continue;
             spin_until = 0;
+            if (l->spin_misses < HOP__LOOP_SPIN_MISSES)
+                l->spin_misses++;
             HOP__OBSERVE(hop__observe_spin(&l->loop->executor, false));
             continue; /* one last look before announcing */
         }

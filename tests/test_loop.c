@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "helpers.h"
+#include <hop/metrics.h>
 
 TestSuite(loop, .timeout = 60);
 
@@ -899,6 +900,58 @@ Test(loop, a_loop_whose_tasks_all_wait_spins_briefly_then_blocks, .timeout = 30)
     HOP_OK(hop_loop_close(&loop));
     cr_assert_eq(hop_task_state(t), HOP_TASK_DONE);
     hop_task_unref(t);
+    test_assert_checks();
+}
+
+/* A loop whose tasks wait for work that comes back much later than the spin
+ * window (a server's idle connections, offloads of milliseconds) must stop
+ * paying a spin per idle period. Each post below wakes the loop and leaves it
+ * idle again with its task still waiting; posts are a millisecond apart, so
+ * the spins that follow them catch nothing. */
+#define SPIN_MISS_POSTS 400
+
+static unsigned int spin_miss_ran;
+
+static void count_job(hop_job_t *job) {
+    (void)job;
+    store_uint(&spin_miss_ran, load_uint(&spin_miss_ran) + 1);
+}
+
+Test(loop, a_loop_whose_spins_keep_missing_spins_only_now_and_then, .timeout = 60) {
+    HOP_OK(hop_metrics_enable(HOP_METRICS_COUNT));
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    static waiter_t w;
+    w = (waiter_t){0};
+    hop_future_init(&w.future);
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_loop_executor(&loop), await_then_finish, &w, NULL, &t));
+    test_wait_for(&w.suspended, 1);
+    static hop_job_t job;
+    store_uint(&spin_miss_ran, 0);
+    for (unsigned int i = 0; i < SPIN_MISS_POSTS; i++) {
+        job = (hop_job_t){.run = count_job};
+        HOP_OK(hop_loop_post(&loop, &job));
+        test_wait_for(&spin_miss_ran, i + 1);
+        test_sleep_ms(1); /* a gap, not a synchronisation: the spin after this post misses */
+    }
+    uint64_t spins = 0;
+    hop_metrics_t *m = hop_metrics_snapshot();
+    cr_assert_not_null(m);
+    for (size_t i = 0; i < m->executor_count; i++)
+        if (m->executors[i].executor == hop_loop_executor(&loop))
+            spins = m->executors[i].spins_caught + m->executors[i].spins_wasted;
+    hop_metrics_free(m);
+    /* Spinning every time would be one spin per post (400); the back-off
+     * allows 8 misses, then one spin per 16 idle periods (about 33). */
+    cr_assert_leq(spins, SPIN_MISS_POSTS / 4, "%llu spins for %u idle periods", (unsigned long long)spins,
+                  SPIN_MISS_POSTS);
+    cr_assert_geq(spins, 8, "the loop never spun (%llu): the test measures nothing", (unsigned long long)spins);
+    HOP_OK(hop_future_set_result(&w.future, NULL));
+    HOP_OK(hop_loop_close(&loop));
+    hop_task_unref(t);
+    HOP_OK(hop_metrics_enable(0));
     test_assert_checks();
 }
 
