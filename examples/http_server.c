@@ -5,10 +5,11 @@
  * idle connections closed, requests in flight answered with
  * "Connection: close", then exit 0.
  *
- *     example_http_server [port [loops [sleep_us [hash_bytes [blocking_threads]]]]]
+ *     example_http_server [port [loops [sleep_us [hash_bytes [blocking_threads [balance]]]]]]
  *
  * blocking_threads caps the default blocking pool (0 or absent: its default,
- * 512).
+ * 512). balance: "reuseport" (the default: a listener per loop) or
+ * "round-robin" (one listener handing connections to the loops in turn).
  *
  * Its twin in plain libuv callbacks, bench/peers/uv_http.c, shares the
  * parser and the work function. */
@@ -16,6 +17,7 @@
 #include <hop/hop.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <uv.h>
 
 #include "http_server.h"
@@ -26,7 +28,8 @@ static struct {
     int port;
     unsigned int loops;
     int64_t grace_ms;
-} config = {8080, 2, 5000};
+    hop_serve_balance_t balance;
+} config = {8080, 2, 5000, HOP_SERVE_BALANCE_REUSEPORT};
 
 static uv_signal_t sigint; /* lives until its close callback: static */
 
@@ -58,7 +61,7 @@ static void *run_server(void *arg) {
     if (err)
         started--;
     hop_server_t *server = NULL;
-    hop_serve_options_t options = {.idle_timeout_ms = 30000};
+    hop_serve_options_t options = {.idle_timeout_ms = 30000, .balance = config.balance};
     if (!err)
         err =
             hop_serve_start(loop_ptrs, started, "0.0.0.0", config.port, http_handle, NULL, &options, &server);
@@ -98,6 +101,9 @@ int main(int argc, char **argv) {
         if (hop_blocking_default_configure(&blocking) != 0)
             return 1;
     }
+    if (argc > 6)
+        config.balance =
+            strcmp(argv[6], "round-robin") == 0 ? HOP_SERVE_BALANCE_ROUND_ROBIN : HOP_SERVE_BALANCE_REUSEPORT;
     void *failed = NULL;
     int status = hop_run(run_server, NULL, &failed);
     return status == 0 && !failed ? 0 : 1;

@@ -48,6 +48,7 @@ typedef struct {
     unsigned int handlers; /* atomic: handlers that started */
     unsigned int timeouts; /* atomic: reads that returned HOP_ETIMEDOUT */
     unsigned int cleanups; /* atomic: shielded goodbyes written after a cancel */
+    unsigned int per_loop[SERVER_LOOPS]; /* atomic: handlers that ran on each server loop */
 } serve_state_t;
 
 static serve_state_t state;
@@ -57,8 +58,10 @@ static int line_handler(hop_serve_conn_t *conn, void *arg) {
     __atomic_fetch_add(&st->handlers, 1u, __ATOMIC_RELEASE);
     hop_loop_t *here = hop_loop_current();
     for (int i = 0; i < SERVER_LOOPS; i++)
-        if (here == &server_loops[i])
+        if (here == &server_loops[i]) {
             __atomic_fetch_add(&st->on_loop, 1u, __ATOMIC_RELEASE);
+            __atomic_fetch_add(&st->per_loop[i], 1u, __ATOMIC_RELEASE);
+        }
     hop_stream_t *stream = hop_serve_conn_stream(conn);
     char line[64];
     size_t used = 0;
@@ -201,6 +204,38 @@ Test(serve, every_connection_gets_a_handler_task_on_a_server_loop) {
     cr_assert_eq(s.refused, 0);
     HOP_OK(shut_down(server, 10000));
     cr_assert_eq(__atomic_load_n(&state.on_loop, __ATOMIC_ACQUIRE), N);
+    test_assert_checks();
+}
+
+Test(serve, round_robin_hands_connections_to_the_loops_in_turn_and_each_is_served) {
+    hop_serve_options_t options = {.balance = HOP_SERVE_BALANCE_ROUND_ROBIN};
+    hop_server_t *server = serve(&options);
+    enum { N = 8 * SERVER_LOOPS };
+    client_t clients[N];
+    for (int i = 0; i < N; i++) { /* one after another: the turn is the accept order */
+        clients[i] = (client_t){.port = hop_serve_port(server), .send = "ping\n"};
+        HOP_OK(test_join(spawn_client(&clients[i])));
+        cr_assert_eq(clients[i].status, 0, "client %d: %s", i, hop_err_name(clients[i].status));
+        cr_assert_str_eq(clients[i].reply, "pong\n");
+    }
+    hop_serve_stats_t s = stats_of(server);
+    cr_assert_eq(s.accepted, N);
+    cr_assert_eq(s.refused, 0);
+    HOP_OK(shut_down(server, 10000));
+    for (int i = 0; i < SERVER_LOOPS; i++)
+        cr_assert_eq(__atomic_load_n(&state.per_loop[i], __ATOMIC_ACQUIRE), N / SERVER_LOOPS,
+                     "loop %d ran %u handlers of %d", i, state.per_loop[i], N);
+    test_assert_checks();
+}
+
+Test(serve, an_unknown_balance_is_refused) {
+    hop_serve_options_t options = {.balance = (hop_serve_balance_t)7};
+    server_op_t op = {.options = options};
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_loop_executor(&client_loop), start_server, &op, NULL, &t));
+    HOP_OK(test_join(t));
+    cr_assert_eq(op.status, HOP_EINVAL);
+    cr_assert_null(op.server);
     test_assert_checks();
 }
 

@@ -16,14 +16,17 @@
  *     ...
  *     hop_serve_shutdown(server, 5000);         // then it is freed
  *
- * Accepting: one acceptor task per loop, each on a listener of its own bound
- * to the same port with SO_REUSEPORT, so the kernel spreads connections over
- * the loops and a connection's handler runs on the loop that accepted it:
- * no connection crosses threads, and no single acceptor thread is a
- * bottleneck. (The alternative, one acceptor handing connections to the
- * loops round-robin, balances better when a few connections carry all the
- * load, but moves every connection's handle across threads and puts all
- * accepts on one loop.)
+ * Accepting (options.balance): by default one acceptor task per loop, each
+ * on a listener of its own bound to the same port with SO_REUSEPORT, so the
+ * kernel spreads connections over the loops by a hash of their addresses and
+ * a connection's handler runs on the loop that accepted it: no connection
+ * crosses threads, and no single acceptor is a bottleneck. The alternative,
+ * HOP_SERVE_BALANCE_ROUND_ROBIN, is one acceptor on the first loop handing
+ * connections to the loops in turn: exact counts per loop, at the price of
+ * moving each connection's socket to its loop (a dup and a close on the
+ * first loop, an open on the other) and of every accept on one loop.
+ * bench/RESULTS.md ("http: SO_REUSEPORT or round robin") has the
+ * measurement behind the default.
  *
  * Accepted connections have TCP_NODELAY on: a response written in more than
  * one part would otherwise wait for the client's delayed ACK.
@@ -71,6 +74,12 @@ typedef struct hop_serve_stats_s hop_serve_stats_t;
 typedef int (*hop_serve_handler_fn)(hop_serve_conn_t *conn, void *arg);
 
 #define HOP_SERVE_MAX_CONNECTIONS_DEFAULT 10000u
+
+/* How connections are spread over the loops (see the top of this file). */
+typedef enum {
+    HOP_SERVE_BALANCE_REUSEPORT = 0,   /* a listener per loop, SO_REUSEPORT (the default) */
+    HOP_SERVE_BALANCE_ROUND_ROBIN = 1, /* one listener, connections handed out in turn */
+} hop_serve_balance_t;
 #define HOP_SERVE_IDLE_TIMEOUT_MS_DEFAULT 60000
 
 /* Zeroed (or NULL): the defaults. */
@@ -81,6 +90,7 @@ struct hop_serve_options_s {
     int backlog;                  /* listen(2)'s; 0: 511 */
     size_t read_buffer;           /* each connection's (hop_stream_options_t); 0: 64 KiB */
     size_t stack_size;            /* each handler task's; 0: HOP_STACK_SIZE_DEFAULT */
+    hop_serve_balance_t balance;  /* 0: HOP_SERVE_BALANCE_REUSEPORT */
 };
 
 struct hop_serve_stats_s {

@@ -9,10 +9,14 @@
  * reads closing; the shutdown sets closing and then reads idle (both full
  * barriers), so either the reader sees the shutdown and returns HOP_ECLOSED,
  * or the shutdown sees the reader idle and cancels it. */
+#define _GNU_SOURCE /* <uv.h> needs POSIX types; F_DUPFD_CLOEXEC */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/task_internal.h"
+#include "io/stream_internal.h"
 #include "hop/nursery.h"
 #include "hop/semaphore.h"
 #include "hop/serve.h"
@@ -29,7 +33,8 @@ typedef struct hop__acceptor_s {
 struct hop_serve_conn_s {
     hop_serve_conn_t *prev, *next;
     hop_server_t *server;
-    hop_stream_t *stream;
+    hop_stream_t *stream; /* NULL until the handler opens fd (round robin) */
+    int fd;               /* a connection accepted on another loop; -1: none */
     hop_task_t *task;  /* the handler's, once it runs (a reference) */
     unsigned int idle; /* atomic */
     uint64_t request_deadline_ns;
@@ -40,8 +45,12 @@ struct hop_server_s {
     void *arg;
     int64_t idle_timeout_ms; /* -1: none */
     size_t stack_size;
+    size_t read_buffer;
     int port;
     unsigned int nloops;
+    unsigned int nacceptors; /* nloops, or 1 (round robin) */
+    hop_loop_t **loops;      /* round robin: where handlers go, in turn */
+    unsigned int next_loop;  /* round robin: the first acceptor's task only */
     hop__acceptor_t *acceptors;
     hop_nursery_t handlers;
     hop_semaphore_t slots;
@@ -80,11 +89,24 @@ static void hop__conn_unlink(hop_server_t *s, hop_serve_conn_t *c) {
     hop__server_unlock(s);
 }
 
+static void hop__conn_refuse(hop_server_t *s, hop_stream_t *stream);
+
 /* The handler's task. */
 static int hop__conn_main(void *arg, void **result) {
     (void)result;
     hop_serve_conn_t *c = arg;
     hop_server_t *s = c->server;
+    if (!c->stream) { /* accepted on another loop: open it on this one */
+        hop_stream_options_t options = {.read_buffer = s->read_buffer};
+        int err = hop_stream_open_fd(NULL, c->fd, &options, &c->stream);
+        if (err) {
+            close(c->fd);
+            hop__conn_unlink(s, c);
+            free(c);
+            hop__conn_refuse(s, NULL);
+            return 0;
+        }
+    }
     hop__server_lock(s);
     c->task = hop_task_ref(hop_task_current());
     hop__server_unlock(s);
@@ -102,21 +124,26 @@ static int hop__conn_main(void *arg, void **result) {
 
 /* Closes a connection no handler will serve. */
 static void hop__conn_refuse(hop_server_t *s, hop_stream_t *stream) {
-    hop_stream_close(stream);
+    if (stream)
+        hop_stream_close(stream);
     hop__atomic_faa_u64(&s->refused, 1u);
     hop__atomic_faa_u64(&s->active, UINT64_MAX); /* minus one */
     hop_semaphore_release(&s->slots);
 }
 
-static void hop__conn_start(hop__acceptor_t *a, hop_stream_t *stream) {
-    hop_server_t *s = a->server;
+/* Starts the handler of a connection on loop: either stream (accepted there)
+ * or fd (accepted on another loop; the handler opens it). */
+static void hop__conn_start(hop_server_t *s, hop_loop_t *loop, hop_stream_t *stream, int fd) {
     hop_serve_conn_t *c = calloc(1, sizeof *c);
     if (!c) {
+        if (fd >= 0)
+            close(fd);
         hop__conn_refuse(s, stream);
         return;
     }
     c->server = s;
     c->stream = stream;
+    c->fd = fd;
     hop__server_lock(s);
     c->next = s->conns;
     if (s->conns)
@@ -124,12 +151,40 @@ static void hop__conn_start(hop__acceptor_t *a, hop_stream_t *stream) {
     s->conns = c;
     hop__server_unlock(s);
     hop_task_options_t options = {.name = "hop-conn", .stack_size = s->stack_size};
-    int err = hop_nursery_spawn(&s->handlers, hop_loop_executor(a->loop), hop__conn_main, c, &options, NULL);
+    int err = hop_nursery_spawn(&s->handlers, hop_loop_executor(loop), hop__conn_main, c, &options, NULL);
     if (err) { /* HOP_ECLOSED (shutting down), HOP_ENOMEM */
         hop__conn_unlink(s, c);
         free(c);
+        if (fd >= 0)
+            close(fd);
         hop__conn_refuse(s, stream);
     }
+}
+
+/* Round robin: the next loop in turn gets the connection. One accepted
+ * elsewhere travels as a descriptor: a uv handle belongs to its loop, so the
+ * socket is duplicated and the accepting loop's handle closed (it never
+ * read, so nothing was taken from the socket nor registered with epoll). */
+static void hop__conn_dispatch(hop__acceptor_t *a, hop_stream_t *stream) {
+    hop_server_t *s = a->server;
+    if (!s->loops) {
+        hop__conn_start(s, a->loop, stream, -1);
+        return;
+    }
+    hop_loop_t *loop = s->loops[s->next_loop];
+    s->next_loop = (s->next_loop + 1u) % s->nloops;
+    if (loop == a->loop) {
+        hop__conn_start(s, loop, stream, -1);
+        return;
+    }
+    uv_os_fd_t fd;
+    int moved = uv_fileno(&stream->uv.handle, &fd) == 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (moved < 0) {
+        hop__conn_refuse(s, stream);
+        return;
+    }
+    hop_stream_close(stream);
+    hop__conn_start(s, loop, NULL, moved);
 }
 
 static void *hop__acceptor_main(void *arg) {
@@ -168,7 +223,7 @@ static void *hop__acceptor_main(void *arg) {
         /* Answers go out at once: with Nagle's algorithm a response written
          * in two parts waits for the client's delayed ACK (40 ms). */
         (void)hop_tcp_set_nodelay(stream, true);
-        hop__conn_start(a, stream);
+        hop__conn_dispatch(a, stream);
     }
     hop_tcp_listener_close(a->listener);
     hop__atomic_store_uint(&a->closed, 1u);
@@ -179,6 +234,7 @@ static void hop__server_free(hop_server_t *s) {
     hop_semaphore_destroy(&s->slots);
     hop_nursery_destroy(&s->handlers);
     free(s->acceptors);
+    free(s->loops);
     free(s);
 }
 
@@ -212,18 +268,29 @@ int hop_serve_start(hop_loop_t *const *loops, unsigned int nloops, const char *h
         options = &defaults;
     if (options->idle_timeout_ms < 0 && options->idle_timeout_ms != HOP_WAIT_FOREVER)
         return HOP_EINVAL;
+    if (options->balance != HOP_SERVE_BALANCE_REUSEPORT && options->balance != HOP_SERVE_BALANCE_ROUND_ROBIN)
+        return HOP_EINVAL;
     for (unsigned int i = 0; i < nloops; i++)
         if (!loops[i])
             return HOP_EINVAL;
     if (!hop_task_current())
         return HOP_ENOTTASK;
+    bool round_robin = options->balance == HOP_SERVE_BALANCE_ROUND_ROBIN && nloops > 1;
+    unsigned int nacceptors = round_robin ? 1u : nloops;
     hop_server_t *s = calloc(1, sizeof *s);
-    hop__acceptor_t *acceptors = calloc(nloops, sizeof *acceptors);
-    if (!s || !acceptors) {
+    hop__acceptor_t *acceptors = calloc(nacceptors, sizeof *acceptors);
+    hop_loop_t **spread = round_robin ? malloc(nloops * sizeof *spread) : NULL;
+    if (!s || !acceptors || (round_robin && !spread)) {
         free(s);
         free(acceptors);
+        free(spread);
         return HOP_ENOMEM;
     }
+    if (spread)
+        memcpy(spread, loops, nloops * sizeof *spread);
+    s->loops = spread;
+    s->nacceptors = nacceptors;
+    s->read_buffer = options->read_buffer;
     s->handler = handler;
     s->arg = arg;
     s->idle_timeout_ms =
@@ -237,14 +304,15 @@ int hop_serve_start(hop_loop_t *const *loops, unsigned int nloops, const char *h
     if (!err)
         err = hop_nursery_init(&s->handlers);
     if (err) {
+        free(spread);
         free(acceptors);
         free(s);
         return err;
     }
     hop_tcp_listen_options_t listen_options = {
-        .backlog = options->backlog, .reuse_port = true, .stream = {.read_buffer = options->read_buffer}};
+        .backlog = options->backlog, .reuse_port = !round_robin, .stream = {.read_buffer = options->read_buffer}};
     unsigned int listening = 0;
-    for (; listening < nloops; listening++) {
+    for (; listening < nacceptors; listening++) {
         err = hop_tcp_listen(loops[listening], host, listening == 0 ? port : s->port, &listen_options,
                              &acceptors[listening].listener);
         if (err)
@@ -265,7 +333,7 @@ int hop_serve_start(hop_loop_t *const *loops, unsigned int nloops, const char *h
         return err;
     }
     unsigned int started = 0;
-    for (; started < nloops; started++) {
+    for (; started < nacceptors; started++) {
         hop__acceptor_t *a = &acceptors[started];
         a->server = s;
         a->loop = loops[started];
@@ -276,7 +344,7 @@ int hop_serve_start(hop_loop_t *const *loops, unsigned int nloops, const char *h
     }
     if (err) {
         hop__server_stop_accepting(s, started);
-        for (unsigned int i = started; i < nloops; i++)
+        for (unsigned int i = started; i < nacceptors; i++)
             hop_tcp_listener_close(acceptors[i].listener);
         hop__server_free(s);
         return err;
@@ -334,7 +402,7 @@ int hop_serve_shutdown(hop_server_t *server, int64_t grace_ms) {
     hop_server_t *s = server;
     hop__atomic_fas_uint(&s->closing, 1u); /* a full barrier, paired with hop_serve_read's */
     hop_nursery_close(&s->handlers);
-    hop__server_stop_accepting(s, s->nloops);
+    hop__server_stop_accepting(s, s->nacceptors);
     hop__server_cancel_idle(s);
     int status = hop_nursery_shutdown(&s->handlers, grace_ms);
     hop__server_free(s);
