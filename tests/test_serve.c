@@ -183,6 +183,21 @@ static hop_task_t *spawn_client(client_t *c) {
     return t;
 }
 
+/* Joins a "ping" client and checks it got its "pong". */
+static void join_pinger(client_t *client, hop_task_t *task, int i) {
+    HOP_OK(test_join(task));
+    cr_assert_eq(client->status, 0, "client %d: %s", i, hop_err_name(client->status));
+    cr_assert_str_eq(client->reply, "pong\n");
+}
+
+/* Checks n connections were accepted and none refused, then shuts down. */
+static void expect_accepted_then_shut_down(hop_server_t *server, uint64_t n) {
+    hop_serve_stats_t s = stats_of(server);
+    cr_assert_eq(s.accepted, n);
+    cr_assert_eq(s.refused, 0);
+    HOP_OK(shut_down(server, 10000));
+}
+
 /* ---- tests ------------------------------------------------------------------ */
 
 Test(serve, every_connection_gets_a_handler_task_on_a_server_loop) {
@@ -194,15 +209,9 @@ Test(serve, every_connection_gets_a_handler_task_on_a_server_loop) {
         clients[i] = (client_t){.port = hop_serve_port(server), .send = "ping\n"};
         tasks[i] = spawn_client(&clients[i]);
     }
-    for (int i = 0; i < N; i++) {
-        HOP_OK(test_join(tasks[i]));
-        cr_assert_eq(clients[i].status, 0, "client %d: %s", i, hop_err_name(clients[i].status));
-        cr_assert_str_eq(clients[i].reply, "pong\n");
-    }
-    hop_serve_stats_t s = stats_of(server);
-    cr_assert_eq(s.accepted, N);
-    cr_assert_eq(s.refused, 0);
-    HOP_OK(shut_down(server, 10000));
+    for (int i = 0; i < N; i++)
+        join_pinger(&clients[i], tasks[i], i);
+    expect_accepted_then_shut_down(server, N);
     cr_assert_eq(__atomic_load_n(&state.on_loop, __ATOMIC_ACQUIRE), N);
     test_assert_checks();
 }
@@ -214,14 +223,9 @@ Test(serve, round_robin_hands_connections_to_the_loops_in_turn_and_each_is_serve
     client_t clients[N];
     for (int i = 0; i < N; i++) { /* one after another: the turn is the accept order */
         clients[i] = (client_t){.port = hop_serve_port(server), .send = "ping\n"};
-        HOP_OK(test_join(spawn_client(&clients[i])));
-        cr_assert_eq(clients[i].status, 0, "client %d: %s", i, hop_err_name(clients[i].status));
-        cr_assert_str_eq(clients[i].reply, "pong\n");
+        join_pinger(&clients[i], spawn_client(&clients[i]), i);
     }
-    hop_serve_stats_t s = stats_of(server);
-    cr_assert_eq(s.accepted, N);
-    cr_assert_eq(s.refused, 0);
-    HOP_OK(shut_down(server, 10000));
+    expect_accepted_then_shut_down(server, N);
     for (int i = 0; i < SERVER_LOOPS; i++)
         cr_assert_eq(__atomic_load_n(&state.per_loop[i], __ATOMIC_ACQUIRE), N / SERVER_LOOPS,
                      "loop %d ran %u handlers of %d", i, state.per_loop[i], N);
