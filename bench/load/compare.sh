@@ -3,7 +3,7 @@
 # 127.0.0.1 (a minimal config under a temp dir, serving a small static file),
 # with the same connections, threads and duration. Not run in CI.
 #
-#   apt-get install -y wrk nginx-light     # once
+#   apt-get install -y nginx-light         # once (wrk comes with .ci/setup)
 #   bench/load/compare.sh [hop-load binary] [connections] [threads] [duration] [repetitions]
 #
 # For each repetition it runs wrk, then hop-load (alternating which goes first),
