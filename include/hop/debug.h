@@ -7,13 +7,28 @@
  *
  *     hop_task_dump(stderr, 0);
  *
- *     task 42 "conn 7" suspended on loop 0x55d0c2a3e2a0, waiting on "io",
+ *     task 42 "conn 7" suspended on loop 0x55d0c2a3e2a0, waiting on "tcp read fd 7",
  *          parent 3, spawned at server.c:88, stack 255 KiB
  *
  * The snapshot does not stop the program: a task that runs meanwhile may
  * show the state it had a moment before, never a torn one. Awaitables name
- * what they wait for through the name in their ops table (hop/awaitable.h);
- * hop's own awaitables are all named.
+ * what they wait for through the name in their ops table (hop/awaitable.h),
+ * and the dump adds the specifics of each wait through their describe op
+ * when they have one: every one of hop's is named, and described:
+ *
+ *     future 0x...              sleep 250 ms            mutex 0x...
+ *     event 0x...               semaphore 0x...         once 0x...
+ *     channel send 0x...        channel recv 0x...      group wait 0x...
+ *     when_all of 3 tasks, 2 pending                    dispatch to 0x...
+ *     run_in_executor on 0x...  run_blocking on 0x...
+ *     tcp read fd 7             pipe write fd 9         tty read fd 0
+ *     tcp accept fd 5           tcp connect port 8080   pipe connect /run/x.sock
+ *     udp recv fd 6             udp send fd 6           dns getaddrinfo example.com
+ *     fs open /etc/hosts        fs read fd 8            process wait pid 4242
+ *     signal wait signal 10
+ *
+ * (hop_task_snapshot's waiting_on is the static name: the description is
+ * formatted only by the dump.)
  *
  * Debuggers: gdb/hop-gdb.py (installed as share/hop/gdb/hop-gdb.py) adds
  * `info hop-tasks` and `hop-bt N` to gdb. */
@@ -38,9 +53,10 @@ struct hop_task_info_s {
     hop_task_state_t state;
     hop_executor_t *executor;  /* the executor the task belongs to (identification only) */
     const char *executor_kind; /* its ops' name: "pool", "loop", "inline"... */
-    const char *waiting_on;    /* the awaitable's name while suspended ("future",
-                                  "sleep", "tcp read"...), "awaitable" for an
-                                  unnamed one, NULL when not suspended */
+    const char *waiting_on;    /* the awaitable's static name while suspended
+                                  ("future", "sleep", "io"...; hop_task_dump adds
+                                  the specifics), "awaitable" for an unnamed
+                                  one, NULL when not suspended */
     const hop_task_t *parent;  /* the task that spawned it, NULL from a plain
                                   thread (identification only) */
     uint64_t parent_id;        /* its id, 0 from a plain thread */
