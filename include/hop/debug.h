@@ -30,6 +30,9 @@
  * (hop_task_snapshot's waiting_on is the static name: the description is
  * formatted only by the dump.)
  *
+ * On a signal, Go's SIGQUIT dump: hop_debug_install_dump_signal(SIGQUIT)
+ * (below) makes the signal write the dump to stderr. Never the default.
+ *
  * Debuggers: gdb/hop-gdb.py (installed as share/hop/gdb/hop-gdb.py) adds
  * `info hop-tasks` and `hop-bt N` to gdb. */
 #ifndef HOP_DEBUG_H
@@ -80,6 +83,42 @@ HOP_EXTERN int hop_task_snapshot(hop_task_info_t *infos, size_t capacity, size_t
  * number of tasks written, or HOP_EINVAL (NULL out, unknown flags) or
  * HOP_ENOMEM. */
 HOP_EXTERN int hop_task_dump(FILE *out, unsigned int flags);
+
+/* hop_debug_install_dump_signal_fd: from now on, signal sig makes hop write
+ * a task dump (hop_task_dump's lines after a "hop: task dump on signal N"
+ * line) to fd, as Go does on SIGQUIT; opt-in, never installed by default.
+ * How: the handler only write(2)s one byte to a pipe (async-signal-safe; it
+ * keeps errno), and a thread hop starts for this ("hop-dump", which blocks
+ * every signal) reads the pipe and writes the dump, as any thread may, to a
+ * dup of fd. The dump shows the program a moment after the signal; signals
+ * that come together make one dump. One signal at a time; the previous
+ * disposition of sig is kept for hop_debug_uninstall_dump_signal. fd stays
+ * the caller's: keep it open until the uninstall. Do not use sig with
+ * hop_signal_open (libuv's handler would replace this one, or the other way
+ * round). The pipe (two descriptors, close-on-exec) is made on the first
+ * install and kept for the life of the process, so that a handler still
+ * running at an uninstall never writes into a reused descriptor. In a child
+ * of fork() the dump thread is gone: the signal does nothing there until an
+ * uninstall restores the disposition, and a new install starts a thread.
+ * Any thread, not from a signal handler; blocks to create the thread.
+ * Returns 0; HOP_EINVAL (sig not a signal number, or one that cannot be
+ * caught or whose handler must not return: SIGKILL, SIGSTOP, SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, SIGABRT; fd not an open
+ * descriptor); HOP_EBUSY (a dump signal is installed already: uninstall it
+ * first); HOP_EMFILE (no descriptors for the pipe); HOP_EAGAIN (no
+ * thread). */
+HOP_EXTERN int hop_debug_install_dump_signal_fd(int sig, int fd);
+
+/* hop_debug_install_dump_signal: hop_debug_install_dump_signal_fd(sig,
+ * STDERR_FILENO). Same threads and errors. */
+HOP_EXTERN int hop_debug_install_dump_signal(int sig);
+
+/* hop_debug_uninstall_dump_signal: restores the disposition sig had before
+ * the install (its handler, SIG_DFL or SIG_IGN, with its flags and mask)
+ * and stops and joins the dump thread (after a dump it is writing). Any
+ * thread, not from a signal handler; blocks for the join. Returns 0 or
+ * HOP_EALREADY (none installed). */
+HOP_EXTERN int hop_debug_uninstall_dump_signal(void);
 
 
 /* ---- Stalled-loop watchdog ------------------------------------------------
