@@ -338,6 +338,7 @@ Test(debug_names, a_task_in_run_blocking_says_run_blocking) {
     expect_waiting_on(t, fmt("run_blocking on %p", hop_blocking_executor(hop_blocking_default())), false);
     test_store_uint(&job_may_return, 1u);
     cr_assert_eq(test_join(t), 0);
+    HOP_OK(hop_blocking_default_shutdown()); /* its threads are joined before the test ends */
     test_assert_checks();
 }
 
