@@ -657,6 +657,52 @@ Test(debug_names, an_awaitable_without_describe_shows_its_static_name) {
     test_assert_checks();
 }
 
+/* A user's awaitable with a describe op, as hop/awaitable.h shows one. */
+typedef struct {
+    hop_awaitable_t base;
+    int ticket;
+} counter_wait_t;
+
+static void counter_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+    snprintf(buf, size, "ticket %d", ((const counter_wait_t *)aw)->ticket);
+}
+
+static const hop_awaitable_ops_t counter_ops = {.name = "ticket",
+                                                .suspend = plain_suspend,
+                                                .describe = counter_describe,
+                                                .describe_size = sizeof(counter_wait_t)};
+static const hop_awaitable_ops_t counter_unsized_ops = {.name = "ticket (unsized)",
+                                                        .suspend = plain_suspend,
+                                                        .describe = counter_describe};
+static counter_wait_t *counter_parked;
+
+static void *await_counter(void *arg) {
+    counter_wait_t w = {.ticket = 42};
+    CHECK_OK(hop_awaitable_init(&w.base, arg));
+    __atomic_store_n(&counter_parked, &w, __ATOMIC_RELEASE);
+    CHECK_OK(hop_await(&w.base));
+    return NULL;
+}
+
+static void complete_counter(hop_task_t *t) {
+    counter_wait_t *w = __atomic_load_n(&counter_parked, __ATOMIC_ACQUIRE);
+    HOP_OK(hop_awaitable_complete(&w->base, 0));
+    cr_assert_eq(test_join(t), 0);
+    test_assert_checks();
+}
+
+Test(debug_names, a_user_awaitable_with_describe_shows_its_own_text) {
+    hop_task_t *t = test_spawn(POOL, await_counter, (void *)&counter_ops);
+    expect_waiting_on(t, "ticket 42", false);
+    complete_counter(t);
+}
+
+Test(debug_names, a_describe_without_a_describe_size_is_not_called_and_the_name_shows) {
+    hop_task_t *t = test_spawn(POOL, await_counter, (void *)&counter_unsized_ops);
+    expect_waiting_on(t, "ticket (unsized)", false);
+    complete_counter(t);
+}
+
 /* ---- dumps racing tasks that move ------------------------------------------------------------ */
 
 static hop_mutex_t churn_mutex;
