@@ -834,7 +834,7 @@ int hop_run_blocking_ex(void *(*fn)(void *arg), void *arg, void **result,
     hop_blocking_t *pool = hop_blocking_default();
     if (!pool)
         return HOP_ENOMEM;
-    return hop_run_in_executor_ex(&pool->executor, fn, arg, result, result_destructor);
+    return hop__run_in_executor_as(&pool->executor, fn, arg, result, result_destructor, "run_blocking");
 }
 
 int hop_run_blocking(void *(*fn)(void *arg), void *arg, void **result) {

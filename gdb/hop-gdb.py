@@ -2,7 +2,9 @@
 #
 #   (gdb) source /path/to/hop/gdb/hop-gdb.py
 #   (gdb) info hop-tasks          every live task: id, record, name, state,
-#                                 executor, what it waits on, where it was spawned
+#                                 executor, what it waits on (with the specifics
+#                                 hop_task_dump shows: "sleep 250 ms", "tcp read
+#                                 fd 7"), where it was spawned
 #   (gdb) hop-bt ID               the backtrace of suspended task ID (hop_task_id,
 #                                 as info hop-tasks shows it, or a record address)
 #
@@ -41,6 +43,61 @@ def _tasks():
         node = node["next"]
 
 
+def _describe_io(op):
+    what = _string(op["what"])
+    if not what:
+        return None
+    text = what
+    label = _string(op["label"])
+    if label:
+        text += " %s %d" % (label, int(op["number"]))
+    path = op["text"].string()
+    if path:
+        text += " " + path
+    return text
+
+
+def _hex(value):
+    return "0x%x" % int(value.cast(gdb.lookup_type("unsigned long")))
+
+
+# What hop_task_dump's describe ops print (src/**: each awaitable's
+# *_describe), for hop's own awaitables by their static name: gdb cannot
+# call describe (not on a core file), so it reads the same fields.
+_DESCRIBE = {
+    "future": ("hop__future_await_t", lambda a: "future " + _hex(a["future"])),
+    "sleep": ("hop__sleep_t", lambda a: "sleep %d ms" % int(a["milliseconds"])),
+    "mutex lock": ("hop__mutex_waiter_t", lambda a: "mutex " + _hex(a["mutex"])),
+    "event wait": ("hop__event_waiter_t", lambda a: "event " + _hex(a["event"])),
+    "semaphore acquire": ("hop__semaphore_waiter_t", lambda a: "semaphore " + _hex(a["semaphore"])),
+    "once": ("hop__once_waiter_t", lambda a: "once " + _hex(a["once"])),
+    "channel": ("hop__channel_waiter_t",
+                lambda a: "channel %s %s" % ("send" if int(a["sender"]) else "recv", _hex(a["channel"]))),
+    "group wait": ("hop__group_wait_t", lambda a: "group wait " + _hex(a["group"])),
+    "group wait (shielded)": ("hop__group_wait_t", lambda a: "group wait " + _hex(a["group"])),
+    "run_in_executor": ("hop__offload_await_t", lambda a: "%s on %s" % (_string(a["what"]), _hex(a["target"]))),
+    "dispatch": ("hop__dispatch_t", lambda a: "dispatch to " + _hex(a["target"])),
+    "io": ("hop__io_op_t", _describe_io),
+    "io (shielded)": ("hop__io_op_t", _describe_io),
+}
+
+
+def _waiting_on(record):
+    """What a suspended task waits on: the specifics where hop's own
+    awaitable is known, else its static name."""
+    name = _string(record["await_name"]) or "awaitable"
+    entry = _DESCRIBE.get(name)
+    try:
+        awaitable = record["await_current"]
+        if entry and int(awaitable) != 0:
+            type_name, describe = entry
+            value = awaitable.cast(gdb.lookup_type(type_name).pointer()).dereference()
+            return describe(value) or name
+    except (gdb.error, RuntimeError):
+        pass  # no debug information for it: the static name
+    return name
+
+
 def _find(argument):
     tasks = list(_tasks())
     value = int(gdb.parse_and_eval(argument))
@@ -69,7 +126,7 @@ class InfoHopTasks(gdb.Command):
             line = '%3d  task %d at 0x%x "%s" %s on %s' % (
                 count, int(record["id"]), address, record["name"].string(), state, kind)
             if state == "suspended":
-                line += ', waiting on "%s"' % (_string(record["await_name"]) or "awaitable")
+                line += ', waiting on "%s"' % _waiting_on(record)
             spawn_file = _string(record["spawn_file"])
             if spawn_file:
                 line += ", spawned at %s:%d" % (spawn_file, int(record["spawn_line"]))

@@ -117,7 +117,31 @@
  *     static int timer_cancel(hop_awaitable_t *aw) {     // runs on the loop too
  *         uv_timer_stop(&((struct timer_wait *)aw)->timer);
  *         return 0;  // on this thread on_fire cannot be half-way: withdrawn
- *     } */
+ *     }
+ *
+ * Describing a wait. name is a static kind, read on every suspension (by
+ * hop_task_dump, debuggers, the trace); describe adds what only this await
+ * knows (a duration, a file descriptor, an address) and costs nothing on
+ * the await path: the awaitable keeps plain values in its own fields, set
+ * before hop_await(), and hop formats them only when someone dumps the
+ * tasks. The dump runs on its own thread while the task may be resuming on
+ * another, so it never hands describe the live awaitable: it copies
+ * describe_size bytes of it, checks that the task was suspended in that
+ * one await all along (else it shows name), and calls describe on the
+ * copy. So describe reads the copy's fields as values: print a pointer,
+ * never follow one (what it points to may be gone by now; a string
+ * literal the awaitable keeps a pointer to is fine); fields that
+ * change during the wait may be a moment old. It must not block, lock or
+ * await; snprintf into buf is fine. The copy is read from where the
+ * awaitable is: give describe only to an awaitable that lives on the
+ * awaiting task's stack (as every one of hop's does) or as long as its
+ * task, never one freed as soon as its await returns.
+ *
+ *     static void timer_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+ *         snprintf(buf, size, "my timer %lld ms", (long long)((const struct timer_wait *)aw)->ms);
+ *     }
+ *     static const hop_awaitable_ops_t timer_ops = {.name = "my timer", .suspend = timer_suspend,
+ *         .cancel = timer_cancel, .describe = timer_describe, .describe_size = sizeof(struct timer_wait)}; */
 #ifndef HOP_AWAITABLE_H
 #define HOP_AWAITABLE_H
 
@@ -133,9 +157,19 @@ struct hop_awaitable_ops_s {
     int (*resume)(hop_awaitable_t *awaitable);   /* optional: NULL = return status */
     int (*cancel)(hop_awaitable_t *awaitable);   /* optional: NULL = not interruptible */
     /* optional: what a task waits on while suspended here, for hop_task_dump
-     * and debuggers ("future", "sleep", "tcp read"...): a string that lives
+     * and debuggers ("future", "sleep", "io"...): a string that lives
      * as long as the program (a literal); NULL shows as "awaitable". */
     const char *name;
+    /* optional: the specifics of this one wait, for hop_task_dump only
+     * ("sleep 250 ms", "tcp read fd 7", "mutex 0x55d0c2a3e2a0"): writes a
+     * NUL-terminated text of at most size bytes (size >= 1) into buf, or
+     * leaves buf[0] '\0' to show name. awaitable is a copy of the first
+     * describe_size bytes of the real one. See "Describing a wait" above. */
+    void (*describe)(const hop_awaitable_t *awaitable, char *buf, size_t size);
+    /* with describe: how much of the awaitable describe reads, normally
+     * sizeof the struct that embeds hop_awaitable_t first; between
+     * sizeof(hop_awaitable_t) and 1024, else describe is not called. */
+    size_t describe_size;
 };
 
 struct hop_awaitable_s {

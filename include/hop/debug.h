@@ -7,13 +7,31 @@
  *
  *     hop_task_dump(stderr, 0);
  *
- *     task 42 "conn 7" suspended on loop 0x55d0c2a3e2a0, waiting on "io",
+ *     task 42 "conn 7" suspended on loop 0x55d0c2a3e2a0, waiting on "tcp read fd 7",
  *          parent 3, spawned at server.c:88, stack 255 KiB
  *
  * The snapshot does not stop the program: a task that runs meanwhile may
  * show the state it had a moment before, never a torn one. Awaitables name
- * what they wait for through the name in their ops table (hop/awaitable.h);
- * hop's own awaitables are all named.
+ * what they wait for through the name in their ops table (hop/awaitable.h),
+ * and the dump adds the specifics of each wait through their describe op
+ * when they have one: every one of hop's is named, and described:
+ *
+ *     future 0x...              sleep 250 ms            mutex 0x...
+ *     event 0x...               semaphore 0x...         once 0x...
+ *     channel send 0x...        channel recv 0x...      group wait 0x...
+ *     when_all of 3 tasks, 2 pending                    dispatch to 0x...
+ *     run_in_executor on 0x...  run_blocking on 0x...
+ *     tcp read fd 7             pipe write fd 9         tty read fd 0
+ *     tcp accept fd 5           tcp connect port 8080   pipe connect /run/x.sock
+ *     udp recv fd 6             udp send fd 6           dns getaddrinfo example.com
+ *     fs open /etc/hosts        fs read fd 8            process wait pid 4242
+ *     signal wait signal 10
+ *
+ * (hop_task_snapshot's waiting_on is the static name: the description is
+ * formatted only by the dump.)
+ *
+ * On a signal, Go's SIGQUIT dump: hop_debug_install_dump_signal(SIGQUIT)
+ * (below) makes the signal write the dump to stderr. Never the default.
  *
  * Debuggers: gdb/hop-gdb.py (installed as share/hop/gdb/hop-gdb.py) adds
  * `info hop-tasks` and `hop-bt N` to gdb. */
@@ -38,9 +56,10 @@ struct hop_task_info_s {
     hop_task_state_t state;
     hop_executor_t *executor;  /* the executor the task belongs to (identification only) */
     const char *executor_kind; /* its ops' name: "pool", "loop", "inline"... */
-    const char *waiting_on;    /* the awaitable's name while suspended ("future",
-                                  "sleep", "tcp read"...), "awaitable" for an
-                                  unnamed one, NULL when not suspended */
+    const char *waiting_on;    /* the awaitable's static name while suspended
+                                  ("future", "sleep", "io"...; hop_task_dump adds
+                                  the specifics), "awaitable" for an unnamed
+                                  one, NULL when not suspended */
     const hop_task_t *parent;  /* the task that spawned it, NULL from a plain
                                   thread (identification only) */
     uint64_t parent_id;        /* its id, 0 from a plain thread */
@@ -64,6 +83,42 @@ HOP_EXTERN int hop_task_snapshot(hop_task_info_t *infos, size_t capacity, size_t
  * number of tasks written, or HOP_EINVAL (NULL out, unknown flags) or
  * HOP_ENOMEM. */
 HOP_EXTERN int hop_task_dump(FILE *out, unsigned int flags);
+
+/* hop_debug_install_dump_signal_fd: from now on, signal sig makes hop write
+ * a task dump (hop_task_dump's lines after a "hop: task dump on signal N"
+ * line) to fd, as Go does on SIGQUIT; opt-in, never installed by default.
+ * How: the handler only write(2)s one byte to a pipe (async-signal-safe; it
+ * keeps errno), and a thread hop starts for this ("hop-dump", which blocks
+ * every signal) reads the pipe and writes the dump, as any thread may, to a
+ * dup of fd. The dump shows the program a moment after the signal; signals
+ * that come together make one dump. One signal at a time; the previous
+ * disposition of sig is kept for hop_debug_uninstall_dump_signal. fd stays
+ * the caller's: keep it open until the uninstall. Do not use sig with
+ * hop_signal_open (libuv's handler would replace this one, or the other way
+ * round). The pipe (two descriptors, close-on-exec) is made on the first
+ * install and kept for the life of the process, so that a handler still
+ * running at an uninstall never writes into a reused descriptor. In a child
+ * of fork() the dump thread is gone: the signal does nothing there until an
+ * uninstall restores the disposition, and a new install starts a thread.
+ * Any thread, not from a signal handler; blocks to create the thread.
+ * Returns 0; HOP_EINVAL (sig not a signal number, or one that cannot be
+ * caught or whose handler must not return: SIGKILL, SIGSTOP, SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, SIGABRT; fd not an open
+ * descriptor); HOP_EBUSY (a dump signal is installed already: uninstall it
+ * first); HOP_EMFILE (no descriptors for the pipe); HOP_EAGAIN (no
+ * thread). */
+HOP_EXTERN int hop_debug_install_dump_signal_fd(int sig, int fd);
+
+/* hop_debug_install_dump_signal: hop_debug_install_dump_signal_fd(sig,
+ * STDERR_FILENO). Same threads and errors. */
+HOP_EXTERN int hop_debug_install_dump_signal(int sig);
+
+/* hop_debug_uninstall_dump_signal: restores the disposition sig had before
+ * the install (its handler, SIG_DFL or SIG_IGN, with its flags and mask)
+ * and stops and joins the dump thread (after a dump it is writing). Any
+ * thread, not from a signal handler; blocks for the join. Returns 0 or
+ * HOP_EALREADY (none installed). */
+HOP_EXTERN int hop_debug_uninstall_dump_signal(void);
 
 
 /* ---- Stalled-loop watchdog ------------------------------------------------

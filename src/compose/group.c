@@ -30,6 +30,7 @@
  * called hop_group_wait(), hop_await() refuses to suspend it at all; the
  * group then cancels the children and waits with an uninterruptible await
  * (hop__await_shielded()). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -269,17 +270,25 @@ static int hop__group_wait_cancel(hop_awaitable_t *aw) {
     return HOP_EALREADY;
 }
 
+static void hop__group_wait_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+    snprintf(buf, size, "group wait %p", (void *)((const hop__group_wait_t *)aw)->group);
+}
+
 static const hop_awaitable_ops_t hop__group_wait_ops = {
     .name = "group wait",
     .ready = hop__group_wait_ready,
     .suspend = hop__group_wait_suspend,
     .cancel = hop__group_wait_cancel,
+    .describe = hop__group_wait_describe,
+    .describe_size = sizeof(hop__group_wait_t),
 };
 
 static const hop_awaitable_ops_t hop__group_shielded_ops = {
     .name = "group wait (shielded)",
     .ready = hop__group_wait_ready,
     .suspend = hop__group_wait_suspend,
+    .describe = hop__group_wait_describe,
+    .describe_size = sizeof(hop__group_wait_t),
 };
 
 /* The interrupt the task has pending (it was cancelled, or a deadline

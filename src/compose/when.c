@@ -27,6 +27,7 @@
  * REGISTERING still set leaves the pass to suspend(), which sees DECIDED when
  * it clears REGISTERING. suspend() stops registering once DECIDED is set. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "hop/when.h"
@@ -174,12 +175,21 @@ static int hop__when_cancel(hop_awaitable_t *aw) {
     return hop__when_withdraw(w) ? 0 : HOP_EALREADY;
 }
 
+/* On the dump's copy (hop/awaitable.h): remaining as it was a moment ago. */
+static void hop__when_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+    const hop__when_t *w = (const hop__when_t *)aw;
+    snprintf(buf, size, "%s of %zu %s, %u pending", w->kind == HOP__WHEN_ALL ? "when_all" : "when_any", w->n,
+             w->futures ? "futures" : "tasks", w->remaining);
+}
+
 static const hop_awaitable_ops_t hop__when_ops = {
     .name = "when",
     .ready = hop__when_ready,
     .suspend = hop__when_suspend,
     .resume = hop__when_resume,
     .cancel = hop__when_cancel,
+    .describe = hop__when_describe,
+    .describe_size = sizeof(hop__when_t),
 };
 
 /* Checks the arguments, finds storage, waits. Returns hop_await()'s value;

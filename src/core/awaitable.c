@@ -28,6 +28,8 @@
  * (cancel, then complete or let the held completion through) to that
  * executor as a job kept in the task record. The pin keeps the task, its
  * record and the awaitable alive until the job has run. */
+#include <stdio.h>
+
 #include "task_internal.h"
 
 int hop_awaitable_init(hop_awaitable_t *awaitable, const hop_awaitable_ops_t *ops) {
@@ -91,6 +93,7 @@ static int hop__await(hop_task_t *t, hop_awaitable_t *awaitable) {
     if (!(awaitable->ops->ready && awaitable->ops->ready(awaitable))) {
         t->awaiting = awaitable;
         hop__atomic_store_ptr(&t->await_name, awaitable->ops->name); /* for hop/debug.h */
+        hop__atomic_store_ptr(&t->await_current, awaitable);
         t->switch_reason = HOP__SWITCH_SUSPEND;
         hop__task_switch_out(t);
         /* Maybe on another thread now: only t and awaitable from here. */
@@ -464,8 +467,14 @@ static bool hop__dispatch_suspend(hop_awaitable_t *aw) {
 
 static int hop__dispatch_resume(hop_awaitable_t *aw) { return ((hop__dispatch_t *)aw)->error; }
 
+static void hop__dispatch_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+    snprintf(buf, size, "dispatch to %p", (void *)((const hop__dispatch_t *)aw)->target);
+}
+
 static const hop_awaitable_ops_t hop__dispatch_ops = {.name = "dispatch", .suspend = hop__dispatch_suspend,
-                                                      .resume = hop__dispatch_resume};
+                                                      .resume = hop__dispatch_resume,
+                                                      .describe = hop__dispatch_describe,
+                                                      .describe_size = sizeof(hop__dispatch_t)};
 
 int hop_dispatch_to_executor(hop_executor_t *executor) {
     if (!hop__executor_ops(executor))

@@ -19,6 +19,7 @@
  *              completer owns the node and will notify it: wait for that. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "internal.h"
@@ -182,10 +183,16 @@ static int hop__future_await_cancel(hop_awaitable_t *aw) {
     return hop__future_remove_waiter(a->future, &a->waiter) ? 0 : HOP_EALREADY;
 }
 
+static void hop__future_await_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+    snprintf(buf, size, "future %p", (void *)((const hop__future_await_t *)aw)->future);
+}
+
 static const hop_awaitable_ops_t hop__future_await_ops = {.name = "future", 
     .ready = hop__future_await_ready,
     .suspend = hop__future_await_suspend,
     .cancel = hop__future_await_cancel,
+    .describe = hop__future_await_describe,
+    .describe_size = sizeof(hop__future_await_t),
 };
 
 int hop_future_await(hop_future_t *future, void **result) {

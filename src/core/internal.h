@@ -117,6 +117,11 @@ void hop__batch_flush_chain(hop__batch_chain_t *chain);
  * call again (cheap: one thread-local read). */
 void hop__overflow_thread_init(void);
 
+/* hop__run_in_executor_as: hop_run_in_executor_ex whose wait hop_task_dump
+ * shows as what (a literal: "run_blocking"). Task only; suspends. */
+int hop__run_in_executor_as(hop_executor_t *executor, void *(*fn)(void *arg), void *arg, void **result,
+                            hop_result_destructor_fn result_destructor, const char *what);
+
 /* hop__fatal: reports a broken internal invariant and aborts. Never used for
  * bad input, which gets an error code. */
 __attribute__((noreturn, format(printf, 1, 2))) void hop__fatal(const char *format, ...);

@@ -30,6 +30,7 @@
  * the task's frame: it is in the task record, and cancel takes a task
  * reference that the job drops when it lets go of the slot. If the task
  * offloads again before that, the new job gets a malloc'd record. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "task_internal.h"
@@ -41,6 +42,7 @@ typedef struct {
     hop_awaitable_t base;
     hop__offload_t *job;
     hop_executor_t *target;
+    const char *what; /* "run_in_executor" or "run_blocking", for hop_task_dump */
     int error;
     bool submitted;       /* the executor holds the job */
     unsigned int outcome; /* what cancel did: CANCELLED, ABANDONED or WITHDRAWN */
@@ -119,12 +121,24 @@ static int hop__offload_cancel(hop_awaitable_t *aw) {
     return HOP_EALREADY;
 }
 
+static void hop__offload_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+    const hop__offload_await_t *a = (const hop__offload_await_t *)aw;
+    snprintf(buf, size, "%s on %p", a->what, (void *)a->target);
+}
+
 static const hop_awaitable_ops_t hop__offload_ops = {.name = "run_in_executor", .suspend = hop__offload_suspend,
                                                      .resume = hop__offload_resume,
-                                                     .cancel = hop__offload_cancel};
+                                                     .cancel = hop__offload_cancel,
+                                                     .describe = hop__offload_describe,
+                                                     .describe_size = sizeof(hop__offload_await_t)};
 
 int hop_run_in_executor_ex(hop_executor_t *executor, void *(*fn)(void *arg), void *arg, void **result,
                            hop_result_destructor_fn result_destructor) {
+    return hop__run_in_executor_as(executor, fn, arg, result, result_destructor, "run_in_executor");
+}
+
+int hop__run_in_executor_as(hop_executor_t *executor, void *(*fn)(void *arg), void *arg, void **result,
+                            hop_result_destructor_fn result_destructor, const char *what) {
     if (!hop__executor_ops(executor) || !fn)
         return HOP_EINVAL;
     hop_task_t *t;
@@ -159,6 +173,7 @@ int hop_run_in_executor_ex(hop_executor_t *executor, void *(*fn)(void *arg), voi
     hop__offload_await_t a;
     a.job = o;
     a.target = executor;
+    a.what = what;
     a.error = 0;
     a.submitted = false;
     a.outcome = 0;

@@ -17,6 +17,7 @@
  * A mapping is unmapped only after it has left the list, under the lock a
  * snapshot holds, so a snapshot never reads unmapped memory. */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,8 +87,81 @@ void hop__registry_task_publish(hop_task_t *t, uint64_t id, const char *name, co
     hop__atomic_store_uint(&t->registry_seq, seq + 2u); /* even: consistent */
 }
 
-/* Copies t into info if it is a live task; returns whether it is. */
-static bool hop__registry_read(const hop_task_t *t, hop_task_info_t *info) {
+/* The most of an awaitable the dump copies for its describe op. */
+#define HOP__DESCRIBE_COPY_MAX 1024
+
+/* Reads of a suspended task's awaitable from the dumping thread, while the
+ * task may be leaving it (resumed on another thread, its stack reused): the
+ * bytes may be stale or torn, and the memory, on the task's stack, may be
+ * poisoned for AddressSanitizer (a frame that returned) or written by the
+ * task meanwhile (a race ThreadSanitizer would rightly see). So they are
+ * read by these three, which the sanitizers do not instrument (volatile, word
+ * by word: no memcpy they intercept, no torn words), and
+ * hop__registry_still_on tells afterwards whether what they read was the
+ * await's own, stable memory. */
+__attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static uint64_t
+hop__registry_racy_load(const void *at) {
+    return *(const volatile uint64_t *)at;
+}
+
+__attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static const void *
+hop__registry_racy_load_ptr(const void *at) {
+    return *(const void *const volatile *)at;
+}
+
+__attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static void
+hop__registry_racy_copy(uintptr_t *to, const void *from, size_t words) {
+    const volatile uintptr_t *src = from;
+    for (size_t i = 0; i < words; i++)
+        to[i] = src[i];
+}
+
+/* Whether t is suspended on aw in the await of generation, which then has
+ * lasted since generation was read at aw: the task's state and current
+ * awaitable say it is suspended on aw now, in the await whose generation aw
+ * holds now (a task writes an awaitable's generation only when an await of
+ * it starts, and no await's generation comes twice), so if that is the one
+ * read before, the task has been in that one await all along, and has not
+ * touched what it set up before awaiting. */
+static bool hop__registry_still_on(const hop_task_t *t, const hop_awaitable_t *aw, uint64_t generation) {
+    hop__atomic_fence_acquire();
+    return generation && hop__atomic_load_uint((unsigned int *)&t->state) == HOP_TASK_SUSPENDED &&
+           hop__atomic_load_ptr((const hop_awaitable_t **)&t->await_current) == aw &&
+           hop__registry_racy_load(&aw->generation) == generation;
+}
+
+/* Writes into detail what t's current await, on aw, says of itself (its
+ * ops' describe, hop/awaitable.h), or "" when it has no describe or t
+ * moved on. aw is on the task's stack, mapped as long as the registry's
+ * lock is held (an unmap waits for it); describe gets a copy, checked to be
+ * the await's own, and never the live awaitable. */
+static void hop__registry_describe(const hop_task_t *t, const hop_awaitable_t *aw, char *detail, size_t size) {
+    detail[0] = '\0';
+    if (!aw)
+        return;
+    uint64_t generation = hop__registry_racy_load(&aw->generation);
+    hop__atomic_fence_acquire();
+    const hop_awaitable_ops_t *ops = hop__registry_racy_load_ptr(&aw->ops);
+    if (!hop__registry_still_on(t, aw, generation))
+        return; /* ops may be anything: not followed */
+    size_t copy_size = ops->describe_size;
+    if (!ops->describe || copy_size < sizeof(hop_awaitable_t) || copy_size > HOP__DESCRIBE_COPY_MAX)
+        return;
+    union {
+        uintptr_t words[HOP__DESCRIBE_COPY_MAX / sizeof(uintptr_t)];
+        max_align_t align;
+        hop_awaitable_t awaitable;
+    } copy;
+    hop__registry_racy_copy(copy.words, aw, (copy_size + sizeof(uintptr_t) - 1) / sizeof(uintptr_t));
+    if (!hop__registry_still_on(t, aw, generation) || copy.awaitable.generation != generation)
+        return; /* resumed meanwhile: the copy may be torn */
+    ops->describe(&copy.awaitable, detail, size);
+    detail[size - 1] = '\0';
+}
+
+/* Copies t into info if it is a live task; returns whether it is. With
+ * detail (size bytes), also what a suspended t's awaitable describes. */
+static bool hop__registry_read(const hop_task_t *t, hop_task_info_t *info, char *detail, size_t size) {
     unsigned int *seq_word = (unsigned int *)&t->registry_seq;
     for (int attempt = 0; attempt < 4; attempt++) {
         unsigned int seq = hop__atomic_load_uint(seq_word);
@@ -111,6 +185,7 @@ static bool hop__registry_read(const hop_task_t *t, hop_task_info_t *info) {
         info->state = (hop_task_state_t)hop__atomic_load_uint((unsigned int *)&t->state);
         info->executor = hop__atomic_load_ptr((hop_executor_t **)&t->executor);
         const char *await_name = hop__atomic_load_ptr((const char **)&t->await_name);
+        const hop_awaitable_t *await_current = hop__atomic_load_ptr((const hop_awaitable_t **)&t->await_current);
         hop__atomic_fence_acquire();
         if (hop__atomic_load_uint(seq_word) != seq)
             continue; /* reused meanwhile: read it again */
@@ -119,6 +194,11 @@ static bool hop__registry_read(const hop_task_t *t, hop_task_info_t *info) {
         info->executor_kind = hop_executor_name(info->executor);
         if (info->state == HOP_TASK_SUSPENDED)
             info->waiting_on = await_name ? await_name : "awaitable";
+        if (detail) {
+            detail[0] = '\0';
+            if (info->state == HOP_TASK_SUSPENDED)
+                hop__registry_describe(t, await_current, detail, size);
+        }
         return true;
     }
     return false; /* respawned under our eyes four times: leave it out */
@@ -129,26 +209,37 @@ bool hop__registry_find(const hop_task_t *task, hop_task_info_t *info) {
     pthread_mutex_lock(&hop__registry_lock);
     for (const hop__registry_node_t *node = hop__registry_head; node; node = node->next)
         if (hop__task_record(&node->stack) == task) {
-            found = hop__registry_read(task, info);
+            found = hop__registry_read(task, info, NULL, 0);
             break;
         }
     pthread_mutex_unlock(&hop__registry_lock);
     return found;
 }
 
-int hop_task_snapshot(hop_task_info_t *infos, size_t capacity, size_t *count) {
-    if (!count || (!infos && capacity > 0))
-        return HOP_EINVAL;
+/* The dump's detail per task: what hop's own describes write fits. */
+#define HOP__DETAIL_MAX 96
+
+/* hop_task_snapshot, with details[i] for infos[i] when details is not NULL. */
+static void hop__registry_snapshot(hop_task_info_t *infos, char (*details)[HOP__DETAIL_MAX], size_t capacity,
+                                   size_t *count) {
     size_t n = 0;
     hop_task_info_t scratch;
+    char scratch_detail[HOP__DETAIL_MAX];
     pthread_mutex_lock(&hop__registry_lock);
     for (const hop__registry_node_t *node = hop__registry_head; node; node = node->next) {
         hop_task_info_t *info = n < capacity ? &infos[n] : &scratch;
-        if (hop__registry_read(hop__task_record(&node->stack), info))
+        char *detail = !details ? NULL : n < capacity ? details[n] : scratch_detail;
+        if (hop__registry_read(hop__task_record(&node->stack), info, detail, HOP__DETAIL_MAX))
             n++;
     }
     pthread_mutex_unlock(&hop__registry_lock);
     *count = n;
+}
+
+int hop_task_snapshot(hop_task_info_t *infos, size_t capacity, size_t *count) {
+    if (!count || (!infos && capacity > 0))
+        return HOP_EINVAL;
+    hop__registry_snapshot(infos, NULL, capacity, count);
     return 0;
 }
 
@@ -156,29 +247,31 @@ int hop_task_dump(FILE *out, unsigned int flags) {
     if (!out || flags != 0)
         return HOP_EINVAL;
     hop_task_info_t *infos = NULL;
+    char (*details)[HOP__DETAIL_MAX] = NULL;
     size_t capacity = 0, count = 0;
     /* Tasks come and go between the count and the copy: retry with room to
      * spare until the copy fits. */
     for (;;) {
-        int err = hop_task_snapshot(infos, capacity, &count);
-        if (err) {
-            free(infos);
-            return err;
-        }
+        hop__registry_snapshot(infos, details, capacity, &count);
         if (count <= capacity)
             break;
         free(infos);
+        free(details);
         capacity = count + count / 4 + 16;
         infos = malloc(capacity * sizeof *infos);
-        if (!infos)
+        details = malloc(capacity * sizeof *details);
+        if (!infos || !details) {
+            free(infos);
+            free(details);
             return HOP_ENOMEM;
+        }
     }
     for (size_t i = 0; i < count; i++) {
         const hop_task_info_t *info = &infos[i];
         fprintf(out, "task %llu \"%s\" %s on %s %p", (unsigned long long)info->id, info->name,
                 hop_task_state_name(info->state), info->executor_kind, (void *)info->executor);
         if (info->waiting_on)
-            fprintf(out, ", waiting on \"%s\"", info->waiting_on);
+            fprintf(out, ", waiting on \"%s\"", details[i][0] ? details[i] : info->waiting_on);
         if (info->parent_id)
             fprintf(out, ", parent %llu", (unsigned long long)info->parent_id);
         if (info->spawn_file)
@@ -188,5 +281,6 @@ int hop_task_dump(FILE *out, unsigned int flags) {
     fprintf(out, "%zu task%s\n", count, count == 1 ? "" : "s");
     fflush(out);
     free(infos);
+    free(details);
     return count > (size_t)INT32_MAX ? INT32_MAX : (int)count;
 }

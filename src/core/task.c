@@ -258,6 +258,7 @@ static void hop__task_run(hop_task_t *t) {
             hop_job_t *job = t->run_here;
             t->run_here = NULL;
             hop__atomic_store_ptr(&t->await_name, "join"); /* for hop/debug.h */
+            hop__atomic_store_ptr(&t->await_current, NULL);
             unsigned int *depth = hop__join_depth_slot();
             ++*depth;
             hop_executor_run_job(hop__atomic_load_ptr(&t->executor), job);
@@ -300,6 +301,7 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
     hop__atomic_store_ptr(&t->executor, executor);
     hop__atomic_store_uint(&t->state, HOP_TASK_CREATED);
     hop__atomic_store_ptr(&t->await_name, NULL);
+    hop__atomic_store_ptr(&t->await_current, NULL);
     t->refs = task ? 2u : 1u;
     hop_future_init(&t->future);
     t->future.reserved[0] = t; /* a task's future: see hop_future_wait */

@@ -95,6 +95,8 @@ struct hop_task_s {
     unsigned int state;       /* hop_task_state_t */
     hop_executor_t *executor; /* the task's executor (completers read it too) */
     const char *await_name;   /* the current await's ops->name */
+    const hop_awaitable_t *await_current; /* ...and its awaitable, for ops->describe;
+                                             NULL for a wait without one (a join) */
     const hop_task_t *parent; /* for identification only */
     uint64_t parent_id;       /* 0: spawned from a plain thread */
     const char *spawn_file;

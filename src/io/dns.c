@@ -6,6 +6,8 @@
  * detaches the task from the request; the callback frees it. */
 #define _GNU_SOURCE /* <uv.h> and <netdb.h> need POSIX types */
 #include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -95,6 +97,7 @@ int hop_getaddrinfo(hop_loop_t *loop, const char *node, const char *service, con
     if (!result || (!node && !service) || !loop)
         return HOP_EINVAL;
     hop__dns_op_t d = {.node = node, .service = service, .hints = hints};
+    hop__io_op_describe_as(&d.op, "dns getaddrinfo", NULL, 0, node ? node : service);
     int err = hop__io_op_run(&d.op, loop, hop__dns_addr_start, hop__dns_cancel);
     if (err) {
         uv_freeaddrinfo(d.result);
@@ -145,5 +148,7 @@ int hop_getnameinfo(hop_loop_t *loop, const struct sockaddr *addr, int flags, ch
                        .host_len = host_len,
                        .serv = service,
                        .serv_len = service_len};
+    /* The address as a number: formatting it is the lookup's own job. */
+    hop__io_op_describe_as(&d.op, "dns getnameinfo", "port", ntohs(((const struct sockaddr_in *)addr)->sin_port), NULL);
     return hop__io_op_run(&d.op, loop, hop__dns_name_start, hop__dns_cancel);
 }

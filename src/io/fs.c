@@ -123,6 +123,18 @@ static int hop__fs_cancel(hop__io_op_t *op) {
  * req.result holds libuv's result. The caller calls hop__fs_done after
  * reading what it needs from req. */
 static int hop__fs_run(hop__fs_op_t *f, hop_loop_t *loop, bool shielded) {
+    static const char *const what[] = {
+        [HOP__FS_OPEN] = "fs open",   [HOP__FS_CLOSE] = "fs close",     [HOP__FS_READ] = "fs read",
+        [HOP__FS_WRITE] = "fs write", [HOP__FS_FSYNC] = "fs fsync",     [HOP__FS_FSTAT] = "fs fstat",
+        [HOP__FS_STAT] = "fs stat",   [HOP__FS_RENAME] = "fs rename",   [HOP__FS_UNLINK] = "fs unlink",
+        [HOP__FS_MKDIR] = "fs mkdir", [HOP__FS_RMDIR] = "fs rmdir",     [HOP__FS_SCANDIR] = "fs scandir",
+    };
+    /* The ones on a path show it (copied: the caller's string may be gone
+     * when a dump reads it); the others their descriptor. */
+    if (f->path)
+        hop__io_op_describe_as(&f->op, what[f->kind], NULL, 0, f->path);
+    else
+        hop__io_op_describe_as(&f->op, what[f->kind], "fd", f->fd, NULL);
     return hop__io_op_run(&f->op, loop, hop__fs_start, shielded ? NULL : hop__fs_cancel);
 }
 

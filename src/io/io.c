@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* <uv.h> needs POSIX types (pthread_rwlock_t), sigaction */
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/task_internal.h"
@@ -50,9 +51,25 @@ static int hop__io_op_cancel(hop_awaitable_t *aw) {
     return err;
 }
 
+/* For hop_task_dump, on the dump's copy of op (hop/awaitable.h): its own
+ * values, and the literals what and label point to. */
+static void hop__io_op_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+    const hop__io_op_t *op = (const hop__io_op_t *)aw;
+    if (!op->what)
+        return; /* not described: the static name */
+    int n = snprintf(buf, size, "%s", op->what);
+    if (op->label && n >= 0 && (size_t)n < size)
+        n += snprintf(buf + n, size - (size_t)n, " %s %ld", op->label, op->number);
+    if (op->text[0] && n >= 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, " %.*s", (int)sizeof op->text, op->text);
+}
+
 static const hop_awaitable_ops_t hop__io_op_ops = {.name = "io", .suspend = hop__io_op_suspend,
-                                                   .cancel = hop__io_op_cancel};
-static const hop_awaitable_ops_t hop__io_op_shielded_ops = {.name = "io (shielded)", .suspend = hop__io_op_suspend};
+                                                   .cancel = hop__io_op_cancel, .describe = hop__io_op_describe,
+                                                   .describe_size = sizeof(hop__io_op_t)};
+static const hop_awaitable_ops_t hop__io_op_shielded_ops = {.name = "io (shielded)", .suspend = hop__io_op_suspend,
+                                                            .describe = hop__io_op_describe,
+                                                            .describe_size = sizeof(hop__io_op_t)};
 
 int hop__io_op_run(hop__io_op_t *op, hop_loop_t *loop, hop__io_op_fn start, hop__io_op_fn cancel) {
     op->loop = loop;
@@ -108,6 +125,7 @@ void hop__io_handle_init(hop__io_handle_t *h, hop_loop_t *loop, uv_handle_t *uv,
     h->uv = uv;
     h->wake = wake;
     h->destroy = destroy;
+    h->fd = -1;
     h->refs = 1;
     h->closing = 0;
     h->owned = 0;
@@ -168,6 +186,9 @@ void hop__io_handle_opened(hop__io_handle_t *h) {
 }
 
 void hop__io_handle_adopt(hop__io_handle_t *h) {
+    uv_os_fd_t fd;
+    /* Known by now (a TCP socket exists once bound, connected or accepted). */
+    h->fd = uv_fileno(h->uv, &fd) == 0 ? (int)fd : -1;
     hop__atomic_faa_uint(&h->refs, 1u);
     hop__atomic_store_uint(&h->owned, 1u);
 }

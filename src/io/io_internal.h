@@ -113,6 +113,9 @@
 /* start's "a callback will finish it". Positive: never a status. */
 #define HOP__IO_PENDING 1
 
+/* The room for a path or host name in an operation's description. */
+#define HOP__IO_TEXT_MAX 48
+
 typedef struct hop__io_op_s hop__io_op_t;
 typedef int (*hop__io_op_fn)(hop__io_op_t *op);
 
@@ -126,7 +129,29 @@ struct hop__io_op_s {
     bool interrupted;     /* loop thread: cancel was called... */
     int interrupt_status; /* ...with this status (HOP_ECANCELED, HOP_ETIMEDOUT...), for
                              an operation that ends as cancelled in its own callback */
+    /* What hop_task_dump shows for a task waiting on it (hop__io_op_describe_as):
+     * plain values, formatted only by a dump. Zero: the static name, "io". */
+    const char *what;     /* "tcp read", "fs open"... (a literal) */
+    const char *label;    /* "fd", "pid", "signal"... (a literal), NULL: no number */
+    long number;
+    char text[HOP__IO_TEXT_MAX]; /* a path or host name, cut to fit; "" when none */
 };
+
+/* hop__io_op_describe_as: what op is, for hop_task_dump: "<what> <label>
+ * <number> <text>" (label NULL: no number; text NULL: none; text is copied,
+ * cut at HOP__IO_TEXT_MAX - 1 bytes). The caller's stack, before
+ * hop__io_op_run; costs a few stores (and the copy of text). */
+static inline void hop__io_op_describe_as(hop__io_op_t *op, const char *what, const char *label, long number,
+                                          const char *text) {
+    op->what = what;
+    op->label = label;
+    op->number = number;
+    size_t i = 0;
+    if (text)
+        for (; text[i] && i < HOP__IO_TEXT_MAX - 1; i++)
+            op->text[i] = text[i];
+    op->text[i] = '\0';
+}
 
 /* hop__io_op_run: awaits op on loop as described above and returns its
  * status: start's or hop__io_op_complete's; the interrupt's status when
@@ -156,6 +181,9 @@ typedef struct hop__io_handle_s hop__io_handle_t;
 struct hop__io_handle_s {
     hop_loop_t *loop;
     uv_handle_t *uv;                               /* the module's uv handle, inside the same allocation */
+    int fd;                                        /* its file descriptor, for hop_task_dump: set on the
+                                                      loop thread when adopted (published by that
+                                                      operation's completion); -1 when it has none */
     void (*wake)(hop__io_handle_t *h, int status); /* loop thread: complete every
                                                       waiting op with status */
     void (*destroy)(hop__io_handle_t *h);          /* frees the allocation */

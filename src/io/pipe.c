@@ -107,5 +107,6 @@ int hop_pipe_connect(hop_loop_t *loop, const char *path, const hop_stream_option
         return HOP_EINVAL;
     if (!hop_task_current())
         return HOP_ENOTTASK;
-    return hop__stream_connect(loop, options, hop__pipe_init_stream, hop__pipe_connect_now, path, stream);
+    return hop__stream_connect(loop, options, hop__pipe_init_stream, hop__pipe_connect_now, path, "pipe connect", -1,
+                               path, stream);
 }

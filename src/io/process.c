@@ -101,6 +101,7 @@ int hop_process_wait(hop_process_t *process, int64_t *exit_status, int *term_sig
     if (err)
         return err;
     hop__process_wait_t w = {.p = process};
+    hop__io_op_describe_as(&w.op, "process wait", "pid", process->pid, NULL);
     err = hop__io_op_run(&w.op, process->h.loop, hop__process_wait_start, hop__process_wait_cancel);
     if (err == 0) {
         if (exit_status)

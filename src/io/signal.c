@@ -141,6 +141,7 @@ int64_t hop_signal_wait(hop_signal_t *watcher) {
         return HOP_EBUSY;
     }
     hop__signal_wait_t wait = {.w = watcher};
+    hop__io_op_describe_as(&wait.op, "signal wait", "signal", watcher->signum, NULL);
     err = hop__io_op_run(&wait.op, watcher->h.loop, hop__signal_wait_start, hop__signal_wait_cancel);
     hop__atomic_store_uint(&watcher->waiting_task, 0u);
     hop__io_handle_leave(&watcher->h);

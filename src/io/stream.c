@@ -151,9 +151,21 @@ static int hop__stream_wait_cancel(hop__io_op_t *op) {
     return 0;
 }
 
+const char *hop__stream_what(const uv_handle_t *uv, unsigned int verb) {
+    static const char *const what[4][4] = {
+        {"tcp read", "pipe read", "tty read", "stream read"},
+        {"tcp write", "pipe write", "tty write", "stream write"},
+        {"tcp shutdown", "pipe shutdown", "tty shutdown", "stream shutdown"},
+        {"tcp accept", "pipe accept", "tty accept", "stream accept"},
+    };
+    unsigned int kind = uv->type == UV_TCP ? 0u : uv->type == UV_NAMED_PIPE ? 1u : uv->type == UV_TTY ? 2u : 3u;
+    return what[verb & 3u][kind];
+}
+
 /* Waits until more than want bytes are buffered, or the stream ended. */
 static int hop__stream_wait_bytes(hop_stream_t *s, uint64_t want) {
     hop__stream_wait_t w = {.s = s, .want = want};
+    hop__io_op_describe_as(&w.op, hop__stream_what(&s->uv.handle, 0), "fd", s->h.fd, NULL);
     return hop__io_op_run(&w.op, s->h.loop, hop__stream_wait_start, hop__stream_wait_cancel);
 }
 
@@ -458,9 +470,12 @@ int hop_stream_write(hop_stream_t *stream, const void *buf, size_t len, size_t *
         /* On the loop already: straight to the kernel; an operation only if
          * it must wait. */
         err = hop__stream_write_some(&w);
-        if (err == HOP__IO_PENDING)
+        if (err == HOP__IO_PENDING) {
+            hop__io_op_describe_as(&w.op, hop__stream_what(&stream->uv.handle, 1), "fd", stream->h.fd, NULL);
             err = hop__io_op_run(&w.op, stream->h.loop, hop__stream_write_start, hop__stream_write_cancel);
+        }
     } else {
+        hop__io_op_describe_as(&w.op, hop__stream_what(&stream->uv.handle, 1), "fd", stream->h.fd, NULL);
         err = hop__io_op_run(&w.op, stream->h.loop, hop__stream_write_start, hop__stream_write_cancel);
     }
     if (written)
@@ -516,6 +531,7 @@ int hop_stream_shutdown(hop_stream_t *stream) {
     if (err)
         return err;
     hop__stream_shutdown_t sd = {.s = stream};
+    hop__io_op_describe_as(&sd.op, hop__stream_what(&stream->uv.handle, 2), "fd", stream->h.fd, NULL);
     err = hop__io_op_run(&sd.op, stream->h.loop, hop__stream_shutdown_start, hop__stream_shutdown_cancel);
     hop__stream_leave_side(stream, &stream->writing_task);
     return err;

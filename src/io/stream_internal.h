@@ -135,9 +135,16 @@ int hop__listener_accept(hop__listener_t *l, hop_stream_t **stream);
 
 /* hop__stream_connect: a new stream on loop connected by init and connect
  * to target, as hop_tcp_connect_addr (interruptible: an interrupted
- * connect leaves no stream). Task only. */
+ * connect leaves no stream). what ("tcp connect"), port (-1: none) and path
+ * (NULL: none) describe the wait to hop_task_dump. Task only. */
 int hop__stream_connect(hop_loop_t *loop, const hop_stream_options_t *options, hop__stream_init_fn init,
-                        hop__stream_connect_fn connect, const void *target, hop_stream_t **stream);
+                        hop__stream_connect_fn connect, const void *target, const char *what, long port,
+                        const char *path, hop_stream_t **stream);
+
+/* hop__stream_what: "tcp read", "pipe write", "tty shutdown"... for
+ * hop_task_dump: verb 0 read, 1 write, 2 shutdown, 3 accept, of s's kind
+ * of handle (uv, a uv_handle_t set up on its loop before s was handed out). */
+const char *hop__stream_what(const uv_handle_t *uv, unsigned int verb);
 
 /* hop__stream_connect_cb: the uv_connect_cb a hop__stream_connect_fn passes. */
 void hop__stream_connect_cb(uv_connect_t *req, int status);

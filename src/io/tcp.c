@@ -179,6 +179,7 @@ int hop__listener_accept(hop__listener_t *listener, hop_stream_t **stream) {
         return HOP_EBUSY;
     }
     hop__listener_accept_t a = {.l = listener};
+    hop__io_op_describe_as(&a.op, hop__stream_what(&listener->uv.handle, 3), "fd", listener->h.fd, NULL);
     err = hop__io_op_run(&a.op, listener->h.loop, hop__listener_accept_start, hop__listener_accept_cancel);
     if (err == 0)
         *stream = a.s;
@@ -424,10 +425,12 @@ static int hop__stream_connect_cancel(hop__io_op_t *op) {
 }
 
 int hop__stream_connect(hop_loop_t *loop, const hop_stream_options_t *options, hop__stream_init_fn init,
-                        hop__stream_connect_fn connect, const void *target, hop_stream_t **stream) {
+                        hop__stream_connect_fn connect, const void *target, const char *what, long port,
+                        const char *path, hop_stream_t **stream) {
     hop__stream_connect_t c = {.s = hop__stream_new(loop, options), .init = init, .connect = connect, .target = target};
     if (!c.s)
         return HOP_ENOMEM;
+    hop__io_op_describe_as(&c.op, what, port >= 0 ? "port" : NULL, port, path);
     int err = hop__io_op_run(&c.op, loop, hop__stream_connect_start, hop__stream_connect_cancel);
     if (err) {
         /* Started: the loop side closed (and frees) the stream. Not
@@ -453,7 +456,10 @@ int hop_tcp_connect_addr(hop_loop_t *loop, const struct sockaddr *addr, const ho
         return HOP_EINVAL;
     if (!hop_task_current())
         return HOP_ENOTTASK;
-    return hop__stream_connect(loop, options, hop__tcp_init_stream, hop__tcp_connect_now, addr, stream);
+    /* sin_port and sin6_port sit at the same place. */
+    long port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
+    return hop__stream_connect(loop, options, hop__tcp_init_stream, hop__tcp_connect_now, addr, "tcp connect", port,
+                               NULL, stream);
 }
 
 int hop_tcp_connect(hop_loop_t *loop, const char *host, int port, const hop_stream_options_t *options,

@@ -229,6 +229,7 @@ int64_t hop_udp_recv_from(hop_udp_t *udp, void *buf, size_t len, struct sockaddr
         return HOP_EBUSY;
     }
     hop__udp_recv_t r = {.u = udp, .buf = buf, .len = len, .from = from};
+    hop__io_op_describe_as(&r.op, "udp recv", "fd", udp->h.fd, NULL);
     err = hop__io_op_run(&r.op, udp->h.loop, hop__udp_recv_start, hop__udp_recv_cancel);
     hop__atomic_store_uint(&udp->receiving_task, 0u);
     hop__io_handle_leave(&udp->h);
@@ -281,6 +282,7 @@ int hop_udp_send_to(hop_udp_t *udp, const void *buf, size_t len, const struct so
     if (err)
         return err;
     hop__udp_send_t s = {.u = udp, .buf = uv_buf_init((char *)buf, (unsigned int)len), .addr = addr};
+    hop__io_op_describe_as(&s.op, "udp send", "fd", udp->h.fd, NULL);
     err = hop__io_op_run(&s.op, udp->h.loop, hop__udp_send_start, hop__udp_send_cancel);
     hop__io_handle_leave(&udp->h);
     return err;

@@ -20,6 +20,7 @@
  * an item is never lost to an interrupt nor delivered twice. */
 #include "hop/channel.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/waitq.h"
@@ -189,11 +190,18 @@ static int hop__channel_resume(hop_awaitable_t *aw) { return ((hop__channel_wait
 
 /* cancel's HOP_EALREADY: an item moved for the waiter (or close woke it)
  * under the lock, and the completion is on its way: it must win. */
+static void hop__channel_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+    const hop__channel_waiter_t *w = (const hop__channel_waiter_t *)aw;
+    snprintf(buf, size, "channel %s %p", w->sender ? "send" : "recv", (void *)w->channel);
+}
+
 static const hop_awaitable_ops_t hop__channel_ops = {.name = "channel", 
     .ready = hop__channel_ready,
     .suspend = hop__channel_suspend,
     .resume = hop__channel_resume,
     .cancel = hop__waiter_cancel,
+    .describe = hop__channel_describe,
+    .describe_size = sizeof(hop__channel_waiter_t),
 };
 
 int hop_channel_send(hop_channel_t *channel, void *item) {

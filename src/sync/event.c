@@ -8,6 +8,8 @@
  * 0). After the critical section, set touches only the taken waiters, each
  * valid until its own completion; so an event may be destroyed as soon as
  * hop_event_set() has been entered and left the lock. */
+#include <stdio.h>
+
 #include "hop/event.h"
 
 #include "core/waitq.h"
@@ -67,10 +69,16 @@ static bool hop__event_wait_ready_locked(hop__waiter_t *w) {
     return hop__event_flag(((hop__event_waiter_t *)w)->event);
 }
 
+static void hop__event_wait_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+    snprintf(buf, size, "event %p", (void *)((const hop__event_waiter_t *)aw)->event);
+}
+
 static const hop_awaitable_ops_t hop__event_wait_ops = {.name = "event wait", 
     .ready = hop__event_wait_ready,
     .suspend = hop__waiter_suspend,
     .cancel = hop__waiter_cancel,
+    .describe = hop__event_wait_describe,
+    .describe_size = sizeof(hop__event_waiter_t),
 };
 
 int hop_event_wait(hop_event_t *event) {

@@ -17,6 +17,8 @@
  * After its critical section the unlocking thread touches only the waiter,
  * which stays valid until hop_awaitable_complete() because the task cannot
  * leave the await before that. */
+#include <stdio.h>
+
 #include "hop/mutex.h"
 
 #include "core/waitq.h"
@@ -90,10 +92,16 @@ static bool hop__mutex_lock_ready_locked(hop__waiter_t *w) {
 
 /* cancel's HOP_EALREADY: the mutex is already this task's, its completion
  * under way. */
+static void hop__mutex_lock_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+    snprintf(buf, size, "mutex %p", (void *)((const hop__mutex_waiter_t *)aw)->mutex);
+}
+
 static const hop_awaitable_ops_t hop__mutex_lock_ops = {.name = "mutex lock", 
     .ready = hop__mutex_lock_ready,
     .suspend = hop__waiter_suspend,
     .cancel = hop__waiter_cancel,
+    .describe = hop__mutex_lock_describe,
+    .describe_size = sizeof(hop__mutex_waiter_t),
 };
 
 int hop_mutex_lock(hop_mutex_t *mutex) {

@@ -19,6 +19,8 @@
  * completion is on its way (HOP_EALREADY): a turn handed to a waiter is
  * never dropped, because that waiter resumes normally and, if it was
  * cancelled meanwhile, passes the turn on itself. */
+#include <stdio.h>
+
 #include "hop/once.h"
 
 #include "core/task_internal.h"
@@ -117,9 +119,15 @@ static bool hop__once_wait_ready_locked(hop__waiter_t *waiter) {
     return true;
 }
 
+static void hop__once_wait_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+    snprintf(buf, size, "once %p", (void *)((const hop__once_waiter_t *)aw)->once);
+}
+
 static const hop_awaitable_ops_t hop__once_wait_ops = {.name = "once", 
     .suspend = hop__waiter_suspend,
     .cancel = hop__waiter_cancel,
+    .describe = hop__once_wait_describe,
+    .describe_size = sizeof(hop__once_waiter_t),
 };
 
 static int hop__once_value(hop_once_t *o, void **value) {

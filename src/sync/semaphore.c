@@ -9,6 +9,8 @@
  * interrupt: a waiter still queued is withdrawn (cancel returns 0, the count
  * untouched); one a release has dequeued already holds its permit and is
  * being completed (HOP_EALREADY: the acquire returns 0 with the permit). */
+#include <stdio.h>
+
 #include "hop/semaphore.h"
 
 #include "core/waitq.h"
@@ -69,10 +71,16 @@ static bool hop__semaphore_acquire_ready_locked(hop__waiter_t *w) {
     return hop__semaphore_take(((hop__semaphore_waiter_t *)w)->semaphore);
 }
 
+static void hop__semaphore_acquire_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+    snprintf(buf, size, "semaphore %p", (void *)((const hop__semaphore_waiter_t *)aw)->semaphore);
+}
+
 static const hop_awaitable_ops_t hop__semaphore_acquire_ops = {.name = "semaphore acquire", 
     .ready = hop__semaphore_acquire_ready,
     .suspend = hop__waiter_suspend,
     .cancel = hop__waiter_cancel,
+    .describe = hop__semaphore_acquire_describe,
+    .describe_size = sizeof(hop__semaphore_waiter_t),
 };
 
 int hop_semaphore_acquire(hop_semaphore_t *semaphore) {

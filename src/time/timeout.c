@@ -13,6 +13,8 @@
  * sits in the task's slot of the deadline hook, so a task that never enters
  * one pays nothing; the hook's exit call catches a task that returns inside
  * a deadline. */
+#include <stdio.h>
+
 #include "core/task_internal.h"
 #include "time/timer_internal.h"
 
@@ -50,8 +52,13 @@ static int hop__sleep_cancel(hop_awaitable_t *aw) {
 
 static int hop__sleep_resume(hop_awaitable_t *aw) { return ((hop__sleep_t *)aw)->error; }
 
+static void hop__sleep_describe(const hop_awaitable_t *aw, char *buf, size_t size) {
+    snprintf(buf, size, "sleep %lld ms", (long long)((const hop__sleep_t *)aw)->milliseconds);
+}
+
 static const hop_awaitable_ops_t hop__sleep_ops = {.name = "sleep", 
-    .suspend = hop__sleep_suspend, .resume = hop__sleep_resume, .cancel = hop__sleep_cancel};
+    .suspend = hop__sleep_suspend, .resume = hop__sleep_resume, .cancel = hop__sleep_cancel,
+    .describe = hop__sleep_describe, .describe_size = sizeof(hop__sleep_t)};
 
 int hop_sleep(int64_t milliseconds) {
     if (milliseconds < 0)

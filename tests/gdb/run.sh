@@ -24,8 +24,8 @@ expect() {
         fail=1
     fi
 }
-expect '"deep waiter" suspended on manual, waiting on "future", spawned at .*gdb_target\.c:[0-9]+'
-expect '"event waiter" suspended on manual, waiting on "event wait"'
+expect '"deep waiter" suspended on manual, waiting on "future 0x[0-9a-f]+", spawned at .*gdb_target\.c:[0-9]+'
+expect '"event waiter" suspended on manual, waiting on "event 0x[0-9a-f]+"'
 expect '^2 tasks$'
 expect 'parked_level_two'
 expect 'parked_level_one'
