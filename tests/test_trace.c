@@ -6,6 +6,7 @@
  * arrows between two thread tracks, a suspension names its awaitable, a
  * full ring counts what it dropped, and nothing is recorded while off. */
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -743,4 +744,34 @@ Test(trace, start_stop_and_export_refuse_what_does_not_fit) {
     cr_assert(stats.on);
     HOP_OK(hop_trace_stop());
     HOP_ERR(hop_trace_stop(), HOP_EALREADY);
+}
+
+Test(trace, a_child_of_fork_starts_with_tracing_off_and_may_trace_again) {
+    hop_executor_t *manual;
+    HOP_OK(hop_manual_executor_create(&manual));
+    HOP_OK(hop_trace_start(NULL));
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(manual, leaf, NULL, NULL, &t));
+    cr_assert_eq(hop_manual_executor_run_one(manual), 1);
+    HOP_OK(test_join(t));
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        /* No cr_assert here: the child reports through its exit status. */
+        hop_trace_stats_t stats;
+        int code = 0;
+        if (hop_trace_stats(&stats) != 0 || stats.on || stats.events != 3u)
+            code = 1; /* off, with the parent's spawn, run and end */
+        else if (hop_trace_stop() != HOP_EALREADY || hop_trace_start(NULL) != 0 || hop_trace_stop() != 0)
+            code = 2;
+        _exit(code);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child said %d", WEXITSTATUS(status));
+    hop_trace_stats_t stats;
+    HOP_OK(hop_trace_stats(&stats));
+    cr_assert(stats.on, "the parent still records");
+    HOP_OK(hop_trace_stop());
+    HOP_OK(hop_manual_executor_destroy(manual));
 }

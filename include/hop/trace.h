@@ -33,7 +33,11 @@
  * (HOP_EBUSY). hop_trace_stop waits for every thread that is writing an
  * event to finish it, so that the export reads rings nobody writes. The rings
  * stay allocated after a trace (for the process's life) and the next
- * hop_trace_start reuses them; that start forgets the previous trace. */
+ * hop_trace_start reuses them; that start forgets the previous trace.
+ *
+ * fork(): the child starts with tracing off (as if hop_trace_stop had been
+ * called at the fork) and a copy of the trace so far, which it may write or
+ * replace with a trace of its own. */
 #ifndef HOP_TRACE_H
 #define HOP_TRACE_H
 

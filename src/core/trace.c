@@ -232,6 +232,33 @@ void hop__trace_cancel(const hop_task_t *t) { hop__trace_simple(t, HOP__TRACE_CA
 
 /* ---- control ----------------------------------------------------------- */
 
+/* fork(): the lock is held across it, so the child finds it free and the
+ * lists whole. Only the forking thread exists in the child: a writer that
+ * was inside an event in the parent left its ring's busy count up for good,
+ * so the child clears the counts and stops the trace, keeping its copy of
+ * the rings (hop/trace.h). */
+static pthread_once_t hop__trace_fork_once = PTHREAD_ONCE_INIT;
+
+static void hop__trace_fork_prepare(void) { pthread_mutex_lock(&hop__trace_lock); }
+
+static void hop__trace_fork_parent(void) { pthread_mutex_unlock(&hop__trace_lock); }
+
+static void hop__trace_fork_child(void) {
+    for (hop__trace_ring_t *ring = hop__trace_rings; ring; ring = ring->next)
+        hop__atomic_store_uint(&ring->busy, 0u);
+    for (hop__trace_ring_t *ring = hop__trace_spares; ring; ring = ring->next)
+        hop__atomic_store_uint(&ring->busy, 0u);
+    if (hop__atomic_load_uint(&hop__trace_state)) {
+        hop__atomic_store_uint(&hop__trace_state, 0u);
+        hop__trace_stop_ns = hop__trace_now();
+    }
+    pthread_mutex_unlock(&hop__trace_lock);
+}
+
+static void hop__trace_fork_register(void) {
+    (void)pthread_atfork(hop__trace_fork_prepare, hop__trace_fork_parent, hop__trace_fork_child);
+}
+
 int hop_trace_start(const hop_trace_options_t *options) {
     static const hop_trace_options_t defaults = {0};
     if (!options)
@@ -242,6 +269,7 @@ int hop_trace_start(const hop_trace_options_t *options) {
     uint64_t size = HOP_TRACE_EVENTS_MIN;
     while (size < events)
         size <<= 1;
+    pthread_once(&hop__trace_fork_once, hop__trace_fork_register);
     pthread_mutex_lock(&hop__trace_lock);
     if (hop__atomic_load_uint(&hop__trace_state)) {
         pthread_mutex_unlock(&hop__trace_lock);
