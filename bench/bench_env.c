@@ -88,6 +88,63 @@ void bench_env_release(void) {
     }
 }
 
+/* hop's switch for the registry rows (src/core/task_internal.h). */
+extern bool hop__registry_skipped;
+
+uint64_t bench_variant_run(void *state, uint64_t iters) {
+    const bench_variant_t *v = state;
+    /* Set before the row spawns anything; its first submit publishes it to
+     * the workers. */
+    if (v->variant == BENCH_NO_REGISTRY) {
+        hop__registry_skipped = true;
+    } else {
+        int err = hop_trace_start(NULL);
+        if (err)
+            bench_die("hop_trace_start: %s", hop_strerror(err));
+    }
+    uint64_t ns = v->run(v->state, iters);
+    if (v->variant == BENCH_NO_REGISTRY)
+        hop__registry_skipped = false;
+    else
+        hop_trace_stop();
+    return ns;
+}
+
+void bench_variant_print(FILE *f, const bench_t *benches, int count) {
+    bool header = false;
+    for (int i = 0; i < count; i++) {
+        const bench_t *v = &benches[i];
+        if (!v->measured || v->run != bench_variant_run)
+            continue;
+        const char *suffix = ((const bench_variant_t *)v->state)->variant == BENCH_NO_REGISTRY ? "_noregistry"
+                                                                                               : "_traced";
+        char base[128];
+        size_t len = strlen(v->name) - strlen(suffix);
+        snprintf(base, sizeof base, "%.*s", (int)len, v->name);
+        const bench_t *plain = bench_find(benches, count, base, v->threads);
+        if (!plain || !plain->measured)
+            continue;
+        if (!header) {
+            fprintf(f, "\nregistry and trace: each variant against its plain row (cost per operation)\n");
+            header = true;
+        }
+        /* ns per operation: rows are rates (ops/s) or times in their unit. */
+        double unit_ns = v->rate ? 1e9 : (v->unit_ns > 0 ? v->unit_ns : 1);
+        double plain_ns = bench_cost(plain) * unit_ns, variant_ns = bench_cost(v) * unit_ns;
+        char thr[32] = "";
+        if (v->threads)
+            snprintf(thr, sizeof thr, " [%u thr]", v->threads);
+        if (((const bench_variant_t *)v->state)->variant == BENCH_NO_REGISTRY)
+            fprintf(f, "  %-44s registry costs %+8.1f ns/op (%+.1f%%): %.1f ns with, %.1f without\n",
+                    bench_strf("%s%s", base, thr), plain_ns - variant_ns, 100 * (plain_ns / variant_ns - 1),
+                    plain_ns, variant_ns);
+        else
+            fprintf(f, "  %-44s tracing costs  %+8.1f ns/op (%+.1f%%): %.1f ns on, %.1f off\n",
+                    bench_strf("%s%s", base, thr), variant_ns - plain_ns, 100 * (variant_ns / plain_ns - 1),
+                    variant_ns, plain_ns);
+    }
+}
+
 void bench_hop_run_task(hop_executor_t *executor, hop_task_fn fn, void *arg, const char *what) {
     hop_task_t *t;
     int err = hop_task_spawn(executor, fn, arg, NULL, &t);

@@ -112,6 +112,24 @@ void bench_count_hop(bench_t *b);
 void bench_print_counters(FILE *f, const bench_t *benches, int count);
 void bench_json_counters(FILE *f, const bench_t *benches, int count);
 
+/* Variants of a hop row, for what the task registry and the trace cost
+ * (issue 15's "Measured"): the same run function with the registry's publish
+ * skipped at spawn (an internal switch of hop's, for this bench only), or
+ * with a trace recording (hop_trace_start with the default rings, stopped
+ * after the run; the rings wrap, as in a long trace). A row's state is a
+ * bench_variant_t; bench_variant_run is its run function. */
+enum { BENCH_NO_REGISTRY = 1, BENCH_TRACED = 2 };
+typedef struct {
+    bench_run_fn run;
+    void *state;
+    int variant; /* BENCH_NO_REGISTRY or BENCH_TRACED */
+} bench_variant_t;
+uint64_t bench_variant_run(void *state, uint64_t iters);
+/* bench_variant_print: each measured variant row beside the plain row it
+ * varies ("<name>_noregistry", "<name>_traced"): the difference per
+ * operation, in ns and in percent. Nothing if none was measured. */
+void bench_variant_print(FILE *f, const bench_t *benches, int count);
+
 /* The external peers. Each runs a program (a Go binary built from
  * peers/go, python3 on a script in peers/) that calibrates and repeats
  * like this harness and prints one result line. */

@@ -628,6 +628,7 @@ int main(int argc, char **argv) {
     printf("\n");
     bench_print_counters(stdout, rows, count);
     bench_blocking_print(stdout, rows, count);
+    bench_variant_print(stdout, rows, count);
     fflush(stdout);
     if (o.json_path) {
         write_json(o.json_path, rows, count, &o, &machine, argc, argv);

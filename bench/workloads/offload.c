@@ -543,6 +543,11 @@ static const char *idle_external(bench_t *b, const bench_options_t *o) {
 
 void bench_offload_add(bench_list_t *l, const bench_options_t *o) {
     const unsigned int pool_loop = BENCH_NEED_POOL | BENCH_NEED_LOOP;
+    /* The trace's cost (bench_env.h). The round trip spawns nothing, so the
+     * registry's switch (which skips a spawn's publish) changes nothing
+     * here: the registry's part of it is one pointer store per await. */
+    static bench_variant_t offload_traced = {rt_hop_offload_run, NULL, BENCH_TRACED};
+    static bench_variant_t dispatch_traced = {rt_hop_dispatch_run, NULL, BENCH_TRACED};
     for (int i = 0; i < o->nthreads; i++) {
         unsigned int t = o->threads[i];
         const char *w = "roundtrip";
@@ -564,6 +569,26 @@ void bench_offload_add(bench_list_t *l, const bench_options_t *o) {
                                                      .threads = t,
                                                      .needs = pool_loop,
                                                      .run = rt_hop_dispatch_run}));
+        bench_list_add(l, &(bench_t){.workload = w,
+                                     .peer = "hop_run_in_executor, tracing on",
+                                     .name = "roundtrip.hop_run_in_executor_traced",
+                                     .unit = "us/roundtrip",
+                                     .unit_ns = 1e3,
+                                     .role = BENCH_HOP,
+                                     .threads = t,
+                                     .needs = pool_loop,
+                                     .run = bench_variant_run,
+                                     .state = &offload_traced});
+        bench_list_add(l, &(bench_t){.workload = w,
+                                     .peer = "hop_dispatch_to_executor + _to_loop, tracing on",
+                                     .name = "roundtrip.hop_dispatch_traced",
+                                     .unit = "us/roundtrip",
+                                     .unit_ns = 1e3,
+                                     .role = BENCH_HOP,
+                                     .threads = t,
+                                     .needs = pool_loop,
+                                     .run = bench_variant_run,
+                                     .state = &dispatch_traced});
         bench_list_add(l, &(bench_t){.workload = w,
                                      .peer = "libuv uv_queue_work",
                                      .name = "roundtrip.uv_queue_work",

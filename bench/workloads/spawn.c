@@ -169,6 +169,12 @@ static uint64_t spawn_tbb_run(void *state, uint64_t iters) {
 
 void bench_spawn_add(bench_list_t *l, const bench_options_t *o) {
     static const hop_task_options_t small = {.stack_size = 16 * 1024, .flags = HOP_TASK_UNGUARDED_STACK};
+    /* The registry's and the trace's cost (bench_env.h): the plain rows with
+     * the registry's publish skipped, and with a trace recording. */
+    static bench_variant_t inline_noregistry = {spawn_inline_run, NULL, BENCH_NO_REGISTRY};
+    static bench_variant_t inline_traced = {spawn_inline_run, NULL, BENCH_TRACED};
+    static bench_variant_t pool_noregistry = {spawn_pool_run, NULL, BENCH_NO_REGISTRY};
+    static bench_variant_t pool_traced = {spawn_pool_run, NULL, BENCH_TRACED};
     const char *w = "spawn+join";
     bench_list_add(l, &(bench_t){.workload = w,
                                  .peer = "hop task, inline executor, one at a time",
@@ -176,6 +182,22 @@ void bench_spawn_add(bench_list_t *l, const bench_options_t *o) {
                                  .unit = "tasks/s",
                                  .role = BENCH_HOP,
                                  .run = spawn_inline_run,
+                                 .rate = true});
+    bench_list_add(l, &(bench_t){.workload = w,
+                                 .peer = "hop task, inline executor, registry skipped",
+                                 .name = "spawn_join.hop_inline_noregistry",
+                                 .unit = "tasks/s",
+                                 .role = BENCH_HOP,
+                                 .run = bench_variant_run,
+                                 .state = &inline_noregistry,
+                                 .rate = true});
+    bench_list_add(l, &(bench_t){.workload = w,
+                                 .peer = "hop task, inline executor, tracing on",
+                                 .name = "spawn_join.hop_inline_traced",
+                                 .unit = "tasks/s",
+                                 .role = BENCH_HOP,
+                                 .run = bench_variant_run,
+                                 .state = &inline_traced,
                                  .rate = true});
     for (int i = 0; i < o->nthreads; i++) {
         unsigned int t = o->threads[i];
@@ -188,6 +210,26 @@ void bench_spawn_add(bench_list_t *l, const bench_options_t *o) {
                                                      .needs = BENCH_NEED_POOL,
                                                      .run = spawn_pool_run,
                                                      .rate = true}));
+        bench_list_add(l, &(bench_t){.workload = w,
+                                     .peer = "hop tasks on the pool (256 KiB), registry skipped",
+                                     .name = "spawn_join.hop_pool_tasks_noregistry",
+                                     .unit = "tasks/s",
+                                     .role = BENCH_HOP,
+                                     .threads = t,
+                                     .needs = BENCH_NEED_POOL,
+                                     .run = bench_variant_run,
+                                     .state = &pool_noregistry,
+                                     .rate = true});
+        bench_list_add(l, &(bench_t){.workload = w,
+                                     .peer = "hop tasks on the pool (256 KiB), tracing on",
+                                     .name = "spawn_join.hop_pool_tasks_traced",
+                                     .unit = "tasks/s",
+                                     .role = BENCH_HOP,
+                                     .threads = t,
+                                     .needs = BENCH_NEED_POOL,
+                                     .run = bench_variant_run,
+                                     .state = &pool_traced,
+                                     .rate = true});
         bench_count_hop(bench_list_add(l, &(bench_t){.workload = w,
                                                      .peer = "hop tasks on the pool (16 KiB unguarded stacks)",
                                                      .name = "spawn_join.hop_pool_tasks_16k",

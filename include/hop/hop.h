@@ -11,6 +11,7 @@
 #include "hop/task.h"
 #include "hop/debug.h"
 #include "hop/metrics.h"
+#include "hop/trace.h"
 #include "hop/inline_executor.h"
 #include "hop/manual_executor.h"
 #include "hop/offload.h"

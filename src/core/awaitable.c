@@ -31,6 +31,7 @@
 #include <stdio.h>
 
 #include "task_internal.h"
+#include "trace.h"
 
 int hop_awaitable_init(hop_awaitable_t *awaitable, const hop_awaitable_ops_t *ops) {
     if (!awaitable || !ops || !ops->suspend)
@@ -170,6 +171,7 @@ int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, void *value, hop
                                           HOP__AWAIT_COMPLETED);
     if (!before)
         return HOP_EALREADY;
+    HOP__TRACE(hop__trace_resume(t));
     /* Only the winner writes them, before the submit or STATUS_READY below
      * that publishes them. */
     aw->status = status;
@@ -244,6 +246,7 @@ static void hop__await_cancel_pinned(hop_task_t *t, hop_awaitable_t *aw, int sta
             if (hop__atomic_cas_u64(&t->await_word, word, completed)) {
                 aw->status = status;
                 aw->state |= HOP__AWAITABLE_INTERRUPTED;
+                HOP__TRACE(hop__trace_resume(t));
                 hop__await_submit_or_die(t, hop__atomic_load_ptr(&t->executor), HOP_SUBMIT_CONTINUATION);
                 return;
             }

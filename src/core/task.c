@@ -19,6 +19,7 @@
 
 #include "observe.h"
 #include "task_internal.h"
+#include "trace.h"
 
 HOP__TLS_SLOT(hop__current_task_slot, hop_task_t *)
 HOP__TLS_SLOT(hop__current_executor_slot, hop_executor_t *)
@@ -198,6 +199,7 @@ static void hop__task_finish(hop_task_t *t) {
     /* One atomic step decides between "cancelled" and "done", so that
      * hop_task_cancel() either gets in before this or reports HOP_EALREADY. */
     unsigned int cancel = hop__atomic_fas_uint(&t->cancel, HOP__CANCEL_FINISHED);
+    HOP__TRACE(hop__trace_finish(t, cancel == HOP__CANCEL_REQUESTED)); /* before its joiners wake */
     if (cancel == HOP__CANCEL_REQUESTED) {
         hop__atomic_store_uint(&t->state, HOP_TASK_CANCELLED);
         hop_future_set_error(&t->future, HOP_ECANCELED);
@@ -237,12 +239,14 @@ static void hop__task_run(hop_task_t *t) {
         t->caller = &here;
         hop__atomic_store_uint(&t->state, HOP_TASK_RUNNING);
         *slot = t;
+        HOP__TRACE(hop__trace_run(t));
         t->tsan_caller_fiber = hop__tsan_fiber_current();
         hop__asan_start_switch(&fake_stack, t->stack.low, t->stack_usable);
         hop__tsan_fiber_switch(t->tsan_fiber);
         hop__context_switch(&here, &t->context, t);
         hop__asan_finish_switch(fake_stack, NULL, NULL);
         *slot = outer;
+        HOP__TRACE(hop__trace_switched_out(t));
 
         if (t->switch_reason == HOP__SWITCH_DONE) {
             hop__task_finish(t);
@@ -268,6 +272,19 @@ static void hop__task_run(hop_task_t *t) {
         if (hop__await_begin_suspension(t, t->awaiting))
             return; /* handed off: t is not touched here any more */
     }
+}
+
+/* hop-bench's switch (task_internal.h): what a spawn stores without the
+ * registry, for hop_task_id and hop_task_name. */
+bool hop__registry_skipped;
+
+static void hop__task_publish_unregistered(hop_task_t *t, uint64_t id, const char *name) {
+    __atomic_store_n(&t->id, id, __ATOMIC_RELAXED);
+    size_t i = 0;
+    if (name)
+        for (; name[i] && i < sizeof t->name - 1; i++)
+            __atomic_store_n(&t->name[i], name[i], __ATOMIC_RELAXED);
+    __atomic_store_n(&t->name[i], '\0', __ATOMIC_RELAXED);
 }
 
 static void hop__task_resume_job(hop_job_t *job) { hop__task_run(hop__container_of(job, hop_task_t, resume_job)); }
@@ -307,8 +324,10 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
     t->future.reserved[0] = t; /* a task's future: see hop_future_wait */
     hop_job_init(&t->resume_job, hop__task_resume_job);
     hop_task_t *parent = hop_task_current();
-    hop__registry_task_publish(t, hop__task_next_id(), options->name, parent, file,
-                               line, stack_usable);
+    if (__builtin_expect(!hop__registry_skipped, 1))
+        hop__registry_task_publish(t, hop__task_next_id(), options->name, parent, file, line, stack_usable);
+    else
+        hop__task_publish_unregistered(t, hop__task_next_id(), options->name);
     if (parent) {
         err = hop__task_hooks_spawn(t, parent);
         if (err) {
@@ -322,6 +341,7 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
 
     if (task)
         *task = t; /* before submit: an inline executor may run t to its end in there */
+    HOP__TRACE(hop__trace_spawn(t, parent));
     /* The submit is the release that publishes the record to the executor. */
     hop__executor_task_enter(executor);
     err = hop__executor_submit(executor, &t->resume_job, 0);
@@ -368,6 +388,7 @@ int hop_task_cancel(hop_task_t *task) {
     if (!hop__atomic_cas_uint(&task->cancel, HOP__CANCEL_NONE, HOP__CANCEL_REQUESTED) &&
         hop__atomic_load_uint(&task->cancel) != HOP__CANCEL_REQUESTED)
         return HOP_EALREADY;
+    HOP__TRACE(hop__trace_cancel(task));
     hop__task_interrupt(task, HOP_ECANCELED);
     return 0;
 }

@@ -124,6 +124,7 @@ struct hop_task_s {
     hop__offload_t offload;  /* hop_run_in_executor's job slot... */
     unsigned int offload_busy; /* ...held until its job lets go (atomic) */
     int switch_reason;       /* HOP__SWITCH_*, written by the task before switching back */
+    int trace_tid;           /* the thread it last ran on while tracing (core/trace.c) */
     hop_job_t *run_here;     /* for HOP__SWITCH_RUN_JOB: the job to run */
     unsigned int refs;       /* atomic */
     unsigned int cancel;     /* HOP__CANCEL_* (atomic) */
@@ -162,6 +163,13 @@ static inline hop_task_t *hop__task_record(const hop__stack_t *stack) {
 void hop__registry_task_publish(hop_task_t *t, uint64_t id, const char *name, const hop_task_t *parent,
                                 const char *file, int line, size_t stack_usable);
 static inline void hop__registry_task_retire(hop_task_t *t) { hop__atomic_store_uint(&t->registry_live, 0u); }
+
+/* hop__registry_skipped: for hop-bench's registry rows only (never set by
+ * hop itself): while true, a spawn stores the task's id and name but skips
+ * the rest of hop__registry_task_publish, so the task is not in the
+ * registry (hop_task_snapshot and the dump miss it). Set it only while no
+ * task is being spawned. */
+extern bool hop__registry_skipped;
 
 /* hop__registry_find: copies task's entry into info if task is a live task
  * (its stack still mapped: only a pointer is needed, the task may have
