@@ -903,7 +903,9 @@ int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
         w->index = i;
         w->rng = 0x9e3779b9u * (i + 1);
         w->sleeper_slot = HOP__POOL_NOT_SLEEPING;
-        snprintf(w->name, sizeof w->name, "%s-%u", prefix, i);
+        /* Thread names hold 15 bytes: a long prefix with many workers is cut. */
+        if (snprintf(w->name, sizeof w->name, "%s-%u", prefix, i) >= (int)sizeof w->name)
+            w->name[sizeof w->name - 1] = '\0';
 #if !HOP__POOL_FUTEX
         pthread_mutex_init(&w->sleep_lock, NULL);
         pthread_cond_init(&w->sleep_cond, NULL);
