@@ -32,6 +32,7 @@
  * offloads again before that, the new job gets a malloc'd record. */
 #include <stdlib.h>
 
+#include "fault.h"
 #include "task_internal.h"
 
 enum { HOP__OFFLOAD_PENDING = 0, HOP__OFFLOAD_RUNNING, HOP__OFFLOAD_DONE, HOP__OFFLOAD_CANCELLED,
@@ -137,7 +138,7 @@ int hop_run_in_executor_ex(hop_executor_t *executor, void *(*fn)(void *arg), voi
         o->in_task_slot = true;
         hop__atomic_store_uint(&t->offload_busy, 1u);
     } else {
-        o = malloc(sizeof *o);
+        o = hop__malloc(sizeof *o);
         if (!o)
             return HOP_ENOMEM;
         o->in_task_slot = false;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "hop/debug.h"
 #include "task_internal.h"
 
@@ -33,7 +34,7 @@ static pthread_mutex_t hop__registry_lock = PTHREAD_MUTEX_INITIALIZER;
 hop__registry_node_t *hop__registry_head;
 
 int hop__registry_stack_mapped(hop__stack_t *stack) {
-    hop__registry_node_t *node = malloc(sizeof *node);
+    hop__registry_node_t *node = hop__malloc(sizeof *node);
     if (!node)
         return HOP_ENOMEM;
     node->stack = *stack;
@@ -169,7 +170,7 @@ int hop_task_dump(FILE *out, unsigned int flags) {
             break;
         free(infos);
         capacity = count + count / 4 + 16;
-        infos = malloc(capacity * sizeof *infos);
+        infos = hop__malloc(capacity * sizeof *infos);
         if (!infos)
             return HOP_ENOMEM;
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/fault.h"
 #include "hop/dns.h"
 #include "hop/tcp.h"
 #include "io/stream_internal.h"
@@ -226,7 +227,9 @@ int hop__listener_listen(hop__listener_t *l, int backlog) {
     return 0;
 }
 
-static int hop__tcp_init_stream(uv_loop_t *uv, hop_stream_t *s) { return uv_tcp_init(uv, &s->uv.tcp); }
+static int hop__tcp_init_stream(uv_loop_t *uv, hop_stream_t *s) {
+    return hop__uv_init(uv_tcp_init(uv, &s->uv.tcp));
+}
 
 typedef struct {
     hop_tcp_listener_t *l;
@@ -241,7 +244,7 @@ static int hop__tcp_listen_on_loop(void *arg) {
     hop__listener_t *l = &a->l->l;
     a->ran = true;
     uv_loop_t *uv = hop_loop_uv(l->h.loop);
-    int err = uv ? uv_tcp_init_ex(uv, &l->uv.tcp, a->addr->sa_family) : UV_EBADF;
+    int err = uv ? hop__uv_init(uv_tcp_init_ex(uv, &l->uv.tcp, a->addr->sa_family)) : UV_EBADF;
     if (err) {
         free(l);
         return uv ? hop__io_error(err) : HOP_ECLOSED;
@@ -273,7 +276,7 @@ int hop_tcp_listen_addr(hop_loop_t *loop, const struct sockaddr *addr,
         return HOP_EINVAL;
     if (!hop_task_current())
         return HOP_ENOTTASK;
-    hop_tcp_listener_t *l = calloc(1, sizeof *l);
+    hop_tcp_listener_t *l = hop__calloc(1, sizeof *l);
     if (!l)
         return HOP_ENOMEM;
     if (!options)
