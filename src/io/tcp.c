@@ -37,7 +37,11 @@ typedef struct {
 
 /* Loop thread: takes the connection libuv holds into a new stream, open but
  * not adopted (closing it frees it); NULL and *err when it cannot. Out of
- * memory, the connection stays with libuv (ready) for a later try. */
+ * memory, the connection stays with libuv (ready) for a later try; so it
+ * does when the new handle cannot be initialised (it makes no descriptor:
+ * only a lack of memory could refuse it), reported as HOP_ENOMEM too, not
+ * as libuv's code, which could read as the descriptor shortage that accept
+ * waits out instead of reporting. */
 static hop_stream_t *hop__listener_take(hop__listener_t *l, int *err) {
     hop_stream_t *s = hop__stream_new(l->h.loop, &l->stream_options);
     if (!s) {
@@ -47,7 +51,7 @@ static hop_stream_t *hop__listener_take(hop__listener_t *l, int *err) {
     int uv_err = l->init_stream(l->uv.handle.loop, s);
     if (uv_err) {
         hop__stream_free(s);
-        *err = hop__io_error(uv_err);
+        *err = HOP_ENOMEM;
         return NULL;
     }
     hop__stream_opened(s);
