@@ -24,6 +24,7 @@
  * (Under ASan each child's leak check prints "Running thread ... was not
  * suspended": the thread is the test runner's, which a forked child lacks.) */
 #include <fcntl.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -790,6 +791,149 @@ static int signal_open(void) { return in_hop_run(signal_here); }
 static const fault_case_t signal_case = {"hop_signal_open", signal_open, {HOP_ENOMEM, HOP_EMFILE}};
 
 Test(fault, a_signal_open_that_runs_out_reports_it) { walk(&signal_case); }
+
+/* ---- more awaits and I/O from a loop task -------------------------------- */
+
+#define WHEN_N 40 /* above HOP_WHEN_INLINE_WAITERS: the waiters are allocated */
+
+static int when_all_here(void) {
+    hop_future_t futures[WHEN_N];
+    hop_future_t *list[WHEN_N];
+    for (int i = 0; i < WHEN_N; i++) {
+        CHECK_OK(hop_future_init(&futures[i]));
+        CHECK_OK(hop_future_set_result(&futures[i], (void *)(intptr_t)(i + 1)));
+        list[i] = &futures[i];
+    }
+    void *results[WHEN_N] = {0};
+    int err = ARMED(hop_when_all(list, WHEN_N, 0, results, NULL, NULL));
+    if (!err)
+        CHECK(results[WHEN_N - 1] == (void *)(intptr_t)WHEN_N);
+    return err;
+}
+
+static int when_all(void) { return in_hop_run(when_all_here); }
+
+static const fault_case_t when_case = {"hop_when_all over 40 futures", when_all, {HOP_ENOMEM}};
+
+Test(fault, a_when_all_that_runs_out_reports_it) { walk(&when_case); }
+
+static int dns_here(void) {
+    struct addrinfo *result = (struct addrinfo *)&result;
+    int err = ARMED(hop_getaddrinfo(NULL, "127.0.0.1", "80", NULL, &result));
+    if (!err)
+        hop_freeaddrinfo(result);
+    return err;
+}
+
+static int dns(void) { return in_hop_run(dns_here); }
+
+static const fault_case_t dns_case = {"hop_getaddrinfo", dns, {HOP_ENOMEM}};
+
+Test(fault, a_getaddrinfo_that_runs_out_reports_it) { walk(&dns_case); }
+
+static int read_file_here(void) {
+    char *data = (char *)&data;
+    size_t len = 1;
+    int err = ARMED(hop_fs_read_file(NULL, temp_path, 1 << 20, &data, &len));
+    if (err) {
+        CHECK(data == NULL && len == 0);
+        return err;
+    }
+    CHECK(len == 5 && memcmp(data, "hello", 6) == 0);
+    free(data);
+    return 0;
+}
+
+static int read_file(void) {
+    snprintf(temp_path, sizeof temp_path, "/tmp/hop-fault-%d", (int)getpid());
+    int fd = open(temp_path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    CHECK(fd >= 0 && write(fd, "hello", 5) == 5);
+    close(fd);
+    int err = in_hop_run(read_file_here);
+    unlink(temp_path);
+    return err;
+}
+
+static const fault_case_t read_file_case = {"hop_fs_read_file", read_file, {HOP_ENOMEM}};
+
+Test(fault, a_read_file_that_runs_out_reports_it) { walk(&read_file_case); }
+
+static int readdir_here(void) {
+    hop_fs_dir_t *dir = (hop_fs_dir_t *)&dir;
+    int err = ARMED(hop_fs_readdir(NULL, "/", &dir));
+    if (err) {
+        CHECK(dir == NULL);
+        return err;
+    }
+    hop_fs_dir_free(dir);
+    return 0;
+}
+
+static int readdir_root(void) { return in_hop_run(readdir_here); }
+
+static const fault_case_t readdir_case = {"hop_fs_readdir", readdir_root, {HOP_ENOMEM}};
+
+Test(fault, a_readdir_that_runs_out_reports_it) { walk(&readdir_case); }
+
+/* A failed accept loses no connection: the next accept gets it. */
+static int tcp_accept_here(void) {
+    hop_tcp_listener_t *l = NULL;
+    CHECK_OK(hop_tcp_listen(NULL, "127.0.0.1", 0, NULL, &l));
+    if (!l)
+        return 0;
+    hop_stream_t *s = NULL;
+    CHECK_OK(hop_tcp_connect(NULL, "127.0.0.1", hop_tcp_listener_port(l), NULL, &s));
+    hop_stream_t *peer = (hop_stream_t *)&peer;
+    int err = ARMED(hop_tcp_accept(l, &peer));
+    if (err) {
+        CHECK(peer == NULL);
+        CHECK_OK(hop_tcp_accept(l, &peer));
+    }
+    if (peer && s) {
+        char c = 'x';
+        CHECK_OK(hop_stream_write(s, &c, 1, NULL));
+        c = 0;
+        CHECK(hop_stream_read(peer, &c, 1) == 1 && c == 'x', "the accepted stream is not the connection");
+        CHECK_OK(hop_stream_close(peer));
+    }
+    if (s)
+        CHECK_OK(hop_stream_close(s));
+    CHECK_OK(hop_tcp_listener_close(l));
+    return err;
+}
+
+static int tcp_accept(void) { return in_hop_run(tcp_accept_here); }
+
+static const fault_case_t tcp_accept_case = {"hop_tcp_accept", tcp_accept, {HOP_ENOMEM}};
+
+Test(fault, an_accept_that_runs_out_reports_it_and_the_next_accept_gets_the_connection) {
+    walk(&tcp_accept_case);
+}
+
+static int open_fd_here(void) {
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    hop_stream_t *s = (hop_stream_t *)&s;
+    int err = ARMED(hop_stream_open_fd(NULL, fds[0], NULL, &s));
+    if (err) {
+        CHECK(s == NULL);
+        CHECK(fcntl(fds[0], F_GETFD) != -1, "a failed open closed the caller's descriptor");
+        close(fds[0]);
+    } else {
+        CHECK(write(fds[1], "x", 1) == 1);
+        char c = 0;
+        CHECK(hop_stream_read(s, &c, 1) == 1 && c == 'x');
+        CHECK_OK(hop_stream_close(s));
+    }
+    close(fds[1]);
+    return err;
+}
+
+static int open_fd(void) { return in_hop_run(open_fd_here); }
+
+static const fault_case_t open_fd_case = {"hop_stream_open_fd on a pipe", open_fd, {HOP_ENOMEM, HOP_EMFILE}};
+
+Test(fault, a_stream_open_fd_that_runs_out_reports_it_and_leaves_the_descriptor_open) { walk(&open_fd_case); }
 
 /* ---- the injection itself ------------------------------------------------ */
 
