@@ -205,8 +205,15 @@ static void *hop__acceptor_main(void *arg) {
         if (err) {
             if (err == HOP_ECANCELED || err == HOP_ECLOSED || err == HOP_ETIMEDOUT)
                 break;
-            /* HOP_ENOMEM and the like: try again a little later, not in a spin. */
-            if (hop_sleep(10) != 0)
+            /* HOP_ENOMEM and the like: try again a little later, not in a
+             * spin. Short of memory even for the sleep's timer, the acceptor
+             * must not end (the server would never accept again): it yields
+             * to the loop's other work and tries again. Only a cancel (the
+             * shutdown) ends it. */
+            int slept = hop_sleep(10);
+            if (slept == HOP_ENOMEM)
+                slept = hop_yield();
+            if (slept != 0)
                 break;
             continue;
         }
