@@ -53,6 +53,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/fault.h"
 #include "core/fork.h"
 #include "core/gate.h"
 #include "core/internal.h"
@@ -304,7 +305,7 @@ static int hop__blocking_create(hop__blocking_internal_t *p) {
         fail = hop__atomic_load_uint(&hop__blocking_creates_to_fail);
     if (fail > 0)
         return EAGAIN;
-    hop__blocking_thread_t *t = malloc(sizeof *t);
+    hop__blocking_thread_t *t = hop__malloc(sizeof *t);
     if (!t)
         return EAGAIN;
     t->p = p;
@@ -315,7 +316,7 @@ static int hop__blocking_create(hop__blocking_internal_t *p) {
     snprintf(t->name, sizeof t->name, "%s-%llu", p->prefix, (unsigned long long)number);
     sigset_t old;
     hop__signals_block_async(&old);
-    int err = pthread_create(&t->thread, &p->attr, hop__blocking_thread_main, t);
+    int err = hop__pthread_create(&t->thread, &p->attr, hop__blocking_thread_main, t);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err) {
         free(t);
@@ -537,7 +538,7 @@ int hop_blocking_init(hop_blocking_t *pool, const hop_blocking_options_t *option
     int err = hop__blocking_check_options(options);
     if (err)
         return err;
-    hop__blocking_internal_t *p = calloc(1, sizeof *p);
+    hop__blocking_internal_t *p = hop__calloc(1, sizeof *p);
     if (!p)
         return HOP_ENOMEM;
     p->pool = pool;

@@ -96,6 +96,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "core/fault.h"
 #include "core/fork.h"
 #include "core/gate.h"
 #include "core/loop_handles.h"
@@ -622,7 +623,7 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
         return HOP_EINVAL;
 
     size_t size = (sizeof(hop__loop_t) + HOP__CACHELINE - 1) / HOP__CACHELINE * HOP__CACHELINE;
-    hop__loop_t *l = aligned_alloc(HOP__CACHELINE, size);
+    hop__loop_t *l = hop__aligned_alloc(HOP__CACHELINE, size);
     if (!l)
         return HOP_ENOMEM;
     memset(l, 0, sizeof *l);
@@ -641,12 +642,12 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
         free(l);
         return HOP_ENOMEM;
     }
-    if (uv_loop_init(&l->uv) != 0) {
+    if (hop__uv_init(uv_loop_init(&l->uv)) != 0) {
         hop__timer_clock_free(l->clock);
         free(l);
         return HOP_EAGAIN;
     }
-    if (uv_async_init(&l->uv, &l->async, hop__loop_async_cb) != 0) {
+    if (hop__uv_init(uv_async_init(&l->uv, &l->async, hop__loop_async_cb)) != 0) {
         uv_loop_close(&l->uv);
         hop__timer_clock_free(l->clock);
         free(l);
@@ -697,7 +698,7 @@ int hop_loop_start(hop_loop_t *loop) {
     hop__loop_t *l = hop__loop_internal(loop);
     l->mode = HOP__MODE_THREAD;
     l->finished = 0;
-    if (pthread_create(&l->thread, NULL, hop__loop_thread_main, l) != 0) {
+    if (hop__pthread_create(&l->thread, NULL, hop__loop_thread_main, l) != 0) {
         hop__loop_update_flags(loop, 0, HOP__LOOP_RUNNING | HOP__LOOP_STARTED);
         return HOP_EAGAIN;
     }

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "core/fault.h"
 #include "core/job_fifo.h"
 #include "core/observe.h"
 
@@ -43,7 +44,7 @@ int hop_manual_executor_create(hop_executor_t **executor) {
     if (!executor)
         return HOP_EINVAL;
     *executor = NULL;
-    hop__manual_t *m = calloc(1, sizeof *m);
+    hop__manual_t *m = hop__calloc(1, sizeof *m);
     if (!m)
         return HOP_ENOMEM;
     m->base.ops = &hop__manual_ops;

@@ -94,6 +94,7 @@
 #include <unistd.h>
 
 #include "core/deque.h"
+#include "core/fault.h"
 #include "core/fork.h"
 #include "core/gate.h"
 #include "core/inject_queue.h"
@@ -881,7 +882,7 @@ int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
     size_t workers_at = (sizeof(hop__pool_internal_t) + HOP__CACHELINE - 1) / HOP__CACHELINE * HOP__CACHELINE;
     size_t sleepers_at = workers_at + (size_t)n * sizeof(hop__pool_worker_t);
     void *memory = NULL;
-    if (posix_memalign(&memory, HOP__CACHELINE, sleepers_at + (size_t)n * sizeof(uint32_t)) != 0)
+    if (hop__posix_memalign(&memory, HOP__CACHELINE, sleepers_at + (size_t)n * sizeof(uint32_t)) != 0)
         return HOP_ENOMEM;
     memset(memory, 0, sleepers_at + (size_t)n * sizeof(uint32_t));
     hop__pool_internal_t *p = memory;
@@ -921,8 +922,8 @@ int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
     sigset_t old;
     hop__signals_block_async(&old);
     unsigned int started = 0;
-    while (started < n &&
-           pthread_create(&p->workers[started].thread, NULL, hop__pool_worker_main, &p->workers[started]) == 0)
+    while (started < n && hop__pthread_create(&p->workers[started].thread, NULL, hop__pool_worker_main,
+                                              &p->workers[started]) == 0)
         started++;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (started < n) {

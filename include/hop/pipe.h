@@ -69,7 +69,8 @@ HOP_EXTERN int hop_pipe_listener_close(hop_pipe_listener_t *listener);
  * to loop (NULL: the calling task's loop). options may be NULL. Task only;
  * suspends. Returns 0 and *stream; HOP_EINVAL (NULL, empty or too long
  * path, no loop); HOP_ENOENT (nothing at path); HOP_ECONNREFUSED (nobody
- * listens there); HOP_EACCES; HOP_ENOMEM; HOP_ECLOSED; HOP_ENOTTASK;
+ * listens there); HOP_EACCES; HOP_EMFILE (no descriptor left for the
+ * socket); HOP_ENOMEM; HOP_ECLOSED; HOP_ENOTTASK;
  * HOP_ECANCELED / HOP_ETIMEDOUT (interrupted: no stream is left behind). */
 HOP_EXTERN int hop_pipe_connect(hop_loop_t *loop, const char *path, const hop_stream_options_t *options,
                                 hop_stream_t **stream);

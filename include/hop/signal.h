@@ -41,7 +41,8 @@ typedef struct hop_signal_s hop_signal_t;
  * on the loop's thread). Returns 0 and *watcher (close it with
  * hop_signal_close); HOP_EINVAL (NULL watcher, no loop, a signal number that
  * is out of range or cannot be caught: SIGKILL, SIGSTOP); HOP_ENOMEM;
- * HOP_ECLOSED (loop closed); HOP_ENOTTASK. */
+ * HOP_EMFILE (no descriptor left for libuv's signal pipe, made on a loop's
+ * first watcher); HOP_ECLOSED (loop closed); HOP_ENOTTASK. */
 HOP_EXTERN int hop_signal_open(hop_loop_t *loop, int signum, hop_signal_t **watcher);
 
 /* hop_signal_wait: waits until the signal has been delivered at least once

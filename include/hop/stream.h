@@ -85,8 +85,9 @@ struct hop_stream_options_s {
  * a terminal) as a stream on loop (NULL: the loop the calling task runs on);
  * the stream owns fd from then on and closes it. Task only; suspends.
  * Returns 0 and *stream; HOP_EINVAL (NULL stream, bad fd, not a stream
- * descriptor: a regular file, a UDP socket); HOP_ENOMEM; HOP_ECLOSED (loop
- * closed); HOP_ENOTTASK. */
+ * descriptor: a regular file, a UDP socket); HOP_ENOMEM; HOP_EMFILE (a
+ * terminal that libuv reopens, with no descriptor left); HOP_ECLOSED (loop
+ * closed); HOP_ENOTTASK. On error fd is still the caller's, open. */
 HOP_EXTERN int hop_stream_open_fd(hop_loop_t *loop, int fd, const hop_stream_options_t *options,
                                   hop_stream_t **stream);
 

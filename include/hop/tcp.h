@@ -92,7 +92,8 @@ HOP_EXTERN int hop_tcp_listener_close(hop_tcp_listener_t *listener);
  * belongs to loop (NULL: the calling task's loop). options may be NULL.
  * Task only; suspends. Returns 0 and *stream; HOP_EINVAL; HOP_ENAMELOOKUP;
  * the first address's error when none accepts (HOP_ECONNREFUSED,
- * HOP_EHOSTUNREACH, HOP_ETIMEDOUT...); HOP_ENOMEM; HOP_ECLOSED;
+ * HOP_EHOSTUNREACH, HOP_ETIMEDOUT, HOP_EMFILE: no descriptor left for the
+ * socket...); HOP_ENOMEM; HOP_ECLOSED;
  * HOP_ENOTTASK; HOP_ECANCELED / HOP_ETIMEDOUT (interrupted: no stream is
  * left behind). */
 HOP_EXTERN int hop_tcp_connect(hop_loop_t *loop, const char *host, int port,

@@ -34,8 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hop/group.h"
+#include "core/fault.h"
 #include "core/task_internal.h"
+#include "hop/group.h"
 
 /* DESTROYED: after hop_group_destroy, every call but init refuses the group
  * (HOP_EINVAL), as for a destroyed mutex: all zero is OPEN, not it. */
@@ -150,7 +151,7 @@ int hop_group_spawn(hop_group_t *group, hop_executor_t *executor, hop_group_fn f
         *task = NULL;
     if (!group || !executor || !fn)
         return HOP_EINVAL;
-    hop__group_child_t *c = calloc(1, sizeof *c);
+    hop__group_child_t *c = hop__calloc(1, sizeof *c);
     if (!c)
         return HOP_ENOMEM;
     c->group = group;

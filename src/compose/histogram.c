@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "hop/error.h"
 #include "hop/histogram.h"
 
@@ -82,7 +83,7 @@ int hop_histogram_create(const hop_histogram_options_t *options, hop_histogram_t
     unsigned int top = hop__log2_floor(highest);
     if (top >= sub_bits)
         buckets += (size_t)(top - sub_bits + 1) * (size_t)half;
-    hop_histogram_t *h = calloc(1, sizeof *h + buckets * sizeof h->counts[0]);
+    hop_histogram_t *h = hop__calloc(1, sizeof *h + buckets * sizeof h->counts[0]);
     if (!h)
         return HOP_ENOMEM;
     h->highest = highest;

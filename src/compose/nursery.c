@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "core/task_internal.h"
 #include "hop/nursery.h"
 
@@ -118,7 +119,7 @@ int hop_nursery_spawn(hop_nursery_t *nursery, hop_executor_t *executor, hop_task
         *task = NULL;
     if (!nursery || !executor || !fn)
         return HOP_EINVAL;
-    hop__member_t *m = calloc(1, sizeof *m);
+    hop__member_t *m = hop__calloc(1, sizeof *m);
     if (!m)
         return HOP_ENOMEM;
     m->nursery = nursery;

@@ -11,6 +11,7 @@
  * destroys them. */
 #include <stdlib.h>
 
+#include "core/fault.h"
 #include "core/task_internal.h"
 
 /* Per slot: the live key (NULL once deleted) and its functions. The
@@ -77,7 +78,7 @@ static void **hop__task_local_values(int *err) {
     }
     void ***slot = (void ***)hop__task_slot(t, &hop__task_local_hook);
     if (!*slot) {
-        *slot = calloc(HOP_TASK_LOCAL_KEYS_MAX, sizeof **slot);
+        *slot = hop__calloc(HOP_TASK_LOCAL_KEYS_MAX, sizeof **slot);
         if (!*slot)
             *err = HOP_ENOMEM;
     }
@@ -161,7 +162,7 @@ static int hop__task_locals_inherit(void *parent_values, void **child_values) {
         if (!value || !inherit || !hop__atomic_load_ptr(&hop__task_local_keys[i]))
             continue;
         if (!values) {
-            values = calloc(HOP_TASK_LOCAL_KEYS_MAX, sizeof *values);
+            values = hop__calloc(HOP_TASK_LOCAL_KEYS_MAX, sizeof *values);
             if (!values)
                 return HOP_ENOMEM;
         }

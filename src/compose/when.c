@@ -30,8 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "hop/when.h"
+#include "core/fault.h"
 #include "core/task_internal.h"
+#include "hop/when.h"
 
 enum { HOP__WHEN_ALL = 0, HOP__WHEN_ANY = 1 };
 enum { HOP__WHEN_REGISTERING = 1u, HOP__WHEN_DECIDED = 2u };
@@ -225,7 +226,7 @@ static int hop__when_wait(unsigned int kind, hop_future_t *const futures[], hop_
         if (n <= HOP_WHEN_INLINE_WAITERS) {
             waiters = inline_waiters;
         } else {
-            allocated = malloc(n * sizeof *allocated);
+            allocated = hop__malloc(n * sizeof *allocated);
             if (!allocated)
                 return HOP_ENOMEM;
             waiters = allocated;

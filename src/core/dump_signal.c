@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "hop/debug.h"
 #include "internal.h"
 
@@ -143,7 +144,7 @@ int hop_debug_install_dump_signal_fd(int sig, int fd) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&hop__dumpsig.thread, NULL, hop__dumpsig_main, NULL);
+    int rc = hop__pthread_create(&hop__dumpsig.thread, NULL, hop__dumpsig_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         hop__dumpsig.signal = 0;

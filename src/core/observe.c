@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fault.h"
 #include "hop/metrics.h"
 #include "observe.h"
 #include "task_internal.h"
@@ -136,7 +137,7 @@ static hop__obs_thread_t *hop__obs_self_slow(void) {
     while (th && hop__atomic_load_uint(&th->in_use))
         th = th->next;
     if (!th) {
-        th = calloc(1, sizeof *th);
+        th = hop__calloc(1, sizeof *th);
         if (!th) {
             pthread_mutex_unlock(&hop__obs_lock);
             return NULL;
@@ -175,7 +176,7 @@ static hop__obs_exec_t *hop__obs_exec_locked(hop_executor_t *executor) {
     }
     hop__obs_exec_t *e = free_one;
     if (!e) {
-        e = calloc(1, sizeof *e);
+        e = hop__calloc(1, sizeof *e);
         if (!e)
             return NULL;
         e->next = hop__obs_execs;
@@ -205,7 +206,7 @@ static hop__obs_rec_t *hop__obs_rec_locked(hop__obs_exec_t *e, hop__obs_thread_t
     }
     hop__obs_rec_t *r = free_one;
     if (!r) {
-        r = calloc(1, sizeof *r);
+        r = hop__calloc(1, sizeof *r);
         if (!r)
             return NULL;
         r->next = e->recs;
@@ -413,7 +414,7 @@ void hop_metrics_free(hop_metrics_t *metrics) {
 }
 
 hop_metrics_t *hop_metrics_snapshot(void) {
-    hop_metrics_t *m = calloc(1, sizeof *m);
+    hop_metrics_t *m = hop__calloc(1, sizeof *m);
     if (!m)
         return NULL;
     /* The live tasks first, without the metrics lock. */
@@ -424,7 +425,7 @@ hop_metrics_t *hop_metrics_snapshot(void) {
             break;
         free(tasks);
         capacity = ntasks + ntasks / 4 + 16;
-        if (!(tasks = malloc(capacity * sizeof *tasks))) {
+        if (!(tasks = hop__malloc(capacity * sizeof *tasks))) {
             free(m);
             return NULL;
         }
@@ -444,7 +445,7 @@ hop_metrics_t *hop_metrics_snapshot(void) {
     size_t n = 0;
     for (hop__obs_exec_t *e = hop__obs_execs; e; e = e->next)
         n += hop__atomic_load_ptr(&e->executor) != NULL;
-    m->executors = n ? calloc(n, sizeof *m->executors) : NULL;
+    m->executors = n ? hop__calloc(n, sizeof *m->executors) : NULL;
     if (n && !m->executors) {
         pthread_mutex_unlock(&hop__obs_lock);
         free(tasks);
@@ -661,7 +662,7 @@ int hop_debug_watchdog_start(const hop_watchdog_options_t *options) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&hop__watchdog.thread, NULL, hop__watchdog_main, NULL);
+    int rc = hop__pthread_create(&hop__watchdog.thread, NULL, hop__watchdog_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         pthread_cond_destroy(&hop__watchdog.cond);

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fault.h"
 #include "task_internal.h"
 
 enum { HOP__OFFLOAD_PENDING = 0, HOP__OFFLOAD_RUNNING, HOP__OFFLOAD_DONE, HOP__OFFLOAD_CANCELLED,
@@ -151,7 +152,7 @@ int hop__run_in_executor_as(hop_executor_t *executor, void *(*fn)(void *arg), vo
         o->in_task_slot = true;
         hop__atomic_store_uint(&t->offload_busy, 1u);
     } else {
-        o = malloc(sizeof *o);
+        o = hop__malloc(sizeof *o);
         if (!o)
             return HOP_ENOMEM;
         o->in_task_slot = false;

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "task_internal.h"
 
 /* Room for the handler below, and for a chained one (the sanitizers' reports
@@ -156,11 +157,11 @@ static int hop__overflow_thread_setup(void) {
     /* One PROT_NONE page below: an overflowing handler faults too, and the
      * kernel then kills the thread instead of letting it write on. */
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    void *mapping = mmap(NULL, HOP__SIGNAL_STACK_SIZE + page, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    void *mapping = hop__mmap(NULL, HOP__SIGNAL_STACK_SIZE + page, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (mapping == MAP_FAILED)
         return HOP_ENOMEM;
-    if (mprotect(mapping, page, PROT_NONE) != 0) {
+    if (hop__mprotect(mapping, page, PROT_NONE) != 0) {
         munmap(mapping, HOP__SIGNAL_STACK_SIZE + page);
         return HOP_ENOMEM;
     }

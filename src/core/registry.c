@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "hop/debug.h"
 #include "task_internal.h"
 
@@ -34,7 +35,7 @@ static pthread_mutex_t hop__registry_lock = PTHREAD_MUTEX_INITIALIZER;
 hop__registry_node_t *hop__registry_head;
 
 int hop__registry_stack_mapped(hop__stack_t *stack) {
-    hop__registry_node_t *node = malloc(sizeof *node);
+    hop__registry_node_t *node = hop__malloc(sizeof *node);
     if (!node)
         return HOP_ENOMEM;
     node->stack = *stack;
@@ -258,8 +259,8 @@ int hop_task_dump(FILE *out, unsigned int flags) {
         free(infos);
         free(details);
         capacity = count + count / 4 + 16;
-        infos = malloc(capacity * sizeof *infos);
-        details = malloc(capacity * sizeof *details);
+        infos = hop__malloc(capacity * sizeof *infos);
+        details = hop__malloc(capacity * sizeof *details);
         if (!infos || !details) {
             free(infos);
             free(details);

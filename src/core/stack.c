@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "fault.h"
 #include "fork.h"
 #include "hop/error.h"
 #include "hop/task.h"
@@ -135,11 +136,11 @@ size_t hop__stack_round_guard(size_t guard, unsigned int flags) {
 static void *hop__stack_mmap(size_t length) {
     /* MAP_NORESERVE: only touched pages count, as for thread stacks.
      * MAP_STACK: a hint some kernels and tools use. */
-    return mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1,
-                0);
+    return hop__mmap(NULL, length, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 }
 
-static int hop__stack_protect(void *base, size_t guard) { return mprotect(base, guard, PROT_NONE); }
+static int hop__stack_protect(void *base, size_t guard) { return hop__mprotect(base, guard, PROT_NONE); }
 
 static void hop__stack_munmap(void *base, size_t length) {
     munmap(base, length);

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "hop/trace.h"
 #include "task_internal.h"
 #include "trace.h"
@@ -107,7 +108,7 @@ static void hop__trace_register(hop__trace_self_t *self, unsigned int session) {
             p = &ring->next;
         if (ring) {
             *p = ring->next;
-        } else if ((ring = calloc(1, sizeof *ring))) {
+        } else if ((ring = hop__calloc(1, sizeof *ring))) {
             ring->events = aligned_alloc(64, hop__trace_size * sizeof *ring->events);
             if (ring->events) {
                 ring->capacity = hop__trace_size;
@@ -540,7 +541,7 @@ static int hop__trace_export(FILE *out) {
     }
     hop__trace_flow_t *flows = calloc(nslices + 1, sizeof *flows);
     hop__trace_order_t *order = malloc((nslices + 1) * sizeof *order);
-    uint64_t *stack = malloc((nslices + 1) * sizeof *stack);
+    uint64_t *stack = hop__malloc((nslices + 1) * sizeof *stack);
     if (!flows || !order || !stack) {
         free(flows);
         free(order);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/fault.h"
 #include "hop/dns.h"
 #include "io/io_internal.h"
 
@@ -71,7 +72,7 @@ static int hop__dns_start(hop__io_op_t *op, int (*issue)(uv_loop_t *uv, hop__dns
     uv_loop_t *uv = hop_loop_uv(op->loop);
     if (!uv)
         return HOP_ECLOSED;
-    d->req = calloc(1, sizeof *d->req);
+    d->req = hop__calloc(1, sizeof *d->req);
     if (!d->req)
         return HOP_ENOMEM;
     d->req->op = d;

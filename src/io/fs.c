@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "hop/fs.h"
 #include "io/io_internal.h"
 
@@ -251,7 +252,7 @@ static hop_fs_type_t hop__fs_type_of_dirent(uv_dirent_type_t type) {
  * pass gathers the names into a scratch buffer first. */
 static int hop__fs_dir_build(uv_fs_t *req, hop_fs_dir_t **dir) {
     size_t most = req->result > 0 ? (size_t)req->result : 0; /* the entries scandir found */
-    hop_fs_type_t *types = malloc((most ? most : 1) * sizeof *types);
+    hop_fs_type_t *types = hop__malloc((most ? most : 1) * sizeof *types);
     char *names = NULL;
     size_t count = 0, used = 0, cap = 0;
     uv_dirent_t ent;
@@ -266,7 +267,7 @@ static int hop__fs_dir_build(uv_fs_t *req, hop_fs_dir_t **dir) {
             size_t grown = cap ? cap * 2 : 256;
             while (grown < used + n)
                 grown *= 2;
-            char *more = realloc(names, grown);
+            char *more = hop__realloc(names, grown);
             if (!more) {
                 err = HOP_ENOMEM;
                 continue;
@@ -279,7 +280,7 @@ static int hop__fs_dir_build(uv_fs_t *req, hop_fs_dir_t **dir) {
         types[count++] = hop__fs_type_of_dirent(ent.type);
     }
     size_t head = sizeof(hop_fs_dir_t) + count * sizeof(hop_fs_dirent_t);
-    hop_fs_dir_t *d = err ? NULL : malloc(head + used);
+    hop_fs_dir_t *d = err ? NULL : hop__malloc(head + used);
     if (!err && !d)
         err = HOP_ENOMEM;
     if (d) {
@@ -360,7 +361,7 @@ int hop_file_open(hop_loop_t *loop, const char *path, int flags, int mode, hop_f
     loop = loop ? loop : hop_loop_current();
     if (!loop || !path || !file)
         return HOP_EINVAL;
-    hop_file_t *f = malloc(sizeof *f);
+    hop_file_t *f = hop__malloc(sizeof *f);
     if (!f)
         return HOP_ENOMEM;
     uv_file fd;
@@ -511,12 +512,12 @@ int hop_fs_read_file(hop_loop_t *loop, const char *path, size_t max, char **data
     size_t room = (size < max ? (size_t)size : max) + 1;
     if (err == 0 && size > max)
         err = HOP_EMSGSIZE;
-    if (err == 0 && !(buf = malloc(room + 1)))
+    if (err == 0 && !(buf = hop__malloc(room + 1)))
         err = HOP_ENOMEM;
     while (err == 0) {
         if (used == room) { /* room <= max here: used > max has ended the loop */
             size_t grown = room > (max + 1) / 2 ? max + 1 : room * 2;
-            char *more = realloc(buf, grown + 1);
+            char *more = hop__realloc(buf, grown + 1);
             if (!more) {
                 err = HOP_ENOMEM;
                 break;

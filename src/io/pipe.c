@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "core/fault.h"
 #include "hop/pipe.h"
 #include "io/stream_internal.h"
 
@@ -17,7 +18,9 @@ static bool hop__pipe_path_ok(const char *path) {
     return path && path[0] && strlen(path) < sizeof(((struct sockaddr_un *)0)->sun_path);
 }
 
-static int hop__pipe_init_stream(uv_loop_t *uv, hop_stream_t *s) { return uv_pipe_init(uv, &s->uv.pipe, 0); }
+static int hop__pipe_init_stream(uv_loop_t *uv, hop_stream_t *s) {
+    return hop__uv_init(uv_pipe_init(uv, &s->uv.pipe, 0));
+}
 
 /* ---- listening ------------------------------------------------------------------ */
 
@@ -34,7 +37,7 @@ static int hop__pipe_listen_on_loop(void *arg) {
     hop__listener_t *l = &a->l->l;
     a->ran = true;
     uv_loop_t *uv = hop_loop_uv(l->h.loop);
-    int err = uv ? uv_pipe_init(uv, &l->uv.pipe, 0) : UV_EBADF;
+    int err = uv ? hop__uv_init(uv_pipe_init(uv, &l->uv.pipe, 0)) : UV_EBADF;
     if (err) {
         free(l);
         return uv ? hop__io_error(err) : HOP_ECLOSED;
@@ -62,7 +65,7 @@ int hop_pipe_listen(hop_loop_t *loop, const char *path, const hop_pipe_listen_op
         return HOP_ENOTTASK;
     if (!options)
         options = &defaults;
-    hop_pipe_listener_t *l = calloc(1, sizeof *l);
+    hop_pipe_listener_t *l = hop__calloc(1, sizeof *l);
     if (!l)
         return HOP_ENOMEM;
     hop__listener_init(&l->l, loop, hop__pipe_init_stream, &options->stream);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "hop/process.h"
 #include "io/stream_internal.h"
 
@@ -174,7 +175,7 @@ static int hop__process_spawn_on_loop(void *arg) {
             stdio[fd].flags = UV_IGNORE;
             break;
         case HOP_STDIO_PIPE:
-            err = hop__io_error(uv_pipe_init(uv, &p->pipes[fd]->uv.pipe, 0));
+            err = hop__io_error(hop__uv_init(uv_pipe_init(uv, &p->pipes[fd]->uv.pipe, 0)));
             if (err)
                 break;
             hop__stream_opened(p->pipes[fd]);
@@ -242,7 +243,7 @@ int hop_process_spawn(hop_loop_t *loop, const char *const argv[], const hop_proc
             return HOP_EINVAL;
     if (!hop_task_current())
         return HOP_ENOTTASK;
-    hop_process_t *p = calloc(1, sizeof *p);
+    hop_process_t *p = hop__calloc(1, sizeof *p);
     if (!p)
         return HOP_ENOMEM;
     for (int fd = 0; fd < 3; fd++) {

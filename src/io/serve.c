@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/task_internal.h"
 #include "io/stream_internal.h"
 #include "hop/nursery.h"
@@ -134,7 +135,7 @@ static void hop__conn_refuse(hop_server_t *s, hop_stream_t *stream) {
 /* Starts the handler of a connection on loop: either stream (accepted there)
  * or fd (accepted on another loop; the handler opens it). */
 static void hop__conn_start(hop_server_t *s, hop_loop_t *loop, hop_stream_t *stream, int fd) {
-    hop_serve_conn_t *c = calloc(1, sizeof *c);
+    hop_serve_conn_t *c = hop__calloc(1, sizeof *c);
     if (!c) {
         if (fd >= 0)
             close(fd);
@@ -204,8 +205,15 @@ static void *hop__acceptor_main(void *arg) {
         if (err) {
             if (err == HOP_ECANCELED || err == HOP_ECLOSED || err == HOP_ETIMEDOUT)
                 break;
-            /* HOP_ENOMEM and the like: try again a little later, not in a spin. */
-            if (hop_sleep(10) != 0)
+            /* HOP_ENOMEM and the like: try again a little later, not in a
+             * spin. Short of memory even for the sleep's timer, the acceptor
+             * must not end (the server would never accept again): it yields
+             * to the loop's other work and tries again. Only a cancel (the
+             * shutdown) ends it. */
+            int slept = hop_sleep(10);
+            if (slept == HOP_ENOMEM)
+                slept = hop_yield();
+            if (slept != 0)
                 break;
             continue;
         }
@@ -277,9 +285,9 @@ int hop_serve_start(hop_loop_t *const *loops, unsigned int nloops, const char *h
         return HOP_ENOTTASK;
     bool round_robin = options->balance == HOP_SERVE_BALANCE_ROUND_ROBIN && nloops > 1;
     unsigned int nacceptors = round_robin ? 1u : nloops;
-    hop_server_t *s = calloc(1, sizeof *s);
-    hop__acceptor_t *acceptors = calloc(nacceptors, sizeof *acceptors);
-    hop_loop_t **spread = round_robin ? malloc(nloops * sizeof *spread) : NULL;
+    hop_server_t *s = hop__calloc(1, sizeof *s);
+    hop__acceptor_t *acceptors = hop__calloc(nacceptors, sizeof *acceptors);
+    hop_loop_t **spread = round_robin ? hop__malloc(nloops * sizeof *spread) : NULL;
     if (!s || !acceptors || (round_robin && !spread)) {
         free(s);
         free(acceptors);
@@ -379,7 +387,7 @@ static void hop__server_cancel_idle(hop_server_t *s) {
     size_t n = 0;
     for (hop_serve_conn_t *c = s->conns; c; c = c->next)
         n++;
-    hop_task_t **idle = n ? malloc(n * sizeof *idle) : NULL;
+    hop_task_t **idle = n ? hop__malloc(n * sizeof *idle) : NULL;
     size_t count = 0;
     if (idle)
         for (hop_serve_conn_t *c = s->conns; c; c = c->next)

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include "core/fault.h"
 #include "hop/signal.h"
 #include "io/io_internal.h"
 
@@ -71,7 +72,7 @@ static int hop__signal_open_on_loop(void *arg) {
         free(w);
         return HOP_ECLOSED;
     }
-    int err = uv_signal_init(uv, &w->uv);
+    int err = hop__uv_init(uv_signal_init(uv, &w->uv));
     if (err) {
         free(w);
         return hop__io_error(err);
@@ -94,7 +95,7 @@ int hop_signal_open(hop_loop_t *loop, int signum, hop_signal_t **watcher) {
         return HOP_EINVAL;
     if (!hop_task_current())
         return HOP_ENOTTASK;
-    hop_signal_t *w = calloc(1, sizeof *w);
+    hop_signal_t *w = hop__calloc(1, sizeof *w);
     if (!w)
         return HOP_ENOMEM;
     w->signum = signum;

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "io/stream_internal.h"
 
 #define HOP__STREAM_READ_BUFFER_DEFAULT (64u * 1024u)
@@ -44,10 +45,10 @@ hop_stream_t *hop__stream_new(hop_loop_t *loop, const hop_stream_options_t *opti
     uint64_t cap = 1024;
     while (cap < want)
         cap <<= 1;
-    hop_stream_t *s = calloc(1, sizeof *s);
+    hop_stream_t *s = hop__calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->rbuf = malloc(cap);
+    s->rbuf = hop__malloc(cap);
     if (!s->rbuf) {
         free(s);
         return NULL;
@@ -575,11 +576,11 @@ static int hop__stream_open_on_loop(void *arg) {
     if (!uv)
         err = HOP_ECLOSED;
     else if (type == UV_TCP)
-        err = uv_tcp_init(uv, &s->uv.tcp);
+        err = hop__uv_init(uv_tcp_init(uv, &s->uv.tcp));
     else if (type == UV_NAMED_PIPE)
-        err = uv_pipe_init(uv, &s->uv.pipe, 0);
+        err = hop__uv_init(uv_pipe_init(uv, &s->uv.pipe, 0));
     else if (type == UV_TTY)
-        err = uv_tty_init(uv, &s->uv.tty, o->fd, 0);
+        err = hop__uv_init(uv_tty_init(uv, &s->uv.tty, o->fd, 0));
     if (err) {
         hop__stream_free(s); /* no uv handle was made */
         return err < 0 && err != HOP_EINVAL && err != HOP_ECLOSED ? hop__io_error(err) : err;

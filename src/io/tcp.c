@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/fault.h"
 #include "hop/dns.h"
 #include "hop/tcp.h"
 #include "io/stream_internal.h"
@@ -36,7 +37,11 @@ typedef struct {
 
 /* Loop thread: takes the connection libuv holds into a new stream, open but
  * not adopted (closing it frees it); NULL and *err when it cannot. Out of
- * memory, the connection stays with libuv (ready) for a later try. */
+ * memory, the connection stays with libuv (ready) for a later try; so it
+ * does when the new handle cannot be initialised (it makes no descriptor:
+ * only a lack of memory could refuse it), reported as HOP_ENOMEM too, not
+ * as libuv's code, which could read as the descriptor shortage that accept
+ * waits out instead of reporting. */
 static hop_stream_t *hop__listener_take(hop__listener_t *l, int *err) {
     hop_stream_t *s = hop__stream_new(l->h.loop, &l->stream_options);
     if (!s) {
@@ -46,7 +51,7 @@ static hop_stream_t *hop__listener_take(hop__listener_t *l, int *err) {
     int uv_err = l->init_stream(l->uv.handle.loop, s);
     if (uv_err) {
         hop__stream_free(s);
-        *err = hop__io_error(uv_err);
+        *err = HOP_ENOMEM;
         return NULL;
     }
     hop__stream_opened(s);
@@ -227,7 +232,9 @@ int hop__listener_listen(hop__listener_t *l, int backlog) {
     return 0;
 }
 
-static int hop__tcp_init_stream(uv_loop_t *uv, hop_stream_t *s) { return uv_tcp_init(uv, &s->uv.tcp); }
+static int hop__tcp_init_stream(uv_loop_t *uv, hop_stream_t *s) {
+    return hop__uv_init(uv_tcp_init(uv, &s->uv.tcp));
+}
 
 typedef struct {
     hop_tcp_listener_t *l;
@@ -242,7 +249,7 @@ static int hop__tcp_listen_on_loop(void *arg) {
     hop__listener_t *l = &a->l->l;
     a->ran = true;
     uv_loop_t *uv = hop_loop_uv(l->h.loop);
-    int err = uv ? uv_tcp_init_ex(uv, &l->uv.tcp, a->addr->sa_family) : UV_EBADF;
+    int err = uv ? hop__uv_init(uv_tcp_init_ex(uv, &l->uv.tcp, a->addr->sa_family)) : UV_EBADF;
     if (err) {
         free(l);
         return uv ? hop__io_error(err) : HOP_ECLOSED;
@@ -274,7 +281,7 @@ int hop_tcp_listen_addr(hop_loop_t *loop, const struct sockaddr *addr,
         return HOP_EINVAL;
     if (!hop_task_current())
         return HOP_ENOTTASK;
-    hop_tcp_listener_t *l = calloc(1, sizeof *l);
+    hop_tcp_listener_t *l = hop__calloc(1, sizeof *l);
     if (!l)
         return HOP_ENOMEM;
     if (!options)

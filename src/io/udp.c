@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/fault.h"
 #include "hop/udp.h"
 #include "io/io_internal.h"
 
@@ -80,7 +81,7 @@ static int hop__udp_bind_on_loop(void *arg) {
     const hop_udp_options_t *o = b->options;
     b->ran = true;
     uv_loop_t *uv = hop_loop_uv(u->h.loop);
-    int err = uv ? uv_udp_init_ex(uv, &u->udp, b->addr->sa_family) : UV_EBADF;
+    int err = uv ? hop__uv_init(uv_udp_init_ex(uv, &u->udp, b->addr->sa_family)) : UV_EBADF;
     if (err) {
         free(u);
         return uv ? hop__io_error(err) : HOP_ECLOSED;
@@ -121,7 +122,7 @@ int hop_udp_bind_addr(hop_loop_t *loop, const struct sockaddr *addr, const hop_u
         return HOP_EINVAL;
     if (!hop_task_current())
         return HOP_ENOTTASK;
-    hop_udp_t *u = calloc(1, sizeof *u);
+    hop_udp_t *u = hop__calloc(1, sizeof *u);
     if (!u)
         return HOP_ENOMEM;
     hop__io_handle_init(&u->h, loop, (uv_handle_t *)&u->udp, hop__udp_wake, hop__udp_destroy);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/fault.h"
 #include "core/waitq.h"
 
 #define HOP__CHANNEL_MAGIC 0x6368616eu /* "chan" */
@@ -144,7 +145,7 @@ int hop_channel_init(hop_channel_t *channel, size_t capacity, void **buffer) {
     if (capacity == 0) {
         buffer = NULL;
     } else if (!buffer) {
-        buffer = malloc(capacity * sizeof *buffer);
+        buffer = hop__malloc(capacity * sizeof *buffer);
         if (!buffer)
             return HOP_ENOMEM;
         owns = true;

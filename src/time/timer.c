@@ -54,6 +54,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/fault.h"
 #include "core/stack.h"
 #include "timer_internal.h"
 
@@ -140,7 +141,7 @@ static bool hop__timer_heap_reserve(hop__timer_clock_t *clock) {
     size_t capacity = clock->capacity ? clock->capacity * 2 : HOP__TIMER_HEAP_MIN;
     if (capacity > SIZE_MAX / sizeof(hop_timer_t *))
         return false;
-    hop_timer_t **heap = realloc(clock->heap, capacity * sizeof *heap);
+    hop_timer_t **heap = hop__realloc(clock->heap, capacity * sizeof *heap);
     if (!heap)
         return false;
     clock->heap = heap;
@@ -179,7 +180,7 @@ hop__timer_clock_t *hop__timer_clock_create(const hop__timer_clock_ops_t *ops, v
         hop__timer_free_list = clock->next_free;
     pthread_mutex_unlock(&hop__timer_free_lock);
     if (!clock) {
-        clock = calloc(1, sizeof *clock);
+        clock = hop__calloc(1, sizeof *clock);
         if (!clock)
             return NULL;
         /* Never destroyed: a clock is recycled, never freed (see above). */
@@ -408,11 +409,11 @@ static int hop__timer_service_start(void) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t thread;
-    int rc = pthread_create(&thread, &attr, hop__timer_service_main, NULL);
+    int rc = hop__pthread_create(&thread, &attr, hop__timer_service_main, NULL);
     /* Under RLIMIT_AS the address space of cached task stacks can be what
      * the thread's own stack lacks. */
     if (rc != 0 && hop__stack_reclaim() != 0)
-        rc = pthread_create(&thread, &attr, hop__timer_service_main, NULL);
+        rc = hop__pthread_create(&thread, &attr, hop__timer_service_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0)
