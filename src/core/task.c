@@ -64,6 +64,8 @@ hop_executor_t *hop_executor_current(void) {
 static void hop__task_resume_job(hop_job_t *job);
 
 void hop_executor_run_job(hop_executor_t *executor, hop_job_t *job) {
+    if (!executor || !job || !job->run)
+        return; /* bad input: nothing to run, or nothing to run it as */
     hop_executor_t **slot = hop__current_executor_slot();
     hop_executor_t *outer = *slot;
     *slot = executor;
