@@ -94,7 +94,8 @@ struct hop_task_options_s {
     hop_result_destructor_fn result_destructor; /* NULL: the result is not freed */
     unsigned int flags;     /* HOP_TASK_* */
     size_t guard_size;      /* PROT_NONE bytes below the stack; 0: HOP_STACK_GUARD_DEFAULT;
-                               rounded up to pages, at most HOP_STACK_GUARD_MAX; ignored
+                               rounded up to pages, at most HOP_STACK_GUARD_MAX
+                               (above: HOP_EINVAL, refused, not cut); ignored
                                with HOP_TASK_UNGUARDED_STACK */
 };
 
@@ -104,7 +105,7 @@ struct hop_task_options_s {
  * if it is NULL the task is detached. With the inline executor the task runs
  * right away, inside this call, until its first suspension.
  * Returns 0; HOP_EINVAL (NULL executor or fn, a name longer than
- * HOP_TASK_NAME_MAX); HOP_ENOMEM (no memory or no
+ * HOP_TASK_NAME_MAX, a guard_size above HOP_STACK_GUARD_MAX); HOP_ENOMEM (no memory or no
  * memory mappings left for the stack); HOP_ECLOSED (the executor takes no new
  * work: nothing was created). On error *task is set to NULL. */
 HOP_EXTERN int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg,
@@ -277,7 +278,8 @@ HOP_EXTERN void hop_stack_cache_flush(void);
  * call for stacks. count replaces the shape's previous reservation; 0
  * removes it. At most 8 shapes are cached at a time.
  * Any thread; blocks while it maps (no task is suspended).
- * Returns 0; HOP_ENOMEM (no memory or memory mappings for count stacks:
+ * Returns 0; HOP_EINVAL (a guard_size above HOP_STACK_GUARD_MAX);
+ * HOP_ENOMEM (no memory or memory mappings for count stacks:
  * nothing was mapped and the previous reservation stands; each guarded stack
  * costs two of vm.max_map_count's mappings); HOP_EBUSY (8 other shapes are
  * cached or reserved already). */
