@@ -129,8 +129,9 @@ HOP_EXTERN int hop_file_stat(hop_file_t *file, hop_fs_stat_t *stat);
  * descriptor closed under a running read could be reused by the next open).
  * Not interruptible (a cancelled task's close still closes). When the
  * file's loop has closed, the descriptor is closed with close(2) on the
- * calling thread instead (other calls then return HOP_ECLOSED). Task only;
- * suspends. Returns 0; HOP_EINVAL (NULL); HOP_EALREADY (being closed
+ * calling thread instead (other calls then return HOP_ECLOSED), from any
+ * thread, as the other I/O handles are then. Task only (until the loop
+ * closed); suspends. Returns 0; HOP_EINVAL (NULL); HOP_EALREADY (being closed
  * already); HOP_EIO (close(2) failed: the descriptor is closed anyway);
  * HOP_ENOTTASK (nothing done). */
 HOP_EXTERN int hop_file_close(hop_file_t *file);
