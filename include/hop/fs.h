@@ -140,7 +140,7 @@ HOP_EXTERN int hop_file_close(hop_file_t *file);
  * close it). -1 for NULL. Any thread. */
 HOP_EXTERN int hop_file_fd(const hop_file_t *file);
 
-/* hop_file_loop: the loop the file belongs to. Any thread. */
+/* hop_file_loop: the loop the file belongs to. Any thread. NULL for NULL. */
 HOP_EXTERN hop_loop_t *hop_file_loop(const hop_file_t *file);
 
 /* ---- paths ----------------------------------------------------------------

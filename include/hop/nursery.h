@@ -87,7 +87,7 @@ HOP_EXTERN int hop_nursery_spawn(hop_nursery_t *nursery, hop_executor_t *executo
 HOP_EXTERN int hop_nursery_close(hop_nursery_t *nursery);
 
 /* hop_nursery_closing: whether the nursery refuses new tasks (shutdown has
- * begun). Any thread; members poll it to wind down. */
+ * begun). Any thread; members poll it to wind down. false for NULL. */
 HOP_EXTERN bool hop_nursery_closing(const hop_nursery_t *nursery);
 
 /* hop_nursery_shutdown: the three steps above: closes, waits up to grace_ms

@@ -128,7 +128,8 @@ HOP_EXTERN int hop_task_spawn_ex(hop_executor_t *executor, hop_task_status_fn fn
  * long as the program, as __FILE__ does), for hop_task_dump (hop/debug.h).
  * The two macros below make every hop_task_spawn / hop_task_spawn_ex call
  * record its site; the functions remain (taking their address, or
- * (hop_task_spawn)(...), calls them without a site). */
+ * (hop_task_spawn)(...), calls them without a site). A NULL file records
+ * no site. */
 HOP_EXTERN int hop_task_spawn_at(hop_executor_t *executor, hop_task_fn fn, void *arg,
                                  const hop_task_options_t *options, hop_task_t **task, const char *file, int line);
 HOP_EXTERN int hop_task_spawn_ex_at(hop_executor_t *executor, hop_task_status_fn fn, void *arg,
@@ -187,7 +188,8 @@ HOP_EXTERN int hop_task_cancel(hop_task_t *task);
  * other threads run the task. Any thread. HOP_TASK_DONE for NULL. */
 HOP_EXTERN hop_task_state_t hop_task_state(const hop_task_t *task);
 
-/* hop_task_state_name: "created", "running", ... for logs. */
+/* hop_task_state_name: "created", "running", ... for logs; "?" for a value
+ * that is not a state. */
 HOP_EXTERN const char *hop_task_state_name(hop_task_state_t state);
 
 /* hop_task_name: the name given at spawn, or "" (never NULL). Any thread. */
@@ -201,10 +203,12 @@ HOP_EXTERN const char *hop_task_name(const hop_task_t *task);
  * thread; valid while the caller holds a reference to task. */
 HOP_EXTERN uint64_t hop_task_id(const hop_task_t *task);
 
-/* hop_task_executor: the executor task belongs to now. Any thread; a snapshot. */
+/* hop_task_executor: the executor task belongs to now. Any thread; a snapshot.
+ * NULL for NULL. */
 HOP_EXTERN hop_executor_t *hop_task_executor(const hop_task_t *task);
 
-/* hop_task_ref: adds a reference to task and returns task. Any thread. */
+/* hop_task_ref: adds a reference to task and returns task. Any thread. NULL
+ * for NULL. */
 HOP_EXTERN hop_task_t *hop_task_ref(hop_task_t *task);
 
 /* hop_task_unref: drops a reference (detaching the task if it is still
@@ -236,7 +240,8 @@ struct hop_stack_stats_s {
 
 /* hop_stack_stats: process-wide counters of task stacks, for leak checks and
  * monitoring. Any thread; each counter is read atomically, but the set is not
- * a single snapshot while other threads spawn or finish tasks. */
+ * a single snapshot while other threads spawn or finish tasks. NULL is
+ * ignored. */
 HOP_EXTERN void hop_stack_stats(hop_stack_stats_t *stats);
 
 /* hop_stack_overflow_install: makes a task's stack overflow on the calling
