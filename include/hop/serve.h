@@ -121,8 +121,10 @@ HOP_EXTERN int hop_serve_stats(const hop_server_t *server, hop_serve_stats_t *st
  * handler of this server); suspends; a cancel of the caller cuts the grace
  * short but never the final wait. Returns 0 (all handlers finished within
  * grace), HOP_ETIMEDOUT (some were cancelled), HOP_ECANCELED (the caller was
- * cancelled meanwhile), HOP_EINVAL (NULL, negative grace_ms), HOP_ENOTTASK.
- * The server is gone after any return but HOP_EINVAL and HOP_ENOTTASK. */
+ * cancelled meanwhile), HOP_EINVAL (NULL, negative grace_ms), HOP_ENOTTASK,
+ * HOP_EDEADLK (called from one of this server's handlers, which it would
+ * wait for: nothing changed). The server is gone after any return but
+ * HOP_EINVAL, HOP_ENOTTASK and HOP_EDEADLK. */
 HOP_EXTERN int hop_serve_shutdown(hop_server_t *server, int64_t grace_ms);
 
 /* hop_serve_conn_stream: the connection's stream (closed by the server once
