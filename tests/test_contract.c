@@ -1509,6 +1509,34 @@ static int watchdog_stop_twice(void) {
     TRY(hop_debug_watchdog_stop());
     return hop_debug_watchdog_stop();
 }
+/* The watchdog's own thread calls on_stall: a stop from there would join
+ * itself. A job that runs 10 thresholds makes one stall. */
+static int stall_stop_rc = SETUP_FAILED;
+static unsigned int stall_seen;
+static void stop_from_on_stall(const hop_stall_t *stall, void *arg) {
+    (void)stall, (void)arg;
+    if (test_load_uint(&stall_seen) == 0)
+        stall_stop_rc = hop_debug_watchdog_stop();
+    test_store_uint(&stall_seen, 1);
+}
+static void stall_until_seen(hop_job_t *job) {
+    (void)job;
+    while (test_load_uint(&stall_seen) == 0)
+        sched_yield(); /* one long job: the stall */
+}
+static int watchdog_stop_from_on_stall(void) {
+    hop_watchdog_options_t options = {.threshold_ns = 5 * 1000 * 1000, .on_stall = stop_from_on_stall};
+    hop_executor_t *manual;
+    hop_job_t job;
+    hop_job_init(&job, stall_until_seen);
+    TRY(hop_manual_executor_create(&manual));
+    TRY(hop_debug_watchdog_start(&options));
+    TRY(hop_executor_submit(manual, &job));
+    hop_manual_executor_run_all(manual, 0); /* returns once on_stall has run */
+    TRY(hop_debug_watchdog_stop());
+    TRY(hop_manual_executor_destroy(manual));
+    return stall_stop_rc;
+}
 static int stall_print_null(void) {
     hop_stall_print(NULL, NULL);
     hop_stall_print(stderr, NULL);
@@ -3836,6 +3864,35 @@ static int serve_start_outside(void) {
     TRY(hop_loop_close(&live));
     return rc;
 }
+/* A handler that shuts its own server down: the shutdown would wait for the
+ * handler itself. */
+static int from_handler_rc = SETUP_FAILED;
+static unsigned int from_handler_done;
+static int shutting_handler(hop_serve_conn_t *conn, void *arg) {
+    (void)arg;
+    from_handler_rc = hop_serve_shutdown(hop_serve_conn_server(conn), 0);
+    test_store_uint(&from_handler_done, 1);
+    return 0;
+}
+static int open_shutting_server(void) {
+    hop_loop_t *loops[1] = {&live};
+    return hop_serve_start(loops, 1, "127.0.0.1", 0, shutting_handler, NULL, NULL, &g_server);
+}
+static int connect_to_server(void) {
+    struct sockaddr_in a = loopback(hop_serve_port(g_server));
+    return hop_tcp_connect_addr(NULL, SA(a), NULL, &g_stream);
+}
+static int serve_shutdown_from_handler(void) {
+    TRY(live_up());
+    TRY(on_live(open_shutting_server));
+    TRY(on_live(connect_to_server));
+    int rc = test_wait_for_ms(&from_handler_done, 1, 30000) ? from_handler_rc : SUSPENDED;
+    TRY(on_live(close_stream));
+    if (rc == HOP_EDEADLK) /* the server is still there */
+        TRY(on_live(shut_server));
+    TRY(hop_loop_close(&live));
+    return rc;
+}
 static int serve_port_null(void) { return hop_serve_port(NULL); }
 static int serve_closing_null(void) { return IS(!hop_serve_closing(NULL)); }
 static int serve_stats_null(void) {
@@ -3996,6 +4053,8 @@ static const bad_row_t bad_rows[] = {
     {BAD_TWICE, "hop_debug_watchdog_start", "started already", watchdog_start_twice, HOP_EBUSY},
     {BAD_TWICE, "hop_debug_watchdog_stop", "never started", watchdog_stop_not_started, HOP_EALREADY},
     {BAD_TWICE, "hop_debug_watchdog_stop", "stopped already", watchdog_stop_twice, HOP_EALREADY},
+    {BAD_CONTEXT, "hop_debug_watchdog_stop", "from on_stall, on the watchdog's thread", watchdog_stop_from_on_stall,
+     HOP_EDEADLK},
     {BAD_NULL, "hop_stall_print", "NULL out or stall: nothing printed", stall_print_null, 0},
     {BAD_RANGE, "hop_metrics_enable", "unknown flags", metrics_enable_unknown_flags, EINVAL_},
     {BAD_PLAIN, "hop_metrics_snapshot", "never enabled: a snapshot", metrics_snapshot_plain, 0},
@@ -4572,6 +4631,7 @@ static const bad_row_t bad_rows[] = {
     {BAD_NULL, "hop_serve_shutdown", "NULL, in a task", serve_shutdown_null_in_task, EINVAL_},
     {BAD_RANGE, "hop_serve_shutdown", "grace -1, on the loop", serve_shutdown_negative_on_loop, EINVAL_},
     {BAD_CONTEXT, "hop_serve_shutdown", "outside a task", serve_shutdown_outside, HOP_ENOTTASK},
+    {BAD_CONTEXT, "hop_serve_shutdown", "from one of its own handlers", serve_shutdown_from_handler, HOP_EDEADLK},
     {BAD_NULL, "hop_serve_conn_stream", "NULL -> NULL", serve_conn_stream_null, 0},
     {BAD_NULL, "hop_serve_conn_server", "NULL -> NULL", serve_conn_server_null, 0},
     {BAD_NULL, "hop_serve_read", "NULL, in a task", serve_read_null_in_task, EINVAL_},
