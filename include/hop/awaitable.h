@@ -262,7 +262,8 @@ HOP_EXTERN int hop_awaitable_interrupt(hop_awaitable_t *awaitable, int status);
 
 /* hop_awaitable_status: the status the await completed with so far: the one
  * given to hop_awaitable_complete(), or the interrupt's status. For resume
- * ops, which run on the task's stack. 0 before completion. */
+ * ops, which run on the task's stack. 0 before completion; HOP_EINVAL for
+ * NULL. */
 HOP_EXTERN int hop_awaitable_status(const hop_awaitable_t *awaitable);
 
 /* hop_awaitable_value: the value the await completed with so far

@@ -219,11 +219,12 @@ typedef struct {
  * instead of stalling while the task blocks; the blocking pool grows a
  * thread for it when all of its threads are busy. Where a whole function
  * blocks, hop_run_blocking is the simpler tool; a region suits blocking code
- * interleaved with the task's own state. Regions do not nest: end one
- * before beginning another. Task only; suspends (the task continues on
+ * interleaved with the task's own state. A region is begun once and ended
+ * once; one begun inside another (with a record of its own) leaves the task
+ * where it is, and its end too. Task only; suspends (the task continues on
  * another thread: thread-locals read before it are not this thread's).
  * Returns 0 (*region records the task's executor); HOP_EINVAL (region NULL,
- * or already in a region); HOP_ENOTTASK; HOP_ENOMEM (the default pool could
+ * or *region begun already and not ended); HOP_ENOTTASK; HOP_ENOMEM (the default pool could
  * not be created); HOP_ECLOSED (the default pool is shut down). With an
  * error the task stays where it was and *region is not in a region. */
 HOP_EXTERN int hop_blocking_begin(hop_blocking_region_t *region);

@@ -175,7 +175,7 @@ HOP_EXTERN int hop_debug_watchdog_start(const hop_watchdog_options_t *options);
 HOP_EXTERN int hop_debug_watchdog_stop(void);
 
 /* hop_stall_print: the default report, one line (two for a task) to out.
- * Any thread. */
+ * Any thread. Nothing is printed for a NULL out or stall. */
 HOP_EXTERN void hop_stall_print(FILE *out, const hop_stall_t *stall);
 
 #ifdef __cplusplus

@@ -126,7 +126,8 @@ HOP_EXTERN const char *hop_executor_name(const hop_executor_t *executor);
 
 /* hop_executor_run_job: for executor implementations. Runs job->run(job) on
  * the calling thread with executor as the thread's current executor for the
- * duration. Nested calls are allowed (an inline executor inside another). */
+ * duration. Nested calls are allowed (an inline executor inside another).
+ * A NULL executor, a NULL job or a job without run: nothing runs. */
 HOP_EXTERN void hop_executor_run_job(hop_executor_t *executor, hop_job_t *job);
 
 #ifdef __cplusplus

@@ -129,8 +129,9 @@ HOP_EXTERN int hop_file_stat(hop_file_t *file, hop_fs_stat_t *stat);
  * descriptor closed under a running read could be reused by the next open).
  * Not interruptible (a cancelled task's close still closes). When the
  * file's loop has closed, the descriptor is closed with close(2) on the
- * calling thread instead (other calls then return HOP_ECLOSED). Task only;
- * suspends. Returns 0; HOP_EINVAL (NULL); HOP_EALREADY (being closed
+ * calling thread instead (other calls then return HOP_ECLOSED), from any
+ * thread, as the other I/O handles are then. Task only (until the loop
+ * closed); suspends. Returns 0; HOP_EINVAL (NULL); HOP_EALREADY (being closed
  * already); HOP_EIO (close(2) failed: the descriptor is closed anyway);
  * HOP_ENOTTASK (nothing done). */
 HOP_EXTERN int hop_file_close(hop_file_t *file);
@@ -139,7 +140,7 @@ HOP_EXTERN int hop_file_close(hop_file_t *file);
  * close it). -1 for NULL. Any thread. */
 HOP_EXTERN int hop_file_fd(const hop_file_t *file);
 
-/* hop_file_loop: the loop the file belongs to. Any thread. */
+/* hop_file_loop: the loop the file belongs to. Any thread. NULL for NULL. */
 HOP_EXTERN hop_loop_t *hop_file_loop(const hop_file_t *file);
 
 /* ---- paths ----------------------------------------------------------------

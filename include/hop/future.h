@@ -61,7 +61,8 @@ HOP_EXTERN int hop_future_set_result(hop_future_t *future, void *result);
  * result is NULL). As hop_future_set_result, plus HOP_EINVAL for error >= 0. */
 HOP_EXTERN int hop_future_set_error(hop_future_t *future, int error);
 
-/* hop_future_is_done: true once the future is complete. Any thread, lock-free. */
+/* hop_future_is_done: true once the future is complete. Any thread, lock-free.
+ * false for NULL. */
 HOP_EXTERN bool hop_future_is_done(const hop_future_t *future);
 
 /* hop_future_result: without waiting: HOP_EAGAIN while pending; else the

@@ -127,7 +127,7 @@ HOP_EXTERN int hop_loop_close(hop_loop_t *loop);
 HOP_EXTERN hop_executor_t *hop_loop_executor(hop_loop_t *loop);
 
 /* hop_loop_uv: the loop's uv_loop_t, for the loop's own thread (libuv is
- * not thread-safe). NULL for NULL or a closed loop. */
+ * not thread-safe). NULL for NULL, a closed loop or one never initialised. */
 HOP_EXTERN struct uv_loop_s *hop_loop_uv(hop_loop_t *loop);
 
 /* hop_loop_post: runs job on the loop's thread, like asyncio's

@@ -65,7 +65,8 @@ struct hop_nursery_stats_s {
     uint64_t cancelled; /* finished cancelled (by the shutdown or anyone) */
 };
 
-/* hop_nursery_init: makes nursery empty and open. Not thread-safe against
+/* hop_nursery_init: makes nursery empty and open; all-zero memory is the
+ * same (a zeroed nursery is an initialised one). Not thread-safe against
  * other use of the same nursery. Returns 0 or HOP_EINVAL (NULL). */
 HOP_EXTERN int hop_nursery_init(hop_nursery_t *nursery);
 
@@ -73,19 +74,20 @@ HOP_EXTERN int hop_nursery_init(hop_nursery_t *nursery);
  * (hop_task_spawn_ex; options may be NULL) and adds it to nursery until it
  * finishes. If task is not NULL it receives a reference of its own
  * (hop_task_unref() it). Any thread, from members too; does not suspend.
- * Returns 0; HOP_EINVAL (NULL nursery, executor or fn); HOP_ECLOSED (the
+ * Returns 0; HOP_EINVAL (NULL nursery, executor or fn; a destroyed
+ * nursery); HOP_ECLOSED (the
  * nursery is shutting down: nothing was spawned); hop_task_spawn's errors
  * (HOP_ENOMEM...). On error *task is NULL. */
 HOP_EXTERN int hop_nursery_spawn(hop_nursery_t *nursery, hop_executor_t *executor, hop_task_status_fn fn,
                                  void *arg, const hop_task_options_t *options, hop_task_t **task);
 
 /* hop_nursery_close: step 1 alone: refuses new tasks from now on (the live
- * ones go on). Any thread; does not suspend. Returns 0; HOP_EINVAL;
- * HOP_EALREADY (closed already). */
+ * ones go on). Any thread; does not suspend. Returns 0; HOP_EINVAL (NULL,
+ * destroyed); HOP_EALREADY (closed already). */
 HOP_EXTERN int hop_nursery_close(hop_nursery_t *nursery);
 
 /* hop_nursery_closing: whether the nursery refuses new tasks (shutdown has
- * begun). Any thread; members poll it to wind down. */
+ * begun). Any thread; members poll it to wind down. false for NULL. */
 HOP_EXTERN bool hop_nursery_closing(const hop_nursery_t *nursery);
 
 /* hop_nursery_shutdown: the three steps above: closes, waits up to grace_ms
@@ -95,19 +97,22 @@ HOP_EXTERN bool hop_nursery_closing(const hop_nursery_t *nursery);
  * last wait: no member outlives the call); from a plain thread it blocks.
  * Returns 0 (all finished within grace); HOP_ETIMEDOUT (some had to be
  * cancelled; they have finished too); HOP_ECANCELED (the caller was
- * cancelled meanwhile; all have finished); HOP_EINVAL (NULL, negative
- * grace_ms); HOP_ENOMEM (no memory for the timer of the wait: tasks may
- * still be live, call it again). Never from one of the nursery's own tasks
- * (it would wait for itself). Several shutdowns may run at once: each
- * returns once all members have finished. */
+ * cancelled meanwhile; all have finished); HOP_EINVAL (NULL, destroyed,
+ * negative grace_ms); HOP_EDEADLK (called from one of the nursery's own
+ * tasks, which it would wait for: nothing changed); HOP_ENOMEM (no memory
+ * for the timer of the wait: tasks may still be live, call it again).
+ * Several shutdowns may run at once: each returns once all members have
+ * finished; a shutdown after one returned returns 0 at once. */
 HOP_EXTERN int hop_nursery_shutdown(hop_nursery_t *nursery, int64_t grace_ms);
 
 /* hop_nursery_stats: a snapshot of the counters. Any thread. Returns 0 or
- * HOP_EINVAL. */
+ * HOP_EINVAL (NULL argument, destroyed nursery). */
 HOP_EXTERN int hop_nursery_stats(const hop_nursery_t *nursery, hop_nursery_stats_t *stats);
 
-/* hop_nursery_destroy: releases nursery. Returns 0; HOP_EINVAL; HOP_EBUSY
- * (tasks still live: nothing changed; shut it down first). */
+/* hop_nursery_destroy: releases nursery; later calls on it return
+ * HOP_EINVAL until it is initialised again. Returns 0; HOP_EINVAL (NULL,
+ * destroyed already); HOP_EBUSY (tasks still live: nothing changed; shut it
+ * down first). */
 HOP_EXTERN int hop_nursery_destroy(hop_nursery_t *nursery);
 
 #ifdef __cplusplus

@@ -127,7 +127,8 @@ HOP_EXTERN int hop_pool_submit(hop_pool_t *pool, hop_job_t *job);
  * being closed by another thread). */
 HOP_EXTERN int hop_pool_close(hop_pool_t *pool);
 
-/* hop_pool_size: the number of worker threads; 0 once closed. */
+/* hop_pool_size: the number of worker threads; 0 once closed, and for NULL
+ * or a pool never initialised. Any thread. */
 HOP_EXTERN unsigned int hop_pool_size(const hop_pool_t *pool);
 
 /* hop_pool_stats: counters since hop_pool_init, summed over the workers

@@ -64,7 +64,8 @@ HOP_EXTERN int hop_process_spawn(hop_loop_t *loop, const char *const argv[],
 
 /* hop_process_pipe: the parent's end of the pipe to the child's descriptor
  * fd (0: write to it, the child's stdin; 1 and 2: read from it), or NULL
- * when that descriptor is not HOP_STDIO_PIPE. The stream belongs to the
+ * when that descriptor is not HOP_STDIO_PIPE (and for a NULL process or an
+ * fd other than 0, 1 and 2). The stream belongs to the
  * caller from the spawn on, whatever this returns: close it with
  * hop_stream_close (closing stdin's pipe is how the child sees end of
  * file); hop_process_close does not close it. Any thread; never suspends. */

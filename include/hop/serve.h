@@ -114,10 +114,12 @@ HOP_EXTERN int hop_serve_start(hop_loop_t *const *loops, unsigned int nloops, co
                                hop_serve_handler_fn handler, void *arg, const hop_serve_options_t *options,
                                hop_server_t **server);
 
-/* hop_serve_port: the port the server listens on. Any thread. */
+/* hop_serve_port: the port the server listens on. Any thread. HOP_EINVAL for
+ * NULL. */
 HOP_EXTERN int hop_serve_port(const hop_server_t *server);
 
-/* hop_serve_closing: whether the server's shutdown has begun. Any thread. */
+/* hop_serve_closing: whether the server's shutdown has begun. Any thread.
+ * false for NULL. */
 HOP_EXTERN bool hop_serve_closing(const hop_server_t *server);
 
 /* hop_serve_stats: a snapshot of the counters. Any thread. Returns 0 or HOP_EINVAL. */
@@ -129,16 +131,18 @@ HOP_EXTERN int hop_serve_stats(const hop_server_t *server, hop_serve_stats_t *st
  * handler of this server); suspends; a cancel of the caller cuts the grace
  * short but never the final wait. Returns 0 (all handlers finished within
  * grace), HOP_ETIMEDOUT (some were cancelled), HOP_ECANCELED (the caller was
- * cancelled meanwhile), HOP_EINVAL (NULL, negative grace_ms), HOP_ENOTTASK.
- * The server is gone after any return but HOP_EINVAL and HOP_ENOTTASK. */
+ * cancelled meanwhile), HOP_EINVAL (NULL, negative grace_ms), HOP_ENOTTASK,
+ * HOP_EDEADLK (called from one of this server's handlers, which it would
+ * wait for: nothing changed). The server is gone after any return but
+ * HOP_EINVAL, HOP_ENOTTASK and HOP_EDEADLK. */
 HOP_EXTERN int hop_serve_shutdown(hop_server_t *server, int64_t grace_ms);
 
 /* hop_serve_conn_stream: the connection's stream (closed by the server once
- * the handler returns). */
+ * the handler returns). NULL for NULL. */
 HOP_EXTERN hop_stream_t *hop_serve_conn_stream(hop_serve_conn_t *conn);
 
 /* hop_serve_conn_server: the server the connection belongs to (valid while
- * its handler runs). */
+ * its handler runs). NULL for NULL. */
 HOP_EXTERN hop_server_t *hop_serve_conn_server(hop_serve_conn_t *conn);
 
 /* hop_serve_read: hop_stream_read on the connection, under the server's

@@ -146,7 +146,7 @@ HOP_EXTERN int hop_stream_shutdown(hop_stream_t *stream);
  * closed); HOP_ENOTTASK. */
 HOP_EXTERN int hop_stream_close(hop_stream_t *stream);
 
-/* hop_stream_loop: the loop the stream belongs to. Any thread. */
+/* hop_stream_loop: the loop the stream belongs to. Any thread. NULL for NULL. */
 HOP_EXTERN hop_loop_t *hop_stream_loop(const hop_stream_t *stream);
 
 #ifdef __cplusplus

@@ -94,7 +94,8 @@ struct hop_task_options_s {
     hop_result_destructor_fn result_destructor; /* NULL: the result is not freed */
     unsigned int flags;     /* HOP_TASK_* */
     size_t guard_size;      /* PROT_NONE bytes below the stack; 0: HOP_STACK_GUARD_DEFAULT;
-                               rounded up to pages, at most HOP_STACK_GUARD_MAX; ignored
+                               rounded up to pages, at most HOP_STACK_GUARD_MAX
+                               (above: HOP_EINVAL, refused, not cut); ignored
                                with HOP_TASK_UNGUARDED_STACK */
 };
 
@@ -104,7 +105,7 @@ struct hop_task_options_s {
  * if it is NULL the task is detached. With the inline executor the task runs
  * right away, inside this call, until its first suspension.
  * Returns 0; HOP_EINVAL (NULL executor or fn, a name longer than
- * HOP_TASK_NAME_MAX); HOP_ENOMEM (no memory or no
+ * HOP_TASK_NAME_MAX, a guard_size above HOP_STACK_GUARD_MAX); HOP_ENOMEM (no memory or no
  * memory mappings left for the stack); HOP_ECLOSED (the executor takes no new
  * work: nothing was created). On error *task is set to NULL. */
 HOP_EXTERN int hop_task_spawn(hop_executor_t *executor, hop_task_fn fn, void *arg,
@@ -127,7 +128,8 @@ HOP_EXTERN int hop_task_spawn_ex(hop_executor_t *executor, hop_task_status_fn fn
  * long as the program, as __FILE__ does), for hop_task_dump (hop/debug.h).
  * The two macros below make every hop_task_spawn / hop_task_spawn_ex call
  * record its site; the functions remain (taking their address, or
- * (hop_task_spawn)(...), calls them without a site). */
+ * (hop_task_spawn)(...), calls them without a site). A NULL file records
+ * no site. */
 HOP_EXTERN int hop_task_spawn_at(hop_executor_t *executor, hop_task_fn fn, void *arg,
                                  const hop_task_options_t *options, hop_task_t **task, const char *file, int line);
 HOP_EXTERN int hop_task_spawn_ex_at(hop_executor_t *executor, hop_task_status_fn fn, void *arg,
@@ -186,7 +188,8 @@ HOP_EXTERN int hop_task_cancel(hop_task_t *task);
  * other threads run the task. Any thread. HOP_TASK_DONE for NULL. */
 HOP_EXTERN hop_task_state_t hop_task_state(const hop_task_t *task);
 
-/* hop_task_state_name: "created", "running", ... for logs. */
+/* hop_task_state_name: "created", "running", ... for logs; "?" for a value
+ * that is not a state. */
 HOP_EXTERN const char *hop_task_state_name(hop_task_state_t state);
 
 /* hop_task_name: the name given at spawn, or "" (never NULL). Any thread. */
@@ -200,10 +203,12 @@ HOP_EXTERN const char *hop_task_name(const hop_task_t *task);
  * thread; valid while the caller holds a reference to task. */
 HOP_EXTERN uint64_t hop_task_id(const hop_task_t *task);
 
-/* hop_task_executor: the executor task belongs to now. Any thread; a snapshot. */
+/* hop_task_executor: the executor task belongs to now. Any thread; a snapshot.
+ * NULL for NULL. */
 HOP_EXTERN hop_executor_t *hop_task_executor(const hop_task_t *task);
 
-/* hop_task_ref: adds a reference to task and returns task. Any thread. */
+/* hop_task_ref: adds a reference to task and returns task. Any thread. NULL
+ * for NULL. */
 HOP_EXTERN hop_task_t *hop_task_ref(hop_task_t *task);
 
 /* hop_task_unref: drops a reference (detaching the task if it is still
@@ -235,7 +240,8 @@ struct hop_stack_stats_s {
 
 /* hop_stack_stats: process-wide counters of task stacks, for leak checks and
  * monitoring. Any thread; each counter is read atomically, but the set is not
- * a single snapshot while other threads spawn or finish tasks. */
+ * a single snapshot while other threads spawn or finish tasks. NULL is
+ * ignored. */
 HOP_EXTERN void hop_stack_stats(hop_stack_stats_t *stats);
 
 /* hop_stack_overflow_install: makes a task's stack overflow on the calling
@@ -277,7 +283,8 @@ HOP_EXTERN void hop_stack_cache_flush(void);
  * call for stacks. count replaces the shape's previous reservation; 0
  * removes it. At most 8 shapes are cached at a time.
  * Any thread; blocks while it maps (no task is suspended).
- * Returns 0; HOP_ENOMEM (no memory or memory mappings for count stacks:
+ * Returns 0; HOP_EINVAL (a guard_size above HOP_STACK_GUARD_MAX);
+ * HOP_ENOMEM (no memory or memory mappings for count stacks:
  * nothing was mapped and the previous reservation stands; each guarded stack
  * costs two of vm.max_map_count's mappings); HOP_EBUSY (8 other shapes are
  * cached or reserved already). */

@@ -78,7 +78,8 @@ HOP_EXTERN int hop_tcp_listener_port(hop_tcp_listener_t *listener);
 /* hop_tcp_listener_dropped: how many times libuv reported to the listener
  * that accepting failed for want of descriptors (EMFILE, ENFILE). libuv
  * sheds the waiting connections with its spare descriptor and reports only
- * when that trick fails, so 0 does not mean nothing was dropped. Any thread. */
+ * when that trick fails, so 0 does not mean nothing was dropped. Any thread.
+ * 0 for NULL. */
 HOP_EXTERN uint64_t hop_tcp_listener_dropped(const hop_tcp_listener_t *listener);
 
 /* hop_tcp_listener_close: stops listening; a task waiting in accept wakes

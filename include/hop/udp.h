@@ -110,7 +110,7 @@ HOP_EXTERN int hop_udp_local_address(hop_udp_t *udp, struct sockaddr_storage *ad
  * socket exactly once. */
 HOP_EXTERN int hop_udp_close(hop_udp_t *udp);
 
-/* hop_udp_loop: the loop the socket belongs to. Any thread. */
+/* hop_udp_loop: the loop the socket belongs to. Any thread. NULL for NULL. */
 HOP_EXTERN hop_loop_t *hop_udp_loop(const hop_udp_t *udp);
 
 #ifdef __cplusplus

@@ -20,7 +20,10 @@
 #include "core/task_internal.h"
 #include "hop/nursery.h"
 
-enum { HOP__NURSERY_OPEN = 0, HOP__NURSERY_CLOSED = 1, HOP__NURSERY_CANCELLING = 2 };
+/* state. A zeroed nursery is an open one (init is a memset); destroy
+ * marks it, so that every later call but init returns HOP_EINVAL, as for
+ * the other caller-allocated types. */
+enum { HOP__NURSERY_OPEN = 0, HOP__NURSERY_CLOSED = 1, HOP__NURSERY_CANCELLING = 2, HOP__NURSERY_DESTROYED = 3 };
 /* drain_set */
 enum { HOP__DRAIN_NONE = 0, HOP__DRAIN_SETTING = 1, HOP__DRAIN_SET = 2 };
 
@@ -125,9 +128,10 @@ int hop_nursery_spawn(hop_nursery_t *nursery, hop_executor_t *executor, hop_task
     m->nursery = nursery;
     hop__nursery_lock(nursery);
     if (nursery->state != HOP__NURSERY_OPEN) {
+        bool destroyed = nursery->state == HOP__NURSERY_DESTROYED;
         hop__nursery_unlock(nursery);
         free(m);
-        return HOP_ECLOSED;
+        return destroyed ? HOP_EINVAL : HOP_ECLOSED;
     }
     hop__list_push((hop__member_t **)&nursery->live, m);
     nursery->count++;
@@ -172,8 +176,9 @@ int hop_nursery_close(hop_nursery_t *nursery) {
         return HOP_EINVAL;
     hop__nursery_lock(nursery);
     if (nursery->state != HOP__NURSERY_OPEN) {
+        bool destroyed = nursery->state == HOP__NURSERY_DESTROYED;
         hop__nursery_unlock(nursery);
-        return HOP_EALREADY;
+        return destroyed ? HOP_EINVAL : HOP_EALREADY;
     }
     hop__atomic_store_uint(&nursery->state, HOP__NURSERY_CLOSED);
     bool drained = hop__nursery_claim_drain(nursery);
@@ -238,9 +243,27 @@ static int hop__nursery_wait(hop_nursery_t *n, int64_t timeout_ms) {
     return err;
 }
 
+/* Whether the calling task is one of n's members: its shutdown would wait
+ * for itself. O(members), once per shutdown. A member whose spawn has not
+ * returned yet (it runs inside the spawn, on the inline executor) is not
+ * seen: its task is not recorded yet. */
+static bool hop__nursery_is_member(hop_nursery_t *n, hop_task_t *self) {
+    if (!self)
+        return false;
+    bool found = false;
+    hop__nursery_lock(n);
+    for (int list = 0; list < 2 && !found; list++)
+        for (hop__member_t *m = list ? n->cancelled : n->live; m && !found; m = m->next)
+            found = m->task == self;
+    hop__nursery_unlock(n);
+    return found;
+}
+
 int hop_nursery_shutdown(hop_nursery_t *nursery, int64_t grace_ms) {
-    if (!nursery || grace_ms < 0)
+    if (!nursery || grace_ms < 0 || hop__atomic_load_uint(&nursery->state) == HOP__NURSERY_DESTROYED)
         return HOP_EINVAL;
+    if (hop__nursery_is_member(nursery, hop_task_current()))
+        return HOP_EDEADLK;
     (void)hop_nursery_close(nursery);
     int status = hop__nursery_wait(nursery, grace_ms);
     bool cancelled_caller = status == HOP_ECANCELED;
@@ -264,6 +287,10 @@ int hop_nursery_stats(const hop_nursery_t *nursery, hop_nursery_stats_t *stats) 
         return HOP_EINVAL;
     hop_nursery_t *n = (hop_nursery_t *)nursery;
     hop__nursery_lock(n);
+    if (n->state == HOP__NURSERY_DESTROYED) {
+        hop__nursery_unlock(n);
+        return HOP_EINVAL;
+    }
     stats->live = n->count;
     stats->peak = n->peak;
     stats->total = n->total;
@@ -277,10 +304,13 @@ int hop_nursery_destroy(hop_nursery_t *nursery) {
     if (!nursery)
         return HOP_EINVAL;
     hop__nursery_lock(nursery);
-    uint64_t live = nursery->count;
-    unsigned int drain = hop__atomic_load_uint(&nursery->drain_set);
+    int err = 0;
+    if (nursery->state == HOP__NURSERY_DESTROYED)
+        err = HOP_EINVAL;
+    else if (nursery->count != 0 || hop__atomic_load_uint(&nursery->drain_set) == HOP__DRAIN_SETTING)
+        err = HOP_EBUSY;
+    else
+        hop__atomic_store_uint(&nursery->state, HOP__NURSERY_DESTROYED);
     hop__nursery_unlock(nursery);
-    if (live != 0 || drain == HOP__DRAIN_SETTING)
-        return HOP_EBUSY;
-    return 0;
+    return err;
 }

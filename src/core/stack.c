@@ -120,6 +120,10 @@ size_t hop__stack_round_size(size_t size) {
     return (size + page - 1) & ~(page - 1);
 }
 
+bool hop__stack_guard_out_of_range(size_t guard, unsigned int flags) {
+    return !(flags & HOP_TASK_UNGUARDED_STACK) && guard > HOP_STACK_GUARD_MAX;
+}
+
 size_t hop__stack_round_guard(size_t guard, unsigned int flags) {
     size_t page = hop__stack_page_size();
     if (flags & HOP_TASK_UNGUARDED_STACK)
@@ -608,6 +612,8 @@ int hop_stack_reserve(const hop_task_options_t *options, size_t count) {
     static const hop_task_options_t defaults = {0};
     if (!options)
         options = &defaults;
+    if (hop__stack_guard_out_of_range(options->guard_size, options->flags))
+        return HOP_EINVAL;
     size_t size = hop__stack_round_size(options->stack_size);
     if (size == 0)
         return HOP_ENOMEM;

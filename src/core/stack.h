@@ -25,6 +25,7 @@
 #define HOP_SRC_STACK_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct hop__stack_s {
@@ -51,6 +52,11 @@ void hop__stack_release(hop__stack_t *stack);
 
 /* hop__stack_round_size: the usable size hop__stack_acquire gives for size. */
 size_t hop__stack_round_size(size_t size);
+
+/* hop__stack_guard_out_of_range: whether a task's guard_size is above
+ * HOP_STACK_GUARD_MAX (and counts: not HOP_TASK_UNGUARDED_STACK), which
+ * hop_task_spawn and hop_stack_reserve refuse with HOP_EINVAL. */
+bool hop__stack_guard_out_of_range(size_t guard, unsigned int flags);
 
 /* hop__stack_round_guard: the guard hop__stack_acquire maps for a requested
  * guard (0: HOP_STACK_GUARD_DEFAULT, at most HOP_STACK_GUARD_MAX, rounded up

@@ -65,6 +65,8 @@ hop_executor_t *hop_executor_current(void) {
 static void hop__task_resume_job(hop_job_t *job);
 
 void hop_executor_run_job(hop_executor_t *executor, hop_job_t *job) {
+    if (!executor || !job || !job->run)
+        return; /* bad input: nothing to run, or nothing to run it as */
     hop_executor_t **slot = hop__current_executor_slot();
     hop_executor_t *outer = *slot;
     *slot = executor;
@@ -301,6 +303,8 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
         options = &defaults;
     if (options->name && strnlen(options->name, HOP_TASK_NAME_MAX + 1) > HOP_TASK_NAME_MAX)
         return HOP_EINVAL; /* refused, not cut: see hop/task.h */
+    if (hop__stack_guard_out_of_range(options->guard_size, options->flags))
+        return HOP_EINVAL; /* refused, not cut, like a name */
 
     hop__stack_t stack;
     int err = hop__stack_acquire(options->stack_size, options->guard_size, options->flags, &stack);

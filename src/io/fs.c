@@ -461,14 +461,17 @@ int hop_file_stat(hop_file_t *file, hop_fs_stat_t *stat) {
 int hop_file_close(hop_file_t *file) {
     if (!file)
         return HOP_EINVAL;
-    if (!hop_task_current())
+    /* Once its loop has closed no loop is involved: close(2) on this thread,
+     * any thread, as every I/O handle's close does then. */
+    bool loop_closed = hop_loop_uv(file->loop) == NULL;
+    if (!loop_closed && !hop_task_current())
         return HOP_ENOTTASK;
     hop__atomic_faa_uint(&file->refs, 1u); /* ours until close returns */
     if (!hop__atomic_cas_uint(&file->closing, 0u, 1u)) {
         hop__file_leave(file);
         return HOP_EALREADY;
     }
-    int err = hop__fs_close_fd(file->loop, file->fd);
+    int err = loop_closed ? (close(file->fd) == 0 ? 0 : HOP_EIO) : hop__fs_close_fd(file->loop, file->fd);
     hop__file_leave(file);
     hop__file_leave(file); /* the open reference */
     return err;

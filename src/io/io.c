@@ -33,8 +33,9 @@ static bool hop__io_op_suspend(hop_awaitable_t *aw) {
         return true;
     }
     hop_job_init(&op->start_job, hop__io_op_start_job);
-    if (hop_loop_post(op->loop, &op->start_job) != 0)
-        hop_awaitable_complete(aw, HOP_ECLOSED); /* start never runs */
+    int err = hop_loop_post(op->loop, &op->start_job);
+    if (err != 0) /* start never runs: HOP_ECLOSED, or HOP_EINVAL for a loop never initialised */
+        hop_awaitable_complete(aw, err);
     return true;
 }
 

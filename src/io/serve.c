@@ -402,11 +402,25 @@ static void hop__server_cancel_idle(hop_server_t *s) {
     free(idle);
 }
 
+/* Whether self is one of s's handlers, whose shutdown would wait for itself
+ * (and free the server under the other handlers). O(connections), once. */
+static bool hop__server_is_handler(hop_server_t *s, hop_task_t *self) {
+    bool found = false;
+    hop__server_lock(s);
+    for (hop_serve_conn_t *c = s->conns; c && !found; c = c->next)
+        found = c->task == self;
+    hop__server_unlock(s);
+    return found;
+}
+
 int hop_serve_shutdown(hop_server_t *server, int64_t grace_ms) {
     if (!server || grace_ms < 0)
         return HOP_EINVAL;
-    if (!hop_task_current())
+    hop_task_t *self = hop_task_current();
+    if (!self)
         return HOP_ENOTTASK;
+    if (hop__server_is_handler(server, self))
+        return HOP_EDEADLK;
     hop_server_t *s = server;
     hop__atomic_fas_uint(&s->closing, 1u); /* a full barrier, paired with hop_serve_read's */
     hop_nursery_close(&s->handlers);
