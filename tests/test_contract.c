@@ -1542,6 +1542,61 @@ static int stall_print_null(void) {
     hop_stall_print(stderr, NULL);
     return 0;
 }
+static int dump_signal_bad_number(void) { return hop_debug_install_dump_signal(0); }
+static int dump_signal_kill(void) { return hop_debug_install_dump_signal(SIGKILL); }
+static int dump_signal_fault_signal(void) { return hop_debug_install_dump_signal(SIGSEGV); }
+static int dump_signal_fd_closed(void) {
+    int fds[2];
+    if (pipe(fds) != 0)
+        return SETUP_FAILED;
+    close(fds[0]);
+    close(fds[1]);
+    return hop_debug_install_dump_signal_fd(SIGUSR2, fds[1]);
+}
+static int dump_signal_fd_negative(void) { return hop_debug_install_dump_signal_fd(SIGUSR2, -1); }
+static int dump_signal_twice(void) {
+    TRY(hop_debug_install_dump_signal(SIGUSR2));
+    int rc = hop_debug_install_dump_signal(SIGUSR2);
+    TRY(hop_debug_uninstall_dump_signal());
+    return rc;
+}
+static int dump_signal_uninstall_none(void) { return hop_debug_uninstall_dump_signal(); }
+static int dump_signal_uninstall_twice(void) {
+    TRY(hop_debug_install_dump_signal(SIGUSR2));
+    TRY(hop_debug_uninstall_dump_signal());
+    return hop_debug_uninstall_dump_signal();
+}
+static int trace_start_unknown_flags(void) {
+    hop_trace_options_t options = {.flags = 0x80};
+    return hop_trace_start(&options);
+}
+static int trace_start_too_many_events(void) {
+    hop_trace_options_t options = {.events_per_thread = (size_t)HOP_TRACE_EVENTS_MAX + 1};
+    return hop_trace_start(&options);
+}
+static int trace_start_twice(void) {
+    TRY(hop_trace_start(NULL));
+    int rc = hop_trace_start(NULL);
+    TRY(hop_trace_stop());
+    return rc;
+}
+static int trace_stop_not_started(void) { return hop_trace_stop(); }
+static int trace_stop_twice(void) {
+    TRY(hop_trace_start(NULL));
+    TRY(hop_trace_stop());
+    return hop_trace_stop();
+}
+static int trace_write_json_null(void) { return hop_trace_write_json(NULL); }
+static int trace_write_json_while_tracing(void) {
+    TRY(hop_trace_start(NULL));
+    FILE *out = fopen("/dev/null", "w");
+    int rc = out ? hop_trace_write_json(out) : SETUP_FAILED;
+    if (out)
+        fclose(out);
+    TRY(hop_trace_stop());
+    return rc;
+}
+static int trace_stats_null(void) { return hop_trace_stats(NULL); }
 static int metrics_enable_unknown_flags(void) { return hop_metrics_enable(0x80); }
 static int metrics_snapshot_plain(void) {
     hop_metrics_t *m = hop_metrics_snapshot();
@@ -4056,6 +4111,24 @@ static const bad_row_t bad_rows[] = {
     {BAD_CONTEXT, "hop_debug_watchdog_stop", "from on_stall, on the watchdog's thread", watchdog_stop_from_on_stall,
      HOP_EDEADLK},
     {BAD_NULL, "hop_stall_print", "NULL out or stall: nothing printed", stall_print_null, 0},
+    {BAD_RANGE, "hop_debug_install_dump_signal", "signal 0", dump_signal_bad_number, EINVAL_},
+    {BAD_RANGE, "hop_debug_install_dump_signal", "SIGKILL (cannot be caught)", dump_signal_kill, EINVAL_},
+    {BAD_RANGE, "hop_debug_install_dump_signal", "SIGSEGV (its handler must not return)", dump_signal_fault_signal,
+     EINVAL_},
+    {BAD_TWICE, "hop_debug_install_dump_signal", "installed already", dump_signal_twice, HOP_EBUSY},
+    {BAD_CLOSED, "hop_debug_install_dump_signal_fd", "a closed descriptor", dump_signal_fd_closed, EINVAL_},
+    {BAD_RANGE, "hop_debug_install_dump_signal_fd", "descriptor -1", dump_signal_fd_negative, EINVAL_},
+    {BAD_TWICE, "hop_debug_uninstall_dump_signal", "never installed", dump_signal_uninstall_none, HOP_EALREADY},
+    {BAD_TWICE, "hop_debug_uninstall_dump_signal", "uninstalled already", dump_signal_uninstall_twice, HOP_EALREADY},
+    {BAD_RANGE, "hop_trace_start", "unknown flags", trace_start_unknown_flags, EINVAL_},
+    {BAD_RANGE, "hop_trace_start", "events_per_thread above HOP_TRACE_EVENTS_MAX", trace_start_too_many_events,
+     EINVAL_},
+    {BAD_TWICE, "hop_trace_start", "recording already", trace_start_twice, HOP_EBUSY},
+    {BAD_TWICE, "hop_trace_stop", "never started", trace_stop_not_started, HOP_EALREADY},
+    {BAD_TWICE, "hop_trace_stop", "stopped already", trace_stop_twice, HOP_EALREADY},
+    {BAD_NULL, "hop_trace_write_json", "NULL out", trace_write_json_null, EINVAL_},
+    {BAD_CONTEXT, "hop_trace_write_json", "while recording", trace_write_json_while_tracing, HOP_EBUSY},
+    {BAD_NULL, "hop_trace_stats", "NULL stats", trace_stats_null, EINVAL_},
     {BAD_RANGE, "hop_metrics_enable", "unknown flags", metrics_enable_unknown_flags, EINVAL_},
     {BAD_PLAIN, "hop_metrics_snapshot", "never enabled: a snapshot", metrics_snapshot_plain, 0},
     {BAD_NULL, "hop_metrics_free", "NULL ignored", metrics_free_null, 0},
