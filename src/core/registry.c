@@ -16,10 +16,13 @@
  * reuse sees the count change and reads again instead of mixing two tasks.
  * A mapping is unmapped only after it has left the list, under the lock a
  * snapshot holds, so a snapshot never reads unmapped memory. */
+#define _GNU_SOURCE /* process_vm_readv */
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "fault.h"
 #include "hop/debug.h"
@@ -92,29 +95,21 @@ void hop__registry_task_publish(hop_task_t *t, uint64_t id, const char *name, co
 #define HOP__DESCRIBE_COPY_MAX 1024
 
 /* Reads of a suspended task's awaitable from the dumping thread, while the
- * task may be leaving it (resumed on another thread, its stack reused): the
- * bytes may be stale or torn, and the memory, on the task's stack, may be
- * poisoned for AddressSanitizer (a frame that returned) or written by the
- * task meanwhile (a race ThreadSanitizer would rightly see). So they are
- * read by these three, which the sanitizers do not instrument (volatile, word
- * by word: no memcpy they intercept, no torn words), and
- * hop__registry_still_on tells afterwards whether what they read was the
- * await's own, stable memory. */
-__attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static uint64_t
-hop__registry_racy_load(const void *at) {
-    return *(const volatile uint64_t *)at;
-}
-
-__attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static const void *
-hop__registry_racy_load_ptr(const void *at) {
-    return *(const void *const volatile *)at;
-}
-
-__attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static void
-hop__registry_racy_copy(uintptr_t *to, const void *from, size_t words) {
-    const volatile uintptr_t *src = from;
-    for (size_t i = 0; i < words; i++)
-        to[i] = src[i];
+ * task may be leaving it (resumed on another thread, finished): the bytes
+ * may be stale or torn, and the memory may be gone altogether (under
+ * AddressSanitizer an awaitable lives on the task's fake stack, which is
+ * unmapped when the task finishes, and a registered task finishes before it
+ * leaves the registry). So they go through process_vm_readv on this very
+ * process: the kernel copies what is mapped and answers EFAULT for what is
+ * not, instead of a fault here, and neither sanitizer sees the copy (they
+ * would rightly see a race with the task's own writes). Returns whether all
+ * size bytes were copied; where the call is refused (a seccomp filter), the
+ * dump shows awaitables' static names only. hop__registry_still_on tells
+ * afterwards whether what was copied was the await's own, stable memory. */
+static bool hop__registry_peek(void *to, const void *from, size_t size) {
+    struct iovec local = {.iov_base = to, .iov_len = size};
+    struct iovec remote = {.iov_base = (void *)from, .iov_len = size};
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)size;
 }
 
 /* Whether t is suspended on aw in the await of generation, which then has
@@ -126,24 +121,27 @@ hop__registry_racy_copy(uintptr_t *to, const void *from, size_t words) {
  * touched what it set up before awaiting. */
 static bool hop__registry_still_on(const hop_task_t *t, const hop_awaitable_t *aw, uint64_t generation) {
     hop__atomic_fence_acquire();
+    uint64_t now = 0;
     return generation && hop__atomic_load_uint((unsigned int *)&t->state) == HOP_TASK_SUSPENDED &&
            hop__atomic_load_ptr((const hop_awaitable_t **)&t->await_current) == aw &&
-           hop__registry_racy_load(&aw->generation) == generation;
+           hop__registry_peek(&now, &aw->generation, sizeof now) && now == generation;
 }
 
 /* Writes into detail what t's current await, on aw, says of itself (its
  * ops' describe, hop/awaitable.h), or "" when it has no describe or t
- * moved on. aw is on the task's stack, mapped as long as the registry's
- * lock is held (an unmap waits for it); describe gets a copy, checked to be
- * the await's own, and never the live awaitable. */
+ * moved on. aw is read only through hop__registry_peek (it may be gone);
+ * describe gets a copy, checked to be the await's own, and never the live
+ * awaitable. */
 static void hop__registry_describe(const hop_task_t *t, const hop_awaitable_t *aw, char *detail, size_t size) {
     detail[0] = '\0';
     if (!aw)
         return;
-    uint64_t generation = hop__registry_racy_load(&aw->generation);
+    uint64_t generation = 0;
+    const hop_awaitable_ops_t *ops = NULL;
+    if (!hop__registry_peek(&generation, &aw->generation, sizeof generation))
+        return;
     hop__atomic_fence_acquire();
-    const hop_awaitable_ops_t *ops = hop__registry_racy_load_ptr(&aw->ops);
-    if (!hop__registry_still_on(t, aw, generation))
+    if (!hop__registry_peek(&ops, &aw->ops, sizeof ops) || !hop__registry_still_on(t, aw, generation))
         return; /* ops may be anything: not followed */
     size_t copy_size = ops->describe_size;
     if (!ops->describe || copy_size < sizeof(hop_awaitable_t) || copy_size > HOP__DESCRIBE_COPY_MAX)
@@ -153,8 +151,8 @@ static void hop__registry_describe(const hop_task_t *t, const hop_awaitable_t *a
         max_align_t align;
         hop_awaitable_t awaitable;
     } copy;
-    hop__registry_racy_copy(copy.words, aw, (copy_size + sizeof(uintptr_t) - 1) / sizeof(uintptr_t));
-    if (!hop__registry_still_on(t, aw, generation) || copy.awaitable.generation != generation)
+    if (!hop__registry_peek(copy.words, aw, copy_size) || !hop__registry_still_on(t, aw, generation) ||
+        copy.awaitable.generation != generation)
         return; /* resumed meanwhile: the copy may be torn */
     ops->describe(&copy.awaitable, detail, size);
     detail[size - 1] = '\0';
