@@ -20,6 +20,11 @@
 
 #include "sanitizer.h"
 
+/* The unit of coherence: data written by different threads goes on
+ * different lines of this size, so that one thread's writes do not take
+ * the line from under the other. */
+#define HOP__CACHELINE 64
+
 #if HOP__TSAN
 
 #define hop__atomic_load_uint(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)

@@ -164,18 +164,22 @@ static void hop__await_submit_or_die(hop_task_t *t, hop_executor_t *executor, un
                    hop_executor_name(executor), t->name, hop_err_name(err));
 }
 
-int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, void *value, hop_executor_t *executor,
-                               unsigned int flags) {
-    hop_task_t *t = aw->task;
-    uint64_t before = hop__await_word_set(t, aw->generation, HOP__AWAIT_SUSPENDED, HOP__AWAIT_COMPLETED,
+/* Completes t's await of generation (the awaitable aw, whose status and
+ * value it sets; NULL: an awaitable whose resume op makes the answer, so the
+ * completer writes nothing of it and need not touch its cache line). */
+static int hop__await_complete(hop_task_t *t, uint64_t generation, hop_awaitable_t *aw, int status, void *value,
+                               hop_executor_t *executor, unsigned int flags) {
+    uint64_t before = hop__await_word_set(t, generation, HOP__AWAIT_SUSPENDED, HOP__AWAIT_COMPLETED,
                                           HOP__AWAIT_COMPLETED);
     if (!before)
         return HOP_EALREADY;
     HOP__TRACE(hop__trace_resume(t));
     /* Only the winner writes them, before the submit or STATUS_READY below
      * that publishes them. */
-    aw->status = status;
-    aw->value = value;
+    if (aw) {
+        aw->status = status;
+        aw->value = value;
+    }
     if (!(before & (HOP__AWAIT_PINNED | HOP__AWAIT_RUN_SIDE))) {
         /* The submit publishes status and the task to the executor's thread. */
         int err = hop__executor_submit(executor, &t->resume_job, flags);
@@ -192,10 +196,23 @@ int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, void *value, hop
      * last submits it (the run side may instead continue it at once). */
     t->held_executor = executor;
     t->held_flags = flags;
-    uint64_t word = hop__await_word_set(t, aw->generation, 0, 0, HOP__AWAIT_STATUS_READY);
+    uint64_t word = hop__await_word_set(t, generation, 0, 0, HOP__AWAIT_STATUS_READY);
     if (!(word & (HOP__AWAIT_PINNED | HOP__AWAIT_RUN_SIDE)))
         hop__await_submit_or_die(t, executor, flags);
     return 0;
+}
+
+int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, void *value, hop_executor_t *executor,
+                               unsigned int flags) {
+    return hop__await_complete(aw->task, aw->generation, aw, status, value, executor, flags);
+}
+
+int hop__await_complete_task(hop_task_t *t, uint64_t generation, hop_executor_t *executor) {
+    int err = hop__await_complete(t, generation, NULL, 0, NULL, executor, HOP_SUBMIT_CONTINUATION);
+    if (err && err != HOP_EALREADY)
+        hop__fatal("executor \"%s\" refused to resume its task \"%s\" (%s): the task would be lost",
+                   hop_executor_name(executor), t->name, hop_err_name(err));
+    return err;
 }
 
 int hop_awaitable_complete_value(hop_awaitable_t *awaitable, int status, void *value) {

@@ -36,10 +36,6 @@
 
 #include "atomic.h"
 
-#ifndef HOP__CACHELINE
-#define HOP__CACHELINE 64
-#endif
-
 /* A power of two, so an index maps to its slot with a mask. 256 jobs cover
  * a deep fork-join recursion; beyond that the pool spills to its injection
  * queue, and the cost of the array (2 KiB per worker) stays small. */

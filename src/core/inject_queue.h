@@ -37,10 +37,6 @@
 
 #include "internal.h"
 
-#ifndef HOP__CACHELINE
-#define HOP__CACHELINE 64
-#endif
-
 typedef struct {
     /* Producers: the most recently pushed job, or the stub when empty.
      * Written only by exchanges. The stub shares its line: a push to an

@@ -30,8 +30,6 @@
 
 #include "internal.h"
 
-#define HOP__CACHELINE 64
-
 typedef struct {
     /* Producers: the most recently pushed job (or the stub). Written only by
      * the exchange in push; alone on its cache line so that producers

@@ -68,10 +68,16 @@ static void hop__offload_run(hop_job_t *job) {
     }
     void *result = o->fn(o->arg);
     o->result = result;
+    /* Read before the CAS: after it, o may be the task's again. */
+    uint64_t generation = o->generation;
+    hop_executor_t *home = o->home;
     if (hop__atomic_cas_uint(&o->state, HOP__OFFLOAD_RUNNING, HOP__OFFLOAD_DONE)) {
         /* Publishes result (the submit inside is the release) and hands the
-         * record back to the task: o is not touched after this. */
-        hop_awaitable_complete(o->awaitable, 0);
+         * record back to the task: o is not touched after this. The
+         * awaitable on the task's stack is not touched at all (its resume op
+         * gives the answer): one cache line fewer for the task's thread to
+         * miss. */
+        (void)hop__await_complete_task(t, generation, home);
         return;
     }
     /* The task stopped waiting while fn ran: the result is nobody's but the
@@ -86,6 +92,7 @@ static bool hop__offload_suspend(hop_awaitable_t *aw) {
     hop__offload_await_t *a = (hop__offload_await_t *)aw;
     /* Set before the submit: after it, a belongs to the job's completion. */
     a->submitted = true;
+    a->job->generation = aw->generation;
     /* Batchable: the task is suspending, and on a loop the job may go to a
      * pool with the batch's other submissions (core/internal.h). */
     int err = hop__executor_submit(a->target, &a->job->job, HOP__SUBMIT_BATCHABLE);
@@ -158,6 +165,7 @@ int hop__run_in_executor_as(hop_executor_t *executor, void *(*fn)(void *arg), vo
         o->in_task_slot = false;
     }
     o->task = t;
+    o->home = hop__atomic_load_ptr(&t->executor); /* fixed while t waits */
     o->fn = fn;
     o->arg = arg;
     o->result = NULL;
@@ -178,7 +186,6 @@ int hop__run_in_executor_as(hop_executor_t *executor, void *(*fn)(void *arg), vo
     a.error = 0;
     a.submitted = false;
     a.outcome = 0;
-    o->awaitable = &a.base;
     a.base.ops = &hop__offload_ops;
     a.base.cancel_executor = NULL;
     /* The checks are made (hop__await_begin above): straight to the await. */

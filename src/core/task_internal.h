@@ -68,17 +68,25 @@ enum { HOP__CANCEL_NONE = 0, HOP__CANCEL_REQUESTED = 1, HOP__CANCEL_FINISHED = 2
 /* A hop_run_in_executor job (src/core/offload.c). It normally sits in its task's
  * record (one slot per task: a task awaits one job at a time), and is
  * allocated only when the slot is still held by an earlier job that the task
- * stopped waiting for and that has not finished yet. */
+ * stopped waiting for and that has not finished yet.
+ *
+ * The job's thread writes state and result and nothing else of it, so they
+ * come first: in the task record they share the cache lines of the task's
+ * await word and resume job, the only other lines that thread writes when it
+ * completes the await. Every line a completion writes is one the task's own
+ * thread then misses, and on a loop resuming thousands of such tasks those
+ * misses are most of the cost of an offload. */
 typedef struct hop__offload_s {
+    unsigned int state; /* HOP__OFFLOAD_* (atomic) */
+    bool in_task_slot;  /* false: malloc'd */
+    void *result;
     hop_job_t job;
-    hop_awaitable_t *awaitable; /* on the task's stack, while the task waits */
     hop_task_t *task;
+    hop_executor_t *home; /* the task's executor when it offloaded: where it resumes */
+    uint64_t generation;  /* the await the job completes */
     void *(*fn)(void *arg);
     void *arg;
-    void *result;
     hop_result_destructor_fn result_destructor;
-    unsigned int state;   /* HOP__OFFLOAD_* (atomic) */
-    bool in_task_slot;    /* false: malloc'd */
 } hop__offload_t;
 
 /* The record sits at the top of the task's own stack mapping, so spawning
@@ -106,9 +114,7 @@ struct hop_task_s {
     /* Everything below is cleared at spawn. */
     hop__context_t context;  /* the task's saved registers, while it is not running */
     hop__context_t *caller;  /* where the task switches back to: in hop__task_run's frame */
-    hop_job_t resume_job;    /* submitted to the executor to run or resume the task */
     hop_awaitable_t *awaiting; /* the await in progress, for the resumer */
-    uint64_t await_word;     /* HOP__AWAIT_* (atomic), see above */
     uint64_t await_generation; /* awaits so far; written by the task only */
     int pending_interrupt;   /* status of an INTERRUPT_WAITING interrupt (atomic) */
     hop_executor_t *held_executor; /* a held-back completion's target... */
@@ -121,8 +127,8 @@ struct hop_task_s {
     unsigned int *shield_expired; /* the innermost shield's count of expired limits, NULL
                                      outside shields (atomic; written by the task only) */
     void *slots[HOP__TASK_SLOTS]; /* one per registered hop__task_hook_t; task only */
-    hop__offload_t offload;  /* hop_run_in_executor's job slot... */
-    unsigned int offload_busy; /* ...held until its job lets go (atomic) */
+    unsigned int offload_busy; /* hop_run_in_executor's job slot (offload, below) is
+                                  held until its job lets go (atomic) */
     int switch_reason;       /* HOP__SWITCH_*, written by the task before switching back */
     int trace_tid;           /* the thread it last ran on while tracing (core/trace.c) */
     hop_job_t *run_here;     /* for HOP__SWITCH_RUN_JOB: the job to run */
@@ -136,6 +142,14 @@ struct hop_task_s {
     hop_result_destructor_fn result_destructor;
     hop_future_t future;     /* completes when the task finishes */
     hop__stack_t stack;      /* the whole mapping, this record included */
+    /* What another thread writes to complete an await, together on their own
+     * cache lines (see hop__offload_t): the resume job (its link, by the
+     * executor's queue), the await word, then the offload slot's state and
+     * result. */
+    _Alignas(HOP__CACHELINE) hop_job_t resume_job; /* submitted to the executor to run or
+                                                      resume the task */
+    uint64_t await_word;     /* HOP__AWAIT_* (atomic), see above */
+    hop__offload_t offload;  /* hop_run_in_executor's job slot (see offload_busy) */
     /* sanitizer state */
     void *asan_fake_stack;
     const void *caller_stack_bottom;
@@ -214,6 +228,13 @@ static inline void hop__executor_task_leave(hop_executor_t *executor) {
  * (still suspended) and the error returned. */
 int hop__awaitable_complete_on(hop_awaitable_t *aw, int status, void *value, hop_executor_t *executor,
                                unsigned int flags);
+
+/* hop__await_complete_task: completes task t's await of generation without
+ * touching its awaitable (status 0, no value; for awaitables whose resume op
+ * gives the answer: the offload's), submitting t to executor as a
+ * continuation. Returns 0, or HOP_EALREADY if that await was already
+ * completed or interrupted. Any thread. */
+int hop__await_complete_task(hop_task_t *t, uint64_t generation, hop_executor_t *executor);
 
 /* hop__await_begin_suspension: run side of an await, on the resumer's
  * stack after the task switched out (src/core/awaitable.c). Returns true if the
