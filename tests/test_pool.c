@@ -1198,6 +1198,65 @@ Test(pool, a_task_joining_a_child_nobody_stole_runs_it_on_its_own_worker_before_
     test_assert_checks();
 }
 
+/* Whichever stack the joiner's worker runs the child on (the joiner's own
+ * when it has room, the thread's otherwise: a 16 KiB stack has not), the
+ * child sees its joiner suspended in "join", on the same thread, and the
+ * joiner goes on with the child's result. */
+typedef struct {
+    hop_task_t *joiner;
+    hop_task_state_t joiner_state;
+    const char *joiner_wait;
+    pthread_t thread;
+} watch_joiner_t;
+
+static void *watch_my_joiner(void *arg) {
+    watch_joiner_t *w = arg;
+    w->joiner_state = hop_task_state(w->joiner);
+    static hop_task_info_t infos[64];
+    size_t count = 0;
+    w->joiner_wait = "(not in the snapshot)";
+    if (hop_task_snapshot(infos, 64, &count) == 0)
+        for (size_t i = 0; i < count && i < 64; i++)
+            if (infos[i].task == w->joiner)
+                w->joiner_wait = infos[i].waiting_on ? infos[i].waiting_on : "(nothing)";
+    w->thread = current_thread();
+    return arg;
+}
+
+static void *join_a_watching_child(void *arg) {
+    watch_joiner_t *w = arg;
+    w->joiner = hop_task_current();
+    hop_task_t *child;
+    if (hop_task_spawn(hop_executor_current(), watch_my_joiner, w, NULL, &child) != 0)
+        return NULL;
+    joiner_thread = current_thread();
+    void *result = NULL;
+    int err = hop_task_join(child, &result);
+    hop_task_unref(child);
+    return err == 0 && result == w && hop_task_state(w->joiner) == HOP_TASK_RUNNING ? w : NULL;
+}
+
+Test(pool, a_joiner_whose_worker_runs_the_child_counts_as_suspended_in_join_meanwhile, .timeout = 60) {
+    static const size_t stacks[] = {0, 16 * 1024};
+    start_pool(1, 0);
+    for (size_t i = 0; i < sizeof stacks / sizeof stacks[0]; i++) {
+        watch_joiner_t w = {0};
+        hop_task_options_t options = {.stack_size = stacks[i]};
+        hop_task_t *parent;
+        HOP_OK(hop_task_spawn(hop_pool_executor(&pool), join_a_watching_child, &w, &options, &parent));
+        void *result = NULL;
+        HOP_OK(hop_future_wait(hop_task_future(parent), HOP_WAIT_FOREVER, &result));
+        hop_task_unref(parent);
+        cr_assert_eq(result, &w, "stack %zu: the join failed", stacks[i]);
+        cr_assert_eq(w.joiner_state, HOP_TASK_SUSPENDED, "stack %zu: the joiner was %s", stacks[i],
+                     hop_task_state_name(w.joiner_state));
+        cr_assert_str_eq(w.joiner_wait, "join", "stack %zu", stacks[i]);
+        cr_assert(pthread_equal(w.thread, joiner_thread), "stack %zu: the child ran on another thread", stacks[i]);
+    }
+    HOP_OK(hop_pool_close(&pool));
+    test_assert_checks();
+}
+
 /* A child that yields while its joiner runs it goes behind what its worker
  * has queued, as any yielding task does: on a single worker, the job the
  * child submitted runs before the child's next turn. */

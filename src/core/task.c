@@ -447,6 +447,21 @@ static void hop__task_join_here(hop_task_t *self, hop_task_t *task) {
     const hop_executor_ops_t *ops = hop__executor_ops(executor);
     if (!ops || !ops->withdraw || ops->withdraw(executor, &task->resume_job) != 0)
         return;
+    if ((uintptr_t)__builtin_frame_address(0) - (uintptr_t)self->stack.low >= HOP__JOIN_HERE_HEADROOM) {
+        /* Room enough: the child runs nested on self's own stack, as an
+         * inline executor runs a task it spawns, without the two switches
+         * out to this thread's stack and back. Self counts as suspended in
+         * the join meanwhile, as on the other path. */
+        self->switch_reason = HOP__SWITCH_RUN_JOB;
+        HOP__TRACE(hop__trace_switched_out(self));
+        hop__atomic_store_ptr(&self->await_name, "join"); /* for hop/debug.h */
+        hop__atomic_store_ptr(&self->await_current, NULL);
+        hop__atomic_store_uint(&self->state, HOP_TASK_SUSPENDED);
+        hop_executor_run_job(executor, &task->resume_job);
+        hop__atomic_store_uint(&self->state, HOP_TASK_RUNNING);
+        HOP__TRACE(hop__trace_run(self));
+        return;
+    }
     self->run_here = &task->resume_job;
     self->switch_reason = HOP__SWITCH_RUN_JOB;
     hop__task_switch_out(self);

@@ -25,6 +25,12 @@ enum { HOP__SWITCH_SUSPEND = 1, HOP__SWITCH_DONE = 2, HOP__SWITCH_RUN_JOB = 3 };
  * before. */
 #define HOP__JOIN_HERE_MAX_DEPTH 64u
 
+/* A join runs its child on the joiner's own stack instead (no switch out
+ * and back) when at least this much of that stack is left: the child's
+ * finish runs there, task-local destructors (user code) included, so ask
+ * for what a small thread stack would give them. */
+#define HOP__JOIN_HERE_HEADROOM (32u * 1024u)
+
 /* hop_task_t.await_word: the state of the task's current await, one word so
  * that every transition is a single CAS. The bits below sit under the await's
  * generation (hop_awaitable_t.generation, counted per task), so a stale
