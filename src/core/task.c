@@ -312,7 +312,7 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
         return err;
     hop_task_t *t = hop__task_record(&stack);
     /* The fields before context are the registry's: see task_internal.h. */
-    memset(&t->context, 0, sizeof *t - offsetof(hop_task_t, context));
+    memset(&t->context, 0, offsetof(hop_task_t, offload) - offsetof(hop_task_t, context));
     size_t stack_usable = (size_t)((uintptr_t)t - (uintptr_t)stack.low);
     t->stack = stack;
     t->fn = fn;

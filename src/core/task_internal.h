@@ -117,7 +117,7 @@ struct hop_task_s {
     int spawn_line;
     size_t stack_usable;      /* bytes below this record */
     char name[HOP__TASK_NAME_MAX];
-    /* Everything below is cleared at spawn. */
+    /* Everything below is cleared at spawn, up to offload. */
     hop__context_t context;  /* the task's saved registers, while it is not running */
     hop__context_t *caller;  /* where the task switches back to: in hop__task_run's frame */
     hop_awaitable_t *awaiting; /* the await in progress, for the resumer */
@@ -148,6 +148,12 @@ struct hop_task_s {
     hop_result_destructor_fn result_destructor;
     hop_future_t future;     /* completes when the task finishes */
     hop__stack_t stack;      /* the whole mapping, this record included */
+    /* sanitizer state */
+    void *asan_fake_stack;
+    const void *caller_stack_bottom;
+    size_t caller_stack_size;
+    void *tsan_fiber;
+    void *tsan_caller_fiber;
     /* What another thread writes to complete an await, together on their own
      * cache lines (see hop__offload_t): the resume job (its link, by the
      * executor's queue), the await word, then the offload slot's state and
@@ -155,13 +161,8 @@ struct hop_task_s {
     _Alignas(HOP__CACHELINE) hop_job_t resume_job; /* submitted to the executor to run or
                                                       resume the task */
     uint64_t await_word;     /* HOP__AWAIT_* (atomic), see above */
+    /* Last, and not cleared at spawn: every offload sets all of it. */
     hop__offload_t offload;  /* hop_run_in_executor's job slot (see offload_busy) */
-    /* sanitizer state */
-    void *asan_fake_stack;
-    const void *caller_stack_bottom;
-    size_t caller_stack_size;
-    void *tsan_fiber;
-    void *tsan_caller_fiber;
 };
 
 /* hop__future_complete: completes future with status and result, as
