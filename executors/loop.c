@@ -51,8 +51,15 @@
  * turn, never past the next timer's due time, and never when the loop owns
  * no tasks: an idle loop blocks at once. I/O readiness is not looked at while
  * it spins, so I/O waits at most spin_us longer. A spin that catches work
- * runs it and ends the turn with a poll that does not block, so the next
- * round trip gets a full spin again and I/O is still polled between them.
+ * runs it and spins on until its window (spin_us from its start) ends, a
+ * job starts an earlier timer, or the turn's batch is spent; a window that
+ * caught anything then ends the turn with a poll that does not block, and
+ * the next turn opens a new window. So a loop whose round trips keep
+ * coming back polls I/O once per window, not once per round trip: that
+ * poll is a system call, as expensive as a whole round trip where system
+ * calls are slow (bench/RESULTS.md, "Round trip: where the time went").
+ * While it spins the loop yields its CPU now and then, as often as yields
+ * turn out to let other threads run (hop__loop_spin_yield).
  *
  * Spinning pays when the work comes back within spin_us and wastes up to
  * spin_us of CPU per idle period when it does not. The default, 50 us, is
@@ -113,6 +120,12 @@
  * HOP__LOOP_SPIN_PROBE idle periods until one catches work again. */
 #define HOP__LOOP_SPIN_MISSES 8
 #define HOP__LOOP_SPIN_PROBE 16
+/* A spin yields its CPU once every spin_yield_every rounds of looks (see
+ * hop__loop_spin_yield): every round while yields let other threads run,
+ * up to every HOP__LOOP_SPIN_YIELD_MAX-th round while they return at once. */
+#ifndef HOP__LOOP_SPIN_YIELD_MAX
+#define HOP__LOOP_SPIN_YIELD_MAX 8u
+#endif
 #define HOP__LOOP_BATCH_DEFAULT 256u
 #define HOP__LOOP_NAME_DEFAULT "hop-loop"
 
@@ -161,6 +174,9 @@ typedef struct hop__loop_s {
                              finished) since the last spin; see spin_budget */
     unsigned int spin_misses; /* loop thread only: spins in a row that caught nothing */
     unsigned int spin_skips;  /* loop thread only: idle periods not spun since the last probe */
+    unsigned int spin_yield_every; /* loop thread only: rounds of looks per yield, 1..YIELD_MAX */
+    unsigned int spin_rounds;      /* loop thread only: rounds of looks since the last yield */
+    uint64_t spin_yield_fastest_ns; /* loop thread only: the quickest yield seen (0: none yet) */
     unsigned int timer_rearm; /* atomic: the clock has a new earliest deadline */
     hop__timer_clock_t *clock; /* timers started on the loop thread */
     hop__loop_handle_t *handles; /* open I/O handles, closed when the loop closes (core/loop_handles.h) */
@@ -425,10 +441,13 @@ static void hop__loop_timer_cb(uv_timer_t *handle) {
     hop__loop_timer_arm(l, hop__timer_clock_run_due(l->clock));
 }
 
-/* Re-arms the uv timer if the clock asked for it since the last time. */
-static void hop__loop_timer_rearm_if_asked(hop__loop_t *l) {
-    if (hop__atomic_load_uint(&l->timer_rearm) && hop__atomic_fas_uint(&l->timer_rearm, 0u))
-        hop__loop_timer_arm(l, hop__timer_clock_next(l->clock));
+/* Re-arms the uv timer if the clock asked for it since the last time.
+ * Returns whether it did. */
+static bool hop__loop_timer_rearm_if_asked(hop__loop_t *l) {
+    if (!hop__atomic_load_uint(&l->timer_rearm) || !hop__atomic_fas_uint(&l->timer_rearm, 0u))
+        return false;
+    hop__loop_timer_arm(l, hop__timer_clock_next(l->clock));
+    return true;
 }
 
 /* The clock's rearm: any thread, under the clock's lock, so only a flag and
@@ -479,14 +498,43 @@ static uint64_t hop__loop_spin_budget(hop__loop_t *l) {
     return l->spin_ns;
 }
 
+/* Called after each round of looks of a spin: yields the CPU if this is the
+ * round to, and returns the time (uv_hrtime) after it. On a loaded machine
+ * the thread we wait for may be runnable on this very CPU (two loops
+ * passing a task back and forth often share one): spinning through our
+ * time slice would delay it by the whole spin, and a yield lets it run. But
+ * a yield is a system call (about 1.6 us on the AMD VMs of
+ * bench/RESULTS.md, where a hand-off between two spinning threads takes
+ * 0.6 us), and work that comes back while the loop is inside it waits for
+ * it to return. So the loop learns which case it is in: a yield that took
+ * much longer than the quickest one seen let another thread run, and the
+ * loop yields every round; one that returned at once doubles the rounds
+ * between yields, up to HOP__LOOP_SPIN_YIELD_MAX. */
+static uint64_t hop__loop_spin_yield(hop__loop_t *l, uint64_t now) {
+    if (++l->spin_rounds < l->spin_yield_every)
+        return now;
+    l->spin_rounds = 0;
+    sched_yield();
+    uint64_t after = uv_hrtime(), took = after - now;
+    if (!l->spin_yield_fastest_ns || took < l->spin_yield_fastest_ns)
+        l->spin_yield_fastest_ns = took;
+    if (took > 2u * l->spin_yield_fastest_ns + 1000u)
+        l->spin_yield_every = 1u; /* others ran: they may be what we wait for */
+    else if (l->spin_yield_every < HOP__LOOP_SPIN_YIELD_MAX)
+        l->spin_yield_every *= 2u;
+    return after;
+}
+
 /* Right before libuv polls for I/O: run what is queued (within the turn's
  * budget), spin if that pays, then announce SLEEPING so that the poll may
  * block. On return either the poll will not block (idle handle active, or
  * uv_stop), or SLEEPING was stored and the inbox re-checked after it. */
 static void hop__loop_prepare_cb(uv_prepare_t *handle) {
     hop__loop_t *l = handle->data;
-    uint64_t spin_until = 0;
-    bool spun = false, for_departure = false;
+    /* The spin window (0: none open): it ends at spin_until, however much it
+     * catches, so that I/O waits at most one window. */
+    uint64_t spin_until = 0, looked = 0;
+    bool spun = false, for_departure = false, caught_any = false;
     for (;;) {
         if (hop__loop_should_stop(l)) {
             uv_stop(&l->uv);
@@ -499,46 +547,64 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
             bool caught = spin_until != 0;
             if (caught) {
                 l->spin_misses = 0;
+                caught_any = true;
                 HOP__OBSERVE(hop__observe_spin(&l->loop->executor, true));
             }
-            /* Budget spent: I/O's turn. A spin that caught work: also I/O's
-             * turn (a poll that does not block), and the next turn may spin
-             * afresh; spinning on within this turn could keep I/O waiting
-             * for one spin per round trip. */
-            if (hop__loop_drain(l) || caught) {
+            /* Budget spent: I/O's turn. A catch does not end the window: a
+             * poll for I/O is a system call, which costs as much as the
+             * round trip the spin just caught where system calls are slow
+             * (about 1.2 us on the AMD VMs of bench/RESULTS.md), and the
+             * next round trip would come back while the loop is inside it. */
+            if (hop__loop_drain(l)) {
                 hop__loop_keep_polling(l);
                 break;
             }
+            if (caught)
+                looked = uv_hrtime(); /* the drain is no gap in the spin */
             continue;
         }
         /* Empty, or a push half done (its producer signals if we sleep).
-         * Before the spin budget and the poll timeout are computed: */
-        hop__loop_timer_rearm_if_asked(l);
+         * Before the spin budget and the poll timeout are computed. A job
+         * that started an earlier timer ends the window: the uv timer it
+         * re-arms is not looked at while spinning. */
+        if (hop__loop_timer_rearm_if_asked(l) && spin_until)
+            spin_until = looked;
         if (!spun) {
             for_departure = hop__atomic_load_uint(&l->tasks) == 0u;
             uint64_t budget = hop__loop_spin_budget(l);
             spun = true;
-            if (budget)
-                spin_until = uv_hrtime() + budget;
+            if (budget) {
+                looked = uv_hrtime();
+                spin_until = looked + budget;
+            }
         }
         if (spin_until) {
-            for (int i = 0; i < 64 && hop__mpsc_queue_peek_spsc(&l->inbox) != HOP__MPSC_ITEM; i++)
+            int i = 0;
+            while (i < 64 && hop__mpsc_queue_peek_spsc(&l->inbox) != HOP__MPSC_ITEM) {
                 hop__atomic_pause();
-            /* On a loaded machine the thread we wait for may be runnable on
-             * this very CPU: spinning through our time slice would delay it
-             * by the whole spin. Yielding costs little when nobody waits; a
-             * yield that returns only after others ran says the machine has
-             * no spare CPU, and spinning stops (core/spin.h). */
-            uint64_t before = uv_hrtime();
-            sched_yield();
-            uint64_t now = uv_hrtime();
-            if (hop__spin_preempted(before, now))
+                i++;
+            }
+            if (i < 64)
+                continue; /* work: run it now, not after a yield */
+            /* A yield that returns only after others ran, or a gap between
+             * two looks, says the machine has no spare CPU, and spinning
+             * stops (core/spin.h). */
+            uint64_t now = hop__loop_spin_yield(l, uv_hrtime());
+            if (hop__spin_preempted(looked, now))
                 now = spin_until;
+            looked = now;
             /* A task that finished elsewhere ends the reason to spin, unless
              * the spin is for a departed task that may come back. */
-            if (now < spin_until && (for_departure || hop__atomic_load_uint(&l->tasks) != 0u))
+            if (now < spin_until &&
+                (for_departure || l->task_left || hop__atomic_load_uint(&l->tasks) != 0u))
                 continue;
             spin_until = 0;
+            if (caught_any) {
+                /* The window caught work: poll I/O without blocking, and the
+                 * next turn opens a window again. */
+                hop__loop_keep_polling(l);
+                break;
+            }
             if (l->spin_misses < HOP__LOOP_SPIN_MISSES)
                 l->spin_misses++;
             HOP__OBSERVE(hop__observe_spin(&l->loop->executor, false));
@@ -630,6 +696,7 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
     hop__mpsc_queue_init(&l->inbox);
     l->wake = HOP__WAKE_AWAKE;
     l->batch = options->batch ? options->batch : HOP__LOOP_BATCH_DEFAULT;
+    l->spin_yield_every = 1u;
     l->spin_ns = options->spin_us == HOP_SPIN_NEVER ? 0u
                  : (uint64_t)(options->spin_us ? options->spin_us : HOP__LOOP_SPIN_US_DEFAULT) * 1000u;
     l->loop = loop;
