@@ -58,8 +58,8 @@
  * coming back polls I/O once per window, not once per round trip: that
  * poll is a system call, as expensive as a whole round trip where system
  * calls are slow (bench/RESULTS.md, "Round trip: where the time went").
- * While it spins the loop yields its CPU now and then, as often as yields
- * turn out to let other threads run (hop__loop_spin_yield).
+ * While it spins the loop yields its CPU between rounds of looks, never
+ * once it has seen work.
  *
  * Spinning pays when the work comes back within spin_us and wastes up to
  * spin_us of CPU per idle period when it does not. The default, 50 us, is
@@ -120,12 +120,6 @@
  * HOP__LOOP_SPIN_PROBE idle periods until one catches work again. */
 #define HOP__LOOP_SPIN_MISSES 8
 #define HOP__LOOP_SPIN_PROBE 16
-/* A spin yields its CPU once every spin_yield_every rounds of looks (see
- * hop__loop_spin_yield): every round while yields let other threads run,
- * up to every HOP__LOOP_SPIN_YIELD_MAX-th round while they return at once. */
-#ifndef HOP__LOOP_SPIN_YIELD_MAX
-#define HOP__LOOP_SPIN_YIELD_MAX 8u
-#endif
 #define HOP__LOOP_BATCH_DEFAULT 256u
 #define HOP__LOOP_NAME_DEFAULT "hop-loop"
 
@@ -174,9 +168,6 @@ typedef struct hop__loop_s {
                              finished) since the last spin; see spin_budget */
     unsigned int spin_misses; /* loop thread only: spins in a row that caught nothing */
     unsigned int spin_skips;  /* loop thread only: idle periods not spun since the last probe */
-    unsigned int spin_yield_every; /* loop thread only: rounds of looks per yield, 1..YIELD_MAX */
-    unsigned int spin_rounds;      /* loop thread only: rounds of looks since the last yield */
-    uint64_t spin_yield_fastest_ns; /* loop thread only: the quickest yield seen (0: none yet) */
     unsigned int timer_rearm; /* atomic: the clock has a new earliest deadline */
     hop__timer_clock_t *clock; /* timers started on the loop thread */
     hop__loop_handle_t *handles; /* open I/O handles, closed when the loop closes (core/loop_handles.h) */
@@ -498,33 +489,6 @@ static uint64_t hop__loop_spin_budget(hop__loop_t *l) {
     return l->spin_ns;
 }
 
-/* Called after each round of looks of a spin: yields the CPU if this is the
- * round to, and returns the time (uv_hrtime) after it. On a loaded machine
- * the thread we wait for may be runnable on this very CPU (two loops
- * passing a task back and forth often share one): spinning through our
- * time slice would delay it by the whole spin, and a yield lets it run. But
- * a yield is a system call (about 1.6 us on the AMD VMs of
- * bench/RESULTS.md, where a hand-off between two spinning threads takes
- * 0.6 us), and work that comes back while the loop is inside it waits for
- * it to return. So the loop learns which case it is in: a yield that took
- * much longer than the quickest one seen let another thread run, and the
- * loop yields every round; one that returned at once doubles the rounds
- * between yields, up to HOP__LOOP_SPIN_YIELD_MAX. */
-static uint64_t hop__loop_spin_yield(hop__loop_t *l, uint64_t now) {
-    if (++l->spin_rounds < l->spin_yield_every)
-        return now;
-    l->spin_rounds = 0;
-    sched_yield();
-    uint64_t after = uv_hrtime(), took = after - now;
-    if (!l->spin_yield_fastest_ns || took < l->spin_yield_fastest_ns)
-        l->spin_yield_fastest_ns = took;
-    if (took > 2u * l->spin_yield_fastest_ns + 1000u)
-        l->spin_yield_every = 1u; /* others ran: they may be what we wait for */
-    else if (l->spin_yield_every < HOP__LOOP_SPIN_YIELD_MAX)
-        l->spin_yield_every *= 2u;
-    return after;
-}
-
 /* Right before libuv polls for I/O: run what is queued (within the turn's
  * budget), spin if that pays, then announce SLEEPING so that the poll may
  * block. On return either the poll will not block (idle handle active, or
@@ -586,10 +550,18 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
             }
             if (i < 64)
                 continue; /* work: run it now, not after a yield */
-            /* A yield that returns only after others ran, or a gap between
-             * two looks, says the machine has no spare CPU, and spinning
-             * stops (core/spin.h). */
-            uint64_t now = hop__loop_spin_yield(l, uv_hrtime());
+            /* On a loaded machine the thread we wait for may be runnable on
+             * this very CPU (two loops passing a task back and forth often
+             * share one): spinning through our time slice would delay it by
+             * the whole spin. So each round of looks that found nothing
+             * ends with a yield. A yield that returns only after others
+             * ran, or a gap between two looks, says the machine has no
+             * spare CPU, and spinning stops (core/spin.h). Yielding less
+             * often (only after 10 us without work, or every 2nd to 8th
+             * round while yields returned at once) made round trips between
+             * two loops 2-3x slower on the shared VMs of bench/RESULTS.md. */
+            sched_yield();
+            uint64_t now = uv_hrtime();
             if (hop__spin_preempted(looked, now))
                 now = spin_until;
             looked = now;
@@ -696,7 +668,6 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
     hop__mpsc_queue_init(&l->inbox);
     l->wake = HOP__WAKE_AWAKE;
     l->batch = options->batch ? options->batch : HOP__LOOP_BATCH_DEFAULT;
-    l->spin_yield_every = 1u;
     l->spin_ns = options->spin_us == HOP_SPIN_NEVER ? 0u
                  : (uint64_t)(options->spin_us ? options->spin_us : HOP__LOOP_SPIN_US_DEFAULT) * 1000u;
     l->loop = loop;
