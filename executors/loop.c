@@ -51,8 +51,15 @@
  * turn, never past the next timer's due time, and never when the loop owns
  * no tasks: an idle loop blocks at once. I/O readiness is not looked at while
  * it spins, so I/O waits at most spin_us longer. A spin that catches work
- * runs it and ends the turn with a poll that does not block, so the next
- * round trip gets a full spin again and I/O is still polled between them.
+ * runs it and spins on until its window (spin_us from its start) ends, a
+ * job starts an earlier timer, or the turn's batch is spent; a window that
+ * caught anything then ends the turn with a poll that does not block, and
+ * the next turn opens a new window. So a loop whose round trips keep
+ * coming back polls I/O once per window, not once per round trip: that
+ * poll is a system call, as expensive as a whole round trip where system
+ * calls are slow (bench/RESULTS.md, "Round trip: where the time went").
+ * While it spins the loop yields its CPU between rounds of looks, never
+ * once it has seen work.
  *
  * Spinning pays when the work comes back within spin_us and wastes up to
  * spin_us of CPU per idle period when it does not. The default, 50 us, is
@@ -425,10 +432,13 @@ static void hop__loop_timer_cb(uv_timer_t *handle) {
     hop__loop_timer_arm(l, hop__timer_clock_run_due(l->clock));
 }
 
-/* Re-arms the uv timer if the clock asked for it since the last time. */
-static void hop__loop_timer_rearm_if_asked(hop__loop_t *l) {
-    if (hop__atomic_load_uint(&l->timer_rearm) && hop__atomic_fas_uint(&l->timer_rearm, 0u))
-        hop__loop_timer_arm(l, hop__timer_clock_next(l->clock));
+/* Re-arms the uv timer if the clock asked for it since the last time.
+ * Returns whether it did. */
+static bool hop__loop_timer_rearm_if_asked(hop__loop_t *l) {
+    if (!hop__atomic_load_uint(&l->timer_rearm) || !hop__atomic_fas_uint(&l->timer_rearm, 0u))
+        return false;
+    hop__loop_timer_arm(l, hop__timer_clock_next(l->clock));
+    return true;
 }
 
 /* The clock's rearm: any thread, under the clock's lock, so only a flag and
@@ -485,8 +495,10 @@ static uint64_t hop__loop_spin_budget(hop__loop_t *l) {
  * uv_stop), or SLEEPING was stored and the inbox re-checked after it. */
 static void hop__loop_prepare_cb(uv_prepare_t *handle) {
     hop__loop_t *l = handle->data;
-    uint64_t spin_until = 0;
-    bool spun = false, for_departure = false;
+    /* The spin window (0: none open): it ends at spin_until, however much it
+     * catches, so that I/O waits at most one window. */
+    uint64_t spin_until = 0, looked = 0;
+    bool spun = false, for_departure = false, caught_any = false;
     for (;;) {
         if (hop__loop_should_stop(l)) {
             uv_stop(&l->uv);
@@ -499,46 +511,72 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
             bool caught = spin_until != 0;
             if (caught) {
                 l->spin_misses = 0;
+                caught_any = true;
                 HOP__OBSERVE(hop__observe_spin(&l->loop->executor, true));
             }
-            /* Budget spent: I/O's turn. A spin that caught work: also I/O's
-             * turn (a poll that does not block), and the next turn may spin
-             * afresh; spinning on within this turn could keep I/O waiting
-             * for one spin per round trip. */
-            if (hop__loop_drain(l) || caught) {
+            /* Budget spent: I/O's turn. A catch does not end the window: a
+             * poll for I/O is a system call, which costs as much as the
+             * round trip the spin just caught where system calls are slow
+             * (about 1.2 us on the AMD VMs of bench/RESULTS.md), and the
+             * next round trip would come back while the loop is inside it. */
+            if (hop__loop_drain(l)) {
                 hop__loop_keep_polling(l);
                 break;
             }
+            if (caught)
+                looked = uv_hrtime(); /* the drain is no gap in the spin */
             continue;
         }
         /* Empty, or a push half done (its producer signals if we sleep).
-         * Before the spin budget and the poll timeout are computed: */
-        hop__loop_timer_rearm_if_asked(l);
+         * Before the spin budget and the poll timeout are computed. A job
+         * that started an earlier timer ends the window: the uv timer it
+         * re-arms is not looked at while spinning. */
+        if (hop__loop_timer_rearm_if_asked(l) && spin_until)
+            spin_until = looked;
         if (!spun) {
             for_departure = hop__atomic_load_uint(&l->tasks) == 0u;
             uint64_t budget = hop__loop_spin_budget(l);
             spun = true;
-            if (budget)
-                spin_until = uv_hrtime() + budget;
+            if (budget) {
+                looked = uv_hrtime();
+                spin_until = looked + budget;
+            }
         }
         if (spin_until) {
-            for (int i = 0; i < 64 && hop__mpsc_queue_peek_spsc(&l->inbox) != HOP__MPSC_ITEM; i++)
+            int i = 0;
+            while (i < 64 && hop__mpsc_queue_peek_spsc(&l->inbox) != HOP__MPSC_ITEM) {
                 hop__atomic_pause();
+                i++;
+            }
+            if (i < 64)
+                continue; /* work: run it now, not after a yield */
             /* On a loaded machine the thread we wait for may be runnable on
-             * this very CPU: spinning through our time slice would delay it
-             * by the whole spin. Yielding costs little when nobody waits; a
-             * yield that returns only after others ran says the machine has
-             * no spare CPU, and spinning stops (core/spin.h). */
-            uint64_t before = uv_hrtime();
+             * this very CPU (two loops passing a task back and forth often
+             * share one): spinning through our time slice would delay it by
+             * the whole spin. So each round of looks that found nothing
+             * ends with a yield. A yield that returns only after others
+             * ran, or a gap between two looks, says the machine has no
+             * spare CPU, and spinning stops (core/spin.h). Yielding less
+             * often (only after 10 us without work, or every 2nd to 8th
+             * round while yields returned at once) made round trips between
+             * two loops 2-3x slower on the shared VMs of bench/RESULTS.md. */
             sched_yield();
             uint64_t now = uv_hrtime();
-            if (hop__spin_preempted(before, now))
+            if (hop__spin_preempted(looked, now))
                 now = spin_until;
+            looked = now;
             /* A task that finished elsewhere ends the reason to spin, unless
              * the spin is for a departed task that may come back. */
-            if (now < spin_until && (for_departure || hop__atomic_load_uint(&l->tasks) != 0u))
+            if (now < spin_until &&
+                (for_departure || l->task_left || hop__atomic_load_uint(&l->tasks) != 0u))
                 continue;
             spin_until = 0;
+            if (caught_any) {
+                /* The window caught work: poll I/O without blocking, and the
+                 * next turn opens a window again. */
+                hop__loop_keep_polling(l);
+                break;
+            }
             if (l->spin_misses < HOP__LOOP_SPIN_MISSES)
                 l->spin_misses++;
             HOP__OBSERVE(hop__observe_spin(&l->loop->executor, false));

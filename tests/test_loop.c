@@ -5,6 +5,7 @@
  * they see there (thread, current loop, current executor) and assert on the
  * test's own thread. No test asserts on speed: the wake-up test counts
  * system calls, the idle tests measure CPU time against a generous bound. */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1074,6 +1075,64 @@ Test(loop, loop_tasks_offloading_to_a_pool_whose_workers_park_at_once_each_get_t
     HOP_OK(hop_pool_close(&pool));
     cr_assert_eq(test_load_uint(&chain_fn_calls), 10u * CHAIN_TASKS * CHAIN_OFFLOADS);
     test_assert_checks();
+}
+
+/* A spin that catches work goes on spinning until its window ends (a poll
+ * for I/O is a system call, which costs as much as a round trip where
+ * system calls are slow), but a timer that a caught job starts ends the
+ * window: the uv timer is not looked at while the loop spins. Here one task
+ * keeps round-tripping to a pool, so every window catches work, while
+ * another comes back from the pool (caught by a spin) and then sleeps. With
+ * a 10 s window, a window that kept going past the sleeper's timer would
+ * hold it for seconds; on time, five sleeps of 2 ms take milliseconds. */
+static unsigned int busy_stop;
+
+static void *round_trips_until_stopped(void *arg) {
+    hop_pool_t *pool = arg;
+    uintptr_t done = 0;
+    while (!test_load_uint(&busy_stop)) {
+        void *result = NULL;
+        CHECK_OK(hop_run_in_executor(hop_pool_executor(pool), chain_fn, (void *)done, &result));
+        CHECK((uintptr_t)result == done + 1);
+        done++;
+    }
+    return (void *)done;
+}
+
+static void *offload_then_sleep_five_times(void *arg) {
+    hop_pool_t *pool = arg;
+    uint64_t t0 = hop_time_now_ns();
+    for (int i = 0; i < 5; i++) {
+        void *result = NULL;
+        CHECK_OK(hop_run_in_executor(hop_pool_executor(pool), chain_fn, NULL, &result));
+        CHECK_OK(hop_sleep(2));
+    }
+    uint64_t took_ms = (hop_time_now_ns() - t0) / 1000000u;
+    test_store_uint(&busy_stop, 1);
+    return (void *)(uintptr_t)took_ms;
+}
+
+Test(loop, a_timer_started_while_the_spin_keeps_catching_round_trips_fires_on_time, .timeout = 60) {
+    hop_pool_t pool;
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
+    hop_loop_t loop;
+    /* A batch that does not end the turn first. */
+    HOP_OK(hop_loop_init(&loop, &(hop_loop_options_t){.batch = UINT_MAX, .spin_us = 10 * 1000 * 1000}));
+    HOP_OK(hop_loop_start(&loop));
+    test_store_uint(&busy_stop, 0);
+    hop_task_t *busy = test_spawn(hop_loop_executor(&loop), round_trips_until_stopped, &pool);
+    hop_task_t *sleeper = test_spawn(hop_loop_executor(&loop), offload_then_sleep_five_times, &pool);
+    void *took_ms = NULL, *round_trips = NULL;
+    HOP_OK(hop_future_wait(hop_task_future(sleeper), HOP_WAIT_FOREVER, &took_ms));
+    HOP_OK(hop_future_wait(hop_task_future(busy), HOP_WAIT_FOREVER, &round_trips));
+    hop_task_unref(sleeper);
+    hop_task_unref(busy);
+    HOP_OK(hop_loop_close(&loop));
+    HOP_OK(hop_pool_close(&pool));
+    test_assert_checks();
+    cr_assert_gt((uintptr_t)round_trips, 0, "the busy task made no round trip: the test measures nothing");
+    /* Generous for a loaded machine, far below the 10 s window. */
+    cr_assert_lt((uintptr_t)took_ms, 3000, "five sleeps of 2 ms took %ju ms", (uintmax_t)(uintptr_t)took_ms);
 }
 
 /* A job on the loop that closes the pool, in the same batch as tasks whose
