@@ -51,15 +51,17 @@
  * turn, never past the next timer's due time, and never when the loop owns
  * no tasks: an idle loop blocks at once. I/O readiness is not looked at while
  * it spins, so I/O waits at most spin_us longer. A spin that catches work
- * runs it and spins on until its window (spin_us from its start) ends, a
- * job starts an earlier timer, or the turn's batch is spent; a window that
- * caught anything then ends the turn with a poll that does not block, and
- * the next turn opens a new window. So a loop whose round trips keep
- * coming back polls I/O once per window, not once per round trip: that
+ * runs it and, while nothing else waits for the poll (no socket, no
+ * request under way), spins on until its window (spin_us from its start)
+ * ends, a job starts an earlier timer, or the turn's batch is spent; a
+ * window that caught anything then ends the turn with a poll that does not
+ * block, and the next turn opens a new window. So a loop whose round trips
+ * keep coming back polls once per window, not once per round trip: that
  * poll is a system call, as expensive as a whole round trip where system
- * calls are slow (bench/RESULTS.md, "Round trip: where the time went").
- * While it spins the loop yields its CPU between rounds of looks, never
- * once it has seen work.
+ * calls are slow (bench/RESULTS.md, "Round trip: where the time went"). A
+ * loop with I/O waiting (a server) polls after every catch instead, so its
+ * sockets wait one round trip at most. While it spins the loop yields its
+ * CPU between rounds of looks, never once it has seen work.
  *
  * Spinning pays when the work comes back within spin_us and wastes up to
  * spin_us of CPU per idle period when it does not. The default, 50 us, is
@@ -489,6 +491,14 @@ static uint64_t hop__loop_spin_budget(hop__loop_t *l) {
     return l->spin_ns;
 }
 
+/* Whether anything besides the loop's own machinery waits for the poll:
+ * an active handle that keeps the loop alive (a socket reading, a listener,
+ * a user's timer; of the loop's own handles only the async one counts) or
+ * a libuv request under way (fs, DNS, connect, write). */
+static bool hop__loop_io_waits(const hop__loop_t *l) {
+    return l->uv.active_handles > 1u || l->uv.active_reqs.count != 0u;
+}
+
 /* Right before libuv polls for I/O: run what is queued (within the turn's
  * budget), spin if that pays, then announce SLEEPING so that the poll may
  * block. On return either the poll will not block (idle handle active, or
@@ -514,12 +524,15 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
                 caught_any = true;
                 HOP__OBSERVE(hop__observe_spin(&l->loop->executor, true));
             }
-            /* Budget spent: I/O's turn. A catch does not end the window: a
-             * poll for I/O is a system call, which costs as much as the
-             * round trip the spin just caught where system calls are slow
-             * (about 1.2 us on the AMD VMs of bench/RESULTS.md), and the
-             * next round trip would come back while the loop is inside it. */
-            if (hop__loop_drain(l)) {
+            /* Budget spent: I/O's turn. A catch ends the turn too while
+             * anything waits for the poll (a socket, a request: a server's
+             * next request must not wait out the window); otherwise it does
+             * not end the window: a poll is a system call, which costs as
+             * much as the round trip the spin just caught where system
+             * calls are slow (about 1.2 us on the AMD VMs of
+             * bench/RESULTS.md), and the next round trip would come back
+             * while the loop is inside it. */
+            if (hop__loop_drain(l) || (caught && hop__loop_io_waits(l))) {
                 hop__loop_keep_polling(l);
                 break;
             }
