@@ -1,13 +1,13 @@
 # drawn by hop-bench --plot; redraw with: gnuplot idle.gp (in this folder)
 set terminal pngcairo size 1100,152 font 'sans,10'
 set output 'idle.png'
-set title "idle: cpu ms/0.5 s, lower is better\nAMD EPYC, 2 cores, hop 31a2f11" noenhanced
+set title "idle: cpu ms/0.5 s, lower is better\nAMD EPYC, 2 cores, hop 0e0c737" noenhanced
 unset key
 set style fill solid 0.85 border -1
 set grid xtics
 set ytics nomirror noenhanced
 set yrange [-0.6:0.600000]
-set xrange [0:0.278004]
+set xrange [0:0.314342]
 set xlabel "cpu ms/0.5 s (bar: median; whiskers: min and max of the repetitions)" noenhanced
 plot 'idle.dat' using (0):0:(0):2:($0-0.35):($0+0.35):5:yticlabels(1) with boxxyerror lc rgb variable, \
      '' using 2:0:3:4 with xerrorbars lc rgb 'black' pt 0, \

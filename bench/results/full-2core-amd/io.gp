@@ -1,13 +1,13 @@
 # drawn by hop-bench --plot; redraw with: gnuplot io.gp (in this folder)
 set terminal pngcairo size 1100,184 font 'sans,10'
 set output 'io.png'
-set title "io: msgs/s, higher is better\nAMD EPYC, 2 cores, hop 31a2f11" noenhanced
+set title "io: msgs/s, higher is better\nAMD EPYC, 2 cores, hop 0e0c737" noenhanced
 unset key
 set style fill solid 0.85 border -1
 set grid xtics
 set ytics nomirror noenhanced
 set yrange [-0.6:1.600000]
-set xrange [0:135192]
+set xrange [0:127849]
 set xlabel "msgs/s (bar: median; whiskers: min and max of the repetitions)" noenhanced
 plot 'io.dat' using (0):0:(0):2:($0-0.35):($0+0.35):5:yticlabels(1) with boxxyerror lc rgb variable, \
      '' using 2:0:3:4 with xerrorbars lc rgb 'black' pt 0, \

@@ -1,7 +1,7 @@
 # drawn by hop-bench --plot; redraw with: gnuplot memory.gp (in this folder)
 set terminal pngcairo size 1100,248 font 'sans,10'
 set output 'memory.png'
-set title "memory: bytes/task, lower is better\nAMD EPYC, 2 cores, hop 31a2f11" noenhanced
+set title "memory: bytes/task, lower is better\nAMD EPYC, 2 cores, hop 0e0c737" noenhanced
 unset key
 set style fill solid 0.85 border -1
 set grid xtics

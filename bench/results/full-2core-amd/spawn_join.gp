@@ -1,13 +1,13 @@
 # drawn by hop-bench --plot; redraw with: gnuplot spawn_join.gp (in this folder)
-set terminal pngcairo size 1100,344 font 'sans,10'
+set terminal pngcairo size 1100,472 font 'sans,10'
 set output 'spawn_join.png'
-set title "spawn+join: tasks/s, higher is better\nAMD EPYC, 2 cores, hop 31a2f11" noenhanced
+set title "spawn+join: tasks/s, higher is better\nAMD EPYC, 2 cores, hop 0e0c737" noenhanced
 unset key
 set style fill solid 0.85 border -1
 set grid xtics
 set ytics nomirror noenhanced
-set yrange [-0.6:6.600000]
-set xrange [0:1.43322e+07]
+set yrange [-0.6:10.600000]
+set xrange [0:1.06745e+07]
 set xlabel "tasks/s (bar: median; whiskers: min and max of the repetitions)" noenhanced
 plot 'spawn_join.dat' using (0):0:(0):2:($0-0.35):($0+0.35):5:yticlabels(1) with boxxyerror lc rgb variable, \
      '' using 2:0:3:4 with xerrorbars lc rgb 'black' pt 0, \

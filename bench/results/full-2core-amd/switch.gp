@@ -1,15 +1,15 @@
 # drawn by hop-bench --plot; redraw with: gnuplot switch.gp (in this folder)
 set terminal pngcairo size 1100,248 font 'sans,10'
 set output 'switch.png'
-set title "switch: ns/switch, lower is better\nAMD EPYC, 2 cores, hop 31a2f11" noenhanced
+set title "switch: ns/switch, lower is better\nAMD EPYC, 2 cores, hop 0e0c737" noenhanced
 unset key
 set style fill solid 0.85 border -1
 set grid xtics
 set ytics nomirror noenhanced
 set yrange [-0.6:3.600000]
-set xrange [2.69958:5589.22]
+set xrange [2.95612:6700.81]
 set xlabel "ns/switch, log scale (bar: median; whiskers: min and max of the repetitions)" noenhanced
 set logscale x
-plot 'switch.dat' using (2.69958):0:(2.69958):2:($0-0.35):($0+0.35):5:yticlabels(1) with boxxyerror lc rgb variable, \
+plot 'switch.dat' using (2.95612):0:(2.95612):2:($0-0.35):($0+0.35):5:yticlabels(1) with boxxyerror lc rgb variable, \
      '' using 2:0:3:4 with xerrorbars lc rgb 'black' pt 0, \
      '' using 4:0:6 with labels left offset 1,0 noenhanced
