@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
+#include "core/spin.h"
 #include "helpers.h"
 #include <hop/metrics.h>
 
@@ -1113,6 +1116,8 @@ static void *offload_then_sleep_five_times(void *arg) {
 }
 
 Test(loop, a_timer_started_while_the_spin_keeps_catching_round_trips_fires_on_time, .timeout = 60) {
+    /* Only the spin's own rules end its window here, not the host's pauses. */
+    hop__atomic_store_u64(&hop__spin_preempted_ns, UINT64_MAX);
     hop_pool_t pool;
     HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
     hop_loop_t loop;
@@ -1133,6 +1138,63 @@ Test(loop, a_timer_started_while_the_spin_keeps_catching_round_trips_fires_on_ti
     cr_assert_gt((uintptr_t)round_trips, 0, "the busy task made no round trip: the test measures nothing");
     /* Generous for a loaded machine, far below the 10 s window. */
     cr_assert_lt((uintptr_t)took_ms, 3000, "five sleeps of 2 ms took %ju ms", (uintmax_t)(uintptr_t)took_ms);
+}
+
+/* A loop with a socket waiting polls it after every spin that caught work:
+ * a task reading a socketpair gets its byte within milliseconds while
+ * another task's round trips to a pool keep every spin window (60 s here)
+ * catching work. A window that spun on to its end would hold the byte for
+ * the rest of it (measured without the rule: 60 s). Host pauses must not
+ * end windows early here, or the test could not tell. */
+static int waiting_fds[2];
+static unsigned int reader_ready;
+
+static void *read_one_byte(void *arg) {
+    (void)arg;
+    hop_stream_t *stream = NULL;
+    CHECK_OK(hop_stream_open_fd(NULL, waiting_fds[0], NULL, &stream));
+    test_store_uint(&reader_ready, 1);
+    char byte = 0;
+    int64_t n = stream ? hop_stream_read(stream, &byte, 1) : -1;
+    test_store_uint(&busy_stop, 1);
+    if (stream)
+        hop_stream_close(stream);
+    return (void *)(intptr_t)(n == 1 ? byte : -1);
+}
+
+Test(loop, a_socket_is_polled_after_every_catch_while_the_spin_keeps_catching_round_trips, .timeout = 120) {
+    hop__atomic_store_u64(&hop__spin_preempted_ns, UINT64_MAX);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, waiting_fds), 0);
+    hop_pool_t pool;
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 2}));
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, &(hop_loop_options_t){.batch = UINT_MAX, .spin_us = 60 * 1000 * 1000}));
+    HOP_OK(hop_loop_start(&loop));
+    test_store_uint(&busy_stop, 0);
+    test_store_uint(&reader_ready, 0);
+    /* The round trips first, so that the loop is inside its windows when
+     * the reader starts waiting. */
+    hop_task_t *busy = test_spawn(hop_loop_executor(&loop), round_trips_until_stopped, &pool);
+    hop_task_t *reader = test_spawn(hop_loop_executor(&loop), read_one_byte, NULL);
+    test_wait_for(&reader_ready, 1);
+    while (hop_task_state(reader) != HOP_TASK_SUSPENDED)
+        sched_yield(); /* in its read */
+    uint64_t t0 = hop_time_now_ns();
+    cr_assert_eq(write(waiting_fds[1], "x", 1), 1);
+    void *byte = NULL, *round_trips = NULL;
+    HOP_OK(hop_future_wait(hop_task_future(reader), HOP_WAIT_FOREVER, &byte));
+    uint64_t took_ms = (hop_time_now_ns() - t0) / 1000000u;
+    HOP_OK(hop_future_wait(hop_task_future(busy), HOP_WAIT_FOREVER, &round_trips));
+    hop_task_unref(reader);
+    hop_task_unref(busy);
+    HOP_OK(hop_loop_close(&loop));
+    HOP_OK(hop_pool_close(&pool));
+    close(waiting_fds[1]);
+    test_assert_checks();
+    cr_assert_eq((intptr_t)byte, 'x');
+    cr_assert_gt((uintptr_t)round_trips, 0, "the busy task made no round trip: the test measures nothing");
+    /* Generous for a loaded machine, far below the 60 s window. */
+    cr_assert_lt(took_ms, 3000, "the byte took %ju ms to arrive", (uintmax_t)took_ms);
 }
 
 /* A job on the loop that closes the pool, in the same batch as tasks whose

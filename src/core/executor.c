@@ -103,5 +103,7 @@ void hop__batch_stage(hop__batch_chain_t *c, hop_job_t *job) {
         hop__batch_flush_chain(c);
 }
 
-/* core/spin.h: written only when a spinner lost its CPU. */
+/* core/spin.h: written only when a spinner lost its CPU; the threshold,
+ * only by tests. */
 uint64_t hop__spin_rest_until_ns;
+uint64_t hop__spin_preempted_ns = HOP__SPIN_PREEMPTED_NS;

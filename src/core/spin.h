@@ -32,6 +32,12 @@
 /* CLOCK_MONOTONIC, ns, until which nobody spins (0: never set). */
 extern uint64_t hop__spin_rest_until_ns;
 
+/* The gap that counts as a lost CPU: HOP__SPIN_PREEMPTED_NS. Tests that
+ * check a spin's own rules for ending raise it, so that a pause of the
+ * host's (a virtual CPU taken away, which the guest cannot tell from a
+ * preemption) does not end the spin for them. */
+extern uint64_t hop__spin_preempted_ns;
+
 /* May a spin start at now_ns (CLOCK_MONOTONIC, ns)? */
 static inline bool hop__spin_allowed(uint64_t now_ns) {
     return now_ns >= hop__atomic_load_u64(&hop__spin_rest_until_ns);
@@ -40,7 +46,7 @@ static inline bool hop__spin_allowed(uint64_t now_ns) {
 /* A spinner saw the gap [before_ns, now_ns]: if it is a lost CPU, nobody
  * spins for a while. Returns whether it was. */
 static inline bool hop__spin_preempted(uint64_t before_ns, uint64_t now_ns) {
-    if (now_ns - before_ns < HOP__SPIN_PREEMPTED_NS)
+    if (now_ns - before_ns < hop__atomic_load_u64(&hop__spin_preempted_ns))
         return false;
     hop__atomic_store_u64(&hop__spin_rest_until_ns, now_ns + HOP__SPIN_REST_NS);
     return true;
