@@ -125,18 +125,25 @@ typedef struct {
     int end;                 /* how the connection ended */
 } http_client_t;
 
-static unsigned int total_answered; /* atomic, over all clients */
+static unsigned int total_answered;  /* atomic, over all clients */
+static unsigned int total_connects;  /* atomic: clients whose connect has returned */
 
 /* Keep-alive requests one after another until the server ends the
  * connection. */
 static void *http_client(void *arg) {
     http_client_t *c = arg;
     hop_stream_t *s;
-    CHECK_OK(hop_tcp_connect(NULL, "127.0.0.1", c->port, NULL, &s));
+    int err = hop_tcp_connect(NULL, "127.0.0.1", c->port, NULL, &s);
+    CHECK(err == 0, "connect: %s", hop_err_name(err));
+    __atomic_fetch_add(&total_connects, 1u, __ATOMIC_RELEASE);
+    if (err) {
+        c->end = err;
+        return NULL;
+    }
     char reply[512];
     for (;;) {
         static const char request[] = "GET /work HTTP/1.1\r\nHost: test\r\n\r\n";
-        int err = hop_stream_write(s, request, sizeof request - 1, NULL);
+        err = hop_stream_write(s, request, sizeof request - 1, NULL);
         if (err) { /* the server closed the idle connection first */
             c->unanswered++;
             c->end = err;
@@ -204,6 +211,9 @@ Test(example_http, a_shutdown_with_requests_in_flight_answers_every_request_it_r
         clients[i] = (http_client_t){.port = hop_serve_port(op.server)};
         HOP_OK(hop_task_spawn(hop_loop_executor(&loops[LOOPS]), http_client, &clients[i], NULL, &tasks[i]));
     }
+    /* Every client connected (a connect still under way when the listeners
+     * close is refused: not what this test is about), and requests flowing. */
+    test_wait_for(&total_connects, CLIENTS);
     test_wait_for(&total_answered, CLIENTS * 4u);
     HOP_OK(hop_task_spawn(hop_loop_executor(&loops[LOOPS]), stop_http, &op, NULL, &t));
     HOP_OK(test_join(t));
