@@ -28,12 +28,11 @@
  * syscall only for the one winner. A burst of completions costs one wake-up.
  *
  * No lost wake-up (a loop blocked in epoll over a job whose producer saw it
- * awake and did not signal): a producer links its job, then a full fence,
- * then reads wake; the loop stores SLEEPING, then a full fence, then re-reads
- * the inbox. Dekker's pattern: one of the two sees the other's store. If the
- * loop's re-check misses the job (even half-pushed: exchanged, not linked,
- * which the queue reports as BUSY), the producer's read, which comes after
- * its link, sees SLEEPING and it signals.
+ * awake and did not signal): a producer pushes its job (the push is a full
+ * barrier), then reads wake; the loop stores SLEEPING, then a full fence,
+ * then re-reads the inbox. Dekker's pattern: one of the two sees the other's
+ * store. If the loop's re-check misses the job, the producer's read, which
+ * comes after its push, sees SLEEPING and it signals.
  *
  * TURNS. Each turn (from one poll for I/O to the next) runs at most
  * options.batch inbox jobs: the async callback, an idle handle and the
@@ -235,10 +234,11 @@ static void hop__loop_signal(hop__loop_t *l) {
     uv_async_send(&l->async);
 }
 
-/* After a push from another thread: wake the loop if it announced SLEEPING. */
+/* After a push from another thread, or a store followed by a full fence:
+ * wake the loop if it announced SLEEPING. The caller's write must be
+ * visible before this read of wake (Dekker with the loop's announcement):
+ * the inbox's push is a full barrier itself. */
 static void hop__loop_wake_if_sleeping(hop__loop_t *l) {
-    /* The push's link before the read of wake (Dekker with the loop's arm). */
-    hop__atomic_fence_full();
     if (hop__atomic_load_uint(&l->wake) != HOP__WAKE_SLEEPING)
         return; /* it will look at the inbox again: nothing to do */
     if (!hop__atomic_cas_uint(&l->wake, HOP__WAKE_SLEEPING, HOP__WAKE_AWAKE))
@@ -450,8 +450,10 @@ static void hop__loop_timer_rearm(void *ctx) {
     hop__loop_t *l = ctx;
     hop__atomic_store_uint(&l->timer_rearm, 1u);
     /* On the loop thread, prepare looks at the flag before the next poll. */
-    if (*hop__loop_current_slot() != l->loop)
+    if (*hop__loop_current_slot() != l->loop) {
+        hop__atomic_fence_full(); /* the flag before the read of wake */
         hop__loop_wake_if_sleeping(l);
+    }
 }
 
 static const hop__timer_clock_ops_t hop__loop_timer_ops = {.rearm = hop__loop_timer_rearm};
@@ -540,10 +542,9 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
                 looked = uv_hrtime(); /* the drain is no gap in the spin */
             continue;
         }
-        /* Empty, or a push half done (its producer signals if we sleep).
-         * Before the spin budget and the poll timeout are computed. A job
-         * that started an earlier timer ends the window: the uv timer it
-         * re-arms is not looked at while spinning. */
+        /* Empty. The timer is re-armed before the spin budget and the poll
+         * timeout are computed. A job that started an earlier timer ends the
+         * window: the uv timer it re-arms is not looked at while spinning. */
         if (hop__loop_timer_rearm_if_asked(l) && spin_until)
             spin_until = looked;
         if (!spun) {
@@ -600,7 +601,7 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
          * and with a rearm from another thread). */
         hop__atomic_fence_full();
         if (hop__mpsc_queue_peek_spsc(&l->inbox) != HOP__MPSC_ITEM && !hop__atomic_load_uint(&l->timer_rearm))
-            break; /* empty, or BUSY: that producer reads SLEEPING after its link */
+            break; /* empty: a producer that pushes now reads SLEEPING after its push */
         /* Work (or a rearm) came in between the drain and the announcement:
          * take the announcement back. If a producer already took it (and signals),
          * the extra async callback finds little or nothing: harmless. */
@@ -869,6 +870,7 @@ int hop_loop_close(hop_loop_t *loop) {
     hop__timer_clock_set_current(outer_clock);
     *slot = outer;
     hop__timer_clock_free(l->clock);
+    hop__mpsc_queue_destroy(&l->inbox);
     hop__fork_untrack(&l->fork_entry);
     hop__atomic_store_ptr(&loop->internal, NULL);
     hop__loop_update_flags(loop, 0, HOP__LOOP_RUNNING | HOP__LOOP_STARTED);

@@ -34,7 +34,7 @@ verify() {
 }
 
 # The models and, for each, its mutant.
-for pair in "pool NO_FENCE" "pool NO_RECHECK" "loop NO_FENCE" "inject_queue EXCHANGE"; do
+for pair in "pool NO_FENCE" "pool NO_RECHECK" "loop NO_FENCE" "loop PUSH_BUFFERED" "inject_queue EXCHANGE"; do
   set -- $pair
   model=$1 mutant=$2
   if [ ! -e "$work/$model.done" ]; then

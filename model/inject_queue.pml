@@ -15,8 +15,8 @@
  *
  * Memory: sequentially consistent (the acquire/release fences publish a
  * job's fields, which the model does not have). The mutant EXCHANGE swings
- * head back to the stub with an exchange (a push of the stub, as
- * src/core/mpsc_queue.h's single-consumer pop does) instead of the CAS at
+ * head back to the stub with an exchange (a push of the stub, as Vyukov's
+ * single-consumer queue does) instead of the CAS at
  * inject_queue.h:150: the header's comment says why that loses a job from
  * nonempty_hint's view. */
 
@@ -101,7 +101,7 @@ proctype consumer_proc() {
         fi;
         next[STUB] = NIL;                  /* :149 */
 #ifdef EXCHANGE
-        /* The mutant: mpsc_queue.h's way, push the stub (exchange, link),
+        /* The mutant: Vyukov's way, push the stub (exchange, link),
          * then take t only if its next is linked by now. */
         atomic { prev = head; head = STUB };
         next[prev] = STUB;

@@ -5,33 +5,33 @@
  * Line numbers are those of executors/loop.c at commit 31a2f11; the function
  * names are the stable reference.
  *
- * What is modelled, faithfully: the producers' push (the inbox exchange,
- * then the link; a pop or peek between the two sees BUSY), the fence and the
- * read of wake, the CAS SLEEPING -> AWAKE and uv_async_send
+ * What is modelled, faithfully: the producers' push (one CAS on the inbox's
+ * head, a full barrier, src/core/mpsc_queue.h), then the read of wake, the
+ * CAS SLEEPING -> AWAKE and uv_async_send
  * (hop__loop_wake_if_sleeping); the loop's turn: the prepare callback's
  * drain, the store of SLEEPING, the fence, the re-check (peek: only ITEM
  * takes the announcement back, with an exchange), the poll that blocks
  * until an async send is pending (sends coalesce), the async callback's
  * drain and the check callback's store of AWAKE; and the timer clock's
- * rearm, which sets a flag and wakes the loop the same way.
+ * rearm, which sets a flag, fences and wakes the loop the same way.
  *
- * Abstracted: the inbox is counters (linked jobs and pushes exchanged but
- * not linked; src/core/mpsc_queue.h's pop and peek report ITEM when a linked
- * job is there, BUSY when only a half push is); the turn's batch budget and
+ * Abstracted: the inbox is a counter of pushed jobs (a push is one atomic
+ * step, so there is no half-done one to model); the turn's batch budget and
  * the idle handle (a cut-short batch polls without blocking, which cannot
  * lose a job) and the spin before announcing (wake stays AWAKE, so it is
  * one more drain) are left out.
  *
- * Memory: sequentially consistent, except in the mutant NO_FENCE, where the
+ * Memory: sequentially consistent, except in the mutants. NO_FENCE: the
  * loop's store of SLEEPING waits in its store buffer (TSO) past the
- * re-check's reads: the full fence at loop.c:512 taken away. */
+ * re-check's reads (the full fence in hop__loop_prepare_cb taken away).
+ * PUSH_BUFFERED: a producer's push waits in its store buffer past its read
+ * of wake (a push that is not a full barrier, with no fence after it). */
 
 #define PRODUCERS 2
 #define AWAKE 0
 #define SLEEPING 1
 
 byte linked = 0;   /* inbox jobs the loop can pop */
-byte half = 0;     /* pushes exchanged, not linked yet (peek: BUSY) */
 byte wake = AWAKE; /* l->wake, in memory */
 bool async = false; /* an uv_async_send not yet seen by the poll */
 bool rearm = false; /* l->timer_rearm */
@@ -41,7 +41,7 @@ bool armed = false; /* the loop's timer was rearmed after the clock asked */
 bool sb_sleeping = false; /* the loop's SLEEPING store, still in its store buffer */
 #endif
 
-/* hop__loop_wake_if_sleeping (loop.c:216-225), after the full fence. */
+/* hop__loop_wake_if_sleeping, after the push (a full barrier). */
 inline wake_if_sleeping() {
     if
     :: wake == SLEEPING ->
@@ -55,15 +55,20 @@ inline wake_if_sleeping() {
     fi
 }
 
-/* hop__loop_submit from another thread (loop.c:228-243). */
+/* hop__loop_submit from another thread. */
 proctype producer() {
-    half++;           /* mpsc_queue.h:72, the exchange (a full barrier) */
-    atomic { half--; linked++ } /* mpsc_queue.h:76, the link */
-    /* loop.c:218: the full fence, then the read of wake. */
+#ifdef PUSH_BUFFERED
+    /* The push sits in the store buffer while wake is read. */
+    wake_if_sleeping();
+    linked++
+#else
+    linked++; /* hop__mpsc_queue_push_mpsc: the CAS (a full barrier) */
     wake_if_sleeping()
+#endif
 }
 
-/* The timer clock's rearm from another thread (loop.c:423-429). */
+/* The timer clock's rearm from another thread (hop__loop_timer_rearm):
+ * the flag, a full fence, then the read of wake. */
 proctype rearmer() {
     rearm = true;
     wake_if_sleeping()
@@ -98,7 +103,7 @@ prepare:
 #else
     wake = SLEEPING; /* loop.c:509, then the fence at loop.c:512 */
 #endif
-    /* loop.c:513: the re-check (peek ITEM: a linked job; BUSY counts as empty). */
+    /* The re-check (peek: ITEM when a job is there). */
     item = (linked > 0 || rearm);
     if
     :: item ->

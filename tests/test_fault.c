@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "core/fault.h"
+#include "core/mpsc_queue.h"
 #include "core/sanitizer.h"
 #include "helpers.h"
 
@@ -1064,6 +1065,51 @@ static int open_fd(void) { return in_hop_run(open_fd_here); }
 static const fault_case_t open_fd_case = {"hop_stream_open_fd on a pipe", open_fd, {HOP_ENOMEM, HOP_EMFILE}};
 
 Test(fault, a_stream_open_fd_that_runs_out_reports_it_and_leaves_the_descriptor_open) { walk(&open_fd_case); }
+
+/* ---- the loop's inbox -------------------------------------------------------- */
+
+typedef struct {
+    hop_job_t job;
+    unsigned int seq;
+} inbox_item_t;
+
+static void inbox_never_run(hop_job_t *job) { (void)job; }
+
+/* Pushes n items (seq first..first+n-1), then pops them all with the
+ * allocation made from the nth_alloc-th on failing (0: none), and checks
+ * they come out in push order. */
+static void inbox_round(hop__mpsc_queue_t *q, inbox_item_t *items, unsigned int first, unsigned int n,
+                        unsigned long nth_alloc) {
+    for (unsigned int i = 0; i < n; i++) {
+        items[i].seq = first + i;
+        hop_job_init(&items[i].job, inbox_never_run);
+        hop__mpsc_queue_push_mpsc(q, &items[i].job);
+    }
+    if (nth_alloc)
+        hop__fault_arm(HOP__FAULT_ALLOC | HOP__FAULT_FROM_NTH, nth_alloc);
+    for (unsigned int i = 0; i < n; i++) {
+        hop_job_t *job;
+        cr_assert_eq(hop__mpsc_queue_pop_spsc(q, &job), HOP__MPSC_ITEM, "job %u of %u lost", i, n);
+        cr_assert_eq(((inbox_item_t *)job)->seq, first + i, "got %u, expected %u", ((inbox_item_t *)job)->seq,
+                     first + i);
+    }
+    hop_job_t *job;
+    cr_assert_eq(hop__mpsc_queue_pop_spsc(q, &job), HOP__MPSC_EMPTY);
+    if (nth_alloc) {
+        cr_assert(hop__fault_fired());
+        hop__fault_disarm();
+    }
+}
+
+Test(fault, an_inbox_that_cannot_grow_its_array_still_delivers_every_job_in_order) {
+    static hop__mpsc_queue_t q;
+    static inbox_item_t items[300];
+    hop__mpsc_queue_init(&q);
+    inbox_round(&q, items, 0, 300, 1);   /* no array at all: every job by the fallback */
+    inbox_round(&q, items, 300, 100, 2); /* 64 recorded, the 36 oldest by the fallback */
+    inbox_round(&q, items, 400, 300, 0); /* and it grows again once memory is back */
+    hop__mpsc_queue_destroy(&q);
+}
 
 /* ---- the injection itself ------------------------------------------------ */
 

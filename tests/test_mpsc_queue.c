@@ -1,6 +1,7 @@
 /* tests/test_mpsc_queue.c: the intrusive MPSC queue under the loop's inbox
  * (src/core/mpsc_queue.h), white-box: FIFO order, exactly-once delivery and
- * per-producer order under concurrent pushes. */
+ * per-producer order under concurrent pushes, and with jobs pushed again
+ * as soon as they come out. */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -17,16 +18,12 @@ typedef struct {
 
 static void never_run(hop_job_t *job) { (void)job; }
 
-/* Pops until ITEM or EMPTY; BUSY (a push half done) is retried. */
+/* The job pop returns, or NULL when it says EMPTY (checked to agree). */
 static hop_job_t *pop_or_null(hop__mpsc_queue_t *q) {
-    for (;;) {
-        hop_job_t *job;
-        hop__mpsc_result_t r = hop__mpsc_queue_pop_spsc(q, &job);
-        if (r == HOP__MPSC_ITEM)
-            return job;
-        if (r == HOP__MPSC_EMPTY)
-            return NULL;
-    }
+    hop_job_t *job;
+    hop__mpsc_result_t r = hop__mpsc_queue_pop_spsc(q, &job);
+    cr_assert_eq(r == HOP__MPSC_ITEM, job != NULL);
+    return job;
 }
 
 Test(mpsc_queue, a_single_thread_gets_its_jobs_back_in_push_order) {
@@ -49,7 +46,7 @@ Test(mpsc_queue, a_single_thread_gets_its_jobs_back_in_push_order) {
     }
     cr_assert_eq(hop__mpsc_queue_pop_spsc(&q, &job), HOP__MPSC_EMPTY);
     cr_assert_eq(hop__mpsc_queue_peek_spsc(&q), HOP__MPSC_EMPTY);
-    /* Emptied and refilled several times: the stub goes round correctly. */
+    /* Emptied and refilled several times. */
     for (int round = 0; round < 3; round++) {
         hop__mpsc_queue_push_mpsc(&q, &items[0].job);
         cr_assert_eq(pop_or_null(&q), &items[0].job);
@@ -62,30 +59,35 @@ Test(mpsc_queue, a_single_thread_gets_its_jobs_back_in_push_order) {
         cr_assert_eq(pop_or_null(&q), &items[3].job);
         cr_assert_null(pop_or_null(&q));
     }
+    hop__mpsc_queue_destroy(&q);
 }
 
-Test(mpsc_queue, a_half_done_push_reads_as_busy_not_empty) {
+Test(mpsc_queue, jobs_pushed_while_the_consumer_holds_a_batch_come_after_it) {
     static hop__mpsc_queue_t q;
     hop__mpsc_queue_init(&q);
-    item_t a, b;
-    hop_job_init(&a.job, never_run);
-    hop_job_init(&b.job, never_run);
-    /* Stage a push stopped between its exchange and its link, as a
-     * preempted producer leaves it. */
-    a.job.next = NULL;
-    hop_job_t *prev = hop__atomic_fas_ptr(&q.head, &a.job);
-    hop_job_t *job;
-    cr_assert_eq(hop__mpsc_queue_peek_spsc(&q), HOP__MPSC_BUSY);
-    cr_assert_eq(hop__mpsc_queue_pop_spsc(&q, &job), HOP__MPSC_BUSY);
-    hop__atomic_store_ptr(&prev->next, &a.job);
-    /* Now the last job is linked but another push is half done behind it. */
-    b.job.next = NULL;
-    prev = hop__atomic_fas_ptr(&q.head, &b.job);
-    cr_assert_eq(hop__mpsc_queue_pop_spsc(&q, &job), HOP__MPSC_BUSY, "a's successor is not linked yet");
-    hop__atomic_store_ptr(&prev->next, &b.job);
-    cr_assert_eq(pop_or_null(&q), &a.job);
-    cr_assert_eq(pop_or_null(&q), &b.job);
+    item_t items[6];
+    for (unsigned int i = 0; i < 6; i++)
+        hop_job_init(&items[i].job, never_run);
+    for (unsigned int i = 0; i < 3; i++)
+        hop__mpsc_queue_push_mpsc(&q, &items[i].job);
+    /* The first pop takes all three; the rest of them wait on the consumer's
+     * side while more are pushed. */
+    cr_assert_eq(pop_or_null(&q), &items[0].job);
+    hop__mpsc_queue_push_mpsc(&q, &items[3].job);
+    hop__mpsc_queue_push_mpsc(&q, &items[4].job);
+    cr_assert_eq(pop_or_null(&q), &items[1].job);
+    cr_assert_eq(pop_or_null(&q), &items[2].job);
+    hop__mpsc_queue_push_mpsc(&q, &items[5].job);
+    for (unsigned int i = 3; i < 6; i++) {
+        cr_assert_eq(hop__mpsc_queue_peek_spsc(&q), HOP__MPSC_ITEM);
+        cr_assert_eq(pop_or_null(&q), &items[i].job);
+    }
+    cr_assert_eq(hop__mpsc_queue_peek_spsc(&q), HOP__MPSC_EMPTY);
+    /* A popped job may be pushed again at once. */
+    hop__mpsc_queue_push_mpsc(&q, &items[0].job);
+    cr_assert_eq(pop_or_null(&q), &items[0].job);
     cr_assert_null(pop_or_null(&q));
+    hop__mpsc_queue_destroy(&q);
 }
 
 #define PRODUCERS 4
@@ -115,12 +117,10 @@ Test(mpsc_queue, concurrent_producers_deliver_every_job_exactly_once_in_per_prod
         pthread_create(&threads[p], NULL, produce, &items[p * PER_PRODUCER]);
     }
     unsigned int next_seq[PRODUCERS] = {0};
-    unsigned long received = 0, busy = 0;
+    unsigned long received = 0;
     while (received < PRODUCERS * PER_PRODUCER) {
         hop_job_t *job;
         hop__mpsc_result_t r = hop__mpsc_queue_pop_spsc(&stress_queue, &job);
-        if (r == HOP__MPSC_BUSY)
-            busy++;
         if (r != HOP__MPSC_ITEM)
             continue;
         item_t *item = (item_t *)job;
@@ -137,6 +137,77 @@ Test(mpsc_queue, concurrent_producers_deliver_every_job_exactly_once_in_per_prod
         pthread_join(threads[p], NULL);
     hop_job_t *job;
     cr_assert_eq(hop__mpsc_queue_pop_spsc(&stress_queue, &job), HOP__MPSC_EMPTY, "nothing extra came out");
+    hop__mpsc_queue_destroy(&stress_queue);
     free(items);
     free(seen);
+}
+
+/* Jobs go round: the consumer hands each popped job back to its producer,
+ * which pushes it again at once, so pushes race with takes that just
+ * returned the very job being pushed (the reuse that breaks lock-free
+ * stacks that pop one item at a time). */
+#define RECYCLED_PER_PRODUCER 8
+#define RECYCLE_ROUNDS 40000
+
+typedef struct {
+    item_t item;
+    unsigned int free; /* atomic: 1 once the consumer has popped it */
+} recycled_t;
+
+static hop__mpsc_queue_t recycle_queue;
+static recycled_t recycled[PRODUCERS][RECYCLED_PER_PRODUCER];
+
+static void *produce_recycled(void *arg) {
+    unsigned int p = (unsigned int)(uintptr_t)arg;
+    unsigned int seq = 0;
+    while (seq < RECYCLE_ROUNDS) {
+        bool pushed = false;
+        for (unsigned int k = 0; k < RECYCLED_PER_PRODUCER && seq < RECYCLE_ROUNDS; k++) {
+            recycled_t *r = &recycled[p][k];
+            if (!hop__atomic_load_uint(&r->free))
+                continue;
+            hop__atomic_store_uint(&r->free, 0u);
+            r->item.seq = seq++;
+            hop__mpsc_queue_push_mpsc(&recycle_queue, &r->item.job);
+            pushed = true;
+        }
+        if (!pushed)
+            sched_yield();
+    }
+    return NULL;
+}
+
+Test(mpsc_queue, jobs_pushed_again_right_after_their_pop_are_each_delivered_once_in_order) {
+    hop__mpsc_queue_init(&recycle_queue);
+    pthread_t threads[PRODUCERS];
+    for (unsigned int p = 0; p < PRODUCERS; p++) {
+        for (unsigned int k = 0; k < RECYCLED_PER_PRODUCER; k++) {
+            recycled[p][k] = (recycled_t){.item = {.producer = p}};
+            hop_job_init(&recycled[p][k].item.job, never_run);
+            hop__atomic_store_uint(&recycled[p][k].free, 1u);
+        }
+        pthread_create(&threads[p], NULL, produce_recycled, (void *)(uintptr_t)p);
+    }
+    unsigned int next_seq[PRODUCERS] = {0};
+    unsigned long received = 0;
+    while (received < (unsigned long)PRODUCERS * RECYCLE_ROUNDS) {
+        hop_job_t *job;
+        if (hop__mpsc_queue_pop_spsc(&recycle_queue, &job) != HOP__MPSC_ITEM) {
+            sched_yield();
+            continue;
+        }
+        recycled_t *r = (recycled_t *)job;
+        unsigned int p = r->item.producer;
+        cr_assert_lt(p, PRODUCERS, "a job that was never pushed");
+        cr_assert_eq(r->item.seq, next_seq[p], "producer %u: got job %u, expected %u", p, r->item.seq, next_seq[p]);
+        cr_assert_eq(hop__atomic_load_uint(&r->free), 0u, "a job delivered while its producer still had it");
+        next_seq[p]++;
+        received++;
+        hop__atomic_store_uint(&r->free, 1u);
+    }
+    for (unsigned int p = 0; p < PRODUCERS; p++)
+        pthread_join(threads[p], NULL);
+    hop_job_t *job;
+    cr_assert_eq(hop__mpsc_queue_pop_spsc(&recycle_queue, &job), HOP__MPSC_EMPTY, "nothing extra came out");
+    hop__mpsc_queue_destroy(&recycle_queue);
 }

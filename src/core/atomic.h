@@ -38,6 +38,10 @@ static inline bool hop__atomic_cas_ptr(void *p, void *expected, void *desired) {
     return __atomic_compare_exchange_n((void **)p, &expected, desired, false, __ATOMIC_SEQ_CST,
                                        __ATOMIC_SEQ_CST);
 }
+static inline void *hop__atomic_cas_ptr_value(void *p, void *expected, void *desired) {
+    __atomic_compare_exchange_n((void **)p, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return expected;
+}
 #define hop__atomic_fas_uint(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
 #define hop__atomic_fas_ptr(p, v) __atomic_exchange_n((void **)(p), (void *)(v), __ATOMIC_SEQ_CST)
 #define hop__atomic_faa_uint(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
@@ -71,6 +75,12 @@ static inline void hop__atomic_fence_full(void) {
  * TSan mapping's are: a release fence before, an acquire fence after. Under
  * ck's TSO model (x86_64) both fences are compiler barriers only, since a
  * locked instruction already orders everything. */
+/* A CAS that returns the value it found (expected when it succeeded). */
+static inline void *hop__ck_cas_ptr_value(void *p, void *expected, void *desired) {
+    void *found;
+    ck_pr_cas_ptr_value(p, expected, desired, &found);
+    return found;
+}
 #define HOP__ATOMIC_RMW(type, suffix, op_args, call)                                  \
     static inline type hop__atomic_##suffix op_args {                              \
         ck_pr_fence_release();                                                     \
@@ -80,6 +90,7 @@ static inline void hop__atomic_fence_full(void) {
     }
 HOP__ATOMIC_RMW(bool, cas_uint, (unsigned int *p, unsigned int e, unsigned int d), ck_pr_cas_uint(p, e, d))
 HOP__ATOMIC_RMW(bool, cas_ptr, (void *p, void *e, void *d), ck_pr_cas_ptr(p, e, d))
+HOP__ATOMIC_RMW(void *, cas_ptr_value, (void *p, void *e, void *d), hop__ck_cas_ptr_value(p, e, d))
 HOP__ATOMIC_RMW(bool, cas_u64, (uint64_t *p, uint64_t e, uint64_t d), ck_pr_cas_64(p, e, d))
 HOP__ATOMIC_RMW(unsigned int, fas_uint, (unsigned int *p, unsigned int v), ck_pr_fas_uint(p, v))
 HOP__ATOMIC_RMW(void *, fas_ptr, (void *p, void *v), ck_pr_fas_ptr(p, v))

@@ -1,8 +1,7 @@
 /* src/core/inject_queue.h: the pool's injection queue, an intrusive, unbounded
  * FIFO of jobs with lock-free producers and consumers that take turns.
  *
- * The list is Dmitry Vyukov's node-based MPSC queue (as in src/core/mpsc_queue.h),
- * threaded through hop_job_t.next, with a stub job owned by the queue:
+ * The list is Dmitry Vyukov's node-based MPSC queue, threaded through hop_job_t.next, with a stub job owned by the queue:
  *
  *   tail (consumer) -> job -> job -> ... -> job <- head (producers)
  *
@@ -139,7 +138,7 @@ static inline hop__inject_result_t hop__inject_queue_pop_turn(hop__inject_queue_
         return HOP__INJECT_BUSY;
     /* tail is the last job of all: swing head from it back to the stub
      * before handing it out, so that head does not name a job that may be
-     * gone. A CAS, not the exchange of a push (as src/core/mpsc_queue.h does): if
+     * gone. A CAS, not the exchange of a push of the stub (Vyukov's way): if
      * a producer exchanged past tail meanwhile, an exchange would put the
      * stub behind that producer's job, leaving head on the stub while jobs
      * wait, and hop__inject_queue_nonempty_hint, which parking workers

@@ -1,152 +1,170 @@
 /* src/core/mpsc_queue.h: an intrusive, unbounded, lock-free multi-producer
- * single-consumer FIFO of jobs (Dmitry Vyukov's node-based MPSC queue).
+ * single-consumer FIFO of jobs: the loop's inbox.
  *
- * The queue is a singly linked list threaded through hop_job_t.next, plus a
- * stub job that the queue owns so that the list is never empty:
+ * Producers push onto a stack; the consumer takes the whole stack at once
+ * and reverses it into a private FIFO, from which it pops:
  *
- *   tail (consumer) -> job -> job -> ... -> job <- head (producers)
+ *   head (producers) -> newest -> ... -> oldest        (linked through next)
+ *   first (consumer) -> oldest -> ... -> newest        (after a take)
  *
- * push (any thread, wait-free): clear job->next, exchange head with job,
- * then link the previous head to job. One exchange, no loop, no allocation,
- * never full: a producer never waits for another producer or the consumer.
+ * push (any thread, lock-free): link job to the head seen, then one CAS on
+ * head. The CAS is the only step, so a push is never half done: the
+ * consumer never finds the list cut, and a producer preempted anywhere
+ * leaves nothing for the consumer to wait for. A CAS fails only when
+ * another push (or the consumer's take) came in between; the first try
+ * expects an empty stack, which is what a producer finds when the consumer
+ * keeps up, so the common push costs one locked instruction and no read
+ * before it.
  *
- * pop (one consumer thread at a time): follow tail->next. Between a
- * producer's exchange and its link the list is briefly cut: head already
- * names the new job, but the consumer cannot reach it yet. pop then reports
- * HOP__MPSC_BUSY ("not yet") rather than spinning: the producer may have been
- * preempted between its two steps. Whoever waits for the queue must make the
- * producer wake it after the link (the loop executor does: its producers
- * check the loop's sleep flag only after linking, see executors/loop.c).
+ * take (the consumer, when its FIFO is empty): one exchange of head with
+ * NULL, then a walk that reverses the chain. Everything pushed so far comes
+ * in one step, so a burst of pushes costs the consumer one atomic operation.
  *
- * Jobs come out in the order their exchanges on head happened, so each
+ * Why not Vyukov's node-based queue (an exchange, then a link from the
+ * previous node), used here before: when the consumer keeps up, each pop
+ * takes the last node, and to do so re-pushes the queue's stub (an exchange
+ * on head) and writes the stub's link. The next push then writes both head
+ * and the stub's link, two lines the consumer had just written, plus a
+ * fence for the link: four line transfers per job, where this queue needs
+ * one (head) besides the job's own. bench/RESULTS.md measures it.
+ *
+ * Order: jobs come out in the order their CASes succeeded, so each
  * producer's jobs come out in the order it pushed them.
  *
  * Memory: a job is owned by the queue from push until pop returns it; the
- * consumer may then reuse or free it. The stub is re-pushed by the consumer
- * whenever it would otherwise take the last real job, so head never points
- * at a job the consumer has handed out. */
+ * consumer may then reuse or free it, and push it again. A push only links
+ * to the head it saw and succeeds only if head is still that job, so a job
+ * taken and pushed again meanwhile cannot corrupt the list (the ABA hazard
+ * of lock-free stacks is in popping one item, which this queue never does:
+ * the consumer takes all of them). */
 #ifndef HOP_SRC_MPSC_QUEUE_H
 #define HOP_SRC_MPSC_QUEUE_H
 
+#include <stdlib.h>
+
+#include "fault.h"
 #include "internal.h"
 
 typedef struct {
-    /* Producers: the most recently pushed job (or the stub). Written only by
-     * the exchange in push; alone on its cache line so that producers
-     * hammering it do not steal the consumer's line. */
-    hop_job_t *head;
-    char pad_head[HOP__CACHELINE - sizeof(hop_job_t *)];
-    /* Consumer only: the oldest job not yet popped (or the stub). */
-    hop_job_t *tail;
-    /* Owned by the queue; its next is written by producers like any job's. */
-    hop_job_t stub;
-    char pad_tail[HOP__CACHELINE - sizeof(hop_job_t *) - sizeof(hop_job_t)];
+    /* Producers: the most recently pushed job not yet taken, or NULL.
+     * Written by their CASes and by the consumer's take; alone on its line. */
+    _Alignas(HOP__CACHELINE) hop_job_t *head;
+    /* The consumer's own. Taken jobs, newest first: pop takes taken[ntaken - 1]. */
+    _Alignas(HOP__CACHELINE) hop_job_t **taken;
+    size_t ntaken, capacity;
+    /* Taken jobs that did not fit in taken (it could not grow), oldest first. */
+    hop_job_t *overflow;
 } hop__mpsc_queue_t;
 
 /* What pop and peek found. */
 typedef enum {
-    HOP__MPSC_EMPTY = 0, /* nothing pushed that the consumer has not taken */
-    HOP__MPSC_ITEM = 1,  /* a job is there (pop: returned) */
-    HOP__MPSC_BUSY = 2   /* a push is half done (exchanged, not linked): not yet */
+    HOP__MPSC_EMPTY = 0, /* nothing pushed that the consumer has not popped */
+    HOP__MPSC_ITEM = 1   /* a job is there (pop: returned) */
 } hop__mpsc_result_t;
 
 /* hop__mpsc_queue_init: an empty queue. Not thread-safe: before any use. */
 static inline void hop__mpsc_queue_init(hop__mpsc_queue_t *q) {
-    q->stub.run = NULL;
-    q->stub.next = NULL;
-    q->stub.executor_private = NULL;
-    q->head = &q->stub;
-    q->tail = &q->stub;
+    hop__atomic_store_ptr(&q->head, NULL);
+    q->taken = NULL;
+    q->ntaken = q->capacity = 0;
+    q->overflow = NULL;
+}
+
+/* hop__mpsc_queue_destroy: frees what the consumer allocated. The queue
+ * must be empty and no longer used. */
+static inline void hop__mpsc_queue_destroy(hop__mpsc_queue_t *q) {
+    free(q->taken);
+    q->taken = NULL;
+    q->capacity = 0;
 }
 
 /* hop__mpsc_queue_push_mpsc: appends job. Any thread, concurrently with other
- * pushes and with the consumer; wait-free (one exchange). The job's fields
- * written before the call are visible to the consumer that pops it. */
+ * pushes and with the consumer; lock-free. A full barrier: the job's fields
+ * written before the call are visible to the consumer that pops it, and a
+ * load after the call is not performed before the push is visible. */
 static inline void hop__mpsc_queue_push_mpsc(hop__mpsc_queue_t *q, hop_job_t *job) {
-    hop__atomic_store_ptr(&job->next, NULL);
-    /* The exchange is a full barrier: job's fields and its NULL next are
-     * visible before anyone can reach job through head. It is also the
-     * point that orders this push among all pushes (FIFO). */
-    hop_job_t *prev = hop__atomic_fas_ptr(&q->head, job);
-    /* From here to the store below the list is cut at prev (pop: BUSY).
-     * The store publishes job to the consumer; it needs no fence of its own,
-     * the exchange above already ordered everything before it. */
-    hop__atomic_store_ptr(&prev->next, job);
+    hop_job_t *seen = NULL;
+    for (;;) {
+        /* job is not reachable yet: a plain store, published by the CAS. */
+        job->next = seen;
+        hop_job_t *now = hop__atomic_cas_ptr_value(&q->head, seen, job);
+        if (now == seen)
+            return;
+        seen = now;
+    }
 }
 
-/* Loads node->next for the consumer; the acquire makes the fields of the job
- * it names (written before its push) visible before the consumer reads them. */
-static inline hop_job_t *hop__mpsc_queue_next(hop_job_t *node) {
-    hop_job_t *next = hop__atomic_load_ptr(&node->next);
-    /* The link above before any read of the linked job's fields. */
-    hop__atomic_fence_acquire();
-    return next;
+/* Takes everything pushed so far; returns whether it got anything. The
+ * consumer only, with nothing taken left. The chain is newest first: its
+ * jobs are recorded in taken in that order and popped from the end, so the
+ * walk only reads them. Writing each job's link to reverse the chain would
+ * make every store wait for the line the producer still holds, and the
+ * next full barrier wait for all of them. */
+static inline bool hop__mpsc_queue_take(hop__mpsc_queue_t *q) {
+    if (!hop__atomic_load_ptr(&q->head))
+        return false; /* a plain read first: the line stays shared */
+    /* The exchange is a full barrier: the fields of every job it takes,
+     * written before their pushes' CASes, are visible from here. */
+    hop_job_t *job = hop__atomic_fas_ptr(&q->head, NULL);
+    size_t n = 0;
+    while (job) {
+        if (n == q->capacity) {
+            size_t capacity = q->capacity ? 2 * q->capacity : 64;
+            hop_job_t **grown = hop__realloc(q->taken, capacity * sizeof *grown);
+            if (!grown)
+                break;
+            q->taken = grown;
+            q->capacity = capacity;
+        }
+        q->taken[n++] = job;
+        job = job->next;
+    }
+    /* Out of memory: the older rest is reversed in place, to be popped
+     * after the ones recorded. */
+    hop_job_t *reversed = NULL;
+    while (job) {
+        hop_job_t *older = job->next;
+        job->next = reversed;
+        reversed = job;
+        job = older;
+    }
+    q->overflow = reversed;
+    q->ntaken = n;
+    return true;
 }
 
 /* hop__mpsc_queue_pop_spsc: takes the oldest job into *job (HOP__MPSC_ITEM),
- * or reports HOP__MPSC_EMPTY or HOP__MPSC_BUSY (*job = NULL). The single
- * consumer only; lock-free, never waits for a producer. */
+ * or reports HOP__MPSC_EMPTY (*job = NULL). The single consumer only;
+ * lock-free. */
 static inline hop__mpsc_result_t hop__mpsc_queue_pop_spsc(hop__mpsc_queue_t *q, hop_job_t **job) {
-    hop_job_t *tail = q->tail;
-    hop_job_t *next = hop__mpsc_queue_next(tail);
-    *job = NULL;
-    if (tail == &q->stub) {
-        if (!next) {
-            /* Empty, unless a producer has swung head off the stub and not
-             * linked stub.next yet. */
-            return hop__atomic_load_ptr(&q->head) == &q->stub ? HOP__MPSC_EMPTY : HOP__MPSC_BUSY;
-        }
-        /* Skip the stub: it is not a job. */
-        q->tail = next;
-        tail = next;
-        next = hop__mpsc_queue_next(tail);
+    if (!q->overflow && !q->ntaken && !hop__mpsc_queue_take(q)) {
+        *job = NULL;
+        return HOP__MPSC_EMPTY;
     }
-    if (next) {
-        q->tail = next;
-        *job = tail;
-        return HOP__MPSC_ITEM;
+    if (q->overflow) {
+        *job = q->overflow;
+        q->overflow = (*job)->next;
+    } else {
+        *job = q->taken[--q->ntaken];
     }
-    /* tail is the last linked job. If head is elsewhere, a producer has
-     * exchanged past tail and will link tail->next shortly: not yet. */
-    if (hop__atomic_load_ptr(&q->head) != tail)
-        return HOP__MPSC_BUSY;
-    /* tail is the last job of all. Handing it out would leave head naming a
-     * job the caller may reuse, so put the stub behind it first. */
-    hop__mpsc_queue_push_mpsc(q, &q->stub);
-    next = hop__mpsc_queue_next(tail);
-    if (next) {
-        q->tail = next;
-        *job = tail;
-        return HOP__MPSC_ITEM;
-    }
-    /* A producer exchanged between the head check and the stub's push; its
-     * link to tail->next is pending (the stub now sits behind its job). */
-    return HOP__MPSC_BUSY;
+    return HOP__MPSC_ITEM;
 }
 
 /* hop__mpsc_queue_prefetch_spsc: asks the CPU to fetch the line of the
- * oldest queued job, whose next the following pop reads. A producer on
- * another CPU wrote that link: without this the pop waits for the line,
- * with it the transfer overlaps whatever the consumer does meanwhile (the
- * job it just popped). A hint: no memory access, nothing changes. The
- * single consumer only. */
-static inline void hop__mpsc_queue_prefetch_spsc(hop__mpsc_queue_t *q) { __builtin_prefetch(q->tail); }
+ * next job the following pop returns, which a producer on another CPU
+ * wrote: the transfer then overlaps whatever the consumer does meanwhile
+ * (the job it just popped). A hint: nothing changes. The consumer only. */
+static inline void hop__mpsc_queue_prefetch_spsc(hop__mpsc_queue_t *q) {
+    if (q->overflow)
+        __builtin_prefetch(q->overflow);
+    else if (q->ntaken)
+        __builtin_prefetch(q->taken[q->ntaken - 1]);
+}
 
-/* hop__mpsc_queue_peek_spsc: what pop would find right now, without taking
- * anything (it follows pop's steps). The single consumer only. */
+/* hop__mpsc_queue_peek_spsc: whether pop would return a job right now,
+ * without taking anything. The single consumer only. */
 static inline hop__mpsc_result_t hop__mpsc_queue_peek_spsc(hop__mpsc_queue_t *q) {
-    hop_job_t *tail = q->tail;
-    hop_job_t *next = hop__atomic_load_ptr(&tail->next);
-    if (tail == &q->stub) {
-        if (!next)
-            return hop__atomic_load_ptr(&q->head) == &q->stub ? HOP__MPSC_EMPTY : HOP__MPSC_BUSY;
-        tail = next;
-        next = hop__atomic_load_ptr(&tail->next);
-    }
-    if (next)
-        return HOP__MPSC_ITEM;
-    /* As in pop: the last linked job can be taken only once head is on it. */
-    return hop__atomic_load_ptr(&q->head) == tail ? HOP__MPSC_ITEM : HOP__MPSC_BUSY;
+    return q->overflow || q->ntaken || hop__atomic_load_ptr(&q->head) ? HOP__MPSC_ITEM : HOP__MPSC_EMPTY;
 }
 
 #endif /* HOP_SRC_MPSC_QUEUE_H */
