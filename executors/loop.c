@@ -376,7 +376,15 @@ static bool hop__loop_drain(hop__loop_t *l) {
         hop_job_t *job;
         if (hop__mpsc_queue_pop_spsc(&l->inbox, &job) != HOP__MPSC_ITEM)
             break;
-        hop__mpsc_queue_prefetch_spsc(&l->inbox);
+        /* The next jobs are known: if they resume tasks, their records and
+         * stacks start coming while this job runs (a record two jobs
+         * ahead, since the stack's address is read from it one job ahead). */
+        hop_job_t *ahead = hop__mpsc_queue_ahead_spsc(&l->inbox, 0);
+        if (ahead) {
+            hop__task_prefetch_stack(ahead);
+            if ((ahead = hop__mpsc_queue_ahead_spsc(&l->inbox, 1)) != NULL)
+                hop__task_prefetch_record(ahead);
+        }
         hop_executor_run_job(executor, job);
         ran++;
         /* Counted as each job returns, so that a thread that saw the job's

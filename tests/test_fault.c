@@ -1089,7 +1089,13 @@ static void inbox_round(hop__mpsc_queue_t *q, inbox_item_t *items, unsigned int 
         hop__fault_arm(HOP__FAULT_ALLOC | HOP__FAULT_FROM_NTH, nth_alloc);
     for (unsigned int i = 0; i < n; i++) {
         hop_job_t *job;
+        hop_job_t *ahead0 = hop__mpsc_queue_ahead_spsc(q, 0), *ahead1 = hop__mpsc_queue_ahead_spsc(q, 1);
         cr_assert_eq(hop__mpsc_queue_pop_spsc(q, &job), HOP__MPSC_ITEM, "job %u of %u lost", i, n);
+        /* The look-ahead names the jobs the next pops return (none before
+         * the first pop: nothing is taken yet). */
+        cr_assert(i == 0 || ahead0 == job, "ahead(0) was not job %u", i);
+        if (i + 1 < n && i > 0)
+            cr_assert_eq(ahead1, &items[i + 1].job, "ahead(1) was not job %u", i + 1);
         cr_assert_eq(((inbox_item_t *)job)->seq, first + i, "got %u, expected %u", ((inbox_item_t *)job)->seq,
                      first + i);
     }

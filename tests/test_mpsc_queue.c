@@ -73,6 +73,9 @@ Test(mpsc_queue, jobs_pushed_while_the_consumer_holds_a_batch_come_after_it) {
     /* The first pop takes all three; the rest of them wait on the consumer's
      * side while more are pushed. */
     cr_assert_eq(pop_or_null(&q), &items[0].job);
+    /* What the next pops will return, among the jobs taken. */
+    cr_assert_eq(hop__mpsc_queue_ahead_spsc(&q, 0), &items[1].job);
+    cr_assert_eq(hop__mpsc_queue_ahead_spsc(&q, 1), &items[2].job);
     hop__mpsc_queue_push_mpsc(&q, &items[3].job);
     hop__mpsc_queue_push_mpsc(&q, &items[4].job);
     cr_assert_eq(pop_or_null(&q), &items[1].job);

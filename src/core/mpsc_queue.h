@@ -150,15 +150,15 @@ static inline hop__mpsc_result_t hop__mpsc_queue_pop_spsc(hop__mpsc_queue_t *q, 
     return HOP__MPSC_ITEM;
 }
 
-/* hop__mpsc_queue_prefetch_spsc: asks the CPU to fetch the line of the
- * next job the following pop returns, which a producer on another CPU
- * wrote: the transfer then overlaps whatever the consumer does meanwhile
- * (the job it just popped). A hint: nothing changes. The consumer only. */
-static inline void hop__mpsc_queue_prefetch_spsc(hop__mpsc_queue_t *q) {
-    if (q->overflow)
-        __builtin_prefetch(q->overflow);
-    else if (q->ntaken)
-        __builtin_prefetch(q->taken[q->ntaken - 1]);
+/* hop__mpsc_queue_ahead_spsc: the job that the (i+1)-th pop from now will
+ * return, among those already taken, or NULL; i < 2. For a consumer that
+ * prefetches what those jobs will touch. Changes nothing. The consumer
+ * only. */
+static inline hop_job_t *hop__mpsc_queue_ahead_spsc(hop__mpsc_queue_t *q, size_t i) {
+    hop_job_t *job = q->overflow;
+    if (job)
+        return i == 0 ? job : job->next ? job->next : q->ntaken ? q->taken[q->ntaken - 1] : NULL;
+    return i < q->ntaken ? q->taken[q->ntaken - 1 - i] : NULL;
 }
 
 /* hop__mpsc_queue_peek_spsc: whether pop would return a job right now,

@@ -291,6 +291,33 @@ static void hop__task_publish_unregistered(hop_task_t *t, uint64_t id, const cha
 
 static void hop__task_resume_job(hop_job_t *job) { hop__task_run(hop__container_of(job, hop_task_t, resume_job)); }
 
+void hop__task_prefetch_record(const hop_job_t *job) {
+    if (job->run != hop__task_resume_job)
+        return;
+    const hop_task_t *t = hop__container_of(job, hop_task_t, resume_job);
+    /* From state up to the interrupt fields: every line of the record that
+     * hop__task_run and the next suspension read or write (the resume job
+     * and the await word are job's own line, which the caller has). */
+    for (const char *line = (const char *)&t->state; line <= (const char *)&t->cancel; line += HOP__CACHELINE)
+        __builtin_prefetch(line, 1);
+    __builtin_prefetch(&t->cancel, 1);
+}
+
+void hop__task_prefetch_stack(const hop_job_t *job) {
+#if !defined(HOP_CONTEXT_UCONTEXT)
+    if (job->run != hop__task_resume_job)
+        return;
+    const hop_task_t *t = hop__container_of(job, hop_task_t, resume_job);
+    /* The frame the switch pops: the callee-saved registers and the
+     * floating-point control words, 64 bytes from sp, on one or two lines. */
+    const char *sp = t->context.sp;
+    __builtin_prefetch(sp, 1);
+    __builtin_prefetch(sp + 63, 1);
+#else
+    (void)job;
+#endif
+}
+
 /* Spawns a task running fn (hop_task_spawn) or status_fn (hop_task_spawn_ex). */
 static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_status_fn status_fn, void *arg,
                            const hop_task_options_t *options, hop_task_t **task, const char *file, int line) {

@@ -208,6 +208,19 @@ void hop__registry_stack_unmapped(const hop__stack_t *stack);
  * the thread that resumed it; returns when t is resumed, maybe elsewhere. */
 void hop__task_switch_out(hop_task_t *t);
 
+/* Hints for an executor that knows which jobs it runs next (the loop's
+ * drain), so that the misses of resuming a task whose record and stack are
+ * cold (another thread completed its await, or thousands of tasks take
+ * turns) overlap with the jobs before it. Each asks the CPU to fetch, if
+ * job resumes a task: _record, the task record's lines its resume touches
+ * (its state, context, await and interrupt fields, its await word);
+ * _stack, the top of its saved stack, whose address is in the record (so
+ * call it a job later than _record, for the same job). Neither changes
+ * anything. The caller's thread only, for a job queued on its executor
+ * (the task cannot end before that job runs). */
+void hop__task_prefetch_record(const hop_job_t *job);
+void hop__task_prefetch_stack(const hop_job_t *job);
+
 /* hop__task_running_here: the task this thread is running right now (NULL
  * outside tasks), read without the opaque call, for the fault handler
  * (overflow.c), which runs on this thread's own signal stack. */
