@@ -70,17 +70,18 @@ static inline void hop__atomic_fence_full(void) {
 
 #include <ck_pr.h>
 
-/* ck_pr's read-modify-writes order nothing by themselves on weakly ordered
- * CPUs (plain ldxr/stxr on aarch64). hop's RMWs are full barriers, as the
- * TSan mapping's are: a release fence before, an acquire fence after. Under
- * ck's TSO model (x86_64) both fences are compiler barriers only, since a
- * locked instruction already orders everything. */
-/* A CAS that returns the value it found (expected when it succeeded). */
+/* ck_pr's CAS that returns the value it found (expected when it succeeded). */
 static inline void *hop__ck_cas_ptr_value(void *p, void *expected, void *desired) {
     void *found;
     ck_pr_cas_ptr_value(p, expected, desired, &found);
     return found;
 }
+
+/* ck_pr's read-modify-writes order nothing by themselves on weakly ordered
+ * CPUs (plain ldxr/stxr on aarch64). hop's RMWs are full barriers, as the
+ * TSan mapping's are: a release fence before, an acquire fence after. Under
+ * ck's TSO model (x86_64) both fences are compiler barriers only, since a
+ * locked instruction already orders everything. */
 #define HOP__ATOMIC_RMW(type, suffix, op_args, call)                                  \
     static inline type hop__atomic_##suffix op_args {                              \
         ck_pr_fence_release();                                                     \

@@ -1,7 +1,8 @@
 /* src/core/inject_queue.h: the pool's injection queue, an intrusive, unbounded
  * FIFO of jobs with lock-free producers and consumers that take turns.
  *
- * The list is Dmitry Vyukov's node-based MPSC queue, threaded through hop_job_t.next, with a stub job owned by the queue:
+ * The list is Dmitry Vyukov's node-based MPSC queue, threaded through
+ * hop_job_t.next, with a stub job owned by the queue:
  *
  *   tail (consumer) -> job -> job -> ... -> job <- head (producers)
  *

@@ -2,10 +2,10 @@
  * single-consumer FIFO of jobs: the loop's inbox.
  *
  * Producers push onto a stack; the consumer takes the whole stack at once
- * and reverses it into a private FIFO, from which it pops:
+ * and pops its jobs oldest first:
  *
  *   head (producers) -> newest -> ... -> oldest        (linked through next)
- *   first (consumer) -> oldest -> ... -> newest        (after a take)
+ *   taken (consumer):  [newest, ..., oldest]           (pop from the end)
  *
  * push (any thread, lock-free): link job to the head seen, then one CAS on
  * head. The CAS is the only step, so a push is never half done: the
@@ -16,9 +16,11 @@
  * keeps up, so the common push costs one locked instruction and no read
  * before it.
  *
- * take (the consumer, when its FIFO is empty): one exchange of head with
- * NULL, then a walk that reverses the chain. Everything pushed so far comes
- * in one step, so a burst of pushes costs the consumer one atomic operation.
+ * take (the consumer, when it has popped everything taken before): one
+ * exchange of head with NULL, then a walk down the chain that records each
+ * job in an array (which grows to the largest batch seen and is kept until
+ * the queue is destroyed). Everything pushed so far comes in one step, so a
+ * burst of pushes costs the consumer one atomic operation.
  *
  * Why not Vyukov's node-based queue (an exchange, then a link from the
  * previous node), used here before: when the consumer keeps up, each pop
@@ -85,8 +87,8 @@ static inline void hop__mpsc_queue_destroy(hop__mpsc_queue_t *q) {
 static inline void hop__mpsc_queue_push_mpsc(hop__mpsc_queue_t *q, hop_job_t *job) {
     hop_job_t *seen = NULL;
     for (;;) {
-        /* job is not reachable yet: a plain store, published by the CAS. */
-        job->next = seen;
+        /* job is not reachable yet: published by the CAS. */
+        hop__atomic_store_ptr(&job->next, seen);
         hop_job_t *now = hop__atomic_cas_ptr_value(&q->head, seen, job);
         if (now == seen)
             return;
@@ -117,14 +119,14 @@ static inline bool hop__mpsc_queue_take(hop__mpsc_queue_t *q) {
             q->capacity = capacity;
         }
         q->taken[n++] = job;
-        job = job->next;
+        job = hop__atomic_load_ptr(&job->next);
     }
     /* Out of memory: the older rest is reversed in place, to be popped
      * after the ones recorded. */
     hop_job_t *reversed = NULL;
     while (job) {
-        hop_job_t *older = job->next;
-        job->next = reversed;
+        hop_job_t *older = hop__atomic_load_ptr(&job->next);
+        hop__atomic_store_ptr(&job->next, reversed);
         reversed = job;
         job = older;
     }
@@ -143,7 +145,7 @@ static inline hop__mpsc_result_t hop__mpsc_queue_pop_spsc(hop__mpsc_queue_t *q, 
     }
     if (q->overflow) {
         *job = q->overflow;
-        q->overflow = (*job)->next;
+        q->overflow = hop__atomic_load_ptr(&(*job)->next);
     } else {
         *job = q->taken[--q->ntaken];
     }
@@ -155,9 +157,11 @@ static inline hop__mpsc_result_t hop__mpsc_queue_pop_spsc(hop__mpsc_queue_t *q, 
  * prefetches what those jobs will touch. Changes nothing. The consumer
  * only. */
 static inline hop_job_t *hop__mpsc_queue_ahead_spsc(hop__mpsc_queue_t *q, size_t i) {
-    hop_job_t *job = q->overflow;
-    if (job)
-        return i == 0 ? job : job->next ? job->next : q->ntaken ? q->taken[q->ntaken - 1] : NULL;
+    size_t skipped = 0;
+    for (hop_job_t *job = q->overflow; job; job = hop__atomic_load_ptr(&job->next), skipped++)
+        if (skipped == i)
+            return job;
+    i -= skipped;
     return i < q->ntaken ? q->taken[q->ntaken - 1 - i] : NULL;
 }
 
