@@ -114,16 +114,20 @@ static bool hop__registry_peek(void *to, const void *from, size_t size) {
 
 /* Whether t is suspended on aw in the await of generation, which then has
  * lasted since generation was read at aw: the task's state and current
- * awaitable say it is suspended on aw now, in the await whose generation aw
- * holds now (a task writes an awaitable's generation only when an await of
- * it starts, and no await's generation comes twice), so if that is the one
- * read before, the task has been in that one await all along, and has not
- * touched what it set up before awaiting. */
+ * awaitable say it is suspended on aw now, and the task's own count of
+ * awaits (which only grows, and which every await's generation is taken
+ * from as it starts) says its latest await is that one, so if that is the
+ * one read before, the task has been in that one await all along, and has
+ * not touched what it set up before awaiting. The count is what makes this
+ * sound: the generation word at aw alone is not, since between awaits the
+ * task's frames reuse that memory, and the same call path leaves the same
+ * word there (a return address) at two different moments. */
 static bool hop__registry_still_on(const hop_task_t *t, const hop_awaitable_t *aw, uint64_t generation) {
     hop__atomic_fence_acquire();
-    uint64_t now = 0;
+    uint64_t now = 0, count = 0;
     return generation && hop__atomic_load_uint((unsigned int *)&t->state) == HOP_TASK_SUSPENDED &&
            hop__atomic_load_ptr((const hop_awaitable_t **)&t->await_current) == aw &&
+           hop__registry_peek(&count, &t->await_generation, sizeof count) && count == generation &&
            hop__registry_peek(&now, &aw->generation, sizeof now) && now == generation;
 }
 

@@ -254,6 +254,12 @@ static void hop__task_run(hop_task_t *t) {
             hop__task_finish(t);
             return;
         }
+        if (t->switch_reason == HOP__SWITCH_RUN_JOB) {
+            /* Before the state: a dump that sees t suspended must not take
+             * the awaitable of an await that is over for the current one. */
+            hop__atomic_store_ptr(&t->await_name, "join"); /* for hop/debug.h */
+            hop__atomic_store_ptr(&t->await_current, NULL);
+        }
         hop__atomic_store_uint(&t->state, HOP_TASK_SUSPENDED);
         if (t->switch_reason == HOP__SWITCH_RUN_JOB) {
             /* t joins a child whose job it took back from their executor
@@ -263,8 +269,6 @@ static void hop__task_run(hop_task_t *t) {
              * the join looks at when t is back. */
             hop_job_t *job = t->run_here;
             t->run_here = NULL;
-            hop__atomic_store_ptr(&t->await_name, "join"); /* for hop/debug.h */
-            hop__atomic_store_ptr(&t->await_current, NULL);
             unsigned int *depth = hop__join_depth_slot();
             ++*depth;
             hop_executor_run_job(hop__atomic_load_ptr(&t->executor), job);
