@@ -77,6 +77,24 @@
  * the default are in bench/RESULTS.md, "Design measurements behind the
  * pool's and the loop's constants".
  *
+ * BUSY POLLING (busy_poll_us, off by default). The inbox spin helps tasks
+ * waiting for offloaded work; a loop whose tasks wait for sockets (a load
+ * generator, a proxy) blocks in epoll between bursts, and then whoever
+ * answers pays the wake-up: the peer's write does the cross-CPU wake-up of
+ * this thread, which on VMs costs the peer more than the write itself. With
+ * busy_poll_us set, a turn that ran jobs opens a window of that length in
+ * which the prepare callback keeps the idle handle active, so that libuv
+ * polls with timeout 0 (one epoll_wait that returns at once per turn) until
+ * a turn runs work again (which renews the window) or the window ends. Only
+ * while I/O is under way (hop__loop_io_waits). A gap between two empty polls
+ * long enough to be a lost CPU (core/spin.h) says another thread wanted this
+ * CPU: that loop then stops busy polling for HOP__SPIN_REST_NS. The rest is
+ * the loop's own, not the process-wide one of the spins: with two loops and
+ * a server on two CPUs, the process-wide rest stopped every loop's polling
+ * and gave back none of its gain, where one loop resting leaves CPU enough.
+ * bench/RESULTS.md, "hop-load vs wrk", has what it changed for a load
+ * generator.
+ *
  * TIMERS. Timers started on the loop thread belong to the loop's clock
  * (src/time/timer_internal.h), made current on whichever thread drives the loop.
  * One uv_timer_t is armed for the clock's earliest deadline; its callback
@@ -157,6 +175,7 @@ typedef struct hop__loop_s {
     /* Written by the loop thread only; read by hop_loop_stats (atomic). */
     uint64_t jobs_run;
     uint64_t batches;
+    uint64_t busy_polls;
     /* The loop thread's own (plain). */
     unsigned int turn_ran; /* inbox jobs run since the last poll */
     int mode;              /* HOP__MODE_* */
@@ -169,6 +188,11 @@ typedef struct hop__loop_s {
                              finished) since the last spin; see spin_budget */
     unsigned int spin_misses; /* loop thread only: spins in a row that caught nothing */
     unsigned int spin_skips;  /* loop thread only: idle periods not spun since the last probe */
+    uint64_t busy_poll_ns;    /* options.busy_poll_us, in ns; 0: off */
+    uint64_t busy_until;      /* loop thread only: end of the busy-poll window (uv_hrtime) */
+    uint64_t busy_looked;     /* loop thread only: when the last busy poll was decided */
+    uint64_t busy_rest_until; /* loop thread only: no busy poll before (a lost CPU was seen) */
+    bool busy_polled;         /* loop thread only: the last turn's poll was a busy one */
     unsigned int timer_rearm; /* atomic: the clock has a new earliest deadline */
     hop__timer_clock_t *clock; /* timers started on the loop thread */
     hop__loop_handle_t *handles; /* open I/O handles, closed when the loop closes (core/loop_handles.h) */
@@ -509,6 +533,26 @@ static bool hop__loop_io_waits(const hop__loop_t *l) {
     return l->uv.active_handles > 1u || l->uv.active_reqs.count != 0u;
 }
 
+/* Prepare, inbox empty and no spin window open: whether the coming poll is
+ * a busy one (BUSY POLLING above). If so, the idle handle is started. */
+static bool hop__loop_busy_poll(hop__loop_t *l) {
+    if (!l->busy_poll_ns || !hop__loop_io_waits(l))
+        return false;
+    uint64_t now = uv_hrtime();
+    if (l->busy_polled && !l->turn_ran && now - l->busy_looked >= hop__atomic_load_u64(&hop__spin_preempted_ns))
+        l->busy_rest_until = now + HOP__SPIN_REST_NS; /* an empty turn took a time slice: CPU taken away */
+    else if (l->turn_ran)
+        l->busy_until = now + l->busy_poll_ns;
+    l->busy_polled = false;
+    if (now >= l->busy_until || now < l->busy_rest_until)
+        return false;
+    l->busy_looked = now;
+    l->busy_polled = true;
+    hop__atomic_store_u64(&l->busy_polls, hop__atomic_load_u64(&l->busy_polls) + 1u);
+    hop__loop_keep_polling(l);
+    return true;
+}
+
 /* Right before libuv polls for I/O: run what is queued (within the turn's
  * budget), spin if that pays, then announce SLEEPING so that the poll may
  * block. On return either the poll will not block (idle handle active, or
@@ -604,6 +648,8 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
             HOP__OBSERVE(hop__observe_spin(&l->loop->executor, false));
             continue; /* one last look before announcing */
         }
+        if (hop__loop_busy_poll(l))
+            break; /* the poll returns at once, and the next prepare looks again */
         hop__atomic_store_uint(&l->wake, HOP__WAKE_SLEEPING);
         /* The store above before the re-check below (Dekker with producers,
          * and with a rearm from another thread). */
@@ -679,7 +725,8 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
     if (!options)
         options = &defaults;
     const char *name = options->name ? options->name : HOP__LOOP_NAME_DEFAULT;
-    if (strlen(name) > 15 || (options->spin_us < 0 && options->spin_us != HOP_SPIN_NEVER))
+    if (strlen(name) > 15 || (options->spin_us < 0 && options->spin_us != HOP_SPIN_NEVER) ||
+        options->busy_poll_us < 0)
         return HOP_EINVAL;
 
     size_t size = (sizeof(hop__loop_t) + HOP__CACHELINE - 1) / HOP__CACHELINE * HOP__CACHELINE;
@@ -692,6 +739,7 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
     l->batch = options->batch ? options->batch : HOP__LOOP_BATCH_DEFAULT;
     l->spin_ns = options->spin_us == HOP_SPIN_NEVER ? 0u
                  : (uint64_t)(options->spin_us ? options->spin_us : HOP__LOOP_SPIN_US_DEFAULT) * 1000u;
+    l->busy_poll_ns = (uint64_t)options->busy_poll_us * 1000u;
     l->loop = loop;
     l->on_thread_start = options->on_thread_start;
     l->on_thread_stop = options->on_thread_stop;
@@ -914,6 +962,7 @@ int hop_loop_stats(const hop_loop_t *loop, hop_loop_stats_t *stats) {
         stats->jobs_run = hop__atomic_load_u64(&l->jobs_run);
         stats->wakeups_sent = hop__atomic_load_u64(&l->wakeups_sent);
         stats->batches = hop__atomic_load_u64(&l->batches);
+        stats->busy_polls = hop__atomic_load_u64(&l->busy_polls);
         err = 0;
     }
     hop__loop_unpin(mutable_loop);

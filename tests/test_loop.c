@@ -841,6 +841,8 @@ Test(loop, bad_input_returns_einval_and_dispatch_outside_a_task_returns_enottask
     HOP_ERR(hop_loop_close(&loop), HOP_EINVAL);
     hop_loop_options_t bad_spin = {.spin_us = -1};
     HOP_ERR(hop_loop_init(&loop, &bad_spin), HOP_EINVAL);
+    hop_loop_options_t bad_busy_poll = {.busy_poll_us = -1};
+    HOP_ERR(hop_loop_init(&loop, &bad_busy_poll), HOP_EINVAL);
     HOP_ERR(hop_loop_start(NULL), HOP_EINVAL);
     HOP_ERR(hop_loop_run(NULL), HOP_EINVAL);
     HOP_ERR(hop_loop_stop(NULL), HOP_EINVAL);
@@ -1195,6 +1197,141 @@ Test(loop, a_socket_is_polled_after_every_catch_while_the_spin_keeps_catching_ro
     cr_assert_gt((uintptr_t)round_trips, 0, "the busy task made no round trip: the test measures nothing");
     /* Generous for a loaded machine, far below the 60 s window. */
     cr_assert_lt(took_ms, 3000, "the byte took %ju ms to arrive", (uintmax_t)took_ms);
+}
+
+/* ---- busy polling ---- */
+
+/* A task reads bytes from a socketpair one at a time until the end of the
+ * stream, counting each; the test writes BUSY_READS of them one by one and
+ * watches the loop's busy_polls between them. */
+#define BUSY_READS 2
+
+static int busy_fds[2];
+static unsigned int busy_bytes_read;
+
+static void *read_bytes_one_by_one(void *arg) {
+    (void)arg;
+    hop_stream_t *stream = NULL;
+    CHECK_OK(hop_stream_open_fd(NULL, busy_fds[0], NULL, &stream));
+    intptr_t got = 0;
+    while (stream) {
+        char byte = 0;
+        if (hop_stream_read(stream, &byte, 1) != 1)
+            break;
+        got++;
+        test_store_uint(&busy_bytes_read, (unsigned int)got);
+    }
+    if (stream)
+        hop_stream_close(stream);
+    return (void *)got;
+}
+
+static uint64_t busy_polls(hop_loop_t *loop) {
+    hop_loop_stats_t stats;
+    HOP_OK(hop_loop_stats(loop, &stats));
+    return stats.busy_polls;
+}
+
+/* Waits until the loop's busy_polls stays the same over 200 ms (the window
+ * has ended and the loop sleeps in epoll) and returns it; fails after 30 s
+ * of a count that keeps growing. */
+static uint64_t busy_polls_once_settled(hop_loop_t *loop) {
+    uint64_t deadline = hop_time_now_ns() + 30000000000ull;
+    uint64_t before = busy_polls(loop);
+    for (;;) {
+        test_sleep_ms(200);
+        uint64_t now = busy_polls(loop);
+        if (now == before)
+            return now;
+        cr_assert_lt(hop_time_now_ns(), deadline, "busy polls kept coming for 30 s: %ju so far", (uintmax_t)now);
+        before = now;
+    }
+}
+
+/* Starts the reader on a loop with the given busy-poll window, then for each
+ * byte: waits until the loop has settled (asleep in epoll), writes the byte,
+ * waits until the task has read it and waits again, and records how many
+ * busy polls that turn started. */
+static void busy_poll_scenario(int busy_poll_us, uint64_t preempted_ns, uint64_t polls_after[BUSY_READS]) {
+    hop__atomic_store_u64(&hop__spin_preempted_ns, preempted_ns);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, busy_fds), 0);
+    test_store_uint(&busy_bytes_read, 0);
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, &(hop_loop_options_t){.spin_us = HOP_SPIN_NEVER, .busy_poll_us = busy_poll_us}));
+    HOP_OK(hop_loop_start(&loop));
+    hop_task_t *reader = test_spawn(hop_loop_executor(&loop), read_bytes_one_by_one, NULL);
+    for (unsigned int i = 0; i < BUSY_READS; i++) {
+        while (hop_task_state(reader) != HOP_TASK_SUSPENDED)
+            sched_yield(); /* in its read */
+        uint64_t settled = busy_polls_once_settled(&loop);
+        cr_assert_eq(write(busy_fds[1], "x", 1), 1);
+        test_wait_for(&busy_bytes_read, i + 1);
+        polls_after[i] = busy_polls_once_settled(&loop) - settled;
+    }
+    close(busy_fds[1]); /* the end of the stream: the reader finishes */
+    void *got = NULL;
+    HOP_OK(hop_future_wait(hop_task_future(reader), HOP_WAIT_FOREVER, &got));
+    hop_task_unref(reader);
+    HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
+    cr_assert_eq((intptr_t)got, BUSY_READS);
+}
+
+/* The turn that resumed the reader opens a window (50 ms): the loop polls
+ * without blocking, each poll counted, until the window ends, and then
+ * sleeps (busy_polls_once_settled fails if it never does). */
+Test(loop, a_busy_polling_loop_polls_its_sockets_without_blocking_after_work_then_sleeps, .timeout = 120) {
+    uint64_t polls[BUSY_READS];
+    busy_poll_scenario(50000, UINT64_MAX /* a host pause must not end a window */, polls);
+    for (int i = 0; i < BUSY_READS; i++)
+        cr_assert_gt(polls[i], 0, "read %d: the turn that ran the reader opened no busy-poll window", i);
+}
+
+/* With every gap counted as a lost CPU, the first empty turn of each window
+ * sees one, and the loop rests: a poll or two per byte, not a window's worth
+ * (thousands in 50 ms). The rest (20 ms) is over by the next byte, which
+ * the test sends once the loop has been quiet for 200 ms. */
+Test(loop, a_busy_polling_loop_that_loses_its_cpu_stops_polling, .timeout = 120) {
+    uint64_t polls[BUSY_READS];
+    busy_poll_scenario(50000, 0, polls);
+    for (int i = 0; i < BUSY_READS; i++) {
+        cr_assert_gt(polls[i], 0, "read %d: the turn that ran the reader opened no busy-poll window", i);
+        cr_assert_leq(polls[i], 3, "read %d: %ju busy polls after a lost CPU", i, (uintmax_t)polls[i]);
+    }
+}
+
+Test(loop, a_loop_with_zeroed_options_never_busy_polls, .timeout = 120) {
+    uint64_t polls[BUSY_READS];
+    busy_poll_scenario(0, UINT64_MAX, polls);
+    for (int i = 0; i < BUSY_READS; i++)
+        cr_assert_eq(polls[i], 0, "read %d: %ju busy polls with busy polling off", i, (uintmax_t)polls[i]);
+}
+
+/* With nothing waiting for I/O, a busy-poll window would only burn CPU:
+ * a loop whose jobs ran opens none. */
+static unsigned int busy_job_ran;
+
+static void busy_job(hop_job_t *job) {
+    (void)job;
+    test_store_uint(&busy_job_ran, 1);
+}
+
+Test(loop, a_busy_polling_loop_with_no_io_under_way_sleeps_at_once_after_its_jobs, .timeout = 30) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, &(hop_loop_options_t){.busy_poll_us = 10 * 1000 * 1000}));
+    HOP_OK(hop_loop_start(&loop));
+    hop_job_t job;
+    hop_job_init(&job, busy_job);
+    test_store_uint(&busy_job_ran, 0);
+    HOP_OK(hop_loop_post(&loop, &job));
+    test_wait_for(&busy_job_ran, 1);
+    double before = cpu_ms();
+    test_sleep_ms(300);
+    double used = cpu_ms() - before;
+    cr_assert_eq(busy_polls(&loop), 0);
+    cr_assert_lt(used, 30.0, "a loop with no I/O used %.1f ms of CPU in 300 ms after a job", used);
+    HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
 }
 
 /* A job on the loop that closes the pool, in the same batch as tasks whose

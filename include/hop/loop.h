@@ -55,6 +55,16 @@ struct hop_loop_options_s {
                                            hop_run's caller); NULL: none; see hop_thread_hook_fn */
     hop_thread_hook_fn on_thread_stop;  /* NULL: none */
     void *hook_arg;                     /* passed to both */
+    int busy_poll_us;       /* how long the loop keeps polling its sockets without blocking
+                               after a turn that ran tasks, while I/O is under way, in
+                               microseconds; 0: never (the default). Each poll is an
+                               epoll_wait that returns at once: the thread keeps its CPU
+                               for up to this long after each burst of work, and a peer
+                               that answers within it does not pay the wake-up of a
+                               thread blocked in epoll (tens of microseconds where idle
+                               CPUs halt, as on VMs). A loop that finds it lost its
+                               CPU while polling rests from it for 20 ms. Negative:
+                               HOP_EINVAL */
 };
 
 struct hop_loop_s {
@@ -70,6 +80,7 @@ struct hop_loop_stats_s {
     uint64_t jobs_run;      /* inbox jobs run on the loop thread */
     uint64_t wakeups_sent;  /* uv_async_send calls made by producers */
     uint64_t batches;       /* times the loop drained its inbox */
+    uint64_t busy_polls;    /* polls made without blocking because of busy_poll_us */
 };
 
 /* hop_loop_init: creates the loop (its uv_loop_t, inbox and async handle);
@@ -77,7 +88,7 @@ struct hop_loop_stats_s {
  * and tasks spawned onto it already. options may be NULL; a zeroed options
  * struct gives the same defaults. Not thread-safe against other use of the
  * same loop. Returns 0; HOP_EINVAL (NULL loop, a name longer than 15 bytes,
- * a negative spin_us other than HOP_SPIN_NEVER); HOP_ENOMEM; HOP_EAGAIN
+ * a negative spin_us other than HOP_SPIN_NEVER, a negative busy_poll_us); HOP_ENOMEM; HOP_EAGAIN
  * (libuv could not create the loop). On failure the loop is left as if never
  * initialised: every call on it but init returns HOP_EINVAL. */
 HOP_EXTERN int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options);
