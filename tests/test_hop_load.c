@@ -430,6 +430,9 @@ Test(hop_load, bad_arguments_exit_with_status_two_and_say_why) {
         {{"hop-load", "-R", "-5", "http://127.0.0.1:1/", NULL}, "rate"},
         {{"hop-load", "-H", "no colon", "http://127.0.0.1:1/", NULL}, "header"},
         {{"hop-load", "--timeout", "0", "http://127.0.0.1:1/", NULL}, "timeout"},
+        {{"hop-load", "--busy-poll", "-1", "http://127.0.0.1:1/", NULL}, "busy-poll"},
+        {{"hop-load", "--busy-poll", "5us", "http://127.0.0.1:1/", NULL}, "busy-poll"},
+        {{"hop-load", "--busy-poll=2000000", "http://127.0.0.1:1/", NULL}, "busy-poll"},
         {{"hop-load", "--frobnicate", "http://127.0.0.1:1/", NULL}, "unknown option"},
         {{"hop-load", "-c", NULL}, "needs a value"},
         {{"hop-load", "https://127.0.0.1/", NULL}, "https"},
@@ -449,7 +452,7 @@ Test(hop_load, bad_arguments_exit_with_status_two_and_say_why) {
     cr_assert_eq(main_status((const char *const[]){"hop-load", "--help", NULL}, message, sizeof message), 0);
 }
 
-Test(hop_load, urls_are_split_into_host_port_and_path) {
+Test(hop_load, urls_are_split_into_host_port_and_path_and_options_are_read) {
     load_config_t cfg;
     FILE *devnull = fopen("/dev/null", "w");
     char *a1[] = {"hop-load", "http://example.org/x?y=1", NULL};
@@ -465,6 +468,13 @@ Test(hop_load, urls_are_split_into_host_port_and_path) {
     cr_assert_eq(cfg.connections, 100);
     cr_assert_eq(cfg.threads, 4);
     cr_assert_float_eq(cfg.rate, 2000, 1e-9);
+    cr_assert_eq(cfg.busy_poll_us, 50, "the default busy-poll window");
+    char *a3[] = {"hop-load", "--busy-poll", "0", "http://h/", NULL};
+    cr_assert_eq(load_parse_args(4, a3, &cfg, devnull, devnull), 0);
+    cr_assert_eq(cfg.busy_poll_us, 0);
+    char *a4[] = {"hop-load", "--busy-poll=200", "http://h/", NULL};
+    cr_assert_eq(load_parse_args(3, a4, &cfg, devnull, devnull), 0);
+    cr_assert_eq(cfg.busy_poll_us, 200);
     fclose(devnull);
 }
 

@@ -11,6 +11,10 @@
 # generator, from /usr/bin/time or /proc), CPU microseconds per request, p50
 # and p99, and the 1-minute load average at the start. nginx runs one worker
 # process, pinned nowhere; the load generators get the same -t.
+#
+# SERVER=path/to/example_http_server drives hop's HTTP example instead of
+# nginx (one loop, no sleep and no hash: each request costs only its parse,
+# its offload to the blocking pool and its answer).
 set -euo pipefail
 HOP_LOAD=${1:-out/rel/examples/example_hop_load}
 CONNS=${2:-50}
@@ -44,14 +48,24 @@ http {
     }
 }
 CONF
+if [ -n "${SERVER:-}" ]; then
+    "$SERVER" "$port" 1 0 0 > "$dir/logs/server.out" 2>&1 &
+    server_pid=$!
+    trap 'kill -INT $server_pid 2>/dev/null || true; wait $server_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+    server_name="hop's HTTP example (1 loop)"
+    url="http://127.0.0.1:$port/"
+    for _ in $(seq 50); do curl -sf "$url" -o /dev/null 2>/dev/null && break; sleep 0.1; done
+else
 "$NGINX" -p "$dir" -c "$dir/nginx.conf"
 trap '"$NGINX" -p "$dir" -c "$dir/nginx.conf" -s stop 2>/dev/null || true; sleep 0.2; rm -rf "$dir"' EXIT
 sleep 0.3
+server_name="nginx (1 worker)"
 url="http://127.0.0.1:$port/index.html"
+fi
 curl -sf "$url" -o /dev/null 2>/dev/null || python3 -c "import urllib.request; urllib.request.urlopen('$url').read()"
 
 echo "# $(grep 'model name' /proc/cpuinfo | head -1 | sed 's/.*: //'), $(nproc) CPUs"
-echo "# -c $CONNS -t $THREADS -d $DURATION against nginx (1 worker) at $url"
+echo "# -c $CONNS -t $THREADS -d $DURATION against $server_name at $url"
 printf '%-9s %3s %11s %8s %10s %9s %9s %6s\n' tool rep req/s cpu_s cpu_us/req p50 p99 load1
 : > "$dir/rows"
 
