@@ -92,8 +92,8 @@
  * the loop's own, not the process-wide one of the spins: with two loops and
  * a server on two CPUs, the process-wide rest stopped every loop's polling
  * and gave back none of its gain, where one loop resting leaves CPU enough.
- * bench/RESULTS.md, "hop-load vs wrk", has what it changed for a load
- * generator.
+ * bench/RESULTS.md, "hop-load busy-polls its sockets", has what it changed
+ * for a load generator.
  *
  * TIMERS. Timers started on the loop thread belong to the loop's clock
  * (src/time/timer_internal.h), made current on whichever thread drives the loop.
