@@ -44,11 +44,13 @@
  *
  * SPINNING. Waking a thread blocked in epoll costs tens of microseconds
  * where idle CPUs halt (a VM). When the loop owns tasks (so some are suspended,
- * waiting for work elsewhere) and its inbox is empty, the prepare callback
+ * waiting for work elsewhere), or the turn ran jobs (another thread posted
+ * them, and an answer to what they posted back may come as quickly), and its
+ * inbox is empty, the prepare callback
  * polls the inbox for up to spin_us before letting libuv block, with wake
  * left AWAKE so that producers skip the syscall. It spins at most once per
  * turn, never past the next timer's due time, and never when the loop owns
- * no tasks: an idle loop blocks at once. I/O readiness is not looked at while
+ * no tasks and ran nothing: an idle loop blocks at once. I/O readiness is not looked at while
  * it spins, so I/O waits at most spin_us longer. A spin that catches work
  * runs it and, while nothing else waits for the poll (no socket, no
  * request under way), spins on until its window (spin_us from its start)
@@ -72,8 +74,10 @@
  * misses in a row it spins only every HOP__LOOP_SPIN_PROBE-th time, and a
  * catch restores spinning every time. hop-bench's
  * roundtrip.hop_dispatch row shows it (the loop's side of each round trip
- * is caught by the spin), pingpong.hop_loop_post what a wake-up costs
- * instead (a loop that owns no task never spins); the measurements behind
+ * is caught by the spin), pingpong.hop_loop_post two loops that own no task
+ * posting to each other (each catches the other's answer in the spin that
+ * follows the job; 27 us a round trip when only loops with tasks spun, 1.1
+ * us since, bench/RESULTS.md); the measurements behind
  * the default are in bench/RESULTS.md, "Design measurements behind the
  * pool's and the loop's constants".
  *
@@ -502,12 +506,14 @@ static void hop__loop_check_cb(uv_check_t *handle) {
 /* How long this turn may spin, in ns: 0 unless the loop owns tasks, or a
  * task left it since the last spin (a task that dispatched itself to the
  * pool usually comes back within microseconds, as in dispatch_to_executor +
- * dispatch_to_loop; one spin window per departure, then the loop blocks);
- * never past the next timer (libuv's own poll timeout, in ms). */
+ * dispatch_to_loop; one spin window per departure, then the loop blocks),
+ * or this turn ran jobs (two loops posting to each other: the answer to
+ * what this turn posted comes back within microseconds); never past the
+ * next timer (libuv's own poll timeout, in ms). */
 static uint64_t hop__loop_spin_budget(hop__loop_t *l) {
     bool departed = l->task_left;
     l->task_left = false;
-    if (!l->spin_ns || (hop__atomic_load_uint(&l->tasks) == 0u && !departed))
+    if (!l->spin_ns || (hop__atomic_load_uint(&l->tasks) == 0u && !departed && !l->turn_ran))
         return 0;
     if (!hop__spin_allowed(uv_hrtime())) /* the machine has no spare CPU: see core/spin.h */
         return 0;

@@ -961,6 +961,57 @@ Test(loop, a_loop_whose_spins_keep_missing_spins_only_now_and_then, .timeout = 6
     test_assert_checks();
 }
 
+/* Two loops that own no task, passing one job back and forth with
+ * hop_loop_post: each catches the other's post in the spin that follows
+ * the job it ran, so the posts need few wake-ups (measured without the
+ * rule: one per post, about 2 * PASSES). The windows are long here (10 ms)
+ * and host pauses do not end them, so that a loaded machine, where the
+ * other loop may be off its CPU for a time slice, does not turn catches
+ * into wake-ups. */
+#define PASSES 2000
+
+static hop_loop_t pass_loops[2];
+static unsigned int passes_done;
+
+typedef struct {
+    hop_job_t job;
+    unsigned int passes;
+} pass_job_t;
+
+static void pass_on(hop_job_t *job) {
+    pass_job_t *p = (pass_job_t *)job; /* job is the first member */
+    if (++p->passes == PASSES) {
+        test_store_uint(&passes_done, 1);
+        return;
+    }
+    hop_loop_t *other = hop_loop_current() == &pass_loops[0] ? &pass_loops[1] : &pass_loops[0];
+    CHECK_OK(hop_loop_post(other, job));
+}
+
+Test(loop, two_loops_posting_to_each_other_catch_the_posts_in_their_spins_without_wake_ups, .timeout = 60) {
+    hop__atomic_store_u64(&hop__spin_preempted_ns, UINT64_MAX);
+    for (int i = 0; i < 2; i++) {
+        HOP_OK(hop_loop_init(&pass_loops[i], &(hop_loop_options_t){.spin_us = 10000}));
+        HOP_OK(hop_loop_start(&pass_loops[i]));
+    }
+    static pass_job_t p;
+    p.passes = 0;
+    hop_job_init(&p.job, pass_on);
+    test_store_uint(&passes_done, 0);
+    HOP_OK(hop_loop_post(&pass_loops[0], &p.job));
+    test_wait_for(&passes_done, 1);
+    uint64_t wakeups = 0;
+    for (int i = 0; i < 2; i++) {
+        hop_loop_stats_t stats;
+        HOP_OK(hop_loop_stats(&pass_loops[i], &stats));
+        wakeups += stats.wakeups_sent;
+        HOP_OK(hop_loop_close(&pass_loops[i]));
+    }
+    test_assert_checks();
+    cr_assert_eq(p.passes, PASSES);
+    cr_assert_leq(wakeups, PASSES / 4, "%ju wake-ups for %u posts", (uintmax_t)wakeups, PASSES);
+}
+
 /* ---- round trips, with and without spinning ---- */
 
 #define ROUND_TRIPS 2000

@@ -46,7 +46,8 @@ struct hop_loop_options_s {
     unsigned int batch;     /* inbox jobs run per wake-up before I/O gets a turn; 0: 256 */
     int spin_us;            /* how long the loop thread polls its inbox before blocking in
                                libuv while it waits for offloaded work (it owns tasks and
-                               has nothing to run), in microseconds; 0: the default, 50
+                               has nothing to run) or after running posted jobs (an answer
+                               may follow), in microseconds; 0: the default, 50
                                (about what waking a thread blocked in epoll costs where
                                idle CPUs halt, as on VMs: about 40 us); HOP_SPIN_NEVER:
                                block at once */
