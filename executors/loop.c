@@ -43,14 +43,14 @@
  * re-posts itself forever therefore cannot starve a timer.
  *
  * SPINNING. Waking a thread blocked in epoll costs tens of microseconds
- * where idle CPUs halt (a VM). When the loop owns tasks (so some are suspended,
- * waiting for work elsewhere), or the turn ran jobs (another thread posted
- * them, and an answer to what they posted back may come as quickly), and its
- * inbox is empty, the prepare callback
- * polls the inbox for up to spin_us before letting libuv block, with wake
- * left AWAKE so that producers skip the syscall. It spins at most once per
- * turn, never past the next timer's due time, and never when the loop owns
- * no tasks and ran nothing: an idle loop blocks at once. I/O readiness is not looked at while
+ * where idle CPUs halt (a VM). When the loop owns tasks (so some are
+ * suspended, waiting for work elsewhere), or the turn ran jobs (another
+ * thread posted them, and the answer to what they posted back may come as
+ * quickly), and its inbox is empty, the prepare callback polls the inbox for
+ * up to spin_us before letting libuv block, with wake left AWAKE so that
+ * producers skip the syscall. It spins at most once per turn, never past the
+ * next timer's due time, and never when the loop owns no tasks and ran
+ * nothing: an idle loop blocks at once. I/O readiness is not looked at while
  * it spins, so I/O waits at most spin_us longer. A spin that catches work
  * runs it and, while nothing else waits for the poll (no socket, no
  * request under way), spins on until its window (spin_us from its start)
