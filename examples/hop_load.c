@@ -529,7 +529,10 @@ static uint64_t load_end(load_run_t *run) { return __atomic_load_n(&run->end_ns,
 
 /* Sleeps until at_ns in steps of at most 100 ms, so that a stop (which
  * moves the end earlier) is seen soon. Returns false when the end came
- * first. */
+ * first. A loop's timers have millisecond resolution and fire late rather
+ * than early, so whole milliseconds are slept rounded down, and the last
+ * fraction of one is waited out by yielding: every microsecond a request
+ * leaves after its intended time is charged to the server's latency. */
 static bool load_sleep_until(load_run_t *run, uint64_t at_ns) {
     for (;;) {
         uint64_t now = hop_time_now_ns();
@@ -537,7 +540,7 @@ static bool load_sleep_until(load_run_t *run, uint64_t at_ns) {
             return false;
         if (now >= at_ns)
             return true;
-        uint64_t wait_ms = (at_ns - now + 999999) / 1000000;
+        uint64_t wait_ms = (at_ns - now) / 1000000;
         if (hop_sleep(wait_ms > 100 ? 100 : (int64_t)wait_ms) != 0)
             return false;
     }
