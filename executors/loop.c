@@ -197,6 +197,8 @@ typedef struct hop__loop_s {
     uint64_t busy_looked;     /* loop thread only: when the last busy poll was decided */
     uint64_t busy_rest_until; /* loop thread only: no busy poll before (a lost CPU was seen) */
     bool busy_polled;         /* loop thread only: the last turn's poll was a busy one */
+    uint64_t timer_poll_at;   /* loop thread only: a clock deadline under 1 ms away that
+                                 prepare polls for (busy polling; 0: none) */
     unsigned int timer_rearm; /* atomic: the clock has a new earliest deadline */
     hop__timer_clock_t *clock; /* timers started on the loop thread */
     hop__loop_handle_t *handles; /* open I/O handles, closed when the loop closes (core/loop_handles.h) */
@@ -452,8 +454,13 @@ static void hop__loop_timer_cb(uv_timer_t *handle);
 
 /* Arms the uv timer for deadline next (HOP__TIMER_NEVER: none), rounded up
  * to libuv's milliseconds. If libuv's clock rounds it a little early, the
- * callback finds nothing due and arms again for the rest. Loop thread. */
+ * callback finds nothing due and arms again for the rest. A busy-polling
+ * loop rounds down instead, and polls out the last fraction of a
+ * millisecond (timer_poll_at, looked at in prepare): its timers fire within
+ * microseconds of their deadline, not up to a millisecond after it. Loop
+ * thread. */
 static void hop__loop_timer_arm(hop__loop_t *l, uint64_t next) {
+    l->timer_poll_at = 0;
     if (next == HOP__TIMER_NEVER) {
         uv_timer_stop(&l->timer);
         return;
@@ -461,7 +468,19 @@ static void hop__loop_timer_arm(hop__loop_t *l, uint64_t next) {
     /* libuv's cached time may be stale by the callbacks run since the poll. */
     uv_update_time(&l->uv);
     uint64_t now = hop_time_now_ns();
-    uint64_t ms = next > now ? (next - now + 999999u) / 1000000u : 0u;
+    uint64_t ms;
+    if (l->busy_poll_ns) {
+        ms = next > now ? (next - now) / 1000000u : 0u;
+        if (ms == 0) {
+            /* Not a 0 ms uv timer: prepare polls for it, between polls for I/O. */
+            uv_timer_stop(&l->timer);
+            l->timer_poll_at = next;
+            hop__loop_keep_polling(l);
+            return;
+        }
+    } else {
+        ms = next > now ? (next - now + 999999u) / 1000000u : 0u;
+    }
     uv_timer_start(&l->timer, hop__loop_timer_cb, ms, 0);
 }
 
@@ -574,6 +593,8 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
             uv_stop(&l->uv);
             break;
         }
+        if (l->timer_poll_at && hop_time_now_ns() >= l->timer_poll_at) /* see timer_arm */
+            hop__loop_timer_arm(l, hop__timer_clock_run_due(l->clock));
         if (uv_is_active((uv_handle_t *)&l->idle))
             break; /* a batch was cut short: poll without blocking, then drain on */
         hop__mpsc_result_t found = hop__mpsc_queue_peek_spsc(&l->inbox);
@@ -656,6 +677,10 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
         }
         if (hop__loop_busy_poll(l))
             break; /* the poll returns at once, and the next prepare looks again */
+        if (l->timer_poll_at) {
+            hop__loop_keep_polling(l); /* a timer due within a millisecond: see timer_arm */
+            break;
+        }
         hop__atomic_store_uint(&l->wake, HOP__WAKE_SLEEPING);
         /* The store above before the re-check below (Dekker with producers,
          * and with a rearm from another thread). */

@@ -1385,6 +1385,37 @@ Test(loop, a_busy_polling_loop_with_no_io_under_way_sleeps_at_once_after_its_job
     test_assert_checks();
 }
 
+/* A busy-polling loop arms its uv timer for whole milliseconds rounded down
+ * and polls out the rest (timer_arm in executors/loop.c): its sleeps must
+ * still never end early, and must end. */
+#define BUSY_SLEEPS 30
+
+static void *sleep_and_measure(void *arg) {
+    int64_t *early_by = arg; /* the worst earliness seen, in ns (0: none) */
+    for (int i = 0; i < BUSY_SLEEPS; i++) {
+        int64_t ms = 1 + i % 3;
+        uint64_t start = hop_time_now_ns();
+        CHECK_OK(hop_sleep(ms));
+        int64_t took = (int64_t)(hop_time_now_ns() - start);
+        if (ms * 1000000 - took > *early_by)
+            *early_by = ms * 1000000 - took;
+    }
+    return NULL;
+}
+
+Test(loop, a_busy_polling_loops_sleeps_end_and_never_early, .timeout = 60) {
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, &(hop_loop_options_t){.busy_poll_us = 50}));
+    HOP_OK(hop_loop_start(&loop));
+    int64_t early_by = 0;
+    hop_task_t *t = test_spawn(hop_loop_executor(&loop), sleep_and_measure, &early_by);
+    HOP_OK(hop_future_wait(hop_task_future(t), HOP_WAIT_FOREVER, NULL));
+    hop_task_unref(t);
+    HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
+    cr_assert_eq(early_by, 0, "a sleep ended %jd ns before its time", (intmax_t)early_by);
+}
+
 /* A job on the loop that closes the pool, in the same batch as tasks whose
  * offloads are staged: close hands the staged chain to the pool first (it
  * would otherwise wait for that chain's registration for ever), and those

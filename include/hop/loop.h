@@ -64,8 +64,12 @@ struct hop_loop_options_s {
                                that answers within it does not pay the wake-up of a
                                thread blocked in epoll (tens of microseconds where idle
                                CPUs halt, as on VMs). A loop that finds it lost its
-                               CPU while polling rests from it for 20 ms. Negative:
-                               HOP_EINVAL */
+                               CPU while polling rests from it for 20 ms. Such a loop
+                               also polls out the last millisecond before each of its
+                               timers, which then fire within microseconds of their time
+                               rather than up to a millisecond late (at the price of a
+                               busy thread while a timer is always due within one).
+                               Negative: HOP_EINVAL */
 };
 
 struct hop_loop_s {
