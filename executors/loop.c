@@ -96,6 +96,8 @@
  * the loop's own, not the process-wide one of the spins: with two loops and
  * a server on two CPUs, the process-wide rest stopped every loop's polling
  * and gave back none of its gain, where one loop resting leaves CPU enough.
+ * A busy-polling loop also polls out the last millisecond before a timer
+ * (timer_arm), so its timers fire within microseconds of their deadline.
  * bench/RESULTS.md, "hop-load busy-polls its sockets", has what it changed
  * for a load generator.
  *
