@@ -356,7 +356,9 @@ typedef struct {
 static cancel_walker_t cancel_walkers[CANCEL_WALKERS];
 static unsigned int cancel_started, cancel_finished;
 
-/* Like walk, but any await may answer HOP_ECANCELED: the walker stops there. */
+/* Like walk, but any await may answer HOP_ECANCELED, or HOP_EINPROGRESS
+ * for an offload whose job was already running when the cancel came: the
+ * walker stops there, on the executor it awaited from. */
 static void *walk_until_cancelled(void *arg) {
     cancel_walker_t *w = arg;
     __atomic_fetch_add(&cancel_started, 1, __ATOMIC_ACQ_REL);
@@ -371,7 +373,7 @@ static void *walk_until_cancelled(void *arg) {
             status = hop_run_in_executor(hop_pool_executor(&pool), empty_job, NULL, NULL);
         else
             status = hop_yield();
-        if (status == HOP_ECANCELED) {
+        if (status == HOP_ECANCELED || (move == 3 && status == HOP_EINPROGRESS)) {
             if (hop_executor_current() != home)
                 w->misplaced++;
             break;
