@@ -33,8 +33,9 @@
  * while running (a task yielding) goes to the injection queue, as Go's
  * Gosched does: the deque and the LIFO slot would run it again at once. With
  * nothing local, the worker searches (hop__pool_search): it steals the
- * oldest job of random victims, and at the end of its search their LIFO
- * slots too.
+ * oldest job of random victims, with up to half of the rest of that
+ * victim's deque into its own (hop__pool_steal_more), and at the end of its
+ * search their LIFO slots too.
  *
  * Searching and parking, after Tokio's idle.rs and Go's proc.go. The hazard
  * is the lost wake-up: a worker that finds every queue empty and goes to
@@ -123,6 +124,10 @@
 /* pause instructions between two search rounds (a round costs about as
  * much again): the searcher notices a submission within a microsecond. */
 #define HOP__POOL_SPIN_PAUSES 4
+/* At most this many jobs a thief takes beyond the one it runs at once
+ * (half of what it saw, up to this): 8, 16, 32 and 64 measured alike in
+ * hop-bench's spawn+join rows, 8 a little ahead (bench/RESULTS.md). */
+#define HOP__POOL_STEAL_BATCH 8u
 
 /* hop_pool_t.state is the pool's close gate (core/gate.h): threads that
  * are not workers pin it inside submit, task_enter, task_leave and
@@ -422,6 +427,32 @@ static hop_job_t *hop__pool_take_lifo(hop__pool_worker_t *w) {
     return hop__atomic_fas_ptr(&w->lifo, NULL);
 }
 
+static void hop__pool_push_local(hop__pool_worker_t *w, hop_job_t *job);
+
+/* After a steal from v that saw `seen` jobs there, takes up to half of them
+ * more into w's own deque (Go's runqsteal, Tokio's steal_into take half).
+ * Stealing one job per pass made a thief and a busy owner trade the deque's
+ * lines for every job (each steal moves top; the owner's next push reads
+ * it); a batch pays that once and then runs locally. Each one is a plain
+ * steal (one CAS on top), so the deque's algorithm is unchanged: a batch
+ * claimed in one CAS could race with the owner's fence-only take of the
+ * bottom job. w found nothing of its own, so its deque is empty; when w
+ * searches, hop__pool_stop_searching then wakes a parked worker if more is
+ * queued, these jobs included. Returns how many it took. */
+static uint64_t hop__pool_steal_more(hop__pool_worker_t *w, hop__pool_worker_t *v, uint64_t want) {
+    if (want > HOP__POOL_STEAL_BATCH)
+        want = HOP__POOL_STEAL_BATCH;
+    uint64_t got = 0;
+    while (got < want) {
+        void *item;
+        if (hop__deque_steal(&v->deque, &item) != HOP__DEQUE_STOLEN)
+            break;
+        hop__pool_push_local(w, item);
+        got++;
+    }
+    return got;
+}
+
 /* One look at the injection queue and at every other worker, from a random
  * one on. Their LIFO slots only if lifo_too. *contended: a steal lost a race,
  * so some deque was not empty. */
@@ -436,11 +467,12 @@ static hop_job_t *hop__pool_steal_pass(hop__pool_worker_t *w, bool lifo_too, boo
         if (v == w)
             continue;
         /* The hint spares empty deques the full fence of a real steal. */
-        if (hop__deque_size_hint(&v->deque) != 0) {
+        uint64_t seen = hop__deque_size_hint(&v->deque);
+        if (seen != 0) {
             void *item;
             hop__deque_steal_t got = hop__deque_steal(&v->deque, &item);
             if (got == HOP__DEQUE_STOLEN) {
-                hop__pool_count(&w->steals, 1);
+                hop__pool_count(&w->steals, 1 + hop__pool_steal_more(w, v, seen / 2));
                 return item;
             }
             if (got == HOP__DEQUE_LOST)

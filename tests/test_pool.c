@@ -1560,6 +1560,75 @@ Test(pool, a_job_in_the_lifo_slot_of_a_blocked_worker_runs_on_another_worker, .t
     test_assert_checks();
 }
 
+/* ---- Stealing in batches ------------------------------------------------------------------ */
+
+/* One job in the owner's LIFO slot, 16 in its deque. */
+#define BATCH_QUEUED 17
+
+static hop_job_t batch_jobs[BATCH_QUEUED], batch_owner, batch_other;
+static unsigned int batch_runs[BATCH_QUEUED];
+static unsigned int batch_other_started, batch_other_released, batch_queued, batch_owner_released;
+static unsigned int batch_oldest_started, batch_oldest_released;
+
+static void spin_until(const unsigned int *flag) {
+    while (!load(flag))
+        sched_yield();
+}
+
+/* The oldest job, the one a thief steals first, holds its thief until
+ * released: what else the thief took meanwhile shows in the stats. */
+static void batch_job_run(hop_job_t *job) {
+    size_t i = (size_t)(job - batch_jobs);
+    add(&batch_runs[i], 1);
+    if (i == 0) {
+        store(&batch_oldest_started, 1);
+        spin_until(&batch_oldest_released);
+    }
+}
+
+/* Queues the jobs on its own worker, then keeps that worker busy so that
+ * only a thief can run them. */
+static void batch_owner_run(hop_job_t *job) {
+    (void)job;
+    for (int i = 0; i < BATCH_QUEUED; i++) {
+        hop_job_init(&batch_jobs[i], batch_job_run);
+        CHECK_OK(hop_pool_submit(&pool, &batch_jobs[i]));
+    }
+    store(&batch_queued, 1);
+    spin_until(&batch_owner_released);
+}
+
+static void batch_other_run(hop_job_t *job) {
+    (void)job;
+    store(&batch_other_started, 1);
+    spin_until(&batch_other_released);
+}
+
+Test(pool, a_thief_takes_half_of_a_busy_workers_deque_up_to_nine_jobs_in_one_steal, .timeout = 60) {
+    start_pool(2, 0);
+    /* One worker is held by batch_other while the other queues the jobs. */
+    hop_job_init(&batch_other, batch_other_run);
+    HOP_OK(hop_pool_submit(&pool, &batch_other));
+    spin_until(&batch_other_started);
+    hop_job_init(&batch_owner, batch_owner_run);
+    HOP_OK(hop_pool_submit(&pool, &batch_owner));
+    spin_until(&batch_queued);
+    /* The freed worker finds nothing of its own and steals: the oldest
+     * job, which it runs, and 8 more (half of the 16 it saw). */
+    store(&batch_other_released, 1);
+    spin_until(&batch_oldest_started);
+    hop_pool_stats_t stats;
+    HOP_OK(hop_pool_stats(&pool, &stats));
+    cr_assert_eq(stats.steals, 9, "a steal took %llu jobs, not 1 + 8", (unsigned long long)stats.steals);
+    store(&batch_oldest_released, 1);
+    store(&batch_owner_released, 1);
+    stats_once_run(2 + BATCH_QUEUED);
+    HOP_OK(hop_pool_close(&pool));
+    for (int i = 0; i < BATCH_QUEUED; i++)
+        cr_assert_eq(batch_runs[i], 1, "job %d ran %u times", i, batch_runs[i]);
+    test_assert_checks();
+}
+
 /* ---- Closing ----------------------------------------------------------------------------- */
 
 #define GATED 32
