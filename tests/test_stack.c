@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "core/stack.h"
 
 __attribute__((noinline)) static long overflow(long depth) {
     if (depth < 0) /* never: keeps the compiler from calling this infinite recursion */
@@ -96,21 +97,22 @@ Test(stack, a_thread_caches_a_bounded_number_and_hands_the_rest_to_the_shared_po
 }
 
 Test(stack, a_stack_finished_on_another_thread_returns_to_that_threads_cache_within_bounds) {
+    enum { SPAWNED = 4 * HOP__STACK_THREAD_CACHE_MAX };
     HOP_OK(hop_manual_executor_create(&manual));
-    hop_task_t *tasks[64];
-    for (int i = 0; i < 64; i++)
+    static hop_task_t *tasks[SPAWNED];
+    for (int i = 0; i < SPAWNED; i++)
         HOP_OK(hop_task_spawn(manual, empty, NULL, NULL, &tasks[i]));
     hop_manual_executor_run_all(manual, 0);
-    for (int i = 0; i < 64; i++)
+    for (int i = 0; i < SPAWNED; i++)
         hop_task_unref(tasks[i]);
     hop_stack_stats_t stats;
     hop_stack_stats(&stats);
-    /* The thread keeps between 8 and 16 (a full cache spills a batch of 8
-     * plus the stack being released), the rest go to the shared pool. */
-    cr_assert_eq(stats.mapped, 64);
+    /* The thread keeps between MAX - BATCH and MAX (a full cache spills a
+     * batch plus the stack being released), the rest go to the shared pool. */
+    cr_assert_eq(stats.mapped, SPAWNED);
     cr_assert_eq(stats.in_use, 0);
-    cr_assert_geq(stats.cached_shared, 64 - 16);
-    cr_assert_leq(stats.cached_shared, 64 - 8);
+    cr_assert_geq(stats.cached_shared, SPAWNED - HOP__STACK_THREAD_CACHE_MAX);
+    cr_assert_leq(stats.cached_shared, SPAWNED - (HOP__STACK_THREAD_CACHE_MAX - HOP__STACK_BATCH));
     HOP_OK(hop_manual_executor_destroy(manual));
     test_assert_checks();
 }
@@ -463,7 +465,6 @@ Test(stack, overflow_install_gives_a_plain_thread_a_signal_stack_once) {
 
 #include <sys/resource.h>
 
-#include "core/stack.h"
 
 /* Spawns n tasks on the manual executor, all alive at once, then finishes
  * them: a working set of n stacks. */

@@ -435,10 +435,6 @@ static void hop__stack_decay_if_due(void) {
     hop__stack_unmap_chain(chain);
 }
 
-/* Stacks move between a thread's cache and the shared pool in batches, so a
- * thread that only spawns and one that only finishes tasks (a loop feeding a
- * pool) take the shared lock once per batch, not once per task. */
-#define HOP__STACK_BATCH (HOP__STACK_THREAD_CACHE_MAX / 2)
 
 int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack_t *stack) {
     size = hop__stack_round_size(size);

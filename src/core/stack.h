@@ -38,8 +38,17 @@ typedef struct hop__stack_s {
 } hop__stack_t;
 
 /* Per-thread cache bound, in stacks; beyond it stacks move to and from the
- * shared pool in batches of half of it. */
-#define HOP__STACK_THREAD_CACHE_MAX 16
+ * shared pool in batches (stack.c). It covers the working set of a worker
+ * running recursive fork-join (fib(30), a task per call, keeps 30-40 tasks
+ * alive per worker): at 16, every spawn and finish went through the shared
+ * pool's mutex, which two workers then fought over (futex waits and wakes). */
+#define HOP__STACK_THREAD_CACHE_MAX 64
+/* Stacks move between a thread's cache and the shared pool in batches of
+ * this many, so a thread that only spawns and one that only finishes tasks
+ * (a loop feeding a pool) take the shared lock once per batch, not once per
+ * task. A batch is copied through arrays on the caller's stack, which may
+ * be a task's smallest (16 KiB): 8 take a few hundred bytes. */
+#define HOP__STACK_BATCH 8u
 
 /* hop__stack_acquire: a stack of at least size usable bytes (rounded up to
  * pages) with a guard of guard bytes (hop__stack_round_guard). Any thread.
