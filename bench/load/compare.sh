@@ -12,6 +12,7 @@
 # and p99, and the 1-minute load average at the start. nginx runs one worker
 # process, pinned nowhere; the load generators get the same -t.
 #
+# HOP_LOAD_ARGS="--busy-poll 20" passes more options to hop-load.
 # SERVER=path/to/example_http_server drives hop's HTTP example instead of
 # nginx (one loop, no sleep and no hash: each request costs only its parse,
 # its offload to the blocking pool and its answer).
@@ -104,7 +105,7 @@ run_wrk() {
 run_hop() {
     local rep=$1 load
     load=$(cut -d' ' -f1 /proc/loadavg)
-    run_timed "$HOP_LOAD" -q --json -c "$CONNS" -t "$THREADS" -d "$DURATION" "$url" > "$dir/hop.json"
+    run_timed "$HOP_LOAD" -q --json ${HOP_LOAD_ARGS:-} -c "$CONNS" -t "$THREADS" -d "$DURATION" "$url" > "$dir/hop.json"
     python3 - "$dir/hop.json" "$(cat "$dir/cpu_s")" "$rep" "$load" <<'PY' | tee -a "$dir/rows"
 import json, sys
 r = json.load(open(sys.argv[1])); cpu = float(sys.argv[2])
