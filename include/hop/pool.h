@@ -5,7 +5,8 @@
  * slot that other workers may steal; jobs submitted from outside the pool
  * enter through a shared lock-free injection queue, from which workers take
  * them one at a time, in submission order. Idle workers steal from random
- * victims, spin briefly, then park without burning CPU; a submission wakes
+ * victims (the oldest job, and up to half of the rest of that deque, at
+ * most 8 more, into their own), spin briefly, then park without burning CPU; a submission wakes
  * at most one parked worker, and only when no worker is already searching.
  *
  * Jobs are plain (hop_job_t: a function and the caller's record, no stack)
