@@ -465,7 +465,6 @@ Test(stack, overflow_install_gives_a_plain_thread_a_signal_stack_once) {
 
 #include <sys/resource.h>
 
-
 /* Spawns n tasks on the manual executor, all alive at once, then finishes
  * them: a working set of n stacks. */
 static void run_working_set(size_t n, const hop_task_options_t *options) {

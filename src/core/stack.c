@@ -435,7 +435,6 @@ static void hop__stack_decay_if_due(void) {
     hop__stack_unmap_chain(chain);
 }
 
-
 int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack_t *stack) {
     size = hop__stack_round_size(size);
     if (size == 0)
