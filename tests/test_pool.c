@@ -635,9 +635,25 @@ static void submit_ordered(unsigned int n) {
     }
 }
 
+/* Waits until every ordered job has started. A job that never starts fails
+ * with what the pool saw (60 s: far beyond a run, even under TSan), rather
+ * than the test's alarm, which would say nothing about where it stopped. */
 static void wait_ordered(unsigned int n) {
-    for (unsigned int i = 0; i < n; i++)
-        test_wait_for(&ordered[i].started, 1);
+    for (unsigned int i = 0; i < n; i++) {
+        if (test_wait_for_ms(&ordered[i].started, 1, 60000))
+            continue;
+        unsigned int started = 0;
+        for (unsigned int k = 0; k < n; k++)
+            started += load(&ordered[k].started);
+        hop_pool_stats_t stats;
+        HOP_OK(hop_pool_stats(&pool, &stats));
+        cr_assert(false,
+                  "job %u of %u never started (%u started, %u blockers in); pool: %llu jobs run, %llu "
+                  "injected, %llu parks, %llu wakeups",
+                  i, n, started, load(&order_blockers_in), (unsigned long long)stats.jobs_run,
+                  (unsigned long long)stats.injected, (unsigned long long)stats.parks,
+                  (unsigned long long)stats.wakeups);
+    }
 }
 
 /* counts[i] = how many jobs of the other side started out of order with
