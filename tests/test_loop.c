@@ -514,11 +514,15 @@ typedef struct {
     hop_loop_t *loop;
     unsigned int runs;
     unsigned int *stop;
+    unsigned int batch;     /* once it ran this many times and one more... */
+    hop_job_t *after_batch; /* ...it posts this (the timer's start) */
 } reposter_t;
 
 static void repost_self(hop_job_t *job) {
     reposter_t *r = (reposter_t *)job;
     r->runs++;
+    if (r->after_batch && r->runs == r->batch + 1)
+        CHECK_OK(hop_loop_post(r->loop, r->after_batch));
     if (!load_uint(r->stop))
         CHECK_OK(hop_loop_post(r->loop, job));
 }
@@ -530,9 +534,11 @@ Test(loop, a_job_that_reposts_itself_forever_does_not_starve_a_uv_timer, .timeou
     static timer_job_t t;
     t = (timer_job_t){.loop = &loop, .timeout_ms = 20};
     hop_job_init(&t.job, start_timer);
-    reposter_t r = {.loop = &loop, .stop = &t.fired};
+    /* The timer starts once the reposter has kept the inbox busy across a
+     * whole batch, however slowly the loop's thread gets the CPU (a timer
+     * started first could fire before a preempted loop ran a batch). */
+    reposter_t r = {.loop = &loop, .stop = &t.fired, .batch = options.batch, .after_batch = &t.job};
     hop_job_init(&r.job, repost_self);
-    HOP_OK(hop_loop_post(&loop, &t.job));
     HOP_OK(hop_loop_post(&loop, &r.job));
     HOP_OK(hop_loop_start(&loop));
     test_wait_for(&t.fired, 1); /* the suite's timeout fails the test if it never fires */
