@@ -1586,11 +1586,6 @@ static unsigned int batch_runs[BATCH_QUEUED];
 static unsigned int batch_other_started, batch_other_released, batch_queued, batch_owner_released;
 static unsigned int batch_oldest_started, batch_oldest_released;
 
-static void spin_until(const unsigned int *flag) {
-    while (!load(flag))
-        sched_yield();
-}
-
 /* The oldest job, the one a thief steals first, holds its thief until
  * released: what else the thief took meanwhile shows in the stats. */
 static void batch_job_run(hop_job_t *job) {
@@ -1598,7 +1593,7 @@ static void batch_job_run(hop_job_t *job) {
     add(&batch_runs[i], 1);
     if (i == 0) {
         store(&batch_oldest_started, 1);
-        spin_until(&batch_oldest_released);
+        test_wait_for(&batch_oldest_released, 1);
     }
 }
 
@@ -1611,13 +1606,13 @@ static void batch_owner_run(hop_job_t *job) {
         CHECK_OK(hop_pool_submit(&pool, &batch_jobs[i]));
     }
     store(&batch_queued, 1);
-    spin_until(&batch_owner_released);
+    test_wait_for(&batch_owner_released, 1);
 }
 
 static void batch_other_run(hop_job_t *job) {
     (void)job;
     store(&batch_other_started, 1);
-    spin_until(&batch_other_released);
+    test_wait_for(&batch_other_released, 1);
 }
 
 Test(pool, a_thief_takes_half_of_a_busy_workers_deque_up_to_nine_jobs_in_one_steal, .timeout = 60) {
@@ -1625,14 +1620,14 @@ Test(pool, a_thief_takes_half_of_a_busy_workers_deque_up_to_nine_jobs_in_one_ste
     /* One worker is held by batch_other while the other queues the jobs. */
     hop_job_init(&batch_other, batch_other_run);
     HOP_OK(hop_pool_submit(&pool, &batch_other));
-    spin_until(&batch_other_started);
+    test_wait_for(&batch_other_started, 1);
     hop_job_init(&batch_owner, batch_owner_run);
     HOP_OK(hop_pool_submit(&pool, &batch_owner));
-    spin_until(&batch_queued);
+    test_wait_for(&batch_queued, 1);
     /* The freed worker finds nothing of its own and steals: the oldest
      * job, which it runs, and 8 more (half of the 16 it saw). */
     store(&batch_other_released, 1);
-    spin_until(&batch_oldest_started);
+    test_wait_for(&batch_oldest_started, 1);
     hop_pool_stats_t stats;
     HOP_OK(hop_pool_stats(&pool, &stats));
     cr_assert_eq(stats.steals, 9, "a steal took %llu jobs, not 1 + 8", (unsigned long long)stats.steals);
