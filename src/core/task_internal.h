@@ -138,16 +138,10 @@ struct hop_task_s {
     int switch_reason;       /* HOP__SWITCH_*, written by the task before switching back */
     int trace_tid;           /* the thread it last ran on while tracing (core/trace.c) */
     hop_job_t *run_here;     /* for HOP__SWITCH_RUN_JOB: the job to run */
-    unsigned int refs;       /* atomic */
     unsigned int cancel;     /* HOP__CANCEL_* (atomic) */
     hop_task_fn fn;          /* or, for hop_task_spawn_ex... */
     hop_task_status_fn status_fn;
-    int status;              /* ...status_fn's status */
     void *arg;
-    void *result;
-    hop_result_destructor_fn result_destructor;
-    hop_future_t future;     /* completes when the task finishes */
-    hop__stack_t stack;      /* the whole mapping, this record included */
     /* sanitizer state */
     void *asan_fake_stack;
     const void *caller_stack_bottom;
@@ -161,8 +155,20 @@ struct hop_task_s {
     _Alignas(HOP__CACHELINE) hop_job_t resume_job; /* submitted to the executor to run or
                                                       resume the task */
     uint64_t await_word;     /* HOP__AWAIT_* (atomic), see above */
-    /* Last, and not cleared at spawn: every offload sets all of it. */
+    /* Not cleared at spawn: every offload sets all of it. */
     hop__offload_t offload;  /* hop_run_in_executor's job slot (see offload_busy) */
+    /* What a join and the last unref touch, last, on two lines of their
+     * own: a loop that joins thousands of finished tasks (a fan-out) takes
+     * a miss on every line of each record it reads, serialised by the
+     * unref's locked decrement, and the stack cache's note of a released
+     * stack goes into the record's last bytes (stack.c), which are these.
+     * Set at spawn, not by its memset. */
+    _Alignas(HOP__CACHELINE) hop_future_t future; /* completes when the task finishes */
+    unsigned int refs;       /* atomic */
+    int status;              /* status_fn's status (hop_task_spawn_ex) */
+    void *result;
+    hop_result_destructor_fn result_destructor;
+    hop__stack_t stack;      /* the whole mapping, this record included */
 };
 
 /* hop__future_complete: completes future with status and result, as
