@@ -61,7 +61,8 @@
  * because a searcher existed relies on this: the searcher that takes the
  * count of searchers to zero re-checks every queue after doing so (it is
  * itself a parking worker announcing, or a finder that wakes the next if
- * work is left). Each worker sleeps on its own futex word (HOP__SLEEP_*):
+ * work is left), and a parking searcher whose re-check finds work goes on
+ * as a searcher, so that it too wakes the next when it takes a job. Each worker sleeps on its own futex word (HOP__SLEEP_*):
  * the waker never takes a lock the sleeper holds, as a condition variable's
  * mutex would make it (the fallback where there is no futex).
  *
@@ -549,10 +550,12 @@ static bool hop__pool_should_stay_up(hop__pool_worker_t *w) {
 
 /* Parks w until a submission (or close) wakes it. Returns early, without
  * sleeping, when the re-check finds a reason to stay up. On return
- * w->searching says whether the worker was woken as a searcher. */
+ * w->searching says whether the worker goes on as a searcher: woken as
+ * one, or one that stayed up. */
 static void hop__pool_park(hop__pool_worker_t *w) {
     hop__pool_internal_t *p = w->pool;
-    unsigned int leaving = HOP__IDLE_UNPARKED_ONE + (w->searching ? HOP__IDLE_SEARCHING_ONE : 0);
+    bool was_searching = w->searching;
+    unsigned int leaving = HOP__IDLE_UNPARKED_ONE + (was_searching ? HOP__IDLE_SEARCHING_ONE : 0);
     w->searching = false;
     hop__spinlock_lock(&p->idle_lock);
     w->sleeper_slot = p->nsleepers;
@@ -566,12 +569,20 @@ static void hop__pool_park(hop__pool_worker_t *w) {
     hop__spinlock_unlock(&p->idle_lock);
 
     if (hop__pool_should_stay_up(w)) {
+        /* A searcher that stays up goes on as one (Go's findRunnable does
+         * the same when its last look finds work). Producers that saw it
+         * searching woke nobody; as a searcher it wakes the next worker
+         * when it takes a job and more are queued (stop_searching). Were
+         * it back as a plain worker, it would take one job and leave the
+         * rest queued with every other worker asleep: for as long as that
+         * job runs, which for a blocking call may be for ever. */
         hop__spinlock_lock(&p->idle_lock);
         bool listed = hop__pool_unlist(p, w);
         if (listed)
-            hop__atomic_faa_uint(&p->idle, HOP__IDLE_UNPARKED_ONE);
+            hop__atomic_faa_uint(&p->idle, leaving);
         hop__spinlock_unlock(&p->idle_lock);
         if (listed) {
+            w->searching = was_searching;
             hop__atomic_store_uint(&w->sleep, HOP__SLEEP_AWAKE);
             return;
         }

@@ -21,7 +21,7 @@ failed=0
 # verify MODEL [MUTANT]: prints the errors pan found (a number), or "incomplete".
 verify() {
   local model=$1 mutant=${2:-} dir=$work/$1${2:+-$2}
-  mkdir -p "$dir" && cp "$here/$model.pml" "$dir/" && cd "$dir" || return 1
+  mkdir -p "$dir" && cp "$here"/*.pml "$dir/" && cd "$dir" || return 1
   spin ${mutant:+-D$mutant} ${HOP_MODEL_DEFINES:-} -a "$model.pml" >spin.log 2>&1 || { cat spin.log >&2; echo incomplete; return; }
   # Safety only (assertions, invalid end states); COLLAPSE keeps memory small.
   cc ${HOP_MODEL_CFLAGS:--O0} -DSAFETY -DCOLLAPSE -DMEMLIM=2048 -w -o pan pan.c || { echo incomplete; return; }
@@ -34,7 +34,7 @@ verify() {
 }
 
 # The models and, for each, its mutant.
-for pair in "pool NO_FENCE" "pool NO_RECHECK" "loop NO_FENCE" "loop PUSH_BUFFERED" "inject_queue EXCHANGE"; do
+for pair in "pool NO_FENCE" "pool NO_RECHECK" "pool_blocking NO_RESUME" "loop NO_FENCE" "loop PUSH_BUFFERED" "inject_queue EXCHANGE"; do
   set -- $pair
   model=$1 mutant=$2
   if [ ! -e "$work/$model.done" ]; then

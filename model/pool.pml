@@ -34,7 +34,13 @@
 #ifndef JOBS
 #define JOBS 1     /* outside submissions; spin -DJOBS=2 checks 7.2 million states */
 #endif
+#ifdef BLOCKING
+/* The first job run never returns (a blocking call), and submits nothing:
+ * the other worker must run every other job (model/pool_blocking.pml). */
+#define TOTAL JOBS
+#else
 #define TOTAL (JOBS + 1) /* plus the one the first job submits locally */
+#endif
 
 #define AWAKE 0
 #define PARKING 1
@@ -46,7 +52,11 @@ byte xchg = 0;
 byte linked = 0;
 byte sb = 0;           /* NO_FENCE: pushes still in the producer's store buffer */
 byte lifo[W];          /* each worker's LIFO slot: 0 or 1 job */
+#ifdef BLOCKING
+byte local_left = 0;
+#else
 byte local_left = 1;   /* the one local submission still to make */
+#endif
 
 /* idle (pool.c:129-132): searchers and unparked workers, one word. */
 byte searching_n = 0;
@@ -199,6 +209,14 @@ loop:
          * worker (hop__pool_submit_local, pool.c:669-682): the FAS into the
          * LIFO slot is the full barrier before notify. */
         ran++;
+#ifdef BLOCKING
+        if
+        :: ran == 1 ->
+end_blocked:
+            false /* the blocking job: its worker never comes back */
+        :: else -> skip
+        fi;
+#endif
         if
         :: local_left > 0 -> local_left--; lifo[w] = 1; notify()
         :: else -> skip
@@ -235,10 +253,16 @@ loop:
     if
     :: stay ->
         atomic {
-            /* pool.c:518-523: off the list, unless a waker was first. */
+            /* Off the list, unless a waker was first; a searcher goes on as
+             * one (hop__pool_park's stay-up path). NO_RESUME removes that:
+             * it comes back as a plain worker, takes one job, and wakes
+             * nobody for the rest. */
             was_listed = listed[w];
             if
-            :: was_listed -> listed[w] = false; nsleepers--; unparked_n++
+            :: was_listed -> listed[w] = false; nsleepers--; unparked_n++;
+#ifndef NO_RESUME
+                if :: mine -> searching_n++; searching[w] = true :: else -> skip fi
+#endif
             :: else -> skip
             fi
         };
