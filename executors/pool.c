@@ -62,9 +62,10 @@
  * count of searchers to zero re-checks every queue after doing so (it is
  * itself a parking worker announcing, or a finder that wakes the next if
  * work is left), and a parking searcher whose re-check finds work goes on
- * as a searcher, so that it too wakes the next when it takes a job. Each worker sleeps on its own futex word (HOP__SLEEP_*):
- * the waker never takes a lock the sleeper holds, as a condition variable's
- * mutex would make it (the fallback where there is no futex).
+ * as a searcher, so that it too wakes the next when it takes a job. Each
+ * worker sleeps on its own futex word (HOP__SLEEP_*): the waker never takes
+ * a lock the sleeper holds, as a condition variable's mutex would make it
+ * (the fallback where there is no futex).
  *
  * SPINNING. A worker with nothing to do searches for spin_us, pausing
  * between rounds, before it parks. A searching worker picks a job up in
