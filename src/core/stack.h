@@ -51,9 +51,10 @@ typedef struct hop__stack_s {
 #define HOP__STACK_BATCH 8u
 
 /* The top of a stack that a spawn writes first: the task record (its top
- * 704 bytes on x86_64, task_internal.h; task.c checks that it fits) and the
- * frames of the task's first run below it. hop__stack_acquire prefetches
- * this much of the stack it will hand out next. */
+ * 704 bytes on x86_64 with the assembly switch, task_internal.h; task.c
+ * checks that it fits; with ucontext only its top fits) and the frames of
+ * the task's first run below it. hop__stack_acquire prefetches this much
+ * of the stack it will hand out next. */
 #define HOP__STACK_WARM_BYTES 1024u
 
 /* hop__stack_acquire: a stack of at least size usable bytes (rounded up to
