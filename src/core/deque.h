@@ -88,6 +88,11 @@ static inline bool hop__deque_push(hop__deque_t *d, void *item) {
  * the deque is empty (or a thief won the last element). Owner only;
  * wait-free. */
 static inline void *hop__deque_take(hop__deque_t *d) {
+    /* Empty for certain when even a stale top reaches bottom (top only
+     * grows, and only the owner moves bottom): no claim and no fence, which
+     * an idle worker would otherwise pay on every look at its own deque. */
+    if ((int64_t)(hop__atomic_load_u64(&d->bottom) - hop__atomic_load_u64(&d->top)) <= 0)
+        return NULL;
     uint64_t b = hop__atomic_load_u64(&d->bottom) - 1;
     hop__atomic_store_u64(&d->bottom, b);
     /* fence(seq_cst): our claim on slot b (the lowered bottom) is visible
