@@ -315,8 +315,8 @@ void hop__task_prefetch_record(const hop_job_t *job) {
      * hop__task_run and the next suspension read or write (the resume job
      * and the await word are job's own line, which the caller has). */
     for (const char *line = (const char *)&t->state; line <= (const char *)&t->cancel; line += HOP__CACHELINE)
-        __builtin_prefetch(line, 1);
-    __builtin_prefetch(&t->cancel, 1);
+        hop__prefetch_for_write(line);
+    hop__prefetch_for_write(&t->cancel);
 }
 
 void hop__task_prefetch_stack(const hop_job_t *job) {
@@ -327,8 +327,8 @@ void hop__task_prefetch_stack(const hop_job_t *job) {
     /* The frame the switch pops: the callee-saved registers and the
      * floating-point control words, 64 bytes from sp, on one or two lines. */
     const char *sp = t->context.sp;
-    __builtin_prefetch(sp, 1);
-    __builtin_prefetch(sp + 63, 1);
+    hop__prefetch_for_write(sp);
+    hop__prefetch_for_write(sp + 63);
 #else
     (void)job;
 #endif
