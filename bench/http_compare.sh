@@ -10,10 +10,11 @@
 #   none for Go (the runtime hands a blocked thread's P to another thread).
 C=$1; D=$2; SL=$3; HB=$4; T=${5:-}
 R=${HOP_BUILD:-out/rel}   # a Release build with -DHOP_BUILD_BENCH=ON -DHOP_BUILD_EXAMPLES=ON
+R=$(cd "$R" && pwd) || exit 1   # absolute: Go's caches below must not land under $PWD
 HERE=$(cd "$(dirname "$0")" && pwd)
 GO_HTTP=$R/bench/go-http
 if command -v go >/dev/null && [ ! -x "$GO_HTTP" -o "$HERE/peers/go_http/main.go" -nt "$GO_HTTP" ]; then
-  GOCACHE=$PWD/$R/go-cache GOPATH=$PWD/$R/go-path GO111MODULE=off GOTOOLCHAIN=local CGO_ENABLED=0 \
+  GOCACHE=$R/go-cache GOPATH=$R/go-path GO111MODULE=off GOTOOLCHAIN=local CGO_ENABLED=0 \
     go build -o "$GO_HTTP" "$HERE/peers/go_http/main.go" || GO_HTTP=
 fi
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
