@@ -91,9 +91,10 @@ static inline void *hop__deque_take(hop__deque_t *d) {
     /* Empty for certain when even a stale top reaches bottom (top only
      * grows, and only the owner moves bottom): no claim and no fence, which
      * an idle worker would otherwise pay on every look at its own deque. */
-    if ((int64_t)(hop__atomic_load_u64(&d->bottom) - hop__atomic_load_u64(&d->top)) <= 0)
+    uint64_t b = hop__atomic_load_u64(&d->bottom);
+    if ((int64_t)(b - hop__atomic_load_u64(&d->top)) <= 0)
         return NULL;
-    uint64_t b = hop__atomic_load_u64(&d->bottom) - 1;
+    b--;
     hop__atomic_store_u64(&d->bottom, b);
     /* fence(seq_cst): our claim on slot b (the lowered bottom) is visible
      * before we read top, and pairs with the thieves' fence: an owner and a

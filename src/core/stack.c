@@ -230,11 +230,11 @@ static void hop__cache_set_count(hop__stack_cache_t *cache, unsigned int count) 
  * now (a decay step on another thread), and a prefetch never faults. */
 static void hop__stack_prefetch_top(const hop__cached_stack_t *c) {
     /* The node sits in the stack's last bytes: see hop__stack_record. */
-    const char *top = (const char *)(((uintptr_t)(c + 1) + 63) & ~(uintptr_t)63);
+    const char *top = (const char *)(((uintptr_t)(c + 1) + HOP__CACHELINE - 1) & ~(uintptr_t)(HOP__CACHELINE - 1));
     /* Unrolled: a loop of 16 costs four times the instructions of the
      * prefetches themselves, on every spawn. */
 #pragma GCC unroll 64
-    for (unsigned int off = 64; off <= HOP__STACK_WARM_BYTES; off += 64)
+    for (unsigned int off = HOP__CACHELINE; off <= HOP__STACK_WARM_BYTES; off += HOP__CACHELINE)
         hop__prefetch_for_write(top - off);
 }
 
