@@ -526,6 +526,37 @@ Test(stack, a_working_set_of_thousands_of_stacks_is_reused_without_mapping_or_un
     test_assert_checks();
 }
 
+Test(stack, a_thread_takes_back_the_stack_it_released_last_even_past_its_own_cache) {
+    /* Four cachefuls: most of them pass through the shared pool. */
+    enum { N = 4 * HOP__STACK_THREAD_CACHE_MAX + 5 };
+    hop__stack_set_decay_period(0); /* a step would reorder the caches */
+    hop_stack_cache_flush();
+    static hop__stack_t stacks[N];
+    /* A shape of its own (three pages, unguarded), so nothing else in the
+     * process takes or gives these. */
+    size_t size = hop__stack_round_size(3 * (size_t)sysconf(_SC_PAGESIZE));
+    for (int i = 0; i < N; i++)
+        HOP_OK(hop__stack_acquire(size, 0, HOP_TASK_UNGUARDED_STACK, &stacks[i]));
+    for (int i = 0; i < N; i++)
+        hop__stack_release(&stacks[i]);
+    hop_stack_stats_t before, after;
+    hop_stack_stats(&before);
+    for (int i = N - 1; i >= 0; i--) {
+        hop__stack_t again;
+        HOP_OK(hop__stack_acquire(size, 0, HOP_TASK_UNGUARDED_STACK, &again));
+        CHECK(again.low == stacks[i].low, "acquire %d took %p, released %d-th was %p", N - 1 - i, again.low, i,
+              stacks[i].low);
+        stacks[i] = again;
+    }
+    hop_stack_stats(&after);
+    cr_assert_eq(after.map_calls, before.map_calls);
+    for (int i = 0; i < N; i++)
+        hop__stack_release(&stacks[i]);
+    hop_stack_cache_flush();
+    hop__stack_set_decay_period(HOP__STACK_DECAY_NS);
+    test_assert_checks();
+}
+
 Test(stack, stacks_that_stay_unused_are_given_back_while_the_working_set_is_kept) {
     enum { PEAK = 400, WORKING_SET = 10 };
     hop__stack_set_decay_period(0);

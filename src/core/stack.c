@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,24 +23,31 @@
 int hop__registry_stack_mapped(hop__stack_t *stack);
 void hop__registry_stack_unmapped(const hop__stack_t *stack);
 
-/* A cached stack stores its own bookkeeping in its top bytes: nothing is
- * allocated to cache it. */
-typedef struct hop__cached_stack_s {
-    struct hop__cached_stack_s *next;
+/* A stack in the shared pool or on its way back to the system, chained
+ * through a node in its own top bytes: nothing is allocated to keep it, and
+ * a flush or a decay step unmaps any number of them after dropping the
+ * locks. */
+typedef struct hop__dropped_stack_s {
+    struct hop__dropped_stack_s *next;
     hop__stack_t stack;
-} hop__cached_stack_t;
+} hop__dropped_stack_t;
 
-/* A list of cached stacks, newest first (so the oldest, whose pages were
- * touched longest ago, are the ones trimmed). count is read by
- * hop_stack_stats() from any thread, hence atomic. low is the smallest count
- * since the last decay step: that many stacks stayed unused all along. */
+/* A thread's cache: an array, oldest first, so that the owner takes the
+ * newest (the stack whose lines were touched last) and knows the next one
+ * without reading cold memory, and a batch moves to or from the shared pool
+ * as a copy. Together with the shared pool (also oldest first, below) it
+ * acts as one LIFO per thread: a full cache sends its oldest to the top of
+ * the shared pool, and an empty one takes the shared pool's newest, in
+ * order. count is read by hop_stack_stats() from any thread, hence atomic.
+ * low is the smallest count since the last decay step: that many stacks
+ * stayed unused all along. */
 typedef struct hop__stack_cache_s {
-    hop__cached_stack_t *head;
+    hop__stack_t stacks[HOP__STACK_THREAD_CACHE_MAX];
     unsigned int count;
     unsigned int low;
-    /* A thread's cache: taken by its owner on every use (never contended but
-     * by a flush, a decay step or a fork, which reach every thread's cache).
-     * Unused in the shared pool's lists, which hop__shared_lock guards. */
+    /* Taken by its owner on every use (never contended but by a flush, a
+     * decay step or a fork, which reach every thread's cache). Whoever also
+     * holds hop__shared_lock takes that first. */
     hop__spinlock_t lock;
     unsigned int uses;               /* owner only: acquires, to pace decay checks */
     int registered;                  /* in the registry, with its thread-exit destructor armed */
@@ -50,17 +58,21 @@ static _Thread_local hop__stack_cache_t hop__thread_cache;
 
 static pthread_mutex_t hop__shared_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The shared pool, one list per stack shape (size and flags), so taking a
- * stack is O(1) however many stacks of other shapes it holds. A shape whose
- * list is empty and has no reservation gives its slot up to a new one; with
- * every slot taken by another shape, a released stack goes back to the
- * system. */
+ * stack is O(1) however many stacks of other shapes it holds. A list through
+ * the stacks themselves (their top bytes), newest first: nothing is
+ * allocated to keep a stack, so releasing one never fails, even when the
+ * process is out of memory or of mappings. A shape whose list is empty and
+ * has no reservation gives its slot up to a new one; with every slot taken
+ * by another shape, a released stack goes back to the system. */
 #define HOP__STACK_SHAPES 8
 typedef struct {
     size_t size;
     size_t guard;
     unsigned int flags;
-    size_t reserved; /* hop_stack_reserve(): decay keeps at least this many */
-    hop__stack_cache_t stacks;
+    size_t reserved;      /* hop_stack_reserve(): decay keeps at least this many */
+    hop__dropped_stack_t *newest; /* then each one's next is the one released before */
+    unsigned int count;
+    unsigned int low; /* the smallest count since the last decay step */
 } hop__stack_shape_t;
 static hop__stack_shape_t hop__shared_shapes[HOP__STACK_SHAPES]; /* guarded by hop__shared_lock */
 static unsigned int hop__shared_count;                           /* guarded by hop__shared_lock */
@@ -198,10 +210,10 @@ static void hop__stack_unmap(hop__stack_t *stack) {
 
 /* Unmaps a chain of cached stacks (detached from every list); returns how
  * many. */
-static unsigned int hop__stack_unmap_chain(hop__cached_stack_t *chain) {
+static unsigned int hop__stack_unmap_chain(hop__dropped_stack_t *chain) {
     unsigned int n = 0;
     while (chain) {
-        hop__cached_stack_t *next = chain->next;
+        hop__dropped_stack_t *next = chain->next;
         hop__stack_t stack = chain->stack; /* the record lives in the mapping */
         hop__stack_unmap(&stack);
         chain = next;
@@ -210,9 +222,21 @@ static unsigned int hop__stack_unmap_chain(hop__cached_stack_t *chain) {
     return n;
 }
 
-static hop__cached_stack_t *hop__stack_record(const hop__stack_t *stack) {
+static hop__dropped_stack_t *hop__stack_record(const hop__stack_t *stack) {
     uintptr_t top = (uintptr_t)stack->low + stack->size;
-    return (hop__cached_stack_t *)((top - sizeof(hop__cached_stack_t)) & ~(uintptr_t)15);
+    return (hop__dropped_stack_t *)((top - sizeof(hop__dropped_stack_t)) & ~(uintptr_t)15);
+}
+
+/* Puts the n stacks of stacks on the front of chain (writing each one's
+ * node) and returns the new chain. */
+static hop__dropped_stack_t *hop__chain_push(hop__dropped_stack_t *chain, const hop__stack_t *stacks, unsigned int n) {
+    for (unsigned int i = 0; i < n; i++) {
+        hop__dropped_stack_t *c = hop__stack_record(&stacks[i]);
+        c->stack = stacks[i];
+        c->next = chain;
+        chain = c;
+    }
+    return chain;
 }
 
 static void hop__cache_set_count(hop__stack_cache_t *cache, unsigned int count) {
@@ -221,16 +245,23 @@ static void hop__cache_set_count(hop__stack_cache_t *cache, unsigned int count) 
         cache->low = count;
 }
 
-/* Asks the CPU to fetch, for writing, the top HOP__STACK_WARM_BYTES of the
- * cached stack whose node is c: the lines the next spawn on this thread
- * writes first (the task record, the first frames). A thread that spawns
- * many tasks in a row (a loop fanning out requests) otherwise takes a miss
- * on each of those lines, one stack after another, since a cached stack was
- * last touched a whole working set ago. Only a hint: c may be unmapped by
- * now (a decay step on another thread), and a prefetch never faults. */
-static void hop__stack_prefetch_top(const hop__cached_stack_t *c) {
-    /* The node sits in the stack's last bytes: see hop__stack_record. */
-    const char *top = (const char *)(((uintptr_t)(c + 1) + HOP__CACHELINE - 1) & ~(uintptr_t)(HOP__CACHELINE - 1));
+/* The top of the stack that cache hands out next, or NULL: read under the
+ * cache's lock, prefetched after it (hop__stack_prefetch_top). */
+static const char *hop__stack_cache_next_top(const hop__stack_cache_t *cache) {
+    if (cache->count == 0)
+        return NULL;
+    const hop__stack_t *next = &cache->stacks[cache->count - 1];
+    return (const char *)(((uintptr_t)next->low + next->size) & ~(uintptr_t)(HOP__CACHELINE - 1));
+}
+
+/* Asks the CPU to fetch, for writing, the HOP__STACK_WARM_BYTES below top:
+ * the lines the next spawn on this thread writes first (the task record,
+ * the first frames). A thread that spawns many tasks in a row (a loop
+ * fanning out requests) otherwise takes a miss on each of those lines, one
+ * stack after another, since a cached stack was last touched a whole
+ * working set ago. Only a hint: the stack may be unmapped by now (a decay
+ * step on another thread), and a prefetch never faults. */
+static void hop__stack_prefetch_top(const char *top) {
     /* Unrolled: a loop of 16 costs four times the instructions of the
      * prefetches themselves, on every spawn. */
 #pragma GCC unroll 64
@@ -238,82 +269,53 @@ static void hop__stack_prefetch_top(const hop__cached_stack_t *c) {
         hop__prefetch_for_write(top - off);
 }
 
-/* Takes a stack of exactly size, guard and flags out of cache, or returns 0. */
+/* Takes the newest stack of exactly size, guard and flags out of cache, or
+ * returns 0. */
 static int hop__stack_cache_take(hop__stack_cache_t *cache, size_t size, size_t guard, unsigned int flags,
                                  hop__stack_t *out) {
-    hop__cached_stack_t **link = &cache->head;
-    for (hop__cached_stack_t *c = cache->head; c; link = &c->next, c = c->next) {
-        if (c->stack.size == size && c->stack.guard == guard && c->stack.flags == flags) {
-            *link = c->next;
+    for (unsigned int i = cache->count; i-- > 0;) {
+        const hop__stack_t *c = &cache->stacks[i];
+        if (c->size == size && c->guard == guard && c->flags == flags) {
+            *out = *c;
+            memmove(&cache->stacks[i], &cache->stacks[i + 1], (cache->count - 1 - i) * sizeof *c);
             hop__cache_set_count(cache, cache->count - 1);
-            *out = c->stack;
             return 1;
         }
     }
     return 0;
 }
 
+/* Keeps stack in cache as its newest; the cache must have room. */
 static void hop__stack_cache_put(hop__stack_cache_t *cache, const hop__stack_t *stack) {
     /* A finished task's frames may still be poisoned in ASan's shadow. */
     hop__asan_unpoison(stack->low, stack->size);
-    hop__cached_stack_t *c = hop__stack_record(stack);
-    c->stack = *stack;
-    c->next = cache->head;
-    cache->head = c;
+    cache->stacks[cache->count] = *stack;
     hop__atomic_store_uint(&cache->count, cache->count + 1);
 }
 
-/* Takes any stack out of cache, or returns 0. */
-static int hop__stack_cache_pop(hop__stack_cache_t *cache, hop__stack_t *out) {
-    hop__cached_stack_t *c = cache->head;
-    if (!c)
-        return 0;
-    cache->head = c->next;
-    hop__cache_set_count(cache, cache->count - 1);
-    *out = c->stack;
-    return 1;
-}
-
-/* Detaches the whole list (its chain) from cache. */
-static hop__cached_stack_t *hop__stack_cache_detach(hop__stack_cache_t *cache) {
-    hop__cached_stack_t *chain = cache->head;
-    cache->head = NULL;
-    hop__cache_set_count(cache, 0);
-    return chain;
-}
-
-/* Detaches the oldest n stacks of cache and returns their chain. */
-static hop__cached_stack_t *hop__stack_cache_detach_oldest(hop__stack_cache_t *cache, unsigned int n) {
-    if (n == 0 || !cache->head)
-        return NULL;
-    if (n >= cache->count)
-        return hop__stack_cache_detach(cache);
-    hop__cached_stack_t *keep_last = cache->head;
-    for (unsigned int i = 1; i < cache->count - n; i++)
-        keep_last = keep_last->next;
-    hop__cached_stack_t *chain = keep_last->next;
-    keep_last->next = NULL;
+/* Forgets the oldest n stacks of cache (the caller has moved them). */
+static void hop__stack_cache_drop_oldest(hop__stack_cache_t *cache, unsigned int n) {
+    memmove(&cache->stacks[0], &cache->stacks[n], (cache->count - n) * sizeof cache->stacks[0]);
     hop__cache_set_count(cache, cache->count - n);
-    return chain;
 }
 
 /* Appends chain b to chain a. */
-static hop__cached_stack_t *hop__chain_join(hop__cached_stack_t *a, hop__cached_stack_t *b) {
+static hop__dropped_stack_t *hop__chain_join(hop__dropped_stack_t *a, hop__dropped_stack_t *b) {
     if (!a)
         return b;
-    hop__cached_stack_t *last = a;
+    hop__dropped_stack_t *last = a;
     while (last->next)
         last = last->next;
     last->next = b;
     return a;
 }
 
-/* The shared pool's list for a shape; with create, claims a free slot. */
+/* The shared pool's array for a shape; with create, claims a free slot. */
 static hop__stack_shape_t *hop__shared_shape(size_t size, size_t guard, unsigned int flags, int create) {
     hop__stack_shape_t *free_slot = NULL;
     for (int i = 0; i < HOP__STACK_SHAPES; i++) {
         hop__stack_shape_t *shape = &hop__shared_shapes[i];
-        int used = shape->stacks.count != 0 || shape->reserved != 0;
+        int used = shape->count != 0 || shape->reserved != 0;
         if (used && shape->size == size && shape->guard == guard && shape->flags == flags)
             return shape;
         if (!used && !free_slot)
@@ -324,28 +326,42 @@ static hop__stack_shape_t *hop__shared_shape(size_t size, size_t guard, unsigned
     free_slot->size = size;
     free_slot->guard = guard;
     free_slot->flags = flags;
-    free_slot->stacks.low = 0;
+    free_slot->low = 0;
     return free_slot;
 }
 
-/* Under the lock: keeps stack in the shared pool, or returns 0 (every shape
- * slot taken by other shapes). */
+/* Under the lock: keeps stack in the shared pool as its newest, or returns
+ * 0 (every shape slot taken by other shapes). */
 static int hop__shared_put(const hop__stack_t *stack) {
     hop__stack_shape_t *shape = hop__shared_shape(stack->size, stack->guard, stack->flags, 1);
     if (!shape)
         return 0;
-    hop__stack_cache_put(&shape->stacks, stack);
+    /* A finished task's frames may still be poisoned in ASan's shadow, and
+     * the node goes into them. */
+    hop__asan_unpoison(stack->low, stack->size);
+    shape->newest = hop__chain_push(shape->newest, stack, 1);
+    shape->count++;
     hop__shared_count++;
     hop__atomic_store_uint(&hop__stats_shared, hop__shared_count);
     return 1;
 }
 
-/* Under the lock: puts a detached chain into the shared pool; returns the
- * chain of those that found no slot. */
-static hop__cached_stack_t *hop__shared_put_chain(hop__cached_stack_t *chain) {
-    hop__cached_stack_t *rest = NULL;
+/* Under the lock: puts n stacks, oldest first, on top of the shared pool;
+ * returns chain with those that found no shape slot in front. */
+static hop__dropped_stack_t *hop__shared_put_many(const hop__stack_t *stacks, unsigned int n,
+                                                 hop__dropped_stack_t *chain) {
+    for (unsigned int i = 0; i < n; i++)
+        if (!hop__shared_put(&stacks[i]))
+            chain = hop__chain_push(chain, &stacks[i], 1);
+    return chain;
+}
+
+/* Under the lock: puts a chain into the shared pool; returns the chain of
+ * those that found no shape slot. */
+static hop__dropped_stack_t *hop__shared_put_chain(hop__dropped_stack_t *chain) {
+    hop__dropped_stack_t *rest = NULL;
     while (chain) {
-        hop__cached_stack_t *next = chain->next;
+        hop__dropped_stack_t *next = chain->next;
         if (!hop__shared_put(&chain->stack)) {
             chain->next = rest;
             rest = chain;
@@ -355,21 +371,43 @@ static hop__cached_stack_t *hop__shared_put_chain(hop__cached_stack_t *chain) {
     return rest;
 }
 
-/* Under the lock: a stack of that shape, or 0. */
-static int hop__shared_take(size_t size, size_t guard, unsigned int flags, hop__stack_t *out) {
+/* Under the lock: moves the newest stacks of that shape, up to max, into
+ * out in their order (oldest first, so the last one is the newest); returns
+ * how many. */
+static unsigned int hop__shared_take(size_t size, size_t guard, unsigned int flags, hop__stack_t *out,
+                                     unsigned int max) {
     hop__stack_shape_t *shape = hop__shared_shape(size, guard, flags, 0);
-    if (!shape || !hop__stack_cache_pop(&shape->stacks, out))
+    if (!shape)
         return 0;
-    hop__shared_count--;
+    unsigned int n = shape->count < max ? shape->count : max;
+    for (unsigned int i = n; i-- > 0;) {
+        out[i] = shape->newest->stack;
+        shape->newest = shape->newest->next;
+    }
+    shape->count -= n;
+    if (shape->count < shape->low)
+        shape->low = shape->count;
+    hop__shared_count -= n;
     hop__atomic_store_uint(&hop__stats_shared, hop__shared_count);
-    return 1;
+    return n;
 }
 
-/* Under the lock: detaches the oldest n stacks of a shape's list. */
-static hop__cached_stack_t *hop__shared_detach_oldest(hop__stack_shape_t *shape, unsigned int n) {
-    unsigned int before = shape->stacks.count;
-    hop__cached_stack_t *chain = hop__stack_cache_detach_oldest(&shape->stacks, n);
-    hop__shared_count -= before - shape->stacks.count;
+/* Under the lock: detaches the oldest n stacks of a shape and returns their
+ * chain. */
+static hop__dropped_stack_t *hop__shared_detach_oldest(hop__stack_shape_t *shape, unsigned int n) {
+    if (n > shape->count)
+        n = shape->count;
+    if (n == 0)
+        return NULL;
+    hop__dropped_stack_t **link = &shape->newest;
+    for (unsigned int i = 0; i < shape->count - n; i++)
+        link = &(*link)->next;
+    hop__dropped_stack_t *chain = *link;
+    *link = NULL;
+    shape->count -= n;
+    if (shape->count < shape->low)
+        shape->low = shape->count;
+    hop__shared_count -= n;
     hop__atomic_store_uint(&hop__stats_shared, hop__shared_count);
     return chain;
 }
@@ -391,35 +429,38 @@ static uint64_t hop__stack_now_ns(void) {
  * pool. A working set that keeps coming back (the recent high-water mark) is
  * never touched; a pile that stays unused halves each period. Returns the
  * chain to unmap once the lock is released. */
-static hop__cached_stack_t *hop__stack_decay_locked(void) {
-    hop__cached_stack_t *chain = NULL;
+static hop__dropped_stack_t *hop__stack_decay_locked(void) {
+    hop__dropped_stack_t *chain = NULL;
     for (int i = 0; i < HOP__STACK_SHAPES; i++) {
         hop__stack_shape_t *shape = &hop__shared_shapes[i];
-        unsigned int count = shape->stacks.count;
-        unsigned int n = (shape->stacks.low + 1) / 2;
+        unsigned int count = shape->count;
+        unsigned int n = (shape->low + 1) / 2;
         unsigned int above = count > shape->reserved ? count - (unsigned int)shape->reserved : 0;
         if (n > above)
             n = above;
         chain = hop__chain_join(hop__shared_detach_oldest(shape, n), chain);
-        shape->stacks.low = shape->stacks.count;
+        shape->low = shape->count;
     }
     for (hop__waitq_node_t *node = hop__cache_registry.head; node; node = node->next) {
         hop__stack_cache_t *cache = hop__container_of(node, hop__stack_cache_t, registry_node);
         hop__spinlock_lock(&cache->lock);
-        hop__cached_stack_t *surplus = hop__stack_cache_detach_oldest(cache, (cache->low + 1) / 2);
-        cache->low = cache->count;
-        hop__spinlock_unlock(&cache->lock);
+        unsigned int n = (cache->low + 1) / 2;
+        if (n > cache->count)
+            n = cache->count;
         /* To the shared pool, not to the system: there the shape's
          * reservation applies, and another thread may want them; if they
          * stay unused there, the next step gives them back. */
-        chain = hop__chain_join(hop__shared_put_chain(surplus), chain);
+        chain = hop__shared_put_many(cache->stacks, n, chain);
+        hop__stack_cache_drop_oldest(cache, n);
+        cache->low = cache->count;
+        hop__spinlock_unlock(&cache->lock);
     }
     return chain;
 }
 
 unsigned int hop__stack_decay(void) {
     pthread_mutex_lock(&hop__shared_lock);
-    hop__cached_stack_t *chain = hop__stack_decay_locked();
+    hop__dropped_stack_t *chain = hop__stack_decay_locked();
     hop__atomic_store_u64(&hop__decay_next, hop__stack_now_ns() + hop__atomic_load_u64(&hop__decay_period));
     pthread_mutex_unlock(&hop__shared_lock);
     return hop__stack_unmap_chain(chain);
@@ -441,7 +482,7 @@ static void hop__stack_decay_if_due(void) {
     uint64_t next = hop__atomic_load_u64(&hop__decay_next);
     if (now < next || pthread_mutex_trylock(&hop__shared_lock) != 0)
         return;
-    hop__cached_stack_t *chain = NULL;
+    hop__dropped_stack_t *chain = NULL;
     if (now >= hop__atomic_load_u64(&hop__decay_next)) {
         /* The first step only starts the first period. */
         if (next != 0)
@@ -463,26 +504,29 @@ int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack
         hop__stack_decay_if_due();
     hop__spinlock_lock(&mine->lock);
     int found = hop__stack_cache_take(mine, size, guard, flags, stack);
-    const hop__cached_stack_t *next = mine->head;
+    const char *next_top = hop__stack_cache_next_top(mine);
     hop__spinlock_unlock(&mine->lock);
-    if (next)
-        hop__stack_prefetch_top(next);
     if (!found && hop__atomic_load_uint(&hop__stats_shared) != 0) {
-        hop__stack_t refill[HOP__STACK_BATCH];
-        unsigned int refills = 0;
+        /* Refilled with the shared pool's newest, in their order: taken
+         * first are the stacks released last. Registered first, so that
+         * what lands in this cache is never out of the reach of a flush or
+         * of the thread's exit. */
+        hop__stack_register_thread();
         pthread_mutex_lock(&hop__shared_lock);
-        found = hop__shared_take(size, guard, flags, stack);
-        while (found && refills < HOP__STACK_BATCH && hop__shared_take(size, guard, flags, &refill[refills]))
-            refills++;
+        hop__spinlock_lock(&mine->lock);
+        unsigned int room = HOP__STACK_THREAD_CACHE_MAX - mine->count;
+        unsigned int n = hop__shared_take(size, guard, flags, &mine->stacks[mine->count],
+                                          room < HOP__STACK_BATCH ? room : HOP__STACK_BATCH);
+        hop__atomic_store_uint(&mine->count, mine->count + n);
+        found = n != 0 && hop__stack_cache_take(mine, size, guard, flags, stack);
+        if (!found)
+            found = hop__shared_take(size, guard, flags, stack, 1) != 0;
+        next_top = hop__stack_cache_next_top(mine);
+        hop__spinlock_unlock(&mine->lock);
         pthread_mutex_unlock(&hop__shared_lock);
-        if (refills) {
-            hop__stack_register_thread();
-            hop__spinlock_lock(&mine->lock);
-            for (unsigned int i = 0; i < refills; i++)
-                hop__stack_cache_put(mine, &refill[i]);
-            hop__spinlock_unlock(&mine->lock);
-        }
     }
+    if (next_top)
+        hop__stack_prefetch_top(next_top);
     if (!found) {
         int err = hop__stack_map(size, guard, flags, stack);
         if (err)
@@ -515,13 +559,14 @@ void hop__stack_fork_parent(void) {
 void hop__stack_fork_child(void) {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     hop__shared_lock = fresh;
-    hop__cached_stack_t *orphans = NULL;
+    hop__dropped_stack_t *orphans = NULL;
     hop__waitq_node_t *node = hop__cache_registry.head;
     while (node) {
         hop__waitq_node_t *next = node->next;
         if (node != &hop__thread_cache.registry_node) {
             hop__stack_cache_t *cache = hop__container_of(node, hop__stack_cache_t, registry_node);
-            orphans = hop__chain_join(hop__shared_put_chain(hop__stack_cache_detach(cache)), orphans);
+            orphans = hop__shared_put_many(cache->stacks, cache->count, orphans);
+            hop__cache_set_count(cache, 0);
             hop__waitq_cancel(&hop__cache_registry, node);
             cache->registered = 0;
             hop__spinlock_t unlocked = HOP__SPINLOCK_INIT;
@@ -554,35 +599,33 @@ void hop__stack_release(hop__stack_t *stack) {
         hop__spinlock_unlock(&mine->lock);
         return;
     }
-    /* Full: this stack and a batch of the cache go to the shared pool under
-     * one lock; what does not fit there goes back to the system. */
-    hop__stack_t spill[HOP__STACK_BATCH + 1];
-    unsigned int spills = 0;
-    spill[spills++] = *stack;
-    while (spills < HOP__STACK_BATCH + 1 && hop__stack_cache_pop(mine, &spill[spills]))
-        spills++;
     hop__spinlock_unlock(&mine->lock);
-    hop__stack_t unmap[HOP__STACK_BATCH + 1];
-    unsigned int unmaps = 0;
+    /* Full: the oldest batch goes to the top of the shared pool (what finds
+     * no room there goes back to the system), and this one becomes the
+     * newest. The shared lock first, as everywhere. */
     pthread_mutex_lock(&hop__shared_lock);
-    for (unsigned int i = 0; i < spills; i++)
-        if (!hop__shared_put(&spill[i]))
-            unmap[unmaps++] = spill[i];
+    hop__spinlock_lock(&mine->lock);
+    unsigned int n = 0;
+    if (mine->count == HOP__STACK_THREAD_CACHE_MAX)
+        n = HOP__STACK_BATCH; /* else a decay step made room meanwhile */
+    hop__dropped_stack_t *unmap = hop__shared_put_many(mine->stacks, n, NULL);
+    hop__stack_cache_drop_oldest(mine, n);
+    hop__stack_cache_put(mine, stack);
+    hop__spinlock_unlock(&mine->lock);
     pthread_mutex_unlock(&hop__shared_lock);
-    for (unsigned int i = 0; i < unmaps; i++)
-        hop__stack_unmap(&unmap[i]);
+    hop__stack_unmap_chain(unmap);
 }
 
-/* Moves a thread's cache to the shared pool (unmapping what finds no shape
- * slot) and takes it off the registry, at thread exit. */
+/* Moves a thread's cache to the shared pool (unmapping what finds no room)
+ * and takes it off the registry, at thread exit. */
 static void hop__stack_thread_exit(void *unused) {
     (void)unused;
     hop__stack_cache_t *mine = &hop__thread_cache;
     pthread_mutex_lock(&hop__shared_lock);
     hop__spinlock_lock(&mine->lock);
-    hop__cached_stack_t *chain = hop__stack_cache_detach(mine);
+    hop__dropped_stack_t *rest = hop__shared_put_many(mine->stacks, mine->count, NULL);
+    hop__cache_set_count(mine, 0);
     hop__spinlock_unlock(&mine->lock);
-    hop__cached_stack_t *rest = hop__shared_put_chain(chain);
     hop__waitq_cancel(&hop__cache_registry, &mine->registry_node);
     pthread_mutex_unlock(&hop__shared_lock);
     mine->registered = 0;
@@ -591,25 +634,27 @@ static void hop__stack_thread_exit(void *unused) {
 
 /* Detaches every cached stack: the shared pool's and every registered
  * thread's cache (the calling thread's included, registered or not). */
-static hop__cached_stack_t *hop__stack_detach_all(void) {
+static hop__dropped_stack_t *hop__stack_detach_all(void) {
     hop__stack_cache_t *mine = &hop__thread_cache;
     pthread_mutex_lock(&hop__shared_lock);
-    hop__cached_stack_t *chain = NULL;
+    hop__dropped_stack_t *chain = NULL;
     for (int i = 0; i < HOP__STACK_SHAPES; i++) {
         hop__stack_shape_t *shape = &hop__shared_shapes[i];
-        chain = hop__chain_join(hop__shared_detach_oldest(shape, shape->stacks.count), chain);
+        chain = hop__chain_join(hop__shared_detach_oldest(shape, shape->count), chain);
     }
     for (hop__waitq_node_t *node = hop__cache_registry.head; node; node = node->next) {
         hop__stack_cache_t *cache = hop__container_of(node, hop__stack_cache_t, registry_node);
         if (cache == mine)
             continue;
         hop__spinlock_lock(&cache->lock);
-        chain = hop__chain_join(hop__stack_cache_detach(cache), chain);
+        chain = hop__chain_push(chain, cache->stacks, cache->count);
+        hop__cache_set_count(cache, 0);
         hop__spinlock_unlock(&cache->lock);
     }
     pthread_mutex_unlock(&hop__shared_lock);
     hop__spinlock_lock(&mine->lock);
-    chain = hop__chain_join(hop__stack_cache_detach(mine), chain);
+    chain = hop__chain_push(chain, mine->stacks, mine->count);
+    hop__cache_set_count(mine, 0);
     hop__spinlock_unlock(&mine->lock);
     return chain;
 }
@@ -646,18 +691,20 @@ int hop_stack_reserve(const hop_task_options_t *options, size_t count) {
     shape->reserved = count; /* pins the slot while the stacks are mapped */
     /* Those in threads' caches count: they go to the shared pool when they
      * stay unused there, and the reservation holds them then. */
-    size_t cached = shape->stacks.count;
+    size_t cached = shape->count;
     for (hop__waitq_node_t *node = hop__cache_registry.head; node; node = node->next) {
         hop__stack_cache_t *cache = hop__container_of(node, hop__stack_cache_t, registry_node);
         hop__spinlock_lock(&cache->lock);
-        for (hop__cached_stack_t *c = cache->head; c; c = c->next)
-            cached += c->stack.size == size && c->stack.guard == guard && c->stack.flags == flags;
+        for (unsigned int i = 0; i < cache->count; i++) {
+            const hop__stack_t *c = &cache->stacks[i];
+            cached += c->size == size && c->guard == guard && c->flags == flags;
+        }
         hop__spinlock_unlock(&cache->lock);
     }
     size_t missing = count > cached ? count - cached : 0;
     pthread_mutex_unlock(&hop__shared_lock);
 
-    hop__cached_stack_t *chain = NULL;
+    hop__dropped_stack_t *chain = NULL;
     for (size_t i = 0; i < missing; i++) {
         hop__stack_t stack;
         if (hop__stack_map_once(size, guard, flags, &stack) != 0) {
@@ -670,14 +717,14 @@ int hop_stack_reserve(const hop_task_options_t *options, size_t count) {
             pthread_mutex_unlock(&hop__shared_lock);
             return HOP_ENOMEM;
         }
-        hop__cached_stack_t *c = hop__stack_record(&stack);
+        hop__dropped_stack_t *c = hop__stack_record(&stack);
         c->stack = stack;
         c->next = chain;
         chain = c;
     }
     /* Looked up again: a concurrent call may have let the slot go. */
     pthread_mutex_lock(&hop__shared_lock);
-    hop__cached_stack_t *rest = hop__shared_put_chain(chain);
+    hop__dropped_stack_t *rest = hop__shared_put_chain(chain);
     pthread_mutex_unlock(&hop__shared_lock);
     hop__stack_unmap_chain(rest);
     return 0;

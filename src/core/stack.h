@@ -5,9 +5,11 @@
  * heap (or the stack mapped below); the fault handler (overflow.c) names the
  * task whose guard was hit.
  * Released stacks go to the releasing thread's cache (bounded), then to a
- * shared pool, one list per stack shape: a task created on one thread may
+ * shared pool, one array per stack shape: a task created on one thread may
  * finish on another, whose cache would otherwise keep growing with the
- * stacks of tasks it never created.
+ * stacks of tasks it never created. A thread's cache and the shared pool
+ * together act as one LIFO: a spawn takes the stack released last, whose
+ * lines are the likeliest to still be cached.
  * Nothing bounds the shared pool but use: it holds what was mapped for the
  * recent high-water mark of live stacks, so a working set that stays within
  * it takes and returns stacks with no system call. What stays unused gives
@@ -44,11 +46,12 @@ typedef struct hop__stack_s {
  * pool's mutex, which two workers then fought over (futex waits and wakes). */
 #define HOP__STACK_THREAD_CACHE_MAX 64
 /* Stacks move between a thread's cache and the shared pool in batches of
- * this many, so a thread that only spawns and one that only finishes tasks
- * (a loop feeding a pool) take the shared lock once per batch, not once per
- * task. A batch is copied through arrays on the caller's stack, which may
- * be a task's smallest (16 KiB): 8 take a few hundred bytes. */
-#define HOP__STACK_BATCH 8u
+ * this many (the oldest half of a full cache; the newest of the shared
+ * pool into an empty one), so a thread that only spawns and one that only
+ * finishes tasks (a loop feeding a pool) take the shared lock once per
+ * batch, not once per task, and one that oscillates around a full cache
+ * takes it once per half cache. */
+#define HOP__STACK_BATCH (HOP__STACK_THREAD_CACHE_MAX / 2)
 
 /* The top of a stack that a spawn writes first: the task record (its top
  * 704 bytes on x86_64 with the assembly switch, task_internal.h; task.c

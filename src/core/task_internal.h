@@ -160,9 +160,7 @@ struct hop_task_s {
     /* What a join and the last unref touch, last, on two lines of their
      * own: a loop that joins thousands of finished tasks (a fan-out) takes
      * a miss on every line of each record it reads, serialised by the
-     * unref's locked decrement, and the stack cache's note of a released
-     * stack goes into the record's last bytes (stack.c), which are these.
-     * Set at spawn, not by its memset. */
+     * unref's locked decrement. Set at spawn, not by its memset. */
     _Alignas(HOP__CACHELINE) hop_future_t future; /* completes when the task finishes */
     unsigned int refs;       /* atomic */
     int status;              /* status_fn's status (hop_task_spawn_ex) */
