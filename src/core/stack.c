@@ -273,6 +273,13 @@ static void hop__stack_prefetch_top(const char *top) {
  * returns 0. */
 static int hop__stack_cache_take(hop__stack_cache_t *cache, size_t size, size_t guard, unsigned int flags,
                                  hop__stack_t *out) {
+    unsigned int top = cache->count - 1;
+    if (cache->count != 0 && cache->stacks[top].size == size && cache->stacks[top].guard == guard &&
+        cache->stacks[top].flags == flags) {
+        *out = cache->stacks[top]; /* the usual case: a thread spawns one shape */
+        hop__cache_set_count(cache, top);
+        return 1;
+    }
     for (unsigned int i = cache->count; i-- > 0;) {
         const hop__stack_t *c = &cache->stacks[i];
         if (c->size == size && c->guard == guard && c->flags == flags) {
@@ -330,29 +337,28 @@ static hop__stack_shape_t *hop__shared_shape(size_t size, size_t guard, unsigned
     return free_slot;
 }
 
-/* Under the lock: keeps stack in the shared pool as its newest, or returns
- * 0 (every shape slot taken by other shapes). */
-static int hop__shared_put(const hop__stack_t *stack) {
-    hop__stack_shape_t *shape = hop__shared_shape(stack->size, stack->guard, stack->flags, 1);
-    if (!shape)
-        return 0;
-    /* A finished task's frames may still be poisoned in ASan's shadow, and
-     * the node goes into them. */
-    hop__asan_unpoison(stack->low, stack->size);
-    shape->newest = hop__chain_push(shape->newest, stack, 1);
-    shape->count++;
-    hop__shared_count++;
-    hop__atomic_store_uint(&hop__stats_shared, hop__shared_count);
-    return 1;
-}
-
 /* Under the lock: puts n stacks, oldest first, on top of the shared pool;
  * returns chain with those that found no shape slot in front. */
 static hop__dropped_stack_t *hop__shared_put_many(const hop__stack_t *stacks, unsigned int n,
                                                  hop__dropped_stack_t *chain) {
-    for (unsigned int i = 0; i < n; i++)
-        if (!hop__shared_put(&stacks[i]))
-            chain = hop__chain_push(chain, &stacks[i], 1);
+    hop__stack_shape_t *shape = NULL;
+    for (unsigned int i = 0; i < n; i++) {
+        const hop__stack_t *stack = &stacks[i];
+        /* One lookup per run of one shape, the usual batch. */
+        if (!shape || shape->size != stack->size || shape->guard != stack->guard || shape->flags != stack->flags)
+            shape = hop__shared_shape(stack->size, stack->guard, stack->flags, 1);
+        if (!shape) {
+            chain = hop__chain_push(chain, stack, 1);
+            continue;
+        }
+        /* A finished task's frames may still be poisoned in ASan's shadow,
+         * and the node goes into them. */
+        hop__asan_unpoison(stack->low, stack->size);
+        shape->newest = hop__chain_push(shape->newest, stack, 1);
+        shape->count++;
+        hop__shared_count++;
+    }
+    hop__atomic_store_uint(&hop__stats_shared, hop__shared_count);
     return chain;
 }
 
@@ -362,10 +368,8 @@ static hop__dropped_stack_t *hop__shared_put_chain(hop__dropped_stack_t *chain) 
     hop__dropped_stack_t *rest = NULL;
     while (chain) {
         hop__dropped_stack_t *next = chain->next;
-        if (!hop__shared_put(&chain->stack)) {
-            chain->next = rest;
-            rest = chain;
-        }
+        hop__stack_t stack = chain->stack; /* the node is rewritten in place */
+        rest = hop__shared_put_many(&stack, 1, rest);
         chain = next;
     }
     return rest;
