@@ -312,11 +312,18 @@ void hop__task_prefetch_record(const hop_job_t *job) {
         return;
     const hop_task_t *t = hop__container_of(job, hop_task_t, resume_job);
     /* From state up to the interrupt fields: every line of the record that
-     * hop__task_run and the next suspension read or write (the resume job
-     * and the await word are job's own line, which the caller has). */
+     * hop__task_run and the next suspension read or write. */
     for (const char *line = (const char *)&t->state; line <= (const char *)&t->cancel; line += HOP__CACHELINE)
         hop__prefetch_for_write(line);
     hop__prefetch_for_write(&t->cancel);
+    /* And, for writing, the lines the thread that completed the await wrote
+     * last: the resume job's and await word's, and the offload slot's. A
+     * task that offloads again rewrites them at once, and the exchange of
+     * its next suspension, a full barrier, would wait for each of those
+     * stores to take its line back from that thread. */
+    hop__prefetch_for_write(job);
+    hop__prefetch_for_write((const char *)&t->offload + sizeof t->offload - 1);
+    hop__prefetch_for_write((const char *)&t->offload + HOP__CACHELINE);
 }
 
 void hop__task_prefetch_stack(const hop_job_t *job) {
