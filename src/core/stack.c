@@ -34,13 +34,15 @@ typedef struct hop__dropped_stack_s {
 
 /* A thread's cache: an array, oldest first, so that the owner takes the
  * newest (the stack whose lines were touched last) and knows the next one
- * without reading cold memory, and a batch moves to or from the shared pool
- * as a copy. Together with the shared pool (also oldest first, below) it
- * acts as one LIFO per thread: a full cache sends its oldest to the top of
- * the shared pool, and an empty one takes the shared pool's newest, in
- * order. count is read by hop_stack_stats() from any thread, hence atomic.
- * low is the smallest count since the last decay step: that many stacks
- * stayed unused all along. */
+ * without reading cold memory. Together with the shared pool it acts as one
+ * LIFO per thread: a full cache sends its oldest half to the top of the
+ * shared pool, and an empty one takes the shared pool's newest back, in
+ * their order. (Sending the newest, as a list's head, and keeping the
+ * oldest made a loop that fans out thousands of tasks reuse its stacks in
+ * a scrambled order, and measurably slower.) count is read by
+ * hop_stack_stats() from any thread, hence atomic. low is the smallest
+ * count since the last decay step: that many stacks stayed unused all
+ * along. */
 typedef struct hop__stack_cache_s {
     hop__stack_t stacks[HOP__STACK_THREAD_CACHE_MAX];
     unsigned int count;
@@ -317,7 +319,7 @@ static hop__dropped_stack_t *hop__chain_join(hop__dropped_stack_t *a, hop__dropp
     return a;
 }
 
-/* The shared pool's array for a shape; with create, claims a free slot. */
+/* The shared pool's list for a shape; with create, claims a free slot. */
 static hop__stack_shape_t *hop__shared_shape(size_t size, size_t guard, unsigned int flags, int create) {
     hop__stack_shape_t *free_slot = NULL;
     for (int i = 0; i < HOP__STACK_SHAPES; i++) {

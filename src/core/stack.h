@@ -5,7 +5,7 @@
  * heap (or the stack mapped below); the fault handler (overflow.c) names the
  * task whose guard was hit.
  * Released stacks go to the releasing thread's cache (bounded), then to a
- * shared pool, one array per stack shape: a task created on one thread may
+ * shared pool, one list per stack shape: a task created on one thread may
  * finish on another, whose cache would otherwise keep growing with the
  * stacks of tasks it never created. A thread's cache and the shared pool
  * together act as one LIFO: a spawn takes the stack released last, whose
