@@ -8,8 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "helpers.h"
 #include "core/stack.h"
+#include "helpers.h"
 
 __attribute__((noinline)) static long overflow(long depth) {
     if (depth < 0) /* never: keeps the compiler from calling this infinite recursion */
@@ -119,7 +119,8 @@ Test(stack, a_stack_finished_on_another_thread_returns_to_that_threads_cache_wit
 
 /* Stacks of two shapes, cached side by side, are each reused for their own
  * shape: the shared pool keeps one list per shape. */
-static const hop_task_options_t small_unguarded = {.stack_size = 16 * 1024, .flags = HOP_TASK_UNGUARDED_STACK};
+static const hop_task_options_t small_unguarded = {.stack_size = 16 * 1024,
+                                                   .flags = HOP_TASK_UNGUARDED_STACK};
 static void *spawn_and_finish_shape(void *arg) {
     const hop_task_options_t *options = arg;
     hop_task_t *tasks[60];
@@ -266,7 +267,8 @@ static child_run_t run_in_child(void (*body)(void)) {
     return run;
 }
 
-static void assert_died_of_named_overflow(const child_run_t *run, const char *expected, const char *executor) {
+static void assert_died_of_named_overflow(const child_run_t *run, const char *expected,
+                                          const char *executor) {
     cr_assert(WIFSIGNALED(run->status) && WTERMSIG(run->status) == SIGSEGV,
               "the child should die of SIGSEGV (status %#x); stderr: %s", run->status, run->err);
     cr_assert_not_null(strstr(run->err, expected), "stderr lacks \"%s\": %s", expected, run->err);
@@ -444,8 +446,8 @@ static void *install_and_report(void *arg) {
     sigaltstack(NULL, &after);
     int again = hop_stack_overflow_install();
     /* Bit 0: had none before; bit 1: has one now; bit 2: both calls said 0. */
-    return (void *)(intptr_t)(((before.ss_flags & SS_DISABLE) ? 1 : 0) | (!(after.ss_flags & SS_DISABLE) ? 2 : 0) |
-                              (err == 0 && again == 0 ? 4 : 0));
+    return (void *)(intptr_t)(((before.ss_flags & SS_DISABLE) ? 1 : 0) |
+                              (!(after.ss_flags & SS_DISABLE) ? 2 : 0) | (err == 0 && again == 0 ? 4 : 0));
 }
 
 Test(stack, overflow_install_gives_a_plain_thread_a_signal_stack_once) {
@@ -502,7 +504,8 @@ Test(stack, a_working_set_of_thousands_of_stacks_is_reused_without_mapping_or_un
     for (int round = 0; round < 5; round++)
         run_working_set(WORKING_SET, NULL);
     hop_stack_stats(&after);
-    cr_assert_eq(after.map_calls, before.map_calls, "%zu stacks mapped again", after.map_calls - before.map_calls);
+    cr_assert_eq(after.map_calls, before.map_calls, "%zu stacks mapped again",
+                 after.map_calls - before.map_calls);
     cr_assert_eq(after.unmap_calls, before.unmap_calls, "%zu stacks unmapped",
                  after.unmap_calls - before.unmap_calls);
     /* Another thread takes its stacks from the shared pool: it maps only
@@ -544,8 +547,8 @@ Test(stack, a_thread_takes_back_the_stack_it_released_last_even_past_its_own_cac
     for (int i = N - 1; i >= 0; i--) {
         hop__stack_t again;
         HOP_OK(hop__stack_acquire(size, 0, HOP_TASK_UNGUARDED_STACK, &again));
-        CHECK(again.low == stacks[i].low, "acquire %d took %p, released %d-th was %p", N - 1 - i, again.low, i,
-              stacks[i].low);
+        CHECK(again.low == stacks[i].low, "acquire %d took %p, released %d-th was %p", N - 1 - i, again.low,
+              i, stacks[i].low);
         stacks[i] = again;
     }
     hop_stack_stats(&after);
@@ -686,7 +689,8 @@ Test(stack, a_forks_child_reuses_the_stacks_cached_by_threads_that_did_not_survi
     stop_holder(holder);
     hop_stack_stats_t stats;
     hop_stack_stats(&stats);
-    cr_assert_eq(stats.cached_shared, HOP__STACK_THREAD_CACHE_MAX, "the exited thread's cache goes to the pool");
+    cr_assert_eq(stats.cached_shared, HOP__STACK_THREAD_CACHE_MAX,
+                 "the exited thread's cache goes to the pool");
     hop_stack_cache_flush();
     HOP_OK(hop_manual_executor_destroy(manual));
     test_assert_checks();

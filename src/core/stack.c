@@ -71,7 +71,7 @@ typedef struct {
     size_t size;
     size_t guard;
     unsigned int flags;
-    size_t reserved;      /* hop_stack_reserve(): decay keeps at least this many */
+    size_t reserved;              /* hop_stack_reserve(): decay keeps at least this many */
     hop__dropped_stack_t *newest; /* then each one's next is the one released before */
     unsigned int count;
     unsigned int low; /* the smallest count since the last decay step */
@@ -231,7 +231,8 @@ static hop__dropped_stack_t *hop__stack_record(const hop__stack_t *stack) {
 
 /* Puts the n stacks of stacks on the front of chain (writing each one's
  * node) and returns the new chain. */
-static hop__dropped_stack_t *hop__chain_push(hop__dropped_stack_t *chain, const hop__stack_t *stacks, unsigned int n) {
+static hop__dropped_stack_t *hop__chain_push(hop__dropped_stack_t *chain, const hop__stack_t *stacks,
+                                             unsigned int n) {
     for (unsigned int i = 0; i < n; i++) {
         hop__dropped_stack_t *c = hop__stack_record(&stacks[i]);
         c->stack = stacks[i];
@@ -342,12 +343,13 @@ static hop__stack_shape_t *hop__shared_shape(size_t size, size_t guard, unsigned
 /* Under the lock: puts n stacks, oldest first, on top of the shared pool;
  * returns chain with those that found no shape slot in front. */
 static hop__dropped_stack_t *hop__shared_put_many(const hop__stack_t *stacks, unsigned int n,
-                                                 hop__dropped_stack_t *chain) {
+                                                  hop__dropped_stack_t *chain) {
     hop__stack_shape_t *shape = NULL;
     for (unsigned int i = 0; i < n; i++) {
         const hop__stack_t *stack = &stacks[i];
         /* One lookup per run of one shape, the usual batch. */
-        if (!shape || shape->size != stack->size || shape->guard != stack->guard || shape->flags != stack->flags)
+        if (!shape || shape->size != stack->size || shape->guard != stack->guard ||
+            shape->flags != stack->flags)
             shape = hop__shared_shape(stack->size, stack->guard, stack->flags, 1);
         if (!shape) {
             chain = hop__chain_push(chain, stack, 1);
@@ -585,7 +587,7 @@ void hop__stack_fork_child(void) {
 
 static void hop__stack_register_thread(void) {
     if (!hop__thread_cache.registered) {
-        hop__fork_register(); /* so that a fork never finds the shared lock held */
+        hop__fork_register();   /* so that a fork never finds the shared lock held */
         hop__stack_page_size(); /* creates the key */
         /* Any non-NULL value makes pthreads call the destructor at exit. */
         pthread_setspecific(hop__stack_key, &hop__thread_cache);
