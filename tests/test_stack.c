@@ -560,6 +560,57 @@ Test(stack, a_thread_takes_back_the_stack_it_released_last_even_past_its_own_cac
     test_assert_checks();
 }
 
+enum { FULL_OF_A_N = 3 * HOP__STACK_THREAD_CACHE_MAX };
+
+static size_t full_of_a_size(int pages) {
+    return hop__stack_round_size((size_t)pages * (size_t)sysconf(_SC_PAGESIZE));
+}
+
+/* Maps FULL_OF_A_N stacks of shape b and releases them on a thread of its
+ * own, whose exit hands them all to the shared pool. */
+static void *full_of_a_shape_b_elsewhere(void *unused) {
+    (void)unused;
+    static hop__stack_t b[FULL_OF_A_N];
+    for (int i = 0; i < FULL_OF_A_N; i++)
+        CHECK_OK(hop__stack_acquire(full_of_a_size(5), 0, HOP_TASK_UNGUARDED_STACK, &b[i]));
+    for (int i = 0; i < FULL_OF_A_N; i++)
+        hop__stack_release(&b[i]);
+    return NULL;
+}
+
+Test(stack, a_cache_full_of_another_shape_takes_a_whole_batch_of_the_shape_in_use) {
+    hop__stack_set_decay_period(0);
+    hop_stack_cache_flush();
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, full_of_a_shape_b_elsewhere, NULL), 0);
+    pthread_join(thread, NULL);
+    /* This thread's cache fills up with shape a. */
+    static hop__stack_t a[HOP__STACK_THREAD_CACHE_MAX], b[HOP__STACK_BATCH];
+    for (int i = 0; i < HOP__STACK_THREAD_CACHE_MAX; i++)
+        HOP_OK(hop__stack_acquire(full_of_a_size(3), 0, HOP_TASK_UNGUARDED_STACK, &a[i]));
+    for (int i = 0; i < HOP__STACK_THREAD_CACHE_MAX; i++)
+        hop__stack_release(&a[i]);
+    hop__stack_counts_t before, after;
+    hop__stack_counts(&before);
+    cr_assert_eq(before.cached_shared, FULL_OF_A_N);
+    /* The first take of shape b moves a batch of them into the cache (and
+     * as many of a out to the shared pool); the rest of the batch comes
+     * from the cache, without the shared pool. */
+    for (unsigned int i = 0; i < HOP__STACK_BATCH; i++) {
+        HOP_OK(hop__stack_acquire(full_of_a_size(5), 0, HOP_TASK_UNGUARDED_STACK, &b[i]));
+        hop__stack_counts(&after);
+        cr_assert_eq(after.cached_shared, before.cached_shared,
+                     "take %u: %u stacks in the shared pool, were %u", i, after.cached_shared,
+                     before.cached_shared);
+    }
+    cr_assert_eq(after.map_calls, before.map_calls);
+    for (unsigned int i = 0; i < HOP__STACK_BATCH; i++)
+        hop__stack_release(&b[i]);
+    hop_stack_cache_flush();
+    hop__stack_set_decay_period(HOP__STACK_DECAY_NS);
+    test_assert_checks();
+}
+
 Test(stack, stacks_that_stay_unused_are_given_back_while_the_working_set_is_kept) {
     enum { PEAK = 400, WORKING_SET = 10 };
     hop__stack_set_decay_period(0);

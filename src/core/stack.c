@@ -520,18 +520,23 @@ int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack
          * what lands in this cache is never out of the reach of a flush or
          * of the thread's exit. */
         hop__stack_register_thread();
+        hop__dropped_stack_t *unmap = NULL;
         pthread_mutex_lock(&hop__shared_lock);
         hop__spinlock_lock(&mine->lock);
-        unsigned int room = HOP__STACK_THREAD_CACHE_MAX - mine->count;
-        unsigned int n = hop__shared_take(size, guard, flags, &mine->stacks[mine->count],
-                                          room < HOP__STACK_BATCH ? room : HOP__STACK_BATCH);
+        if (HOP__STACK_THREAD_CACHE_MAX - mine->count < HOP__STACK_BATCH) {
+            /* Full of other shapes (a loop that ran tasks of another shape
+             * before): their oldest make room, or every spawn of this shape
+             * would search the whole cache and take the shared lock. */
+            unmap = hop__shared_put_many(mine->stacks, HOP__STACK_BATCH, NULL);
+            hop__stack_cache_drop_oldest(mine, HOP__STACK_BATCH);
+        }
+        unsigned int n = hop__shared_take(size, guard, flags, &mine->stacks[mine->count], HOP__STACK_BATCH);
         hop__atomic_store_uint(&mine->count, mine->count + n);
         found = n != 0 && hop__stack_cache_take(mine, size, guard, flags, stack);
-        if (!found)
-            found = hop__shared_take(size, guard, flags, stack, 1) != 0;
         next_top = hop__stack_cache_next_top(mine);
         hop__spinlock_unlock(&mine->lock);
         pthread_mutex_unlock(&hop__shared_lock);
+        hop__stack_unmap_chain(unmap);
     }
     if (next_top)
         hop__stack_prefetch_top(next_top);
