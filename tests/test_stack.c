@@ -600,7 +600,7 @@ Test(stack, a_cache_full_of_another_shape_takes_a_whole_batch_of_the_shape_in_us
         HOP_OK(hop__stack_acquire(full_of_a_size(5), 0, HOP_TASK_UNGUARDED_STACK, &b[i]));
         hop__stack_counts(&after);
         cr_assert_eq(after.cached_shared, before.cached_shared,
-                     "take %u: %u stacks in the shared pool, were %u", i, after.cached_shared,
+                     "take %u: %zu stacks in the shared pool, were %zu", i, after.cached_shared,
                      before.cached_shared);
     }
     cr_assert_eq(after.map_calls, before.map_calls);
