@@ -276,18 +276,12 @@ static void hop__stack_prefetch_top(const char *top) {
  * returns 0. */
 static int hop__stack_cache_take(hop__stack_cache_t *cache, size_t size, size_t guard, unsigned int flags,
                                  hop__stack_t *out) {
-    unsigned int top = cache->count - 1;
-    if (cache->count != 0 && cache->stacks[top].size == size && cache->stacks[top].guard == guard &&
-        cache->stacks[top].flags == flags) {
-        *out = cache->stacks[top]; /* the usual case: a thread spawns one shape */
-        hop__cache_set_count(cache, top);
-        return 1;
-    }
     for (unsigned int i = cache->count; i-- > 0;) {
         const hop__stack_t *c = &cache->stacks[i];
         if (c->size == size && c->guard == guard && c->flags == flags) {
             *out = *c;
-            memmove(&cache->stacks[i], &cache->stacks[i + 1], (cache->count - 1 - i) * sizeof *c);
+            if (i + 1 < cache->count) /* the usual case, the newest, moves nothing */
+                memmove(&cache->stacks[i], &cache->stacks[i + 1], (cache->count - 1 - i) * sizeof *c);
             hop__cache_set_count(cache, cache->count - 1);
             return 1;
         }
@@ -301,12 +295,6 @@ static void hop__stack_cache_put(hop__stack_cache_t *cache, const hop__stack_t *
     hop__asan_unpoison(stack->low, stack->size);
     cache->stacks[cache->count] = *stack;
     hop__atomic_store_uint(&cache->count, cache->count + 1);
-}
-
-/* Forgets the oldest n stacks of cache (the caller has moved them). */
-static void hop__stack_cache_drop_oldest(hop__stack_cache_t *cache, unsigned int n) {
-    memmove(&cache->stacks[0], &cache->stacks[n], (cache->count - n) * sizeof cache->stacks[0]);
-    hop__cache_set_count(cache, cache->count - n);
 }
 
 /* Appends chain b to chain a. */
@@ -363,6 +351,17 @@ static hop__dropped_stack_t *hop__shared_put_many(const hop__stack_t *stacks, un
         hop__shared_count++;
     }
     hop__atomic_store_uint(&hop__stats_shared, hop__shared_count);
+    return chain;
+}
+
+/* Under the shared lock and cache's: moves the oldest n stacks of cache to
+ * the top of the shared pool; returns chain with those that found no shape
+ * slot in front. */
+static hop__dropped_stack_t *hop__stack_cache_move_oldest(hop__stack_cache_t *cache, unsigned int n,
+                                                          hop__dropped_stack_t *chain) {
+    chain = hop__shared_put_many(cache->stacks, n, chain);
+    memmove(&cache->stacks[0], &cache->stacks[n], (cache->count - n) * sizeof cache->stacks[0]);
+    hop__cache_set_count(cache, cache->count - n);
     return chain;
 }
 
@@ -458,8 +457,7 @@ static hop__dropped_stack_t *hop__stack_decay_locked(void) {
         /* To the shared pool, not to the system: there the shape's
          * reservation applies, and another thread may want them; if they
          * stay unused there, the next step gives them back. */
-        chain = hop__shared_put_many(cache->stacks, n, chain);
-        hop__stack_cache_drop_oldest(cache, n);
+        chain = hop__stack_cache_move_oldest(cache, n, chain);
         cache->low = cache->count;
         hop__spinlock_unlock(&cache->lock);
     }
@@ -527,8 +525,7 @@ int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack
             /* Full of other shapes (a loop that ran tasks of another shape
              * before): their oldest make room, or every spawn of this shape
              * would search the whole cache and take the shared lock. */
-            unmap = hop__shared_put_many(mine->stacks, HOP__STACK_BATCH, NULL);
-            hop__stack_cache_drop_oldest(mine, HOP__STACK_BATCH);
+            unmap = hop__stack_cache_move_oldest(mine, HOP__STACK_BATCH, NULL);
         }
         unsigned int n = hop__shared_take(size, guard, flags, &mine->stacks[mine->count], HOP__STACK_BATCH);
         hop__atomic_store_uint(&mine->count, mine->count + n);
@@ -578,8 +575,7 @@ void hop__stack_fork_child(void) {
         hop__waitq_node_t *next = node->next;
         if (node != &hop__thread_cache.registry_node) {
             hop__stack_cache_t *cache = hop__container_of(node, hop__stack_cache_t, registry_node);
-            orphans = hop__shared_put_many(cache->stacks, cache->count, orphans);
-            hop__cache_set_count(cache, 0);
+            orphans = hop__stack_cache_move_oldest(cache, cache->count, orphans);
             hop__waitq_cancel(&hop__cache_registry, node);
             cache->registered = 0;
             hop__spinlock_t unlocked = HOP__SPINLOCK_INIT;
@@ -621,8 +617,7 @@ void hop__stack_release(hop__stack_t *stack) {
     unsigned int n = 0;
     if (mine->count == HOP__STACK_THREAD_CACHE_MAX)
         n = HOP__STACK_BATCH; /* else a decay step made room meanwhile */
-    hop__dropped_stack_t *unmap = hop__shared_put_many(mine->stacks, n, NULL);
-    hop__stack_cache_drop_oldest(mine, n);
+    hop__dropped_stack_t *unmap = hop__stack_cache_move_oldest(mine, n, NULL);
     hop__stack_cache_put(mine, stack);
     hop__spinlock_unlock(&mine->lock);
     pthread_mutex_unlock(&hop__shared_lock);
@@ -636,8 +631,7 @@ static void hop__stack_thread_exit(void *unused) {
     hop__stack_cache_t *mine = &hop__thread_cache;
     pthread_mutex_lock(&hop__shared_lock);
     hop__spinlock_lock(&mine->lock);
-    hop__dropped_stack_t *rest = hop__shared_put_many(mine->stacks, mine->count, NULL);
-    hop__cache_set_count(mine, 0);
+    hop__dropped_stack_t *rest = hop__stack_cache_move_oldest(mine, mine->count, NULL);
     hop__spinlock_unlock(&mine->lock);
     hop__waitq_cancel(&hop__cache_registry, &mine->registry_node);
     pthread_mutex_unlock(&hop__shared_lock);
