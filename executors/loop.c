@@ -96,6 +96,16 @@
  * the loop's own, not the process-wide one of the spins: with two loops and
  * a server on two CPUs, the process-wide rest stopped every loop's polling
  * and gave back none of its gain, where one loop resting leaves CPU enough.
+ * With busy_poll_nap_us set, a busy poll that found nothing is followed by
+ * a nap (nanosleep) before the next one rather than by another poll at
+ * once. Asleep in nanosleep the thread is on no socket's wait queue, so a
+ * peer that answers meanwhile only queues its data, wakes nobody, and the
+ * next poll takes what arrived as a batch: the peer keeps the speed that
+ * busy polling gave it, and the loop gives its CPU back between polls. A
+ * job posted meanwhile waits out the nap (the loop is AWAKE to producers
+ * while it busy polls: they do not signal), and no nap starts that could
+ * end within a millisecond of a timer's deadline, so timers keep their
+ * precision.
  * A busy-polling loop also polls out the last millisecond before a timer
  * (timer_arm), so its timers fire within microseconds of their deadline.
  * bench/RESULTS.md, "hop-load busy-polls its sockets", has what it changed
@@ -126,6 +136,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 #include "core/fault.h"
@@ -182,6 +193,7 @@ typedef struct hop__loop_s {
     uint64_t jobs_run;
     uint64_t batches;
     uint64_t busy_polls;
+    uint64_t busy_poll_naps;
     /* The loop thread's own (plain). */
     unsigned int turn_ran; /* inbox jobs run since the last poll */
     int mode;              /* HOP__MODE_* */
@@ -195,6 +207,7 @@ typedef struct hop__loop_s {
     unsigned int spin_misses; /* loop thread only: spins in a row that caught nothing */
     unsigned int spin_skips;  /* loop thread only: idle periods not spun since the last probe */
     uint64_t busy_poll_ns;    /* options.busy_poll_us, in ns; 0: off */
+    uint64_t busy_nap_ns;     /* options.busy_poll_nap_us, in ns; 0: poll back to back */
     uint64_t busy_until;      /* loop thread only: end of the busy-poll window (uv_hrtime) */
     uint64_t busy_looked;     /* loop thread only: when the last busy poll was decided */
     uint64_t busy_rest_until; /* loop thread only: no busy poll before (a lost CPU was seen) */
@@ -560,19 +573,40 @@ static bool hop__loop_io_waits(const hop__loop_t *l) {
     return l->uv.active_handles > 1u || l->uv.active_reqs.count != 0u;
 }
 
+/* Between two busy polls, the first of which found nothing: sleeps
+ * busy_nap_ns (BUSY POLLING above), unless a timer is due before the nap
+ * plus a millisecond is over: the kernel may lengthen a sleep by the
+ * thread's timer slack (50 us by default), and the last millisecond before
+ * a timer is polled out (timer_arm). Returns the time after it (uv_hrtime). */
+static uint64_t hop__loop_busy_nap(hop__loop_t *l, uint64_t now) {
+    if (l->timer_poll_at)
+        return now;
+    uint64_t next = hop__timer_clock_next(l->clock);
+    if (next != HOP__TIMER_NEVER && next < hop_time_now_ns() + l->busy_nap_ns + 1000000u)
+        return now;
+    struct timespec nap = {.tv_sec = (time_t)(l->busy_nap_ns / 1000000000u),
+                           .tv_nsec = (long)(l->busy_nap_ns % 1000000000u)};
+    nanosleep(&nap, NULL); /* EINTR: a shorter nap, harmless */
+    hop__atomic_store_u64(&l->busy_poll_naps, hop__atomic_load_u64(&l->busy_poll_naps) + 1u);
+    return uv_hrtime();
+}
+
 /* Prepare, inbox empty and no spin window open: whether the coming poll is
  * a busy one (BUSY POLLING above). If so, the idle handle is started. */
 static bool hop__loop_busy_poll(hop__loop_t *l) {
     if (!l->busy_poll_ns || !hop__loop_io_waits(l))
         return false;
     uint64_t now = uv_hrtime();
-    if (l->busy_polled && !l->turn_ran && now - l->busy_looked >= hop__atomic_load_u64(&hop__spin_preempted_ns))
+    bool found_nothing = l->busy_polled && !l->turn_ran;
+    if (found_nothing && now - l->busy_looked >= hop__atomic_load_u64(&hop__spin_preempted_ns))
         l->busy_rest_until = now + HOP__SPIN_REST_NS; /* an empty turn took a time slice: CPU taken away */
     else if (l->turn_ran)
         l->busy_until = now + l->busy_poll_ns;
     l->busy_polled = false;
     if (now >= l->busy_until || now < l->busy_rest_until)
         return false;
+    if (found_nothing && l->busy_nap_ns)
+        now = hop__loop_busy_nap(l, now);
     l->busy_looked = now;
     l->busy_polled = true;
     hop__atomic_store_u64(&l->busy_polls, hop__atomic_load_u64(&l->busy_polls) + 1u);
@@ -759,7 +793,7 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
         options = &defaults;
     const char *name = options->name ? options->name : HOP__LOOP_NAME_DEFAULT;
     if (strlen(name) > 15 || (options->spin_us < 0 && options->spin_us != HOP_SPIN_NEVER) ||
-        options->busy_poll_us < 0)
+        options->busy_poll_us < 0 || options->busy_poll_nap_us < 0)
         return HOP_EINVAL;
 
     size_t size = (sizeof(hop__loop_t) + HOP__CACHELINE - 1) / HOP__CACHELINE * HOP__CACHELINE;
@@ -773,6 +807,7 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
     l->spin_ns = options->spin_us == HOP_SPIN_NEVER ? 0u
                  : (uint64_t)(options->spin_us ? options->spin_us : HOP__LOOP_SPIN_US_DEFAULT) * 1000u;
     l->busy_poll_ns = (uint64_t)options->busy_poll_us * 1000u;
+    l->busy_nap_ns = (uint64_t)options->busy_poll_nap_us * 1000u;
     l->loop = loop;
     l->on_thread_start = options->on_thread_start;
     l->on_thread_stop = options->on_thread_stop;
@@ -996,6 +1031,7 @@ int hop_loop_stats(const hop_loop_t *loop, hop_loop_stats_t *stats) {
         stats->wakeups_sent = hop__atomic_load_u64(&l->wakeups_sent);
         stats->batches = hop__atomic_load_u64(&l->batches);
         stats->busy_polls = hop__atomic_load_u64(&l->busy_polls);
+        stats->busy_poll_naps = hop__atomic_load_u64(&l->busy_poll_naps);
         err = 0;
     }
     hop__loop_unpin(mutable_loop);

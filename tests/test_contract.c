@@ -1867,6 +1867,11 @@ static int loop_init_negative_busy_poll(void) {
     hop_loop_options_t options = {.busy_poll_us = -1};
     return hop_loop_init(&loop, &options);
 }
+static int loop_init_negative_busy_poll_nap(void) {
+    hop_loop_t loop;
+    hop_loop_options_t options = {.busy_poll_us = 50, .busy_poll_nap_us = -1};
+    return hop_loop_init(&loop, &options);
+}
 static int loop_start_null(void) { return hop_loop_start(NULL); }
 static int loop_start_twice(void) {
     hop_loop_t loop;
@@ -4203,6 +4208,7 @@ static const bad_row_t bad_rows[] = {
     {BAD_NULL, "hop_loop_init", "NULL loop", loop_init_null, EINVAL_},
     {BAD_RANGE, "hop_loop_init", "spin_us -2", loop_init_spin_below_never, EINVAL_},
     {BAD_RANGE, "hop_loop_init", "busy_poll_us -1", loop_init_negative_busy_poll, EINVAL_},
+    {BAD_RANGE, "hop_loop_init", "busy_poll_nap_us -1", loop_init_negative_busy_poll_nap, EINVAL_},
     {BAD_NULL, "hop_loop_start", "NULL", loop_start_null, EINVAL_},
     {BAD_TWICE, "hop_loop_start", "started already", loop_start_twice, HOP_EBUSY},
     {BAD_NULL, "hop_loop_run", "NULL", loop_run_null, EINVAL_},

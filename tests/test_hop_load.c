@@ -433,6 +433,8 @@ Test(hop_load, bad_arguments_exit_with_status_two_and_say_why) {
         {{"hop-load", "--busy-poll", "-1", "http://127.0.0.1:1/", NULL}, "busy-poll"},
         {{"hop-load", "--busy-poll", "5us", "http://127.0.0.1:1/", NULL}, "busy-poll"},
         {{"hop-load", "--busy-poll=2000000", "http://127.0.0.1:1/", NULL}, "busy-poll"},
+        {{"hop-load", "--busy-poll-nap", "-3", "http://127.0.0.1:1/", NULL}, "busy-poll-nap"},
+        {{"hop-load", "--busy-poll-nap=1ms", "http://127.0.0.1:1/", NULL}, "busy-poll-nap"},
         {{"hop-load", "--frobnicate", "http://127.0.0.1:1/", NULL}, "unknown option"},
         {{"hop-load", "-c", NULL}, "needs a value"},
         {{"hop-load", "https://127.0.0.1/", NULL}, "https"},
@@ -475,6 +477,14 @@ Test(hop_load, urls_are_split_into_host_port_and_path_and_options_are_read) {
     char *a4[] = {"hop-load", "--busy-poll=200", "http://h/", NULL};
     cr_assert_eq(load_parse_args(3, a4, &cfg, devnull, devnull), 0);
     cr_assert_eq(cfg.busy_poll_us, 200);
+    cr_assert_eq(cfg.busy_poll_nap_us, 20, "the default nap between busy polls");
+    char *a5[] = {"hop-load", "--busy-poll-nap", "0", "http://h/", NULL};
+    cr_assert_eq(load_parse_args(4, a5, &cfg, devnull, devnull), 0);
+    cr_assert_eq(cfg.busy_poll_nap_us, 0);
+    cr_assert_eq(cfg.busy_poll_us, 50, "--busy-poll-nap is not --busy-poll");
+    char *a6[] = {"hop-load", "--busy-poll-nap=150", "http://h/", NULL};
+    cr_assert_eq(load_parse_args(3, a6, &cfg, devnull, devnull), 0);
+    cr_assert_eq(cfg.busy_poll_nap_us, 150);
     fclose(devnull);
 }
 

@@ -849,6 +849,8 @@ Test(loop, bad_input_returns_einval_and_dispatch_outside_a_task_returns_enottask
     HOP_ERR(hop_loop_init(&loop, &bad_spin), HOP_EINVAL);
     hop_loop_options_t bad_busy_poll = {.busy_poll_us = -1};
     HOP_ERR(hop_loop_init(&loop, &bad_busy_poll), HOP_EINVAL);
+    hop_loop_options_t bad_nap = {.busy_poll_us = 50, .busy_poll_nap_us = -1};
+    HOP_ERR(hop_loop_init(&loop, &bad_nap), HOP_EINVAL);
     HOP_ERR(hop_loop_start(NULL), HOP_EINVAL);
     HOP_ERR(hop_loop_run(NULL), HOP_EINVAL);
     HOP_ERR(hop_loop_stop(NULL), HOP_EINVAL);
@@ -1289,6 +1291,12 @@ static uint64_t busy_polls(hop_loop_t *loop) {
     return stats.busy_polls;
 }
 
+static uint64_t busy_poll_naps(hop_loop_t *loop) {
+    hop_loop_stats_t stats;
+    HOP_OK(hop_loop_stats(loop, &stats));
+    return stats.busy_poll_naps;
+}
+
 /* Waits until the loop's busy_polls stays the same over 200 ms (the window
  * has ended and the loop sleeps in epoll) and returns it; fails after 30 s
  * of a count that keeps growing. */
@@ -1305,25 +1313,31 @@ static uint64_t busy_polls_once_settled(hop_loop_t *loop) {
     }
 }
 
-/* Starts the reader on a loop with the given busy-poll window, then for each
- * byte: waits until the loop has settled (asleep in epoll), writes the byte,
- * waits until the task has read it and waits again, and records how many
- * busy polls that turn started. */
-static void busy_poll_scenario(int busy_poll_us, uint64_t preempted_ns, uint64_t polls_after[BUSY_READS]) {
+/* Starts the reader on a loop with the given busy-poll window and nap, then
+ * for each byte: waits until the loop has settled (asleep in epoll), writes
+ * the byte, waits until the task has read it and waits again, and records
+ * how many busy polls (and naps, if naps is not NULL) that turn started. */
+static void busy_poll_nap_scenario(int busy_poll_us, int nap_us, uint64_t preempted_ns,
+                                   uint64_t polls_after[BUSY_READS], uint64_t naps_after[BUSY_READS]) {
     hop__atomic_store_u64(&hop__spin_preempted_ns, preempted_ns);
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, busy_fds), 0);
     test_store_uint(&busy_bytes_read, 0);
     hop_loop_t loop;
-    HOP_OK(hop_loop_init(&loop, &(hop_loop_options_t){.spin_us = HOP_SPIN_NEVER, .busy_poll_us = busy_poll_us}));
+    HOP_OK(hop_loop_init(&loop, &(hop_loop_options_t){.spin_us = HOP_SPIN_NEVER,
+                                                      .busy_poll_us = busy_poll_us,
+                                                      .busy_poll_nap_us = nap_us}));
     HOP_OK(hop_loop_start(&loop));
     hop_task_t *reader = test_spawn(hop_loop_executor(&loop), read_bytes_one_by_one, NULL);
     for (unsigned int i = 0; i < BUSY_READS; i++) {
         while (hop_task_state(reader) != HOP_TASK_SUSPENDED)
             sched_yield(); /* in its read */
         uint64_t settled = busy_polls_once_settled(&loop);
+        uint64_t naps_before = busy_poll_naps(&loop);
         cr_assert_eq(write(busy_fds[1], "x", 1), 1);
         test_wait_for(&busy_bytes_read, i + 1);
         polls_after[i] = busy_polls_once_settled(&loop) - settled;
+        if (naps_after)
+            naps_after[i] = busy_poll_naps(&loop) - naps_before;
     }
     close(busy_fds[1]); /* the end of the stream: the reader finishes */
     void *got = NULL;
@@ -1332,6 +1346,10 @@ static void busy_poll_scenario(int busy_poll_us, uint64_t preempted_ns, uint64_t
     HOP_OK(hop_loop_close(&loop));
     test_assert_checks();
     cr_assert_eq((intptr_t)got, BUSY_READS);
+}
+
+static void busy_poll_scenario(int busy_poll_us, uint64_t preempted_ns, uint64_t polls_after[BUSY_READS]) {
+    busy_poll_nap_scenario(busy_poll_us, 0, preempted_ns, polls_after, NULL);
 }
 
 /* The turn that resumed the reader opens a window (50 ms): the loop polls
@@ -1354,6 +1372,29 @@ Test(loop, a_busy_polling_loop_that_loses_its_cpu_stops_polling, .timeout = 120)
     for (int i = 0; i < BUSY_READS; i++) {
         cr_assert_gt(polls[i], 0, "read %d: the turn that ran the reader opened no busy-poll window", i);
         cr_assert_leq(polls[i], 3, "read %d: %ju busy polls after a lost CPU", i, (uintmax_t)polls[i]);
+    }
+}
+
+/* A 1 ms nap after each poll that found nothing: a 50 ms window holds at
+ * most about 50 polls (back to back it holds thousands), each after the
+ * first preceded by a nap. */
+Test(loop, a_busy_polling_loop_with_a_nap_sleeps_between_polls_that_found_nothing, .timeout = 120) {
+    uint64_t polls[BUSY_READS], naps[BUSY_READS];
+    busy_poll_nap_scenario(50000, 1000, UINT64_MAX, polls, naps);
+    for (int i = 0; i < BUSY_READS; i++) {
+        cr_assert_gt(polls[i], 1, "read %d: the window held %ju polls", i, (uintmax_t)polls[i]);
+        cr_assert_leq(polls[i], 60, "read %d: %ju polls in a 50 ms window with 1 ms naps", i, (uintmax_t)polls[i]);
+        cr_assert_geq(naps[i] + 1, polls[i], "read %d: %ju naps for %ju polls", i, (uintmax_t)naps[i],
+                      (uintmax_t)polls[i]);
+    }
+}
+
+Test(loop, a_busy_polling_loop_without_a_nap_never_naps, .timeout = 120) {
+    uint64_t polls[BUSY_READS], naps[BUSY_READS];
+    busy_poll_nap_scenario(50000, 0, UINT64_MAX, polls, naps);
+    for (int i = 0; i < BUSY_READS; i++) {
+        cr_assert_gt(polls[i], 0, "read %d: the turn that ran the reader opened no busy-poll window", i);
+        cr_assert_eq(naps[i], 0, "read %d: %ju naps with busy_poll_nap_us 0", i, (uintmax_t)naps[i]);
     }
 }
 
@@ -1420,6 +1461,105 @@ Test(loop, a_busy_polling_loops_sleeps_end_and_never_early, .timeout = 60) {
     HOP_OK(hop_loop_close(&loop));
     test_assert_checks();
     cr_assert_eq(early_by, 0, "a sleep ended %jd ns before its time", (intmax_t)early_by);
+}
+
+/* A nap never starts that would end past a timer's deadline: with naps of a
+ * whole second, short sleeps on a loop that busy polls (a reader keeps I/O
+ * under way) still end close to their time, not a second late. */
+static void *sleep_and_measure_late(void *arg) {
+    int64_t *late_by = arg; /* the worst lateness seen, in ns */
+    for (int i = 0; i < BUSY_SLEEPS; i++) {
+        int64_t ms = 2 + i % 3;
+        uint64_t start = hop_time_now_ns();
+        CHECK_OK(hop_sleep(ms));
+        int64_t took = (int64_t)(hop_time_now_ns() - start);
+        if (took - ms * 1000000 > *late_by)
+            *late_by = took - ms * 1000000;
+    }
+    return NULL;
+}
+
+Test(loop, a_busy_polling_loops_naps_never_make_its_timers_late, .timeout = 120) {
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, busy_fds), 0);
+    test_store_uint(&busy_bytes_read, 0);
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, &(hop_loop_options_t){.spin_us = HOP_SPIN_NEVER,
+                                                      .busy_poll_us = 1000 * 1000,
+                                                      .busy_poll_nap_us = 1000 * 1000}));
+    HOP_OK(hop_loop_start(&loop));
+    hop_task_t *reader = test_spawn(hop_loop_executor(&loop), read_bytes_one_by_one, NULL);
+    while (hop_task_state(reader) != HOP_TASK_SUSPENDED)
+        sched_yield(); /* in its read: I/O under way */
+    int64_t late_by = 0;
+    hop_task_t *sleeper = test_spawn(hop_loop_executor(&loop), sleep_and_measure_late, &late_by);
+    HOP_OK(hop_future_wait(hop_task_future(sleeper), HOP_WAIT_FOREVER, NULL));
+    hop_task_unref(sleeper);
+    close(busy_fds[1]);
+    HOP_OK(hop_future_wait(hop_task_future(reader), HOP_WAIT_FOREVER, NULL));
+    hop_task_unref(reader);
+    HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
+    /* A nap would show as a second; 500 ms leaves room for a loaded machine. */
+    cr_assert_lt(late_by, 500000000, "a sleep ended %jd ms late", (intmax_t)(late_by / 1000000));
+}
+
+/* Producers do not signal a loop that busy polls (it is awake to them), so
+ * a napping loop finds their jobs only after its nap: none may be lost. The
+ * test posts jobs from two threads, in bursts and one by one, while a
+ * reader keeps I/O under way and the loop naps 100 us between polls. */
+#define NAP_POSTERS 2
+#define NAP_POSTS 3000
+
+static unsigned int nap_jobs_ran;
+
+static void nap_job(hop_job_t *job) {
+    (void)job;
+    test_store_uint(&nap_jobs_ran, test_load_uint(&nap_jobs_ran) + 1u);
+}
+
+typedef struct {
+    hop_loop_t *loop;
+    hop_job_t jobs[NAP_POSTS];
+} nap_poster_t;
+
+static void *post_with_gaps(void *arg) {
+    nap_poster_t *p = arg;
+    for (int i = 0; i < NAP_POSTS; i++) {
+        hop_job_init(&p->jobs[i], nap_job);
+        CHECK_OK(hop_loop_post(p->loop, &p->jobs[i]));
+        if (i % 64 == 63)
+            test_sleep_ms(1); /* a gap: the loop's window runs on into naps */
+        else if (i % 7 == 0)
+            sched_yield();
+    }
+    return NULL;
+}
+
+Test(loop, a_napping_loop_runs_every_job_posted_during_its_naps, .timeout = 120) {
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, busy_fds), 0);
+    test_store_uint(&busy_bytes_read, 0);
+    test_store_uint(&nap_jobs_ran, 0);
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, &(hop_loop_options_t){.busy_poll_us = 1000 * 1000, .busy_poll_nap_us = 100}));
+    HOP_OK(hop_loop_start(&loop));
+    hop_task_t *reader = test_spawn(hop_loop_executor(&loop), read_bytes_one_by_one, NULL);
+    while (hop_task_state(reader) != HOP_TASK_SUSPENDED)
+        sched_yield();
+    static nap_poster_t posters[NAP_POSTERS];
+    pthread_t threads[NAP_POSTERS];
+    for (int i = 0; i < NAP_POSTERS; i++) {
+        posters[i].loop = &loop;
+        cr_assert_eq(pthread_create(&threads[i], NULL, post_with_gaps, &posters[i]), 0);
+    }
+    for (int i = 0; i < NAP_POSTERS; i++)
+        pthread_join(threads[i], NULL);
+    test_wait_for(&nap_jobs_ran, NAP_POSTERS * NAP_POSTS);
+    cr_assert_gt(busy_poll_naps(&loop), 0, "the loop never napped: the test tested nothing");
+    close(busy_fds[1]);
+    HOP_OK(hop_future_wait(hop_task_future(reader), HOP_WAIT_FOREVER, NULL));
+    hop_task_unref(reader);
+    HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
 }
 
 /* A job on the loop that closes the pool, in the same batch as tasks whose

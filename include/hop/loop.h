@@ -70,6 +70,19 @@ struct hop_loop_options_s {
                                rather than up to a millisecond late (at the price of a
                                busy thread while a timer is always due within one).
                                Negative: HOP_EINVAL */
+    int busy_poll_nap_us;   /* while busy polling, how long the loop sleeps after a poll
+                               that found nothing before it polls again, in microseconds;
+                               0: it polls again at once (the default). Asleep, the
+                               thread waits on no socket, so a peer that answers
+                               meanwhile still wakes nobody: its data waits for the
+                               next poll, which takes it as a batch. The loop gives back
+                               most of the CPU that busy polling costs, for up to the
+                               nap (plus the thread's timer slack, 50 us by default on
+                               Linux) of added delay for I/O and for jobs posted from
+                               other threads. No nap starts that could end within a
+                               millisecond of a timer's deadline: timers are not made
+                               late. No effect without busy_poll_us.
+                               Negative: HOP_EINVAL */
 };
 
 struct hop_loop_s {
@@ -86,6 +99,7 @@ struct hop_loop_stats_s {
     uint64_t wakeups_sent;  /* uv_async_send calls made by producers */
     uint64_t batches;       /* times the loop drained its inbox */
     uint64_t busy_polls;    /* polls made without blocking because of busy_poll_us */
+    uint64_t busy_poll_naps; /* naps taken between them (busy_poll_nap_us) */
 };
 
 /* hop_loop_init: creates the loop (its uv_loop_t, inbox and async handle);
@@ -93,7 +107,8 @@ struct hop_loop_stats_s {
  * and tasks spawned onto it already. options may be NULL; a zeroed options
  * struct gives the same defaults. Not thread-safe against other use of the
  * same loop. Returns 0; HOP_EINVAL (NULL loop, a name longer than 15 bytes,
- * a negative spin_us other than HOP_SPIN_NEVER, a negative busy_poll_us); HOP_ENOMEM; HOP_EAGAIN
+ * a negative spin_us other than HOP_SPIN_NEVER, a negative busy_poll_us or
+ * busy_poll_nap_us); HOP_ENOMEM; HOP_EAGAIN
  * (libuv could not create the loop). On failure the loop is left as if never
  * initialised: every call on it but init returns HOP_EINVAL. */
 HOP_EXTERN int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options);
