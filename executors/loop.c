@@ -96,6 +96,14 @@
  * the loop's own, not the process-wide one of the spins: with two loops and
  * a server on two CPUs, the process-wide rest stopped every loop's polling
  * and gave back none of its gain, where one loop resting leaves CPU enough.
+ * A window that ends without a catch cost its polls (and naps) for nothing;
+ * where answers come back later than the window (a server that takes
+ * milliseconds, bursts of answers that each end in a miss) that is a good
+ * part of the loop's CPU. So windows stay open only while they catch work
+ * at least HOP__LOOP_BUSY_MISS_COST times as often as they miss; otherwise
+ * only every HOP__LOOP_BUSY_PROBE-th turn opens one (the wait gate, shared
+ * with the spin). Against a server answering at once they catch 95-99.9%
+ * of the time.
  * With busy_poll_nap_us set, a busy poll that found nothing is followed by
  * a nap (nanosleep) before the next one rather than by another poll at
  * once. Asleep in nanosleep the thread is on no socket's wait queue, so a
@@ -152,10 +160,16 @@
 
 /* Default spin before blocking, in microseconds: measured, see SPINNING above. */
 #define HOP__LOOP_SPIN_US_DEFAULT 50
-/* After this many spins in a row that caught nothing, spin only once every
- * HOP__LOOP_SPIN_PROBE idle periods until one catches work again. */
+/* Whether the inbox spin and busy-poll windows pay (hop__loop_wait_gate_t):
+ * the spin stops after 8 misses in a row, and then only every 16th idle
+ * period spins; busy-poll windows, which cost more per miss (system calls),
+ * stop unless they catch work at least 4 times as often as they miss, and
+ * then only every 64th turn opens one. */
 #define HOP__LOOP_SPIN_MISSES 8
 #define HOP__LOOP_SPIN_PROBE 16
+#define HOP__LOOP_BUSY_CREDIT 16
+#define HOP__LOOP_BUSY_MISS_COST 4
+#define HOP__LOOP_BUSY_PROBE 64
 #define HOP__LOOP_BATCH_DEFAULT 256u
 #define HOP__LOOP_NAME_DEFAULT "hop-loop"
 
@@ -177,6 +191,38 @@ enum {
     HOP__MODE_CLOSE = 2,  /* hop_loop_close on a loop nobody runs: until idle */
     HOP__MODE_MAIN = 3    /* hop_run: until idle (no task, no job), stops ignored */
 };
+
+/* Whether waiting actively (the inbox spin, a busy-poll window) pays. Each
+ * wait either catches work, which earns gain credit (up to cap), or misses,
+ * which costs cost; while the credit is 0 only every probe-th wait goes
+ * ahead, to notice when that changes. Loop thread only. */
+typedef struct {
+    unsigned int credit; /* waits allowed while > 0 */
+    unsigned int skips;  /* waits refused since the last probe */
+    unsigned int cap, gain, cost, probe;
+} hop__loop_wait_gate_t;
+
+static void hop__loop_wait_gate_init(hop__loop_wait_gate_t *gate, unsigned int cap, unsigned int gain,
+                                     unsigned int cost, unsigned int probe) {
+    *gate = (hop__loop_wait_gate_t){.credit = cap, .cap = cap, .gain = gain, .cost = cost, .probe = probe};
+}
+
+static bool hop__loop_wait_gate_allows(hop__loop_wait_gate_t *gate) {
+    if (gate->credit > 0)
+        return true;
+    if (++gate->skips < gate->probe)
+        return false;
+    gate->skips = 0;
+    return true;
+}
+
+static void hop__loop_wait_gate_caught(hop__loop_wait_gate_t *gate) {
+    gate->credit = gate->credit + gate->gain < gate->cap ? gate->credit + gate->gain : gate->cap;
+}
+
+static void hop__loop_wait_gate_missed(hop__loop_wait_gate_t *gate) {
+    gate->credit = gate->credit > gate->cost ? gate->credit - gate->cost : 0;
+}
 
 typedef struct hop__loop_s {
     hop__mpsc_queue_t inbox;
@@ -204,8 +250,8 @@ typedef struct hop__loop_s {
     void *hook_arg;
     bool task_left;       /* loop thread only: a task left (dispatched away or
                              finished) since the last spin; see spin_budget */
-    unsigned int spin_misses; /* loop thread only: spins in a row that caught nothing */
-    unsigned int spin_skips;  /* loop thread only: idle periods not spun since the last probe */
+    hop__loop_wait_gate_t spin_gate; /* loop thread only: whether the inbox spin pays */
+    hop__loop_wait_gate_t busy_gate; /* loop thread only: whether busy-poll windows pay */
     uint64_t busy_poll_ns;    /* options.busy_poll_us, in ns; 0: off */
     uint64_t busy_nap_ns;     /* options.busy_poll_nap_us, in ns; 0: poll back to back */
     uint64_t busy_until;      /* loop thread only: end of the busy-poll window (uv_hrtime) */
@@ -554,11 +600,8 @@ static uint64_t hop__loop_spin_budget(hop__loop_t *l) {
     /* Spins that keep missing say this loop's work comes back later than the
      * window (a server whose offloads take milliseconds): then only every
      * HOP__LOOP_SPIN_PROBE-th idle period spins, to notice when that changes. */
-    if (l->spin_misses >= HOP__LOOP_SPIN_MISSES) {
-        if (++l->spin_skips < HOP__LOOP_SPIN_PROBE)
-            return 0;
-        l->spin_skips = 0;
-    }
+    if (!hop__loop_wait_gate_allows(&l->spin_gate))
+        return 0;
     int timeout_ms = uv_backend_timeout(&l->uv);
     if (timeout_ms >= 0 && (uint64_t)timeout_ms * 1000000u < l->spin_ns)
         return (uint64_t)timeout_ms * 1000000u;
@@ -598,13 +641,20 @@ static bool hop__loop_busy_poll(hop__loop_t *l) {
         return false;
     uint64_t now = uv_hrtime();
     bool found_nothing = l->busy_polled && !l->turn_ran;
-    if (found_nothing && now - l->busy_looked >= hop__atomic_load_u64(&hop__spin_preempted_ns))
+    if (found_nothing && now - l->busy_looked >= hop__atomic_load_u64(&hop__spin_preempted_ns)) {
         l->busy_rest_until = now + HOP__SPIN_REST_NS; /* an empty turn took a time slice: CPU taken away */
-    else if (l->turn_ran)
-        l->busy_until = now + l->busy_poll_ns;
+    } else if (l->turn_ran) {
+        if (l->busy_polled)
+            hop__loop_wait_gate_caught(&l->busy_gate); /* the last busy poll found this work */
+        if (hop__loop_wait_gate_allows(&l->busy_gate))
+            l->busy_until = now + l->busy_poll_ns;
+    }
     l->busy_polled = false;
-    if (now >= l->busy_until || now < l->busy_rest_until)
+    if (now >= l->busy_until || now < l->busy_rest_until) {
+        if (found_nothing)
+            hop__loop_wait_gate_missed(&l->busy_gate); /* the window ended without a catch */
         return false;
+    }
     if (found_nothing && l->busy_nap_ns)
         now = hop__loop_busy_nap(l, now);
     l->busy_looked = now;
@@ -637,7 +687,7 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
         if (found == HOP__MPSC_ITEM) {
             bool caught = spin_until != 0;
             if (caught) {
-                l->spin_misses = 0;
+                hop__loop_wait_gate_caught(&l->spin_gate);
                 caught_any = true;
                 HOP__OBSERVE(hop__observe_spin(&l->loop->executor, true));
             }
@@ -706,8 +756,7 @@ static void hop__loop_prepare_cb(uv_prepare_t *handle) {
                 hop__loop_keep_polling(l);
                 break;
             }
-            if (l->spin_misses < HOP__LOOP_SPIN_MISSES)
-                l->spin_misses++;
+            hop__loop_wait_gate_missed(&l->spin_gate);
             HOP__OBSERVE(hop__observe_spin(&l->loop->executor, false));
             continue; /* one last look before announcing */
         }
@@ -808,6 +857,10 @@ int hop_loop_init(hop_loop_t *loop, const hop_loop_options_t *options) {
                  : (uint64_t)(options->spin_us ? options->spin_us : HOP__LOOP_SPIN_US_DEFAULT) * 1000u;
     l->busy_poll_ns = (uint64_t)options->busy_poll_us * 1000u;
     l->busy_nap_ns = (uint64_t)options->busy_poll_nap_us * 1000u;
+    /* The spin: 8 misses in a row close it, a catch opens it again. */
+    hop__loop_wait_gate_init(&l->spin_gate, HOP__LOOP_SPIN_MISSES, HOP__LOOP_SPIN_MISSES, 1, HOP__LOOP_SPIN_PROBE);
+    hop__loop_wait_gate_init(&l->busy_gate, HOP__LOOP_BUSY_CREDIT, 1, HOP__LOOP_BUSY_MISS_COST,
+                             HOP__LOOP_BUSY_PROBE);
     l->loop = loop;
     l->on_thread_start = options->on_thread_start;
     l->on_thread_stop = options->on_thread_stop;

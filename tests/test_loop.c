@@ -1317,8 +1317,8 @@ static uint64_t busy_polls_once_settled(hop_loop_t *loop) {
  * for each byte: waits until the loop has settled (asleep in epoll), writes
  * the byte, waits until the task has read it and waits again, and records
  * how many busy polls (and naps, if naps is not NULL) that turn started. */
-static void busy_poll_nap_scenario(int busy_poll_us, int nap_us, uint64_t preempted_ns,
-                                   uint64_t polls_after[BUSY_READS], uint64_t naps_after[BUSY_READS]) {
+static void busy_poll_reads(unsigned int reads, int busy_poll_us, int nap_us, uint64_t preempted_ns,
+                            uint64_t polls_after[], uint64_t naps_after[]) {
     hop__atomic_store_u64(&hop__spin_preempted_ns, preempted_ns);
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, busy_fds), 0);
     test_store_uint(&busy_bytes_read, 0);
@@ -1328,7 +1328,7 @@ static void busy_poll_nap_scenario(int busy_poll_us, int nap_us, uint64_t preemp
                                                       .busy_poll_nap_us = nap_us}));
     HOP_OK(hop_loop_start(&loop));
     hop_task_t *reader = test_spawn(hop_loop_executor(&loop), read_bytes_one_by_one, NULL);
-    for (unsigned int i = 0; i < BUSY_READS; i++) {
+    for (unsigned int i = 0; i < reads; i++) {
         while (hop_task_state(reader) != HOP_TASK_SUSPENDED)
             sched_yield(); /* in its read */
         uint64_t settled = busy_polls_once_settled(&loop);
@@ -1345,7 +1345,12 @@ static void busy_poll_nap_scenario(int busy_poll_us, int nap_us, uint64_t preemp
     hop_task_unref(reader);
     HOP_OK(hop_loop_close(&loop));
     test_assert_checks();
-    cr_assert_eq((intptr_t)got, BUSY_READS);
+    cr_assert_eq((intptr_t)got, (intptr_t)reads);
+}
+
+static void busy_poll_nap_scenario(int busy_poll_us, int nap_us, uint64_t preempted_ns,
+                                   uint64_t polls_after[BUSY_READS], uint64_t naps_after[BUSY_READS]) {
+    busy_poll_reads(BUSY_READS, busy_poll_us, nap_us, preempted_ns, polls_after, naps_after);
 }
 
 static void busy_poll_scenario(int busy_poll_us, uint64_t preempted_ns, uint64_t polls_after[BUSY_READS]) {
@@ -1378,6 +1383,21 @@ Test(loop, a_busy_polling_loop_that_loses_its_cpu_stops_polling, .timeout = 120)
 /* A 1 ms nap after each poll that found nothing: a 50 ms window holds at
  * most about 50 polls (back to back it holds thousands), each after the
  * first preceded by a nap. */
+/* Every byte comes long after its window ended: each window misses. Four
+ * misses use up the credit a loop starts with (16, a miss costs 4): the
+ * reader's first turn (before any byte) and the first three reads. Then
+ * only every 64th turn opens a window: the reads after the third open none. */
+#define MISSED_READS 10
+
+Test(loop, a_busy_polling_loop_whose_windows_keep_missing_stops_opening_them, .timeout = 120) {
+    uint64_t polls[MISSED_READS];
+    busy_poll_reads(MISSED_READS, 10000, 0, UINT64_MAX, polls, NULL);
+    for (int i = 0; i < 3; i++)
+        cr_assert_gt(polls[i], 0, "read %d: no window while the credit lasted", i);
+    for (int i = 3; i < MISSED_READS; i++)
+        cr_assert_eq(polls[i], 0, "read %d: %ju busy polls after four windows that missed", i, (uintmax_t)polls[i]);
+}
+
 Test(loop, a_busy_polling_loop_with_a_nap_sleeps_between_polls_that_found_nothing, .timeout = 120) {
     uint64_t polls[BUSY_READS], naps[BUSY_READS];
     busy_poll_nap_scenario(50000, 1000, UINT64_MAX, polls, naps);

@@ -15,7 +15,10 @@
 # HOP_LOAD_ARGS="--busy-poll 20" passes more options to hop-load.
 # SERVER=path/to/example_http_server drives hop's HTTP example instead of
 # nginx (one loop, no sleep and no hash: each request costs only its parse,
-# its offload to the blocking pool and its answer).
+# its offload to the blocking pool and its answer). SERVER_WORK="10000 0"
+# makes each request sleep 10 ms (and hash 0 bytes) on the blocking pool
+# instead: a server whose pace does not depend on the client, so that both
+# tools should see the same requests/s and latencies.
 set -euo pipefail
 HOP_LOAD=${1:-out/rel/examples/example_hop_load}
 CONNS=${2:-50}
@@ -50,7 +53,7 @@ http {
 }
 CONF
 if [ -n "${SERVER:-}" ]; then
-    "$SERVER" "$port" 1 0 0 > "$dir/logs/server.out" 2>&1 &
+    "$SERVER" "$port" 1 ${SERVER_WORK:-0 0} > "$dir/logs/server.out" 2>&1 &
     server_pid=$!
     trap 'kill -INT $server_pid 2>/dev/null || true; wait $server_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
     server_name="hop's HTTP example (1 loop)"
