@@ -64,11 +64,14 @@ struct hop_loop_options_s {
                                that answers within it does not pay the wake-up of a
                                thread blocked in epoll (tens of microseconds where idle
                                CPUs halt, as on VMs). A loop that finds it lost its
-                               CPU while polling rests from it for 20 ms. Such a loop
-                               also polls out the last millisecond before each of its
-                               timers, which then fire within microseconds of their time
-                               rather than up to a millisecond late (at the price of a
-                               busy thread while a timer is always due within one).
+                               CPU while polling rests from it for 20 ms; one whose
+                               windows end without a catch more than once in five
+                               opens one only every 64th turn until one catches
+                               again. Such a loop also polls out the last millisecond
+                               before each of its timers, which then fire within
+                               microseconds of their time rather than up to a
+                               millisecond late (at the price of a busy thread while a
+                               timer is always due within one).
                                Negative: HOP_EINVAL */
     int busy_poll_nap_us;   /* while busy polling, how long the loop sleeps after a poll
                                that found nothing before it polls again, in microseconds;
