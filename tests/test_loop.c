@@ -1348,13 +1348,8 @@ static void busy_poll_reads(unsigned int reads, int busy_poll_us, int nap_us, ui
     cr_assert_eq((intptr_t)got, (intptr_t)reads);
 }
 
-static void busy_poll_nap_scenario(int busy_poll_us, int nap_us, uint64_t preempted_ns,
-                                   uint64_t polls_after[BUSY_READS], uint64_t naps_after[BUSY_READS]) {
-    busy_poll_reads(BUSY_READS, busy_poll_us, nap_us, preempted_ns, polls_after, naps_after);
-}
-
 static void busy_poll_scenario(int busy_poll_us, uint64_t preempted_ns, uint64_t polls_after[BUSY_READS]) {
-    busy_poll_nap_scenario(busy_poll_us, 0, preempted_ns, polls_after, NULL);
+    busy_poll_reads(BUSY_READS, busy_poll_us, 0, preempted_ns, polls_after, NULL);
 }
 
 /* The turn that resumed the reader opens a window (50 ms): the loop polls
@@ -1400,7 +1395,7 @@ Test(loop, a_busy_polling_loop_whose_windows_keep_missing_stops_opening_them, .t
  * after the first preceded by a nap. */
 Test(loop, a_busy_polling_loop_with_a_nap_sleeps_between_polls_that_found_nothing, .timeout = 120) {
     uint64_t polls[BUSY_READS], naps[BUSY_READS];
-    busy_poll_nap_scenario(200000, 1000, UINT64_MAX, polls, naps);
+    busy_poll_reads(BUSY_READS, 200000, 1000, UINT64_MAX, polls, naps);
     for (int i = 0; i < BUSY_READS; i++) {
         cr_assert_gt(polls[i], 1, "read %d: the window held %ju polls", i, (uintmax_t)polls[i]);
         cr_assert_leq(polls[i], 240, "read %d: %ju polls in a 200 ms window with 1 ms naps", i,
@@ -1412,7 +1407,7 @@ Test(loop, a_busy_polling_loop_with_a_nap_sleeps_between_polls_that_found_nothin
 
 Test(loop, a_busy_polling_loop_without_a_nap_never_naps, .timeout = 120) {
     uint64_t polls[BUSY_READS], naps[BUSY_READS];
-    busy_poll_nap_scenario(50000, 0, UINT64_MAX, polls, naps);
+    busy_poll_reads(BUSY_READS, 50000, 0, UINT64_MAX, polls, naps);
     for (int i = 0; i < BUSY_READS; i++) {
         cr_assert_gt(polls[i], 0, "read %d: the turn that ran the reader opened no busy-poll window", i);
         cr_assert_eq(naps[i], 0, "read %d: %ju naps with busy_poll_nap_us 0", i, (uintmax_t)naps[i]);
