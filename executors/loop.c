@@ -467,15 +467,20 @@ static bool hop__loop_drain(hop__loop_t *l) {
         hop_job_t *job;
         if (hop__mpsc_queue_pop_spsc(&l->inbox, &job) != HOP__MPSC_ITEM)
             break;
-        /* The next jobs are known: if they resume tasks, their records and
-         * stacks start coming while this job runs (a record two jobs
-         * ahead, since the stack's address is read from it one job ahead). */
-        hop_job_t *ahead = hop__mpsc_queue_ahead_spsc(&l->inbox, 0);
-        if (ahead) {
+        /* The next jobs are known: their lines start coming while this job
+         * runs, in three steps two jobs apart, each reading only what the
+         * step before brought: the job's own line four jobs ahead; if it
+         * resumes a task, the task's record two ahead (which the job's
+         * function pointer tells); the top of its stack next (whose
+         * address the record holds). Reading any of them before it has
+         * arrived would stall the loop on one miss after another. */
+        hop_job_t *ahead;
+        if ((ahead = hop__mpsc_queue_ahead_spsc(&l->inbox, 0)) != NULL)
             hop__task_prefetch_stack(ahead);
-            if ((ahead = hop__mpsc_queue_ahead_spsc(&l->inbox, 1)) != NULL)
-                hop__task_prefetch_record(ahead);
-        }
+        if ((ahead = hop__mpsc_queue_ahead_spsc(&l->inbox, 2)) != NULL)
+            hop__task_prefetch_record(ahead);
+        if ((ahead = hop__mpsc_queue_ahead_spsc(&l->inbox, 4)) != NULL)
+            hop__prefetch_for_write(ahead);
         hop_executor_run_job(executor, job);
         ran++;
         /* Counted as each job returns, so that a thread that saw the job's

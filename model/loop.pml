@@ -5,9 +5,10 @@
  * Line numbers are those of executors/loop.c at commit 31a2f11; the function
  * names are the stable reference.
  *
- * What is modelled, faithfully: the producers' push (one CAS on the inbox's
- * head, a full barrier, src/core/mpsc_queue.h), then the read of wake, the
- * CAS SLEEPING -> AWAKE and uv_async_send
+ * What is modelled, faithfully: the producers' push into the inbox's ring
+ * (src/core/mpsc_queue.h) in its two steps, the claim of a position (a CAS
+ * on tail) and the publish (an exchange on the slot, a full barrier), then
+ * the read of wake, the CAS SLEEPING -> AWAKE and uv_async_send
  * (hop__loop_wake_if_sleeping); the loop's turn: the prepare callback's
  * drain, the store of SLEEPING, the fence, the re-check (peek: only ITEM
  * takes the announcement back, with an exchange), the poll that blocks
@@ -15,8 +16,12 @@
  * drain and the check callback's store of AWAKE; and the timer clock's
  * rearm, which sets a flag, fences and wakes the loop the same way.
  *
- * Abstracted: the inbox is a counter of pushed jobs (a push is one atomic
- * step, so there is no half-done one to model); the turn's batch budget and
+ * The loop pops the ring in position order, so a published job behind a
+ * claim not yet published stays invisible until that claim is published:
+ * the producer that completes the prefix is then the one whose read of
+ * wake must find the loop. Abstracted: the stack the ring overflows to
+ * (its push is one CAS, a full barrier, followed by the same read of wake:
+ * the single step the ring's publish is); the turn's batch budget and
  * the idle handle (a cut-short batch polls without blocking, which cannot
  * lose a job) and the spin before announcing (wake stays AWAKE, so it is
  * one more drain) are left out.
@@ -31,7 +36,9 @@
 #define AWAKE 0
 #define SLEEPING 1
 
-byte linked = 0;   /* inbox jobs the loop can pop */
+byte claimed = 0;  /* ring positions claimed (tail) */
+bool published[PRODUCERS]; /* each position's slot, once published */
+byte next = 0;     /* the loop's next position to pop */
 byte wake = AWAKE; /* l->wake, in memory */
 bool async = false; /* an uv_async_send not yet seen by the poll */
 bool rearm = false; /* l->timer_rearm */
@@ -57,12 +64,14 @@ inline wake_if_sleeping() {
 
 /* hop__loop_submit from another thread. */
 proctype producer() {
+    byte pos;
+    atomic { pos = claimed; claimed++ }; /* the claim: a CAS on tail */
 #ifdef PUSH_BUFFERED
-    /* The push sits in the store buffer while wake is read. */
+    /* The publish sits in the store buffer while wake is read. */
     wake_if_sleeping();
-    linked++
+    published[pos] = true
 #else
-    linked++; /* hop__mpsc_queue_push_mpsc: the CAS (a full barrier) */
+    published[pos] = true; /* the publish: an exchange, a full barrier */
     wake_if_sleeping()
 #endif
 }
@@ -93,7 +102,7 @@ prepare:
     /* hop__loop_prepare_cb (loop.c:461-523): drain while ITEM
      * (hop__loop_drain, loop.c:337-368), then announce. */
     do
-    :: atomic { linked > 0 -> linked--; ran++ }
+    :: atomic { next < PRODUCERS && published[next] -> next++; ran++ }
     :: else -> break
     od;
     /* loop.c:485 (hop__loop_timer_rearm_if_asked): a read, then the FAS. */
@@ -104,7 +113,7 @@ prepare:
     wake = SLEEPING; /* loop.c:509, then the fence at loop.c:512 */
 #endif
     /* The re-check (peek: ITEM when a job is there). */
-    item = (linked > 0 || rearm);
+    item = ((next < PRODUCERS && published[next]) || rearm);
     if
     :: item ->
         /* loop.c:518: take the announcement back (FAS; drains the buffer). */
@@ -122,7 +131,7 @@ end_poll:
     atomic { async -> async = false };
     /* The async callback drains (loop.c's async_cb, hop__loop_drain). */
     do
-    :: atomic { linked > 0 -> linked--; ran++ }
+    :: atomic { next < PRODUCERS && published[next] -> next++; ran++ }
     :: else -> break
     od;
     /* hop__loop_check_cb (loop.c:432-439): a read, then the store of AWAKE. */

@@ -1,7 +1,7 @@
 /* tests/test_mpsc_queue.c: the intrusive MPSC queue under the loop's inbox
  * (src/core/mpsc_queue.h), white-box: FIFO order, exactly-once delivery and
- * per-producer order under concurrent pushes, and with jobs pushed again
- * as soon as they come out. */
+ * per-producer order under concurrent pushes, across the ring and the stack
+ * it overflows to, and with jobs pushed again as soon as they come out. */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -90,6 +90,63 @@ Test(mpsc_queue, jobs_pushed_while_the_consumer_holds_a_batch_come_after_it) {
     hop__mpsc_queue_push_mpsc(&q, &items[0].job);
     cr_assert_eq(pop_or_null(&q), &items[0].job);
     cr_assert_null(pop_or_null(&q));
+    hop__mpsc_queue_destroy(&q);
+}
+
+enum { RING = HOP__MPSC_RING_SLOTS };
+
+Test(mpsc_queue, jobs_past_a_full_ring_come_out_after_the_rings_jobs_in_push_order) {
+    static hop__mpsc_queue_t q;
+    static item_t items[3 * RING];
+    hop__mpsc_queue_init(&q);
+    for (unsigned int i = 0; i < 3 * RING; i++) {
+        items[i].seq = i;
+        hop_job_init(&items[i].job, never_run);
+    }
+    /* Three rounds: all at once, then pops and pushes interleaved so that
+     * the ring fills, overflows and empties with jobs on both sides. */
+    for (unsigned int i = 0; i < 3 * RING; i++)
+        hop__mpsc_queue_push_mpsc(&q, &items[i].job);
+    cr_assert_not_null(hop__atomic_load_ptr(&q.head), "the ring never overflowed");
+    for (unsigned int i = 0; i < 3 * RING; i++)
+        cr_assert_eq(pop_or_null(&q), &items[i].job, "expected job %u", i);
+    cr_assert_null(pop_or_null(&q));
+    unsigned int pushed = 0, popped = 0;
+    for (unsigned int round = 0; round < 4000; round++) {
+        for (unsigned int k = 0; k < 7 && pushed < popped + 3 * RING; k++)
+            hop__mpsc_queue_push_mpsc(&q, &items[pushed++ % (3 * RING)].job);
+        for (unsigned int k = 0; k < 5 && popped < pushed; k++, popped++)
+            cr_assert_eq(pop_or_null(&q), &items[popped % (3 * RING)].job, "expected job %u", popped);
+    }
+    while (popped < pushed) {
+        cr_assert_eq(pop_or_null(&q), &items[popped % (3 * RING)].job, "expected job %u", popped);
+        popped++;
+    }
+    cr_assert_null(pop_or_null(&q));
+    cr_assert_eq(hop__mpsc_queue_peek_spsc(&q), HOP__MPSC_EMPTY);
+    hop__mpsc_queue_destroy(&q);
+}
+
+/* A producer that saw the ring overflowing pushes onto the stack, but its
+ * CAS lands only after the consumer has taken the stack and cleared the
+ * overflow: its job would sit alone on the stack while its next push went
+ * to the ring and came out first. The push sets the overflow again. */
+Test(mpsc_queue, a_stack_push_that_lands_after_the_take_keeps_the_producers_next_push_behind_it) {
+    static hop__mpsc_queue_t q;
+    hop__mpsc_queue_init(&q);
+    item_t items[3];
+    for (unsigned int i = 0; i < 3; i++)
+        hop_job_init(&items[i].job, never_run);
+    hop__mpsc_queue_push_mpsc(&q, &items[0].job);  /* another producer's, in the ring */
+    hop__mpsc_queue_push_stack(&q, &items[1].job); /* the late one: the overflow is clear by now */
+    hop__mpsc_queue_push_mpsc(&q, &items[2].job);  /* the same producer's next */
+    for (unsigned int i = 0; i < 3; i++)
+        cr_assert_eq(pop_or_null(&q), &items[i].job, "expected job %u", i);
+    cr_assert_null(pop_or_null(&q));
+    /* And the ring is used again once the stack is taken. */
+    hop__mpsc_queue_push_mpsc(&q, &items[0].job);
+    cr_assert_null(hop__atomic_load_ptr(&q.head));
+    cr_assert_eq(pop_or_null(&q), &items[0].job);
     hop__mpsc_queue_destroy(&q);
 }
 
@@ -213,4 +270,68 @@ Test(mpsc_queue, jobs_pushed_again_right_after_their_pop_are_each_delivered_once
     hop_job_t *job;
     cr_assert_eq(hop__mpsc_queue_pop_spsc(&recycle_queue, &job), HOP__MPSC_EMPTY, "nothing extra came out");
     hop__mpsc_queue_destroy(&recycle_queue);
+}
+
+/* Producers that keep outrunning the consumer: it pauses until the ring has
+ * overflowed, again and again, so that jobs move between the ring and the
+ * stack while pushes race with the takes that clear the overflow. */
+#define OUTRUN_PER_PRODUCER 200000
+
+static hop__mpsc_queue_t outrun_queue;
+static unsigned int outrun_done; /* atomic: producers finished */
+
+static void *produce_outrun(void *arg) {
+    item_t *items = arg;
+    for (unsigned int i = 0; i < OUTRUN_PER_PRODUCER; i++) {
+        hop_job_init(&items[i].job, never_run);
+        hop__mpsc_queue_push_mpsc(&outrun_queue, &items[i].job);
+    }
+    hop__atomic_faa_uint(&outrun_done, 1u);
+    return NULL;
+}
+
+Test(mpsc_queue, producers_outrunning_the_consumer_lose_and_reorder_nothing_across_ring_and_stack) {
+    hop__mpsc_queue_init(&outrun_queue);
+    hop__atomic_store_uint(&outrun_done, 0u);
+    item_t *items = calloc((size_t)PRODUCERS * OUTRUN_PER_PRODUCER, sizeof *items);
+    unsigned char *seen = calloc((size_t)PRODUCERS * OUTRUN_PER_PRODUCER, 1);
+    pthread_t threads[PRODUCERS];
+    for (unsigned int p = 0; p < PRODUCERS; p++) {
+        for (unsigned int i = 0; i < OUTRUN_PER_PRODUCER; i++)
+            items[(size_t)p * OUTRUN_PER_PRODUCER + i] = (item_t){.producer = p, .seq = i};
+        pthread_create(&threads[p], NULL, produce_outrun, &items[(size_t)p * OUTRUN_PER_PRODUCER]);
+    }
+    unsigned int next_seq[PRODUCERS] = {0};
+    unsigned long received = 0, overflows = 0, paused_at = 1;
+    const unsigned long total = (unsigned long)PRODUCERS * OUTRUN_PER_PRODUCER;
+    while (received < total) {
+        if (received % 5000 == 0 && received != paused_at) {
+            /* Wait for the stack to hold something, unless the producers
+             * are done. */
+            paused_at = received;
+            while (!hop__atomic_load_ptr(&outrun_queue.head) && hop__atomic_load_uint(&outrun_done) < PRODUCERS)
+                sched_yield();
+            overflows += hop__atomic_load_ptr(&outrun_queue.head) != NULL;
+        }
+        hop_job_t *job;
+        if (hop__mpsc_queue_pop_spsc(&outrun_queue, &job) != HOP__MPSC_ITEM)
+            continue;
+        item_t *item = (item_t *)job;
+        size_t index = (size_t)(item - items);
+        cr_assert_lt(index, (size_t)total, "a job that was never pushed");
+        cr_assert_eq(seen[index], 0, "job %u of producer %u delivered twice", item->seq, item->producer);
+        seen[index] = 1;
+        cr_assert_eq(item->seq, next_seq[item->producer], "producer %u: got job %u, expected %u", item->producer,
+                     item->seq, next_seq[item->producer]);
+        next_seq[item->producer]++;
+        received++;
+    }
+    for (unsigned int p = 0; p < PRODUCERS; p++)
+        pthread_join(threads[p], NULL);
+    hop_job_t *job;
+    cr_assert_eq(hop__mpsc_queue_pop_spsc(&outrun_queue, &job), HOP__MPSC_EMPTY, "nothing extra came out");
+    cr_assert_geq(overflows, 10ul, "the ring overflowed only %lu times", overflows);
+    hop__mpsc_queue_destroy(&outrun_queue);
+    free(items);
+    free(seen);
 }
