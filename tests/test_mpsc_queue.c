@@ -70,10 +70,10 @@ Test(mpsc_queue, jobs_pushed_while_the_consumer_holds_a_batch_come_after_it) {
         hop_job_init(&items[i].job, never_run);
     for (unsigned int i = 0; i < 3; i++)
         hop__mpsc_queue_push_mpsc(&q, &items[i].job);
-    /* The first pop takes all three; the rest of them wait on the consumer's
-     * side while more are pushed. */
+    /* The first pop returns the oldest; the other two wait, already visible
+     * to the consumer, while more are pushed. */
     cr_assert_eq(pop_or_null(&q), &items[0].job);
-    /* What the next pops will return, among the jobs taken. */
+    /* What the next pops will return. */
     cr_assert_eq(hop__mpsc_queue_ahead_spsc(&q, 0), &items[1].job);
     cr_assert_eq(hop__mpsc_queue_ahead_spsc(&q, 1), &items[2].job);
     hop__mpsc_queue_push_mpsc(&q, &items[3].job);
@@ -153,6 +153,20 @@ Test(mpsc_queue, a_stack_push_that_lands_after_the_take_keeps_the_producers_next
 #define PRODUCERS 4
 #define PER_PRODUCER 50000
 
+/* One job out of total pushed in items: pushed, never delivered before
+ * (seen), and the next of its producer's (next_seq). */
+static void check_delivered(item_t *items, size_t total, unsigned char *seen, unsigned int *next_seq,
+                            hop_job_t *job) {
+    item_t *item = (item_t *)job;
+    size_t index = (size_t)(item - items);
+    cr_assert_lt(index, total, "a job that was never pushed");
+    cr_assert_eq(seen[index], 0, "job %u of producer %u delivered twice", item->seq, item->producer);
+    seen[index] = 1;
+    cr_assert_eq(item->seq, next_seq[item->producer], "producer %u: got job %u, expected %u", item->producer,
+                 item->seq, next_seq[item->producer]);
+    next_seq[item->producer]++;
+}
+
 static hop__mpsc_queue_t stress_queue;
 
 static void *produce(void *arg) {
@@ -183,14 +197,7 @@ Test(mpsc_queue, concurrent_producers_deliver_every_job_exactly_once_in_per_prod
         hop__mpsc_result_t r = hop__mpsc_queue_pop_spsc(&stress_queue, &job);
         if (r != HOP__MPSC_ITEM)
             continue;
-        item_t *item = (item_t *)job;
-        size_t index = (size_t)(item - items);
-        cr_assert_lt(index, (size_t)PRODUCERS * PER_PRODUCER, "a job that was never pushed");
-        cr_assert_eq(seen[index], 0, "job %u of producer %u delivered twice", item->seq, item->producer);
-        seen[index] = 1;
-        cr_assert_eq(item->seq, next_seq[item->producer], "producer %u: got job %u, expected %u", item->producer,
-                     item->seq, next_seq[item->producer]);
-        next_seq[item->producer]++;
+        check_delivered(items, (size_t)PRODUCERS * PER_PRODUCER, seen, next_seq, job);
         received++;
     }
     for (unsigned int p = 0; p < PRODUCERS; p++)
@@ -316,14 +323,7 @@ Test(mpsc_queue, producers_outrunning_the_consumer_lose_and_reorder_nothing_acro
         hop_job_t *job;
         if (hop__mpsc_queue_pop_spsc(&outrun_queue, &job) != HOP__MPSC_ITEM)
             continue;
-        item_t *item = (item_t *)job;
-        size_t index = (size_t)(item - items);
-        cr_assert_lt(index, (size_t)total, "a job that was never pushed");
-        cr_assert_eq(seen[index], 0, "job %u of producer %u delivered twice", item->seq, item->producer);
-        seen[index] = 1;
-        cr_assert_eq(item->seq, next_seq[item->producer], "producer %u: got job %u, expected %u", item->producer,
-                     item->seq, next_seq[item->producer]);
-        next_seq[item->producer]++;
+        check_delivered(items, total, seen, next_seq, job);
         received++;
     }
     for (unsigned int p = 0; p < PRODUCERS; p++)
