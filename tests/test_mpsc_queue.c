@@ -62,12 +62,17 @@ Test(mpsc_queue, a_single_thread_gets_its_jobs_back_in_push_order) {
     hop__mpsc_queue_destroy(&q);
 }
 
+/* n items whose jobs never run. */
+static void init_items(item_t *items, unsigned int n) {
+    for (unsigned int i = 0; i < n; i++)
+        hop_job_init(&items[i].job, never_run);
+}
+
 Test(mpsc_queue, jobs_pushed_while_the_consumer_holds_a_batch_come_after_it) {
     static hop__mpsc_queue_t q;
     hop__mpsc_queue_init(&q);
     item_t items[6];
-    for (unsigned int i = 0; i < 6; i++)
-        hop_job_init(&items[i].job, never_run);
+    init_items(items, 6);
     for (unsigned int i = 0; i < 3; i++)
         hop__mpsc_queue_push_mpsc(&q, &items[i].job);
     /* The first pop returns the oldest; the other two wait, already visible
@@ -135,8 +140,7 @@ Test(mpsc_queue, a_stack_push_that_lands_after_the_take_keeps_the_producers_next
     static hop__mpsc_queue_t q;
     hop__mpsc_queue_init(&q);
     item_t items[3];
-    for (unsigned int i = 0; i < 3; i++)
-        hop_job_init(&items[i].job, never_run);
+    init_items(items, 3);
     hop__mpsc_queue_push_mpsc(&q, &items[0].job);  /* another producer's, in the ring */
     hop__mpsc_queue_push_stack(&q, &items[1].job); /* the late one: the overflow is clear by now */
     hop__mpsc_queue_push_mpsc(&q, &items[2].job);  /* the same producer's next */

@@ -93,8 +93,8 @@ typedef struct {
     size_t ntaken, capacity;
     /* Taken jobs that did not fit in taken (it could not grow), oldest first. */
     hop_job_t *overflow;
-    /* The job at each position, NULL until published and again once
-     * popped. */
+    /* The job at each position, NULL until published and again once the
+     * consumer has popped its whole line. */
     _Alignas(HOP__CACHELINE) hop_job_t *ring[HOP__MPSC_RING_SLOTS];
 } hop__mpsc_queue_t;
 
@@ -135,7 +135,7 @@ static inline bool hop__mpsc_queue_push_ring(hop__mpsc_queue_t *q, hop_job_t *jo
         if (pos & HOP__MPSC_OVERFLOW)
             return false;
         if (pos - hop__atomic_load_u64(&q->popped) >= HOP__MPSC_RING_SLOTS) {
-            /* The slot still holds a job of the last lap: full. */
+            /* The slot's job of the last lap is not popped and cleared yet: full. */
             if (hop__atomic_cas_u64(&q->tail, pos, pos | HOP__MPSC_OVERFLOW))
                 return false;
         } else if (hop__atomic_cas_u64(&q->tail, pos, pos + 1)) {
@@ -226,10 +226,12 @@ static inline hop_job_t *hop__mpsc_queue_ring_at(hop__mpsc_queue_t *q, uint64_t 
     return job;
 }
 
-/* Whether the stack is the consumer's to take now: OVERFLOW set and the
- * ring popped up to where it was set. The consumer only. */
+/* Whether the stack is the consumer's to take now: not empty, OVERFLOW set
+ * and the ring popped up to where it was set. head is read first: it is
+ * rarely written, so the read stays in cache, where tail changes with every
+ * claim. The consumer only. */
 static inline bool hop__mpsc_queue_stack_due(hop__mpsc_queue_t *q) {
-    return hop__atomic_load_u64(&q->tail) == (q->next | HOP__MPSC_OVERFLOW);
+    return hop__atomic_load_ptr(&q->head) && hop__atomic_load_u64(&q->tail) == (q->next | HOP__MPSC_OVERFLOW);
 }
 
 /* hop__mpsc_queue_pop_spsc: takes the oldest job into *job (HOP__MPSC_ITEM),
@@ -262,9 +264,7 @@ static inline hop__mpsc_result_t hop__mpsc_queue_pop_spsc(hop__mpsc_queue_t *q, 
             }
             return HOP__MPSC_ITEM;
         }
-        /* head first: it is rarely written, so the read stays in cache,
-         * where tail changes with every claim. */
-        if (!hop__atomic_load_ptr(&q->head) || !hop__mpsc_queue_stack_due(q) || !hop__mpsc_queue_take(q)) {
+        if (!hop__mpsc_queue_stack_due(q) || !hop__mpsc_queue_take(q)) {
             *job = NULL;
             return HOP__MPSC_EMPTY;
         }
@@ -293,7 +293,7 @@ static inline hop_job_t *hop__mpsc_queue_ahead_spsc(hop__mpsc_queue_t *q, size_t
 static inline hop__mpsc_result_t hop__mpsc_queue_peek_spsc(hop__mpsc_queue_t *q) {
     if (q->overflow || q->ntaken || hop__mpsc_queue_ring_at(q, q->next))
         return HOP__MPSC_ITEM;
-    return hop__atomic_load_ptr(&q->head) && hop__mpsc_queue_stack_due(q) ? HOP__MPSC_ITEM : HOP__MPSC_EMPTY;
+    return hop__mpsc_queue_stack_due(q) ? HOP__MPSC_ITEM : HOP__MPSC_EMPTY;
 }
 
 #endif /* HOP_SRC_MPSC_QUEUE_H */
