@@ -261,6 +261,11 @@ typedef struct hop__loop_s {
     uint64_t timer_poll_at;   /* loop thread only: a clock deadline under 1 ms away that
                                  prepare polls for (busy polling; 0: none) */
     unsigned int timer_rearm; /* atomic: the clock has a new earliest deadline */
+    /* atomic: CLOSING is set in loop->state. The copy the loop thread reads
+     * at every turn, as the pool's workers read theirs: other threads pin
+     * and unpin the gate word at every submit, and a read here between the
+     * two would pull its line away from them each time. */
+    unsigned int closing;
     hop__timer_clock_t *clock; /* timers started on the loop thread */
     hop__loop_handle_t *handles; /* open I/O handles, closed when the loop closes (core/loop_handles.h) */
     hop_loop_t *loop;
@@ -434,7 +439,7 @@ static void hop__loop_close_handles(hop__loop_t *l) {
 static bool hop__loop_should_stop(hop__loop_t *l) {
     if (l->mode == HOP__MODE_RUN && hop__atomic_load_uint(&l->stop_requested))
         return true;
-    bool closing = hop__atomic_load_uint(&l->loop->state) & HOP__LOOP_CLOSING;
+    bool closing = hop__atomic_load_uint(&l->closing);
     if (closing)
         hop__loop_close_handles(l);
     bool until_idle = l->mode == HOP__MODE_CLOSE || l->mode == HOP__MODE_MAIN || closing;
@@ -1004,6 +1009,7 @@ int hop_loop_close(hop_loop_t *loop) {
     if (err)
         return err;
     hop__loop_t *l = hop__loop_internal(loop);
+    hop__atomic_store_uint(&l->closing, 1u); /* before the wake-up or the drive below */
     if (state & HOP__LOOP_STARTED) {
         /* From now on the loop thread stops once it owns no task and its
          * inbox is empty; wake it in case it is blocked already. */
