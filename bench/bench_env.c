@@ -221,6 +221,7 @@ static uint64_t hop_counted_run(void *state, uint64_t iters) {
     c->loop.jobs_run += l1.jobs_run - l0.jobs_run;
     c->loop.wakeups_sent += l1.wakeups_sent - l0.wakeups_sent;
     c->loop.batches += l1.batches - l0.batches;
+    c->loop.lags += l1.lags - l0.lags;
     return ns;
 }
 
@@ -271,10 +272,10 @@ void bench_json_counters(FILE *f, const bench_t *benches, int count) {
         fprintf(f,
                 ", \"threads\": %u, \"pool_jobs_run\": %.4f, \"pool_injected\": %.4f, \"pool_steals\": %.4f, "
                 "\"pool_parks\": %.5f, \"pool_wakeups\": %.5f, \"loop_jobs_run\": %.4f, "
-                "\"loop_wakeups_sent\": %.5f, \"loop_batches\": %.5f}",
+                "\"loop_wakeups_sent\": %.5f, \"loop_batches\": %.5f, \"loop_lags\": %.5f}",
                 benches[i].threads, c->pool.jobs_run / n, c->pool.injected / n, c->pool.steals / n,
                 c->pool.parks / n, c->pool.wakeups / n, c->loop.jobs_run / n, c->loop.wakeups_sent / n,
-                c->loop.batches / n);
+                c->loop.batches / n, c->loop.lags / n);
         sep = ",";
     }
     fprintf(f, "\n  ]");

@@ -81,6 +81,24 @@
  * the default are in bench/RESULTS.md, "Design measurements behind the
  * pool's and the loop's constants".
  *
+ * LAGGING. A consumer that takes each job the moment it is published reads
+ * the line its producer writes next, so every push then waits for that line
+ * to come back: a loop with nothing else to do, answering completions one by
+ * one from a pool that is behind, makes the pool slower still, and stays
+ * the faster side. Two steady states result for the same work (hop-bench's
+ * offload row: 1,024 tasks, one pool thread): the loop behind and taking
+ * 256 jobs a drain, or the pool behind and the loop taking one or two, at a
+ * quarter of the throughput (bench/RESULTS.md, "a loop that lags"). Which
+ * one a run settled in depended on little more than code layout. So when a
+ * drain ran at most HOP__LOOP_LAG_JOBS jobs and one of its submissions went
+ * behind jobs already queued (hop__batch_close: the executor is behind, its
+ * answers come at its pace), the next drain first waits for
+ * HOP__LOOP_LAG_FILL jobs to gather, looking only at the slot the last of
+ * them will fill, and gives up after 2 us if the next job but one has not
+ * come by then. A lone round trip never lags (its pool had nothing queued),
+ * and a loop whose answers come far apart waits 2 us at most.
+ * hop_loop_stats counts the drains that lagged.
+ *
  * BUSY POLLING (busy_poll_us, off by default). The inbox spin helps tasks
  * waiting for offloaded work; a loop whose tasks wait for sockets (a load
  * generator, a proxy) blocks in epoll between bursts, and then whoever
@@ -171,6 +189,14 @@
 #define HOP__LOOP_BUSY_MISS_COST 4
 #define HOP__LOOP_BUSY_PROBE 64
 #define HOP__LOOP_BATCH_DEFAULT 256u
+/* LAGGING: a drain that ran at most HOP__LOOP_LAG_JOBS jobs and sent work
+ * to an executor already behind makes the next drain wait for
+ * HOP__LOOP_LAG_FILL jobs, for at most HOP__LOOP_LAG_MAX_NS. */
+#define HOP__LOOP_LAG_JOBS 2u
+#define HOP__LOOP_LAG_FILL 64u
+#define HOP__LOOP_LAG_LOOK_NS 500u
+#define HOP__LOOP_LAG_SLOW_NS 2000u
+#define HOP__LOOP_LAG_MAX_NS 20000u
 #define HOP__LOOP_NAME_DEFAULT "hop-loop"
 
 /* hop_loop_t.state: the gate's flags and pins, and the loop's own two flags. */
@@ -240,6 +266,7 @@ typedef struct hop__loop_s {
     uint64_t batches;
     uint64_t busy_polls;
     uint64_t busy_poll_naps;
+    uint64_t lags;
     /* The loop thread's own (plain). */
     unsigned int turn_ran; /* inbox jobs run since the last poll */
     int mode;              /* HOP__MODE_* */
@@ -248,6 +275,7 @@ typedef struct hop__loop_s {
     uint64_t spin_ns;
     hop_thread_hook_fn on_thread_start, on_thread_stop; /* hop_loop_start's thread */
     void *hook_arg;
+    bool lag;             /* loop thread only: wait before the next drain (LAGGING) */
     bool task_left;       /* loop thread only: a task left (dispatched away or
                              finished) since the last spin; see spin_budget */
     hop__loop_wait_gate_t spin_gate; /* loop thread only: whether the inbox spin pays */
@@ -451,12 +479,39 @@ static bool hop__loop_should_stop(hop__loop_t *l) {
     return true;
 }
 
+/* LAGGING: waits until the job HOP__LOOP_LAG_FILL pops ahead is published,
+ * looking at that one slot every HOP__LOOP_LAG_LOOK_NS (producers write it
+ * last of all, so until then the look costs them nothing), for at most
+ * HOP__LOOP_LAG_MAX_NS; gives up at HOP__LOOP_LAG_SLOW_NS if the job two
+ * pops ahead has not come by then (producers are not busy: take what is
+ * there). Loop thread. */
+static void hop__loop_lag(hop__loop_t *l) {
+    uint64_t start = hop_time_now_ns(), now = start;
+    bool slow_checked = false;
+    while (!hop__mpsc_queue_ahead_spsc(&l->inbox, HOP__LOOP_LAG_FILL - 1) &&
+           now - start < HOP__LOOP_LAG_MAX_NS) {
+        if (!slow_checked && now - start >= HOP__LOOP_LAG_SLOW_NS) {
+            if (!hop__mpsc_queue_ahead_spsc(&l->inbox, 1))
+                break;
+            slow_checked = true;
+        }
+        uint64_t look = now + HOP__LOOP_LAG_LOOK_NS;
+        while ((now = hop_time_now_ns()) < look)
+            hop__atomic_pause();
+    }
+    hop__atomic_store_u64(&l->lags, hop__atomic_load_u64(&l->lags) + 1u);
+}
+
 /* Runs inbox jobs until the inbox has nothing ready or the turn's budget is
  * spent. Returns true when it stopped for the budget (jobs may be left). */
 static bool hop__loop_drain(hop__loop_t *l) {
     hop_executor_t *executor = &l->loop->executor;
     unsigned int ran = 0;
     bool spent = false;
+    if (l->lag) {
+        l->lag = false;
+        hop__loop_lag(l);
+    }
     /* The jobs' submissions to a pool (a task's hop_run_in_executor, a
      * dispatch) go to it as one chain per batch: see internal.h. */
     hop__batch_open();
@@ -492,8 +547,9 @@ static bool hop__loop_drain(hop__loop_t *l) {
          * effect sees it counted. Single writer: load and store, no RMW. */
         hop__atomic_store_u64(&l->jobs_run, hop__atomic_load_u64(&l->jobs_run) + 1u);
     }
-    hop__batch_close();
+    bool behind = hop__batch_close();
     if (ran) {
+        l->lag = !spent && ran <= HOP__LOOP_LAG_JOBS && behind; /* LAGGING; an empty drain changes nothing */
         l->turn_ran += ran;
         hop__atomic_store_u64(&l->batches, hop__atomic_load_u64(&l->batches) + 1u);
     }
@@ -1096,6 +1152,7 @@ int hop_loop_stats(const hop_loop_t *loop, hop_loop_stats_t *stats) {
         stats->batches = hop__atomic_load_u64(&l->batches);
         stats->busy_polls = hop__atomic_load_u64(&l->busy_polls);
         stats->busy_poll_naps = hop__atomic_load_u64(&l->busy_poll_naps);
+        stats->lags = hop__atomic_load_u64(&l->lags);
         err = 0;
     }
     hop__loop_unpin(mutable_loop);

@@ -296,9 +296,10 @@ static void hop__pool_wake(hop__pool_worker_t *w) {
 
 /* ---- The injection queue ------------------------------------------------ */
 
-/* Appends first..last (jobs linked by next). Any thread; wait-free. */
-static void hop__pool_inject(hop__pool_internal_t *p, hop_job_t *first, hop_job_t *last) {
-    hop__inject_queue_push_chain_mpmc(&p->inject, first, last);
+/* Appends first..last (jobs linked by next). Any thread; wait-free.
+ * Returns whether jobs were queued ahead of them. */
+static bool hop__pool_inject(hop__pool_internal_t *p, hop_job_t *first, hop_job_t *last) {
+    return hop__inject_queue_push_chain_mpmc(&p->inject, first, last);
 }
 
 /* Takes the oldest job of the injection queue, for w to run next: one at
@@ -708,7 +709,7 @@ static void hop__pool_push_local(hop__pool_worker_t *w, hop_job_t *job) {
             tail = next;
         }
         hop__atomic_store_ptr(&tail->next, job);
-        hop__pool_inject(w->pool, head, job);
+        (void)hop__pool_inject(w->pool, head, job);
         return;
     }
 }
@@ -723,7 +724,7 @@ static int hop__pool_submit_local(hop__pool_worker_t *w, hop_job_t *job, unsigne
     if (job == w->running || (flags & HOP__SUBMIT_YIELD)) {
         /* A task yielding: behind the rest (see the file comment). The
          * push's exchange is the full barrier before notify reads idle. */
-        hop__pool_inject(p, job, job);
+        (void)hop__pool_inject(p, job, job);
         hop__pool_notify(p);
         return 0;
     }
@@ -739,16 +740,17 @@ static int hop__pool_submit_local(hop__pool_worker_t *w, hop_job_t *job, unsigne
 }
 
 /* Queues a chain staged by hop__pool_submit_outside, and drops the pin
- * its first job took. */
-static void hop__pool_flush_chain(hop_executor_t *executor, hop_job_t *first, hop_job_t *last,
+ * its first job took. Returns whether jobs were queued ahead of it. */
+static bool hop__pool_flush_chain(hop_executor_t *executor, hop_job_t *first, hop_job_t *last,
                                   unsigned int count) {
     (void)count;
     hop_pool_t *pool = hop__container_of(executor, hop_pool_t, executor);
     hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
     /* The push's exchange is the full barrier before notify reads idle. */
-    hop__pool_inject(p, first, last);
+    bool behind = hop__pool_inject(p, first, last);
     hop__pool_notify(p);
     hop__gate_leave(&pool->state);
+    return behind;
 }
 
 /* From any other thread: through the injection queue, with the gate pinned
@@ -784,7 +786,7 @@ static int hop__pool_submit_outside(hop_pool_t *pool, hop_job_t *job, unsigned i
     if (!err) {
         hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
         /* The push's exchange is the full barrier before notify reads idle. */
-        hop__pool_inject(p, job, job);
+        (void)hop__pool_inject(p, job, job);
         hop__pool_notify(p);
     }
     hop__gate_leave(&pool->state);

@@ -1805,3 +1805,151 @@ Test(loop, a_plain_job_waiting_for_a_task_of_its_own_loop_gets_edeadlk) {
     HOP_OK(hop_pool_close(&pool));
     test_assert_checks();
 }
+
+/* ---- Lagging behind a pool that is behind (LAGGING in executors/loop.c) ---- */
+
+static hop_pool_t lag_pool;
+static unsigned int lag_gate;
+
+static void lag_hold_job(hop_job_t *job) {
+    (void)job;
+    test_wait_for(&lag_gate, 1);
+}
+
+static void lag_nothing_job(hop_job_t *job) { (void)job; }
+
+static void *lag_echo_fn(void *arg) { return arg; }
+
+static void *lag_offload_once(void *arg) {
+    void *result = NULL;
+    int err = hop_run_in_executor(hop_pool_executor(&lag_pool), lag_echo_fn, arg, &result);
+    return err ? (void *)(intptr_t)-err : result;
+}
+
+static hop_loop_stats_t lag_stats(hop_loop_t *loop) {
+    hop_loop_stats_t stats;
+    HOP_OK(hop_loop_stats(loop, &stats));
+    return stats;
+}
+
+static unsigned int lag_posted_ran;
+
+static void lag_posted_job(hop_job_t *job) {
+    (void)job;
+    test_store_uint(&lag_posted_ran, 1);
+}
+
+/* The one worker is held and a job waits behind it, so the task's offload,
+ * the only submission of the drain that ran the task, goes in behind queued
+ * work: the next drain (a posted job's) lags once, and that drain, which
+ * sent nothing, arms no other. */
+Test(loop, a_drain_that_sent_an_offload_behind_queued_jobs_makes_the_next_drain_lag_once, .timeout = 60) {
+    HOP_OK(hop_pool_init(&lag_pool, &(hop_pool_options_t){.threads = 1}));
+    hop_job_t hold, queued;
+    hop_job_init(&hold, lag_hold_job);
+    hop_job_init(&queued, lag_nothing_job);
+    HOP_OK(hop_pool_submit(&lag_pool, &hold));
+    HOP_OK(hop_pool_submit(&lag_pool, &queued));
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    uint64_t batches = lag_stats(&loop).batches;
+    hop_task_t *task = test_spawn(hop_loop_executor(&loop), lag_offload_once, (void *)7);
+    /* The drain that ran the task counts itself once its chain is flushed. */
+    while (lag_stats(&loop).batches == batches)
+        test_sleep_ms(1);
+    test_wait_suspended(task);
+    cr_assert_eq(lag_stats(&loop).lags, 0, "nothing has lagged yet");
+
+    hop_job_t posted;
+    hop_job_init(&posted, lag_posted_job);
+    HOP_OK(hop_loop_post(&loop, &posted));
+    test_wait_for(&lag_posted_ran, 1);
+    cr_assert_eq(lag_stats(&loop).lags, 1, "the drain after the one that went behind lagged");
+
+    test_store_uint(&lag_gate, 1);
+    void *result = NULL;
+    HOP_OK(hop_future_wait(hop_task_future(task), HOP_WAIT_FOREVER, &result));
+    hop_task_unref(task);
+    cr_assert_eq((intptr_t)result, 7);
+    cr_assert_eq(lag_stats(&loop).lags, 1, "the drains that sent nothing behind armed no lag");
+    HOP_OK(hop_loop_close(&loop));
+    HOP_OK(hop_pool_close(&lag_pool));
+    test_assert_checks();
+}
+
+/* Round trips to an idle pool: each offload finds the injection queue
+ * empty (the worker took the last one before answering it), so no drain
+ * lags, however many drains run one job each. */
+static void *lag_round_trips(void *arg) {
+    uintptr_t n = (uintptr_t)arg, sum = 0;
+    for (uintptr_t i = 1; i <= n; i++) {
+        void *result = NULL;
+        CHECK_OK(hop_run_in_executor(hop_pool_executor(&lag_pool), lag_echo_fn, (void *)i, &result));
+        sum += (uintptr_t)result;
+    }
+    return (void *)sum;
+}
+
+Test(loop, round_trips_to_an_idle_pool_never_make_the_loop_lag, .timeout = 60) {
+    HOP_OK(hop_pool_init(&lag_pool, &(hop_pool_options_t){.threads = 1}));
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    hop_task_t *task = test_spawn(hop_loop_executor(&loop), lag_round_trips, (void *)2000);
+    void *sum = NULL;
+    HOP_OK(hop_future_wait(hop_task_future(task), HOP_WAIT_FOREVER, &sum));
+    hop_task_unref(task);
+    cr_assert_eq((uintptr_t)sum, 2000u * 2001u / 2u);
+    hop_loop_stats_t stats = lag_stats(&loop);
+    cr_assert_geq(stats.batches, 2000, "a drain per round trip at least");
+    cr_assert_eq(stats.lags, 0, "%llu drains lagged", (unsigned long long)stats.lags);
+    HOP_OK(hop_loop_close(&loop));
+    HOP_OK(hop_pool_close(&lag_pool));
+    test_assert_checks();
+}
+
+/* Many tasks offloading 20 us of work each to one worker: the pool is
+ * behind all along and, on an idle machine, its answers come one at a time,
+ * so most drains lag (on a loaded one the loop wakes late and finds them
+ * gathered already); every task gets each of its results exactly once, in
+ * order. */
+#define LAG_TASKS 32
+#define LAG_OFFLOADS 100
+
+static void *lag_busy_fn(void *arg) {
+    uint64_t until = hop_time_now_ns() + 20000u;
+    while (hop_time_now_ns() < until)
+        ;
+    return (void *)((uintptr_t)arg + 1);
+}
+
+static void *lag_busy_offloader(void *arg) {
+    uintptr_t base = (uintptr_t)arg * 1000000u;
+    for (uintptr_t i = 0; i < LAG_OFFLOADS; i++) {
+        void *result = NULL;
+        CHECK_OK(hop_run_in_executor(hop_pool_executor(&lag_pool), lag_busy_fn, (void *)(base + i), &result));
+        CHECK((uintptr_t)result == base + i + 1, "task %lu, offload %lu: got %lu",
+              (unsigned long)(base / 1000000u), (unsigned long)i, (unsigned long)(uintptr_t)result);
+    }
+    return NULL;
+}
+
+Test(loop, tasks_offloading_to_a_pool_that_is_behind_get_each_result_once_while_the_loop_lags,
+     .timeout = 120) {
+    HOP_OK(hop_pool_init(&lag_pool, &(hop_pool_options_t){.threads = 1}));
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    hop_task_t *tasks[LAG_TASKS];
+    for (uintptr_t i = 0; i < LAG_TASKS; i++)
+        tasks[i] = test_spawn(hop_loop_executor(&loop), lag_busy_offloader, (void *)i);
+    for (int i = 0; i < LAG_TASKS; i++)
+        HOP_OK(test_join(tasks[i]));
+    hop_loop_stats_t stats = lag_stats(&loop);
+    cr_log_info("%llu of %llu drains lagged", (unsigned long long)stats.lags,
+                (unsigned long long)stats.batches);
+    HOP_OK(hop_loop_close(&loop));
+    HOP_OK(hop_pool_close(&lag_pool));
+    test_assert_checks();
+}

@@ -180,6 +180,30 @@ Test(pool, the_injection_queue_reports_a_half_done_push_as_busy_and_delivers_it_
     test_assert_checks();
 }
 
+/* A push says whether jobs were queued ahead of it: what a loop reads to
+ * tell a pool that is behind (LAGGING in executors/loop.c). */
+Test(pool, the_injection_queue_push_says_whether_jobs_were_queued_ahead_of_it, .timeout = 30) {
+    static hop__inject_queue_t q;
+    hop__inject_queue_init(&q);
+    queued_t a = {.seq = 1}, b = {.seq = 2}, c = {.seq = 3};
+    hop_job_init(&a.job, never_run);
+    hop_job_init(&b.job, never_run);
+    hop_job_init(&c.job, never_run);
+    hop_job_t *job;
+    cr_assert_not(hop__inject_queue_push_chain_mpmc(&q, &a.job, &a.job), "an empty queue");
+    cr_assert(hop__inject_queue_push_chain_mpmc(&q, &b.job, &b.job), "a waits ahead of b");
+    cr_assert(hop__inject_queue_try_turn(&q));
+    cr_assert_eq(hop__inject_queue_pop_turn(&q, &job), HOP__INJECT_ITEM);
+    cr_assert(hop__inject_queue_push_chain_mpmc(&q, &c.job, &c.job), "b still waits ahead of c");
+    cr_assert_eq(hop__inject_queue_pop_turn(&q, &job), HOP__INJECT_ITEM);
+    cr_assert_eq(job, &b.job);
+    cr_assert_eq(hop__inject_queue_pop_turn(&q, &job), HOP__INJECT_ITEM);
+    cr_assert_eq(job, &c.job);
+    hop__inject_queue_end_turn(&q);
+    cr_assert_not(hop__inject_queue_push_chain_mpmc(&q, &a.job, &a.job), "all taken: empty again");
+    test_assert_checks();
+}
+
 Test(pool, the_injection_queue_keeps_the_last_job_while_a_push_behind_it_is_half_done_and_looks_nonempty,
      .timeout = 30) {
     static hop__inject_queue_t q;

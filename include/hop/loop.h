@@ -103,6 +103,8 @@ struct hop_loop_stats_s {
     uint64_t batches;       /* times the loop drained its inbox */
     uint64_t busy_polls;    /* polls made without blocking because of busy_poll_us */
     uint64_t busy_poll_naps; /* naps taken between them (busy_poll_nap_us) */
+    uint64_t lags;           /* drains that first waited for a busy executor's answers to
+                                gather, rather than taking them one at a time */
 };
 
 /* hop_loop_init: creates the loop (its uv_loop_t, inbox and async handle);

@@ -42,6 +42,7 @@ const char *hop_executor_name(const hop_executor_t *executor) {
 typedef struct {
     unsigned int depth;   /* open batches on this thread */
     unsigned int nchains; /* entries in use: chains[0..nchains) */
+    bool behind;          /* a flush since the outermost open went behind queued jobs */
     hop__batch_chain_t chains[HOP__BATCH_TARGETS];
 } hop__batch_t;
 
@@ -49,7 +50,11 @@ typedef struct {
  * after any await): the slot's address is computed afresh each time. */
 HOP__TLS_SLOT(hop__batch_slot, hop__batch_t)
 
-void hop__batch_open(void) { hop__batch_slot()->depth++; }
+void hop__batch_open(void) {
+    hop__batch_t *b = hop__batch_slot();
+    if (b->depth++ == 0)
+        b->behind = false;
+}
 
 void hop__batch_flush_chain(hop__batch_chain_t *c) {
     hop_job_t *first = c->first, *last = c->last;
@@ -59,7 +64,8 @@ void hop__batch_flush_chain(hop__batch_chain_t *c) {
     c->first = c->last = NULL;
     c->count = 0;
     /* Cleared first: the flush may submit, and stage, again on this thread. */
-    c->flush(c->executor, first, last, count);
+    if (c->flush(c->executor, first, last, count))
+        hop__batch_slot()->behind = true;
 }
 
 void hop__batch_flush(void) {
@@ -70,13 +76,14 @@ void hop__batch_flush(void) {
         hop__batch_flush_chain(&b->chains[i]);
 }
 
-void hop__batch_close(void) {
+bool hop__batch_close(void) {
     hop__batch_t *b = hop__batch_slot();
     if (b->depth == 0)
         hop__fatal("hop__batch_close without hop__batch_open");
     hop__batch_flush();
     if (--b->depth == 0)
         b->nchains = 0;
+    return b->behind;
 }
 
 hop__batch_chain_t *hop__batch_chain(hop_executor_t *executor, bool create) {

@@ -69,8 +69,9 @@ static inline void hop__inject_queue_init(hop__inject_queue_t *q) {
 /* hop__inject_queue_push_chain_mpmc: appends first..last, linked through
  * next (first == last for one job; last->next need not be set). Any thread,
  * concurrently with every other call; wait-free. What the caller wrote to
- * the jobs before the call is visible to whoever pops them. */
-static inline void hop__inject_queue_push_chain_mpmc(hop__inject_queue_t *q, hop_job_t *first,
+ * the jobs before the call is visible to whoever pops them. Returns whether
+ * jobs were queued ahead of the chain (not yet popped, or a pop under way). */
+static inline bool hop__inject_queue_push_chain_mpmc(hop__inject_queue_t *q, hop_job_t *first,
                                                      hop_job_t *last) {
     hop__atomic_store_ptr(&last->next, NULL);
     /* A full barrier: the jobs' fields and links, and last's NULL next, are
@@ -80,6 +81,7 @@ static inline void hop__inject_queue_push_chain_mpmc(hop__inject_queue_t *q, hop
     /* Until this store the list is cut at prev (pop: BUSY). No fence: the
      * exchange already ordered everything before it. */
     hop__atomic_store_ptr(&prev->next, first);
+    return prev != &q->stub;
 }
 
 /* hop__inject_queue_nonempty_hint: true if a job was pushed and not yet

@@ -75,8 +75,9 @@ static inline int hop__executor_submit(hop_executor_t *executor, hop_job_t *job,
 #define HOP__SUBMIT_YIELD (1u << 30)
 
 typedef struct hop__batch_chain_s hop__batch_chain_t;
-/* Queues first..last (count jobs, linked through next) on executor. */
-typedef void (*hop__batch_flush_fn)(hop_executor_t *executor, hop_job_t *first, hop_job_t *last,
+/* Queues first..last (count jobs, linked through next) on executor.
+ * Returns whether other jobs were queued there ahead of them. */
+typedef bool (*hop__batch_flush_fn)(hop_executor_t *executor, hop_job_t *first, hop_job_t *last,
                                     unsigned int count);
 
 struct hop__batch_chain_s {
@@ -87,9 +88,11 @@ struct hop__batch_chain_s {
 };
 
 /* hop__batch_open / _close: brackets a run of jobs on this thread; they
- * nest. Close flushes every chain. */
+ * nest. Close flushes every chain, and returns whether any chain flushed
+ * since the outermost open found jobs queued ahead of it: the executor is
+ * behind, and its answers will come at its pace, not at once. */
 void hop__batch_open(void);
-void hop__batch_close(void);
+bool hop__batch_close(void);
 
 /* hop__batch_flush: queues every chain staged on this thread now (before
  * blocking; at the end of a batch). The batch stays open. */
