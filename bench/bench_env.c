@@ -218,6 +218,7 @@ static uint64_t hop_counted_run(void *state, uint64_t iters) {
     c->pool.parks += p1.parks - p0.parks;
     c->pool.wakeups += p1.wakeups - p0.wakeups;
     c->pool.injected += p1.injected - p0.injected;
+    c->pool.steal_rests += p1.steal_rests - p0.steal_rests;
     c->loop.jobs_run += l1.jobs_run - l0.jobs_run;
     c->loop.wakeups_sent += l1.wakeups_sent - l0.wakeups_sent;
     c->loop.batches += l1.batches - l0.batches;
@@ -271,11 +272,12 @@ void bench_json_counters(FILE *f, const bench_t *benches, int count) {
         bench_json_write_string(f, benches[i].name);
         fprintf(f,
                 ", \"threads\": %u, \"pool_jobs_run\": %.4f, \"pool_injected\": %.4f, \"pool_steals\": %.4f, "
-                "\"pool_parks\": %.5f, \"pool_wakeups\": %.5f, \"loop_jobs_run\": %.4f, "
+                "\"pool_steal_rests\": %.5f, \"pool_parks\": %.5f, \"pool_wakeups\": %.5f, "
+                "\"loop_jobs_run\": %.4f, "
                 "\"loop_wakeups_sent\": %.5f, \"loop_batches\": %.5f, \"loop_lags\": %.5f}",
                 benches[i].threads, c->pool.jobs_run / n, c->pool.injected / n, c->pool.steals / n,
-                c->pool.parks / n, c->pool.wakeups / n, c->loop.jobs_run / n, c->loop.wakeups_sent / n,
-                c->loop.batches / n, c->loop.lags / n);
+                c->pool.steal_rests / n, c->pool.parks / n, c->pool.wakeups / n, c->loop.jobs_run / n,
+                c->loop.wakeups_sent / n, c->loop.batches / n, c->loop.lags / n);
         sep = ",";
     }
     fprintf(f, "\n  ]");

@@ -37,6 +37,20 @@
  * victim's deque into its own (hop__pool_steal_more), and at the end of its
  * search their LIFO slots too.
  *
+ * RESTING. A stolen job's lines (a task's record and stack, a job's fields)
+ * were written on the victim's CPU, and the thief pulls each of them over:
+ * for a job that runs in a few hundred nanoseconds that costs more than the
+ * job (hop-bench's spawn+join rows with two workers ran at a third of one
+ * worker's rate while the second stole most jobs, bench/RESULTS.md, "A
+ * thief that rests"). So a thief times the job it stole, and if it ran in
+ * under HOP__POOL_TINY_STEAL_NS, it takes nothing from other workers for a
+ * while: HOP__POOL_REST_MIN_NS after the first such steal, twice as long
+ * after each next one in a row, up to HOP__POOL_REST_MAX_NS; a stolen job
+ * that runs longer (a fork-join subtree) ends the streak. A resting worker
+ * still takes from the injection queue and its own queues, and goes on
+ * searching rather than parking, so a worker stuck in a long job has its
+ * queued jobs taken within HOP__POOL_REST_MAX_NS.
+ *
  * Searching and parking, after Tokio's idle.rs and Go's proc.go. The hazard
  * is the lost wake-up: a worker that finds every queue empty and goes to
  * sleep races with a producer that pushes, sees nobody asleep yet and wakes
@@ -87,6 +101,7 @@
  * touched only through src/core/atomic.h, or under a lock. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -130,6 +145,12 @@
  * (half of what it saw, up to this): 8, 16, 32 and 64 measured alike in
  * hop-bench's spawn+join rows, 8 a little ahead (bench/RESULTS.md). */
 #define HOP__POOL_STEAL_BATCH 8u
+/* RESTING (see the top): a stolen job that ran shorter than this was not
+ * worth its lines' transfer; the rest after the first of them in a row, and
+ * the longest. */
+#define HOP__POOL_TINY_STEAL_NS 2000
+#define HOP__POOL_REST_MIN_NS 5000
+#define HOP__POOL_REST_MAX_NS 200000
 
 /* hop_pool_t.state is the pool's close gate (core/gate.h): threads that
  * are not workers pin it inside submit, task_enter, task_leave and
@@ -173,6 +194,7 @@ typedef struct hop__pool_worker_s {
     uint64_t parks;
     uint64_t wakeups;
     uint64_t injected;  /* jobs this worker took from the injection queue */
+    uint64_t rests;     /* RESTING periods begun */
     unsigned int acked; /* 1 once this worker has seen closing */
 
     /* The owner's own. */
@@ -188,6 +210,9 @@ typedef struct hop__pool_worker_s {
     unsigned int rng;
     unsigned int tick;
     unsigned int lifo_streak;
+    unsigned int tiny_steals; /* RESTING: stolen jobs in a row that ran shorter than their transfer */
+    int64_t rest_until;       /* RESTING: no stealing before (hop__pool_now_ns) */
+    bool ran_stolen;          /* the job about to run was stolen */
     bool searching;
     bool saw_closing;
     uint32_t sleeper_slot; /* place in pool->sleepers, or NOT_SLEEPING; guarded by idle_lock */
@@ -464,6 +489,13 @@ static hop_job_t *hop__pool_steal_pass(hop__pool_worker_t *w, bool lifo_too, boo
     hop_job_t *job = hop__pool_inject_pop(w, contended);
     if (job || p->nworkers == 1)
         return job;
+    if (w->tiny_steals && hop__pool_now_ns() < w->rest_until) {
+        /* RESTING: other workers' lines are not even looked at (a look at
+         * a deque reads what its owner writes at every push). Work may be
+         * there, so the search goes on rather than park. */
+        *contended = true;
+        return NULL;
+    }
     unsigned int i = hop__pool_random(w) % p->nworkers;
     for (unsigned int k = 0; k < p->nworkers; k++, i = i + 1 == p->nworkers ? 0 : i + 1) {
         hop__pool_worker_t *v = &p->workers[i];
@@ -476,6 +508,7 @@ static hop_job_t *hop__pool_steal_pass(hop__pool_worker_t *w, bool lifo_too, boo
             hop__deque_steal_t got = hop__deque_steal(&v->deque, &item);
             if (got == HOP__DEQUE_STOLEN) {
                 hop__pool_count(&w->steals, 1 + hop__pool_steal_more(w, v, seen / 2));
+                w->ran_stolen = true;
                 return item;
             }
             if (got == HOP__DEQUE_LOST)
@@ -483,6 +516,7 @@ static hop_job_t *hop__pool_steal_pass(hop__pool_worker_t *w, bool lifo_too, boo
         }
         if (lifo_too && (job = hop__pool_take_lifo(v)) != NULL) {
             hop__pool_count(&w->steals, 1);
+            w->ran_stolen = true;
             return job;
         }
     }
@@ -642,11 +676,33 @@ static hop_job_t *hop__pool_next_local(hop__pool_worker_t *w) {
     return hop__pool_inject_pop(w, &contended);
 }
 
+/* RESTING: after a stolen job ran (from started on), extends or ends the
+ * streak of tiny steals. */
+static void hop__pool_timed_steal(hop__pool_worker_t *w, int64_t started) {
+    int64_t now = hop__pool_now_ns();
+    if (now - started >= HOP__POOL_TINY_STEAL_NS) {
+        w->tiny_steals = 0;
+        return;
+    }
+    int64_t rest = HOP__POOL_REST_MIN_NS;
+    for (unsigned int i = 0; i < w->tiny_steals && rest < HOP__POOL_REST_MAX_NS; i++)
+        rest *= 2;
+    if (w->tiny_steals < UINT_MAX)
+        w->tiny_steals++;
+    w->rest_until = now + (rest < HOP__POOL_REST_MAX_NS ? rest : HOP__POOL_REST_MAX_NS);
+    hop__pool_count(&w->rests, 1);
+}
+
 static void hop__pool_run(hop__pool_worker_t *w, hop_job_t *job) {
     w->running = job;
+    bool stolen = w->ran_stolen;
+    int64_t started = stolen ? hop__pool_now_ns() : 0;
+    w->ran_stolen = false;
     hop_executor_run_job(&w->pool_public->executor, job);
     /* The job may be gone now: running is only compared from here. */
     w->running = NULL;
+    if (stolen)
+        hop__pool_timed_steal(w, started);
     hop__pool_count(&w->jobs_run, 1);
 }
 
@@ -1018,6 +1074,7 @@ int hop_pool_stats(const hop_pool_t *pool, hop_pool_stats_t *stats) {
         hop__pool_worker_t *w = &p->workers[i];
         stats->jobs_run += hop__atomic_load_u64(&w->jobs_run);
         stats->steals += hop__atomic_load_u64(&w->steals);
+        stats->steal_rests += hop__atomic_load_u64(&w->rests);
         stats->parks += hop__atomic_load_u64(&w->parks);
         stats->wakeups += hop__atomic_load_u64(&w->wakeups);
         stats->injected += hop__atomic_load_u64(&w->injected);

@@ -2088,3 +2088,61 @@ Test(pool, zero_threads_means_one_per_cpu_the_process_may_use, .timeout = 30) {
     cr_assert_eq(hop_pool_size(&pool), 0);
     test_assert_checks();
 }
+
+/* ---- RESTING (executors/pool.c): thieves of tiny jobs steal less ---------- */
+
+#define REST_JOBS 64
+static hop_pool_t rest_pool;
+static hop_job_t rest_jobs[REST_JOBS];
+static unsigned int rest_ran;
+static uint64_t rest_job_ns;
+
+static void rest_queued_job(hop_job_t *job) {
+    (void)job;
+    uint64_t until = hop_time_now_ns() + rest_job_ns;
+    while (hop_time_now_ns() < until)
+        ;
+    test_add_uint(&rest_ran, 1);
+}
+
+/* Runs on one worker: queues REST_JOBS jobs on that worker (its LIFO slot
+ * and deque), then stays busy until the other worker has run them all. */
+static void rest_stuck_job(hop_job_t *job) {
+    (void)job;
+    for (int i = 0; i < REST_JOBS; i++) {
+        hop_job_init(&rest_jobs[i], rest_queued_job);
+        CHECK_OK(hop_pool_submit(&rest_pool, &rest_jobs[i]));
+    }
+    test_wait_for(&rest_ran, REST_JOBS);
+}
+
+static hop_pool_stats_t rest_run(uint64_t job_ns) {
+    rest_ran = 0;
+    rest_job_ns = job_ns;
+    HOP_OK(hop_pool_init(&rest_pool, &(hop_pool_options_t){.threads = 2}));
+    hop_job_t stuck;
+    hop_job_init(&stuck, rest_stuck_job);
+    HOP_OK(hop_pool_submit(&rest_pool, &stuck));
+    test_wait_for(&rest_ran, REST_JOBS);
+    hop_pool_stats_t stats;
+    HOP_OK(hop_pool_stats(&rest_pool, &stats));
+    HOP_OK(hop_pool_close(&rest_pool));
+    return stats;
+}
+
+Test(pool, a_thief_of_tiny_jobs_rests_and_still_takes_every_job_queued_on_a_worker_stuck_in_a_long_one,
+     .timeout = 60) {
+    hop_pool_stats_t stats = rest_run(0);
+    cr_assert_eq(test_load_uint(&rest_ran), REST_JOBS);
+    cr_assert_geq(stats.steals, REST_JOBS, "the stuck worker ran none of them");
+    cr_assert_gt(stats.steal_rests, 0, "jobs that do nothing were stolen without a rest");
+    test_assert_checks();
+}
+
+Test(pool, a_thief_of_long_jobs_never_rests, .timeout = 60) {
+    hop_pool_stats_t stats = rest_run(200000); /* 200 us each: worth moving */
+    cr_assert_eq(test_load_uint(&rest_ran), REST_JOBS);
+    cr_assert_eq(stats.steal_rests, 0, "%llu rests after stealing long jobs",
+                 (unsigned long long)stats.steal_rests);
+    test_assert_checks();
+}
