@@ -48,8 +48,9 @@
  * after each next one in a row, up to HOP__POOL_REST_MAX_NS; a stolen job
  * that runs longer (a fork-join subtree) ends the streak. A resting worker
  * still takes from the injection queue and its own queues, and goes on
- * searching rather than parking, so a worker stuck in a long job has its
- * queued jobs taken within HOP__POOL_REST_MAX_NS.
+ * searching rather than parking (a parked one would cost the next spawn a
+ * wake-up); it steals again once the rest is over, so a worker stuck in a
+ * long job has its queued jobs taken within HOP__POOL_REST_MAX_NS.
  *
  * Searching and parking, after Tokio's idle.rs and Go's proc.go. The hazard
  * is the lost wake-up: a worker that finds every queue empty and goes to
