@@ -2116,10 +2116,10 @@ static void rest_stuck_job(hop_job_t *job) {
     test_wait_for(&rest_ran, REST_JOBS);
 }
 
-static hop_pool_stats_t rest_run(uint64_t job_ns) {
+static hop_pool_stats_t rest_run(uint64_t job_ns, int spin_us) {
     rest_ran = 0;
     rest_job_ns = job_ns;
-    HOP_OK(hop_pool_init(&rest_pool, &(hop_pool_options_t){.threads = 2}));
+    HOP_OK(hop_pool_init(&rest_pool, &(hop_pool_options_t){.threads = 2, .spin_us = spin_us}));
     hop_job_t stuck;
     hop_job_init(&stuck, rest_stuck_job);
     HOP_OK(hop_pool_submit(&rest_pool, &stuck));
@@ -2132,7 +2132,7 @@ static hop_pool_stats_t rest_run(uint64_t job_ns) {
 
 Test(pool, a_thief_of_tiny_jobs_rests_and_still_takes_every_job_queued_on_a_worker_stuck_in_a_long_one,
      .timeout = 60) {
-    hop_pool_stats_t stats = rest_run(0);
+    hop_pool_stats_t stats = rest_run(0, 0);
     cr_assert_eq(test_load_uint(&rest_ran), REST_JOBS);
     cr_assert_geq(stats.steals, REST_JOBS, "the stuck worker ran none of them");
     cr_assert_gt(stats.steal_rests, 0, "jobs that do nothing were stolen without a rest");
@@ -2140,9 +2140,17 @@ Test(pool, a_thief_of_tiny_jobs_rests_and_still_takes_every_job_queued_on_a_work
 }
 
 Test(pool, a_thief_of_long_jobs_never_rests, .timeout = 60) {
-    hop_pool_stats_t stats = rest_run(200000); /* 200 us each: worth moving */
+    hop_pool_stats_t stats = rest_run(200000, 0); /* 200 us each: worth moving */
     cr_assert_eq(test_load_uint(&rest_ran), REST_JOBS);
     cr_assert_eq(stats.steal_rests, 0, "%llu rests after stealing long jobs",
+                 (unsigned long long)stats.steal_rests);
+    test_assert_checks();
+}
+
+Test(pool, a_thief_that_may_not_spin_never_rests, .timeout = 60) {
+    hop_pool_stats_t stats = rest_run(0, HOP_SPIN_NEVER);
+    cr_assert_eq(test_load_uint(&rest_ran), REST_JOBS);
+    cr_assert_eq(stats.steal_rests, 0, "%llu rests in a pool that parks at once",
                  (unsigned long long)stats.steal_rests);
     test_assert_checks();
 }
