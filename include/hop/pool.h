@@ -64,8 +64,10 @@ struct hop_pool_stats_s {
                                its own queue (hop_executor_withdraw, which hop_task_join
                                uses to run a child nobody stole) counts when taken back */
     uint64_t steals;        /* jobs taken from another worker */
-    uint64_t steal_rests;   /* times a worker stopped stealing for a while because the jobs
-                               it stole ran shorter than moving them to it cost */
+    uint64_t steal_rests;   /* rests from stealing begun because the jobs a worker stole ran
+                               shorter than moving them to it cost; a worker rests only while
+                               it may spin (not with HOP_SPIN_NEVER, where none begin, nor on
+                               a machine without a spare CPU) */
     uint64_t parks;         /* times a worker went to sleep */
     uint64_t wakeups;       /* times a worker woke up again (woken by a submission, or by
                                close); parks - wakeups: workers asleep right now */
