@@ -167,6 +167,17 @@ void hop_task_unref(hop_task_t *task) {
      * as a locked instruction would otherwise keep its miss from
      * overlapping with that of refs' line (task_internal.h). */
     __builtin_prefetch(&task->stack);
+    /* The last reference, most often a joiner's after the task finished,
+     * is dropped without a locked instruction: a count of 1 means no other
+     * holder is left to drop one concurrently, and none can be added, since
+     * only a holder may add one. The acquire load pairs with the other
+     * holders' decrements, so their uses of the task happen before the
+     * free. 0 is stored so that one unref too many still finds it. */
+    if (hop__atomic_load_uint(&task->refs) == 1u) {
+        hop__atomic_store_uint(&task->refs, 0u);
+        hop__task_free(task);
+        return;
+    }
     /* The decrement is a full barrier: every use of the task by this
      * reference happens before the free by whoever drops the last one. */
     unsigned int before = hop__atomic_faa_uint(&task->refs, (unsigned int)-1);
