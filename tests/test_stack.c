@@ -808,12 +808,20 @@ Test(stack, reserve_refuses_a_ninth_shape_with_EBUSY_and_an_impossible_count_wit
 
 /* Owners use their caches while another thread flushes and decays them. */
 static volatile int churn_stop;
+static unsigned int churn_rounds; /* atomic: rounds done by all churn threads */
 static void *churn(void *arg) {
     (void)arg;
     while (!__atomic_load_n(&churn_stop, __ATOMIC_ACQUIRE)) {
+        __atomic_fetch_add(&churn_rounds, 1u, __ATOMIC_RELAXED);
         hop_task_t *tasks[40];
         for (int i = 0; i < 40; i++)
             CHECK_OK(hop_task_spawn(hop_inline_executor(), empty, NULL, NULL, &tasks[i]));
+        /* A stack handed out twice (a flush or a decay step taking it out
+         * of this thread's cache while this thread takes it too) would give
+         * two live tasks one record. */
+        for (int i = 0; i < 40; i++)
+            for (int j = 0; j < i; j++)
+                CHECK(tasks[i] != tasks[j]);
         for (int i = 0; i < 40; i++)
             hop_task_unref(tasks[i]);
     }
@@ -824,7 +832,11 @@ Test(stack, flushes_and_decay_steps_racing_with_spawning_threads_lose_no_stack, 
     pthread_t threads[3];
     for (int i = 0; i < 3; i++)
         cr_assert_eq(pthread_create(&threads[i], NULL, churn, NULL), 0);
-    for (int i = 0; i < 2000; i++) {
+    /* Until the owners have used their caches many times over, each use a
+     * chance to meet a flush or a decay step halfway (fewer under TSan,
+     * where a round that maps its stacks anew takes a tenth of a second). */
+    unsigned int rounds = HOP__TSAN ? 30u : 6000u;
+    for (int i = 0; i < 2000 || __atomic_load_n(&churn_rounds, __ATOMIC_RELAXED) < rounds; i++) {
         if (i % 2)
             hop_stack_cache_flush();
         else

@@ -15,6 +15,7 @@
 #include "fork.h"
 #include "hop/error.h"
 #include "hop/task.h"
+#include "owner_lock.h"
 #include "sanitizer.h"
 #include "waitq.h"
 
@@ -47,16 +48,33 @@ typedef struct hop__stack_cache_s {
     hop__stack_t stacks[HOP__STACK_THREAD_CACHE_MAX];
     unsigned int count;
     unsigned int low;
-    /* Taken by its owner on every use (never contended but by a flush, a
-     * decay step or a fork, which reach every thread's cache). Whoever also
-     * holds hop__shared_lock takes that first. */
-    hop__spinlock_t lock;
+    /* Taken by its owner on every use, without a locked instruction, and
+     * by other threads only for a flush, a decay step, a reservation's count
+     * or a fork, which reach every thread's cache (core/owner_lock.h).
+     * Whoever also holds hop__shared_lock takes that first. */
+    hop__owner_lock_t lock;
     unsigned int uses;               /* owner only: acquires, to pace decay checks */
     int registered;                  /* in the registry, with its thread-exit destructor armed */
     hop__waitq_node_t registry_node; /* guarded by hop__shared_lock */
 } hop__stack_cache_t;
 
 static _Thread_local hop__stack_cache_t hop__thread_cache;
+
+/* A cache's lock, by whichever side the calling thread is on: the owner's
+ * cheap entry for its own cache, the foreign one for another thread's. */
+static void hop__cache_lock(hop__stack_cache_t *cache) {
+    if (cache == &hop__thread_cache)
+        hop__owner_lock_enter(&cache->lock);
+    else
+        hop__owner_lock_seize(&cache->lock);
+}
+
+static void hop__cache_unlock(hop__stack_cache_t *cache) {
+    if (cache == &hop__thread_cache)
+        hop__owner_lock_exit(&cache->lock);
+    else
+        hop__owner_lock_release(&cache->lock);
+}
 
 static pthread_mutex_t hop__shared_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The shared pool, one list per stack shape (size and flags), so taking a
@@ -450,7 +468,7 @@ static hop__dropped_stack_t *hop__stack_decay_locked(void) {
     }
     for (hop__waitq_node_t *node = hop__cache_registry.head; node; node = node->next) {
         hop__stack_cache_t *cache = hop__container_of(node, hop__stack_cache_t, registry_node);
-        hop__spinlock_lock(&cache->lock);
+        hop__cache_lock(cache);
         unsigned int n = (cache->low + 1) / 2;
         if (n > cache->count)
             n = cache->count;
@@ -459,7 +477,7 @@ static hop__dropped_stack_t *hop__stack_decay_locked(void) {
          * stay unused there, the next step gives them back. */
         chain = hop__stack_cache_move_oldest(cache, n, chain);
         cache->low = cache->count;
-        hop__spinlock_unlock(&cache->lock);
+        hop__cache_unlock(cache);
     }
     return chain;
 }
@@ -508,10 +526,10 @@ int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack
     hop__stack_cache_t *mine = &hop__thread_cache;
     if (++mine->uses % HOP__STACK_DECAY_CHECK_EVERY == 0)
         hop__stack_decay_if_due();
-    hop__spinlock_lock(&mine->lock);
+    hop__owner_lock_enter(&mine->lock);
     int found = hop__stack_cache_take(mine, size, guard, flags, stack);
     const char *next_top = hop__stack_cache_next_top(mine);
-    hop__spinlock_unlock(&mine->lock);
+    hop__owner_lock_exit(&mine->lock);
     if (!found && hop__atomic_load_uint(&hop__stats_shared) != 0) {
         /* Refilled with the shared pool's newest, in their order: taken
          * first are the stacks released last. Registered first, so that
@@ -520,7 +538,7 @@ int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack
         hop__stack_register_thread();
         hop__dropped_stack_t *unmap = NULL;
         pthread_mutex_lock(&hop__shared_lock);
-        hop__spinlock_lock(&mine->lock);
+        hop__owner_lock_enter(&mine->lock);
         if (HOP__STACK_THREAD_CACHE_MAX - mine->count < HOP__STACK_BATCH) {
             /* Full of other shapes (a loop that ran tasks of another shape
              * before): their oldest make room, or every spawn of this shape
@@ -531,7 +549,7 @@ int hop__stack_acquire(size_t size, size_t guard, unsigned int flags, hop__stack
         hop__atomic_store_uint(&mine->count, mine->count + n);
         found = n != 0 && hop__stack_cache_take(mine, size, guard, flags, stack);
         next_top = hop__stack_cache_next_top(mine);
-        hop__spinlock_unlock(&mine->lock);
+        hop__owner_lock_exit(&mine->lock);
         pthread_mutex_unlock(&hop__shared_lock);
         hop__stack_unmap_chain(unmap);
     }
@@ -553,13 +571,13 @@ void hop__stack_fork_prepare(void) {
     pthread_mutex_lock(&hop__shared_lock);
     for (hop__waitq_node_t *node = hop__cache_registry.head; node; node = node->next)
         if (node != &hop__thread_cache.registry_node)
-            hop__spinlock_lock(&hop__container_of(node, hop__stack_cache_t, registry_node)->lock);
+            hop__owner_lock_seize(&hop__container_of(node, hop__stack_cache_t, registry_node)->lock);
 }
 
 void hop__stack_fork_parent(void) {
     for (hop__waitq_node_t *node = hop__cache_registry.head; node; node = node->next)
         if (node != &hop__thread_cache.registry_node)
-            hop__spinlock_unlock(&hop__container_of(node, hop__stack_cache_t, registry_node)->lock);
+            hop__owner_lock_release(&hop__container_of(node, hop__stack_cache_t, registry_node)->lock);
     pthread_mutex_unlock(&hop__shared_lock);
 }
 
@@ -569,6 +587,7 @@ void hop__stack_fork_parent(void) {
 void hop__stack_fork_child(void) {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     hop__shared_lock = fresh;
+    hop__owner_lock_fork_child();
     hop__dropped_stack_t *orphans = NULL;
     hop__waitq_node_t *node = hop__cache_registry.head;
     while (node) {
@@ -578,7 +597,7 @@ void hop__stack_fork_child(void) {
             orphans = hop__stack_cache_move_oldest(cache, cache->count, orphans);
             hop__waitq_cancel(&hop__cache_registry, node);
             cache->registered = 0;
-            hop__spinlock_t unlocked = HOP__SPINLOCK_INIT;
+            hop__owner_lock_t unlocked = HOP__OWNER_LOCK_INIT;
             cache->lock = unlocked;
         }
         node = next;
@@ -588,7 +607,8 @@ void hop__stack_fork_child(void) {
 
 static void hop__stack_register_thread(void) {
     if (!hop__thread_cache.registered) {
-        hop__fork_register();   /* so that a fork never finds the shared lock held */
+        hop__owner_lock_setup(); /* before a cache of this thread holds stacks */
+        hop__fork_register();    /* so that a fork never finds the shared lock held */
         hop__stack_page_size(); /* creates the key */
         /* Any non-NULL value makes pthreads call the destructor at exit. */
         pthread_setspecific(hop__stack_key, &hop__thread_cache);
@@ -602,24 +622,24 @@ static void hop__stack_register_thread(void) {
 void hop__stack_release(hop__stack_t *stack) {
     hop__stack_register_thread();
     hop__stack_cache_t *mine = &hop__thread_cache;
-    hop__spinlock_lock(&mine->lock);
+    hop__owner_lock_enter(&mine->lock);
     if (mine->count < HOP__STACK_THREAD_CACHE_MAX) {
         hop__stack_cache_put(mine, stack);
-        hop__spinlock_unlock(&mine->lock);
+        hop__owner_lock_exit(&mine->lock);
         return;
     }
-    hop__spinlock_unlock(&mine->lock);
+    hop__owner_lock_exit(&mine->lock);
     /* Full: the oldest batch goes to the top of the shared pool (what finds
      * no room there goes back to the system), and this one becomes the
      * newest. The shared lock first, as everywhere. */
     pthread_mutex_lock(&hop__shared_lock);
-    hop__spinlock_lock(&mine->lock);
+    hop__owner_lock_enter(&mine->lock);
     unsigned int n = 0;
     if (mine->count == HOP__STACK_THREAD_CACHE_MAX)
         n = HOP__STACK_BATCH; /* else a decay step made room meanwhile */
     hop__dropped_stack_t *unmap = hop__stack_cache_move_oldest(mine, n, NULL);
     hop__stack_cache_put(mine, stack);
-    hop__spinlock_unlock(&mine->lock);
+    hop__owner_lock_exit(&mine->lock);
     pthread_mutex_unlock(&hop__shared_lock);
     hop__stack_unmap_chain(unmap);
 }
@@ -630,9 +650,9 @@ static void hop__stack_thread_exit(void *unused) {
     (void)unused;
     hop__stack_cache_t *mine = &hop__thread_cache;
     pthread_mutex_lock(&hop__shared_lock);
-    hop__spinlock_lock(&mine->lock);
+    hop__owner_lock_enter(&mine->lock);
     hop__dropped_stack_t *rest = hop__stack_cache_move_oldest(mine, mine->count, NULL);
-    hop__spinlock_unlock(&mine->lock);
+    hop__owner_lock_exit(&mine->lock);
     hop__waitq_cancel(&hop__cache_registry, &mine->registry_node);
     pthread_mutex_unlock(&hop__shared_lock);
     mine->registered = 0;
@@ -653,16 +673,16 @@ static hop__dropped_stack_t *hop__stack_detach_all(void) {
         hop__stack_cache_t *cache = hop__container_of(node, hop__stack_cache_t, registry_node);
         if (cache == mine)
             continue;
-        hop__spinlock_lock(&cache->lock);
+        hop__cache_lock(cache);
         chain = hop__chain_push(chain, cache->stacks, cache->count);
         hop__cache_set_count(cache, 0);
-        hop__spinlock_unlock(&cache->lock);
+        hop__cache_unlock(cache);
     }
     pthread_mutex_unlock(&hop__shared_lock);
-    hop__spinlock_lock(&mine->lock);
+    hop__owner_lock_enter(&mine->lock);
     chain = hop__chain_push(chain, mine->stacks, mine->count);
     hop__cache_set_count(mine, 0);
-    hop__spinlock_unlock(&mine->lock);
+    hop__owner_lock_exit(&mine->lock);
     return chain;
 }
 
@@ -701,12 +721,12 @@ int hop_stack_reserve(const hop_task_options_t *options, size_t count) {
     size_t cached = shape->count;
     for (hop__waitq_node_t *node = hop__cache_registry.head; node; node = node->next) {
         hop__stack_cache_t *cache = hop__container_of(node, hop__stack_cache_t, registry_node);
-        hop__spinlock_lock(&cache->lock);
+        hop__cache_lock(cache);
         for (unsigned int i = 0; i < cache->count; i++) {
             const hop__stack_t *c = &cache->stacks[i];
             cached += c->size == size && c->guard == guard && c->flags == flags;
         }
-        hop__spinlock_unlock(&cache->lock);
+        hop__cache_unlock(cache);
     }
     size_t missing = count > cached ? count - cached : 0;
     pthread_mutex_unlock(&hop__shared_lock);
