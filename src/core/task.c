@@ -352,6 +352,22 @@ void hop__task_prefetch_stack(const hop_job_t *job) {
 #endif
 }
 
+/* Zeroes n bytes at p (8-byte aligned, n a multiple of 8) with 16-byte
+ * stores. A memset of this size (320 bytes) becomes rep stosq, whose
+ * start-up cost more than the stores themselves: 7% of fork-join's CPU on
+ * AMD EPYC. may_alias: the stores cover fields of every type. */
+static inline void hop__task_zero(void *p, size_t n) {
+    typedef uint64_t hop__u64x2_t __attribute__((vector_size(16), aligned(8), may_alias));
+    typedef uint64_t hop__u64_t __attribute__((may_alias));
+    hop__u64x2_t *v = p;
+    const hop__u64x2_t zero = {0, 0};
+#pragma GCC unroll 32
+    for (size_t i = 0; i < n / 16; i++)
+        v[i] = zero;
+    if (n % 16)
+        *(hop__u64_t *)((char *)p + n - 8) = 0;
+}
+
 /* Spawns a task running fn (hop_task_spawn) or status_fn (hop_task_spawn_ex). */
 static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_status_fn status_fn, void *arg,
                            const hop_task_options_t *options, hop_task_t **task, const char *file, int line) {
@@ -373,7 +389,8 @@ static int hop__task_spawn(hop_executor_t *executor, hop_task_fn fn, hop_task_st
         return err;
     hop_task_t *t = hop__task_record(&stack);
     /* The fields before context are the registry's: see task_internal.h. */
-    memset(&t->context, 0, offsetof(hop_task_t, offload) - offsetof(hop_task_t, context));
+    _Static_assert((offsetof(hop_task_t, offload) - offsetof(hop_task_t, context)) % 8 == 0, "hop__task_zero");
+    hop__task_zero(&t->context, offsetof(hop_task_t, offload) - offsetof(hop_task_t, context));
     size_t stack_usable = (size_t)((uintptr_t)t - (uintptr_t)stack.low);
     t->stack = stack;
     t->fn = fn;
