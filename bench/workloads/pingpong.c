@@ -187,22 +187,22 @@ void bench_pingpong_add(bench_list_t *l, const bench_options_t *o) {
     (void)o;
     const char *w = "ping-pong";
     const unsigned int loops = BENCH_NEED_LOOP | BENCH_NEED_LOOP2;
-    bench_list_add(l, &(bench_t){.workload = w,
+    bench_count_hop(bench_list_add(l, &(bench_t){.workload = w,
                                  .peer = "hop, jobs through the inboxes (hop_loop_post)",
                                  .name = "pingpong.hop_loop_post",
                                  .unit = "us/roundtrip",
                                  .unit_ns = 1e3,
                                  .role = BENCH_HOP,
                                  .needs = loops,
-                                 .run = hpp_jobs_run});
-    bench_list_add(l, &(bench_t){.workload = w,
+                                 .run = hpp_jobs_run}));
+    bench_count_hop(bench_list_add(l, &(bench_t){.workload = w,
                                  .peer = "hop, a task moving (hop_dispatch_to_loop)",
                                  .name = "pingpong.hop_dispatch_to_loop",
                                  .unit = "us/roundtrip",
                                  .unit_ns = 1e3,
                                  .role = BENCH_HOP,
                                  .needs = loops,
-                                 .run = hpp_task_run});
+                                 .run = hpp_task_run}));
     bench_list_add(l, &(bench_t){.workload = w,
                                  .peer = "libuv, uv_async_send + mutex-protected list",
                                  .name = "pingpong.uv_async_send",
