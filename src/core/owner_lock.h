@@ -4,7 +4,8 @@
  * A thread's stack cache is used by its thread at every spawn and every
  * finish, and by other threads only for a decay step, a flush, a
  * reservation's count or a fork. A spin lock made the owner pay two full
- * barriers per task (a locked instruction each, about 6 ns on AMD EPYC).
+ * barriers per task (a locked instruction each), for a contention that
+ * almost never happens.
  * Here the owner announces itself (busy) and then checks for a foreign
  * holder (foreign), and a foreign thread does the mirror image: Dekker's
  * handshake, where each side's store must be visible before its load. The
