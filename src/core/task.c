@@ -353,9 +353,9 @@ void hop__task_prefetch_stack(const hop_job_t *job) {
 }
 
 /* Zeroes n bytes at p (8-byte aligned, n a multiple of 8) with 16-byte
- * stores. A memset of this size (320 bytes) becomes rep stosq, whose
- * start-up cost more than the stores themselves: 7% of fork-join's CPU on
- * AMD EPYC. may_alias: the stores cover fields of every type. */
+ * stores. gcc makes a memset of this size (a few hundred bytes) rep stosq,
+ * whose start-up costs more than the stores themselves, on every spawn.
+ * may_alias: the stores cover fields of every type. */
 static inline void hop__task_zero(void *p, size_t n) {
     typedef uint64_t hop__u64x2_t __attribute__((vector_size(16), aligned(8), may_alias));
     typedef uint64_t hop__u64_t __attribute__((may_alias));
