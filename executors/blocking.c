@@ -11,9 +11,19 @@
  * allocating. job->executor_private is NULL while the job is not queued here;
  * job->executor_stamp holds when it was queued (time-in-queue stats).
  *
- * Growth, after Tokio's blocking pool. `idle` counts threads waiting on the
- * condition variable that no submit has claimed yet. A submit that finds one
- * claims it (idle - 1, notified + 1) and signals; otherwise, below
+ * Waiting. An idle thread waits on a word of its own (core/futex.h), listed
+ * on the idle list, newest first. A submit claims the newest (the warmest
+ * caches; the oldest ones time out and retire first): it takes the thread
+ * off the list, counts the claim in notified, and sets the thread's word,
+ * all under the lock, then wakes it after unlocking. The thread, back
+ * under the lock, knows it was claimed by being off the list; any other
+ * wake-up is spurious (or exiting), and it waits again. A wake that comes
+ * late, after the thread went on or even after its record was freed, harms
+ * nobody (core/futex.h).
+ *
+ * Growth, after Tokio's blocking pool. `idle` counts the threads on the idle
+ * list. A submit that finds one claims it (idle - 1, notified + 1) and wakes
+ * it; otherwise, below
  * max_threads and with no thread being created, it reserves a thread
  * (threads + 1, starting + 1) and creates it after releasing the lock;
  * otherwise the job waits for a busy thread, which pops the queue after each
@@ -27,8 +37,7 @@
  * submitter is often a loop with tasks to resume). No job is left without a
  * server: a job queued while starting > 0 is counted by a starting thread,
  * which looks at the queue under the lock after that push; one queued with
- * starting == 0 gets a thread from its submitter. A woken thread that finds notified > 0
- * takes one claim; any other wake-up is spurious, and it waits again. A
+ * starting == 0 gets a thread from its submitter. A
  * thread idle for keep_alive retires if that leaves at least min_threads;
  * it only ever decides so with the lock held and the queue empty, so a queued
  * job always has a thread that will come back to the queue. Threads at
@@ -55,6 +64,7 @@
 
 #include "core/fault.h"
 #include "core/fork.h"
+#include "core/futex.h"
 #include "core/gate.h"
 #include "core/internal.h"
 #include "core/observe.h"
@@ -81,6 +91,10 @@ typedef struct hop__blocking_thread_s {
     pthread_t thread;
     hop__blocking_internal_t *p;
     struct hop__blocking_thread_s *next; /* on the list of threads to join */
+    /* On the idle list (guarded by the pool's lock). */
+    struct hop__blocking_thread_s *idle_prev, *idle_next;
+    bool idle;
+    unsigned int wake; /* futex word: 0 while it sleeps, 1 once claimed or told to exit */
     char name[16];
 } hop__blocking_thread_t;
 
@@ -88,7 +102,6 @@ struct hop__blocking_internal_s {
     hop_blocking_t *pool;
     hop__fork_entry_t fork_entry; /* tracked from init until close (fork.h) */
     pthread_mutex_t lock;
-    pthread_cond_t wake; /* idle threads wait here */
     pthread_cond_t gone; /* close waits here for the threads to leave */
     hop_job_t queue;     /* the sentinel: queue.next is the oldest job */
     /* Everything below is guarded by lock. */
@@ -96,6 +109,7 @@ struct hop__blocking_internal_s {
     unsigned int threads;  /* running a job, idle, or being created */
     unsigned int starting; /* of those, being created */
     unsigned int idle;     /* waiting, and not claimed by a submit */
+    hop__blocking_thread_t *idle_top; /* the idle threads, the last one to go idle first */
     unsigned int notified; /* claims not yet taken by a woken thread */
     unsigned int peak;
     unsigned int min, max;
@@ -206,30 +220,74 @@ static void hop__blocking_leave(hop__blocking_internal_t *p, hop__blocking_threa
         pthread_cond_broadcast(&p->gone);
 }
 
-/* Waits for a claim (lock held; the thread is counted in idle). Returns
- * true with the claim taken (or with exiting set: leave or drain), false if
- * the thread retires after keep_alive. */
-static bool hop__blocking_wait(hop__blocking_internal_t *p) {
+static void hop__blocking_idle_push(hop__blocking_internal_t *p, hop__blocking_thread_t *t) {
+    t->idle_prev = NULL;
+    t->idle_next = p->idle_top;
+    if (p->idle_top)
+        p->idle_top->idle_prev = t;
+    p->idle_top = t;
+    t->idle = true;
+    p->idle++;
+}
+
+static void hop__blocking_idle_unlink(hop__blocking_internal_t *p, hop__blocking_thread_t *t) {
+    if (t->idle_prev)
+        t->idle_prev->idle_next = t->idle_next;
+    else
+        p->idle_top = t->idle_next;
+    if (t->idle_next)
+        t->idle_next->idle_prev = t->idle_prev;
+    t->idle = false;
+    p->idle--;
+}
+
+/* Claims the idle thread that went idle last (lock held, idle > 0) and
+ * returns it; the caller wakes it (hop__futex_wake) after unlocking, so
+ * that it does not wake up only to wait for this lock. */
+static hop__blocking_thread_t *hop__blocking_claim(hop__blocking_internal_t *p) {
+    hop__blocking_thread_t *t = p->idle_top;
+    hop__blocking_idle_unlink(p, t);
+    p->notified++;
+    hop__atomic_store_uint(&t->wake, 1u);
+    return t;
+}
+
+/* Wakes every idle thread (lock held), for exiting. */
+static void hop__blocking_wake_all(hop__blocking_internal_t *p) {
+    for (hop__blocking_thread_t *t = p->idle_top; t; t = t->idle_next) {
+        hop__atomic_store_uint(&t->wake, 1u);
+        hop__futex_wake(&t->wake);
+    }
+}
+
+/* Waits for a claim (lock held). Returns true with the claim taken (or
+ * with exiting set: leave or drain), false if the thread retires after
+ * keep_alive. */
+static bool hop__blocking_wait(hop__blocking_internal_t *p, hop__blocking_thread_t *self) {
     uint64_t deadline_ns = hop__blocking_now_ns() + p->keep_alive_ns;
+    hop__blocking_idle_push(p, self);
     for (;;) {
-        struct timespec deadline = {(time_t)(deadline_ns / 1000000000u), (long)(deadline_ns % 1000000000u)};
-        int rc = p->threads > p->min ? pthread_cond_timedwait(&p->wake, &p->lock, &deadline)
-                                     : pthread_cond_wait(&p->wake, &p->lock);
-        if (p->notified > 0) {
-            /* A submit claimed an idle thread (idle - 1 already): this one. */
+        bool timed = p->threads > p->min;
+        hop__atomic_store_uint(&self->wake, 0u);
+        pthread_mutex_unlock(&p->lock);
+        hop__futex_wait(&self->wake, 0u, timed ? deadline_ns : 0u);
+        pthread_mutex_lock(&p->lock);
+        if (!self->idle) {
+            /* A submit claimed this thread. */
             p->notified--;
             return true;
         }
         if (p->exiting) {
-            p->idle--;
+            hop__blocking_idle_unlink(p, self);
             return true;
         }
-        if (rc == ETIMEDOUT && p->threads > p->min) {
-            p->idle--;
+        bool timed_out = timed && hop__blocking_now_ns() >= deadline_ns;
+        if (timed_out && p->threads > p->min) {
+            hop__blocking_idle_unlink(p, self);
             /* Retire only with the queue empty: a queued job keeps its thread. */
             return p->queue.next != &p->queue;
         }
-        if (rc == ETIMEDOUT || p->threads <= p->min) /* a new idle period from here */
+        if (timed_out || p->threads <= p->min) /* a new idle period from here */
             deadline_ns = hop__blocking_now_ns() + p->keep_alive_ns;
     }
 }
@@ -263,8 +321,7 @@ static void *hop__blocking_thread_main(void *arg) {
         }
         if (p->exiting)
             break;
-        p->idle++;
-        if (!hop__blocking_wait(p)) {
+        if (!hop__blocking_wait(p, self)) {
             p->stats.threads_retired++;
             break;
         }
@@ -416,16 +473,15 @@ static int hop__blocking_submit_op(hop_executor_t *executor, hop_job_t *job, uns
         err = HOP_ECLOSED;
     } else {
         hop__blocking_internal_t *p = hop__atomic_load_ptr(&pool->internal);
-        bool create = false, wake = false;
+        bool create = false;
+        hop__blocking_thread_t *woken = NULL;
         pthread_mutex_lock(&p->lock);
         if (p->closing && !(flags & HOP_SUBMIT_CONTINUATION)) {
             err = HOP_ECLOSED;
         } else {
             hop__blocking_push(p, job);
             if (p->idle > 0) {
-                p->idle--;
-                p->notified++;
-                wake = true;
+                woken = hop__blocking_claim(p);
             } else if (p->threads < p->max && p->starting == 0) {
                 /* With a thread starting, that one counts this job (Growth). */
                 hop__blocking_reserve(p);
@@ -433,15 +489,13 @@ static int hop__blocking_submit_op(hop_executor_t *executor, hop_job_t *job, uns
             }
         }
         pthread_mutex_unlock(&p->lock);
-        /* Signalled after the unlock, so that the woken thread does not
-         * block at once on the lock this thread still holds. Nothing is lost
-         * by the delay: the claimed thread was inside pthread_cond_wait while
-         * we held the lock, and leaves it only through a signal or its
-         * timeout, and either way it finds the claim (notified). A signal
-         * that wakes another idle thread instead finds no claim left, and
-         * that thread waits again. */
-        if (wake)
-            pthread_cond_signal(&p->wake);
+        /* Woken after the unlock, so that it does not wake up only to wait
+         * for the lock this thread still holds. Nothing is lost by the
+         * delay: its word was set under the lock, so a sleep that begins
+         * after that returns at once, and whatever ends its sleep, it finds
+         * itself claimed (see Waiting). */
+        if (woken)
+            hop__futex_wake(&woken->wake);
         /* From here job may already have run: it is not touched again. */
         if (create && hop__blocking_create(p) != 0)
             hop__blocking_create_failed(p);
@@ -491,7 +545,6 @@ static void hop__blocking_task_leave(hop_executor_t *executor) {
 static void hop__blocking_free(hop__blocking_internal_t *p) {
     pthread_attr_destroy(&p->attr);
     pthread_cond_destroy(&p->gone);
-    pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -501,7 +554,7 @@ static void hop__blocking_free(hop__blocking_internal_t *p) {
 static void hop__blocking_stop_threads(hop__blocking_internal_t *p) {
     pthread_mutex_lock(&p->lock);
     p->exiting = true;
-    pthread_cond_broadcast(&p->wake);
+    hop__blocking_wake_all(p);
     while (p->threads > 0)
         pthread_cond_wait(&p->gone, &p->lock);
     hop__blocking_thread_t *list = p->to_join;
@@ -561,11 +614,6 @@ int hop_blocking_init(hop_blocking_t *pool, const hop_blocking_options_t *option
     pthread_mutexattr_settype(&mutexattr, PTHREAD_MUTEX_ADAPTIVE_NP);
     pthread_mutex_init(&p->lock, &mutexattr);
     pthread_mutexattr_destroy(&mutexattr);
-    pthread_condattr_t condattr;
-    pthread_condattr_init(&condattr);
-    pthread_condattr_setclock(&condattr, CLOCK_MONOTONIC); /* keep-alive is not wall-clock time */
-    pthread_cond_init(&p->wake, &condattr);
-    pthread_condattr_destroy(&condattr);
     pthread_cond_init(&p->gone, NULL);
     pthread_attr_init(&p->attr);
     if (options->stack_size && pthread_attr_setstacksize(&p->attr, options->stack_size) != 0) {
@@ -757,7 +805,7 @@ static void hop__blocking_default_atexit(void) {
             hop__blocking_internal_t *p = hop__atomic_load_ptr(&pool->internal);
             pthread_mutex_lock(&p->lock);
             p->closing = p->exiting = p->abandoning = true;
-            pthread_cond_broadcast(&p->wake);
+            hop__blocking_wake_all(p);
             pthread_mutex_unlock(&p->lock);
         }
         /* The caller count stays raised: the pool can never be freed now. */

@@ -118,20 +118,13 @@
 #include "core/deque.h"
 #include "core/fault.h"
 #include "core/fork.h"
+#include "core/futex.h"
 #include "core/gate.h"
 #include "core/inject_queue.h"
 #include "core/internal.h"
 #include "core/observe.h"
 #include "core/signals.h"
 #include "core/spin.h"
-
-#if defined(__linux__) && !defined(HOP_POOL_NO_FUTEX)
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#define HOP__POOL_FUTEX 1
-#else
-#define HOP__POOL_FUTEX 0
-#endif
 
 #define HOP__POOL_MAX_THREADS 1024u
 #define HOP__POOL_NAME_MAX 10
@@ -222,10 +215,6 @@ typedef struct hop__pool_worker_s {
     uint32_t sleeper_slot; /* place in pool->sleepers, or NOT_SLEEPING; guarded by idle_lock */
     pthread_t thread;
     char name[16];
-#if !HOP__POOL_FUTEX
-    pthread_mutex_t sleep_lock;
-    pthread_cond_t sleep_cond;
-#endif
 } hop__pool_worker_t;
 
 struct hop__pool_internal_s {
@@ -297,15 +286,8 @@ static inline void hop__pool_count(uint64_t *counter, uint64_t delta) {
 
 /* Sleeps until a waker has moved w->sleep from ASLEEP to AWAKE. */
 static void hop__pool_sleep(hop__pool_worker_t *w) {
-#if HOP__POOL_FUTEX
     while (hop__atomic_load_uint(&w->sleep) == HOP__SLEEP_ASLEEP)
-        syscall(SYS_futex, &w->sleep, FUTEX_WAIT_PRIVATE, HOP__SLEEP_ASLEEP, NULL, NULL, 0);
-#else
-    pthread_mutex_lock(&w->sleep_lock);
-    while (hop__atomic_load_uint(&w->sleep) == HOP__SLEEP_ASLEEP)
-        pthread_cond_wait(&w->sleep_cond, &w->sleep_lock);
-    pthread_mutex_unlock(&w->sleep_lock);
-#endif
+        hop__futex_wait(&w->sleep, HOP__SLEEP_ASLEEP, 0);
 }
 
 /* Any thread. */
@@ -313,14 +295,7 @@ static void hop__pool_wake(hop__pool_worker_t *w) {
     if (hop__atomic_fas_uint(&w->sleep, HOP__SLEEP_AWAKE) != HOP__SLEEP_ASLEEP)
         return; /* awake, or still re-checking: it will see AWAKE */
     HOP__OBSERVE(hop__observe_wakeup(&w->pool_public->executor));
-#if HOP__POOL_FUTEX
-    syscall(SYS_futex, &w->sleep, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-#else
-    /* Under the lock: the sleeper is either before its check or inside the wait. */
-    pthread_mutex_lock(&w->sleep_lock);
-    pthread_cond_signal(&w->sleep_cond);
-    pthread_mutex_unlock(&w->sleep_lock);
-#endif
+    hop__futex_wake(&w->sleep);
 }
 
 /* ---- The injection queue ------------------------------------------------ */
@@ -946,19 +921,11 @@ static void hop__pool_join(hop__pool_internal_t *p, unsigned int started) {
         pthread_join(p->workers[i].thread, NULL);
 }
 
-static void hop__pool_free(hop__pool_internal_t *p) {
-#if !HOP__POOL_FUTEX
-    for (unsigned int i = 0; i < p->nworkers; i++) {
-        pthread_mutex_destroy(&p->workers[i].sleep_lock);
-        pthread_cond_destroy(&p->workers[i].sleep_cond);
-    }
-#endif
-    free(p);
-}
+static void hop__pool_free(hop__pool_internal_t *p) { free(p); }
 
 /* In a child process after fork(), on the forking thread: the workers are
- * gone (and may have held the sleep locks), so the pool refuses everything
- * from now on; pins held by the parent's threads are forgotten with them. */
+ * gone, so the pool refuses everything from now on; pins held by the
+ * parent's threads are forgotten with them. */
 static void hop__pool_forked(hop__fork_entry_t *entry) {
     hop__pool_internal_t *p = hop__container_of(entry, hop__pool_internal_t, fork_entry);
     hop_pool_t *pool = p->pool;
@@ -1021,10 +988,6 @@ int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
         /* Thread names hold 15 bytes: a long prefix with many workers is cut. */
         if (snprintf(w->name, sizeof w->name, "%s-%u", prefix, i) >= (int)sizeof w->name)
             w->name[sizeof w->name - 1] = '\0';
-#if !HOP__POOL_FUTEX
-        pthread_mutex_init(&w->sleep_lock, NULL);
-        pthread_cond_init(&w->sleep_cond, NULL);
-#endif
     }
 
     hop__atomic_store_ptr(&pool->executor.ops, &hop__pool_ops);

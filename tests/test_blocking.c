@@ -417,6 +417,132 @@ Test(blocking, a_job_submitted_while_a_thread_is_idle_takes_that_thread_instead_
     test_assert_checks();
 }
 
+/* Two threads go idle one after the other; the next job must wake the one
+ * that went idle last (its caches are the warm ones; the other is the one
+ * that keep_alive should retire). */
+typedef struct {
+    hop_job_t job;
+    unsigned int open; /* atomic: the job may finish */
+    unsigned int ran;  /* atomic */
+    pthread_t thread;
+} gated_own_job_t;
+
+static void gated_own_run(hop_job_t *job) {
+    gated_own_job_t *j = (gated_own_job_t *)job;
+    j->thread = pthread_self();
+    while (!test_load_uint(&j->open))
+        test_sleep_ms(1);
+    test_add_uint(&j->ran, 1);
+}
+
+Test(blocking, a_job_wakes_the_thread_that_went_idle_last) {
+    hop_blocking_t b;
+    hop_blocking_options_t options = {.max_threads = 2};
+    HOP_OK(hop_blocking_init(&b, &options));
+    gated_own_job_t first = {0}, second = {0}, third = {0};
+    hop_job_init(&first.job, gated_own_run);
+    hop_job_init(&second.job, gated_own_run);
+    hop_job_init(&third.job, gated_own_run);
+    HOP_OK(hop_blocking_submit(&b, &first.job));
+    HOP_OK(hop_blocking_submit(&b, &second.job));
+    hop_blocking_stats_t s;
+    cr_assert(WAIT_STATS(&b, s, s.threads == 2 && s.threads_idle == 0 && s.queued == 0));
+    test_store_uint(&first.open, 1);
+    cr_assert(WAIT_STATS(&b, s, s.jobs_run == 1 && s.threads_idle == 1));
+    test_store_uint(&second.open, 1);
+    cr_assert(WAIT_STATS(&b, s, s.jobs_run == 2 && s.threads_idle == 2));
+    cr_assert(!pthread_equal(first.thread, second.thread));
+    test_store_uint(&third.open, 1);
+    HOP_OK(hop_blocking_submit(&b, &third.job));
+    cr_assert(WAIT_STATS(&b, s, s.jobs_run == 3));
+    cr_assert(pthread_equal(third.thread, second.thread), "the job went to the thread idle the longest");
+    cr_assert_eq(s.threads_started, 2);
+    HOP_OK(hop_blocking_close(&b));
+    test_assert_checks();
+}
+
+/* The wake-up of an idle thread, under stress: submitters that each submit
+ * a job and wait for it before the next, so that nearly every submit finds
+ * the threads asleep or about to sleep. Every job must run exactly once. */
+#define WAKE_SUBMITTERS 3
+#define WAKE_ROUNDS 20000
+
+typedef struct {
+    hop_blocking_t *pool;
+    unsigned int seed;
+    unsigned int ran[WAKE_ROUNDS];
+} wake_submitter_t;
+
+typedef struct {
+    hop_job_t job;
+    unsigned int *ran;
+} wake_job_t;
+
+static void wake_job_run(hop_job_t *job) { test_add_uint(((wake_job_t *)job)->ran, 1); }
+
+static void *wake_submit(void *arg) {
+    wake_submitter_t *w = arg;
+    for (unsigned int n = 0; n < WAKE_ROUNDS; n++) {
+        wake_job_t j = {.ran = &w->ran[n]};
+        hop_job_init(&j.job, wake_job_run);
+        if (hop_blocking_submit(w->pool, &j.job) != 0)
+            return (void *)1;
+        while (!test_load_uint(&w->ran[n]))
+            sched_yield();
+        /* Now and then a pause about as long as the keep-alive, so that
+         * submits meet threads that are timing out and retiring. */
+        if (rand_r(&w->seed) % 128 == 0) {
+            struct timespec pause = {0, (long)(rand_r(&w->seed) % 1500) * 1000L};
+            nanosleep(&pause, NULL);
+        }
+    }
+    return NULL;
+}
+
+static void wake_stress(const hop_blocking_options_t *options) {
+    hop_blocking_t b;
+    HOP_OK(hop_blocking_init(&b, options));
+    unsigned int seed = (unsigned int)time(NULL);
+    cr_log_info("seed %u", seed);
+    static wake_submitter_t submitters[WAKE_SUBMITTERS];
+    pthread_t threads[WAKE_SUBMITTERS];
+    for (unsigned int i = 0; i < WAKE_SUBMITTERS; i++) {
+        memset(&submitters[i], 0, sizeof submitters[i]);
+        submitters[i].pool = &b;
+        submitters[i].seed = seed + i;
+        cr_assert_eq(pthread_create(&threads[i], NULL, wake_submit, &submitters[i]), 0);
+    }
+    for (unsigned int i = 0; i < WAKE_SUBMITTERS; i++) {
+        void *result;
+        cr_assert_eq(pthread_join(threads[i], &result), 0);
+        cr_assert_null(result, "a submit failed");
+    }
+    hop_blocking_stats_t s;
+    cr_assert(WAIT_STATS(&b, s, s.jobs_run == (uint64_t)WAKE_SUBMITTERS * WAKE_ROUNDS));
+    HOP_OK(hop_blocking_close(&b));
+    for (unsigned int i = 0; i < WAKE_SUBMITTERS; i++)
+        for (unsigned int n = 0; n < WAKE_ROUNDS; n++)
+            cr_assert_eq(submitters[i].ran[n], 1, "job %u of submitter %u ran %u times", n, i,
+                         submitters[i].ran[n]);
+    cr_log_info("%llu threads started, %llu retired, peak %u", (unsigned long long)s.threads_started,
+                (unsigned long long)s.threads_retired, s.threads_peak);
+    cr_assert_leq(s.threads_peak, options->max_threads);
+    test_assert_checks();
+}
+
+/* Threads kept by min_threads sleep without a timeout: a lost wake-up
+ * leaves a job queued for ever, and the test hangs until the suite's
+ * timeout fails it. */
+Test(blocking, submit_and_wait_loops_never_lose_the_wake_up_of_a_thread_that_sleeps_without_timeout) {
+    wake_stress(&(hop_blocking_options_t){.max_threads = 2, .min_threads = 2});
+}
+
+/* With a keep-alive of 1 ms, threads time out, retire and are created
+ * again all along, racing with the submits that claim them. */
+Test(blocking, submit_and_wait_loops_run_every_job_once_while_threads_retire_and_come_back) {
+    wake_stress(&(hop_blocking_options_t){.max_threads = 2, .keep_alive_ms = 1});
+}
+
 /* ---- Withdrawing --------------------------------------------------------------- */
 
 Test(blocking, a_withdrawn_job_leaves_the_queue_at_once_and_never_runs) {

@@ -13,7 +13,8 @@
  *     creation fans out and the submitting thread (often a loop) does not
  *     wait for one pthread_create per job. A thread idle for
  *     keep_alive_ms retires, down to min_threads. An idle pool has no thread
- *     running: they wait on a condition variable, or have retired.
+ *     running: they sleep (each on a word of its own, so a submit wakes one
+ *     thread with one system call on each side), or have retired.
  *   - Withdrawable: a queued job can be taken back (hop_blocking_withdraw,
  *     hop_executor_withdraw) in O(1), so a cancelled hop_run_in_executor or
  *     hop_run_blocking neither waits in the queue nor takes a thread.
