@@ -12,8 +12,11 @@
  * job->executor_stamp holds when it was queued (time-in-queue stats).
  *
  * Waiting. An idle thread waits on a word of its own (core/futex.h), listed
- * on the idle list, newest first. A submit claims the newest (the warmest
- * caches; the oldest ones time out and retire first): it takes the thread
+ * on the idle list. A submit claims the thread idle the longest: when the
+ * CPUs are busy, the kernel runs a thread that slept long sooner than one
+ * that has just run, so the job starts sooner (the thread idle the
+ * shortest would have the warmer caches, but waits in the run queue, which
+ * lengthens the latency tail of a busy server). The submit takes the thread
  * off the list, counts the claim in notified, and sets the thread's word,
  * all under the lock, then wakes it after unlocking. The thread, back
  * under the lock, knows it was claimed by being off the list; any other
@@ -109,7 +112,7 @@ struct hop__blocking_internal_s {
     unsigned int threads;  /* running a job, idle, or being created */
     unsigned int starting; /* of those, being created */
     unsigned int idle;     /* waiting, and not claimed by a submit */
-    hop__blocking_thread_t *idle_top; /* the idle threads, the last one to go idle first */
+    hop__blocking_thread_t *idle_newest, *idle_oldest; /* the idle list (Waiting) */
     unsigned int notified; /* claims not yet taken by a woken thread */
     unsigned int peak;
     unsigned int min, max;
@@ -220,12 +223,15 @@ static void hop__blocking_leave(hop__blocking_internal_t *p, hop__blocking_threa
         pthread_cond_broadcast(&p->gone);
 }
 
+/* The idle list runs from the newest (idle_prev NULL) to the oldest. */
 static void hop__blocking_idle_push(hop__blocking_internal_t *p, hop__blocking_thread_t *t) {
     t->idle_prev = NULL;
-    t->idle_next = p->idle_top;
-    if (p->idle_top)
-        p->idle_top->idle_prev = t;
-    p->idle_top = t;
+    t->idle_next = p->idle_newest;
+    if (p->idle_newest)
+        p->idle_newest->idle_prev = t;
+    else
+        p->idle_oldest = t;
+    p->idle_newest = t;
     t->idle = true;
     p->idle++;
 }
@@ -234,18 +240,19 @@ static void hop__blocking_idle_unlink(hop__blocking_internal_t *p, hop__blocking
     if (t->idle_prev)
         t->idle_prev->idle_next = t->idle_next;
     else
-        p->idle_top = t->idle_next;
+        p->idle_newest = t->idle_next;
     if (t->idle_next)
         t->idle_next->idle_prev = t->idle_prev;
+    else
+        p->idle_oldest = t->idle_prev;
     t->idle = false;
     p->idle--;
 }
 
-/* Claims the idle thread that went idle last (lock held, idle > 0) and
- * returns it; the caller wakes it (hop__futex_wake) after unlocking, so
+/* Claims the thread idle the longest (lock held, idle > 0) and returns it; the caller wakes it (hop__futex_wake) after unlocking, so
  * that it does not wake up only to wait for this lock. */
 static hop__blocking_thread_t *hop__blocking_claim(hop__blocking_internal_t *p) {
-    hop__blocking_thread_t *t = p->idle_top;
+    hop__blocking_thread_t *t = p->idle_oldest;
     hop__blocking_idle_unlink(p, t);
     p->notified++;
     hop__atomic_store_uint(&t->wake, 1u);
@@ -254,7 +261,7 @@ static hop__blocking_thread_t *hop__blocking_claim(hop__blocking_internal_t *p) 
 
 /* Wakes every idle thread (lock held), for exiting. */
 static void hop__blocking_wake_all(hop__blocking_internal_t *p) {
-    for (hop__blocking_thread_t *t = p->idle_top; t; t = t->idle_next) {
+    for (hop__blocking_thread_t *t = p->idle_newest; t; t = t->idle_next) {
         hop__atomic_store_uint(&t->wake, 1u);
         hop__futex_wake(&t->wake);
     }
