@@ -249,8 +249,9 @@ static void hop__blocking_idle_unlink(hop__blocking_internal_t *p, hop__blocking
     p->idle--;
 }
 
-/* Claims the thread idle the longest (lock held, idle > 0) and returns it; the caller wakes it (hop__futex_wake) after unlocking, so
- * that it does not wake up only to wait for this lock. */
+/* Claims the thread idle the longest (lock held, idle > 0) and returns it;
+ * the caller wakes it (hop__futex_wake) after unlocking, so that it does
+ * not wake up only to wait for this lock. */
 static hop__blocking_thread_t *hop__blocking_claim(hop__blocking_internal_t *p) {
     hop__blocking_thread_t *t = p->idle_oldest;
     hop__blocking_idle_unlink(p, t);
