@@ -12,39 +12,40 @@
  * job->executor_stamp holds when it was queued (time-in-queue stats).
  *
  * Waiting. An idle thread waits on a word of its own (core/futex.h), listed
- * on the idle list. A submit claims the thread idle the longest: when the
- * CPUs are busy, the kernel runs a thread that slept long sooner than one
- * that has just run, so the job starts sooner (the thread idle the
- * shortest would have the warmer caches, but waits in the run queue, which
- * lengthens the latency tail of a busy server). The submit takes the thread
- * off the list, counts the claim in notified, and sets the thread's word,
- * all under the lock, then wakes it after unlocking. The thread, back
- * under the lock, knows it was claimed by being off the list; any other
- * wake-up is spurious (or exiting), and it waits again. A wake that comes
- * late, after the thread went on or even after its record was freed, harms
- * nobody (core/futex.h).
+ * on the idle list (a wait queue, core/waitq.h: a claim dequeues, a thread
+ * that retires or exits unlinks itself). A submit claims the thread idle the
+ * longest: when the CPUs are busy, the kernel runs a thread that slept long
+ * sooner than one that has just run, so the job starts sooner (the thread
+ * idle the shortest would have the warmer caches, but waits in the run
+ * queue, which lengthens the latency tail of a busy server). The submit
+ * takes the thread off the list, counts the claim in notified, and sets the
+ * thread's word, all under the lock, then wakes it after unlocking. The
+ * thread, back under the lock, knows it was claimed by being off the list;
+ * any other wake-up is spurious (or exiting), and it waits again. A wake
+ * that comes late, after the thread went on or even after its record was
+ * freed, harms nobody (core/futex.h).
  *
  * Growth, after Tokio's blocking pool. `idle` counts the threads on the idle
  * list. A submit that finds one claims it (idle - 1, notified + 1) and wakes
- * it; otherwise, below
- * max_threads and with no thread being created, it reserves a thread
- * (threads + 1, starting + 1) and creates it after releasing the lock;
- * otherwise the job waits for a busy thread, which pops the queue after each
- * job, or for a thread being created. Creation fans out: a thread that starts
- * counts the queued jobs that no thread is on its way to (queued, minus the
- * claims, minus the threads still starting, minus its own), and reserves and
- * creates up to HOP__BLOCKING_FAN_OUT threads for them before it takes a job;
- * each of those does the same. So a burst is served by 1, 2, 4, ... threads
- * creating in parallel instead of by its submitter creating one thread per
- * job (slow: a pthread_create is tens of microseconds on a VM, and the
- * submitter is often a loop with tasks to resume). No job is left without a
- * server: a job queued while starting > 0 is counted by a starting thread,
- * which looks at the queue under the lock after that push; one queued with
- * starting == 0 gets a thread from its submitter. A
- * thread idle for keep_alive retires if that leaves at least min_threads;
- * it only ever decides so with the lock held and the queue empty, so a queued
- * job always has a thread that will come back to the queue. Threads at
- * min_threads wait without a timeout: an idle pool burns no CPU.
+ * it; otherwise, below max_threads and with no thread being created, it
+ * reserves a thread (threads + 1, starting + 1) and creates it after
+ * releasing the lock; otherwise the job waits for a busy thread, which pops
+ * the queue after each job, or for a thread being created. Creation fans
+ * out: a thread that starts counts the queued jobs that no thread is on its
+ * way to (queued, minus the claims, minus the threads still starting, minus
+ * its own), and reserves and creates up to HOP__BLOCKING_FAN_OUT threads for
+ * them before it takes a job; each of those does the same. So a burst is
+ * served by 1, 2, 4, ... threads creating in parallel instead of by its
+ * submitter creating one thread per job (slow: a pthread_create is tens of
+ * microseconds on a VM, and the submitter is often a loop with tasks to
+ * resume). No job is left without a server: a job queued while starting > 0
+ * is counted by a starting thread, which looks at the queue under the lock
+ * after that push; one queued with starting == 0 gets a thread from its
+ * submitter. A thread idle for keep_alive retires if that leaves at least
+ * min_threads; it only ever decides so with the lock held and the queue
+ * empty, so a queued job always has a thread that will come back to the
+ * queue. Threads at min_threads wait without a timeout: an idle pool burns
+ * no CPU.
  *
  * When the system refuses a thread (pthread_create fails), the reservation is
  * dropped and the job stays queued for the threads the pool has. If it has
@@ -72,6 +73,7 @@
 #include "core/internal.h"
 #include "core/observe.h"
 #include "core/signals.h"
+#include "core/waitq.h"
 
 #define HOP__BLOCKING_NAME_MAX 10
 /* Attempts (after the first) to create a thread for a pool that has none,
@@ -94,10 +96,8 @@ typedef struct hop__blocking_thread_s {
     pthread_t thread;
     hop__blocking_internal_t *p;
     struct hop__blocking_thread_s *next; /* on the list of threads to join */
-    /* On the idle list (guarded by the pool's lock). */
-    struct hop__blocking_thread_s *idle_prev, *idle_next;
-    bool idle;
-    unsigned int wake; /* futex word: 0 while it sleeps, 1 once claimed or told to exit */
+    hop__waitq_node_t idle_node;         /* on the idle list (guarded by the pool's lock) */
+    unsigned int wake;                   /* futex word: 0 while it sleeps, 1 once claimed or told to exit */
     char name[16];
 } hop__blocking_thread_t;
 
@@ -109,11 +109,11 @@ struct hop__blocking_internal_s {
     hop_job_t queue;     /* the sentinel: queue.next is the oldest job */
     /* Everything below is guarded by lock. */
     unsigned int queued;
-    unsigned int threads;  /* running a job, idle, or being created */
-    unsigned int starting; /* of those, being created */
-    unsigned int idle;     /* waiting, and not claimed by a submit */
-    hop__blocking_thread_t *idle_newest, *idle_oldest; /* the idle list (Waiting) */
-    unsigned int notified; /* claims not yet taken by a woken thread */
+    unsigned int threads;      /* running a job, idle, or being created */
+    unsigned int starting;     /* of those, being created */
+    unsigned int idle;         /* waiting, and not claimed by a submit */
+    hop__waitq_t idle_threads; /* the idle list, longest idle first (Waiting) */
+    unsigned int notified;     /* claims not yet taken by a woken thread */
     unsigned int peak;
     unsigned int min, max;
     uint64_t names; /* threads named so far: the next one's number */
@@ -223,38 +223,13 @@ static void hop__blocking_leave(hop__blocking_internal_t *p, hop__blocking_threa
         pthread_cond_broadcast(&p->gone);
 }
 
-/* The idle list runs from the newest (idle_prev NULL) to the oldest. */
-static void hop__blocking_idle_push(hop__blocking_internal_t *p, hop__blocking_thread_t *t) {
-    t->idle_prev = NULL;
-    t->idle_next = p->idle_newest;
-    if (p->idle_newest)
-        p->idle_newest->idle_prev = t;
-    else
-        p->idle_oldest = t;
-    p->idle_newest = t;
-    t->idle = true;
-    p->idle++;
-}
-
-static void hop__blocking_idle_unlink(hop__blocking_internal_t *p, hop__blocking_thread_t *t) {
-    if (t->idle_prev)
-        t->idle_prev->idle_next = t->idle_next;
-    else
-        p->idle_newest = t->idle_next;
-    if (t->idle_next)
-        t->idle_next->idle_prev = t->idle_prev;
-    else
-        p->idle_oldest = t->idle_prev;
-    t->idle = false;
-    p->idle--;
-}
-
 /* Claims the thread idle the longest (lock held, idle > 0) and returns it;
  * the caller wakes it (hop__futex_wake) after unlocking, so that it does
  * not wake up only to wait for this lock. */
 static hop__blocking_thread_t *hop__blocking_claim(hop__blocking_internal_t *p) {
-    hop__blocking_thread_t *t = p->idle_oldest;
-    hop__blocking_idle_unlink(p, t);
+    hop__blocking_thread_t *t =
+        hop__container_of(hop__waitq_pop(&p->idle_threads), hop__blocking_thread_t, idle_node);
+    p->idle--;
     p->notified++;
     hop__atomic_store_uint(&t->wake, 1u);
     return t;
@@ -262,7 +237,8 @@ static hop__blocking_thread_t *hop__blocking_claim(hop__blocking_internal_t *p) 
 
 /* Wakes every idle thread (lock held), for exiting. */
 static void hop__blocking_wake_all(hop__blocking_internal_t *p) {
-    for (hop__blocking_thread_t *t = p->idle_newest; t; t = t->idle_next) {
+    for (hop__waitq_node_t *n = p->idle_threads.head; n; n = n->next) {
+        hop__blocking_thread_t *t = hop__container_of(n, hop__blocking_thread_t, idle_node);
         hop__atomic_store_uint(&t->wake, 1u);
         hop__futex_wake(&t->wake);
     }
@@ -273,25 +249,28 @@ static void hop__blocking_wake_all(hop__blocking_internal_t *p) {
  * keep_alive. */
 static bool hop__blocking_wait(hop__blocking_internal_t *p, hop__blocking_thread_t *self) {
     uint64_t deadline_ns = hop__blocking_now_ns() + p->keep_alive_ns;
-    hop__blocking_idle_push(p, self);
+    hop__waitq_push(&p->idle_threads, &self->idle_node);
+    p->idle++;
     for (;;) {
         bool timed = p->threads > p->min;
         hop__atomic_store_uint(&self->wake, 0u);
         pthread_mutex_unlock(&p->lock);
         hop__futex_wait(&self->wake, 0u, timed ? deadline_ns : 0u);
         pthread_mutex_lock(&p->lock);
-        if (!self->idle) {
+        if (!self->idle_node.queued) {
             /* A submit claimed this thread. */
             p->notified--;
             return true;
         }
         if (p->exiting) {
-            hop__blocking_idle_unlink(p, self);
+            hop__waitq_unlink(&p->idle_threads, &self->idle_node);
+            p->idle--;
             return true;
         }
         bool timed_out = timed && hop__blocking_now_ns() >= deadline_ns;
         if (timed_out && p->threads > p->min) {
-            hop__blocking_idle_unlink(p, self);
+            hop__waitq_unlink(&p->idle_threads, &self->idle_node);
+            p->idle--;
             /* Retire only with the queue empty: a queued job keeps its thread. */
             return p->queue.next != &p->queue;
         }
@@ -659,8 +638,9 @@ hop_executor_t *hop_blocking_executor(hop_blocking_t *pool) { return pool ? &poo
 /* The pool's ops if pool was initialised (open or closed), else NULL. */
 static const hop_executor_ops_t *hop__blocking_ops_of(hop_blocking_t *pool) {
     const hop_executor_ops_t *ops = pool ? hop__atomic_load_ptr(&pool->executor.ops) : NULL;
-    return ops == &hop__blocking_ops || ops == &hop__blocking_closed_ops || ops == &hop__blocking_forked_ops ? ops
-                                                                                                          : NULL;
+    return ops == &hop__blocking_ops || ops == &hop__blocking_closed_ops || ops == &hop__blocking_forked_ops
+               ? ops
+               : NULL;
 }
 
 int hop_blocking_submit(hop_blocking_t *pool, hop_job_t *job) {
