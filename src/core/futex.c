@@ -33,11 +33,18 @@ static struct {
 } hop__futex_buckets[HOP__FUTEX_BUCKETS];
 static pthread_once_t hop__futex_once = PTHREAD_ONCE_INIT;
 
-static void hop__futex_init(void) {
+static void hop__futex_init_buckets(void) {
     for (int i = 0; i < HOP__FUTEX_BUCKETS; i++) {
         pthread_mutex_init(&hop__futex_buckets[i].lock, NULL);
         pthread_cond_init(&hop__futex_buckets[i].cond, NULL);
     }
+}
+
+/* In a child of fork() a bucket may be locked by a thread that did not
+ * follow: every bucket starts afresh (nobody in the child waits yet). */
+static void hop__futex_init(void) {
+    hop__futex_init_buckets();
+    (void)pthread_atfork(NULL, NULL, hop__futex_init_buckets);
 }
 
 static unsigned int hop__futex_bucket(const unsigned int *word) {
