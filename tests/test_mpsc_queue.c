@@ -285,24 +285,37 @@ Test(mpsc_queue, jobs_pushed_again_right_after_their_pop_are_each_delivered_once
 
 /* Producers that keep outrunning the consumer: it pauses until the ring has
  * overflowed, again and again, so that jobs move between the ring and the
- * stack while pushes race with the takes that clear the overflow. */
-#define OUTRUN_PER_PRODUCER 200000
+ * stack while pushes race with the takes that clear the overflow. The
+ * producers push in rounds that the consumer opens one at a time, and it
+ * pauses before taking the first job of each: a round holds more jobs than
+ * the ring, so every round overflows it, even where the producers ran their
+ * round to the end while the consumer was not scheduled (a loaded machine),
+ * which would leave pauses within the round nothing to wait for. */
+#define OUTRUN_ROUNDS 20
+#define OUTRUN_PER_ROUND 10000 /* per producer: PRODUCERS times as many as the ring holds, and more */
+#define OUTRUN_PER_PRODUCER (OUTRUN_ROUNDS * OUTRUN_PER_ROUND)
 
 static hop__mpsc_queue_t outrun_queue;
-static unsigned int outrun_done; /* atomic: producers finished */
+static unsigned int outrun_round; /* atomic: rounds the consumer has opened */
+static unsigned int outrun_done;  /* atomic: producers that finished the round open */
 
 static void *produce_outrun(void *arg) {
     item_t *items = arg;
-    for (unsigned int i = 0; i < OUTRUN_PER_PRODUCER; i++) {
-        hop_job_init(&items[i].job, never_run);
-        hop__mpsc_queue_push_mpsc(&outrun_queue, &items[i].job);
+    for (unsigned int round = 0; round < OUTRUN_ROUNDS; round++) {
+        while (hop__atomic_load_uint(&outrun_round) <= round)
+            sched_yield();
+        for (unsigned int i = round * OUTRUN_PER_ROUND; i < (round + 1) * OUTRUN_PER_ROUND; i++) {
+            hop_job_init(&items[i].job, never_run);
+            hop__mpsc_queue_push_mpsc(&outrun_queue, &items[i].job);
+        }
+        hop__atomic_faa_uint(&outrun_done, 1u);
     }
-    hop__atomic_faa_uint(&outrun_done, 1u);
     return NULL;
 }
 
 Test(mpsc_queue, producers_outrunning_the_consumer_lose_and_reorder_nothing_across_ring_and_stack) {
     hop__mpsc_queue_init(&outrun_queue);
+    hop__atomic_store_uint(&outrun_round, 0u);
     hop__atomic_store_uint(&outrun_done, 0u);
     item_t *items = calloc((size_t)PRODUCERS * OUTRUN_PER_PRODUCER, sizeof *items);
     unsigned char *seen = calloc((size_t)PRODUCERS * OUTRUN_PER_PRODUCER, 1);
@@ -313,28 +326,38 @@ Test(mpsc_queue, producers_outrunning_the_consumer_lose_and_reorder_nothing_acro
         pthread_create(&threads[p], NULL, produce_outrun, &items[(size_t)p * OUTRUN_PER_PRODUCER]);
     }
     unsigned int next_seq[PRODUCERS] = {0};
-    unsigned long received = 0, overflows = 0, paused_at = 1;
+    unsigned long received = 0, overflows = 0;
     const unsigned long total = (unsigned long)PRODUCERS * OUTRUN_PER_PRODUCER;
-    while (received < total) {
-        if (received % 5000 == 0 && received != paused_at) {
-            /* Wait for the stack to hold something, unless the producers
-             * are done. */
-            paused_at = received;
-            while (!hop__atomic_load_ptr(&outrun_queue.head) && hop__atomic_load_uint(&outrun_done) < PRODUCERS)
-                sched_yield();
-            overflows += hop__atomic_load_ptr(&outrun_queue.head) != NULL;
+    const unsigned long per_round = (unsigned long)PRODUCERS * OUTRUN_PER_ROUND;
+    for (unsigned int round = 0; round < OUTRUN_ROUNDS; round++) {
+        hop__atomic_store_uint(&outrun_done, 0u);
+        hop__atomic_store_uint(&outrun_round, round + 1);
+        unsigned long end = received + per_round, paused_at = received + 1;
+        while (received < end) {
+            if (received % 5000 == 0 && received != paused_at) {
+                /* Wait for the stack to hold something, unless the
+                 * producers are done with the round. */
+                paused_at = received;
+                while (!hop__atomic_load_ptr(&outrun_queue.head) &&
+                       hop__atomic_load_uint(&outrun_done) < PRODUCERS)
+                    sched_yield();
+                overflows += hop__atomic_load_ptr(&outrun_queue.head) != NULL;
+            }
+            hop_job_t *job;
+            if (hop__mpsc_queue_pop_spsc(&outrun_queue, &job) != HOP__MPSC_ITEM)
+                continue;
+            check_delivered(items, total, seen, next_seq, job);
+            received++;
         }
-        hop_job_t *job;
-        if (hop__mpsc_queue_pop_spsc(&outrun_queue, &job) != HOP__MPSC_ITEM)
-            continue;
-        check_delivered(items, total, seen, next_seq, job);
-        received++;
+        /* Every producer is done with the round before the next opens. */
+        while (hop__atomic_load_uint(&outrun_done) < PRODUCERS)
+            sched_yield();
     }
     for (unsigned int p = 0; p < PRODUCERS; p++)
         pthread_join(threads[p], NULL);
     hop_job_t *job;
     cr_assert_eq(hop__mpsc_queue_pop_spsc(&outrun_queue, &job), HOP__MPSC_EMPTY, "nothing extra came out");
-    cr_assert_geq(overflows, 10ul, "the ring overflowed only %lu times", overflows);
+    cr_assert_geq(overflows, (unsigned long)OUTRUN_ROUNDS, "the ring overflowed only %lu times", overflows);
     hop__mpsc_queue_destroy(&outrun_queue);
     free(items);
     free(seen);
