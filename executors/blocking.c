@@ -13,11 +13,11 @@
  *
  * Waiting. An idle thread waits on a word of its own (core/futex.h), listed
  * on the idle list (a wait queue, core/waitq.h: a claim dequeues, a thread
- * that retires or exits unlinks itself). A submit claims the thread idle the
+ * that retires or exits unlinks itself). A claim takes the thread idle the
  * longest: when the CPUs are busy, the kernel runs a thread that slept long
  * sooner than one that has just run, so the job starts sooner (the thread
  * idle the shortest would have the warmer caches, but waits in the run
- * queue, which lengthens the latency tail of a busy server). The submit
+ * queue, which lengthens the latency tail of a busy server). The claimer
  * takes the thread off the list, counts the claim in notified, and sets the
  * thread's word, all under the lock, then wakes it after unlocking. The
  * thread, back under the lock, knows it was claimed by being off the list;
@@ -25,27 +25,32 @@
  * that comes late, after the thread went on or even after its record was
  * freed, harms nobody (core/futex.h).
  *
- * Growth, after Tokio's blocking pool. `idle` counts the threads on the idle
- * list. A submit that finds one claims it (idle - 1, notified + 1) and wakes
- * it; otherwise, below max_threads and with no thread being created, it
+ * Growth, after Tokio's blocking pool, and wake-ups that spread. `idle`
+ * counts the threads on the idle list. A submit that finds a claimed thread
+ * still on its way (notified > 0) leaves its job to that one; otherwise one
+ * that finds an idle thread claims it (idle - 1, notified + 1) and wakes it;
+ * otherwise, below max_threads and with no thread being created, it
  * reserves a thread (threads + 1, starting + 1) and creates it after
  * releasing the lock; otherwise the job waits for a busy thread, which pops
- * the queue after each job, or for a thread being created. Creation fans
- * out: a thread that starts counts the queued jobs that no thread is on its
- * way to (queued, minus the claims, minus the threads still starting, minus
- * its own), and reserves and creates up to HOP__BLOCKING_FAN_OUT threads for
- * them before it takes a job; each of those does the same. So a burst is
- * served by 1, 2, 4, ... threads creating in parallel instead of by its
- * submitter creating one thread per job (slow: a pthread_create is tens of
- * microseconds on a VM, and the submitter is often a loop with tasks to
- * resume). No job is left without a server: a job queued while starting > 0
- * is counted by a starting thread, which looks at the queue under the lock
- * after that push; one queued with starting == 0 gets a thread from its
- * submitter. A thread idle for keep_alive retires if that leaves at least
- * min_threads; it only ever decides so with the lock held and the queue
- * empty, so a queued job always has a thread that will come back to the
- * queue. Threads at min_threads wait without a timeout: an idle pool burns
- * no CPU.
+ * the queue after each job, or for a thread being created. A thread that
+ * starts, or that takes a claim, fans out: it counts the queued jobs that no
+ * thread is on its way to (queued, minus the claims, minus the threads still
+ * starting, minus its own) and, up to HOP__BLOCKING_FAN_OUT of them, claims
+ * and wakes an idle thread for each or, with none idle, reserves and creates
+ * one, before it takes a job; each of those does the same. So a burst costs
+ * its submitter one wake-up or one creation, and the rest are made by 1, 2,
+ * 4, ... threads in parallel: a submitter that woke or created a thread per
+ * job spent most of its time in those system calls (a futex wake is
+ * microseconds, a pthread_create tens of them on a VM), and the submitter
+ * is often a loop with tasks to resume. No job is left without a server: a
+ * job queued while notified > 0 or starting > 0 is counted by a claimed or
+ * starting thread, which looks at the queue under the lock, after that
+ * push, when it takes its claim or starts; one queued with neither gets a
+ * thread from its submitter, or waits for the busy ones at max_threads. A
+ * thread idle for keep_alive retires if that leaves at least min_threads;
+ * it only ever decides so with the lock held and the queue empty, so a
+ * queued job always has a thread that will come back to the queue. Threads
+ * at min_threads wait without a timeout: an idle pool burns no CPU.
  *
  * When the system refuses a thread (pthread_create fails), the reservation is
  * dropped and the job stays queued for the threads the pool has. If it has
@@ -312,6 +317,7 @@ static void *hop__blocking_thread_main(void *arg) {
             p->stats.threads_retired++;
             break;
         }
+        hop__blocking_fan_out(p);
     }
     hop__blocking_leave(p, self);
     pthread_mutex_unlock(&p->lock);
@@ -425,9 +431,10 @@ static void hop__blocking_create_failed(hop__blocking_internal_t *p) {
     pthread_mutex_unlock(&p->lock);
 }
 
-/* A thread that has just started (lock held on entry and exit, the thread no
- * longer counted in starting): creates threads for the queued jobs no thread
- * is on its way to, up to HOP__BLOCKING_FAN_OUT (see Growth). A refused
+/* A thread that has just started, or has just taken a claim (lock held on
+ * entry and exit; the thread no longer counted in starting or notified):
+ * wakes idle threads, or creates threads, for the queued jobs no thread is
+ * on its way to, up to HOP__BLOCKING_FAN_OUT (see Growth). A refused
  * creation drops its reservation: the jobs wait for the threads there are,
  * this one included. */
 static void hop__blocking_fan_out(hop__blocking_internal_t *p) {
@@ -435,15 +442,24 @@ static void hop__blocking_fan_out(hop__blocking_internal_t *p) {
         return; /* closing: the threads there are drain the queue */
     /* Jobs no thread is on its way to, this thread's own taken out. */
     long unserved = (long)p->queued - (long)p->notified - (long)p->starting - 1;
-    unsigned int n = 0;
-    while (n < HOP__BLOCKING_FAN_OUT && (long)n < unserved && p->threads < p->max) {
-        hop__blocking_reserve(p);
-        n++;
+    hop__blocking_thread_t *woken[HOP__BLOCKING_FAN_OUT];
+    unsigned int n_woken = 0, n_created = 0;
+    while (n_woken + n_created < HOP__BLOCKING_FAN_OUT && (long)(n_woken + n_created) < unserved) {
+        if (p->idle > 0) {
+            woken[n_woken++] = hop__blocking_claim(p);
+        } else if (p->threads < p->max) {
+            hop__blocking_reserve(p);
+            n_created++;
+        } else {
+            break;
+        }
     }
-    if (n == 0)
+    if (n_woken + n_created == 0)
         return;
     pthread_mutex_unlock(&p->lock);
-    for (unsigned int i = 0; i < n; i++) {
+    for (unsigned int i = 0; i < n_woken; i++)
+        hop__futex_wake(&woken[i]->wake);
+    for (unsigned int i = 0; i < n_created; i++) {
         if (hop__blocking_create(p) != 0)
             hop__blocking_create_failed(p); /* this thread runs: only drops the reservation */
     }
@@ -467,10 +483,12 @@ static int hop__blocking_submit_op(hop_executor_t *executor, hop_job_t *job, uns
             err = HOP_ECLOSED;
         } else {
             hop__blocking_push(p, job);
-            if (p->idle > 0) {
+            if (p->notified > 0) {
+                /* A claimed thread on its way counts this job (Growth). */
+            } else if (p->idle > 0) {
                 woken = hop__blocking_claim(p);
             } else if (p->threads < p->max && p->starting == 0) {
-                /* With a thread starting, that one counts this job (Growth). */
+                /* With a thread starting, that one counts this job. */
                 hop__blocking_reserve(p);
                 create = true;
             }

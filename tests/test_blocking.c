@@ -542,6 +542,79 @@ Test(blocking, submit_and_wait_loops_run_every_job_once_while_threads_retire_and
     wake_stress(&(hop_blocking_options_t){.max_threads = 2, .keep_alive_ms = 1});
 }
 
+/* Bursts of jobs that each wait until every job of their burst runs: a
+ * burst of k needs k threads at once. The submitter wakes or creates one
+ * thread per burst at most, and the woken and new threads wake or create
+ * the rest (Growth, in executors/blocking.c): a job left to wait for a busy
+ * thread while an idle one sleeps, or while the pool is below its maximum,
+ * never runs, and its burst fails at the deadline. */
+#define BURST_MAX 8
+#if defined(__SANITIZE_THREAD__)
+#define BURST_ROUNDS 150
+#else
+#define BURST_ROUNDS 1500
+#endif
+
+typedef struct {
+    hop_job_t job;
+    unsigned int *arrived; /* atomic: jobs of this burst that are running */
+    unsigned int size;
+    unsigned int ran; /* atomic */
+    unsigned int met; /* the whole burst ran at once */
+} burst_job_t;
+
+static void burst_job_run(hop_job_t *job) {
+    burst_job_t *j = (burst_job_t *)job;
+    test_add_uint(j->arrived, 1);
+    j->met = test_wait_for_ms(j->arrived, j->size, 30000);
+    test_add_uint(&j->ran, 1);
+}
+
+static void burst_stress(const hop_blocking_options_t *options) {
+    hop_blocking_t b;
+    HOP_OK(hop_blocking_init(&b, options));
+    unsigned int seed = (unsigned int)time(NULL);
+    cr_log_info("seed %u", seed);
+    hop_blocking_stats_t s;
+    cr_assert(WAIT_STATS(&b, s, s.threads_idle == options->min_threads));
+    uint64_t jobs = 0;
+    for (unsigned int round = 0; round < BURST_ROUNDS; round++) {
+        static burst_job_t burst[BURST_MAX];
+        unsigned int arrived = 0, size = 1 + (unsigned int)rand_r(&seed) % BURST_MAX;
+        for (unsigned int i = 0; i < size; i++) {
+            burst[i] = (burst_job_t){.arrived = &arrived, .size = size};
+            hop_job_init(&burst[i].job, burst_job_run);
+        }
+        for (unsigned int i = 0; i < size; i++)
+            HOP_OK(hop_blocking_submit(&b, &burst[i].job));
+        jobs += size;
+        cr_assert(WAIT_STATS(&b, s, s.jobs_run == jobs));
+        for (unsigned int i = 0; i < size; i++) {
+            cr_assert_eq(burst[i].ran, 1);
+            cr_assert(burst[i].met, "round %u: %u of a burst of %u ran at once", round, arrived, size);
+        }
+        /* Now and then a pause about as long as the keep-alive, so that
+         * bursts meet threads that are timing out and retiring. */
+        if (rand_r(&seed) % 8 == 0) {
+            struct timespec pause = {0, (long)(rand_r(&seed) % 1500) * 1000L};
+            nanosleep(&pause, NULL);
+        }
+    }
+    cr_assert_leq(s.threads_peak, BURST_MAX);
+    cr_log_info("%llu threads started, %llu retired", (unsigned long long)s.threads_started,
+                (unsigned long long)s.threads_retired);
+    HOP_OK(hop_blocking_close(&b));
+    test_assert_checks();
+}
+
+Test(blocking, every_job_of_a_burst_gets_an_idle_thread_though_the_submitter_wakes_one) {
+    burst_stress(&(hop_blocking_options_t){.max_threads = BURST_MAX, .min_threads = BURST_MAX});
+}
+
+Test(blocking, every_job_of_a_burst_gets_a_thread_while_threads_retire_and_are_created) {
+    burst_stress(&(hop_blocking_options_t){.max_threads = BURST_MAX, .keep_alive_ms = 1});
+}
+
 /* ---- Withdrawing --------------------------------------------------------------- */
 
 Test(blocking, a_withdrawn_job_leaves_the_queue_at_once_and_never_runs) {
@@ -835,6 +908,9 @@ Test(blocking, a_refused_thread_leaves_the_job_to_the_threads_the_pool_has) {
     cr_assert(WAIT_STATS(&b, s, s.threads_idle == 1));
     hop_job_init(&jobs[0].job, gated_job);
     HOP_OK(hop_blocking_submit(&b, &jobs[0].job)); /* takes the one thread */
+    /* Once the thread has taken its claim, no thread is on its way to the
+     * next jobs: each submit tries to create one. */
+    cr_assert(WAIT_STATS(&b, s, s.threads_idle == 0));
     hop__blocking_fail_thread_creates(1000);
     for (int i = 1; i < 5; i++) {
         hop_job_init(&jobs[i].job, plain_job);

@@ -7,14 +7,15 @@
  *   - FIFO: one shared queue; a job submitted before another (as seen by
  *     the pool: the earlier submit returned first) starts no later than it.
  *   - Elastic: a job that finds every thread busy starts a new thread, up to
- *     max_threads; beyond that jobs wait in the queue. The submitter creates
- *     at most the first of a burst's threads: each new thread creates up to
- *     two more for the jobs still without one before it takes its own, so
- *     creation fans out and the submitting thread (often a loop) does not
- *     wait for one pthread_create per job. A thread idle for
- *     keep_alive_ms retires, down to min_threads. An idle pool has no thread
- *     running: they sleep (each on a word of its own, so a submit wakes one
- *     thread with one system call on each side), or have retired.
+ *     max_threads; beyond that jobs wait in the queue. A job that finds a
+ *     thread idle takes it. The submitter wakes or creates at most the first
+ *     of a burst's threads: each thread it wakes or creates wakes or creates
+ *     up to two more for the jobs still without one before it takes its
+ *     own, so the wake-ups and creations fan out over the pool's threads
+ *     and the submitting thread (often a loop) does not make one system
+ *     call per job. A thread idle for keep_alive_ms retires, down to
+ *     min_threads. An idle pool has no thread running: they sleep (each on
+ *     a word of its own, woken with one system call), or have retired.
  *   - Withdrawable: a queued job can be taken back (hop_blocking_withdraw,
  *     hop_executor_withdraw) in O(1), so a cancelled hop_run_in_executor or
  *     hop_run_blocking neither waits in the queue nor takes a thread.
