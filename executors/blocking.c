@@ -116,7 +116,7 @@ struct hop__blocking_internal_s {
     unsigned int queued;
     unsigned int threads;      /* running a job, idle, or being created */
     unsigned int starting;     /* of those, being created */
-    unsigned int idle;         /* waiting, and not claimed by a submit */
+    unsigned int idle;         /* waiting, and not claimed (by a submit or a fan-out) */
     hop__waitq_t idle_threads; /* the idle list, longest idle first (Waiting) */
     unsigned int notified;     /* claims not yet taken by a woken thread */
     unsigned int peak;
@@ -263,7 +263,7 @@ static bool hop__blocking_wait(hop__blocking_internal_t *p, hop__blocking_thread
         hop__futex_wait(&self->wake, 0u, timed ? deadline_ns : 0u);
         pthread_mutex_lock(&p->lock);
         if (!self->idle_node.queued) {
-            /* A submit claimed this thread. */
+            /* A submit or another thread's fan-out claimed this thread. */
             p->notified--;
             return true;
         }
