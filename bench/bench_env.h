@@ -155,6 +155,7 @@ void bench_blocking_add(bench_list_t *l, const bench_options_t *o);
  * queue, peak threads), after the table; nothing if none was measured. */
 void bench_blocking_print(FILE *f, const bench_t *benches, int count);
 void bench_io_add(bench_list_t *l, const bench_options_t *o); /* TCP echo (workloads/io.c) */
+void bench_timers_add(bench_list_t *l, const bench_options_t *o); /* timer re-arms (workloads/timers.c) */
 /* The Boost.Context linkage ("static", "shared" or "not installed"). */
 extern const char *bench_boost_context;
 extern const char *bench_tbb_version; /* "oneTBB 2021.8" or "not installed" */

@@ -543,6 +543,7 @@ int main(int argc, char **argv) {
     bench_idle_add(&l, &o);
     bench_blocking_add(&l, &o);
     bench_io_add(&l, &o);
+    bench_timers_add(&l, &o);
     add_load_targets();
     bench_t *rows = l.rows;
     int count = l.count;
