@@ -49,6 +49,7 @@ typedef struct {
     unsigned int timeouts; /* atomic: reads that returned HOP_ETIMEDOUT */
     unsigned int cleanups; /* atomic: shielded goodbyes written after a cancel */
     unsigned int per_loop[SERVER_LOOPS]; /* atomic: handlers that ran on each server loop */
+    hop_executor_t *move_to;             /* if set: each handler goes there after its first answer */
 } serve_state_t;
 
 static serve_state_t state;
@@ -91,6 +92,8 @@ static int line_handler(hop_serve_conn_t *conn, void *arg) {
         const char *reply = hop_serve_closing(hop_serve_conn_server(conn)) ? "pong, bye\n" : "pong\n";
         if (hop_stream_write(stream, reply, strlen(reply), NULL) != 0)
             return 0;
+        if (st->move_to && hop_task_executor(hop_task_current()) != st->move_to)
+            CHECK_OK(hop_dispatch_to_executor(st->move_to));
         if (hop_serve_closing(hop_serve_conn_server(conn)))
             return 0;
     }
@@ -337,6 +340,85 @@ Test(serve, a_slow_client_is_cut_off_when_its_request_outlasts_the_idle_timeout)
     cr_assert_eq(__atomic_load_n(&state.timeouts, __ATOMIC_ACQUIRE), 1, "the slow request was never cut off");
     HOP_OK(shut_down(server, 10000));
     test_assert_checks();
+}
+
+/* Asks "ping" rounds times, pause_ms apart, then waits for the server to
+ * close the connection: status is HOP_EOF when it did, after every pong. */
+typedef struct {
+    int port;
+    int rounds;
+    int64_t pause_ms;
+    int pongs;
+    int status;
+} pinger_t;
+
+static void *pinger(void *arg) {
+    pinger_t *p = arg;
+    hop_stream_t *s;
+    p->status = hop_tcp_connect(NULL, "127.0.0.1", p->port, NULL, &s);
+    if (p->status != 0)
+        return NULL;
+    char line[64];
+    for (int i = 0; i < p->rounds; i++) {
+        if (i > 0)
+            CHECK_OK(hop_sleep(p->pause_ms));
+        CHECK_OK(hop_stream_write(s, "ping\n", 5, NULL));
+        int64_t n = hop_stream_read_line(s, line, sizeof line);
+        if (n != 5 || memcmp(line, "pong\n", 5) != 0)
+            break;
+        p->pongs++;
+    }
+    int64_t n = hop_stream_read(s, line, sizeof line); /* 0 at the end */
+    p->status = n == 0 ? HOP_EOF : n > 0 ? 0 : (int)n;
+    hop_stream_close(s);
+    return NULL;
+}
+
+/* The connection stays open while requests keep coming well within the idle
+ * timeout, for three times as long as the timeout in all, and is closed once
+ * they stop: the timeout counts from the last request, not the first. */
+Test(serve, the_idle_timeout_counts_from_the_last_request_on_a_busy_connection) {
+    hop_serve_options_t options = {.idle_timeout_ms = 500};
+    hop_server_t *server = serve(&options);
+    pinger_t p = {.port = hop_serve_port(server), .rounds = 30, .pause_ms = 50};
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_loop_executor(&client_loop), pinger, &p, NULL, &t));
+    HOP_OK(test_join(t));
+    cr_assert_eq(p.pongs, 30, "cut off after %d requests", p.pongs);
+    cr_assert_eq(p.status, HOP_EOF, "%s", hop_err_name(p.status));
+    cr_assert_eq(__atomic_load_n(&state.timeouts, __ATOMIC_ACQUIRE), 1);
+    cr_assert_eq(stats_of(server).timed_out, 1);
+    HOP_OK(shut_down(server, 10000));
+    test_assert_checks();
+}
+
+/* A handler that answers one request on its loop, moves to `to` and waits
+ * there for the next: the idle timeout still closes the connection. */
+static void expect_idle_timeout_after_moving_to(hop_executor_t *to) {
+    hop_serve_options_t options = {.idle_timeout_ms = 200};
+    hop_server_t *server = serve(&options);
+    state.move_to = to;
+    pinger_t p = {.port = hop_serve_port(server), .rounds = 3, .pause_ms = 10};
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_loop_executor(&client_loop), pinger, &p, NULL, &t));
+    HOP_OK(test_join(t));
+    cr_assert_eq(p.pongs, 3);
+    cr_assert_eq(p.status, HOP_EOF, "%s", hop_err_name(p.status));
+    cr_assert_eq(__atomic_load_n(&state.timeouts, __ATOMIC_ACQUIRE), 1);
+    cr_assert_eq(stats_of(server).timed_out, 1);
+    HOP_OK(shut_down(server, 10000));
+    test_assert_checks();
+}
+
+Test(serve, a_handler_that_moved_to_another_loop_is_still_timed_out_when_idle) {
+    expect_idle_timeout_after_moving_to(hop_loop_executor(&client_loop));
+}
+
+Test(serve, a_handler_that_moved_to_a_pool_is_still_timed_out_when_idle) {
+    hop_pool_t pool;
+    HOP_OK(hop_pool_init(&pool, &(hop_pool_options_t){.threads = 1}));
+    expect_idle_timeout_after_moving_to(hop_pool_executor(&pool));
+    HOP_OK(hop_pool_close(&pool));
 }
 
 Test(serve, clients_that_vanish_mid_request_leave_the_server_serving) {

@@ -17,11 +17,12 @@
 
 #include "core/fault.h"
 #include "core/task_internal.h"
-#include "io/stream_internal.h"
 #include "hop/nursery.h"
 #include "hop/semaphore.h"
 #include "hop/serve.h"
 #include "hop/tcp.h"
+#include "io/stream_internal.h"
+#include "time/timer_internal.h"
 
 typedef struct hop__acceptor_s {
     hop_server_t *server;
@@ -39,6 +40,13 @@ struct hop_serve_conn_s {
     hop_task_t *task;  /* the handler's, once it runs (a reference) */
     unsigned int idle; /* atomic */
     uint64_t request_deadline_ns;
+    /* The watchdog (hop_serve_read): touched only on the thread whose clock
+     * it waits on, where its callback runs too. */
+    hop_timer_t watchdog;
+    uint64_t watchdog_due_ns;
+    hop_task_t *reader;          /* the task in a watched read, or NULL */
+    unsigned int *reader_domain; /* its time-limit domain (hop__task_expire) */
+    bool reader_expired;         /* the watchdog interrupted that read */
 };
 
 struct hop_server_s {
@@ -112,6 +120,7 @@ static int hop__conn_main(void *arg, void **result) {
     c->task = hop_task_ref(hop_task_current());
     hop__server_unlock(s);
     int status = s->handler(c, s->arg);
+    hop_timer_stop(&c->watchdog); /* waits for a callback running elsewhere */
     hop_stream_close(c->stream); /* not interruptible: closes even when cancelled */
     hop__conn_unlink(s, c);
     hop_task_unref(c->task);
@@ -435,6 +444,73 @@ hop_stream_t *hop_serve_conn_stream(hop_serve_conn_t *conn) { return conn ? conn
 
 hop_server_t *hop_serve_conn_server(hop_serve_conn_t *conn) { return conn ? conn->server : NULL; }
 
+/* now + ms in ns, short of UINT64_MAX (no limit) for idle timeouts of
+ * centuries. */
+static uint64_t hop__ns_after(uint64_t now, int64_t ms) {
+    uint64_t room = (UINT64_MAX - 1u - now) / 1000000u;
+    return (uint64_t)ms > room ? UINT64_MAX - 1u : now + (uint64_t)ms * 1000000u;
+}
+
+/* ns in whole milliseconds, rounded up: a timer started with it never fires
+ * before. */
+static int64_t hop__ms_until(uint64_t ns) { return (int64_t)(ns / 1000000u + (ns % 1000000u != 0)); }
+
+/* The watchdog's callback: the read it watches ends at the request's
+ * deadline, which later idle reads have moved on since the watchdog was
+ * started; it starts again for the rest, or interrupts the read. */
+static void hop__conn_watchdog_fire(hop_timer_t *timer, void *arg) {
+    hop_serve_conn_t *c = arg;
+    if (!c->reader)
+        return; /* between reads: the next one starts it again */
+    uint64_t now = hop_time_now_ns();
+    if (now < c->request_deadline_ns && hop_timer_start(timer, hop__ms_until(c->request_deadline_ns - now),
+                                                        hop__conn_watchdog_fire, c) == 0) {
+        c->watchdog_due_ns = c->request_deadline_ns;
+        return;
+    }
+    /* Due, or no timer to wait with (the loop is closing): the read ends
+     * now rather than never. */
+    c->reader_expired = true;
+    hop__task_expire(c->reader, c->reader_domain);
+}
+
+/* Sets the read about to start up under the watchdog, and returns true; or
+ * returns false when the read must use a deadline of its own instead.
+ *
+ * A deadline costs a timer start and stop per read, on a heap shared by the
+ * loop's connections, and keep-alive connections read once per request. The
+ * watchdog is one timer per connection that stays started between reads at
+ * the deadline it was started with: a read that ends sooner leaves it, the
+ * next read only records its task, and when it fires while the deadline has
+ * moved on it starts again for the rest (once per idle timeout at most). It
+ * works on a thread that drives a clock (a loop), where the callback runs one
+ * at a time with the task's own steps, so reader needs no atomics; a task
+ * that moved to another loop takes the watchdog along, and on a thread
+ * without a clock (a pool) the read falls back. */
+static bool hop__conn_watch(hop_serve_conn_t *c, uint64_t now) {
+    bool pending;
+    if (c->reader || !hop__timer_clock_here(&c->watchdog, &pending))
+        return false; /* off a loop thread, or another read under way here */
+    hop_task_t *t = hop_task_current();
+    if (!t)
+        return false; /* the deadline path says HOP_ENOTTASK */
+    if (pending && c->watchdog_due_ns > c->request_deadline_ns)
+        pending = false; /* due too late: cannot happen while deadlines only grow */
+    if (!pending) {
+        /* Stopped first: it may be pending too late, or on another loop's
+         * clock (the stop waits for its callback if that runs there now). */
+        hop_timer_stop(&c->watchdog);
+        if (hop_timer_start(&c->watchdog, hop__ms_until(c->request_deadline_ns - now),
+                            hop__conn_watchdog_fire, c) != 0)
+            return false;
+        c->watchdog_due_ns = c->request_deadline_ns;
+    }
+    c->reader = t;
+    c->reader_domain = hop__atomic_load_ptr(&t->shield_expired);
+    c->reader_expired = false;
+    return true;
+}
+
 int64_t hop_serve_read(hop_serve_conn_t *conn, void *buf, size_t len, bool idle) {
     if (!conn || (!buf && len))
         return HOP_EINVAL;
@@ -447,17 +523,26 @@ int64_t hop_serve_read(hop_serve_conn_t *conn, void *buf, size_t len, bool idle)
             hop__atomic_store_uint(&conn->idle, 0u);
             return HOP_ECLOSED;
         }
-        conn->request_deadline_ns = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
+        conn->request_deadline_ns = timeout_ms < 0 ? UINT64_MAX : hop__ns_after(now, timeout_ms);
     } else if (timeout_ms >= 0) {
         if (now >= conn->request_deadline_ns) {
             hop__atomic_faa_u64(&s->timed_out, 1u);
             return HOP_ETIMEDOUT;
         }
-        timeout_ms = (int64_t)((conn->request_deadline_ns - now + 999999u) / 1000000u);
+        timeout_ms = hop__ms_until(conn->request_deadline_ns - now);
     }
     int64_t n;
     if (timeout_ms < 0) {
         n = hop_stream_read(conn->stream, buf, len);
+    } else if (hop__conn_watch(conn, now)) {
+        hop_task_t *t = conn->reader;
+        n = hop_stream_read(conn->stream, buf, len);
+        conn->reader = NULL;
+        if (conn->reader_expired) {
+            hop__task_unexpire(t, conn->reader_domain);
+            if (n == HOP_ETIMEDOUT)
+                hop__atomic_faa_u64(&s->timed_out, 1u);
+        }
     } else {
         hop_deadline_t deadline;
         int err = hop_deadline_enter(&deadline, timeout_ms);

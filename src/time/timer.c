@@ -504,6 +504,15 @@ int hop__timer_start_following(hop_timer_t *timer, int64_t timeout_ms, hop_timer
     return hop__timer_start(timer, timeout_ms, fn, arg, 1u);
 }
 
+bool hop__timer_clock_here(hop_timer_t *timer, bool *pending) {
+    hop__timer_clock_t *clock = *hop__timer_current_slot();
+    if (!clock)
+        return false;
+    *pending = hop__atomic_load_ptr(&timer->clock) == clock &&
+               hop__atomic_load_uint(&timer->state) == HOP__TIMER_PENDING;
+    return true;
+}
+
 int hop_timer_stop(hop_timer_t *timer) {
     if (!timer)
         return HOP_EINVAL;

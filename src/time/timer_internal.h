@@ -68,6 +68,14 @@ void hop__timer_clock_close(hop__timer_clock_t *clock);
  * service and still fires. Same threads and errors as hop_timer_start. */
 int hop__timer_start_following(hop_timer_t *timer, int64_t timeout_ms, hop_timer_fn fn, void *arg);
 
+/* hop__timer_clock_here: whether this thread drives a clock (a loop runs
+ * here), so that a timer started here has its callback run here, one at a
+ * time with everything else this thread does; *pending (if so) tells whether
+ * timer waits on that clock now, about to fire here. Exact when no other
+ * thread starts or stops the timer: its state then changes only on this
+ * thread (start, stop, firing, the clock's close). */
+bool hop__timer_clock_here(hop_timer_t *timer, bool *pending);
+
 /* hop__timer_clock_free: gives a closed clock back (to the free list: its
  * memory stays valid for stale stoppers, see above). No thread may have it
  * current any more. */
