@@ -392,6 +392,18 @@ Test(serve, the_idle_timeout_counts_from_the_last_request_on_a_busy_connection) 
     test_assert_checks();
 }
 
+/* now + the timeout in nanoseconds is past UINT64_MAX: it means no limit in
+ * practice, not a deadline already passed. */
+Test(serve, an_idle_timeout_of_centuries_does_not_cut_requests_short) {
+    hop_serve_options_t options = {.idle_timeout_ms = INT64_MAX};
+    hop_server_t *server = serve(&options);
+    client_t c = {.port = hop_serve_port(server), .send = "ping\n"};
+    join_pinger(&c, spawn_client(&c), 0);
+    cr_assert_eq(stats_of(server).timed_out, 0);
+    expect_accepted_then_shut_down(server, 1);
+    test_assert_checks();
+}
+
 /* A handler that answers one request on its loop, moves to `to` and waits
  * there for the next: the idle timeout still closes the connection. */
 static void expect_idle_timeout_after_moving_to(hop_executor_t *to) {
