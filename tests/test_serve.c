@@ -374,22 +374,28 @@ static void *pinger(void *arg) {
     return NULL;
 }
 
-/* The connection stays open while requests keep coming well within the idle
- * timeout, for three times as long as the timeout in all, and is closed once
- * they stop: the timeout counts from the last request, not the first. */
-Test(serve, the_idle_timeout_counts_from_the_last_request_on_a_busy_connection) {
-    hop_serve_options_t options = {.idle_timeout_ms = 500};
-    hop_server_t *server = serve(&options);
-    pinger_t p = {.port = hop_serve_port(server), .rounds = 30, .pause_ms = 50};
+/* Runs a pinger against server, checks that every ping was answered and
+ * that the idle timeout then closed the connection (once), and shuts the
+ * server down. */
+static void expect_pongs_then_idle_timeout(hop_server_t *server, int rounds, int64_t pause_ms) {
+    pinger_t p = {.port = hop_serve_port(server), .rounds = rounds, .pause_ms = pause_ms};
     hop_task_t *t;
     HOP_OK(hop_task_spawn(hop_loop_executor(&client_loop), pinger, &p, NULL, &t));
     HOP_OK(test_join(t));
-    cr_assert_eq(p.pongs, 30, "cut off after %d requests", p.pongs);
+    cr_assert_eq(p.pongs, rounds, "cut off after %d requests", p.pongs);
     cr_assert_eq(p.status, HOP_EOF, "%s", hop_err_name(p.status));
     cr_assert_eq(__atomic_load_n(&state.timeouts, __ATOMIC_ACQUIRE), 1);
     cr_assert_eq(stats_of(server).timed_out, 1);
     HOP_OK(shut_down(server, 10000));
     test_assert_checks();
+}
+
+/* The connection stays open while requests keep coming well within the idle
+ * timeout, for three times as long as the timeout in all, and is closed once
+ * they stop: the timeout counts from the last request, not the first. */
+Test(serve, the_idle_timeout_counts_from_the_last_request_on_a_busy_connection) {
+    hop_serve_options_t options = {.idle_timeout_ms = 500};
+    expect_pongs_then_idle_timeout(serve(&options), 30, 50);
 }
 
 /* now + the timeout in nanoseconds is past UINT64_MAX: it means no limit in
@@ -410,16 +416,7 @@ static void expect_idle_timeout_after_moving_to(hop_executor_t *to) {
     hop_serve_options_t options = {.idle_timeout_ms = 200};
     hop_server_t *server = serve(&options);
     state.move_to = to;
-    pinger_t p = {.port = hop_serve_port(server), .rounds = 3, .pause_ms = 10};
-    hop_task_t *t;
-    HOP_OK(hop_task_spawn(hop_loop_executor(&client_loop), pinger, &p, NULL, &t));
-    HOP_OK(test_join(t));
-    cr_assert_eq(p.pongs, 3);
-    cr_assert_eq(p.status, HOP_EOF, "%s", hop_err_name(p.status));
-    cr_assert_eq(__atomic_load_n(&state.timeouts, __ATOMIC_ACQUIRE), 1);
-    cr_assert_eq(stats_of(server).timed_out, 1);
-    HOP_OK(shut_down(server, 10000));
-    test_assert_checks();
+    expect_pongs_then_idle_timeout(server, 3, 10);
 }
 
 Test(serve, a_handler_that_moved_to_another_loop_is_still_timed_out_when_idle) {
