@@ -444,13 +444,6 @@ hop_stream_t *hop_serve_conn_stream(hop_serve_conn_t *conn) { return conn ? conn
 
 hop_server_t *hop_serve_conn_server(hop_serve_conn_t *conn) { return conn ? conn->server : NULL; }
 
-/* now + ms in ns, short of UINT64_MAX (no limit) for idle timeouts of
- * centuries. */
-static uint64_t hop__ns_after(uint64_t now, int64_t ms) {
-    uint64_t room = (UINT64_MAX - 1u - now) / 1000000u;
-    return (uint64_t)ms > room ? UINT64_MAX - 1u : now + (uint64_t)ms * 1000000u;
-}
-
 /* ns in whole milliseconds, rounded up: a timer started with it never fires
  * before. */
 static int64_t hop__ms_until(uint64_t ns) { return (int64_t)(ns / 1000000u + (ns % 1000000u != 0)); }
@@ -523,7 +516,7 @@ int64_t hop_serve_read(hop_serve_conn_t *conn, void *buf, size_t len, bool idle)
             hop__atomic_store_uint(&conn->idle, 0u);
             return HOP_ECLOSED;
         }
-        conn->request_deadline_ns = timeout_ms < 0 ? UINT64_MAX : hop__ns_after(now, timeout_ms);
+        conn->request_deadline_ns = timeout_ms < 0 ? UINT64_MAX : hop__timer_deadline(now, timeout_ms);
     } else if (timeout_ms >= 0) {
         if (now >= conn->request_deadline_ns) {
             hop__atomic_faa_u64(&s->timed_out, 1u);

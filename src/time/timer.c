@@ -87,14 +87,6 @@ uint64_t hop_time_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* now + timeout_ms, saturated below HOP__TIMER_NEVER (which means "none"). */
-static uint64_t hop__timer_deadline(uint64_t now, int64_t timeout_ms) {
-    uint64_t room = (HOP__TIMER_NEVER - 1u - now) / 1000000u;
-    if ((uint64_t)timeout_ms > room)
-        return HOP__TIMER_NEVER - 1u;
-    return now + (uint64_t)timeout_ms * 1000000u;
-}
-
 /* ---- the heap (clock lock held) ---------------------------------------- */
 
 static bool hop__timer_before(const hop_timer_t *a, const hop_timer_t *b) {

@@ -34,6 +34,16 @@ typedef struct {
 /* No deadline: the clock has no pending timer. */
 #define HOP__TIMER_NEVER UINT64_MAX
 
+/* now + timeout_ms (>= 0) in ns, saturated below HOP__TIMER_NEVER (which
+ * means "none"): a timeout of centuries is a deadline that never comes, not
+ * one that wrapped around into the past. */
+static inline uint64_t hop__timer_deadline(uint64_t now, int64_t timeout_ms) {
+    uint64_t room = (HOP__TIMER_NEVER - 1u - now) / 1000000u;
+    if ((uint64_t)timeout_ms > room)
+        return HOP__TIMER_NEVER - 1u;
+    return now + (uint64_t)timeout_ms * 1000000u;
+}
+
 /* hop__timer_clock_create: a new (or recycled) open clock whose driver is
  * told about new earliest deadlines through ops->rearm(ctx). Any thread.
  * Returns NULL when out of memory. */
