@@ -10,7 +10,7 @@
 #   none for Go (the runtime hands a blocked thread's P to another thread).
 # Environment:
 #   ROUNDS=N   run the servers in turn N times (default 1); with N > 1 a summary follows: each
-#              server's medians, and the medians of hop-2loops' per-round ratios to the twin
+#              server's medians, and the medians of each hop server's per-round ratios to the twin
 #              and to Go (rounds taken minutes apart on a noisy machine compare badly; the
 #              ratio of two runs a few seconds apart compares well)
 #   SERVERS    which servers, in this order (default "hop-2loops uv go-nethttp hop-1loop")
@@ -82,13 +82,14 @@ for name, by_round in rows.items():
     v = list(by_round.values())
     med = lambda i: statistics.median(x[i] for x in v)
     print(f"  {name:11} {med(0):10.1f} req/s  p99 {med(1):8.2f} ms  cpu/req {med(2):7.1f} us")
-ref = rows.get("hop-2loops", {})
-for peer in ("uv", "go-nethttp"):
-    common = [r for r in ref if r in rows.get(peer, {})]
-    if not common:
-        continue
-    ratio = lambda i: statistics.median(ref[r][i] / rows[peer][r][i] for r in common if rows[peer][r][i] > 0)
-    print(f"  hop-2loops / {peer}, median of per-round ratios: req/s {ratio(0):.2f}x, "
-          f"p99 {ratio(1):.2f}x, cpu/req {ratio(2):.2f}x")
+for hop in ("hop-2loops", "hop-1loop"):
+    ref = rows.get(hop, {})
+    for peer in ("uv", "go-nethttp"):
+        common = [r for r in ref if r in rows.get(peer, {})]
+        if not common:
+            continue
+        ratio = lambda i: statistics.median(ref[r][i] / rows[peer][r][i] for r in common if rows[peer][r][i] > 0)
+        print(f"  {hop} / {peer}, median of per-round ratios: req/s {ratio(0):.2f}x, "
+              f"p99 {ratio(1):.2f}x, cpu/req {ratio(2):.2f}x")
 PY
 exit ${failed:-0}
