@@ -4,6 +4,10 @@
  * (1,000 connections, 10,000 cancels) are in test_io_stress.c. */
 #include "io_tcp_fixture.h"
 
+#include <inttypes.h>
+
+#include "io/stream_internal.h"
+
 TestSuite(io_tcp, .init = setup, .fini = teardown, .timeout = 240);
 /* ---- echo ------------------------------------------------------------------------ */
 
@@ -168,6 +172,87 @@ Test(io_tcp, read_line_assembles_lines_across_packets_and_keeps_the_bytes_after_
     cr_assert_eq(t.rest_len, 4);
     cr_assert_eq(memcmp(t.rest, "rest", 4), 0);
     run_task(POOL, close_listener_task, t.l.listener);
+}
+
+/* ---- the read-ahead ring ----------------------------------------------------------- */
+
+#define KEEPUP_MESSAGES 2000u
+#define KEEPUP_SIZE 100u
+
+typedef struct {
+    listen_t l;
+    int err;
+    bool in_order;
+    uint64_t ring_offset; /* the furthest into its ring the server's bytes reached */
+    uint64_t ring_capacity;
+} keepup_t;
+
+/* Reads KEEPUP_MESSAGES messages of KEEPUP_SIZE bytes, answering each with
+ * one byte, so that its ring is empty whenever the next one arrives. */
+static void *keepup_server_task(void *arg) {
+    keepup_t *k = arg;
+    hop_stream_t *conn;
+    int err = hop_tcp_accept(k->l.listener, &conn);
+    if (err)
+        return (void *)(intptr_t)err;
+    k->in_order = true;
+    uint8_t buf[KEEPUP_SIZE];
+    for (uint64_t m = 0; m < KEEPUP_MESSAGES && !err; m++) {
+        size_t got = 0;
+        while (got < KEEPUP_SIZE && !err) {
+            int64_t n = hop_stream_read(conn, buf + got, KEEPUP_SIZE - got);
+            if (n <= 0)
+                err = n ? (int)n : HOP_EOF;
+            else
+                got += (size_t)n;
+        }
+        for (size_t i = 0; i < got; i++)
+            if (buf[i] != pattern_byte(m * KEEPUP_SIZE + i))
+                k->in_order = false;
+        const struct hop_stream_s *s = (const struct hop_stream_s *)conn;
+        uint64_t offset = __atomic_load_n(&s->rtail, __ATOMIC_ACQUIRE) & (s->rcap - 1);
+        if (offset > k->ring_offset)
+            k->ring_offset = offset;
+        k->ring_capacity = s->rcap;
+        if (!err)
+            err = hop_stream_write(conn, "k", 1, NULL);
+    }
+    hop_stream_close(conn);
+    return (void *)(intptr_t)err;
+}
+
+static void *keepup_client_task(void *arg) {
+    keepup_t *k = arg;
+    hop_stream_t *conn;
+    k->err = hop_tcp_connect(&loop_b, "127.0.0.1", k->l.port, NULL, &conn);
+    if (k->err)
+        return NULL;
+    uint8_t msg[KEEPUP_SIZE];
+    char ack;
+    for (uint64_t m = 0; m < KEEPUP_MESSAGES && !k->err; m++) {
+        fill_pattern(msg, KEEPUP_SIZE, m * KEEPUP_SIZE);
+        k->err = hop_stream_write(conn, msg, KEEPUP_SIZE, NULL);
+        if (!k->err && hop_stream_read(conn, &ack, 1) != 1)
+            k->err = HOP_EOF;
+    }
+    hop_stream_close(conn);
+    return NULL;
+}
+
+Test(io_tcp, a_reader_that_keeps_up_gets_each_message_at_the_start_of_its_read_buffer) {
+    /* 200 KB through a 64 KiB ring, its reader on the pool and its loop
+     * another thread: the bytes come in order, and each message lands at
+     * the ring's start, so the ring's later pages are never touched. */
+    static keepup_t k;
+    listen_on(&k.l, "127.0.0.1");
+    hop_task_t *server = test_spawn(POOL, keepup_server_task, &k);
+    run_task(LOOP_B, keepup_client_task, &k);
+    cr_assert_eq(test_join(server), 0);
+    cr_assert_eq(k.err, 0, "%s", hop_err_name(k.err));
+    cr_assert(k.in_order);
+    cr_assert_gt(KEEPUP_MESSAGES * KEEPUP_SIZE, 2 * k.ring_capacity, "the messages would wrap the ring");
+    cr_assert_lt(k.ring_offset, 4096u, "the bytes reached %" PRIu64 " bytes into the ring", k.ring_offset);
+    run_task(POOL, close_listener_task, k.l.listener);
 }
 
 /* ---- back-pressure, half-close ------------------------------------------------------- */

@@ -78,7 +78,10 @@ typedef struct hop_stream_options_s hop_stream_options_t;
 
 struct hop_stream_options_s {
     size_t read_buffer; /* bytes read ahead (rounded up to a power of two); also the
-                           longest line read_until can return. 0: 64 KiB */
+                           longest line read_until can return. 0: 64 KiB. Reading
+                           starts again at its beginning whenever it is empty, so
+                           a reader that keeps up keeps only its first pages
+                           resident */
 };
 
 /* hop_stream_open_fd: wraps an open descriptor (a connected socket, a pipe,

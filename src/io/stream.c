@@ -74,16 +74,39 @@ int hop_stream_close(hop_stream_t *stream) {
 
 /* ---- reading: the loop side ------------------------------------------------- */
 
+/* The positions from rskip up to the ring's next start carry no bytes (the
+ * loop skipped them, below), so a head that stands at rskip stands at that
+ * start. Any thread, with a head that is behind a tail it loaded after it
+ * (or the loop thread, which writes rskip): that tail was stored after the
+ * rskip that concerns this head. */
+static uint64_t hop__stream_head_past_skip(const hop_stream_t *s, uint64_t head) {
+    if (head == hop__atomic_load_u64(&s->rskip))
+        head = (head + s->rcap - 1) & ~(s->rcap - 1);
+    return head;
+}
+
 static uint64_t hop__stream_buffered_loop(hop_stream_t *s) {
     uint64_t head = hop__atomic_load_u64(&s->rhead);
     hop__atomic_fence_acquire(); /* the consumer is done with what it freed */
-    return s->rtail - head;
+    return s->rtail - hop__stream_head_past_skip(s, head);
 }
 
 static void hop__stream_alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
     (void)suggested;
     hop_stream_t *s = (hop_stream_t *)handle->data;
     uint64_t used = hop__stream_buffered_loop(s);
+    if (used == 0 && (s->rtail & (s->rcap - 1)) != 0) {
+        /* Nothing buffered: the next bytes go to the ring's start. Otherwise
+         * a connection whose reader keeps up would walk through the whole
+         * ring, request after request, until every page of it is resident
+         * (64 KiB per connection by default, where its first page would do).
+         * The skip is stored before the tail that passes it, so a reader
+         * that sees that tail sees the skip too. */
+        uint64_t start = (s->rtail + s->rcap - 1) & ~(s->rcap - 1);
+        hop__atomic_store_u64(&s->rskip, s->rtail);
+        hop__atomic_fence_release();
+        hop__atomic_store_u64(&s->rtail, start);
+    }
     uint64_t at = s->rtail & (s->rcap - 1);
     uint64_t room = s->rcap - used;
     if (room > s->rcap - at)
@@ -179,6 +202,11 @@ static uint64_t hop__stream_available(hop_stream_t *s, int *end) {
     hop__atomic_fence_acquire();
     uint64_t tail = hop__atomic_load_u64(&s->rtail);
     hop__atomic_fence_acquire(); /* the bytes below tail are written */
+    if (tail != s->rhead) {
+        uint64_t head = hop__stream_head_past_skip(s, s->rhead);
+        if (head != s->rhead)
+            hop__atomic_store_u64(&s->rhead, head); /* no bytes were there to copy out */
+    }
     return tail - s->rhead;
 }
 
@@ -342,7 +370,8 @@ size_t hop_stream_buffered(const hop_stream_t *stream) {
         return 0;
     hop_stream_t *s = (hop_stream_t *)stream;
     uint64_t tail = hop__atomic_load_u64(&s->rtail);
-    uint64_t head = hop__atomic_load_u64(&s->rhead);
+    hop__atomic_fence_acquire(); /* the skip stored before this tail */
+    uint64_t head = hop__stream_head_past_skip(s, hop__atomic_load_u64(&s->rhead));
     return tail >= head ? (size_t)(tail - head) : 0;
 }
 

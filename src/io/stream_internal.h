@@ -34,6 +34,8 @@ struct hop_stream_s {
     uint64_t rcap;
     uint64_t rhead;            /* atomic: written by the reading task */
     uint64_t rtail;            /* atomic: written by the loop thread */
+    uint64_t rskip;            /* atomic, written by the loop thread: the last position from
+                                  which it skipped to the ring's start (hop__stream_alloc_cb) */
     unsigned int rerror;       /* atomic: end of stream (HOP_EOF) or an error, after the bytes */
     unsigned int reading_task; /* atomic: a task is inside a read call */
     bool reading;              /* loop thread: uv_read_start is on */
