@@ -3,7 +3,8 @@
 # (bench/peers/uv_http.c, UV_THREADPOOL_SIZE=threads) and Go's net/http doing the same work
 # (bench/peers/go_http, built here with go build if Go is installed), under wrk, one server at
 # a time; each server is stopped with SIGINT and must exit 0. Prints req/s, p50/p99/max, wrk's
-# timeouts and CPU per request (the server's utime+stime over the run / its requests).
+# timeouts, CPU per request (the server's utime+stime over the run / its requests) and the
+# server's peak resident memory (VmHWM, read before it is stopped).
 # usage: bench/http_compare.sh conns duration_s sleep_us hash_bytes [threads]
 #   threads: the blocking threads: hop's blocking pool cap, UV_THREADPOOL_SIZE, and Go's
 #   semaphore around the blocking call; absent: 512 for hop (its default), 64 for libuv,
@@ -38,6 +39,7 @@ run() {
   c0=$(cpu $P)
   out=$(wrk -t2 -c$C -d${D}s --latency http://127.0.0.1:$PORT/ 2>&1)
   c1=$(cpu $P)
+  rss_kib=$(awk '/^VmHWM:/{print $2}' /proc/$P/status)
   kill -INT $P; wait $P; rc=$?
   reqs=$(echo "$out" | awk '/requests in/{print $1}')
   rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
@@ -47,8 +49,9 @@ run() {
   err=$(echo "$out" | awk '/Socket errors/{print $0}')
   ticks=$((c1-c0))
   cpu_us=$(python3 -c "print(round($ticks*10000/max(1,$reqs),1))")
-  echo "$name c=$C sleep=$SL hash=$HB threads=${T:-default}: $rps req/s p50 $p50 p99 $p99 max $max cpu/req ${cpu_us}us exit=$rc $err"
-  echo "$round $name ${rps:-0} ${p99:-0} $cpu_us" >> "$TABLE"
+  rss_mib=$(python3 -c "print(round(${rss_kib:-0} / 1024, 1))")
+  echo "$name c=$C sleep=$SL hash=$HB threads=${T:-default}: $rps req/s p50 $p50 p99 $p99 max $max cpu/req ${cpu_us}us rss ${rss_mib}MiB exit=$rc $err"
+  echo "$round $name ${rps:-0} ${p99:-0} $cpu_us $rss_mib" >> "$TABLE"
   [ "$rc" = 0 ] || failed=1
 }
 TABLE=$(mktemp)
@@ -75,13 +78,13 @@ def ms(v):  # wrk's latency: 812.00us, 3.45ms, 1.02s
     return float("nan")
 rows = {}
 for line in open(sys.argv[1]):
-    rnd, name, rps, p99, cpu = line.split()
-    rows.setdefault(name, {})[rnd] = (float(rps), ms(p99), float(cpu))
+    rnd, name, rps, p99, cpu, rss = line.split()
+    rows.setdefault(name, {})[rnd] = (float(rps), ms(p99), float(cpu), float(rss))
 print(f"\nmedians over the rounds ({len(next(iter(rows.values())))} rounds):")
 for name, by_round in rows.items():
     v = list(by_round.values())
     med = lambda i: statistics.median(x[i] for x in v)
-    print(f"  {name:11} {med(0):10.1f} req/s  p99 {med(1):8.2f} ms  cpu/req {med(2):7.1f} us")
+    print(f"  {name:11} {med(0):10.1f} req/s  p99 {med(1):8.2f} ms  cpu/req {med(2):7.1f} us  rss {med(3):7.1f} MiB")
 for hop in ("hop-2loops", "hop-1loop"):
     ref = rows.get(hop, {})
     for peer in ("uv", "go-nethttp"):
@@ -90,6 +93,6 @@ for hop in ("hop-2loops", "hop-1loop"):
             continue
         ratio = lambda i: statistics.median(ref[r][i] / rows[peer][r][i] for r in common if rows[peer][r][i] > 0)
         print(f"  {hop} / {peer}, median of per-round ratios: req/s {ratio(0):.2f}x, "
-              f"p99 {ratio(1):.2f}x, cpu/req {ratio(2):.2f}x")
+              f"p99 {ratio(1):.2f}x, cpu/req {ratio(2):.2f}x, rss {ratio(3):.2f}x")
 PY
 exit ${failed:-0}
