@@ -101,6 +101,42 @@
  * in bench/RESULTS.md, "Design measurements behind the pool's and the
  * loop's constants".
  *
+ * DRAINING. A loop whose tasks hand the pool tiny jobs (hop_run_in_executor
+ * of a call that returns at once) and resume when they come back is a
+ * pipeline in which the loop is often the slower side: one worker keeps up
+ * with it, and waking a second one for the jobs the loop queues meanwhile
+ * puts three threads on the CPUs where two would do. With no CPU to spare,
+ * the loop then shares one, and the whole pipeline runs at about half
+ * speed, or not, depending on where the scheduler puts the threads
+ * (bench/RESULTS.md, "Offload with two pool threads"). So a worker times
+ * the injected jobs it runs straight one after another, in groups of
+ * HOP__POOL_DRAIN_GROUP (one clock read a group: a read a job cost the
+ * offload row a tenth of its speed), and a group that averaged under
+ * HOP__POOL_DRAIN_TINY_NS a job opens a drain window of
+ * HOP__POOL_DRAIN_WINDOW_NS, or keeps it open. In that window, a wake-up
+ * for a loop's chain (and a searcher's hand-over while the latest outside
+ * submission was one) is held back when a worker is up and no CPU is spare
+ * for another one (the workers up and the submitter are as many as the
+ * CPUs), and a worker that finds nothing to do beside more threads than
+ * CPUs parks without spinning. Plain submissions never hold a wake-up
+ * back: their submitter may stop and leave a CPU idle, with the jobs
+ * queued for one worker. The hazard is a job stranded behind a drainer
+ * that has just begun a long job (a blocking call), with the other workers
+ * asleep and nobody submitting. Two rules bound it. A worker that parks in
+ * a drain window sleeps for at most HOP__POOL_DRAIN_CHECK_NS at a time;
+ * when that runs out and work is queued with no injected job taken since
+ * its previous look (or the window closed), it gets up as a searcher and
+ * takes it; with nothing queued and the window closed it sleeps without a
+ * deadline from then on. And a wake-up is held back only while every
+ * parked worker sleeps with a deadline (deep_sleepers == 0): the decision,
+ * the parking worker's choice of sleep and the change from one sleep to
+ * the other are all made under idle_lock, so no job is left on a hold-back
+ * that only a worker sleeping without a deadline could take. A queued job
+ * therefore waits at most two check periods beyond the moment its drainer
+ * stops taking jobs, and a pool that goes idle has every worker asleep
+ * without a deadline within a window and a check period of its last job
+ * (model/pool.pml checks the protocol).
+ *
  * Closing, in an order that loses no job in flight and leaves no task
  * behind: see hop_pool_close(). Every field shared between threads is
  * touched only through src/core/atomic.h, or under a lock. */
@@ -148,6 +184,14 @@
 #define HOP__POOL_TINY_STEAL_NS 2000
 #define HOP__POOL_REST_MIN_NS 5000
 #define HOP__POOL_REST_MAX_NS 200000
+/* DRAINING (see the top): an injected job that ran shorter than this on
+ * average was cheaper than waking a worker for it (1-45 us); jobs timed
+ * together; how long a worker parked in a drain sleeps at a time; how long
+ * a tiny group keeps the drain on. */
+#define HOP__POOL_DRAIN_TINY_NS 2000
+#define HOP__POOL_DRAIN_GROUP 8u
+#define HOP__POOL_DRAIN_CHECK_NS 1000000
+#define HOP__POOL_DRAIN_WINDOW_NS 1000000
 
 /* hop_pool_t.state is the pool's close gate (core/gate.h): threads that
  * are not workers pin it inside submit, task_enter, task_leave and
@@ -210,6 +254,18 @@ typedef struct hop__pool_worker_s {
     unsigned int tiny_steals; /* RESTING: stolen jobs in a row that ran shorter than their transfer */
     int64_t rest_until;       /* RESTING: no stealing before (hop__pool_now_ns) */
     bool ran_stolen;          /* the job about to run was stolen */
+    bool ran_injected;        /* the job about to run came from the injection queue */
+    /* DRAINING: when (hop__pool_now_ns) the group of injected jobs being
+     * timed began, or 0 (a search's last look can start one: that spares a
+     * clock read on the way to a job someone waits for); and how many of
+     * them ran. A group ends when w does anything but go straight on to
+     * the next injected job. */
+    int64_t group_since;
+    unsigned int group_jobs;
+    /* DRAINING, guarded by idle_lock: parked with a deadline, and the
+     * pool's progress (injected jobs taken) at its last look. */
+    bool timed_sleep;
+    uint64_t looked_progress;
     bool searching;
     bool saw_closing;
     uint32_t sleeper_slot; /* place in pool->sleepers, or NOT_SLEEPING; guarded by idle_lock */
@@ -223,6 +279,7 @@ struct hop__pool_internal_s {
     hop__pool_worker_t *workers;
     uint32_t *sleepers; /* indices of parked workers, a stack; guarded by idle_lock */
     unsigned int nworkers;
+    unsigned int ncpus; /* CPUs this process may run on, at init */
     int64_t spin_ns;
     hop_thread_hook_fn on_thread_start, on_thread_stop;
     void *hook_arg;
@@ -236,7 +293,14 @@ struct hop__pool_internal_s {
     _Alignas(HOP__CACHELINE) unsigned int idle; /* HOP__IDLE_* */
 
     _Alignas(HOP__CACHELINE) hop__spinlock_t idle_lock;
-    unsigned int nsleepers; /* guarded by idle_lock */
+    unsigned int nsleepers;     /* guarded by idle_lock */
+    unsigned int deep_sleepers; /* of those, parked without a deadline (DRAINING); guarded by idle_lock */
+    uint64_t held;              /* wake-ups held back; written under idle_lock, read by hop_pool_stats */
+    /* DRAINING: until when (hop__pool_now_ns) the pool counts as drained:
+     * set HOP__POOL_DRAIN_WINDOW_NS ahead, at most every half window, by a
+     * drainer after a tiny injected job. */
+    _Alignas(HOP__CACHELINE) uint64_t drain_until;
+    unsigned int from_loops; /* hop__pool_note_source */
 
     /* task_enter minus task_leave by threads that are not workers, mod 2^64. */
     _Alignas(HOP__CACHELINE) uint64_t outside_tasks;
@@ -261,6 +325,13 @@ static const hop_executor_ops_t hop__pool_closed_ops = {.name = "pool (closed)",
  * in the child). */
 static const hop_executor_ops_t hop__pool_forked_ops = {.name = "pool (forked)", .submit = hop__gate_closed_submit};
 
+/* HOP__POOL_DRAIN_WINDOW_NS and HOP__POOL_DRAIN_TINY_NS, as variables:
+ * tests widen both, so that a drain they set up neither ends while their
+ * thread has lost its CPU nor fails to begin where everything runs slower
+ * (sanitizers, a loaded machine). */
+uint64_t hop__pool_drain_window_ns = HOP__POOL_DRAIN_WINDOW_NS;
+uint64_t hop__pool_drain_tiny_ns = HOP__POOL_DRAIN_TINY_NS;
+
 /* The worker this thread is, if any: submit and the task hooks run on task
  * stacks too. */
 HOP__TLS_SLOT(hop__pool_self_slot, hop__pool_worker_t *)
@@ -284,10 +355,28 @@ static inline void hop__pool_count(uint64_t *counter, uint64_t delta) {
 
 /* ---- Sleeping and waking one worker ------------------------------------ */
 
-/* Sleeps until a waker has moved w->sleep from ASLEEP to AWAKE. */
+static bool hop__pool_get_up(hop__pool_worker_t *w);
+
+/* Sleeps until a waker has moved w->sleep from ASLEEP to AWAKE, or until w
+ * gets up by itself at one of its checks (a timed sleep, DRAINING). */
 static void hop__pool_sleep(hop__pool_worker_t *w) {
-    while (hop__atomic_load_uint(&w->sleep) == HOP__SLEEP_ASLEEP)
-        hop__futex_wait(&w->sleep, HOP__SLEEP_ASLEEP, 0);
+    int64_t deadline = w->timed_sleep ? hop__pool_now_ns() + HOP__POOL_DRAIN_CHECK_NS : 0;
+    while (hop__atomic_load_uint(&w->sleep) == HOP__SLEEP_ASLEEP) {
+        /* Only w writes timed_sleep (under idle_lock), so its own read needs
+         * no lock. */
+        if (!w->timed_sleep) {
+            hop__futex_wait(&w->sleep, HOP__SLEEP_ASLEEP, 0);
+            continue;
+        }
+        int64_t now = hop__pool_now_ns();
+        if (now < deadline) {
+            hop__futex_wait(&w->sleep, HOP__SLEEP_ASLEEP, (uint64_t)deadline);
+            continue;
+        }
+        if (hop__pool_get_up(w))
+            return;
+        deadline = now + HOP__POOL_DRAIN_CHECK_NS;
+    }
 }
 
 /* Any thread. */
@@ -326,28 +415,71 @@ static hop_job_t *hop__pool_inject_pop(hop__pool_worker_t *w, bool *contended) {
     if (got != HOP__INJECT_ITEM)
         return NULL;
     hop__pool_count(&w->injected, 1);
+    w->ran_injected = true;
     return job;
 }
 
 /* ---- Searching and parking ------------------------------------------------ */
 
+/* DRAINING: within the drain window at now (hop__pool_now_ns, or 0: read
+ * the clock if it matters)? Any thread. */
+static bool hop__pool_draining(hop__pool_internal_t *p, int64_t now) {
+    uint64_t until = hop__atomic_load_u64(&p->drain_until);
+    return until != 0 && (uint64_t)(now ? now : hop__pool_now_ns()) < until;
+}
+
+/* DRAINING: a drain of a loop's jobs is on at now, and the workers up plus
+ * the loop are more threads than CPUs. Any thread. */
+static bool hop__pool_crowded(hop__pool_internal_t *p, int64_t now) {
+    return HOP__IDLE_UNPARKED(hop__atomic_load_uint(&p->idle)) + 1 > p->ncpus &&
+           hop__atomic_load_uint(&p->from_loops) != 0 && hop__pool_draining(p, now);
+}
+
+/* DRAINING: injected jobs taken so far, over all workers. Any thread. */
+static uint64_t hop__pool_progress(hop__pool_internal_t *p) {
+    uint64_t sum = 0;
+    for (unsigned int i = 0; i < p->nworkers; i++)
+        sum += hop__atomic_load_u64(&p->workers[i].injected);
+    return sum;
+}
+
+/* DRAINING: whether notify holds its wake-up back, the pool being drained
+ * (the caller looked): only while a worker is up to take the job (idle is
+ * s), no CPU is spare for another one, and every sleeper checks back by
+ * itself. Under idle_lock. */
+static bool hop__pool_hold_wakeup(hop__pool_internal_t *p, unsigned int s) {
+    /* The workers up and one submitter (which may be asleep by now: then a
+     * CPU is spare, and the hold-back costs two check periods at most). */
+    if (p->deep_sleepers != 0 || HOP__IDLE_UNPARKED(s) == 0 || HOP__IDLE_UNPARKED(s) + 1 < p->ncpus)
+        return false;
+    hop__atomic_store_u64(&p->held, p->held + 1);
+    return true;
+}
+
 /* Wakes one parked worker, as a searcher, if nobody is searching and
- * somebody is parked. The caller pushed, then passed a full barrier: this
- * read of idle must not be older than the push, or it could miss a worker
- * that parks after missing the push (the other half of hop__pool_park). */
-static void hop__pool_notify(hop__pool_internal_t *p) {
+ * somebody is parked, unless may_hold_back (the job is a loop's suspending
+ * task's) and DRAINING says to leave it to a worker up. The caller pushed,
+ * then passed a full barrier: this read of idle must not be older than the
+ * push, or it could miss a worker that parks after missing the push (the
+ * other half of hop__pool_park). */
+static void hop__pool_notify(hop__pool_internal_t *p, bool may_hold_back) {
     unsigned int s = hop__atomic_load_uint(&p->idle);
     if (HOP__IDLE_SEARCHING(s) != 0 || HOP__IDLE_UNPARKED(s) == p->nworkers)
         return;
+    /* DRAINING: the clock is read before the lock, and only while a worker
+     * is up. */
+    bool may_hold = may_hold_back && HOP__IDLE_UNPARKED(s) != 0 && hop__pool_draining(p, 0);
     hop__spinlock_lock(&p->idle_lock);
     s = hop__atomic_load_uint(&p->idle);
-    if (HOP__IDLE_SEARCHING(s) != 0 || p->nsleepers == 0) {
+    if (HOP__IDLE_SEARCHING(s) != 0 || p->nsleepers == 0 || (may_hold && hop__pool_hold_wakeup(p, s))) {
         hop__spinlock_unlock(&p->idle_lock);
         return;
     }
     /* The most recently parked: its cache is the warmest. */
     hop__pool_worker_t *w = &p->workers[p->sleepers[--p->nsleepers]];
     w->sleeper_slot = HOP__POOL_NOT_SLEEPING;
+    if (!w->timed_sleep)
+        p->deep_sleepers--;
     /* Counted as unparked and searching before it even wakes, so that the
      * next submissions do not wake another one. */
     hop__atomic_faa_uint(&p->idle, HOP__IDLE_SEARCHING_ONE + HOP__IDLE_UNPARKED_ONE);
@@ -373,6 +505,8 @@ static bool hop__pool_unlist(hop__pool_internal_t *p, hop__pool_worker_t *w) {
     p->sleepers[slot] = moved;
     p->workers[moved].sleeper_slot = slot;
     w->sleeper_slot = HOP__POOL_NOT_SLEEPING;
+    if (!w->timed_sleep)
+        p->deep_sleepers--;
     return true;
 }
 
@@ -413,7 +547,7 @@ static void hop__pool_stop_searching(hop__pool_worker_t *w) {
     w->searching = false;
     unsigned int before = hop__atomic_faa_uint(&w->pool->idle, 0u - HOP__IDLE_SEARCHING_ONE);
     if (HOP__IDLE_SEARCHING(before) == 1 && hop__pool_work_visible(w->pool))
-        hop__pool_notify(w->pool);
+        hop__pool_notify(w->pool, hop__atomic_load_uint(&w->pool->from_loops) != 0);
 }
 
 static unsigned int hop__pool_random(hop__pool_worker_t *w) {
@@ -511,7 +645,11 @@ static hop_job_t *hop__pool_search(hop__pool_worker_t *w) {
     int64_t deadline = 0, looked = 0;
     if (p->spin_ns > 0) {
         looked = hop__pool_now_ns();
-        if (hop__spin_allowed((uint64_t)looked)) /* not on a machine without a spare CPU */
+        /* Not on a machine without a spare CPU, nor beside a drainer that
+         * keeps up with a loop while more threads are up than CPUs
+         * (DRAINING): this worker's spin would only take the CPU the loop
+         * needs, and it parks with a deadline. */
+        if (hop__spin_allowed((uint64_t)looked) && !hop__pool_crowded(p, looked))
             deadline = looked + p->spin_ns;
     }
     /* A worker that may not spin (no spare CPU, or its CPU is wanted) does
@@ -534,8 +672,11 @@ static hop_job_t *hop__pool_search(hop__pool_worker_t *w) {
         }
         bool contended = false;
         hop_job_t *job = hop__pool_steal_pass(w, last, may_rest, &contended);
-        if (job)
+        if (job) {
+            w->group_since = looked; /* before this pass: under a microsecond ago */
+            w->group_jobs = 0;
             return job;
+        }
         if (last && !contended)
             return NULL;
         hop__pool_check_closing(w);
@@ -578,9 +719,18 @@ static void hop__pool_park(hop__pool_worker_t *w) {
     bool was_searching = w->searching;
     unsigned int leaving = HOP__IDLE_UNPARKED_ONE + (was_searching ? HOP__IDLE_SEARCHING_ONE : 0);
     w->searching = false;
+    w->group_since = 0; /* the sleep's time is no job's */
+    bool draining = hop__pool_draining(p, 0);
+    uint64_t progress = draining ? hop__pool_progress(p) : 0;
     hop__spinlock_lock(&p->idle_lock);
     w->sleeper_slot = p->nsleepers;
     p->sleepers[p->nsleepers++] = w->index;
+    /* DRAINING: in a drain window, hold-backs may leave jobs queued for w
+     * to find at its checks; outside one, nothing will. */
+    w->timed_sleep = draining;
+    w->looked_progress = progress;
+    if (!w->timed_sleep)
+        p->deep_sleepers++;
     hop__atomic_store_uint(&w->sleep, HOP__SLEEP_PARKING);
     /* The announcement. The FAA is a full barrier: it is visible before the
      * re-check below reads a queue, which pairs with producers' push,
@@ -622,6 +772,41 @@ static void hop__pool_park(hop__pool_worker_t *w) {
         w->searching = true; /* notify counted it as one */
     }
     hop__spinlock_unlock(&p->idle_lock);
+}
+
+/* DRAINING: a check of w's timed sleep, its deadline passed. w gets up as
+ * a searcher (returns true) when work is queued and either no injected job
+ * was taken since its previous look (the worker it was left to has stopped
+ * taking jobs: a long one, a blocking call) or the pool no longer counts as
+ * drained (the jobs are not tiny). With nothing queued and the pool not
+ * drained, w goes on sleeping without a deadline. Both under idle_lock,
+ * where notify decides whether to hold a wake-up back. */
+static bool hop__pool_get_up(hop__pool_worker_t *w) {
+    hop__pool_internal_t *p = w->pool;
+    hop__spinlock_lock(&p->idle_lock);
+    if (w->sleeper_slot == HOP__POOL_NOT_SLEEPING) {
+        /* A waker took w off the list: its wake-up is on the way. */
+        hop__spinlock_unlock(&p->idle_lock);
+        return false;
+    }
+    uint64_t progress = hop__pool_progress(p);
+    bool visible = hop__pool_work_visible(p);
+    bool draining = hop__pool_draining(p, 0);
+    if (visible && (progress == w->looked_progress || !draining)) {
+        (void)hop__pool_unlist(p, w);
+        /* Counted as notify counts a worker it wakes. */
+        hop__atomic_faa_uint(&p->idle, HOP__IDLE_SEARCHING_ONE + HOP__IDLE_UNPARKED_ONE);
+        hop__spinlock_unlock(&p->idle_lock);
+        hop__atomic_store_uint(&w->sleep, HOP__SLEEP_AWAKE);
+        return true;
+    }
+    w->looked_progress = progress;
+    if (!visible && !draining) {
+        w->timed_sleep = false;
+        p->deep_sleepers++;
+    }
+    hop__spinlock_unlock(&p->idle_lock);
+    return false;
 }
 
 /* ---- The worker ------------------------------------------------------------- */
@@ -680,16 +865,44 @@ static void hop__pool_timed_steal(hop__pool_worker_t *w, int64_t started) {
     hop__pool_count(&w->rests, 1);
 }
 
+/* DRAINING: an injected job of w's group ran. At the end of a group that
+ * averaged a tiny job, opens the drain window or keeps it open. */
+static void hop__pool_timed_injected(hop__pool_worker_t *w) {
+    if (++w->group_jobs < HOP__POOL_DRAIN_GROUP)
+        return;
+    hop__pool_internal_t *p = w->pool;
+    int64_t now = hop__pool_now_ns();
+    bool tiny = now - w->group_since <
+                (int64_t)HOP__POOL_DRAIN_GROUP * (int64_t)hop__atomic_load_u64(&hop__pool_drain_tiny_ns);
+    w->group_since = now;
+    w->group_jobs = 0;
+    if (!tiny)
+        return;
+    /* Refreshed every half window, not at every group: the line is read by
+     * every notify that finds a worker parked. */
+    int64_t window = (int64_t)hop__atomic_load_u64(&hop__pool_drain_window_ns);
+    if ((int64_t)hop__atomic_load_u64(&p->drain_until) - now < window / 2)
+        hop__atomic_store_u64(&p->drain_until, (uint64_t)(now + window));
+}
+
 static void hop__pool_run(hop__pool_worker_t *w, hop_job_t *job) {
     w->running = job;
-    bool stolen = w->ran_stolen;
+    bool stolen = w->ran_stolen, injected = w->ran_injected && w->pool->nworkers > 1;
     int64_t started = stolen ? hop__pool_now_ns() : 0;
-    w->ran_stolen = false;
+    if (!injected) {
+        w->group_since = 0;
+    } else if (w->group_since == 0) {
+        w->group_since = hop__pool_now_ns();
+        w->group_jobs = 0;
+    }
+    w->ran_stolen = w->ran_injected = false;
     hop_executor_run_job(&w->pool_public->executor, job);
     /* The job may be gone now: running is only compared from here. */
     w->running = NULL;
     if (stolen)
         hop__pool_timed_steal(w, started);
+    else if (injected)
+        hop__pool_timed_injected(w);
     hop__pool_count(&w->jobs_run, 1);
 }
 
@@ -768,7 +981,7 @@ static int hop__pool_submit_local(hop__pool_worker_t *w, hop_job_t *job, unsigne
         /* A task yielding: behind the rest (see the file comment). The
          * push's exchange is the full barrier before notify reads idle. */
         (void)hop__pool_inject(p, job, job);
-        hop__pool_notify(p);
+        hop__pool_notify(p, false);
         return 0;
     }
     /* The FAS is the full barrier between the push and notify's read. */
@@ -778,8 +991,17 @@ static int hop__pool_submit_local(hop__pool_worker_t *w, hop_job_t *job, unsigne
         /* The displaced job too is visible before notify reads idle. */
         hop__atomic_fence_full();
     }
-    hop__pool_notify(p);
+    hop__pool_notify(p, false);
     return 0;
+}
+
+/* DRAINING: whether the latest outside submission was a loop's chain of
+ * suspending tasks' jobs: a worker that hands searching over holds its
+ * wake-up back only for those (see hop__pool_notify). Written only when it
+ * changes. */
+static void hop__pool_note_source(hop__pool_internal_t *p, unsigned int from_loops) {
+    if (hop__atomic_load_uint(&p->from_loops) != from_loops)
+        hop__atomic_store_uint(&p->from_loops, from_loops);
 }
 
 /* Queues a chain staged by hop__pool_submit_outside, and drops the pin
@@ -791,7 +1013,8 @@ static bool hop__pool_flush_chain(hop_executor_t *executor, hop_job_t *first, ho
     hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
     /* The push's exchange is the full barrier before notify reads idle. */
     bool behind = hop__pool_inject(p, first, last);
-    hop__pool_notify(p);
+    hop__pool_note_source(p, 1u);
+    hop__pool_notify(p, true);
     hop__gate_leave(&pool->state);
     return behind;
 }
@@ -830,7 +1053,8 @@ static int hop__pool_submit_outside(hop_pool_t *pool, hop_job_t *job, unsigned i
         hop__pool_internal_t *p = hop__atomic_load_ptr(&pool->internal);
         /* The push's exchange is the full barrier before notify reads idle. */
         (void)hop__pool_inject(p, job, job);
-        hop__pool_notify(p);
+        hop__pool_note_source(p, 0u);
+        hop__pool_notify(p, false);
     }
     hop__gate_leave(&pool->state);
     return err;
@@ -971,6 +1195,7 @@ int hop_pool_init(hop_pool_t *pool, const hop_pool_options_t *options) {
     p->workers = (hop__pool_worker_t *)((char *)memory + workers_at);
     p->sleepers = (uint32_t *)((char *)memory + sleepers_at);
     p->nworkers = n;
+    p->ncpus = hop__pool_cpus();
     p->spin_ns = (int64_t)spin_us * 1000;
     p->on_thread_start = options->on_thread_start;
     p->on_thread_stop = options->on_thread_stop;
@@ -1054,6 +1279,7 @@ int hop_pool_stats(const hop_pool_t *pool, hop_pool_stats_t *stats) {
         stats->wakeups += hop__atomic_load_u64(&w->wakeups);
         stats->injected += hop__atomic_load_u64(&w->injected);
     }
+    stats->wakeups_held = hop__atomic_load_u64(&p->held);
     hop__gate_leave(gate);
     return 0;
 }

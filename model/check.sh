@@ -24,7 +24,7 @@ verify() {
   mkdir -p "$dir" && cp "$here"/*.pml "$dir/" && cd "$dir" || return 1
   spin ${mutant:+-D$mutant} ${HOP_MODEL_DEFINES:-} -a "$model.pml" >spin.log 2>&1 || { cat spin.log >&2; echo incomplete; return; }
   # Safety only (assertions, invalid end states); COLLAPSE keeps memory small.
-  cc ${HOP_MODEL_CFLAGS:--O0} -DSAFETY -DCOLLAPSE -DMEMLIM=2048 -w -o pan pan.c || { echo incomplete; return; }
+  cc ${HOP_MODEL_CFLAGS:--O0} -DSAFETY -DCOLLAPSE -DMEMLIM=${HOP_MODEL_MEMLIM:-2048} -w -o pan pan.c || { echo incomplete; return; }
   ./pan -m1000000 >pan.log 2>&1
   if grep -qE "Search not completed|max search depth too small|reached -DMEMLIM" pan.log && ! grep -q "errors: [1-9]" pan.log; then
     echo incomplete
@@ -34,7 +34,7 @@ verify() {
 }
 
 # The models and, for each, its mutant.
-for pair in "pool NO_FENCE" "pool NO_RECHECK" "pool_blocking NO_RESUME" "loop NO_FENCE" "loop PUSH_BUFFERED" "inject_queue EXCHANGE"; do
+for pair in "pool NO_FENCE" "pool NO_RECHECK" "pool_blocking NO_RESUME" "pool_blocking NO_GETUP" "pool_blocking NO_DEEP_COUNT" "loop NO_FENCE" "loop PUSH_BUFFERED" "inject_queue EXCHANGE"; do
   set -- $pair
   model=$1 mutant=$2
   if [ ! -e "$work/$model.done" ]; then

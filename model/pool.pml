@@ -10,7 +10,10 @@
  * (AWAKE / PARKING / ASLEEP, its CAS and the wakers' FAS), notify's cheap
  * read and locked re-read, start/stop searching with the last searcher's
  * look, park with its announcement and its re-check (should_stay_up), and
- * the wake of a worker the re-check kept up that a waker unlisted first.
+ * the wake of a worker the re-check kept up that a waker unlisted first,
+ * and DRAINING: notify's hold-back (only with a worker up and no sleeper
+ * without a deadline), the parking worker's choice of a timed sleep, and a
+ * timed sleeper's checks (get up, note the progress, or sleep for good).
  * One outside producer pushes JOBS jobs through the injection queue, each
  * push in its two steps (the exchange, visible to nonempty_hint, then the
  * link, which makes the job poppable); the first job run submits one more
@@ -22,13 +25,21 @@
  * this protocol, one more queue that work_visible reads after the same
  * barrier); the search's time window is a nondeterministic number of
  * passes; close and exit are left out; notify picks any listed sleeper (C
- * picks the most recent: a subset of these behaviours).
+ * picks the most recent: a subset of these behaviours). The drain window is
+ * a flag that a worker may set after any injected job it ran (C: after a
+ * tiny one, its streak long enough) and that may lapse at any moment (C: by
+ * the clock); whether a CPU is spare is a free choice at each hold-back.
+ * A timed sleeper's deadline is abstracted away: it may check whenever the
+ * check would change something, so that a state where nothing can move is
+ * still a final one.
  *
  * Memory: sequentially consistent, except in the mutant NO_FENCE, where the
  * producer's push is a plain store that waits in its store buffer (TSO) and
  * may become visible after the producer reads idle: that is the full barrier
  * of the push's exchange (inject_queue.h:83) taken away. NO_RECHECK takes
- * the parking worker's re-check away instead (pool.c:517). */
+ * the parking worker's re-check away instead (pool.c:517). NO_GETUP takes
+ * the timed sleeper's getting up away, NO_DEEP_COUNT notify's rule that no
+ * sleeper may be without a deadline (both for pool_blocking.pml). */
 
 #define W 2        /* workers */
 #ifndef JOBS
@@ -67,6 +78,13 @@ bool listed[W];
 byte nsleepers = 0;
 
 byte sleep[W];         /* the futex word, HOP__SLEEP_* */
+
+/* DRAINING. */
+bool draining = false; /* the drain window is open */
+byte taken = 0;        /* injected jobs taken (hop__pool_progress) */
+bool timed[W];         /* under idle_lock: asleep with a deadline */
+byte deep = 0;         /* under idle_lock: listed sleepers without one */
+byte looked[W];        /* under idle_lock: taken at the last look */
 bool searching[W];     /* w->searching, the worker's own */
 byte ran = 0;          /* jobs run */
 
@@ -79,10 +97,17 @@ inline notify() {
     if
     :: searching_n != 0 || unparked_n == W -> skip
     :: else ->
+        /* DRAINING: the window is read before the lock. */
+        may_hold = (unparked_n != 0 && draining);
         atomic {
             /* Under idle_lock (pool.c:324-336). */
             if
             :: searching_n != 0 || nsleepers == 0 -> pick = W
+#ifdef NO_DEEP_COUNT
+            :: may_hold && unparked_n != 0 -> pick = W /* held back */
+#else
+            :: may_hold && deep == 0 && unparked_n != 0 -> pick = W /* held back (no CPU spare) */
+#endif
             :: else ->
                 if
                 :: listed[0] -> pick = 0
@@ -90,6 +115,7 @@ inline notify() {
                 fi;
                 listed[pick] = false;
                 nsleepers--;
+                if :: !timed[pick] -> deep-- :: else -> skip fi;
                 /* Counted as unparked and searching before it wakes (pool.c:335). */
                 searching_n++;
                 unparked_n++
@@ -108,6 +134,7 @@ inline notify() {
 
 proctype producer() {
     byte pick, old, n = 0;
+    bool may_hold;
     do
     :: n < JOBS ->
 #ifdef NO_FENCE
@@ -139,16 +166,16 @@ end_drain:
 
 proctype worker(byte w) {
     byte pick, old;
-    bool got, contended, last, stay, was_listed, mine;
+    bool got, contended, last, stay, was_listed, mine, may_hold, was_draining;
     sleep[w] = AWAKE;
 loop:
     /* Locals reset each round, so that stale values do not multiply states. */
-    atomic { pick = 0; old = 0; got = false; contended = false; last = false; stay = false; was_listed = false; mine = false };
+    atomic { pick = 0; old = 0; got = false; contended = false; last = false; stay = false; was_listed = false; mine = false; may_hold = false; was_draining = false };
     /* hop__pool_next_local (pool.c:561-580): the LIFO slot, then the
      * injection queue (a pop under the turn takes a linked job). */
     atomic { if :: lifo[w] > 0 -> lifo[w]--; got = true :: else -> skip fi };
     if
-    :: !got -> atomic { if :: linked > 0 -> linked--; xchg--; got = true :: else -> skip fi }
+    :: !got -> atomic { if :: linked > 0 -> linked--; xchg--; taken++; got = true :: else -> skip fi }
     :: else -> skip
     fi;
     /* pool.c:613-614: search if searching, or if it may start
@@ -174,7 +201,7 @@ loop:
              * the other worker's LIFO slot in the last pass. */
             atomic {
                 if
-                :: linked > 0 -> linked--; xchg--; got = true
+                :: linked > 0 -> linked--; xchg--; taken++; got = true
                 :: else -> contended = (xchg > linked)
                 fi
             };
@@ -212,6 +239,7 @@ loop:
 #ifdef BLOCKING
         if
         :: ran == 1 ->
+            if :: draining = true :: skip fi; /* by tiny jobs it ran before */
 end_blocked:
             false /* the blocking job: its worker never comes back */
         :: else -> skip
@@ -221,6 +249,8 @@ end_blocked:
         :: local_left > 0 -> local_left--; lifo[w] = 1; notify()
         :: else -> skip
         fi;
+        /* hop__pool_timed_injected: a tiny job may open the window. */
+        if :: draining = true :: skip fi;
         goto loop
     :: else -> skip
     fi;
@@ -228,11 +258,15 @@ end_blocked:
     /* hop__pool_park (pool.c:503-543). */
     mine = searching[w];
     searching[w] = false;
+    was_draining = draining; /* read before the lock, as in C */
     atomic {
         /* Under idle_lock: join the sleepers, PARKING, and the announcement
          * FAA (a full barrier) on idle (pool.c:507-516). */
         listed[w] = true;
         nsleepers++;
+        timed[w] = was_draining;
+        looked[w] = taken;
+        if :: !was_draining -> deep++ :: else -> skip fi;
         sleep[w] = PARKING;
         unparked_n--;
         if :: mine -> searching_n-- :: else -> skip fi
@@ -260,6 +294,7 @@ end_blocked:
             was_listed = listed[w];
             if
             :: was_listed -> listed[w] = false; nsleepers--; unparked_n++;
+                if :: !timed[w] -> deep-- :: else -> skip fi;
 #ifndef NO_RESUME
                 if :: mine -> searching_n++; searching[w] = true :: else -> skip fi
 #endif
@@ -281,16 +316,42 @@ end_blocked:
         fi
     };
 end_asleep:
-    (sleep[w] != ASLEEP);
+    do
+    :: sleep[w] != ASLEEP -> break
+#ifndef NO_GETUP
+    /* hop__pool_get_up, under idle_lock: work queued and no progress
+     * since the last look, or the window closed: up, as a searcher. */
+    :: atomic { timed[w] && listed[w] && sleep[w] == ASLEEP && work_visible && (taken == looked[w] || !draining) ->
+           listed[w] = false; nsleepers--;
+           searching_n++; unparked_n++;
+           sleep[w] = AWAKE }
+#endif
+    /* Progress since the last look: note it, sleep on. */
+    :: atomic { timed[w] && listed[w] && sleep[w] == ASLEEP && work_visible && taken != looked[w] && draining ->
+           looked[w] = taken }
+    /* Nothing queued and the window closed: sleep without a deadline. */
+    :: atomic { timed[w] && listed[w] && sleep[w] == ASLEEP && !work_visible && !draining ->
+           timed[w] = false; deep++ }
+    od;
     atomic {
         /* pool.c:535-542: still listed means close woke it (not modelled
-         * here, so never); otherwise notify counted it as a searcher. */
+         * here, so never); otherwise notify (or its own check) counted it
+         * as a searcher. */
         if
-        :: listed[w] -> listed[w] = false; nsleepers--; unparked_n++
+        :: listed[w] -> listed[w] = false; nsleepers--; unparked_n++;
+            if :: !timed[w] -> deep-- :: else -> skip fi
         :: else -> searching[w] = true
         fi
     };
     goto loop
+}
+
+/* The clock: the drain window lapses at any moment. */
+active proctype clock() {
+end_clock:
+    do
+    :: atomic { draining -> draining = false }
+    od
 }
 
 init {
@@ -310,6 +371,6 @@ active proctype monitor() {
 active proctype bounds() {
 end_bounds:
     do
-    :: atomic { !(searching_n <= W && unparked_n <= W && searching_n <= unparked_n && nsleepers <= W) -> assert(false) }
+    :: atomic { !(searching_n <= W && unparked_n <= W && searching_n <= unparked_n && nsleepers <= W && deep <= nsleepers) -> assert(false) }
     od
 }

@@ -2154,3 +2154,195 @@ Test(pool, a_thief_that_may_not_spin_never_rests, .timeout = 60) {
                  (unsigned long long)stats.steal_rests);
     test_assert_checks();
 }
+
+/* ---- Draining (DRAINING in executors/pool.c) ------------------------------------------- */
+
+/* How long a drainer's last tiny jobs keep the pool drained, and how short a
+ * job counts as tiny: widened by the tests that need a drain, so that it
+ * neither ends while the test thread has lost its CPU nor fails to begin
+ * under a sanitizer or on a loaded machine. */
+extern uint64_t hop__pool_drain_window_ns, hop__pool_drain_tiny_ns;
+
+static void widen_drains(void) {
+    __atomic_store_n(&hop__pool_drain_window_ns, (uint64_t)600 * 1000000000u, __ATOMIC_RELAXED);
+    __atomic_store_n(&hop__pool_drain_tiny_ns, (uint64_t)1000000000u, __ATOMIC_RELAXED);
+}
+
+static unsigned int drain_tiny_ran, drain_blocker_in, drain_release, drain_late_ran;
+
+static void *drain_tiny(void *arg) {
+    add(&drain_tiny_ran, 1);
+    return arg;
+}
+
+/* A blocking call: its worker stays away until the test releases it. */
+static void *drain_blocker(void *arg) {
+    store(&drain_blocker_in, 1);
+    while (!load(&drain_release))
+        test_sleep_ms(1);
+    return arg;
+}
+
+static void *drain_late(void *arg) {
+    store(&drain_late_ran, 1);
+    return arg;
+}
+
+/* A task on a loop offloading n tiny jobs one after the other, as the
+ * offload pattern does (each one a loop's chain of one job). */
+static void *drain_offload_tiny(void *arg) {
+    for (uintptr_t i = 0; i < (uintptr_t)arg; i++)
+        CHECK_OK(hop_run_in_executor(hop_pool_executor(&pool), drain_tiny, NULL, NULL));
+    return NULL;
+}
+
+static void *drain_offload(void *arg) {
+    CHECK_OK(hop_run_in_executor(hop_pool_executor(&pool), (void *(*)(void *))arg, NULL, NULL));
+    return NULL;
+}
+
+static hop_task_t *drain_spawn(hop_loop_t *loop, void *(*fn)(void *), void *arg) {
+    hop_task_t *t;
+    HOP_OK(hop_task_spawn(hop_loop_executor(loop), fn, arg, NULL, &t));
+    return t;
+}
+
+/* 64 tasks on the loop offloading n tiny jobs in all, so that the loop's
+ * chains hold many jobs (a worker times jobs it runs straight on in groups
+ * of 8) and both workers take part: each then parks in the drain window,
+ * with a deadline. */
+enum { DRAIN_TASKS = 64 };
+static void drain_offload_tiny_from(hop_loop_t *loop, unsigned int n) {
+    hop_task_t *t[DRAIN_TASKS];
+    for (int i = 0; i < DRAIN_TASKS; i++)
+        t[i] = drain_spawn(loop, drain_offload_tiny, (void *)(uintptr_t)(n / DRAIN_TASKS));
+    for (int i = 0; i < DRAIN_TASKS; i++) {
+        HOP_OK(hop_future_wait(hop_task_future(t[i]), 60000, NULL));
+        hop_task_unref(t[i]);
+    }
+    cr_assert_eq(load(&drain_tiny_ran), n / DRAIN_TASKS * DRAIN_TASKS);
+}
+
+/* Hold-backs need a CPU count where a second worker cannot have a CPU of
+ * its own (workers up + a submitter >= CPUs): two, or one. */
+static void use_at_most_two_cpus(void) {
+    cpu_set_t set, two;
+    CPU_ZERO(&two);
+    cr_assert_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    int kept = 0;
+    for (int c = 0; c < CPU_SETSIZE && kept < 2; c++) {
+        if (CPU_ISSET(c, &set)) {
+            CPU_SET(c, &two);
+            kept++;
+        }
+    }
+    cr_assert_eq(sched_setaffinity(0, sizeof two, &two), 0);
+}
+
+/* A worker that has run tiny jobs from a loop's suspending tasks in a row
+ * counts as keeping up, and the loop's next submission while it is up
+ * leaves its job to it instead of waking the parked worker. If that worker
+ * then sits in a blocking call, the parked one, which sleeps with a
+ * deadline while a drainer is about, must find the job at its next check:
+ * the job runs while the call still blocks. Repeated until the wake-up was
+ * held back in some rounds, so the path is known to have been taken. */
+Test(pool, a_job_left_to_a_drainer_that_then_blocks_runs_on_the_parked_worker, .timeout = 240) {
+    enum { TINY = 4096, ROUNDS = 30, HELD_WANTED = 3 };
+    use_at_most_two_cpus();
+    widen_drains();
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    int held_rounds = 0;
+    for (int round = 0; round < ROUNDS && held_rounds < HELD_WANTED; round++) {
+        start_pool(2, 0);
+        drain_tiny_ran = drain_blocker_in = drain_release = drain_late_ran = 0;
+        drain_offload_tiny_from(&loop, TINY);
+        wait_until_all_parked(2);
+        hop_task_t *blocked = drain_spawn(&loop, drain_offload, (void *)drain_blocker);
+        test_wait_for(&drain_blocker_in, 1);
+        wait_until_all_parked(1); /* the other worker */
+        hop_pool_stats_t before, after;
+        HOP_OK(hop_pool_stats(&pool, &before));
+        hop_task_t *late = drain_spawn(&loop, drain_offload, (void *)drain_late);
+        bool ran = test_wait_for_ms(&drain_late_ran, 1, 30000);
+        HOP_OK(hop_pool_stats(&pool, &after));
+        bool held = after.wakeups_held > before.wakeups_held;
+        held_rounds += held;
+        store(&drain_release, 1);
+        cr_assert(ran, "round %d: the job waited 30 s behind a blocked worker (wake-up %s)", round,
+                  held ? "held back" : "made");
+        HOP_OK(hop_future_wait(hop_task_future(blocked), 60000, NULL));
+        HOP_OK(hop_future_wait(hop_task_future(late), 60000, NULL));
+        hop_task_unref(blocked);
+        hop_task_unref(late);
+        HOP_OK(hop_pool_close(&pool));
+    }
+    HOP_OK(hop_loop_close(&loop));
+    cr_assert_geq(held_rounds, HELD_WANTED, "the wake-up was held back in %d rounds only", held_rounds);
+    test_assert_checks();
+}
+
+/* Plain submissions from a thread are not a loop's suspending tasks: their
+ * submitter may stop and leave a CPU idle, so a worker up never keeps a
+ * parked one from being woken for them. */
+Test(pool, plain_outside_submissions_never_hold_a_wake_up_back, .timeout = 120) {
+    enum { TINY = 4096, ROUNDS = 5 };
+    use_at_most_two_cpus();
+    widen_drains();
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    start_pool(2, 0);
+    drain_tiny_ran = 0;
+    drain_offload_tiny_from(&loop, TINY);
+    wait_until_all_parked(2);
+    hop_pool_stats_t before, after;
+    HOP_OK(hop_pool_stats(&pool, &before));
+    counted_job_t *jobs = calloc(ROUNDS * TINY, sizeof *jobs);
+    cr_assert(jobs);
+    jobs_done = 0;
+    for (int i = 0; i < ROUNDS * TINY; i++) {
+        hop_job_init(&jobs[i].job, counted_run);
+        HOP_OK(hop_pool_submit(&pool, &jobs[i].job));
+    }
+    test_wait_for(&jobs_done, ROUNDS * TINY);
+    HOP_OK(hop_pool_stats(&pool, &after));
+    cr_assert_eq(after.wakeups_held, before.wakeups_held, "%llu wake-ups held back for plain submissions",
+                 (unsigned long long)(after.wakeups_held - before.wakeups_held));
+    HOP_OK(hop_pool_close(&pool));
+    HOP_OK(hop_loop_close(&loop));
+    free(jobs);
+    test_assert_checks();
+}
+
+/* A pool whose drainer stopped (every worker parked, nothing queued) ends
+ * the timed sleeps within a window and a check: no worker keeps waking up
+ * to look. */
+Test(pool, workers_parked_after_a_drain_stop_checking_once_the_drain_window_ends, .timeout = 120) {
+    enum { TINY = 4096 };
+    use_at_most_two_cpus();
+    /* Every job tiny, so that the drain begins under a sanitizer too; the
+     * window keeps its length. */
+    __atomic_store_n(&hop__pool_drain_tiny_ns, (uint64_t)1000000000u, __ATOMIC_RELAXED);
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    start_pool(2, 0);
+    drain_tiny_ran = 0;
+    drain_offload_tiny_from(&loop, TINY);
+    wait_until_all_parked(2);
+    test_sleep_ms(100); /* the window (1 ms) and a check period (1 ms), many times over */
+    struct rusage start, end;
+    getrusage(RUSAGE_SELF, &start);
+    test_sleep_ms(300);
+    getrusage(RUSAGE_SELF, &end);
+    long voluntary = end.ru_nvcsw - start.ru_nvcsw;
+    /* The test thread's one sleep, the idle loop's few wake-ups, and
+     * whatever else the process does; a worker still checking every
+     * millisecond would add about 300. */
+    cr_assert_lt(voluntary, 100, "%ld voluntary context switches in 300 ms of idleness", voluntary);
+    HOP_OK(hop_pool_close(&pool));
+    HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
+}

@@ -74,6 +74,9 @@ struct hop_pool_stats_s {
     uint64_t injected;      /* jobs taken from the injection queue (outside submissions,
                                yielding tasks, overflowing deques), counted when a
                                worker takes them: jobs still queued are not yet */
+    uint64_t wakeups_held;  /* wake-ups of a parked worker left out because a worker up keeps
+                               taking a loop's tiny jobs and no CPU is spare ("Waking a
+                               second worker" at hop_pool_submit) */
 };
 
 /* hop_pool_init: starts the pool's threads. options may be NULL; a zeroed
@@ -105,6 +108,17 @@ HOP_EXTERN hop_executor_t *hop_pool_executor(hop_pool_t *pool);
  * run newest first. (A loop hands the pool jobs of its suspending tasks,
  * hop_run_in_executor's and dispatches', in chains of up to 32 at the end of
  * each batch of inbox jobs it runs: they start then, in order.)
+ * Waking a second worker: for the jobs of tasks suspending on a loop
+ * (hop_run_in_executor, dispatches), while a worker keeps taking outside
+ * jobs that each run in under 2 us, and no CPU is spare for another worker
+ * (the workers up plus the submitting loop are as many as the CPUs the
+ * process may use), the wake-up is left out and the job is left to that
+ * worker: on such a machine a second worker would only share a CPU with
+ * the loop. Plain submissions always wake a parked worker. A worker
+ * parked meanwhile checks every millisecond, and takes queued jobs itself
+ * once that worker stops taking them (a long job, a blocking call) or the
+ * jobs stop being tiny; so a job waits at most about two milliseconds
+ * longer than it would have. hop_pool_stats counts these (wakeups_held).
  * Returns 0 (the job will run exactly once),
  * HOP_EINVAL (NULL pool, job or job->run), HOP_ECLOSED (the pool is closing
  * or closed: it will not run). */
