@@ -106,36 +106,37 @@
  * pipeline in which the loop is often the slower side: one worker keeps up
  * with it, and waking a second one for the jobs the loop queues meanwhile
  * puts three threads on the CPUs where two would do. With no CPU to spare,
- * the loop then shares one, and the whole pipeline runs at about half
- * speed, or not, depending on where the scheduler puts the threads
- * (bench/RESULTS.md, "Offload with two pool threads"). So a worker times
- * the injected jobs it runs straight one after another, in groups of
- * HOP__POOL_DRAIN_GROUP (one clock read a group: a read a job cost the
- * offload row a tenth of its speed), and a group that averaged under
+ * the loop then shares one, and the whole pipeline runs at about half speed,
+ * or not, depending on where the scheduler puts the threads
+ * (bench/RESULTS.md, "Offload with two pool threads"). So a worker times the
+ * injected jobs it runs straight one after another, in groups of
+ * HOP__POOL_DRAIN_GROUP (one clock read a group: a read a job was a
+ * measurable share of such a job), and a group that averaged under
  * HOP__POOL_DRAIN_TINY_NS a job opens a drain window of
- * HOP__POOL_DRAIN_WINDOW_NS, or keeps it open. In that window, a wake-up
- * for a loop's chain (and a searcher's hand-over while the latest outside
+ * HOP__POOL_DRAIN_WINDOW_NS, or keeps it open. In that window, a wake-up for
+ * a loop's chain (and a searcher's hand-over while the latest outside
  * submission was one) is held back when a worker is up and no CPU is spare
  * for another one (the workers up and the submitter are as many as the
- * CPUs), and a worker that finds nothing to do beside more threads than
- * CPUs parks without spinning. Plain submissions never hold a wake-up
- * back: their submitter may stop and leave a CPU idle, with the jobs
- * queued for one worker. The hazard is a job stranded behind a drainer
- * that has just begun a long job (a blocking call), with the other workers
- * asleep and nobody submitting. Two rules bound it. A worker that parks in
- * a drain window sleeps for at most HOP__POOL_DRAIN_CHECK_NS at a time;
- * when that runs out and work is queued with no injected job taken since
- * its previous look (or the window closed), it gets up as a searcher and
- * takes it; with nothing queued and the window closed it sleeps without a
- * deadline from then on. And a wake-up is held back only while every
- * parked worker sleeps with a deadline (deep_sleepers == 0): the decision,
- * the parking worker's choice of sleep and the change from one sleep to
- * the other are all made under idle_lock, so no job is left on a hold-back
- * that only a worker sleeping without a deadline could take. A queued job
- * therefore waits at most two check periods beyond the moment its drainer
- * stops taking jobs, and a pool that goes idle has every worker asleep
- * without a deadline within a window and a check period of its last job
- * (model/pool.pml checks the protocol).
+ * CPUs), and a worker that finds nothing to do beside more threads than CPUs
+ * parks without spinning. Plain submissions never hold a wake-up back: their
+ * submitter may stop and leave a CPU idle, with the jobs queued for one
+ * worker. The hazard is a job stranded behind a drainer that has just begun
+ * a long job (a blocking call), with the other workers asleep and nobody
+ * submitting. Two rules bound it. A worker that parks in a drain window
+ * sleeps for at most HOP__POOL_DRAIN_CHECK_NS at a time; when that runs out
+ * and work is queued with no injected job taken since its previous look, or
+ * none caught up with the queue (a burst that one worker cannot keep up
+ * with, whose submitter may have gone idle), or the window closed, it gets
+ * up as a searcher and takes it; with nothing queued and the window closed
+ * it sleeps without a deadline from then on. And a wake-up is held back only
+ * while every parked worker sleeps with a deadline (deep_sleepers == 0): the
+ * decision, the parking worker's choice of sleep and the change from one
+ * sleep to the other are all made under idle_lock, so no job is left on a
+ * hold-back that only a worker sleeping without a deadline could take. A
+ * queued job therefore waits at most two check periods beyond the moment its
+ * drainer stops taking jobs, and a pool that goes idle has every worker
+ * asleep without a deadline within a window and a check period of its last
+ * job (model/pool.pml checks the protocol).
  *
  * Closing, in an order that loses no job in flight and leaves no task
  * behind: see hop_pool_close(). Every field shared between threads is
@@ -236,6 +237,7 @@ typedef struct hop__pool_worker_s {
     uint64_t wakeups;
     uint64_t injected;  /* jobs this worker took from the injection queue */
     uint64_t rests;     /* RESTING periods begun */
+    uint64_t searches;  /* DRAINING: times this worker found nothing of its own and searched */
     unsigned int acked; /* 1 once this worker has seen closing */
 
     /* The owner's own. */
@@ -263,9 +265,9 @@ typedef struct hop__pool_worker_s {
     int64_t group_since;
     unsigned int group_jobs;
     /* DRAINING, guarded by idle_lock: parked with a deadline, and the
-     * pool's progress (injected jobs taken) at its last look. */
+     * pool's progress (injected jobs taken) and searches at its last look. */
     bool timed_sleep;
-    uint64_t looked_progress;
+    uint64_t looked_progress, looked_searches;
     bool searching;
     bool saw_closing;
     uint32_t sleeper_slot; /* place in pool->sleepers, or NOT_SLEEPING; guarded by idle_lock */
@@ -435,11 +437,15 @@ static bool hop__pool_crowded(hop__pool_internal_t *p, int64_t now) {
            hop__atomic_load_uint(&p->from_loops) != 0 && hop__pool_draining(p, now);
 }
 
-/* DRAINING: injected jobs taken so far, over all workers. Any thread. */
-static uint64_t hop__pool_progress(hop__pool_internal_t *p) {
-    uint64_t sum = 0;
-    for (unsigned int i = 0; i < p->nworkers; i++)
+/* DRAINING: injected jobs taken so far, over all workers, and the times a
+ * worker caught up (found nothing of its own and searched). Any thread. */
+static uint64_t hop__pool_progress(hop__pool_internal_t *p, uint64_t *searches) {
+    uint64_t sum = 0, caught_up = 0;
+    for (unsigned int i = 0; i < p->nworkers; i++) {
         sum += hop__atomic_load_u64(&p->workers[i].injected);
+        caught_up += hop__atomic_load_u64(&p->workers[i].searches);
+    }
+    *searches = caught_up;
     return sum;
 }
 
@@ -642,6 +648,7 @@ static void hop__pool_check_closing(hop__pool_worker_t *w);
 /* Searches for spin_ns (at least one pass), then gives up. w is searching. */
 static hop_job_t *hop__pool_search(hop__pool_worker_t *w) {
     hop__pool_internal_t *p = w->pool;
+    hop__pool_count(&w->searches, 1);
     int64_t deadline = 0, looked = 0;
     if (p->spin_ns > 0) {
         looked = hop__pool_now_ns();
@@ -721,7 +728,7 @@ static void hop__pool_park(hop__pool_worker_t *w) {
     w->searching = false;
     w->group_since = 0; /* the sleep's time is no job's */
     bool draining = hop__pool_draining(p, 0);
-    uint64_t progress = draining ? hop__pool_progress(p) : 0;
+    uint64_t searches = 0, progress = draining ? hop__pool_progress(p, &searches) : 0;
     hop__spinlock_lock(&p->idle_lock);
     w->sleeper_slot = p->nsleepers;
     p->sleepers[p->nsleepers++] = w->index;
@@ -729,6 +736,7 @@ static void hop__pool_park(hop__pool_worker_t *w) {
      * to find at its checks; outside one, nothing will. */
     w->timed_sleep = draining;
     w->looked_progress = progress;
+    w->looked_searches = searches;
     if (!w->timed_sleep)
         p->deep_sleepers++;
     hop__atomic_store_uint(&w->sleep, HOP__SLEEP_PARKING);
@@ -777,7 +785,9 @@ static void hop__pool_park(hop__pool_worker_t *w) {
 /* DRAINING: a check of w's timed sleep, its deadline passed. w gets up as
  * a searcher (returns true) when work is queued and either no injected job
  * was taken since its previous look (the worker it was left to has stopped
- * taking jobs: a long one, a blocking call) or the pool no longer counts as
+ * taking jobs: a long one, a blocking call), or no worker caught up since
+ * then (work keeps coming faster than it is taken: a burst, whose submitter
+ * may have left its CPU idle by now), or the pool no longer counts as
  * drained (the jobs are not tiny). With nothing queued and the pool not
  * drained, w goes on sleeping without a deadline. Both under idle_lock,
  * where notify decides whether to hold a wake-up back. */
@@ -789,10 +799,10 @@ static bool hop__pool_get_up(hop__pool_worker_t *w) {
         hop__spinlock_unlock(&p->idle_lock);
         return false;
     }
-    uint64_t progress = hop__pool_progress(p);
+    uint64_t searches, progress = hop__pool_progress(p, &searches);
     bool visible = hop__pool_work_visible(p);
     bool draining = hop__pool_draining(p, 0);
-    if (visible && (progress == w->looked_progress || !draining)) {
+    if (visible && (progress == w->looked_progress || searches == w->looked_searches || !draining)) {
         (void)hop__pool_unlist(p, w);
         /* Counted as notify counts a worker it wakes. */
         hop__atomic_faa_uint(&p->idle, HOP__IDLE_SEARCHING_ONE + HOP__IDLE_UNPARKED_ONE);
@@ -801,6 +811,7 @@ static bool hop__pool_get_up(hop__pool_worker_t *w) {
         return true;
     }
     w->looked_progress = progress;
+    w->looked_searches = searches;
     if (!visible && !draining) {
         w->timed_sleep = false;
         p->deep_sleepers++;

@@ -320,7 +320,10 @@ end_asleep:
     :: sleep[w] != ASLEEP -> break
 #ifndef NO_GETUP
     /* hop__pool_get_up, under idle_lock: work queued and no progress
-     * since the last look, or the window closed: up, as a searcher. */
+     * since the last look, or the window closed: up, as a searcher. (C
+     * also gets up when no worker searched since the last look; the model
+     * leaves that reason out, which only takes get-ups away: a job left
+     * stranded in C would be stranded here too.) */
     :: atomic { timed[w] && listed[w] && sleep[w] == ASLEEP && work_visible && (taken == looked[w] || !draining) ->
            listed[w] = false; nsleepers--;
            searching_n++; unparked_n++;

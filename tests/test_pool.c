@@ -2283,6 +2283,68 @@ Test(pool, a_job_left_to_a_drainer_that_then_blocks_runs_on_the_parked_worker, .
     test_assert_checks();
 }
 
+/* A burst from a loop that one worker cannot keep up with: jobs of 20 us
+ * from 64 tasks, so the queue never runs dry. The wake-ups are held back
+ * (the jobs count as tiny here), but the parked worker sees at its check
+ * that nobody caught up with the queue since its last look, and joins in:
+ * both workers run jobs of the burst. */
+static pthread_t drain_first_thread;
+static unsigned int drain_first_set, drain_burst_ran, drain_burst_elsewhere;
+
+static void *drain_burst_job(void *arg) {
+    pthread_t self = pthread_self();
+    unsigned int expected = 0;
+    if (__atomic_compare_exchange_n(&drain_first_set, &expected, 1u, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        drain_first_thread = self, store(&drain_first_set, 2);
+    while (load(&drain_first_set) != 2)
+        ;
+    if (!pthread_equal(self, drain_first_thread))
+        add(&drain_burst_elsewhere, 1);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 20000);
+    add(&drain_burst_ran, 1);
+    return arg;
+}
+
+static void *drain_offload_burst(void *arg) {
+    for (uintptr_t i = 0; i < (uintptr_t)arg; i++)
+        CHECK_OK(hop_run_in_executor(hop_pool_executor(&pool), drain_burst_job, NULL, NULL));
+    return NULL;
+}
+
+Test(pool, a_burst_one_worker_cannot_keep_up_with_brings_the_parked_worker_in, .timeout = 120) {
+    enum { TINY = 4096, PER_TASK = 100 };
+    use_at_most_two_cpus();
+    widen_drains();
+    hop_loop_t loop;
+    HOP_OK(hop_loop_init(&loop, NULL));
+    HOP_OK(hop_loop_start(&loop));
+    start_pool(2, 0);
+    drain_tiny_ran = drain_first_set = drain_burst_ran = drain_burst_elsewhere = 0;
+    drain_offload_tiny_from(&loop, TINY);
+    wait_until_all_parked(2);
+    hop_pool_stats_t before, after;
+    HOP_OK(hop_pool_stats(&pool, &before));
+    hop_task_t *t[DRAIN_TASKS];
+    for (int i = 0; i < DRAIN_TASKS; i++)
+        t[i] = drain_spawn(&loop, drain_offload_burst, (void *)(uintptr_t)PER_TASK);
+    for (int i = 0; i < DRAIN_TASKS; i++) {
+        HOP_OK(hop_future_wait(hop_task_future(t[i]), 60000, NULL));
+        hop_task_unref(t[i]);
+    }
+    HOP_OK(hop_pool_stats(&pool, &after));
+    cr_assert_eq(load(&drain_burst_ran), DRAIN_TASKS * PER_TASK);
+    cr_assert_gt(load(&drain_burst_elsewhere), 0, "one worker ran the whole burst (%llu wake-ups held back)",
+                 (unsigned long long)(after.wakeups_held - before.wakeups_held));
+    HOP_OK(hop_pool_close(&pool));
+    HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
+}
+
 /* Plain submissions from a thread are not a loop's suspending tasks: their
  * submitter may stop and leave a CPU idle, so a worker up never keeps a
  * parked one from being woken for them. */
