@@ -116,9 +116,10 @@ HOP_EXTERN hop_executor_t *hop_pool_executor(hop_pool_t *pool);
  * worker: on such a machine a second worker would only share a CPU with
  * the loop. Plain submissions always wake a parked worker. A worker
  * parked meanwhile checks every millisecond, and takes queued jobs itself
- * once that worker stops taking them (a long job, a blocking call) or the
- * jobs stop being tiny; so a job waits at most about two milliseconds
- * longer than it would have. hop_pool_stats counts these (wakeups_held).
+ * once that worker stops taking them (a long job, a blocking call), the
+ * jobs keep coming faster than it takes them, or they stop being tiny; so
+ * a job waits at most about two milliseconds longer than it would have.
+ * hop_pool_stats counts these (wakeups_held).
  * Returns 0 (the job will run exactly once),
  * HOP_EINVAL (NULL pool, job or job->run), HOP_ECLOSED (the pool is closing
  * or closed: it will not run). */
