@@ -2188,11 +2188,17 @@ static void *drain_late(void *arg) {
     return arg;
 }
 
-/* A task on a loop offloading n tiny jobs one after the other, as the
- * offload pattern does (each one a loop's chain of one job). */
-static void *drain_offload_tiny(void *arg) {
-    for (uintptr_t i = 0; i < (uintptr_t)arg; i++)
-        CHECK_OK(hop_run_in_executor(hop_pool_executor(&pool), drain_tiny, NULL, NULL));
+/* A task on a loop offloading a function n times, one call after the
+ * other, as the offload pattern does. */
+typedef struct {
+    void *(*fn)(void *);
+    uintptr_t n;
+} drain_offloads_t;
+
+static void *drain_offload_n(void *arg) {
+    const drain_offloads_t *o = arg;
+    for (uintptr_t i = 0; i < o->n; i++)
+        CHECK_OK(hop_run_in_executor(hop_pool_executor(&pool), o->fn, NULL, NULL));
     return NULL;
 }
 
@@ -2207,20 +2213,36 @@ static hop_task_t *drain_spawn(hop_loop_t *loop, void *(*fn)(void *), void *arg)
     return t;
 }
 
-/* 64 tasks on the loop offloading n tiny jobs in all, so that the loop's
- * chains hold many jobs (a worker times jobs it runs straight on in groups
- * of 8) and both workers take part: each then parks in the drain window,
- * with a deadline. */
+/* 64 tasks on the loop, each offloading fn per_task times, and waits for
+ * them: the loop's chains hold many jobs (a worker times the jobs it runs
+ * straight on in groups of 8). */
 enum { DRAIN_TASKS = 64 };
-static void drain_offload_tiny_from(hop_loop_t *loop, unsigned int n) {
+static void drain_offload_from(hop_loop_t *loop, void *(*fn)(void *), uintptr_t per_task) {
+    drain_offloads_t o = {fn, per_task};
     hop_task_t *t[DRAIN_TASKS];
     for (int i = 0; i < DRAIN_TASKS; i++)
-        t[i] = drain_spawn(loop, drain_offload_tiny, (void *)(uintptr_t)(n / DRAIN_TASKS));
+        t[i] = drain_spawn(loop, drain_offload_n, &o);
     for (int i = 0; i < DRAIN_TASKS; i++) {
         HOP_OK(hop_future_wait(hop_task_future(t[i]), 60000, NULL));
         hop_task_unref(t[i]);
     }
+}
+
+/* n tiny jobs in all from the loop: both workers take part, and each then
+ * parks in the drain window, with a deadline. */
+static void drain_offload_tiny_from(hop_loop_t *loop, unsigned int n) {
+    drain_tiny_ran = 0;
+    drain_offload_from(loop, drain_tiny, n / DRAIN_TASKS);
     cr_assert_eq(load(&drain_tiny_ran), n / DRAIN_TASKS * DRAIN_TASKS);
+}
+
+/* A loop and a pool of two workers, after a drain: both workers parked. */
+static void drain_start(hop_loop_t *loop) {
+    HOP_OK(hop_loop_init(loop, NULL));
+    HOP_OK(hop_loop_start(loop));
+    start_pool(2, 0);
+    drain_offload_tiny_from(loop, 4096);
+    wait_until_all_parked(2);
 }
 
 /* Hold-backs need a CPU count where a second worker cannot have a CPU of
@@ -2310,32 +2332,16 @@ static void *drain_burst_job(void *arg) {
     return arg;
 }
 
-static void *drain_offload_burst(void *arg) {
-    for (uintptr_t i = 0; i < (uintptr_t)arg; i++)
-        CHECK_OK(hop_run_in_executor(hop_pool_executor(&pool), drain_burst_job, NULL, NULL));
-    return NULL;
-}
-
 Test(pool, a_burst_one_worker_cannot_keep_up_with_brings_the_parked_worker_in, .timeout = 120) {
-    enum { TINY = 4096, PER_TASK = 100 };
+    enum { PER_TASK = 100 };
     use_at_most_two_cpus();
     widen_drains();
+    drain_first_set = drain_burst_ran = drain_burst_elsewhere = 0;
     hop_loop_t loop;
-    HOP_OK(hop_loop_init(&loop, NULL));
-    HOP_OK(hop_loop_start(&loop));
-    start_pool(2, 0);
-    drain_tiny_ran = drain_first_set = drain_burst_ran = drain_burst_elsewhere = 0;
-    drain_offload_tiny_from(&loop, TINY);
-    wait_until_all_parked(2);
+    drain_start(&loop);
     hop_pool_stats_t before, after;
     HOP_OK(hop_pool_stats(&pool, &before));
-    hop_task_t *t[DRAIN_TASKS];
-    for (int i = 0; i < DRAIN_TASKS; i++)
-        t[i] = drain_spawn(&loop, drain_offload_burst, (void *)(uintptr_t)PER_TASK);
-    for (int i = 0; i < DRAIN_TASKS; i++) {
-        HOP_OK(hop_future_wait(hop_task_future(t[i]), 60000, NULL));
-        hop_task_unref(t[i]);
-    }
+    drain_offload_from(&loop, drain_burst_job, PER_TASK);
     HOP_OK(hop_pool_stats(&pool, &after));
     cr_assert_eq(load(&drain_burst_ran), DRAIN_TASKS * PER_TASK);
     cr_assert_gt(load(&drain_burst_elsewhere), 0, "one worker ran the whole burst (%llu wake-ups held back)",
@@ -2349,26 +2355,21 @@ Test(pool, a_burst_one_worker_cannot_keep_up_with_brings_the_parked_worker_in, .
  * submitter may stop and leave a CPU idle, so a worker up never keeps a
  * parked one from being woken for them. */
 Test(pool, plain_outside_submissions_never_hold_a_wake_up_back, .timeout = 120) {
-    enum { TINY = 4096, ROUNDS = 5 };
+    enum { JOBS = 20000 };
     use_at_most_two_cpus();
     widen_drains();
     hop_loop_t loop;
-    HOP_OK(hop_loop_init(&loop, NULL));
-    HOP_OK(hop_loop_start(&loop));
-    start_pool(2, 0);
-    drain_tiny_ran = 0;
-    drain_offload_tiny_from(&loop, TINY);
-    wait_until_all_parked(2);
+    drain_start(&loop);
     hop_pool_stats_t before, after;
     HOP_OK(hop_pool_stats(&pool, &before));
-    counted_job_t *jobs = calloc(ROUNDS * TINY, sizeof *jobs);
+    counted_job_t *jobs = calloc(JOBS, sizeof *jobs);
     cr_assert(jobs);
     jobs_done = 0;
-    for (int i = 0; i < ROUNDS * TINY; i++) {
+    for (int i = 0; i < JOBS; i++) {
         hop_job_init(&jobs[i].job, counted_run);
         HOP_OK(hop_pool_submit(&pool, &jobs[i].job));
     }
-    test_wait_for(&jobs_done, ROUNDS * TINY);
+    test_wait_for(&jobs_done, JOBS);
     HOP_OK(hop_pool_stats(&pool, &after));
     cr_assert_eq(after.wakeups_held, before.wakeups_held, "%llu wake-ups held back for plain submissions",
                  (unsigned long long)(after.wakeups_held - before.wakeups_held));
@@ -2382,18 +2383,12 @@ Test(pool, plain_outside_submissions_never_hold_a_wake_up_back, .timeout = 120) 
  * the timed sleeps within a window and a check: no worker keeps waking up
  * to look. */
 Test(pool, workers_parked_after_a_drain_stop_checking_once_the_drain_window_ends, .timeout = 120) {
-    enum { TINY = 4096 };
     use_at_most_two_cpus();
     /* Every job tiny, so that the drain begins under a sanitizer too; the
      * window keeps its length. */
     __atomic_store_n(&hop__pool_drain_tiny_ns, (uint64_t)1000000000u, __ATOMIC_RELAXED);
     hop_loop_t loop;
-    HOP_OK(hop_loop_init(&loop, NULL));
-    HOP_OK(hop_loop_start(&loop));
-    start_pool(2, 0);
-    drain_tiny_ran = 0;
-    drain_offload_tiny_from(&loop, TINY);
-    wait_until_all_parked(2);
+    drain_start(&loop);
     test_sleep_ms(100); /* the window (1 ms) and a check period (1 ms), many times over */
     struct rusage start, end;
     getrusage(RUSAGE_SELF, &start);
