@@ -11,46 +11,54 @@
  * allocating. job->executor_private is NULL while the job is not queued here;
  * job->executor_stamp holds when it was queued (time-in-queue stats).
  *
- * Waiting. An idle thread waits on a word of its own (core/futex.h), listed
- * on the idle list (a wait queue, core/waitq.h: a claim dequeues, a thread
- * that retires or exits unlinks itself). A claim takes the thread idle the
- * longest: when the CPUs are busy, the kernel runs a thread that slept long
- * sooner than one that has just run, so the job starts sooner (the thread
- * idle the shortest would have the warmer caches, but waits in the run
- * queue, which lengthens the latency tail of a busy server). The claimer
- * takes the thread off the list, counts the claim in notified, and sets the
- * thread's word, all under the lock, then wakes it after unlocking. The
- * thread, back under the lock, knows it was claimed by being off the list;
- * any other wake-up is spurious (or exiting), and it waits again. A wake
- * that comes late, after the thread went on or even after its record was
- * freed, harms nobody (core/futex.h).
+ * Waiting. Idle threads all sleep on one word of the pool's, idle_word
+ * (core/futex.h), and a claim names no thread: the claimer moves n from
+ * idle to notified and changes the word, under the lock, then wakes n
+ * sleepers with one system call after unlocking. Any idle thread that is
+ * back under the lock while notified > 0 takes a claim (notified - 1), a
+ * woken one or one that had not yet gone to sleep (its sleep returns at
+ * once, the word having changed); a thread that finds none waits again.
+ * No claim is left untaken: n claims need n idle threads, and each of
+ * those either is asleep on the word, where the n wake-ups reach as many
+ * sleepers as there are, or has yet to look at notified. One call for n
+ * threads matters in a burst that wakes hundreds: a wake-up call costs
+ * microseconds on a VM, and with a word per thread, one call each, a burst
+ * of 1,000 sleeping jobs was bound by those calls' CPU. The kernel wakes the sleepers of a word
+ * in the order they went to sleep, so a claim goes to the thread idle the
+ * longest, unless one that has not gone to sleep yet answers first: when
+ * the CPUs are busy the kernel runs a thread that slept long sooner than
+ * one that has just run, so the job starts sooner (the thread idle the
+ * shortest would have the warmer caches, but waits in the run queue, which
+ * lengthens the latency tail of a busy server).
  *
  * Growth, after Tokio's blocking pool, and wake-ups that spread. `idle`
- * counts the threads on the idle list. A submit that finds a claimed thread
- * still on its way (notified > 0) leaves its job to that one; otherwise one
- * that finds an idle thread claims it (idle - 1, notified + 1) and wakes it;
+ * counts the waiting threads no claim is on. A submit that finds a claimed
+ * thread still on its way (notified > 0) leaves its job to that one;
+ * otherwise one that finds an idle thread claims it and wakes it;
  * otherwise, below max_threads and with no thread being created, it
  * reserves a thread (threads + 1, starting + 1) and creates it after
  * releasing the lock; otherwise the job waits for a busy thread, which pops
  * the queue after each job, or for a thread being created. A thread that
  * starts, or that takes a claim, fans out: it counts the queued jobs that no
  * thread is on its way to (queued, minus the claims, minus the threads still
- * starting, minus its own) and, up to HOP__BLOCKING_FAN_OUT of them, claims
- * and wakes an idle thread for each or, with none idle, reserves and creates
- * one, before it takes a job; each of those does the same. So a burst costs
- * its submitter one wake-up or one creation, and the rest are made by 1, 2,
- * 4, ... threads in parallel: a submitter that woke or created a thread per
- * job spent most of its time in those system calls (a futex wake is
- * microseconds, a pthread_create tens of them on a VM), and the submitter
- * is often a loop with tasks to resume. No job is left without a server: a
- * job queued while notified > 0 or starting > 0 is counted by a claimed or
- * starting thread, which looks at the queue under the lock, after that
- * push, when it takes its claim or starts; one queued with neither gets a
- * thread from its submitter, or waits for the busy ones at max_threads. A
- * thread idle for keep_alive retires if that leaves at least min_threads;
- * it only ever decides so with the lock held and the queue empty, so a
- * queued job always has a thread that will come back to the queue. Threads
- * at min_threads wait without a timeout: an idle pool burns no CPU.
+ * starting, minus its own), claims an idle thread for each of them (one
+ * wake-up call for all) and, with no idle thread left, reserves and creates
+ * threads for up to HOP__BLOCKING_FAN_OUT of the rest, before it takes a
+ * job; each of those does the same. So a burst costs its submitter one
+ * wake-up or one creation, and the rest are made by the threads, creations
+ * by 1, 2, 4, ... threads in parallel: a submitter that woke or created a
+ * thread per job spent most of its time in those system calls (a wake-up
+ * is microseconds, a pthread_create tens of them on a VM), and the
+ * submitter is often a loop with tasks to resume. No job is left without
+ * a server: a job queued while notified > 0 or starting > 0 is counted by
+ * a claimed or starting thread, which looks at the queue under the lock,
+ * after that push, when it takes its claim or starts; one queued with
+ * neither gets a thread from its submitter, or waits for the busy ones at
+ * max_threads. A thread idle for keep_alive retires if that leaves at
+ * least min_threads; it only ever decides so with the lock held, no claim
+ * pending and the queue empty, so a queued job always has a thread that
+ * will come back to the queue. Threads at min_threads wait without a
+ * timeout: an idle pool burns no CPU.
  *
  * When the system refuses a thread (pthread_create fails), the reservation is
  * dropped and the job stays queued for the threads the pool has. If it has
@@ -78,7 +86,6 @@
 #include "core/internal.h"
 #include "core/observe.h"
 #include "core/signals.h"
-#include "core/waitq.h"
 
 #define HOP__BLOCKING_NAME_MAX 10
 /* Attempts (after the first) to create a thread for a pool that has none,
@@ -101,8 +108,6 @@ typedef struct hop__blocking_thread_s {
     pthread_t thread;
     hop__blocking_internal_t *p;
     struct hop__blocking_thread_s *next; /* on the list of threads to join */
-    hop__waitq_node_t idle_node;         /* on the idle list (guarded by the pool's lock) */
-    unsigned int wake;                   /* futex word: 0 while it sleeps, 1 once claimed or told to exit */
     char name[16];
 } hop__blocking_thread_t;
 
@@ -116,9 +121,9 @@ struct hop__blocking_internal_s {
     unsigned int queued;
     unsigned int threads;      /* running a job, idle, or being created */
     unsigned int starting;     /* of those, being created */
-    unsigned int idle;         /* waiting, and not claimed (by a submit or a fan-out) */
-    hop__waitq_t idle_threads; /* the idle list, longest idle first (Waiting) */
-    unsigned int notified;     /* claims not yet taken by a woken thread */
+    unsigned int idle;         /* waiting, less the claims on them (by a submit or a fan-out) */
+    unsigned int notified;     /* claims not yet taken by a waiting thread */
+    unsigned int idle_word;    /* the futex word idle threads sleep on; changed by every claim */
     unsigned int peak;
     unsigned int min, max;
     uint64_t names; /* threads named so far: the next one's number */
@@ -228,53 +233,45 @@ static void hop__blocking_leave(hop__blocking_internal_t *p, hop__blocking_threa
         pthread_cond_broadcast(&p->gone);
 }
 
-/* Claims the thread idle the longest (lock held, idle > 0) and returns it;
- * the caller wakes it (hop__futex_wake) after unlocking, so that it does
- * not wake up only to wait for this lock. */
-static hop__blocking_thread_t *hop__blocking_claim(hop__blocking_internal_t *p) {
-    hop__blocking_thread_t *t =
-        hop__container_of(hop__waitq_pop(&p->idle_threads), hop__blocking_thread_t, idle_node);
-    p->idle--;
-    p->notified++;
-    hop__atomic_store_uint(&t->wake, 1u);
-    return t;
+/* Claims n idle threads (lock held, n <= idle); the caller wakes n
+ * (hop__futex_wake_many on idle_word) after unlocking, so that they do not
+ * wake up only to wait for this lock. */
+static void hop__blocking_claim(hop__blocking_internal_t *p, unsigned int n) {
+    p->idle -= n;
+    p->notified += n;
+    hop__atomic_store_uint(&p->idle_word, p->idle_word + 1u);
 }
 
 /* Wakes every idle thread (lock held), for exiting. */
 static void hop__blocking_wake_all(hop__blocking_internal_t *p) {
-    for (hop__waitq_node_t *n = p->idle_threads.head; n; n = n->next) {
-        hop__blocking_thread_t *t = hop__container_of(n, hop__blocking_thread_t, idle_node);
-        hop__atomic_store_uint(&t->wake, 1u);
-        hop__futex_wake(&t->wake);
-    }
+    hop__atomic_store_uint(&p->idle_word, p->idle_word + 1u);
+    hop__futex_wake_many(&p->idle_word, UINT_MAX);
 }
 
 /* Waits for a claim (lock held). Returns true with the claim taken (or
  * with exiting set: leave or drain), false if the thread retires after
  * keep_alive. */
-static bool hop__blocking_wait(hop__blocking_internal_t *p, hop__blocking_thread_t *self) {
+static bool hop__blocking_wait(hop__blocking_internal_t *p) {
     uint64_t deadline_ns = hop__blocking_now_ns() + p->keep_alive_ns;
-    hop__waitq_push(&p->idle_threads, &self->idle_node);
     p->idle++;
     for (;;) {
         bool timed = p->threads > p->min;
-        hop__atomic_store_uint(&self->wake, 0u);
+        unsigned int word = p->idle_word;
         pthread_mutex_unlock(&p->lock);
-        hop__futex_wait(&self->wake, 0u, timed ? deadline_ns : 0u);
+        hop__futex_wait(&p->idle_word, word, timed ? deadline_ns : 0u);
         pthread_mutex_lock(&p->lock);
-        if (!self->idle_node.queued) {
-            /* A submit or another thread's fan-out claimed this thread. */
+        if (p->notified > 0) {
+            /* A submit or another thread's fan-out claimed a thread: this
+             * one answers it, whether its wake-up was that claim's or not. */
             p->notified--;
             return true;
         }
         if (p->exiting) {
-            hop__waitq_unlink(&p->idle_threads, &self->idle_node);
             p->idle--;
             return true;
         }
         bool timed_out = timed && hop__blocking_now_ns() >= deadline_ns;
         if (timed_out && p->threads > p->min) {
-            hop__waitq_unlink(&p->idle_threads, &self->idle_node);
             p->idle--;
             /* Retire only with the queue empty: a queued job keeps its thread. */
             return p->queue.next != &p->queue;
@@ -313,7 +310,7 @@ static void *hop__blocking_thread_main(void *arg) {
         }
         if (p->exiting)
             break;
-        if (!hop__blocking_wait(p, self)) {
+        if (!hop__blocking_wait(p)) {
             p->stats.threads_retired++;
             break;
         }
@@ -433,32 +430,32 @@ static void hop__blocking_create_failed(hop__blocking_internal_t *p) {
 
 /* A thread that has just started, or has just taken a claim (lock held on
  * entry and exit; the thread no longer counted in starting or notified):
- * wakes idle threads, or creates threads, for the queued jobs no thread is
- * on its way to, up to HOP__BLOCKING_FAN_OUT (see Growth). A refused
- * creation drops its reservation: the jobs wait for the threads there are,
- * this one included. */
+ * wakes idle threads for the queued jobs no thread is on its way to, and
+ * with none idle creates threads for up to HOP__BLOCKING_FAN_OUT of them
+ * (see Growth). A refused creation drops its reservation: the jobs wait
+ * for the threads there are, this one included. */
 static void hop__blocking_fan_out(hop__blocking_internal_t *p) {
     if (p->exiting)
         return; /* closing: the threads there are drain the queue */
     /* Jobs no thread is on its way to, this thread's own taken out. */
     long unserved = (long)p->queued - (long)p->notified - (long)p->starting - 1;
-    hop__blocking_thread_t *woken[HOP__BLOCKING_FAN_OUT];
+    if (unserved <= 0)
+        return;
     unsigned int n_woken = 0, n_created = 0;
-    while (n_woken + n_created < HOP__BLOCKING_FAN_OUT && (long)(n_woken + n_created) < unserved) {
-        if (p->idle > 0) {
-            woken[n_woken++] = hop__blocking_claim(p);
-        } else if (p->threads < p->max) {
-            hop__blocking_reserve(p);
-            n_created++;
-        } else {
-            break;
-        }
+    if (p->idle > 0) {
+        n_woken = (long)p->idle < unserved ? p->idle : (unsigned int)unserved;
+        hop__blocking_claim(p, n_woken);
+    }
+    while (p->idle == 0 && n_woken + n_created < HOP__BLOCKING_FAN_OUT &&
+           (long)(n_woken + n_created) < unserved && p->threads < p->max) {
+        hop__blocking_reserve(p);
+        n_created++;
     }
     if (n_woken + n_created == 0)
         return;
     pthread_mutex_unlock(&p->lock);
-    for (unsigned int i = 0; i < n_woken; i++)
-        hop__futex_wake(&woken[i]->wake);
+    if (n_woken)
+        hop__futex_wake_many(&p->idle_word, n_woken);
     for (unsigned int i = 0; i < n_created; i++) {
         if (hop__blocking_create(p) != 0)
             hop__blocking_create_failed(p); /* this thread runs: only drops the reservation */
@@ -476,8 +473,7 @@ static int hop__blocking_submit_op(hop_executor_t *executor, hop_job_t *job, uns
         err = HOP_ECLOSED;
     } else {
         hop__blocking_internal_t *p = hop__atomic_load_ptr(&pool->internal);
-        bool create = false;
-        hop__blocking_thread_t *woken = NULL;
+        bool create = false, wake = false;
         pthread_mutex_lock(&p->lock);
         if (p->closing && !(flags & HOP_SUBMIT_CONTINUATION)) {
             err = HOP_ECLOSED;
@@ -486,7 +482,8 @@ static int hop__blocking_submit_op(hop_executor_t *executor, hop_job_t *job, uns
             if (p->notified > 0) {
                 /* A claimed thread on its way counts this job (Growth). */
             } else if (p->idle > 0) {
-                woken = hop__blocking_claim(p);
+                hop__blocking_claim(p, 1);
+                wake = true;
             } else if (p->threads < p->max && p->starting == 0) {
                 /* With a thread starting, that one counts this job. */
                 hop__blocking_reserve(p);
@@ -496,11 +493,11 @@ static int hop__blocking_submit_op(hop_executor_t *executor, hop_job_t *job, uns
         pthread_mutex_unlock(&p->lock);
         /* Woken after the unlock, so that it does not wake up only to wait
          * for the lock this thread still holds. Nothing is lost by the
-         * delay: its word was set under the lock, so a sleep that begins
-         * after that returns at once, and whatever ends its sleep, it finds
-         * itself claimed (see Waiting). */
-        if (woken)
-            hop__futex_wake(&woken->wake);
+         * delay: the word changed under the lock, so a sleep that begins
+         * after that returns at once, and whichever idle thread is next
+         * under the lock takes the claim (see Waiting). */
+        if (wake)
+            hop__futex_wake(&p->idle_word);
         /* From here job may already have run: it is not touched again. */
         if (create && hop__blocking_create(p) != 0)
             hop__blocking_create_failed(p);

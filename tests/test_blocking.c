@@ -1,6 +1,7 @@
 /* tests/test_blocking.c: the blocking pool (hop/blocking.h), its default
  * instance and hop_run_blocking. Tests synchronise on the pool's stats and
  * on gates the jobs wait at, never on sleeps; deadlines are generous. */
+#include <dirent.h>
 #include <grp.h>
 #include <pthread.h>
 #include <sched.h>
@@ -81,6 +82,36 @@ static hop_blocking_stats_t stats_of(hop_blocking_t *b) {
         }                                                                                                    \
         held_;                                                                                               \
     })
+
+/* How many of this process's threads whose name starts with prefix are
+ * asleep (state S in /proc): an idle pool thread sleeps only on its pool's
+ * word, so this tells a thread that went to sleep from one about to. */
+static unsigned int threads_asleep(const char *prefix) {
+    unsigned int n = 0;
+    DIR *dir = opendir("/proc/self/task");
+    cr_assert_not_null(dir);
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], comm[32] = "", stat[256] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue; /* the thread has gone */
+        bool named = fgets(comm, sizeof comm, f) && strncmp(comm, prefix, strlen(prefix)) == 0;
+        fclose(f);
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        if (!named || !(f = fopen(path, "r")))
+            continue;
+        /* "tid (comm) S ...": the state follows the last ')'. */
+        char *close_paren = fgets(stat, sizeof stat, f) ? strrchr(stat, ')') : NULL;
+        fclose(f);
+        if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'S')
+            n++;
+    }
+    closedir(dir);
+    return n;
+}
 
 /* ---- Options and errors ---------------------------------------------------------- */
 
@@ -418,7 +449,9 @@ Test(blocking, a_job_submitted_while_a_thread_is_idle_takes_that_thread_instead_
 }
 
 /* Two threads go idle one after the other; the next job must wake the one
- * idle the longest (when the CPUs are busy the kernel runs it sooner). */
+ * idle the longest (when the CPUs are busy the kernel runs it sooner). The
+ * claim goes to whichever idle thread looks first, so the test waits until
+ * both are asleep: a thread still on its way to sleep may take it. */
 typedef struct {
     hop_job_t job;
     unsigned int open; /* atomic: the job may finish */
@@ -436,7 +469,7 @@ static void gated_own_run(hop_job_t *job) {
 
 Test(blocking, a_job_wakes_the_thread_idle_the_longest) {
     hop_blocking_t b;
-    hop_blocking_options_t options = {.max_threads = 2};
+    hop_blocking_options_t options = {.max_threads = 2, .name = "idlelong"};
     HOP_OK(hop_blocking_init(&b, &options));
     gated_own_job_t first = {0}, second = {0}, third = {0};
     hop_job_init(&first.job, gated_own_run);
@@ -451,6 +484,9 @@ Test(blocking, a_job_wakes_the_thread_idle_the_longest) {
     test_store_uint(&second.open, 1);
     cr_assert(WAIT_STATS(&b, s, s.jobs_run == 2 && s.threads_idle == 2));
     cr_assert(!pthread_equal(first.thread, second.thread));
+    for (int i = 0; i < 60000 && threads_asleep("idlelong") < 2; i++)
+        test_sleep_ms(1);
+    cr_assert_eq(threads_asleep("idlelong"), 2);
     test_store_uint(&third.open, 1);
     HOP_OK(hop_blocking_submit(&b, &third.job));
     cr_assert(WAIT_STATS(&b, s, s.jobs_run == 3));

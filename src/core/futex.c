@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "core/futex.h"
 
+#include <limits.h>
 #include <time.h>
 
 #include "core/atomic.h"
@@ -20,6 +21,10 @@ void hop__futex_wait(unsigned int *word, unsigned int expected, uint64_t deadlin
 }
 
 void hop__futex_wake(unsigned int *word) { syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
+
+void hop__futex_wake_many(unsigned int *word, unsigned int n) {
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n > INT_MAX ? INT_MAX : (int)n, NULL, NULL, 0);
+}
 
 #else
 #include <pthread.h>
@@ -84,5 +89,11 @@ void hop__futex_wake(unsigned int *word) {
     pthread_mutex_lock(&hop__futex_buckets[b].lock);
     pthread_cond_broadcast(&hop__futex_buckets[b].cond);
     pthread_mutex_unlock(&hop__futex_buckets[b].lock);
+}
+
+/* A broadcast wakes the whole bucket: n or more. */
+void hop__futex_wake_many(unsigned int *word, unsigned int n) {
+    (void)n;
+    hop__futex_wake(word);
 }
 #endif
