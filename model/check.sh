@@ -34,7 +34,7 @@ verify() {
 }
 
 # The models and, for each, its mutant.
-for pair in "pool NO_FENCE" "pool NO_RECHECK" "pool_blocking NO_RESUME" "pool_blocking NO_GETUP" "pool_blocking NO_DEEP_COUNT" "loop NO_FENCE" "loop PUSH_BUFFERED" "inject_queue EXCHANGE"; do
+for pair in "pool NO_FENCE" "pool NO_RECHECK" "pool_blocking NO_RESUME" "pool_blocking NO_GETUP" "pool_blocking NO_DEEP_COUNT" "loop NO_FENCE" "loop PUSH_BUFFERED" "inject_queue EXCHANGE" "blocking NO_BUMP" "blocking READ_UNLOCKED"; do
   set -- $pair
   model=$1 mutant=$2
   if [ ! -e "$work/$model.done" ]; then
