@@ -13,6 +13,11 @@
  *   Go       one goroutine per call, syscall.Nanosleep: the runtime hands a
  *            thread blocked in a system call's P to another thread
  *            (peers/go --mode blocking)
+ *   REFERENCE  the machine's floor for the default pool's cap: 512 bare
+ *            threads, started before the batch, woken by one futex call,
+ *            taking calls from an atomic counter (no queue, no loop, no
+ *            completion but a count): what 1,000 sleeps on 512 threads cost
+ *            this machine with nothing else in the way
  *
  * One operation is one batch of BLOCKING_JOBS calls, from the first submit to
  * the last completion back on the loop: the main figure (ms per batch) and
@@ -23,11 +28,17 @@
  * (that cold one) and then --repeat batches, with no calibration: a batch
  * lasts milliseconds at least. */
 #define _GNU_SOURCE
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 
 #include "../bench_env.h"
 
@@ -211,6 +222,79 @@ static const char *blk_uv_external(bench_t *b, const bench_options_t *o) {
 }
 
 /* ---------------------------------------------------------------------------
+ * REFERENCE: BLK_BARE_THREADS bare threads woken by one futex call. */
+
+#if defined(__linux__)
+#define BLK_BARE_THREADS 512
+
+static unsigned int blk_bare_round;                   /* futex word: the batch the threads may start */
+static unsigned int blk_bare_next, blk_bare_finished; /* calls taken, calls done (the latter a futex word) */
+static bool blk_bare_exit;
+
+static void blk_futex_wait(unsigned int *word, unsigned int value) {
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
+}
+
+static void blk_futex_wake(unsigned int *word, int n) {
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+static void *blk_bare_thread(void *arg) {
+    (void)arg;
+    unsigned int seen = 0;
+    for (;;) {
+        unsigned int round;
+        while ((round = __atomic_load_n(&blk_bare_round, __ATOMIC_ACQUIRE)) == seen)
+            blk_futex_wait(&blk_bare_round, seen);
+        seen = round;
+        if (__atomic_load_n(&blk_bare_exit, __ATOMIC_ACQUIRE))
+            return NULL;
+        unsigned int i;
+        while ((i = __atomic_fetch_add(&blk_bare_next, 1, __ATOMIC_ACQ_REL)) < BLOCKING_JOBS) {
+            blk_call(&blk_calls[i]);
+            if (__atomic_add_fetch(&blk_bare_finished, 1, __ATOMIC_ACQ_REL) == BLOCKING_JOBS)
+                blk_futex_wake(&blk_bare_finished, 1);
+        }
+    }
+}
+
+static uint64_t blk_bare_batch(void) {
+    __atomic_store_n(&blk_bare_next, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&blk_bare_finished, 0, __ATOMIC_RELAXED);
+    uint64_t t0 = bench_now_ns();
+    for (int i = 0; i < BLOCKING_JOBS; i++)
+        blk_calls[i].submitted = t0;
+    __atomic_add_fetch(&blk_bare_round, 1, __ATOMIC_RELEASE);
+    blk_futex_wake(&blk_bare_round, INT_MAX);
+    unsigned int done;
+    while ((done = __atomic_load_n(&blk_bare_finished, __ATOMIC_ACQUIRE)) < BLOCKING_JOBS)
+        blk_futex_wait(&blk_bare_finished, done);
+    return bench_now_ns() - t0;
+}
+
+static unsigned int blk_bare_peak(void) { return BLK_BARE_THREADS; }
+
+/* This process is the row's own (isolate): the threads end with it. */
+static const char *blk_bare_external(bench_t *b, const bench_options_t *o) {
+    static pthread_t threads[BLK_BARE_THREADS];
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    for (int i = 0; i < BLK_BARE_THREADS; i++)
+        if (pthread_create(&threads[i], &attr, blk_bare_thread, NULL) != 0)
+            bench_die("blocking, bare threads: pthread_create failed at %d", i);
+    pthread_attr_destroy(&attr);
+    blk_measure(b, o, blk_bare_batch, blk_bare_peak);
+    __atomic_store_n(&blk_bare_exit, true, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&blk_bare_round, 1, __ATOMIC_RELEASE);
+    blk_futex_wake(&blk_bare_round, INT_MAX);
+    for (int i = 0; i < BLK_BARE_THREADS; i++)
+        pthread_join(threads[i], NULL);
+    return NULL;
+}
+#endif
+
+/* ---------------------------------------------------------------------------
  * The rows, the targets, and the extra figures after the table. */
 
 static const struct {
@@ -269,6 +353,16 @@ void bench_blocking_add(bench_list_t *l, const bench_options_t *o) {
                                  .role = BENCH_PEER,
                                  .external = bench_go_external,
                                  .state = "blocking"});
+#if defined(__linux__)
+    bench_list_add(l, &(bench_t){.workload = w,
+                                 .peer = "REFERENCE: 512 bare threads, one futex wake-up",
+                                 .name = "blocking.bare_512",
+                                 .unit = "ms/1000 calls",
+                                 .unit_ns = 1e6,
+                                 .role = BENCH_REFERENCE,
+                                 .isolate = true,
+                                 .external = blk_bare_external});
+#endif
     /* Within 1.5x of the ideal for the thread cap: ceil(1000 / cap) x 1 ms. */
     bench_target_add(
         &(bench_target_t){.workload = w,
