@@ -23,13 +23,13 @@
  * sleepers as there are, or has yet to look at notified. One call for n
  * threads matters in a burst that wakes hundreds: a wake-up call costs
  * microseconds on a VM, and with a word per thread, one call each, a burst
- * of 1,000 sleeping jobs was bound by those calls' CPU. The kernel wakes the sleepers of a word
- * in the order they went to sleep, so a claim goes to the thread idle the
- * longest, unless one that has not gone to sleep yet answers first: when
- * the CPUs are busy the kernel runs a thread that slept long sooner than
- * one that has just run, so the job starts sooner (the thread idle the
- * shortest would have the warmer caches, but waits in the run queue, which
- * lengthens the latency tail of a busy server).
+ * of 1,000 sleeping jobs was bound by those calls' CPU. The kernel wakes
+ * the sleepers of a word in the order they went to sleep, so a claim goes
+ * to the thread idle the longest, unless one that has not gone to sleep
+ * yet answers first: when the CPUs are busy the kernel runs a thread that
+ * slept long sooner than one that has just run, so the job starts sooner
+ * (the thread idle the shortest would have the warmer caches, but waits in
+ * the run queue, which lengthens the latency tail of a busy server).
  *
  * Growth, after Tokio's blocking pool, and wake-ups that spread. `idle`
  * counts the waiting threads no claim is on. A submit that finds a claimed
@@ -41,10 +41,17 @@
  * the queue after each job, or for a thread being created. A thread that
  * starts, or that takes a claim, fans out: it counts the queued jobs that no
  * thread is on its way to (queued, minus the claims, minus the threads still
- * starting, minus its own), claims an idle thread for each of them (one
- * wake-up call for all) and, with no idle thread left, reserves and creates
- * threads for up to HOP__BLOCKING_FAN_OUT of the rest, before it takes a
- * job; each of those does the same. So a burst costs its submitter one
+ * starting, minus its own), claims idle threads for them (one wake-up call
+ * for all) and, with no idle thread left, reserves and creates threads for
+ * up to HOP__BLOCKING_FAN_OUT of the rest, before it takes a job; each of
+ * those does the same. How many idle threads it claims depends on how long
+ * the latest jobs ran (job_ns, averaged by the threads under the lock):
+ * jobs that run longer than a wake-up costs (HOP__BLOCKING_LONG_JOB_NS)
+ * get a thread each at once; shorter ones at most HOP__BLOCKING_FAN_OUT,
+ * since the threads already running will have taken most of them before a
+ * woken one arrives (an HTTP server offloading microsecond calls made
+ * twice the context switches per request when every queued job woke a
+ * thread, bench/RESULTS.md). So a burst costs its submitter one
  * wake-up or one creation, and the rest are made by the threads, creations
  * by 1, 2, 4, ... threads in parallel: a submitter that woke or created a
  * thread per job spent most of its time in those system calls (a wake-up
@@ -93,6 +100,9 @@
 #define HOP__BLOCKING_CREATE_RETRIES 4
 /* Threads a starting thread creates at most (see Growth). */
 #define HOP__BLOCKING_FAN_OUT 2u
+/* Jobs that ran this long on average get an idle thread each (Growth):
+ * about what waking a thread costs where idle CPUs halt (a VM). */
+#define HOP__BLOCKING_LONG_JOB_NS 50000u
 
 /* hop_blocking_t.state: CLOSING and CLOSED, and in the rest of the word the
  * number of threads inside a call that touches pool->internal (submit,
@@ -123,6 +133,7 @@ struct hop__blocking_internal_s {
     unsigned int starting;     /* of those, being created */
     unsigned int idle;         /* waiting, less the claims on them (by a submit or a fan-out) */
     unsigned int notified;     /* claims not yet taken by a waiting thread */
+    uint64_t job_ns;           /* how long the latest jobs ran, averaged (Growth) */
     unsigned int idle_word;    /* the futex word idle threads sleep on; changed by every claim */
     unsigned int peak;
     unsigned int min, max;
@@ -303,9 +314,13 @@ static void *hop__blocking_thread_main(void *arg) {
         hop_job_t *job = p->abandoning ? NULL : hop__blocking_pop(p);
         if (job) {
             pthread_mutex_unlock(&p->lock);
+            uint64_t started = hop__blocking_now_ns();
             hop__blocking_run(p, job);
+            uint64_t ran = hop__blocking_now_ns() - started;
             pthread_mutex_lock(&p->lock);
             p->stats.jobs_run++;
+            /* A moving average over about the last 8 jobs (Growth). */
+            p->job_ns = p->job_ns - p->job_ns / 8u + ran / 8u;
             continue;
         }
         if (p->exiting)
@@ -443,7 +458,12 @@ static void hop__blocking_fan_out(hop__blocking_internal_t *p) {
         return;
     unsigned int n_woken = 0, n_created = 0;
     if (p->idle > 0) {
-        n_woken = (long)p->idle < unserved ? p->idle : (unsigned int)unserved;
+        /* Jobs shorter than a wake-up are better left to the threads that
+         * are running: up to HOP__BLOCKING_FAN_OUT, as for creations. */
+        long want = p->job_ns >= HOP__BLOCKING_LONG_JOB_NS || unserved < (long)HOP__BLOCKING_FAN_OUT
+                        ? unserved
+                        : (long)HOP__BLOCKING_FAN_OUT;
+        n_woken = (long)p->idle < want ? p->idle : (unsigned int)want;
         hop__blocking_claim(p, n_woken);
     }
     while (p->idle == 0 && n_woken + n_created < HOP__BLOCKING_FAN_OUT &&

@@ -14,6 +14,10 @@
  * the fan-out after a claim (claim an idle thread for every queued job no
  * thread is on its way to, wake them with one call after unlocking).
  *
+ * The fan-out claims at most HOP__BLOCKING_FAN_OUT (2) threads when the
+ * latest jobs were short; with three jobs, at most two are ever unserved,
+ * so the model's fan-out covers both cases.
+ *
  * Abstracted: thread creation and retirement (THREADS threads exist from
  * the start: min_threads = max_threads, so no sleep has a timeout; a
  * timeout would only hide a lost wake-up for keep_alive), closing, the

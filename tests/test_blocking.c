@@ -599,8 +599,17 @@ typedef struct {
     unsigned int met; /* the whole burst ran at once */
 } burst_job_t;
 
+/* Each job sleeps this long first (burst_stress_long): jobs longer than a
+ * wake-up, for which a thread that takes a claim wakes an idle thread for
+ * every queued job at once instead of two. */
+static unsigned int burst_sleep_us;
+
 static void burst_job_run(hop_job_t *job) {
     burst_job_t *j = (burst_job_t *)job;
+    if (burst_sleep_us) {
+        struct timespec pause = {0, (long)burst_sleep_us * 1000L};
+        nanosleep(&pause, NULL);
+    }
     test_add_uint(j->arrived, 1);
     j->met = test_wait_for_ms(j->arrived, j->size, 30000);
     test_add_uint(&j->ran, 1);
@@ -649,6 +658,11 @@ Test(blocking, every_job_of_a_burst_gets_an_idle_thread_though_the_submitter_wak
 
 Test(blocking, every_job_of_a_burst_gets_a_thread_while_threads_retire_and_are_created) {
     burst_stress(&(hop_blocking_options_t){.max_threads = BURST_MAX, .keep_alive_ms = 1});
+}
+
+Test(blocking, every_job_of_a_burst_of_long_jobs_gets_an_idle_thread_woken_with_the_others) {
+    burst_sleep_us = 200;
+    burst_stress(&(hop_blocking_options_t){.max_threads = BURST_MAX, .min_threads = BURST_MAX});
 }
 
 /* ---- Withdrawing --------------------------------------------------------------- */
