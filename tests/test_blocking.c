@@ -599,9 +599,9 @@ typedef struct {
     unsigned int met; /* the whole burst ran at once */
 } burst_job_t;
 
-/* Each job sleeps this long first (burst_stress_long): jobs longer than a
- * wake-up, for which a thread that takes a claim wakes an idle thread for
- * every queued job at once instead of two. */
+/* Each job sleeps this long first (the test of long jobs below): jobs
+ * longer than a wake-up, for which a thread that takes a claim wakes an
+ * idle thread for every queued job at once instead of two. */
 static unsigned int burst_sleep_us;
 
 static void burst_job_run(hop_job_t *job) {
