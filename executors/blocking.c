@@ -211,12 +211,14 @@ static void hop__blocking_unlink(hop__blocking_internal_t *p, hop_job_t *job) {
     p->queued--;
 }
 
-/* The oldest job, unlinked, with its time in queue counted; or NULL. */
-static hop_job_t *hop__blocking_pop(hop__blocking_internal_t *p) {
+/* The oldest job, unlinked, with its time in queue counted; or NULL.
+ * *now_ns: when it was taken (hop__blocking_now_ns). */
+static hop_job_t *hop__blocking_pop(hop__blocking_internal_t *p, uint64_t *now_ns) {
     hop_job_t *job = p->queue.next;
     if (job == &p->queue)
         return NULL;
-    uint64_t waited = hop__blocking_now_ns() - job->executor_stamp;
+    *now_ns = hop__blocking_now_ns();
+    uint64_t waited = *now_ns - job->executor_stamp;
     hop__blocking_unlink(p, job);
     p->stats.queue_wait_ns_sum += waited;
     if (waited > p->stats.queue_wait_ns_max)
@@ -311,10 +313,10 @@ static void *hop__blocking_thread_main(void *arg) {
     p->starting--;
     hop__blocking_fan_out(p);
     for (;;) {
-        hop_job_t *job = p->abandoning ? NULL : hop__blocking_pop(p);
+        uint64_t started;
+        hop_job_t *job = p->abandoning ? NULL : hop__blocking_pop(p, &started);
         if (job) {
             pthread_mutex_unlock(&p->lock);
-            uint64_t started = hop__blocking_now_ns();
             hop__blocking_run(p, job);
             uint64_t ran = hop__blocking_now_ns() - started;
             pthread_mutex_lock(&p->lock);
@@ -404,7 +406,8 @@ static void hop__blocking_reserve(hop__blocking_internal_t *p) {
 static void hop__blocking_caller_runs(hop__blocking_internal_t *p) {
     unsigned int n = p->queued;
     hop_job_t *job;
-    while (n-- > 0 && (job = hop__blocking_pop(p)) != NULL) {
+    uint64_t taken;
+    while (n-- > 0 && (job = hop__blocking_pop(p, &taken)) != NULL) {
         pthread_mutex_unlock(&p->lock);
         hop__blocking_run(p, job);
         pthread_mutex_lock(&p->lock);
