@@ -123,20 +123,44 @@
  * worker. The hazard is a job stranded behind a drainer that has just begun
  * a long job (a blocking call), with the other workers asleep and nobody
  * submitting. Two rules bound it. A worker that parks in a drain window
- * sleeps for at most HOP__POOL_DRAIN_CHECK_NS at a time; when that runs out
- * and work is queued with no injected job taken since its previous look, or
- * none caught up with the queue (a burst that one worker cannot keep up
- * with, whose submitter may have gone idle), or the window closed, it gets
- * up as a searcher and takes it; with nothing queued and the window closed
- * it sleeps without a deadline from then on. And a wake-up is held back only
+ * sleeps with a deadline, HOP__POOL_DRAIN_CHECK_NS at first; when that runs
+ * out and work is queued with no injected job taken since its previous
+ * look, or none caught up with the queue while the drainer's jobs are slow
+ * enough to leave a CPU spare (a burst that one worker cannot keep up with,
+ * whose submitter may have gone idle), or the window closed, it gets up as
+ * a searcher and takes it; with nothing queued and the window closed it
+ * sleeps without a deadline from then on. And a wake-up is held back only
  * while every parked worker sleeps with a deadline (deep_sleepers == 0): the
  * decision, the parking worker's choice of sleep and the change from one
  * sleep to the other are all made under idle_lock, so no job is left on a
  * hold-back that only a worker sleeping without a deadline could take. A
- * queued job therefore waits at most two check periods beyond the moment its
- * drainer stops taking jobs, and a pool that goes idle has every worker
- * asleep without a deadline within a window and a check period of its last
- * job (model/pool.pml checks the protocol).
+ * queued job therefore waits at most about HOP__POOL_DRAIN_CHECK_MAX_NS +
+ * HOP__POOL_DRAIN_CHECK_NS beyond the moment its drainer stops taking jobs
+ * (see below), and a pool that goes idle has every worker asleep without a
+ * deadline within a window and a check period of its last job
+ * (model/pool.pml checks the protocol).
+ *
+ * Two refinements keep the sleepers out of the way of a loop and its
+ * drainer. "Nobody caught up" is also what they look like when they keep
+ * each other busy, the loop resubmitting as fast as the worker answers: a
+ * second worker up then only takes a CPU from them (1,024 loop tasks
+ * offloading empty jobs ran 2.1-2.4 M jobs/s with two workers against
+ * 3.0-3.5 M with one; bench/RESULTS.md). So a sleeper gets up for that
+ * reason only if a drainer's latest group of jobs took
+ * HOP__POOL_DRAIN_HELP_NS a job or longer: jobs for which the loop's part
+ * of the pipeline is small. (The process's CPU time cannot tell the two
+ * apart: a loop whose answers come every few microseconds spins between
+ * them, and looks as busy as one that works.) And a check is a wake-up,
+ * which on a machine without a spare CPU takes the CPU of the loop or of
+ * the drainer: so while the drainer's jobs are fast and it keeps its pace
+ * from one check to the next, the period doubles, up to
+ * HOP__POOL_DRAIN_CHECK_MAX_NS, and it is HOP__POOL_DRAIN_CHECK_NS again as
+ * soon as the pace halves. A drainer that stops taking jobs early in a long
+ * period is seen at the next check and got up for at the short one after
+ * it; one that stops at its very end, a long period later. Beside slow
+ * drainers the period stays short: the next check may be the one to get up
+ * for a burst, and over a long period the drainer is likelier to catch up
+ * once (when load takes the loop's CPU for a while), which hides the burst.
  *
  * Closing, in an order that loses no job in flight and leaves no task
  * behind: see hop_pool_close(). Every field shared between threads is
@@ -187,11 +211,18 @@
 #define HOP__POOL_REST_MAX_NS 200000
 /* DRAINING (see the top): an injected job that ran shorter than this on
  * average was cheaper than waking a worker for it (1-45 us); jobs timed
- * together; how long a worker parked in a drain sleeps at a time; how long
- * a tiny group keeps the drain on. */
+ * together; how long a worker parked in a drain sleeps at a time, at first
+ * and at most (Go's sysmon backs off to 10 ms the same way); how long a
+ * tiny group keeps the drain on. */
 #define HOP__POOL_DRAIN_TINY_NS 2000
 #define HOP__POOL_DRAIN_GROUP 8u
 #define HOP__POOL_DRAIN_CHECK_NS 1000000
+#define HOP__POOL_DRAIN_CHECK_MAX_NS 8000000
+/* DRAINING: a drainer's jobs that take this long or longer (with the
+ * pool's own work around each) leave their loop idle most of the time:
+ * resuming the task and queueing its next job costs the loop a few hundred
+ * ns. Below it, a loop and one worker keep each other busy. */
+#define HOP__POOL_DRAIN_HELP_NS 1000
 #define HOP__POOL_DRAIN_WINDOW_NS 1000000
 
 /* hop_pool_t.state is the pool's close gate (core/gate.h): threads that
@@ -268,6 +299,17 @@ typedef struct hop__pool_worker_s {
      * pool's progress (injected jobs taken) and searches at its last look. */
     bool timed_sleep;
     uint64_t looked_progress, looked_searches;
+    /* DRAINING, w's own while it sleeps with a deadline: its period; the
+     * time of its last look (hop__pool_now_ns); the injected jobs taken in
+     * the period before it (0: not known) and how long that was, for the
+     * pace. */
+    int64_t check_ns, looked_at;
+    uint64_t paced_jobs;
+    int64_t paced_ns;
+    /* DRAINING: w's latest timed group took HOP__POOL_DRAIN_HELP_NS a job
+     * or longer; written by w when it changes, read by sleepers at their
+     * checks. */
+    unsigned int group_slow;
     bool searching;
     bool saw_closing;
     uint32_t sleeper_slot; /* place in pool->sleepers, or NOT_SLEEPING; guarded by idle_lock */
@@ -333,6 +375,13 @@ static const hop_executor_ops_t hop__pool_forked_ops = {.name = "pool (forked)",
  * (sanitizers, a loaded machine). */
 uint64_t hop__pool_drain_window_ns = HOP__POOL_DRAIN_WINDOW_NS;
 uint64_t hop__pool_drain_tiny_ns = HOP__POOL_DRAIN_TINY_NS;
+/* HOP__POOL_DRAIN_HELP_NS, as a variable for the same reason: tests that
+ * need jobs of many microseconds to count as fast raise it. And, for tests
+ * only (written at checks, never on a job's path): the checks that found
+ * nobody caught up with the queue while it was being drained, and those of
+ * them that got up for it. */
+uint64_t hop__pool_drain_help_ns = HOP__POOL_DRAIN_HELP_NS;
+uint64_t hop__pool_burst_checks, hop__pool_burst_getups;
 
 /* The worker this thread is, if any: submit and the task hooks run on task
  * stacks too. */
@@ -357,12 +406,12 @@ static inline void hop__pool_count(uint64_t *counter, uint64_t delta) {
 
 /* ---- Sleeping and waking one worker ------------------------------------ */
 
-static bool hop__pool_get_up(hop__pool_worker_t *w);
+static bool hop__pool_get_up(hop__pool_worker_t *w, int64_t now);
 
 /* Sleeps until a waker has moved w->sleep from ASLEEP to AWAKE, or until w
  * gets up by itself at one of its checks (a timed sleep, DRAINING). */
 static void hop__pool_sleep(hop__pool_worker_t *w) {
-    int64_t deadline = w->timed_sleep ? hop__pool_now_ns() + HOP__POOL_DRAIN_CHECK_NS : 0;
+    int64_t deadline = w->timed_sleep ? w->looked_at + w->check_ns : 0;
     while (hop__atomic_load_uint(&w->sleep) == HOP__SLEEP_ASLEEP) {
         /* Only w writes timed_sleep (under idle_lock), so its own read needs
          * no lock. */
@@ -375,9 +424,9 @@ static void hop__pool_sleep(hop__pool_worker_t *w) {
             hop__futex_wait(&w->sleep, HOP__SLEEP_ASLEEP, (uint64_t)deadline);
             continue;
         }
-        if (hop__pool_get_up(w))
+        if (hop__pool_get_up(w, now))
             return;
-        deadline = now + HOP__POOL_DRAIN_CHECK_NS;
+        deadline = now + w->check_ns;
     }
 }
 
@@ -727,7 +776,10 @@ static void hop__pool_park(hop__pool_worker_t *w) {
     unsigned int leaving = HOP__IDLE_UNPARKED_ONE + (was_searching ? HOP__IDLE_SEARCHING_ONE : 0);
     w->searching = false;
     w->group_since = 0; /* the sleep's time is no job's */
-    bool draining = hop__pool_draining(p, 0);
+    /* The clock only while a drain window may be open: a timed sleep's
+     * first deadline counts from here. */
+    int64_t now = hop__atomic_load_u64(&p->drain_until) != 0 ? hop__pool_now_ns() : 0;
+    bool draining = now != 0 && hop__pool_draining(p, now);
     uint64_t searches = 0, progress = draining ? hop__pool_progress(p, &searches) : 0;
     hop__spinlock_lock(&p->idle_lock);
     w->sleeper_slot = p->nsleepers;
@@ -737,6 +789,9 @@ static void hop__pool_park(hop__pool_worker_t *w) {
     w->timed_sleep = draining;
     w->looked_progress = progress;
     w->looked_searches = searches;
+    w->looked_at = now;
+    w->check_ns = HOP__POOL_DRAIN_CHECK_NS;
+    w->paced_jobs = 0;
     if (!w->timed_sleep)
         p->deep_sleepers++;
     hop__atomic_store_uint(&w->sleep, HOP__SLEEP_PARKING);
@@ -782,16 +837,45 @@ static void hop__pool_park(hop__pool_worker_t *w) {
     hop__spinlock_unlock(&p->idle_lock);
 }
 
-/* DRAINING: a check of w's timed sleep, its deadline passed. w gets up as
- * a searcher (returns true) when work is queued and either no injected job
- * was taken since its previous look (the worker it was left to has stopped
- * taking jobs: a long one, a blocking call), or no worker caught up since
- * then (work keeps coming faster than it is taken: a burst, whose submitter
- * may have left its CPU idle by now), or the pool no longer counts as
- * drained (the jobs are not tiny). With nothing queued and the pool not
- * drained, w goes on sleeping without a deadline. Both under idle_lock,
- * where notify decides whether to hold a wake-up back. */
-static bool hop__pool_get_up(hop__pool_worker_t *w) {
+/* DRAINING: whether a worker other than w ran its latest group of
+ * injected jobs at HOP__POOL_DRAIN_HELP_NS a job or slower: jobs that leave
+ * their loop idle most of the time, a CPU spare for w. Any worker. */
+static bool hop__pool_drainers_slow(hop__pool_worker_t *w) {
+    hop__pool_internal_t *p = w->pool;
+    for (unsigned int i = 0; i < p->nworkers; i++)
+        if (i != w->index && hop__atomic_load_uint(&p->workers[i].group_slow) != 0)
+            return true;
+    return false;
+}
+
+/* DRAINING: the period after a check that found jobs taken in elapsed ns
+ * since the one before, which found paced_jobs in paced_ns (0: not known),
+ * the period having been check_ns: at least half the pace of the period
+ * before doubles it, up to HOP__POOL_DRAIN_CHECK_MAX_NS; anything less, or
+ * no pace known, makes it HOP__POOL_DRAIN_CHECK_NS again. Not static: a
+ * test checks the rule. */
+int64_t hop__pool_next_check_ns(int64_t check_ns, uint64_t jobs, int64_t elapsed, uint64_t paced_jobs,
+                                int64_t paced_ns);
+int64_t hop__pool_next_check_ns(int64_t check_ns, uint64_t jobs, int64_t elapsed, uint64_t paced_jobs,
+                                int64_t paced_ns) {
+    if (paced_jobs == 0 || paced_ns <= 0 || elapsed <= 0 ||
+        jobs * 2u * (uint64_t)paced_ns < paced_jobs * (uint64_t)elapsed)
+        return HOP__POOL_DRAIN_CHECK_NS;
+    return check_ns * 2 < HOP__POOL_DRAIN_CHECK_MAX_NS ? check_ns * 2 : HOP__POOL_DRAIN_CHECK_MAX_NS;
+}
+
+/* DRAINING: a check of w's timed sleep at now, its deadline passed. w gets
+ * up as a searcher (returns true) when work is queued and either no
+ * injected job was taken since its previous look (the worker it was left
+ * to has stopped taking jobs: a long one, a blocking call), or no worker
+ * caught up since then while a CPU is spare (work keeps coming faster than
+ * it is taken: a burst, whose submitter may have left its CPU idle by now),
+ * or the pool no longer counts as drained (the jobs are not tiny). With
+ * nothing queued and the pool not drained, w goes on sleeping without a
+ * deadline. The decision is made under idle_lock, where notify decides
+ * whether to hold a wake-up back; otherwise w sets its next period by the
+ * drainers' pace (see the top). */
+static bool hop__pool_get_up(hop__pool_worker_t *w, int64_t now) {
     hop__pool_internal_t *p = w->pool;
     hop__spinlock_lock(&p->idle_lock);
     if (w->sleeper_slot == HOP__POOL_NOT_SLEEPING) {
@@ -802,7 +886,14 @@ static bool hop__pool_get_up(hop__pool_worker_t *w) {
     uint64_t searches, progress = hop__pool_progress(p, &searches);
     bool visible = hop__pool_work_visible(p);
     bool draining = hop__pool_draining(p, 0);
-    if (visible && (progress == w->looked_progress || searches == w->looked_searches || !draining)) {
+    bool burst = visible && draining && progress != w->looked_progress && searches == w->looked_searches;
+    bool slow = hop__pool_drainers_slow(w), help = burst && slow;
+    if (burst) {
+        hop__atomic_faa_u64(&hop__pool_burst_checks, 1);
+        if (help)
+            hop__atomic_faa_u64(&hop__pool_burst_getups, 1);
+    }
+    if (visible && (progress == w->looked_progress || help || !draining)) {
         (void)hop__pool_unlist(p, w);
         /* Counted as notify counts a worker it wakes. */
         hop__atomic_faa_uint(&p->idle, HOP__IDLE_SEARCHING_ONE + HOP__IDLE_UNPARKED_ONE);
@@ -810,6 +901,14 @@ static bool hop__pool_get_up(hop__pool_worker_t *w) {
         hop__atomic_store_uint(&w->sleep, HOP__SLEEP_AWAKE);
         return true;
     }
+    uint64_t jobs = progress - w->looked_progress;
+    int64_t elapsed = now - w->looked_at;
+    /* Short beside slow drainers (see the top). */
+    w->check_ns = slow ? HOP__POOL_DRAIN_CHECK_NS
+                       : hop__pool_next_check_ns(w->check_ns, jobs, elapsed, w->paced_jobs, w->paced_ns);
+    w->paced_jobs = jobs;
+    w->paced_ns = elapsed;
+    w->looked_at = now;
     w->looked_progress = progress;
     w->looked_searches = searches;
     if (!visible && !draining) {
@@ -883,8 +982,13 @@ static void hop__pool_timed_injected(hop__pool_worker_t *w) {
         return;
     hop__pool_internal_t *p = w->pool;
     int64_t now = hop__pool_now_ns();
-    bool tiny = now - w->group_since <
-                (int64_t)HOP__POOL_DRAIN_GROUP * (int64_t)hop__atomic_load_u64(&hop__pool_drain_tiny_ns);
+    int64_t took = now - w->group_since;
+    bool tiny =
+        took < (int64_t)HOP__POOL_DRAIN_GROUP * (int64_t)hop__atomic_load_u64(&hop__pool_drain_tiny_ns);
+    unsigned int slow =
+        took >= (int64_t)HOP__POOL_DRAIN_GROUP * (int64_t)hop__atomic_load_u64(&hop__pool_drain_help_ns);
+    if (hop__atomic_load_uint(&w->group_slow) != slow)
+        hop__atomic_store_uint(&w->group_slow, slow);
     w->group_since = now;
     w->group_jobs = 0;
     if (!tiny)

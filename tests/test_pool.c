@@ -41,6 +41,7 @@ static void start_pool(unsigned int threads, int spin_us) {
 static unsigned int load(const unsigned int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static void store(unsigned int *p, unsigned int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 static unsigned int add(unsigned int *p, unsigned int v) { return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL); }
+static uint64_t load64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 
 /* jobs_run counts a job once it has returned, a little after the job
  * itself reported that it ran: polls until the counter catches up. */
@@ -2349,6 +2350,63 @@ Test(pool, a_burst_one_worker_cannot_keep_up_with_brings_the_parked_worker_in, .
     HOP_OK(hop_pool_close(&pool));
     HOP_OK(hop_loop_close(&loop));
     test_assert_checks();
+}
+
+/* The same burst, but its jobs counted as fast ones (as empty jobs are):
+ * the loop and the one worker up keep each other busy, and nobody catches
+ * up with the queue because the loop refills it as fast as it is taken. A
+ * second worker would only take a CPU from them, so the parked one, seeing
+ * nobody catch up at its checks, stays asleep. The pool's check counters
+ * say the situation came up and that no check got up for it. (A check may
+ * also get up because the drainer took nothing for a whole period, when
+ * this machine's load takes its CPU; that is not counted, but with both
+ * workers up no check follows: so the burst is repeated until a check saw
+ * the situation.) */
+extern uint64_t hop__pool_drain_help_ns, hop__pool_burst_checks, hop__pool_burst_getups;
+
+Test(pool, a_loop_and_a_worker_that_keep_each_other_busy_with_fast_jobs_leave_the_parked_worker_asleep,
+     .timeout = 240) {
+    enum { PER_TASK = 100, ROUNDS = 10 };
+    use_at_most_two_cpus();
+    widen_drains();
+    __atomic_store_n(&hop__pool_drain_help_ns, (uint64_t)1000000000u, __ATOMIC_RELAXED);
+    hop_loop_t loop;
+    drain_start(&loop);
+    uint64_t checks = 0, getups = 0;
+    for (int round = 0; round < ROUNDS && checks == 0; round++) {
+        drain_first_set = drain_burst_ran = drain_burst_elsewhere = 0;
+        wait_until_all_parked(2);
+        uint64_t checks0 = load64(&hop__pool_burst_checks), getups0 = load64(&hop__pool_burst_getups);
+        drain_offload_from(&loop, drain_burst_job, PER_TASK);
+        checks += load64(&hop__pool_burst_checks) - checks0;
+        getups += load64(&hop__pool_burst_getups) - getups0;
+        cr_assert_eq(load(&drain_burst_ran), DRAIN_TASKS * PER_TASK);
+    }
+    cr_assert_gt(checks, 0, "in %d bursts, no check found the queue drained with nobody catching up", ROUNDS);
+    cr_assert_eq(getups, 0, "%llu of %llu checks got up for a drainer of fast jobs",
+                 (unsigned long long)getups, (unsigned long long)checks);
+    HOP_OK(hop_pool_close(&pool));
+    HOP_OK(hop_loop_close(&loop));
+    test_assert_checks();
+}
+
+/* The period of a sleeper's checks in a drain: it doubles while the jobs
+ * taken per unit of time hold at half the previous period's or more, up to
+ * 8 ms, and is 1 ms again as soon as they fall below that, or when there is
+ * no previous period to compare with. */
+int64_t hop__pool_next_check_ns(int64_t check_ns, uint64_t jobs, int64_t elapsed, uint64_t paced_jobs,
+                                int64_t paced_ns);
+
+Test(pool, a_drain_sleepers_checks_space_out_while_the_pace_holds_and_come_back_when_it_halves) {
+    const int64_t ms = 1000000;
+    cr_assert_eq(hop__pool_next_check_ns(1 * ms, 1000, 1 * ms, 0, 0), 1 * ms, "no pace known yet");
+    cr_assert_eq(hop__pool_next_check_ns(1 * ms, 1000, 1 * ms, 1000, 1 * ms), 2 * ms, "the same pace");
+    cr_assert_eq(hop__pool_next_check_ns(2 * ms, 1000, 2 * ms, 1000, 1 * ms), 4 * ms, "half the pace");
+    cr_assert_eq(hop__pool_next_check_ns(4 * ms, 999, 4 * ms, 1000, 2 * ms), 1 * ms, "below half the pace");
+    cr_assert_eq(hop__pool_next_check_ns(4 * ms, 8000, 4 * ms, 1000, 2 * ms), 8 * ms, "a faster pace");
+    cr_assert_eq(hop__pool_next_check_ns(8 * ms, 8000, 8 * ms, 8000, 8 * ms), 8 * ms, "at most 8 ms");
+    cr_assert_eq(hop__pool_next_check_ns(8 * ms, 0, 8 * ms, 8000, 8 * ms), 1 * ms, "the drainer stopped");
+    cr_assert_eq(hop__pool_next_check_ns(8 * ms, 8000, 0, 8000, 8 * ms), 1 * ms, "no time passed");
 }
 
 /* Plain submissions from a thread are not a loop's suspending tasks: their

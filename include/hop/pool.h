@@ -115,10 +115,13 @@ HOP_EXTERN hop_executor_t *hop_pool_executor(hop_pool_t *pool);
  * process may use), the wake-up is left out and the job is left to that
  * worker: on such a machine a second worker would only share a CPU with
  * the loop. Plain submissions always wake a parked worker. A worker
- * parked meanwhile checks every millisecond, and takes queued jobs itself
- * once that worker stops taking them (a long job, a blocking call), the
- * jobs keep coming faster than it takes them, or they stop being tiny; so
- * a job waits at most about two milliseconds longer than it would have.
+ * parked meanwhile checks after a millisecond, then at periods that double
+ * up to 8 ms while that worker keeps a steady pace, and takes queued jobs
+ * itself once that worker stops taking them (a long job, a blocking call),
+ * the jobs keep coming faster than it takes them and take 1 us or more
+ * each (so that the loop leaves a CPU spare), or they stop being tiny; so
+ * a job waits at most about 9 ms longer than it would have, and about 2
+ * ms when the jobs before it were not a steady stream.
  * hop_pool_stats counts these (wakeups_held).
  * Returns 0 (the job will run exactly once),
  * HOP_EINVAL (NULL pool, job or job->run), HOP_ECLOSED (the pool is closing
