@@ -868,9 +868,10 @@ int64_t hop__pool_next_check_ns(int64_t check_ns, uint64_t jobs, int64_t elapsed
  * up as a searcher (returns true) when work is queued and either no
  * injected job was taken since its previous look (the worker it was left
  * to has stopped taking jobs: a long one, a blocking call), or no worker
- * caught up since then while a CPU is spare (work keeps coming faster than
- * it is taken: a burst, whose submitter may have left its CPU idle by now),
- * or the pool no longer counts as drained (the jobs are not tiny). With
+ * caught up since then and a drainer's jobs are slow enough to leave a CPU
+ * spare (work keeps coming faster than it is taken: a burst, whose
+ * submitter may have left its CPU idle by now), or the pool no longer
+ * counts as drained (the jobs are not tiny). With
  * nothing queued and the pool not drained, w goes on sleeping without a
  * deadline. The decision is made under idle_lock, where notify decides
  * whether to hold a wake-up back; otherwise w sets its next period by the
