@@ -2352,21 +2352,33 @@ Test(pool, a_burst_one_worker_cannot_keep_up_with_brings_the_parked_worker_in, .
     test_assert_checks();
 }
 
-/* The same burst, but its jobs counted as fast ones (as empty jobs are):
- * the loop and the one worker up keep each other busy, and nobody catches
- * up with the queue because the loop refills it as fast as it is taken. A
- * second worker would only take a CPU from them, so the parked one, seeing
- * nobody catch up at its checks, stays asleep. The pool's check counters
- * say the situation came up and that no check got up for it. (A check may
- * also get up because the drainer took nothing for a whole period, when
- * this machine's load takes its CPU; that is not counted, but with both
- * workers up no check follows: so the burst is repeated until a check saw
- * the situation.) */
+/* A burst like the one above, but of jobs counted as fast ones (as empty
+ * jobs are): the loop and the one worker up keep each other busy, and
+ * nobody catches up with the queue because the loop refills it as fast as
+ * it is taken. A second worker would only take a CPU from them, so the
+ * parked one, seeing nobody catch up at its checks, stays asleep. The
+ * pool's check counters say the situation came up and that no check got
+ * up for it. The jobs take 500 us, so that the queue (a job per task) holds
+ * 32 ms of work and the worker cannot catch up with it while load keeps
+ * the loop off its CPU for a time slice or two; a check may still get up
+ * because the worker itself took nothing for a whole period, which is not
+ * counted, but with both workers up no check follows: so the burst is
+ * repeated until a check saw the situation. */
 extern uint64_t hop__pool_drain_help_ns, hop__pool_burst_checks, hop__pool_burst_getups;
+
+static void *drain_fast_job(void *arg) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 500000);
+    add(&drain_burst_ran, 1);
+    return arg;
+}
 
 Test(pool, a_loop_and_a_worker_that_keep_each_other_busy_with_fast_jobs_leave_the_parked_worker_asleep,
      .timeout = 240) {
-    enum { PER_TASK = 100, ROUNDS = 10 };
+    enum { PER_TASK = 4, ROUNDS = 20 };
     use_at_most_two_cpus();
     widen_drains();
     __atomic_store_n(&hop__pool_drain_help_ns, (uint64_t)1000000000u, __ATOMIC_RELAXED);
@@ -2374,10 +2386,10 @@ Test(pool, a_loop_and_a_worker_that_keep_each_other_busy_with_fast_jobs_leave_th
     drain_start(&loop);
     uint64_t checks = 0, getups = 0;
     for (int round = 0; round < ROUNDS && checks == 0; round++) {
-        drain_first_set = drain_burst_ran = drain_burst_elsewhere = 0;
+        drain_burst_ran = 0;
         wait_until_all_parked(2);
         uint64_t checks0 = load64(&hop__pool_burst_checks), getups0 = load64(&hop__pool_burst_getups);
-        drain_offload_from(&loop, drain_burst_job, PER_TASK);
+        drain_offload_from(&loop, drain_fast_job, PER_TASK);
         checks += load64(&hop__pool_burst_checks) - checks0;
         getups += load64(&hop__pool_burst_getups) - getups0;
         cr_assert_eq(load(&drain_burst_ran), DRAIN_TASKS * PER_TASK);
