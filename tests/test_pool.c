@@ -2311,6 +2311,15 @@ Test(pool, a_job_left_to_a_drainer_that_then_blocks_runs_on_the_parked_worker, .
  * (the jobs count as tiny here), but the parked worker sees at its check
  * that nobody caught up with the queue since its last look, and joins in:
  * both workers run jobs of the burst. */
+/* Keeps the calling worker busy for ns, as a job of that length would. */
+static void busy_for_ns(long ns) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < ns);
+}
+
 static pthread_t drain_first_thread;
 static unsigned int drain_first_set, drain_burst_ran, drain_burst_elsewhere;
 
@@ -2324,11 +2333,7 @@ static void *drain_burst_job(void *arg) {
         ;
     if (!pthread_equal(self, drain_first_thread))
         add(&drain_burst_elsewhere, 1);
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    do
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 20000);
+    busy_for_ns(20000);
     add(&drain_burst_ran, 1);
     return arg;
 }
@@ -2367,11 +2372,7 @@ Test(pool, a_burst_one_worker_cannot_keep_up_with_brings_the_parked_worker_in, .
 extern uint64_t hop__pool_drain_help_ns, hop__pool_burst_checks, hop__pool_burst_getups;
 
 static void *drain_fast_job(void *arg) {
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    do
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 500000);
+    busy_for_ns(500000);
     add(&drain_burst_ran, 1);
     return arg;
 }
